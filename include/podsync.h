@@ -1,0 +1,395 @@
+/*
+ * podsync.h — the PodSync C contract (C99; only <stdint.h> and <stddef.h>).
+ *
+ * PodSync replicates tables of fixed-size POD records, keyed by 64-bit ids, from one writer to many
+ * replicas through self-describing binary frames. If a function does not appear in this file it is
+ * not a published API. The byte format of frames is specified in docs/FORMAT.md; the stability
+ * policy in docs/ABI.md.
+ *
+ * Conventions
+ *   - Every function returning int32_t returns a status: 0 (PODSYNC_OK) on success, a positive
+ *     PODSYNC_* value for an informational outcome, a negative PODSYNC_E_* value for an error.
+ *     Status values are pinned forever. podsync_status_name() names each one.
+ *   - A call that returns an error leaves the handle's state exactly as it was, and records a
+ *     message readable through the handle's *_errmsg() function.
+ *   - Sizes are size_t; everything else is fixed-width. Every pointer argument is validated: NULL
+ *     where a value is required yields PODSYNC_E_INVALID_ARGUMENT, never a crash.
+ *   - Options and info structs begin with a `version` field that the caller sets (use the *_INIT
+ *     macros or *_init() functions); fields are only ever appended.
+ *   - Constructors return the handle through an out-parameter; *_free() functions accept NULL.
+ *   - Every pointer the library returns is borrowed: owned by the library, valid until the event
+ *     named in that function's documentation, never freed by the caller.
+ *
+ * Threading
+ *   There is no global mutable state. A handle may be used by one thread at a time (callers that
+ *   share one handle across threads must serialize the calls themselves); distinct handles are fully
+ *   independent and may be used concurrently. The functions that take no handle are thread-safe.
+ *
+ * Since: every declaration below is available since ABI version 1 (library 0.1.0).
+ */
+#ifndef PODSYNC_H
+#define PODSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PODSYNC_API __attribute__((visibility("default")))
+#else
+#define PODSYNC_API
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Versions                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PODSYNC_VERSION_MAJOR 0
+#define PODSYNC_VERSION_MINOR 1
+#define PODSYNC_VERSION_PATCH 0
+#define PODSYNC_VERSION_NUMBER \
+    (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
+/* Bumped whenever a declaration in this file changes incompatibly (until 1.0). */
+#define PODSYNC_ABI_VERSION 1
+/* The frame format this library writes (and the newest it reads). */
+#define PODSYNC_FORMAT_VERSION 1
+
+/* The library's version as MAJOR*10000 + MINOR*100 + PATCH. */
+PODSYNC_API uint32_t podsync_version_number(void);
+/* The ABI version the library implements; a host compares it with PODSYNC_ABI_VERSION. */
+PODSYNC_API uint32_t podsync_abi_version(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status codes (values pinned)                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PODSYNC_OK                     0
+/* informational */
+#define PODSYNC_FLUSH_DUE              1  /* write done; the flush policy says flush now          */
+#define PODSYNC_NOT_FOUND              2  /* get/delete: no record under that key                 */
+#define PODSYNC_DUPLICATE              3  /* apply: the replica already has these changes; no-op  */
+#define PODSYNC_GAP                    4  /* apply: frame's base is ahead of the replica; nothing
+                                             changed; ask the writer for a delta since the
+                                             replica's version                                    */
+#define PODSYNC_STALE                  5  /* apply: snapshot older than the replica; ignored      */
+#define PODSYNC_SNAPSHOT_REQUIRED      6  /* delta_since: that version is older than what the
+                                             store still covers; send a snapshot instead         */
+/* errors */
+#define PODSYNC_E_INVALID_ARGUMENT    -1  /* NULL pointer, bad value, wrong struct version        */
+#define PODSYNC_E_UNKNOWN_TABLE       -2  /* no table with that id in the schema                  */
+#define PODSYNC_E_RECORD_SIZE         -3  /* record size differs from the table's                 */
+#define PODSYNC_E_BUFFER_TOO_SMALL    -4  /* output buffer too small; the needed size is reported */
+#define PODSYNC_E_NO_MEMORY           -5  /* allocation failed or a limit would be exceeded       */
+#define PODSYNC_E_WRONG_ROLE          -6  /* writer-only call on a replica, or the reverse        */
+#define PODSYNC_E_SCHEMA_INVALID      -7  /* table or field definition rejected                   */
+#define PODSYNC_E_FRAME_TRUNCATED    -10  /* buffer shorter than the frame says it is             */
+#define PODSYNC_E_FRAME_MAGIC        -11  /* not a PodSync frame                                  */
+#define PODSYNC_E_FRAME_VERSION      -12  /* frame format version not supported                   */
+#define PODSYNC_E_FRAME_CHECKSUM     -13  /* XXH3-64 checksum does not match                      */
+#define PODSYNC_E_FRAME_MALFORMED    -14  /* a length, count, offset or flag is inconsistent      */
+#define PODSYNC_E_SCHEMA_MISMATCH    -15  /* frame written for another schema                     */
+#define PODSYNC_E_STREAM_MISMATCH    -16  /* delta from another writer stream; needs a snapshot   */
+#define PODSYNC_E_UNSUPPORTED_CODEC  -17  /* frame uses a codec this library does not implement   */
+#define PODSYNC_E_DIGEST_MISMATCH    -18  /* frame applied, but the replica's state digest differs
+                                             from the writer's: the replica is now marked diverged
+                                             and needs a snapshot                                 */
+#define PODSYNC_E_DIVERGED           -19  /* replica is diverged; only a snapshot is accepted     */
+#define PODSYNC_E_VERSION_AHEAD      -20  /* delta_since a version the store has not reached      */
+#define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
+
+/* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.
+   The string is static. */
+PODSYNC_API const char *podsync_status_name(int32_t status);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schema                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct podsync_schema podsync_schema;
+
+#define PODSYNC_MAX_TABLES        1024
+#define PODSYNC_MAX_FIELDS        1024      /* per table */
+#define PODSYNC_MAX_FIELD_NAME    255       /* bytes, without the terminating NUL */
+#define PODSYNC_MAX_RECORD_SIZE   1048576   /* 1 MiB */
+#define PODSYNC_MAX_ALIGNMENT     64
+
+/* Field element types. */
+#define PODSYNC_TYPE_U8     1
+#define PODSYNC_TYPE_U16    2
+#define PODSYNC_TYPE_U32    3
+#define PODSYNC_TYPE_U64    4
+#define PODSYNC_TYPE_I8     5
+#define PODSYNC_TYPE_I16    6
+#define PODSYNC_TYPE_I32    7
+#define PODSYNC_TYPE_I64    8
+#define PODSYNC_TYPE_F32    9
+#define PODSYNC_TYPE_F64   10
+#define PODSYNC_TYPE_BYTES 11   /* opaque bytes; count is the length in bytes */
+
+/* One field of a record: `count` elements of `type` starting at byte `offset`. Fields describe the
+   record for documentation, the schema hash and encoders; they must not overlap and must lie inside
+   the record. The name is copied. */
+typedef struct podsync_field {
+    const char *name;   /* NUL-terminated, 1..PODSYNC_MAX_FIELD_NAME bytes, unique in its table */
+    uint32_t type;      /* PODSYNC_TYPE_* */
+    uint32_t offset;    /* bytes from the start of the record */
+    uint32_t count;     /* number of elements, >= 1 */
+    uint32_t reserved;  /* must be 0 */
+} podsync_field;
+
+/* Creates an empty schema. On success *out receives a handle to free with podsync_schema_free(). */
+PODSYNC_API int32_t podsync_schema_create(podsync_schema **out);
+PODSYNC_API void podsync_schema_free(podsync_schema *schema);
+/* The message of the last error on this schema ("" if none). Valid until the next call on it. */
+PODSYNC_API const char *podsync_schema_errmsg(const podsync_schema *schema);
+
+/* Adds a table. table_id: any value, unique in the schema. record_size: 1..PODSYNC_MAX_RECORD_SIZE
+   and a multiple of alignment. alignment: a power of two, 1..PODSYNC_MAX_ALIGNMENT. fields may be
+   NULL when field_count is 0 (an opaque record). Returns PODSYNC_E_SCHEMA_INVALID with a message
+   naming the offending part; the schema is then unchanged. */
+PODSYNC_API int32_t podsync_schema_add_table(podsync_schema *schema, uint32_t table_id,
+                                             uint32_t record_size, uint32_t alignment,
+                                             const podsync_field *fields, size_t field_count);
+
+/* The schema hash: XXH3-64 of the schema's canonical encoding (docs/FORMAT.md). Every frame carries
+   it; a replica rejects a frame of another schema. */
+PODSYNC_API int32_t podsync_schema_hash(const podsync_schema *schema, uint64_t *hash_out);
+
+/* Writes the canonical encoding into buffer (capacity bytes). *size_out receives the encoding's size
+   in every case; if capacity is too small, returns PODSYNC_E_BUFFER_TOO_SMALL and writes nothing.
+   buffer may be NULL when capacity is 0 (to query the size). */
+PODSYNC_API int32_t podsync_schema_encode(const podsync_schema *schema, void *buffer,
+                                          size_t capacity, size_t *size_out);
+
+/* Builds a schema from a canonical encoding (e.g. received from the writer's process). *out
+   receives a new schema on success, or NULL. Every byte is validated. */
+PODSYNC_API int32_t podsync_schema_decode(const void *data, size_t size, podsync_schema **out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Stores: writers and replicas                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A store holds the tables of a schema. A writer owns the state and produces frames; a replica
+   applies frames. Both offer the same read API and both can serve catch-up deltas and snapshots
+   to further replicas. */
+typedef struct podsync_store podsync_store;
+
+#define PODSYNC_ROLE_WRITER  1
+#define PODSYNC_ROLE_REPLICA 2
+
+/* podsync_store_options.flags */
+#define PODSYNC_OPT_FRAME_DIGEST  0x1u  /* frames carry the writer's state digest (default on) */
+#define PODSYNC_OPT_MANUAL_CLOCK  0x2u  /* time comes only from podsync_store_set_time()       */
+
+#define PODSYNC_STORE_OPTIONS_VERSION 1
+
+typedef struct podsync_store_options {
+    uint32_t version;            /* PODSYNC_STORE_OPTIONS_VERSION */
+    uint32_t flags;              /* PODSYNC_OPT_*; default PODSYNC_OPT_FRAME_DIGEST */
+    uint64_t stream_id;          /* writer: this stream's id; 0 picks a random one. Replica: unused */
+    uint64_t max_batch_records;  /* flush due at this many pending changes; 0 = no limit (65536) */
+    uint64_t max_batch_bytes;    /* flush due at this many pending bytes (records + 8 per key);
+                                    0 = no limit (4 MiB) */
+    uint64_t max_batch_age_ms;   /* flush due when the oldest pending change is this old;
+                                    0 = no limit (50) */
+    uint64_t max_frame_bytes;    /* a flush splits its changes into frames of at most this size
+                                    (a frame always holds at least one change); 0 = no limit
+                                    (64 MiB). Catch-up deltas and snapshots are single frames. */
+    uint64_t tombstone_horizon;  /* deletions are remembered for this many versions, so a delta
+                                    since an older version needs a snapshot; 0 = forever (65536) */
+} podsync_store_options;
+
+#define PODSYNC_STORE_OPTIONS_INIT \
+    { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536 }
+
+/* Fills *options with the defaults of the given struct version (PODSYNC_STORE_OPTIONS_VERSION). */
+PODSYNC_API int32_t podsync_store_options_init(podsync_store_options *options, uint32_t version);
+
+/* Creates a store for `schema` (which is copied; it may be freed afterwards). role is
+   PODSYNC_ROLE_WRITER or PODSYNC_ROLE_REPLICA; options may be NULL for the defaults. On success
+   *out receives a handle to free with podsync_store_free(); on failure *out is NULL. */
+PODSYNC_API int32_t podsync_store_create(const podsync_schema *schema, uint32_t role,
+                                         const podsync_store_options *options,
+                                         podsync_store **out);
+PODSYNC_API void podsync_store_free(podsync_store *store);
+/* The message of the last error on this store ("" if none). Valid until the next call on it. */
+PODSYNC_API const char *podsync_store_errmsg(const podsync_store *store);
+
+/* --- Writes (writer only). They return PODSYNC_OK, or PODSYNC_FLUSH_DUE when the batch has reached
+   a limit of the flush policy. Writes are coalesced per key until the next flush: the last value
+   wins, and a key created and deleted within one batch is not sent at all. */
+
+/* Inserts or replaces one record. record_size must equal the table's record size. */
+PODSYNC_API int32_t podsync_store_put(podsync_store *store, uint32_t table_id, uint64_t key,
+                                      const void *record, size_t record_size);
+/* Inserts or replaces `count` records: keys[i] gets the record at records + i*record_size.
+   records_size must equal count * the table's record size. If the same key appears twice, the later
+   record wins. Validated before any change: on error nothing was written. */
+PODSYNC_API int32_t podsync_store_put_many(podsync_store *store, uint32_t table_id,
+                                           const uint64_t *keys, const void *records,
+                                           size_t count, size_t records_size);
+/* Deletes one record; PODSYNC_NOT_FOUND (nothing changed) if there is none under key. */
+PODSYNC_API int32_t podsync_store_delete(podsync_store *store, uint32_t table_id, uint64_t key);
+/* Deletes the records under `count` keys; absent keys are skipped. *deleted_out (may be NULL)
+   receives how many records were deleted. */
+PODSYNC_API int32_t podsync_store_delete_many(podsync_store *store, uint32_t table_id,
+                                              const uint64_t *keys, size_t count,
+                                              size_t *deleted_out);
+
+/* --- Flush policy (writer only). */
+
+/* Sets the store's clock to now_ms (milliseconds on any monotonic scale). With
+   PODSYNC_OPT_MANUAL_CLOCK this is the only time source; otherwise CLOCK_MONOTONIC is used and this
+   call is not needed. */
+PODSYNC_API int32_t podsync_store_set_time(podsync_store *store, uint64_t now_ms);
+/* PODSYNC_FLUSH_DUE if the policy says the pending batch should be flushed now (limits reached or
+   oldest change older than max_batch_age_ms), else PODSYNC_OK. */
+PODSYNC_API int32_t podsync_store_flush_due(podsync_store *store);
+
+/* --- Producing frames. Each of these replaces the store's outbox with new frames (possibly none),
+   readable with podsync_store_frame(); *frame_count_out (required) receives how many. */
+
+/* Writer only: turns the pending batch into frames. Each frame advances the writer's version by
+   one. An empty batch produces no frame and leaves the version as it is. */
+PODSYNC_API int32_t podsync_store_flush(podsync_store *store, size_t *frame_count_out);
+/* One frame carrying every change since `since_version` (absolute values and deletions), as of the
+   last flush (pending writes are not included). Produces no frame if since_version is the current
+   version. Returns PODSYNC_SNAPSHOT_REQUIRED (and no frame) if since_version is older than the
+   store covers (info.catchup_floor), PODSYNC_E_VERSION_AHEAD if it is newer than the store.
+   since_version 0 produces a snapshot. */
+PODSYNC_API int32_t podsync_store_delta_since(podsync_store *store, uint64_t since_version,
+                                              size_t *frame_count_out);
+/* One frame flagged RESET carrying the whole state as of the last flush. */
+PODSYNC_API int32_t podsync_store_snapshot(podsync_store *store, size_t *frame_count_out);
+
+/* Borrows frame `index` of the outbox: *data_out and *size_out describe its bytes, which are 64-byte
+   aligned and stay valid and unchanged until the next flush, delta_since, snapshot or free on this
+   store. */
+PODSYNC_API int32_t podsync_store_frame(const podsync_store *store, size_t index,
+                                        const uint8_t **data_out, size_t *size_out);
+
+/* --- Applying frames (replica only). */
+
+/* Validates the whole frame, then applies it atomically. size must be exactly the frame's length.
+   Returns PODSYNC_OK (applied), PODSYNC_DUPLICATE (already had it), PODSYNC_GAP (the frame's base is
+   ahead: ask for a delta since *version_out), PODSYNC_STALE (an older snapshot), or an error with
+   the state unchanged (PODSYNC_E_DIGEST_MISMATCH excepted: see its definition). A delta is applied
+   when base_version <= replica version < frame version; a snapshot replaces the state. version_out
+   may be NULL; it receives the replica's version after the call. */
+PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame, size_t size,
+                                        uint64_t *version_out);
+
+/* --- Reads (writer and replica). Records are returned as borrowed pointers into the store, valid
+   until the next write, apply or free on this store (info.generation changes when they may move). */
+
+/* *record_out receives the record under key, or NULL with PODSYNC_NOT_FOUND. */
+PODSYNC_API int32_t podsync_store_get(const podsync_store *store, uint32_t table_id, uint64_t key,
+                                      const void **record_out);
+PODSYNC_API int32_t podsync_store_count(const podsync_store *store, uint32_t table_id,
+                                        size_t *count_out);
+/* The table's live records as one contiguous array (count * record_size bytes, aligned to the
+   table's alignment) and the parallel array of their keys. Order is unspecified (deleting moves the
+   last record into the hole). With count 0 the pointers may be NULL. */
+PODSYNC_API int32_t podsync_store_table(const podsync_store *store, uint32_t table_id,
+                                        const void **records_out, const uint64_t **keys_out,
+                                        size_t *count_out);
+
+#define PODSYNC_STORE_INFO_VERSION 1
+
+typedef struct podsync_store_info {
+    uint32_t version;           /* set by the caller: PODSYNC_STORE_INFO_VERSION */
+    uint32_t role;              /* PODSYNC_ROLE_* */
+    uint64_t schema_hash;
+    uint64_t stream_id;         /* replica: the stream it follows (0 before the first frame) */
+    uint64_t state_version;     /* version of the flushed / applied state */
+    uint64_t sequence;          /* writer: frames produced so far; replica: last applied frame's */
+    uint64_t digest;            /* state digest of the flushed / applied state */
+    uint64_t catchup_floor;     /* oldest since_version delta_since can serve */
+    uint64_t pending_changes;   /* writer: distinct keys changed since the last flush */
+    uint64_t generation;        /* changes whenever borrowed record pointers may be invalid */
+    uint32_t diverged;          /* replica: 1 after PODSYNC_E_DIGEST_MISMATCH until a snapshot */
+    uint32_t table_count;
+} podsync_store_info;
+
+#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+PODSYNC_API int32_t podsync_store_info_get(const podsync_store *store, podsync_store_info *info);
+
+/* The order-independent digest of the store's state (docs/FORMAT.md): equal on writer and replica
+   when they hold the same records. The writer's digest covers flushed changes only. O(1). */
+PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *digest_out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading frames without a store                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Fixed header size of format version 1; a reader of a byte stream reads this many bytes, calls
+   podsync_frame_peek() to learn frame_length, then reads the rest of the frame. */
+#define PODSYNC_FRAME_HEADER_SIZE 88
+
+/* Frame flags */
+#define PODSYNC_FRAME_RESET       0x1u   /* snapshot: replaces the receiver's state */
+#define PODSYNC_FRAME_HAS_DIGEST  0x2u   /* state_digest holds the writer's digest after the frame */
+
+#define PODSYNC_CODEC_NONE 0
+
+#define PODSYNC_FRAME_INFO_VERSION 1
+
+typedef struct podsync_frame_info {
+    uint32_t version;           /* set by the caller: PODSYNC_FRAME_INFO_VERSION */
+    uint32_t format_version;
+    uint32_t header_length;
+    uint32_t flags;             /* PODSYNC_FRAME_* */
+    uint32_t section_count;
+    uint32_t codec;             /* PODSYNC_CODEC_* */
+    uint64_t frame_length;      /* total bytes of the frame, header included */
+    uint64_t schema_hash;
+    uint64_t stream_id;
+    uint64_t sequence;
+    uint64_t base_version;
+    uint64_t state_version;     /* the version the receiver reaches by applying the frame */
+    uint64_t state_digest;      /* meaningful with PODSYNC_FRAME_HAS_DIGEST */
+} podsync_frame_info;
+
+#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Reads a frame's header from the first `size` bytes (at least PODSYNC_FRAME_HEADER_SIZE; the rest
+   of the frame need not be there). Checks magic, format version and header length only. */
+PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_frame_info *info);
+
+/* Validates a whole frame (size must be exactly its length): header, checksum and the layout of
+   every section, without a schema. info may be NULL. */
+PODSYNC_API int32_t podsync_frame_validate(const void *data, size_t size, podsync_frame_info *info);
+
+#define PODSYNC_FRAME_SECTION_VERSION 1
+
+/* One table's changes in a frame, as pointers into the frame's own bytes (no copy): valid as long as
+   the caller's buffer is. Keys are in place when the frame starts on an 8-byte boundary; records
+   are aligned to their table's alignment when the frame starts on a 64-byte boundary. */
+typedef struct podsync_frame_section {
+    uint32_t version;           /* set by the caller: PODSYNC_FRAME_SECTION_VERSION */
+    uint32_t table_id;
+    uint32_t record_size;
+    uint32_t reserved;
+    uint64_t put_count;
+    uint64_t delete_count;
+    const uint64_t *put_keys;   /* put_count keys */
+    const void *records;        /* put_count records of record_size bytes, parallel to put_keys */
+    const uint64_t *delete_keys;/* delete_count keys */
+} podsync_frame_section;
+
+#define PODSYNC_FRAME_SECTION_INIT { PODSYNC_FRAME_SECTION_VERSION, 0, 0, 0, 0, 0, NULL, NULL, NULL }
+
+/* Reads section `index` (< section_count) of a validated frame in place. data must be 8-byte
+   aligned. The section layout is checked again (bounds), the checksum is not. */
+PODSYNC_API int32_t podsync_frame_section_get(const void *data, size_t size, size_t index,
+                                              podsync_frame_section *section);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PODSYNC_H */
