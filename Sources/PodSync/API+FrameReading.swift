@@ -1,0 +1,77 @@
+import CPodSync
+import PodSyncCore
+
+/// Runs a store-less frame call: errors become their status (there is no handle for a message).
+@inline(__always)
+func frameCall(_ body: () throws(PodSyncError) -> Int32) -> Int32 {
+    do { return try body() } catch { return error.code }
+}
+
+func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) throws(PodSyncError) {
+    guard info.pointee.version >= 1 else {
+        throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "info.version must be PODSYNC_FRAME_INFO_VERSION")
+    }
+    info.pointee.format_version = UInt32(h.formatVersion)
+    info.pointee.header_length = UInt32(h.headerLength)
+    info.pointee.flags = h.flags
+    info.pointee.section_count = UInt32(h.sectionCount)
+    info.pointee.codec = UInt32(h.codec)
+    info.pointee.frame_length = h.frameLength
+    info.pointee.schema_hash = h.schemaHash
+    info.pointee.stream_id = h.streamID
+    info.pointee.sequence = h.sequence
+    info.pointee.base_version = h.baseVersion
+    info.pointee.state_version = h.stateVersion
+    info.pointee.state_digest = h.stateDigest
+}
+
+@c @implementation
+public func podsync_frame_peek(_ data: UnsafeRawPointer!, _ size: Int, _ info: UnsafeMutablePointer<podsync_frame_info>!) -> Int32 {
+    frameCall { () throws(PodSyncError) in
+        let bytes = try required(data, "data")
+        let out = try required(info, "info")
+        guard size >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }
+        try fill(out, try FrameReader.peek(UnsafeRawBufferPointer(start: bytes, count: size)))
+        return PODSYNC_OK
+    }
+}
+
+@c @implementation
+public func podsync_frame_validate(_ data: UnsafeRawPointer!, _ size: Int, _ info: UnsafeMutablePointer<podsync_frame_info>!) -> Int32 {
+    frameCall { () throws(PodSyncError) in
+        let bytes = try required(data, "data")
+        guard size >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }
+        if let info, info.pointee.version < 1 {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "info.version must be PODSYNC_FRAME_INFO_VERSION")
+        }
+        let (header, _) = try FrameReader.validate(UnsafeRawBufferPointer(start: bytes, count: size), schema: nil)
+        if let info { try fill(info, header) }
+        return PODSYNC_OK
+    }
+}
+
+@c @implementation
+public func podsync_frame_section_get(
+    _ data: UnsafeRawPointer!, _ size: Int, _ index: Int, _ section: UnsafeMutablePointer<podsync_frame_section>!
+) -> Int32 {
+    frameCall { () throws(PodSyncError) in
+        let bytes = try required(data, "data")
+        let out = try required(section, "section")
+        guard size >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }
+        guard out.pointee.version >= 1 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "section.version must be PODSYNC_FRAME_SECTION_VERSION")
+        }
+        guard UInt(bitPattern: bytes) % 8 == 0 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "frame must start on an 8-byte boundary to be read in place")
+        }
+        let s = try FrameReader.section(UnsafeRawBufferPointer(start: bytes, count: size), index: index)
+        out.pointee.table_id = s.tableID
+        out.pointee.record_size = UInt32(s.recordSize)
+        out.pointee.put_count = UInt64(s.putCount)
+        out.pointee.delete_count = UInt64(s.deleteCount)
+        out.pointee.put_keys = s.putKeys.assumingMemoryBound(to: UInt64.self)
+        out.pointee.records = s.records
+        out.pointee.delete_keys = s.deleteKeys.assumingMemoryBound(to: UInt64.self)
+        return PODSYNC_OK
+    }
+}

@@ -1,0 +1,97 @@
+import CPodSync
+import PodSyncCore
+
+let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK)
+
+@c @implementation
+public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_store_options>!, _ version: UInt32) -> Int32 {
+    guard let options, version == UInt32(PODSYNC_STORE_OPTIONS_VERSION) else { return PODSYNC_E_INVALID_ARGUMENT }
+    let defaults = StoreOptions()
+    options.pointee = podsync_store_options(
+        version: version, flags: UInt32(PODSYNC_OPT_FRAME_DIGEST), stream_id: 0,
+        max_batch_records: defaults.maxBatchRecords, max_batch_bytes: defaults.maxBatchBytes,
+        max_batch_age_ms: defaults.maxBatchAgeMs, max_frame_bytes: defaults.maxFrameBytes,
+        tombstone_horizon: defaults.tombstoneHorizon)
+    return PODSYNC_OK
+}
+
+/// Converts the caller's options (NULL = defaults), rejecting versions and flags this library does
+/// not know.
+func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSyncError) -> StoreOptions {
+    var result = StoreOptions()
+    guard let o = pointer?.pointee else { return result }
+    guard o.version == UInt32(PODSYNC_STORE_OPTIONS_VERSION) else {
+        throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "options version \(o.version) is not \(PODSYNC_STORE_OPTIONS_VERSION)")
+    }
+    guard o.flags & ~knownOptionFlags == 0 else {
+        throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "unknown option flags 0x\(String(o.flags & ~knownOptionFlags, radix: 16))")
+    }
+    result.frameDigest = o.flags & UInt32(PODSYNC_OPT_FRAME_DIGEST) != 0
+    result.manualClock = o.flags & UInt32(PODSYNC_OPT_MANUAL_CLOCK) != 0
+    result.streamID = o.stream_id
+    result.maxBatchRecords = o.max_batch_records
+    result.maxBatchBytes = o.max_batch_bytes
+    result.maxBatchAgeMs = o.max_batch_age_ms
+    result.maxFrameBytes = o.max_frame_bytes
+    result.tombstoneHorizon = o.tombstone_horizon
+    return result
+}
+
+@c @implementation
+public func podsync_store_create(
+    _ schema: OpaquePointer!, _ role: UInt32, _ options: UnsafePointer<podsync_store_options>!,
+    _ out: UnsafeMutablePointer<OpaquePointer?>!
+) -> Int32 {
+    guard let out else { return PODSYNC_E_INVALID_ARGUMENT }
+    out.pointee = nil
+    return withSchema(schema) { (box) throws(PodSyncError) in
+        guard let role = Role(rawValue: role) else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "role \(role) is neither PODSYNC_ROLE_WRITER nor PODSYNC_ROLE_REPLICA")
+        }
+        let settings = try storeOptions(options)
+        out.pointee = PodSync.box(StoreHandle(Store(schema: box.schema, role: role, options: settings)))
+        return PODSYNC_OK
+    }
+}
+
+@c @implementation
+public func podsync_store_free(_ store: OpaquePointer!) {
+    release(store, as: StoreHandle.self)
+}
+
+@c @implementation
+public func podsync_store_errmsg(_ store: OpaquePointer!) -> UnsafePointer<CChar>! {
+    guard let store else { return podsync_status_name(PODSYNC_E_INVALID_ARGUMENT) }
+    return store.object(StoreHandle.self).message.pointer
+}
+
+@c @implementation
+public func podsync_store_info_get(_ store: OpaquePointer!, _ info: UnsafeMutablePointer<podsync_store_info>!) -> Int32 {
+    readStore(store) { (s) throws(PodSyncError) in
+        let info = try required(info, "info")
+        // Later struct versions only append fields, so any version >= 1 has room for these.
+        guard info.pointee.version >= 1 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "info.version must be PODSYNC_STORE_INFO_VERSION")
+        }
+        info.pointee.role = s.role.rawValue
+        info.pointee.schema_hash = s.schemaHash
+        info.pointee.stream_id = s.bound ? s.streamID : 0
+        info.pointee.state_version = s.version
+        info.pointee.sequence = s.sequence
+        info.pointee.digest = s.digest
+        info.pointee.catchup_floor = s.catchupFloor
+        info.pointee.pending_changes = UInt64(s.pendingChanges)
+        info.pointee.generation = s.generation
+        info.pointee.diverged = s.diverged ? 1 : 0
+        info.pointee.table_count = UInt32(s.tableCount)
+        return PODSYNC_OK
+    }
+}
+
+@c @implementation
+public func podsync_store_digest(_ store: OpaquePointer!, _ digest_out: UnsafeMutablePointer<UInt64>!) -> Int32 {
+    readStore(store) { (s) throws(PodSyncError) in
+        try required(digest_out, "digest_out").pointee = s.digest
+        return PODSYNC_OK
+    }
+}

@@ -1,0 +1,226 @@
+/// A frame's fixed header, decoded.
+public struct FrameHeader: Sendable, Equatable {
+    public var formatVersion: UInt16
+    public var headerLength: Int
+    public var frameLength: UInt64
+    public var flags: UInt32
+    public var sectionCount: Int
+    public var codec: UInt8
+    public var schemaHash: UInt64
+    public var streamID: UInt64
+    public var sequence: UInt64
+    public var baseVersion: UInt64
+    public var stateVersion: UInt64
+    public var stateDigest: UInt64
+    public var payloadLength: UInt64
+
+    public var isReset: Bool { flags & FrameLayout.flagReset != 0 }
+    public var hasDigest: Bool { flags & FrameLayout.flagHasDigest != 0 }
+}
+
+/// One table section of a validated frame; pointers into the caller's frame bytes.
+public struct SectionView {
+    public var tableID: UInt32
+    public var recordSize: Int
+    public var putCount: Int
+    public var deleteCount: Int
+    public var putKeys: UnsafeRawPointer     // putCount little-endian u64, maybe unaligned
+    public var deleteKeys: UnsafeRawPointer  // deleteCount little-endian u64, maybe unaligned
+    public var records: UnsafeRawPointer     // putCount * recordSize bytes
+    /// Position of the section's table in the schema, when validated against one.
+    public var tableIndex: Int
+}
+
+/// Validates frames. Nothing is trusted: every length and count is checked against the buffer with
+/// overflow-safe arithmetic before it is used, so a lying frame costs O(1) memory to reject.
+public enum FrameReader {
+    /// Decodes the header from the first bytes of a frame (the rest need not be present): magic,
+    /// format version and header length are checked.
+    public static func peek(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> FrameHeader {
+        guard frame.count >= 4, let p = frame.baseAddress else {
+            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold a frame header")
+        }
+        guard p.le(FrameLayout.offMagic, as: UInt32.self) == FrameLayout.magic else {
+            throw PodSyncError(Status.frameMagic, "not a PodSync frame (bad magic)")
+        }
+        guard frame.count >= FrameLayout.headerSize else {
+            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold the \(FrameLayout.headerSize)-byte header")
+        }
+        let formatVersion = p.le(FrameLayout.offFormatVersion, as: UInt16.self)
+        guard formatVersion == FrameLayout.formatVersion else {
+            throw PodSyncError(Status.frameVersion, "frame format version \(formatVersion) is not supported (this library reads 1)")
+        }
+        let headerLength = Int(p.le(FrameLayout.offHeaderLength, as: UInt16.self))
+        guard headerLength >= FrameLayout.headerSize && headerLength % 8 == 0 else {
+            throw .malformed("header length \(headerLength) is not a multiple of 8 of at least \(FrameLayout.headerSize)")
+        }
+        return FrameHeader(
+            formatVersion: formatVersion, headerLength: headerLength,
+            frameLength: p.le(FrameLayout.offFrameLength, as: UInt64.self),
+            flags: p.le(FrameLayout.offFlags, as: UInt32.self),
+            sectionCount: Int(p.le(FrameLayout.offSectionCount, as: UInt16.self)),
+            codec: p.le(FrameLayout.offCodec, as: UInt8.self),
+            schemaHash: p.le(FrameLayout.offSchemaHash, as: UInt64.self),
+            streamID: p.le(FrameLayout.offStreamID, as: UInt64.self),
+            sequence: p.le(FrameLayout.offSequence, as: UInt64.self),
+            baseVersion: p.le(FrameLayout.offBaseVersion, as: UInt64.self),
+            stateVersion: p.le(FrameLayout.offStateVersion, as: UInt64.self),
+            stateDigest: p.le(FrameLayout.offStateDigest, as: UInt64.self),
+            payloadLength: p.le(FrameLayout.offPayloadLength, as: UInt64.self))
+    }
+
+    /// Validates a whole frame (`frame` must be exactly one frame): header, checksum, schema hash
+    /// (when `schema` is given), flags, codec, version rules and the layout of every section.
+    public static func validate(
+        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64 = 0
+    ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
+        let header = try peek(frame)
+        guard header.frameLength <= UInt64(frame.count) else {
+            throw PodSyncError(Status.frameTruncated, "frame says it is \(header.frameLength) bytes but only \(frame.count) are given")
+        }
+        guard header.frameLength == UInt64(frame.count) else {
+            throw .malformed("\(UInt64(frame.count) - header.frameLength) bytes follow the \(header.frameLength)-byte frame")
+        }
+        guard header.frameLength % 8 == 0, header.headerLength <= frame.count else {
+            throw .malformed("frame length \(header.frameLength) is not a multiple of 8 or shorter than its header")
+        }
+        let base = frame.baseAddress!
+        let checksum = xxh3(base + FrameLayout.checksumStart, frame.count - FrameLayout.checksumStart)
+        guard checksum == base.le(FrameLayout.offChecksum, as: UInt64.self) else {
+            throw PodSyncError(Status.frameChecksum, "checksum mismatch: the frame is corrupt")
+        }
+        if schema != nil && header.schemaHash != schemaHash {
+            throw PodSyncError(Status.schemaMismatch, "frame was written for schema \(hex(header.schemaHash)), this store has \(hex(schemaHash))")
+        }
+        guard header.flags & ~FrameLayout.knownFlags == 0 else {
+            throw .malformed("unknown flag bits \(hex(UInt64(header.flags & ~FrameLayout.knownFlags)))")
+        }
+        guard header.codec == FrameLayout.codecNone else {
+            throw PodSyncError(Status.unsupportedCodec, "codec \(header.codec) is not supported by this library")
+        }
+        guard base.le(FrameLayout.offReserved, as: UInt8.self) == 0 else { throw .malformed("reserved header byte is not 0") }
+        guard header.payloadLength == header.frameLength - UInt64(header.headerLength) else {
+            throw .malformed("payload length \(header.payloadLength) disagrees with the frame length")
+        }
+        if header.isReset {
+            guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
+        } else {
+            guard header.baseVersion < header.stateVersion else {
+                throw .malformed("delta base version \(header.baseVersion) is not below its version \(header.stateVersion)")
+            }
+        }
+        if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
+        var sections: [SectionView] = []
+        sections.reserveCapacity(min(header.sectionCount, frame.count / FrameLayout.sectionHeaderSize))
+        var position = header.headerLength
+        var previousTable: UInt32? = nil
+        for _ in 0..<header.sectionCount {
+            let (section, next) = try readSection(frame, at: position, schema: schema)
+            if let previousTable, section.tableID <= previousTable {
+                throw .malformed("section for table \(section.tableID) is out of ascending table order")
+            }
+            previousTable = section.tableID
+            if header.isReset && section.deleteCount != 0 { throw .malformed("a RESET frame cannot carry deletions") }
+            if header.stateVersion == 0 && section.putCount != 0 { throw .malformed("a frame of version 0 cannot carry records") }
+            sections.append(section)
+            position = next
+        }
+        guard position == frame.count else {
+            throw .malformed("\(frame.count - position) bytes after the last of \(header.sectionCount) sections")
+        }
+        return (header, sections)
+    }
+
+    /// Reads section `index` of a frame in place, re-checking bounds but not the checksum.
+    public static func section(_ frame: UnsafeRawBufferPointer, index: Int) throws(PodSyncError) -> SectionView {
+        let header = try peek(frame)
+        guard header.frameLength == UInt64(frame.count) else {
+            throw PodSyncError(header.frameLength > UInt64(frame.count) ? Status.frameTruncated : Status.frameMalformed,
+                               "frame length \(header.frameLength) differs from the \(frame.count) bytes given")
+        }
+        guard index >= 0 && index < header.sectionCount else {
+            throw .invalid("section index \(index) is not below the section count \(header.sectionCount)")
+        }
+        var position = header.headerLength
+        var i = 0
+        while true {
+            let (section, next) = try readSection(frame, at: position, schema: nil)
+            if i == index { return section }
+            position = next
+            i += 1
+        }
+    }
+
+    /// Validates the section starting at `start`; returns it and where the next one starts.
+    static func readSection(
+        _ frame: UnsafeRawBufferPointer, at start: Int, schema: Schema?
+    ) throws(PodSyncError) -> (SectionView, Int) {
+        let base = frame.baseAddress!
+        let available = frame.count - start
+        guard available >= FrameLayout.sectionHeaderSize else {
+            throw .malformed("section at byte \(start) is truncated")
+        }
+        let p = base + start
+        let tableID = p.le(FrameLayout.secTableID, as: UInt32.self)
+        let recordSize = p.le(FrameLayout.secRecordSize, as: UInt32.self)
+        let putCount = p.le(FrameLayout.secPutCount, as: UInt64.self)
+        let deleteCount = p.le(FrameLayout.secDeleteCount, as: UInt64.self)
+        let recordsOffset = p.le(FrameLayout.secRecordsOffset, as: UInt64.self)
+        let length = p.le(FrameLayout.secLength, as: UInt64.self)
+
+        var tableIndex = -1
+        var alignment = 8
+        if let schema {
+            guard let t = schema.tableIndex(of: tableID) else {
+                throw PodSyncError(Status.unknownTable, "frame has a section for table \(tableID), which is not in the schema")
+            }
+            guard Int(recordSize) == schema.tables[t].recordSize else {
+                throw PodSyncError(Status.recordSize, "table \(tableID): frame records are \(recordSize) bytes, the schema says \(schema.tables[t].recordSize)")
+            }
+            tableIndex = t
+            alignment = FrameLayout.recordAlignment(schema.tables[t].alignment)
+        } else {
+            guard recordSize >= 1 && Int(recordSize) <= SchemaLimits.maxRecordSize else {
+                throw .malformed("section at byte \(start): record size \(recordSize) is out of range")
+            }
+        }
+        guard length >= UInt64(FrameLayout.sectionHeaderSize), length <= UInt64(available), length % 8 == 0 else {
+            throw .malformed("section at byte \(start): length \(length) does not fit the frame or is not a multiple of 8")
+        }
+        // Each key takes 8 bytes of the section, so counts above length/8 are lies; checking that
+        // first keeps every product below 2^64.
+        guard putCount <= length / 8, deleteCount <= length / 8 else {
+            throw .malformed("section at byte \(start): counts \(putCount)/\(deleteCount) exceed its \(length) bytes")
+        }
+        let keysEnd = UInt64(FrameLayout.sectionHeaderSize) + 8 * (putCount + deleteCount)
+        let (recordBytes, overflow) = putCount.multipliedReportingOverflow(by: UInt64(recordSize))
+        guard !overflow, keysEnd <= recordsOffset, recordsOffset <= length,
+              recordBytes <= length - recordsOffset else {
+            throw .malformed("section at byte \(start): keys and records do not fit its \(length) bytes")
+        }
+        guard (UInt64(start) + recordsOffset) % UInt64(alignment) == 0 else {
+            throw .malformed("section at byte \(start): records are not aligned to \(alignment)")
+        }
+        let recordsEnd = recordsOffset + recordBytes
+        guard isZero(p + Int(keysEnd), Int(recordsOffset - keysEnd)),
+              isZero(p + Int(recordsEnd), Int(length - recordsEnd)) else {
+            throw .malformed("section at byte \(start): padding bytes are not zero")
+        }
+        let section = SectionView(
+            tableID: tableID, recordSize: Int(recordSize), putCount: Int(putCount), deleteCount: Int(deleteCount),
+            putKeys: p + FrameLayout.sectionHeaderSize,
+            deleteKeys: p + FrameLayout.sectionHeaderSize + 8 * Int(putCount),
+            records: p + Int(recordsOffset), tableIndex: tableIndex)
+        return (section, start + Int(length))
+    }
+
+    @inline(__always) static func isZero(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+        for i in 0..<count where p.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }
+        return true
+    }
+}
+
+func hex(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: 16 - digits.count) + digits
+}

@@ -1,0 +1,29 @@
+import CXXHash
+
+/// MurmurHash3's 64-bit finalizer: a cheap, well-mixing bijection used for the key index and the
+/// digest seed.
+@inlinable @inline(__always)
+func fmix64(_ value: UInt64) -> UInt64 {
+    var x = value
+    x ^= x >> 33
+    x = x &* 0xff51_afd7_ed55_8ccd
+    x ^= x >> 33
+    x = x &* 0xc4ce_b9fe_1a85_ec53
+    x ^= x >> 33
+    return x
+}
+
+/// XXH3-64 with seed 0 of `count` bytes.
+@inline(__always)
+func xxh3(_ bytes: UnsafeRawPointer, _ count: Int) -> UInt64 {
+    XXH3_64bits(bytes, count)
+}
+
+/// The contribution of one record to the state digest (docs/FORMAT.md, "State digest"). The state
+/// digest is the wrapping sum of these over all records, so it is order-independent and can be
+/// updated incrementally: subtract the old record's term, add the new one's.
+@inline(__always)
+func recordDigest(table: UInt32, key: UInt64, record: UnsafeRawPointer, size: Int) -> UInt64 {
+    let seed = fmix64(key ^ (UInt64(table) &* 0x9E37_79B9_7F4A_7C15))
+    return XXH3_64bits_withSeed(record, size, seed)
+}

@@ -1,0 +1,129 @@
+import CPodSyncShims
+
+/// "No slot" marker for 32-bit slot references.
+@usableFromInline let nilSlot: UInt32 = .max
+
+/// One bucket of the key index: a key and the arena slot holding its record.
+struct IndexEntry {
+    var key: UInt64
+    var slot: UInt32
+    var reserved: UInt32 = 0
+}
+
+/// Open-addressing hash index from key to arena slot: linear probing over 16-byte buckets, load
+/// factor at most 1/2, backward-shift deletion (no tombstones), fmix64 to scatter keys.
+struct KeyIndex: ~Copyable {
+    private(set) var buckets: UnsafeMutablePointer<IndexEntry>
+    private(set) var mask: Int
+    private(set) var count = 0
+
+    init(minimumCapacity: Int = 0) {
+        let capacity = KeyIndex.bucketCount(for: minimumCapacity)
+        buckets = KeyIndex.allocateEmpty(capacity)
+        mask = capacity - 1
+    }
+
+    deinit { buckets.deallocate() }
+
+    private static func bucketCount(for keys: Int) -> Int {
+        var capacity = 16
+        while capacity < keys &* 2 { capacity &<<= 1 }
+        return capacity
+    }
+
+    private static func allocateEmpty(_ capacity: Int) -> UnsafeMutablePointer<IndexEntry> {
+        let memory = UnsafeMutablePointer<IndexEntry>.allocate(capacity: capacity)
+        memory.initialize(repeating: IndexEntry(key: 0, slot: nilSlot), count: capacity)
+        return memory
+    }
+
+    @inline(__always) func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: fmix64(key)) & mask }
+
+    /// Hints the CPU to fetch the bucket `key` starts probing at.
+    @inline(__always) func prefetch(_ key: UInt64) { podsync_prefetch(buckets + home(key)) }
+
+    /// The slot of `key`, or `nilSlot`.
+    @inline(__always)
+    func find(_ key: UInt64) -> UInt32 {
+        var i = home(key)
+        while true {
+            let entry = buckets[i]
+            if entry.slot == nilSlot { return nilSlot }
+            if entry.key == key { return entry.slot }
+            i = (i &+ 1) & mask
+        }
+    }
+
+    /// Makes room for `additional` more keys without rehashing on the way.
+    mutating func reserve(_ additional: Int) {
+        let needed = count &+ additional
+        if needed &* 2 > mask &+ 1 { rehash(KeyIndex.bucketCount(for: needed)) }
+    }
+
+    /// Inserts a key known to be absent.
+    @inline(__always)
+    mutating func insertNew(_ key: UInt64, slot: UInt32) {
+        if (count &+ 1) &* 2 > mask &+ 1 { rehash((mask &+ 1) &* 2) }
+        var i = home(key)
+        while buckets[i].slot != nilSlot { i = (i &+ 1) & mask }
+        buckets[i] = IndexEntry(key: key, slot: slot)
+        count &+= 1
+    }
+
+    /// Points an existing key at another slot.
+    @inline(__always)
+    mutating func update(_ key: UInt64, slot: UInt32) {
+        var i = home(key)
+        while buckets[i].key != key || buckets[i].slot == nilSlot { i = (i &+ 1) & mask }
+        buckets[i].slot = slot
+    }
+
+    /// Removes a key known to be present, shifting later entries of its probe run back.
+    mutating func remove(_ key: UInt64) {
+        var i = home(key)
+        while buckets[i].key != key || buckets[i].slot == nilSlot { i = (i &+ 1) & mask }
+        var hole = i
+        var j = i
+        while true {
+            j = (j &+ 1) & mask
+            let entry = buckets[j]
+            if entry.slot == nilSlot { break }
+            let ideal = home(entry.key)
+            // Move the entry back if its home is not in the cyclic range (hole, j].
+            let distanceToHole = (j &- ideal) & mask
+            let distanceFromHole = (j &- hole) & mask
+            if distanceToHole >= distanceFromHole {
+                buckets[hole] = entry
+                hole = j
+            }
+        }
+        buckets[hole].slot = nilSlot
+        count &-= 1
+    }
+
+    /// Empties the index, sized for `capacity` keys.
+    mutating func removeAll(keepingCapacityFor capacity: Int) {
+        let buckets = KeyIndex.bucketCount(for: capacity)
+        if buckets == mask &+ 1 {
+            self.buckets.update(repeating: IndexEntry(key: 0, slot: nilSlot), count: buckets)
+        } else {
+            self.buckets.deallocate()
+            self.buckets = KeyIndex.allocateEmpty(buckets)
+            mask = buckets - 1
+        }
+        count = 0
+    }
+
+    private mutating func rehash(_ newCapacity: Int) {
+        let old = buckets
+        let oldCapacity = mask &+ 1
+        buckets = KeyIndex.allocateEmpty(newCapacity)
+        mask = newCapacity - 1
+        for i in 0..<oldCapacity where old[i].slot != nilSlot {
+            var j = home(old[i].key)
+            while buckets[j].slot != nilSlot { j = (j &+ 1) & mask }
+            buckets[j] = old[i]
+        }
+        old.deallocate()
+    }
+}

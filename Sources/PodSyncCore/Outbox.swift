@@ -1,0 +1,27 @@
+/// The frames a store produced last (by flush, delta_since or snapshot), back to back in one
+/// buffer, each starting at a 64-byte boundary so receivers can read records in place.
+struct Outbox: ~Copyable {
+    var buffer = ByteBuffer()
+    var used = 0
+    var frames: [(offset: Int, length: Int)] = []
+
+    mutating func clear() {
+        used = 0
+        frames.removeAll(keepingCapacity: true)
+    }
+
+    /// Reserves `length` bytes for a new frame and returns its start.
+    mutating func beginFrame(length: Int) -> UnsafeMutableRawPointer {
+        let offset = alignUp(used, ByteBuffer.alignment)
+        buffer.reserve(offset + length, preserving: used)
+        frames.append((offset, length))
+        used = offset + length
+        return buffer.base + offset
+    }
+
+    func frame(_ index: Int) -> UnsafeRawBufferPointer? {
+        guard index >= 0 && index < frames.count else { return nil }
+        let f = frames[index]
+        return UnsafeRawBufferPointer(start: buffer.base + f.offset, count: f.length)
+    }
+}

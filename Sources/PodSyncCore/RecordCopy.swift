@@ -1,0 +1,22 @@
+/// Copies one record. Sizes common for POD records get a copy of compile-time-constant width, which
+/// the optimizer turns into a few moves; a run-time size would become a `memmove` call (PERF-NOTES).
+@inline(__always)
+func copyRecord(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, size: Int) {
+    switch size {
+    case 8: destination.copyMemory(from: source, byteCount: 8)
+    case 16: destination.copyMemory(from: source, byteCount: 16)
+    case 24: destination.copyMemory(from: source, byteCount: 24)
+    case 32: destination.copyMemory(from: source, byteCount: 32)
+    case 40: destination.copyMemory(from: source, byteCount: 40)
+    case 48: destination.copyMemory(from: source, byteCount: 48)
+    case 56: destination.copyMemory(from: source, byteCount: 56)
+    case 64: destination.copyMemory(from: source, byteCount: 64)
+    default: destination.copyMemory(from: source, byteCount: size)
+    }
+}
+
+/// Rounds `value` up to a multiple of `alignment` (a power of two).
+@inline(__always)
+func alignUp(_ value: Int, _ alignment: Int) -> Int {
+    (value &+ alignment &- 1) & ~(alignment &- 1)
+}

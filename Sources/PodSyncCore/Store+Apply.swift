@@ -1,0 +1,149 @@
+import CPodSyncShims
+
+/// Applying frames on a replica: validate everything first, decide by the version rules, then
+/// apply in one pass that cannot fail.
+extension Store {
+    /// Applies one frame. Returns `Status.ok`, `.duplicate`, `.gap` or `.stale`; throws with the
+    /// state unchanged, except `Status.digestMismatch` (applied, then found diverged).
+    public mutating func apply(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> Int32 {
+        guard role == .replica else {
+            throw PodSyncError(Status.wrongRole, "apply is for replicas; this store is a writer")
+        }
+        let (header, sections) = try FrameReader.validate(frame, schema: schema, schemaHash: schemaHash)
+
+        if header.isReset {
+            if bound && header.streamID == streamID && !diverged {
+                if header.stateVersion < version { return Status.stale }
+                if header.stateVersion == version { return Status.duplicate }
+            }
+            try reserveForReset(sections)
+            applyReset(sections, version: header.stateVersion)
+        } else {
+            if diverged {
+                throw PodSyncError(Status.diverged, "replica diverged from the writer; only a snapshot is accepted")
+            }
+            if bound && header.streamID != streamID {
+                throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID)); apply a snapshot of the new stream")
+            }
+            if header.stateVersion <= version && bound { return Status.duplicate }
+            if header.baseVersion > version { return Status.gap }
+            for s in sections { try tables[s.tableIndex].reserve(s.putCount) }
+            applyDelta(sections, version: header.stateVersion)
+        }
+        streamID = header.streamID
+        bound = true
+        sequence = header.sequence
+        version = header.stateVersion
+        generation &+= 1
+        purgeTombstones()
+        if header.hasDigest && header.stateDigest != digest {
+            diverged = true
+            throw PodSyncError(Status.digestMismatch, "state digest \(hex(digest)) after version \(version) differs from the writer's \(hex(header.stateDigest)); the replica needs a snapshot")
+        }
+        return Status.ok
+    }
+
+    /// Checks limits before a reset touches anything.
+    func reserveForReset(_ sections: [SectionView]) throws(PodSyncError) {
+        for s in sections where s.putCount > Table.maxRecords {
+            throw PodSyncError(Status.noMemory, "table \(s.tableID) would exceed \(Table.maxRecords) records")
+        }
+    }
+
+    mutating func applyDelta(_ sections: [SectionView], version frameVersion: UInt64) {
+        var newDigest = digest
+        for s in sections {
+            let t = s.tableIndex
+            let id = s.tableID
+            let size = s.recordSize
+            for i in 0..<s.deleteCount {
+                let key = s.deleteKeys.le(8 * i, as: UInt64.self)
+                let slot = tables[t].index.find(key)
+                if slot != nilSlot {
+                    newDigest &-= tables[t].digestTerm(Int(slot))
+                    tables[t].unlink(slot)
+                    tables[t].removeSlot(slot)
+                }
+                tables[t].addTombstone(key: key, version: frameVersion)
+            }
+            let ahead = 16
+            for i in 0..<min(ahead, s.putCount) { tables[t].index.prefetch(s.putKeys.le(8 * i, as: UInt64.self)) }
+            for i in 0..<s.putCount {
+                if i + ahead < s.putCount { tables[t].index.prefetch(s.putKeys.le(8 * (i + ahead), as: UInt64.self)) }
+                let key = s.putKeys.le(8 * i, as: UInt64.self)
+                let source = s.records + i &* size
+                var slot = tables[t].index.find(key)
+                if slot != nilSlot {
+                    newDigest &-= tables[t].digestTerm(Int(slot))
+                    copyRecord(to: tables[t].record(Int(slot)), from: source, size: size)
+                } else {
+                    slot = tables[t].appendRecord(key: key, record: source)
+                    if tables[t].aliveTombstones > 0 { tables[t].removeTombstone(key: key) }
+                }
+                newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
+                tables[t].stamp(slot, version: frameVersion)
+            }
+        }
+        digest = newDigest
+    }
+
+    mutating func applyReset(_ sections: [SectionView], version frameVersion: UInt64) {
+        var newDigest: UInt64 = 0
+        var next = 0
+        for t in 0..<tableCount {
+            var section: SectionView? = nil
+            if next < sections.count && sections[next].tableIndex == t {
+                section = sections[next]
+                next += 1
+            }
+            let n = section?.putCount ?? 0
+            // Limits were checked by reserveForReset, so this cannot throw.
+            try? tables[t].removeAll(keepingCapacityFor: n)
+            guard let s = section, n > 0 else { continue }
+            let size = s.recordSize
+            let id = s.tableID
+            // Records arrive as one array: copy it whole, then index the keys.
+            tables[t].records.base.copyMemory(from: s.records, byteCount: n &* size)
+            var duplicates = false
+            for i in 0..<n {
+                let key = s.putKeys.le(8 * i, as: UInt64.self)
+                if tables[t].index.find(key) != nilSlot { duplicates = true; break }
+                tables[t].keys.append(key)
+                tables[t].meta.append(SlotMeta(version: frameVersion, prev: i == 0 ? nilSlot : UInt32(truncatingIfNeeded: i - 1),
+                                               next: i == n - 1 ? nilSlot : UInt32(truncatingIfNeeded: i + 1), dirty: nilSlot))
+                tables[t].index.insertNew(key, slot: UInt32(truncatingIfNeeded: i))
+                newDigest &+= recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
+            }
+            if duplicates {
+                // A key listed twice: fall back to put semantics (the later record wins).
+                newDigest &-= tableDigestOfPrefix(t)
+                try? tables[t].removeAll(keepingCapacityFor: n)
+                for i in 0..<n {
+                    let key = s.putKeys.le(8 * i, as: UInt64.self)
+                    let source = s.records + i &* size
+                    let slot = tables[t].index.find(key)
+                    if slot != nilSlot {
+                        copyRecord(to: tables[t].record(Int(slot)), from: source, size: size)
+                    } else {
+                        let fresh = tables[t].appendRecord(key: key, record: source)
+                        tables[t].stamp(fresh, version: frameVersion)
+                    }
+                }
+                for slot in 0..<tables[t].count { newDigest &+= tables[t].digestTerm(slot) }
+                continue
+            }
+            tables[t].head = 0
+            tables[t].tail = UInt32(truncatingIfNeeded: n - 1)
+        }
+        digest = newDigest
+        catchupFloor = frameVersion
+        diverged = false
+    }
+
+    /// Digest terms of the records a reset already indexed in table `t` (to undo them).
+    func tableDigestOfPrefix(_ t: Int) -> UInt64 {
+        var sum: UInt64 = 0
+        for slot in 0..<tables[t].count { sum &+= tables[t].digestTerm(slot) }
+        return sum
+    }
+}

@@ -1,0 +1,285 @@
+import CPodSyncShims
+
+/// Producing frames: the batch of a flush, catch-up deltas and snapshots. All three write the same
+/// format; a snapshot is a delta since version 0 flagged RESET.
+extension Store {
+    var frameFlags: UInt32 { options.frameDigest ? FrameLayout.flagHasDigest : 0 }
+
+    /// One table's share of a frame being produced.
+    struct Part {
+        var work: Int
+        var deletes: Range<Int>
+        var puts: Range<Int>
+    }
+
+    /// The changes of one table waiting in a flush: indices into its dirty list.
+    struct TableWork {
+        var table: Int
+        var puts: ContiguousArray<UInt32> = []
+        var deletes: ContiguousArray<UInt32> = []
+    }
+
+    // MARK: Flush
+
+    /// Turns the pending batch into frames (one per version step) in the outbox. Returns how many.
+    public mutating func flush() throws(PodSyncError) -> Int {
+        try requireWriter("flush")
+        outbox.clear()
+        var work: [TableWork] = []
+        for t in 0..<tableCount where tables[t].dirty.count > 0 {
+            tables[t].foldRecreatedKeys()
+            var w = TableWork(table: t)
+            w.puts.reserveCapacity(tables[t].pendingChanges)
+            for d in 0..<tables[t].dirty.count {
+                let entry = tables[t].dirty[d]
+                if entry.slot != nilSlot {
+                    w.puts.append(UInt32(truncatingIfNeeded: d))
+                } else if entry.pre != nilSlot {
+                    w.deletes.append(UInt32(truncatingIfNeeded: d))
+                }
+            }
+            if w.puts.isEmpty && w.deletes.isEmpty { tables[t].clearBatch() } else { work.append(w) }
+        }
+        guard !work.isEmpty else { return 0 }
+
+        let frames = splitIntoFrames(work)
+        for (i, parts) in frames.enumerated() {
+            encodeBatchFrame(parts, work: work, version: version &+ UInt64(i) &+ 1)
+        }
+        for w in work { tables[w.table].clearBatch() }
+        version &+= UInt64(frames.count)
+        batchStartMs = 0
+        purgeTombstones()
+        return frames.count
+    }
+
+    /// Cuts the batch into frames of at most `maxFrameBytes` (each holding at least one change).
+    func splitIntoFrames(_ work: [TableWork]) -> [[Part]] {
+        let limit = options.maxFrameBytes == 0 ? Int.max : Int(clamping: options.maxFrameBytes)
+        var frames: [[Part]] = []
+        var current: [Part] = []
+        var size = FrameLayout.headerSize
+        for (w, item) in work.enumerated() {
+            let table = tables[item.table].schema
+            let overhead = FrameBuilder.sectionOverhead(alignment: table.alignment)
+            let putCost = 8 + table.recordSize
+            var d = 0
+            var p = 0
+            while d < item.deletes.count || p < item.puts.count {
+                var room = limit &- size &- overhead
+                var takeDeletes = min(item.deletes.count - d, max(room, 0) / 8)
+                room &-= takeDeletes * 8
+                var takePuts = min(item.puts.count - p, max(room, 0) / putCost)
+                if takeDeletes + takePuts == 0 {
+                    if !current.isEmpty {
+                        frames.append(current)
+                        current = []
+                        size = FrameLayout.headerSize
+                        continue
+                    }
+                    if d < item.deletes.count { takeDeletes = 1 } else { takePuts = 1 }
+                }
+                current.append(Part(work: w, deletes: d..<(d + takeDeletes), puts: p..<(p + takePuts)))
+                size &+= overhead &+ takeDeletes * 8 &+ takePuts * putCost
+                d += takeDeletes
+                p += takePuts
+                if d < item.deletes.count || p < item.puts.count {
+                    frames.append(current)
+                    current = []
+                    size = FrameLayout.headerSize
+                }
+            }
+        }
+        if !current.isEmpty { frames.append(current) }
+        return frames
+    }
+
+    /// Writes one frame of a flush and moves its keys to `version`.
+    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64) {
+        var plans = parts.map { part -> SectionPlan in
+            let t = work[part.work].table
+            return SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
+                               alignment: tables[t].schema.alignment, putCount: part.puts.count,
+                               deleteCount: part.deletes.count)
+        }
+        let length = FrameBuilder.layout(&plans)
+        let p = outbox.beginFrame(length: length)
+        var newDigest = digest
+        for (k, part) in parts.enumerated() {
+            let plan = plans[k]
+            let t = plan.tableIndex
+            let size = tables[t].recordSize
+            let id = plan.tableID
+            let keysOut = p + plan.putKeysOffset
+            let recordsOut = p + plan.start + plan.recordsOffset
+            let deletesOut = p + plan.deleteKeysOffset
+            let puts = work[part.work].puts
+            let deletes = work[part.work].deletes
+            for (j, d) in part.deletes.enumerated() {
+                let pre = tables[t].dirty[Int(deletes[d])].pre
+                let key = tables[t].preimages.keys[Int(pre)]
+                deletesOut.storeLE(key, at: 8 * j)
+                newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
+                tables[t].addTombstone(key: key, version: frameVersion)
+            }
+            let ahead = 8
+            for (j, d) in part.puts.enumerated() {
+                if j + ahead < part.puts.count {
+                    let future = tables[t].dirty[Int(puts[d + ahead])].slot
+                    podsync_prefetch(tables[t].record(Int(future)))
+                }
+                let entry = tables[t].dirty[Int(puts[d])]
+                let slot = Int(entry.slot)
+                let key = tables[t].keys[slot]
+                let out = recordsOut + j &* size
+                keysOut.storeLE(key, at: 8 * j)
+                copyRecord(to: out, from: tables[t].record(slot), size: size)
+                if entry.pre != nilSlot {
+                    newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(entry.pre), size: size)
+                }
+                newDigest &+= recordDigest(table: id, key: key, record: out, size: size)
+                if tables[t].meta[slot].version == 0 { tables[t].removeTombstone(key: key) }
+                tables[t].stamp(entry.slot, version: frameVersion)
+            }
+        }
+        digest = newDigest
+        sequence &+= 1
+        FrameBuilder.writeFrame(p, length: length, header: .init(
+            flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
+            baseVersion: frameVersion - 1, stateVersion: frameVersion, stateDigest: newDigest), sections: plans)
+        FrameBuilder.seal(p, length: length)
+    }
+
+    mutating func purgeTombstones() {
+        guard options.tombstoneHorizon != 0, version > options.tombstoneHorizon else { return }
+        let limit = version - options.tombstoneHorizon
+        for t in 0..<tableCount {
+            let forgotten = tables[t].purgeTombstones(upTo: limit)
+            if forgotten > catchupFloor { catchupFloor = forgotten }
+        }
+    }
+
+    // MARK: Catch-up
+
+    /// One frame with every change since `since` as of the last flush. Returns `Status.ok`, or
+    /// `Status.snapshotRequired` (no frame) when `since` is older than the store covers.
+    public mutating func delta(since: UInt64) throws(PodSyncError) -> Int32 {
+        guard since <= version else {
+            throw PodSyncError(Status.versionAhead, "delta since \(since) asked of a store at version \(version)")
+        }
+        if since == 0 { return try snapshot() }
+        outbox.clear()
+        if since == version { return Status.ok }
+        if since < catchupFloor { return Status.snapshotRequired }
+
+        var collected: [(table: Int, keys: ContiguousArray<UInt64>, records: ContiguousArray<UnsafeRawPointer>,
+                         deletes: ContiguousArray<UInt64>)] = []
+        for t in 0..<tableCount {
+            var keys = ContiguousArray<UInt64>()
+            var records = ContiguousArray<UnsafeRawPointer>()
+            var deletes = ContiguousArray<UInt64>()
+            var slot = tables[t].tail
+            while slot != nilSlot && tables[t].meta[Int(slot)].version > since {
+                keys.append(tables[t].keys[Int(slot)])
+                records.append(tables[t].flushedRecord(Int(slot)))
+                slot = tables[t].meta[Int(slot)].prev
+            }
+            // Keys deleted in the pending batch are still live as of the last flush.
+            for d in 0..<tables[t].dirty.count {
+                let entry = tables[t].dirty[d]
+                if entry.slot == nilSlot && entry.pre != nilSlot && tables[t].preimages.versions[Int(entry.pre)] > since {
+                    keys.append(tables[t].preimages.keys[Int(entry.pre)])
+                    records.append(tables[t].preimages.record(entry.pre))
+                }
+            }
+            var i = tables[t].tombstones.count - 1
+            while i >= tables[t].tombstoneStart && tables[t].tombstones[i].version > since {
+                if tables[t].tombstones[i].alive { deletes.append(tables[t].tombstones[i].key) }
+                i -= 1
+            }
+            if !keys.isEmpty || !deletes.isEmpty { collected.append((t, keys, records, deletes)) }
+        }
+
+        var plans = collected.map { c in
+            SectionPlan(tableIndex: c.table, tableID: tables[c.table].schema.id, recordSize: tables[c.table].recordSize,
+                        alignment: tables[c.table].schema.alignment, putCount: c.keys.count, deleteCount: c.deletes.count)
+        }
+        let length = FrameBuilder.layout(&plans)
+        let p = outbox.beginFrame(length: length)
+        for (k, c) in collected.enumerated() {
+            let plan = plans[k]
+            let size = plan.recordSize
+            let recordsOut = p + plan.start + plan.recordsOffset
+            c.keys.withUnsafeBytes { (p + plan.putKeysOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            c.deletes.withUnsafeBytes { src in
+                if let base = src.baseAddress { (p + plan.deleteKeysOffset).copyMemory(from: base, byteCount: src.count) }
+            }
+            for j in 0..<c.records.count {
+                copyRecord(to: recordsOut + j &* size, from: c.records[j], size: size)
+            }
+        }
+        sequence &+= 1
+        FrameBuilder.writeFrame(p, length: length, header: .init(
+            flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
+            baseVersion: since, stateVersion: version, stateDigest: digest), sections: plans)
+        FrameBuilder.seal(p, length: length)
+        return Status.ok
+    }
+
+    /// One RESET frame with the whole state as of the last flush.
+    public mutating func snapshot() throws(PodSyncError) -> Int32 {
+        outbox.clear()
+        var plans: [SectionPlan] = []
+        for t in 0..<tableCount {
+            let live = tables[t].dirty.count == 0 ? tables[t].count : flushedCount(t)
+            if live > 0 {
+                plans.append(SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
+                                         alignment: tables[t].schema.alignment, putCount: live, deleteCount: 0))
+            }
+        }
+        let length = FrameBuilder.layout(&plans)
+        let p = outbox.beginFrame(length: length)
+        for plan in plans {
+            let t = plan.tableIndex
+            let size = plan.recordSize
+            let keysOut = p + plan.putKeysOffset
+            let recordsOut = p + plan.start + plan.recordsOffset
+            if tables[t].dirty.count == 0 {
+                // No pending writes: the arena is the flushed state, copy it whole.
+                keysOut.copyMemory(from: tables[t].keys.base, byteCount: 8 * plan.putCount)
+                recordsOut.copyMemory(from: tables[t].records.base, byteCount: size * plan.putCount)
+                continue
+            }
+            var j = 0
+            for slot in 0..<tables[t].count where tables[t].meta[slot].version != 0 {
+                keysOut.storeLE(tables[t].keys[slot], at: 8 * j)
+                copyRecord(to: recordsOut + j &* size, from: tables[t].flushedRecord(slot), size: size)
+                j += 1
+            }
+            for d in 0..<tables[t].dirty.count {
+                let entry = tables[t].dirty[d]
+                guard entry.slot == nilSlot && entry.pre != nilSlot else { continue }
+                keysOut.storeLE(tables[t].preimages.keys[Int(entry.pre)], at: 8 * j)
+                copyRecord(to: recordsOut + j &* size, from: tables[t].preimages.record(entry.pre), size: size)
+                j += 1
+            }
+        }
+        sequence &+= 1
+        FrameBuilder.writeFrame(p, length: length, header: .init(
+            flags: frameFlags | FrameLayout.flagReset, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
+            baseVersion: 0, stateVersion: version, stateDigest: digest), sections: plans)
+        FrameBuilder.seal(p, length: length)
+        return Status.ok
+    }
+
+    /// Records of table `t` as of the last flush: linked slots plus keys deleted since.
+    func flushedCount(_ t: Int) -> Int {
+        var n = 0
+        for slot in 0..<tables[t].count where tables[t].meta[slot].version != 0 { n += 1 }
+        for d in 0..<tables[t].dirty.count {
+            let entry = tables[t].dirty[d]
+            if entry.slot == nilSlot && entry.pre != nilSlot { n += 1 }
+        }
+        return n
+    }
+}

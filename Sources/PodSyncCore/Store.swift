@@ -1,0 +1,231 @@
+import CPodSyncShims
+
+/// Who owns the state: a writer produces frames, a replica applies them.
+public enum Role: UInt32, Sendable {
+    case writer = 1
+    case replica = 2
+}
+
+/// Flush policy and retention (include/podsync.h, podsync_store_options). Zero limits mean none.
+public struct StoreOptions: Sendable, Equatable {
+    public var frameDigest = true
+    public var manualClock = false
+    public var streamID: UInt64 = 0
+    public var maxBatchRecords: UInt64 = 65_536
+    public var maxBatchBytes: UInt64 = 4 << 20
+    public var maxBatchAgeMs: UInt64 = 50
+    public var maxFrameBytes: UInt64 = 64 << 20
+    public var tombstoneHorizon: UInt64 = 65_536
+
+    public init() {}
+}
+
+/// The engine: the tables of a schema plus versioning, batching and the outbox.
+///
+/// Non-copyable so its hot state is mutated in place without runtime exclusivity checks; the C
+/// boundary's handle class owns one.
+public struct Store: ~Copyable {
+    public let schema: Schema
+    public let schemaHash: UInt64
+    public let role: Role
+    public let options: StoreOptions
+    let tables: UnsafeMutablePointer<Table>
+    public let tableCount: Int
+
+    /// Version of the flushed (writer) or applied (replica) state.
+    public internal(set) var version: UInt64 = 0
+    /// State digest of that state.
+    public internal(set) var digest: UInt64 = 0
+    /// Writer: its stream. Replica: the stream it follows, once `bound`.
+    public internal(set) var streamID: UInt64
+    public internal(set) var bound: Bool
+    /// Writer: frames produced. Replica: sequence of the last applied frame.
+    public internal(set) var sequence: UInt64 = 0
+    /// The oldest version `delta(since:)` can serve.
+    public internal(set) var catchupFloor: UInt64 = 0
+    /// Changes whenever borrowed record pointers may have become invalid.
+    public internal(set) var generation: UInt64 = 0
+    /// Replica: the last frame's digest disagreed; only a snapshot is accepted until it heals.
+    public internal(set) var diverged = false
+
+    var outbox = Outbox()
+    var manualNow: UInt64 = 0
+    var batchStartMs: UInt64 = 0
+
+    public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
+        self.schema = schema
+        schemaHash = schema.hash
+        self.role = role
+        self.options = options
+        tableCount = schema.tables.count
+        tables = UnsafeMutablePointer<Table>.allocate(capacity: max(tableCount, 1))
+        for (i, table) in schema.tables.enumerated() {
+            (tables + i).initialize(to: Table(schema: table))
+        }
+        if role == .writer {
+            var id = options.streamID
+            while id == 0 { id = UInt64.random(in: 1...UInt64.max) }
+            streamID = id
+            bound = true
+        } else {
+            streamID = 0
+            bound = false
+        }
+    }
+
+    deinit {
+        tables.deinitialize(count: tableCount)
+        tables.deallocate()
+    }
+
+    // MARK: Lookups and checks
+
+    @inline(__always)
+    func tableIndex(_ id: UInt32) throws(PodSyncError) -> Int {
+        guard let t = schema.tableIndex(of: id) else {
+            throw PodSyncError(Status.unknownTable, "no table with id \(id) in the schema")
+        }
+        return t
+    }
+
+    @inline(__always)
+    func requireWriter(_ operation: StaticString) throws(PodSyncError) {
+        guard role == .writer else {
+            throw PodSyncError(Status.wrongRole, "\(operation) is for writers; this store is a replica")
+        }
+    }
+
+    @inline(__always)
+    func checkRecordSize(_ t: Int, _ size: Int) throws(PodSyncError) {
+        let expected = tables[t].recordSize
+        guard size == expected else {
+            throw PodSyncError(Status.recordSize, "table \(tables[t].schema.id) records are \(expected) bytes, got \(size)")
+        }
+    }
+
+    // MARK: Reads
+
+    /// The record under `key`, or nil.
+    public func get(table id: UInt32, key: UInt64) throws(PodSyncError) -> UnsafeRawPointer? {
+        let t = try tableIndex(id)
+        let slot = tables[t].index.find(key)
+        return slot == nilSlot ? nil : UnsafeRawPointer(tables[t].record(Int(slot)))
+    }
+
+    public func count(table id: UInt32) throws(PodSyncError) -> Int {
+        tables[try tableIndex(id)].count
+    }
+
+    /// The live records as one contiguous array and the parallel keys.
+    public func contents(table id: UInt32) throws(PodSyncError)
+        -> (records: UnsafeRawPointer, keys: UnsafePointer<UInt64>, count: Int)
+    {
+        let t = try tableIndex(id)
+        return (UnsafeRawPointer(tables[t].records.base), UnsafePointer(tables[t].keys.base), tables[t].count)
+    }
+
+    /// Changes (puts and deletes after coalescing) waiting for the next flush.
+    public var pendingChanges: Int {
+        var total = 0
+        for t in 0..<tableCount { total += tables[t].pendingChanges }
+        return total
+    }
+
+    var pendingBytes: Int {
+        var total = 0
+        for t in 0..<tableCount { total += tables[t].pendingBytes }
+        return total
+    }
+
+    // MARK: Writes (writer)
+
+    /// Inserts or replaces one record. Returns `Status.flushDue` when the batch reached a limit.
+    public mutating func put(table id: UInt32, key: UInt64, record: UnsafeRawPointer, size: Int)
+        throws(PodSyncError) -> Int32
+    {
+        try requireWriter("put")
+        let t = try tableIndex(id)
+        try checkRecordSize(t, size)
+        let wasEmpty = pendingChanges == 0
+        try tables[t].reserve(1)
+        tables[t].writerPut(key: key, record: record)
+        return afterWrite(wasEmpty: wasEmpty)
+    }
+
+    /// Inserts or replaces `count` records laid out contiguously.
+    public mutating func putMany(
+        table id: UInt32, keys: UnsafePointer<UInt64>, records: UnsafeRawPointer, count: Int, size: Int
+    ) throws(PodSyncError) -> Int32 {
+        try requireWriter("put_many")
+        let t = try tableIndex(id)
+        let (expected, overflow) = count.multipliedReportingOverflow(by: tables[t].recordSize)
+        guard !overflow, size == expected else {
+            throw PodSyncError(Status.recordSize, "\(count) records of table \(id) take \(count &* tables[t].recordSize) bytes, got \(size)")
+        }
+        let wasEmpty = pendingChanges == 0
+        try tables[t].reserve(count)
+        tables[t].writerPutMany(keys: keys, records: records, count: count)
+        return afterWrite(wasEmpty: wasEmpty)
+    }
+
+    /// Deletes the record under `key`; returns `Status.notFound` if there is none.
+    public mutating func delete(table id: UInt32, key: UInt64) throws(PodSyncError) -> Int32 {
+        try requireWriter("delete")
+        let t = try tableIndex(id)
+        let wasEmpty = pendingChanges == 0
+        guard tables[t].writerDelete(key: key) else { return Status.notFound }
+        return afterWrite(wasEmpty: wasEmpty)
+    }
+
+    /// Deletes the records under `keys`, skipping absent ones. Returns the status and how many went.
+    public mutating func deleteMany(table id: UInt32, keys: UnsafePointer<UInt64>, count: Int)
+        throws(PodSyncError) -> (status: Int32, deleted: Int)
+    {
+        try requireWriter("delete_many")
+        let t = try tableIndex(id)
+        let wasEmpty = pendingChanges == 0
+        var deleted = 0
+        for i in 0..<count where tables[t].writerDelete(key: keys[i]) { deleted += 1 }
+        return (deleted > 0 ? afterWrite(wasEmpty: wasEmpty) : flushDue(), deleted)
+    }
+
+    mutating func afterWrite(wasEmpty: Bool) -> Int32 {
+        generation &+= 1
+        if wasEmpty && pendingChanges > 0 { batchStartMs = now() }
+        return flushDue()
+    }
+
+    // MARK: Flush policy
+
+    func now() -> UInt64 { options.manualClock ? manualNow : podsync_monotonic_ms() }
+
+    public mutating func setTime(_ milliseconds: UInt64) throws(PodSyncError) {
+        try requireWriter("set_time")
+        manualNow = milliseconds
+    }
+
+    /// `Status.flushDue` if the pending batch reached a limit of the policy, else `Status.ok`.
+    public func flushDue() -> Int32 {
+        let pending = pendingChanges
+        guard pending > 0 else { return Status.ok }
+        if options.maxBatchRecords != 0 && UInt64(pending) >= options.maxBatchRecords { return Status.flushDue }
+        if options.maxBatchBytes != 0 && UInt64(pendingBytes) >= options.maxBatchBytes { return Status.flushDue }
+        if options.maxBatchAgeMs != 0 {
+            let t = now()
+            if t >= batchStartMs && t - batchStartMs >= options.maxBatchAgeMs { return Status.flushDue }
+        }
+        return Status.ok
+    }
+
+    // MARK: Outbox
+
+    public var frameCount: Int { outbox.frames.count }
+
+    /// Borrowed bytes of outbox frame `index`, valid until the next flush, delta or snapshot.
+    public func frame(_ index: Int) -> UnsafeRawBufferPointer? { outbox.frame(index) }
+}
+
+extension Store {
+    /// Throws `Status.wrongRole` unless this store is a writer.
+    public func requireWriterRole() throws(PodSyncError) { try requireWriter("this call") }
+}

@@ -1,0 +1,148 @@
+import CPodSyncShims
+
+/// The writer's side of a table: writes go to the arena at once and are remembered in the pending
+/// batch, keyed by slot, with the pre-image of each record as of the last flush.
+extension Table {
+    /// Puts one record (room reserved by the caller).
+    @inline(__always)
+    mutating func writerPut(key: UInt64, record source: UnsafeRawPointer) {
+        let slot = index.find(key)
+        if slot != nilSlot {
+            markDirty(slot)
+            copyRecord(to: record(Int(slot)), from: source, size: recordSize)
+        } else {
+            insertDirty(key: key, record: source)
+        }
+    }
+
+    @inline(__always)
+    mutating func insertDirty(key: UInt64, record source: UnsafeRawPointer) {
+        let slot = appendRecord(key: key, record: source)
+        meta.base[Int(slot)].dirty = UInt32(truncatingIfNeeded: dirty.count)
+        dirty.append(DirtyEntry(slot: slot, pre: nilSlot))
+        pendingChanges &+= 1
+        pendingBytes &+= recordSize &+ 8
+    }
+
+    /// Records the first write of a batch to an existing slot, saving its flushed value.
+    @inline(__always)
+    mutating func markDirty(_ slot: UInt32) {
+        let s = Int(slot)
+        guard meta[s].dirty == nilSlot else { return }
+        var pre = nilSlot
+        if meta[s].version != 0 {
+            pre = preimages.append(key: keys[s], version: meta[s].version, record: record(s))
+        }
+        meta.base[s].dirty = UInt32(truncatingIfNeeded: dirty.count)
+        dirty.append(DirtyEntry(slot: slot, pre: pre))
+        pendingChanges &+= 1
+        pendingBytes &+= recordSize &+ 8
+    }
+
+    /// Puts `count` contiguous records, prefetching index buckets and records ahead so memory
+    /// latency overlaps (PERF-NOTES: halves the cost of updates over large tables).
+    mutating func writerPutMany(keys source: UnsafePointer<UInt64>, records: UnsafeRawPointer, count: Int) {
+        let ahead = 16
+        let near = 8
+        var slots = (nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot,
+                     nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot)
+        withUnsafeMutableBytes(of: &slots) { raw in
+            let ring = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            for i in 0..<min(ahead, count) { index.prefetch(source[i]) }
+            for i in 0..<min(near, count) { ring[i & 15] = lookAhead(source[i]) }
+            for i in 0..<count {
+                if i &+ ahead < count { index.prefetch(source[i &+ ahead]) }
+                if i &+ near < count { ring[(i &+ near) & 15] = lookAhead(source[i &+ near]) }
+                // A slot found ahead stays valid (puts never move records); an absent key may have
+                // been inserted since by a duplicate earlier in the batch, so look again.
+                var slot = ring[i & 15]
+                let key = source[i]
+                if slot == nilSlot { slot = index.find(key) }
+                let recordSource = records + i &* recordSize
+                if slot != nilSlot {
+                    markDirty(slot)
+                    copyRecord(to: record(Int(slot)), from: recordSource, size: recordSize)
+                } else {
+                    insertDirty(key: key, record: recordSource)
+                }
+            }
+        }
+    }
+
+    /// Finds a key's slot and prefetches what a write to it will touch.
+    @inline(__always)
+    func lookAhead(_ key: UInt64) -> UInt32 {
+        let slot = index.find(key)
+        if slot != nilSlot {
+            podsync_prefetch_write(meta.base + Int(slot))
+            podsync_prefetch_write(record(Int(slot)))
+        }
+        return slot
+    }
+
+    /// Deletes a key in the pending batch. Returns false if it is absent.
+    mutating func writerDelete(key: UInt64) -> Bool {
+        let slot = index.find(key)
+        guard slot != nilSlot else { return false }
+        let s = Int(slot)
+        let m = meta[s]
+        if m.dirty != nilSlot {
+            let d = Int(m.dirty)
+            if dirty[d].pre == nilSlot {
+                // Created in this batch: nothing will be sent for it.
+                pendingChanges &-= 1
+                pendingBytes &-= recordSize &+ 8
+            } else {
+                pendingBytes &-= recordSize
+            }
+            dirty.base[d].slot = nilSlot
+        } else {
+            let pre = preimages.append(key: key, version: m.version, record: record(s))
+            dirty.append(DirtyEntry(slot: nilSlot, pre: pre))
+            pendingChanges &+= 1
+            pendingBytes &+= 8
+        }
+        if m.version != 0 { unlink(slot) }
+        meta.base[s].dirty = nilSlot
+        removeSlot(slot)
+        return true
+    }
+
+    /// A key deleted in this batch and then created again is an update of its flushed value: give
+    /// the new record's entry the old pre-image and drop the deletion.
+    mutating func foldRecreatedKeys() {
+        for d in 0..<dirty.count {
+            let entry = dirty[d]
+            guard entry.slot == nilSlot, entry.pre != nilSlot else { continue }
+            let slot = index.find(preimages.keys[Int(entry.pre)])
+            guard slot != nilSlot else { continue }
+            let live = Int(meta[Int(slot)].dirty)
+            dirty.base[live].pre = entry.pre
+            dirty.base[d].pre = nilSlot
+            pendingChanges &-= 1
+            pendingBytes &-= 8
+        }
+    }
+
+    /// Forgets the pending batch after it was flushed.
+    mutating func clearBatch() {
+        for d in 0..<dirty.count where dirty[d].slot != nilSlot {
+            meta.base[Int(dirty[d].slot)].dirty = nilSlot
+        }
+        dirty.removeAll()
+        preimages.removeAll()
+        pendingChanges = 0
+        pendingBytes = 0
+    }
+
+    /// The record as of the last flush for a linked slot: its pre-image if it is dirty.
+    @inline(__always)
+    func flushedRecord(_ slot: Int) -> UnsafeRawPointer {
+        let d = meta[slot].dirty
+        if d != nilSlot {
+            let pre = dirty[Int(d)].pre
+            if pre != nilSlot { return preimages.record(pre) }
+        }
+        return UnsafeRawPointer(record(slot))
+    }
+}

@@ -1,0 +1,255 @@
+import CPodSyncShims
+
+/// Per-slot bookkeeping, parallel to the record arena.
+struct SlotMeta {
+    /// Version of the flush (or applied frame) that last changed the record; 0 while the record was
+    /// created in the pending batch and is not yet in the version list.
+    var version: UInt64
+    /// Neighbours in the version-ordered list (oldest first).
+    var prev: UInt32
+    var next: UInt32
+    /// Index of the record's entry in the pending batch, or nilSlot when clean.
+    var dirty: UInt32
+    var reserved: UInt32 = 0
+}
+
+/// One key changed in the pending batch (writer only).
+struct DirtyEntry {
+    /// Live slot of the record, or nilSlot once the key was deleted in this batch.
+    var slot: UInt32
+    /// Pre-image of the record as of the last flush, or nilSlot if the key did not exist then.
+    var pre: UInt32
+}
+
+/// A deletion remembered for catch-up deltas.
+struct Tombstone {
+    var key: UInt64
+    var version: UInt64
+    var alive: Bool
+}
+
+/// The records of one table as of the last flush, saved on the first write of a batch (copy on
+/// first write). They let catch-up deltas and snapshots describe the flushed state while writes
+/// are pending, and keep the digest incremental.
+struct PreimageStore: ~Copyable {
+    var keys = RawVector<UInt64>()
+    var versions = RawVector<UInt64>()
+    var records = ByteBuffer()
+    let recordSize: Int
+
+    init(recordSize: Int) { self.recordSize = recordSize }
+
+    var count: Int { keys.count }
+
+    @inline(__always)
+    mutating func append(key: UInt64, version: UInt64, record: UnsafeRawPointer) -> UInt32 {
+        let index = keys.count
+        records.reserve((index &+ 1) &* recordSize, preserving: index &* recordSize)
+        copyRecord(to: records.base + index &* recordSize, from: record, size: recordSize)
+        keys.append(key)
+        versions.append(version)
+        return UInt32(truncatingIfNeeded: index)
+    }
+
+    @inline(__always) func record(_ index: UInt32) -> UnsafeRawPointer {
+        UnsafeRawPointer(records.base + Int(index) &* recordSize)
+    }
+
+    mutating func removeAll() {
+        keys.removeAll()
+        versions.removeAll()
+    }
+}
+
+/// One table's state: a dense arena of live records with a parallel key array (delete moves the
+/// last record into the hole), a key index, a version-ordered list of live records, tombstones, and
+/// for a writer the pending batch.
+///
+/// The version list makes "every change since version V" cost O(changes since V): walk from the
+/// newest record backwards until a version <= V.
+struct Table: ~Copyable {
+    let schema: TableSchema
+    let recordSize: Int
+    var records: ByteBuffer
+    var keys = RawVector<UInt64>()
+    var meta = RawVector<SlotMeta>()
+    var index = KeyIndex()
+    var capacity = 0
+    var count: Int { keys.count }
+
+    // Version list over live slots (linked = flushed / applied).
+    var head: UInt32 = nilSlot
+    var tail: UInt32 = nilSlot
+
+    // Tombstones, in version order; a key has at most one alive tombstone.
+    var tombstones: [Tombstone] = []
+    var tombstoneStart = 0
+    var tombstoneOf: [UInt64: Int] = [:]
+    var aliveTombstones = 0
+
+    // Pending batch (writer).
+    var dirty = RawVector<DirtyEntry>()
+    var preimages: PreimageStore
+    var pendingChanges = 0
+    var pendingBytes = 0
+
+    /// Largest slot count a table may hold (slots are 32-bit, nilSlot excluded).
+    static let maxRecords = Int(UInt32.max - 1)
+
+    init(schema: TableSchema) {
+        self.schema = schema
+        recordSize = schema.recordSize
+        records = ByteBuffer()
+        preimages = PreimageStore(recordSize: schema.recordSize)
+    }
+
+    @inline(__always) func record(_ slot: Int) -> UnsafeMutableRawPointer {
+        records.base + slot &* recordSize
+    }
+
+    // MARK: Capacity
+
+    /// Ensures room for `additional` more records in arena, metadata and index.
+    mutating func reserve(_ additional: Int) throws(PodSyncError) {
+        let needed = count &+ additional
+        guard additional >= 0, needed <= Table.maxRecords else {
+            throw PodSyncError(Status.noMemory, "table \(schema.id) would exceed \(Table.maxRecords) records")
+        }
+        if needed > capacity {
+            let newCapacity = max(needed, capacity &* 2, 16)
+            let (bytes, overflow) = newCapacity.multipliedReportingOverflow(by: recordSize)
+            guard !overflow else { throw PodSyncError(Status.noMemory, "table \(schema.id) is too large") }
+            records.reserve(bytes, preserving: count &* recordSize)
+            keys.reserve(newCapacity)
+            meta.reserve(newCapacity)
+            capacity = newCapacity
+        }
+        index.reserve(additional)
+    }
+
+    // MARK: Version list
+
+    @inline(__always)
+    mutating func unlink(_ slot: UInt32) {
+        let m = meta[Int(slot)]
+        if m.prev != nilSlot { meta.base[Int(m.prev)].next = m.next } else { head = m.next }
+        if m.next != nilSlot { meta.base[Int(m.next)].prev = m.prev } else { tail = m.prev }
+    }
+
+    /// Gives `slot` the newest version and moves it to the end of the version list.
+    @inline(__always)
+    mutating func stamp(_ slot: UInt32, version: UInt64) {
+        let s = Int(slot)
+        if meta[s].version != 0 {
+            if tail == slot { meta.base[s].version = version; return }
+            unlink(slot)
+        }
+        meta.base[s].version = version
+        meta.base[s].prev = tail
+        meta.base[s].next = nilSlot
+        if tail != nilSlot { meta.base[Int(tail)].next = slot } else { head = slot }
+        tail = slot
+    }
+
+    // MARK: Arena
+
+    /// Appends a record (room must be reserved). Returns its slot.
+    @inline(__always)
+    mutating func appendRecord(key: UInt64, record: UnsafeRawPointer) -> UInt32 {
+        let slot = count
+        copyRecord(to: self.record(slot), from: record, size: recordSize)
+        keys.append(key)
+        meta.append(SlotMeta(version: 0, prev: nilSlot, next: nilSlot, dirty: nilSlot))
+        index.insertNew(key, slot: UInt32(truncatingIfNeeded: slot))
+        return UInt32(truncatingIfNeeded: slot)
+    }
+
+    /// Removes the record in `slot` (already unlinked and out of the batch), moving the last record
+    /// into the hole so the arena stays dense.
+    mutating func removeSlot(_ slot: UInt32) {
+        let s = Int(slot)
+        let last = count &- 1
+        index.remove(keys[s])
+        if s != last {
+            copyRecord(to: record(s), from: record(last), size: recordSize)
+            let movedKey = keys[last]
+            keys[s] = movedKey
+            let m = meta[last]
+            meta[s] = m
+            if m.version != 0 {
+                if m.prev != nilSlot { meta.base[Int(m.prev)].next = slot } else { head = slot }
+                if m.next != nilSlot { meta.base[Int(m.next)].prev = slot } else { tail = slot }
+            }
+            if m.dirty != nilSlot { dirty.base[Int(m.dirty)].slot = slot }
+            index.update(movedKey, slot: slot)
+        }
+        keys.count = last
+        meta.count = last
+    }
+
+    // MARK: Tombstones
+
+    mutating func addTombstone(key: UInt64, version: UInt64) {
+        if let old = tombstoneOf[key] { tombstones[old].alive = false; aliveTombstones -= 1 }
+        tombstoneOf[key] = tombstones.count
+        tombstones.append(Tombstone(key: key, version: version, alive: true))
+        aliveTombstones += 1
+    }
+
+    mutating func removeTombstone(key: UInt64) {
+        guard aliveTombstones > 0, let position = tombstoneOf.removeValue(forKey: key) else { return }
+        tombstones[position].alive = false
+        aliveTombstones -= 1
+    }
+
+    /// Forgets tombstones of versions <= `version`. Returns the newest version forgotten, or 0.
+    mutating func purgeTombstones(upTo version: UInt64) -> UInt64 {
+        var forgotten: UInt64 = 0
+        while tombstoneStart < tombstones.count && tombstones[tombstoneStart].version <= version {
+            let t = tombstones[tombstoneStart]
+            if t.alive {
+                tombstoneOf.removeValue(forKey: t.key)
+                aliveTombstones -= 1
+                forgotten = max(forgotten, t.version)
+            }
+            tombstoneStart += 1
+        }
+        // Compact when at least half the array is dead, keeping the amortized cost O(1).
+        let live = tombstones.count - tombstoneStart
+        if tombstoneStart > 0 && (aliveTombstones * 2 < tombstones.count || tombstoneStart > live) {
+            var kept: [Tombstone] = []
+            kept.reserveCapacity(aliveTombstones)
+            for t in tombstones[tombstoneStart...] where t.alive {
+                tombstoneOf[t.key] = kept.count
+                kept.append(t)
+            }
+            tombstones = kept
+            tombstoneStart = 0
+        }
+        return forgotten
+    }
+
+    // MARK: Whole-table reset
+
+    mutating func removeAll(keepingCapacityFor expected: Int) throws(PodSyncError) {
+        keys.count = 0
+        meta.count = 0
+        head = nilSlot
+        tail = nilSlot
+        index.removeAll(keepingCapacityFor: expected)
+        tombstones = []
+        tombstoneStart = 0
+        tombstoneOf = [:]
+        aliveTombstones = 0
+        dirty.removeAll()
+        preimages.removeAll()
+        pendingChanges = 0
+        pendingBytes = 0
+        try reserve(expected)
+    }
+
+    /// The digest term of the record in `slot`.
+    @inline(__always) func digestTerm(_ slot: Int) -> UInt64 {
+        recordDigest(table: schema.id, key: keys[slot], record: record(slot), size: recordSize)
+    }
+}
