@@ -1,68 +1,78 @@
-/// A growable, 64-byte-aligned block of raw memory with reference semantics owned by its holder.
-/// Used for record arenas, pre-image stores and the frame outbox.
+import CPodSyncShims
+
+/// Allocates raw memory through the shim (huge pages for large blocks); nil when it cannot.
+@inline(__always)
+func allocateRaw(_ bytes: Int, alignment: Int) -> UnsafeMutableRawPointer? {
+    guard bytes >= 0 else { return nil }
+    return podsync_alloc(bytes, alignment)
+}
+
+/// A growable, 64-byte-aligned block of raw memory owned by its holder. Used for record arenas,
+/// pre-image stores and the frame outbox.
 struct ByteBuffer: ~Copyable {
     private(set) var base: UnsafeMutableRawPointer
     private(set) var capacity: Int
 
     static let alignment = 64
 
-    init(capacity: Int = 0) {
-        self.capacity = capacity
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(capacity, 1), alignment: Self.alignment)
+    init() {
+        capacity = 0
+        base = allocateRaw(Self.alignment, alignment: Self.alignment)!
     }
 
-    deinit { base.deallocate() }
+    deinit { podsync_free(base) }
 
-    /// Ensures room for `needed` bytes, keeping the first `preserving` bytes. Grows geometrically.
-    mutating func reserve(_ needed: Int, preserving used: Int) {
-        guard needed > capacity else { return }
+    /// Ensures room for `needed` bytes, keeping the first `used` bytes. Grows geometrically.
+    /// Returns false (nothing changed) when the memory cannot be had.
+    @discardableResult
+    mutating func reserve(_ needed: Int, preserving used: Int) -> Bool {
+        guard needed > capacity else { return true }
         let newCapacity = max(needed, capacity &* 2, 256)
-        let fresh = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: Self.alignment)
+        guard newCapacity > 0, let fresh = allocateRaw(newCapacity, alignment: Self.alignment) else { return false }
         if used > 0 { fresh.copyMemory(from: base, byteCount: used) }
-        base.deallocate()
+        podsync_free(base)
         base = fresh
         capacity = newCapacity
-    }
-
-    /// Replaces the memory with a block of exactly `capacity` bytes (contents discarded).
-    mutating func reset(capacity newCapacity: Int) {
-        base.deallocate()
-        capacity = newCapacity
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(newCapacity, 1), alignment: Self.alignment)
+        return true
     }
 }
 
 /// A growable array of trivial values in raw memory, for hot per-record metadata (no Array
-/// uniqueness checks or bounds checks on the hot path; callers index within `count`).
+/// uniqueness or bounds checks on the hot path; callers index within `count`).
 struct RawVector<Element: BitwiseCopyable>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var capacity: Int
     var count: Int = 0
 
-    init(capacity: Int = 0) {
-        self.capacity = max(capacity, 1)
-        base = UnsafeMutablePointer<Element>.allocate(capacity: self.capacity)
+    init() {
+        capacity = 4
+        base = allocateRaw(4 * MemoryLayout<Element>.stride, alignment: 64)!.bindMemory(to: Element.self, capacity: 4)
     }
 
-    deinit { base.deallocate() }
+    deinit { podsync_free(base) }
 
     @inline(__always) subscript(i: Int) -> Element {
         get { base[i] }
         nonmutating set { base[i] = newValue }
     }
 
-    mutating func reserve(_ needed: Int) {
-        guard needed > capacity else { return }
+    /// Ensures room for `needed` elements; false (nothing changed) when memory cannot be had.
+    @discardableResult
+    mutating func reserve(_ needed: Int) -> Bool {
+        guard needed > capacity else { return true }
         let newCapacity = max(needed, capacity &* 2, 16)
-        let fresh = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        let (bytes, overflow) = newCapacity.multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
+        guard !overflow, let raw = allocateRaw(bytes, alignment: 64) else { return false }
+        let fresh = raw.bindMemory(to: Element.self, capacity: newCapacity)
         fresh.update(from: base, count: count)
-        base.deallocate()
+        podsync_free(base)
         base = fresh
         capacity = newCapacity
+        return true
     }
 
     @inline(__always) mutating func append(_ value: Element) {
-        if count == capacity { reserve(count &+ 1) }
+        if count == capacity { precondition(reserve(count &+ 1), "out of memory") }
         base[count] = value
         count &+= 1
     }

@@ -17,13 +17,12 @@ struct KeyIndex: ~Copyable {
     private(set) var mask: Int
     private(set) var count = 0
 
-    init(minimumCapacity: Int = 0) {
-        let capacity = KeyIndex.bucketCount(for: minimumCapacity)
-        buckets = KeyIndex.allocateEmpty(capacity)
-        mask = capacity - 1
+    init() {
+        buckets = KeyIndex.allocateEmpty(16)!
+        mask = 15
     }
 
-    deinit { buckets.deallocate() }
+    deinit { podsync_free(buckets) }
 
     private static func bucketCount(for keys: Int) -> Int {
         var capacity = 16
@@ -31,8 +30,10 @@ struct KeyIndex: ~Copyable {
         return capacity
     }
 
-    private static func allocateEmpty(_ capacity: Int) -> UnsafeMutablePointer<IndexEntry> {
-        let memory = UnsafeMutablePointer<IndexEntry>.allocate(capacity: capacity)
+    private static func allocateEmpty(_ capacity: Int) -> UnsafeMutablePointer<IndexEntry>? {
+        let (bytes, overflow) = capacity.multipliedReportingOverflow(by: MemoryLayout<IndexEntry>.stride)
+        guard !overflow, let raw = allocateRaw(bytes, alignment: 64) else { return nil }
+        let memory = raw.bindMemory(to: IndexEntry.self, capacity: capacity)
         memory.initialize(repeating: IndexEntry(key: 0, slot: nilSlot), count: capacity)
         return memory
     }
@@ -55,15 +56,33 @@ struct KeyIndex: ~Copyable {
     }
 
     /// Makes room for `additional` more keys without rehashing on the way.
-    mutating func reserve(_ additional: Int) {
+    /// False (nothing changed) when the memory cannot be had.
+    mutating func reserve(_ additional: Int) -> Bool {
         let needed = count &+ additional
-        if needed &* 2 > mask &+ 1 { rehash(KeyIndex.bucketCount(for: needed)) }
+        if needed &* 2 > mask &+ 1 { return rehash(KeyIndex.bucketCount(for: needed)) }
+        return true
+    }
+
+    /// Inserts `key` unless present. Returns the slot already holding it, or nilSlot if inserted.
+    @inline(__always)
+    mutating func insertIfAbsent(_ key: UInt64, slot: UInt32) -> UInt32 {
+        if (count &+ 1) &* 2 > mask &+ 1 { precondition(rehash((mask &+ 1) &* 2), "out of memory") }
+        var i = home(key)
+        while true {
+            let entry = buckets[i]
+            if entry.slot == nilSlot { break }
+            if entry.key == key { return entry.slot }
+            i = (i &+ 1) & mask
+        }
+        buckets[i] = IndexEntry(key: key, slot: slot)
+        count &+= 1
+        return nilSlot
     }
 
     /// Inserts a key known to be absent.
     @inline(__always)
     mutating func insertNew(_ key: UInt64, slot: UInt32) {
-        if (count &+ 1) &* 2 > mask &+ 1 { rehash((mask &+ 1) &* 2) }
+        if (count &+ 1) &* 2 > mask &+ 1 { precondition(rehash((mask &+ 1) &* 2), "out of memory") }
         var i = home(key)
         while buckets[i].slot != nilSlot { i = (i &+ 1) & mask }
         buckets[i] = IndexEntry(key: key, slot: slot)
@@ -106,24 +125,28 @@ struct KeyIndex: ~Copyable {
         let buckets = KeyIndex.bucketCount(for: capacity)
         if buckets == mask &+ 1 {
             self.buckets.update(repeating: IndexEntry(key: 0, slot: nilSlot), count: buckets)
-        } else {
-            self.buckets.deallocate()
-            self.buckets = KeyIndex.allocateEmpty(buckets)
+        } else if let fresh = KeyIndex.allocateEmpty(buckets) {
+            podsync_free(self.buckets)
+            self.buckets = fresh
             mask = buckets - 1
+        } else {
+            self.buckets.update(repeating: IndexEntry(key: 0, slot: nilSlot), count: mask &+ 1)
         }
         count = 0
     }
 
-    private mutating func rehash(_ newCapacity: Int) {
+    private mutating func rehash(_ newCapacity: Int) -> Bool {
+        guard let fresh = KeyIndex.allocateEmpty(newCapacity) else { return false }
         let old = buckets
         let oldCapacity = mask &+ 1
-        buckets = KeyIndex.allocateEmpty(newCapacity)
+        buckets = fresh
         mask = newCapacity - 1
         for i in 0..<oldCapacity where old[i].slot != nilSlot {
             var j = home(old[i].key)
             while buckets[j].slot != nilSlot { j = (j &+ 1) & mask }
             buckets[j] = old[i]
         }
-        old.deallocate()
+        podsync_free(old)
+        return true
     }
 }

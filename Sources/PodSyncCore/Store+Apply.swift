@@ -105,13 +105,18 @@ extension Store {
             // Records arrive as one array: copy it whole, then index the keys.
             tables[t].records.base.copyMemory(from: s.records, byteCount: n &* size)
             var duplicates = false
+            let ahead = 16
+            for i in 0..<min(ahead, n) { tables[t].index.prefetch(s.putKeys.le(8 * i, as: UInt64.self)) }
             for i in 0..<n {
+                if i &+ ahead < n { tables[t].index.prefetch(s.putKeys.le(8 * (i &+ ahead), as: UInt64.self)) }
                 let key = s.putKeys.le(8 * i, as: UInt64.self)
-                if tables[t].index.find(key) != nilSlot { duplicates = true; break }
+                if tables[t].index.insertIfAbsent(key, slot: UInt32(truncatingIfNeeded: i)) != nilSlot {
+                    duplicates = true
+                    break
+                }
                 tables[t].keys.append(key)
                 tables[t].meta.append(SlotMeta(version: frameVersion, prev: i == 0 ? nilSlot : UInt32(truncatingIfNeeded: i - 1),
                                                next: i == n - 1 ? nilSlot : UInt32(truncatingIfNeeded: i + 1), dirty: nilSlot))
-                tables[t].index.insertNew(key, slot: UInt32(truncatingIfNeeded: i))
                 newDigest &+= recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
             }
             if duplicates {

@@ -44,7 +44,7 @@ struct PreimageStore: ~Copyable {
     @inline(__always)
     mutating func append(key: UInt64, version: UInt64, record: UnsafeRawPointer) -> UInt32 {
         let index = keys.count
-        records.reserve((index &+ 1) &* recordSize, preserving: index &* recordSize)
+        precondition(records.reserve((index &+ 1) &* recordSize, preserving: index &* recordSize), "out of memory")
         copyRecord(to: records.base + index &* recordSize, from: record, size: recordSize)
         keys.append(key)
         versions.append(version)
@@ -119,12 +119,15 @@ struct Table: ~Copyable {
             let newCapacity = max(needed, capacity &* 2, 16)
             let (bytes, overflow) = newCapacity.multipliedReportingOverflow(by: recordSize)
             guard !overflow else { throw PodSyncError(Status.noMemory, "table \(schema.id) is too large") }
-            records.reserve(bytes, preserving: count &* recordSize)
-            keys.reserve(newCapacity)
-            meta.reserve(newCapacity)
+            guard records.reserve(bytes, preserving: count &* recordSize), keys.reserve(newCapacity),
+                  meta.reserve(newCapacity) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate room for \(newCapacity) records in table \(schema.id)")
+            }
             capacity = newCapacity
         }
-        index.reserve(additional)
+        guard index.reserve(additional) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate the key index for table \(schema.id)")
+        }
     }
 
     // MARK: Version list

@@ -1,7 +1,10 @@
 /* Tiny inline helpers Swift has no intrinsic for. Inlined into Swift callers (no call). */
 #ifndef PODSYNC_SHIMS_H
 #define PODSYNC_SHIMS_H
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static inline void podsync_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
@@ -13,4 +16,23 @@ static inline uint64_t podsync_monotonic_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* Allocates `size` bytes aligned to `alignment` (a power of two), or NULL. Blocks of 2 MiB and more
+   are 2 MiB-aligned and advised to use transparent huge pages: random access over large tables
+   then misses the TLB far less, and first touch faults once per 2 MiB instead of per 4 KiB. */
+static inline void *podsync_alloc(size_t size, size_t alignment) {
+    const size_t huge = (size_t)1 << 21;
+    void *p = NULL;
+    if (size >= huge) {
+        size_t rounded = (size + huge - 1) & ~(huge - 1);
+        if (rounded < size || posix_memalign(&p, huge, rounded) != 0) return NULL;
+        (void)madvise(p, rounded, MADV_HUGEPAGE);
+        return p;
+    }
+    if (alignment < sizeof(void *)) alignment = sizeof(void *);
+    if (posix_memalign(&p, alignment, size ? size : 1) != 0) return NULL;
+    return p;
+}
+
+static inline void podsync_free(void *p) { free(p); }
 #endif
