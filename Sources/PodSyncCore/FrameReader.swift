@@ -37,14 +37,11 @@ public enum FrameReader {
     /// Decodes the header from the first bytes of a frame (the rest need not be present): magic,
     /// format version and header length are checked.
     public static func peek(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> FrameHeader {
-        guard frame.count >= 4, let p = frame.baseAddress else {
-            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold a frame header")
+        guard frame.count >= FrameLayout.headerSize, let p = frame.baseAddress else {
+            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold the \(FrameLayout.headerSize)-byte header")
         }
         guard p.le(FrameLayout.offMagic, as: UInt32.self) == FrameLayout.magic else {
             throw PodSyncError(Status.frameMagic, "not a PodSync frame (bad magic)")
-        }
-        guard frame.count >= FrameLayout.headerSize else {
-            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold the \(FrameLayout.headerSize)-byte header")
         }
         let formatVersion = p.le(FrameLayout.offFormatVersion, as: UInt16.self)
         guard formatVersion == FrameLayout.formatVersion else {

@@ -27,7 +27,7 @@ extension Store {
             }
             if header.stateVersion <= version && bound { return Status.duplicate }
             if header.baseVersion > version { return Status.gap }
-            for s in sections { try tables[s.tableIndex].reserve(s.putCount) }
+            for s in sections { try tables[s.tableIndex].checkRoom(s.putCount) }
             applyDelta(sections, version: header.stateVersion)
         }
         streamID = header.streamID

@@ -147,7 +147,7 @@ public struct Store: ~Copyable {
         let t = try tableIndex(id)
         try checkRecordSize(t, size)
         let wasEmpty = pendingChanges == 0
-        try tables[t].reserve(1)
+        try tables[t].checkRoom(1)
         tables[t].writerPut(key: key, record: record)
         return afterWrite(wasEmpty: wasEmpty)
     }
@@ -163,7 +163,10 @@ public struct Store: ~Copyable {
             throw PodSyncError(Status.recordSize, "\(count) records of table \(id) take \(count &* tables[t].recordSize) bytes, got \(size)")
         }
         let wasEmpty = pendingChanges == 0
-        try tables[t].reserve(count)
+        try tables[t].checkRoom(count)
+        // Loading into an empty table: size everything once. Otherwise most keys usually exist
+        // already, and the arena grows only as records are really added.
+        if tables[t].count == 0 { try tables[t].reserve(count) }
         tables[t].writerPutMany(keys: keys, records: records, count: count)
         return afterWrite(wasEmpty: wasEmpty)
     }

@@ -156,10 +156,21 @@ struct Table: ~Copyable {
 
     // MARK: Arena
 
-    /// Appends a record (room must be reserved). Returns its slot.
+    /// Throws unless `additional` more records stay within the slot limit (checked before a call
+    /// changes anything; the memory itself grows as records are appended).
+    func checkRoom(_ additional: Int) throws(PodSyncError) {
+        guard additional >= 0, additional <= Table.maxRecords &- count else {
+            throw PodSyncError(Status.noMemory, "table \(schema.id) would exceed \(Table.maxRecords) records")
+        }
+    }
+
+    /// Appends a record, growing the arena geometrically when full. Returns its slot.
     @inline(__always)
     mutating func appendRecord(key: UInt64, record: UnsafeRawPointer) -> UInt32 {
         let slot = count
+        if slot == capacity {
+            do throws(PodSyncError) { try reserve(1) } catch { preconditionFailure(error.message) }
+        }
         copyRecord(to: self.record(slot), from: record, size: recordSize)
         keys.append(key)
         meta.append(SlotMeta(version: 0, prev: nilSlot, next: nilSlot, dirty: nilSlot))
