@@ -43,10 +43,15 @@ extension Store {
         return Status.ok
     }
 
-    /// Checks limits before a reset touches anything.
-    func reserveForReset(_ sections: [SectionView]) throws(PodSyncError) {
-        for s in sections where s.putCount > Table.maxRecords {
-            throw PodSyncError(Status.noMemory, "table \(s.tableID) would exceed \(Table.maxRecords) records")
+    /// Checks limits and makes room before a reset touches anything: growing an arena keeps its
+    /// records, so on failure the state is unchanged, and afterwards the reset cannot fail.
+    mutating func reserveForReset(_ sections: [SectionView]) throws(PodSyncError) {
+        for s in sections {
+            guard s.putCount <= Table.maxRecords else {
+                throw PodSyncError(Status.noMemory, "table \(s.tableID) would exceed \(Table.maxRecords) records")
+            }
+            let t = s.tableIndex
+            if s.putCount > tables[t].count { try tables[t].reserve(s.putCount - tables[t].count) }
         }
     }
 
@@ -60,21 +65,32 @@ extension Store {
                 let key = s.deleteKeys.le(8 * i, as: UInt64.self)
                 let slot = tables[t].index.find(key)
                 if slot != nilSlot {
-                    newDigest &-= tables[t].digestTerm(Int(slot))
-                    tables[t].unlink(slot)
+                    newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
+                    tables[t].unstamp(slot)
                     tables[t].removeSlot(slot)
                 }
                 tables[t].addTombstone(key: key, version: frameVersion)
             }
-            let ahead = 16
-            for i in 0..<min(ahead, s.putCount) { tables[t].index.prefetch(s.putKeys.le(8 * i, as: UInt64.self)) }
-            for i in 0..<s.putCount {
-                if i + ahead < s.putCount { tables[t].index.prefetch(s.putKeys.le(8 * (i + ahead), as: UInt64.self)) }
+            // Three stages so memory latency overlaps: prefetch the index bucket 32 records ahead,
+            // find the slot and prefetch its record and metadata 16 ahead, then apply. A slot found
+            // ahead stays valid (puts never move records); an absent key may have been inserted
+            // since by a duplicate earlier in the section, so it is looked up again.
+            let ahead = 32
+            let near = 16
+            let n = s.putCount
+            var ring = [UInt32](repeating: nilSlot, count: 32)
+            for i in 0..<min(ahead, n) { tables[t].index.prefetch(s.putKeys.le(8 * i, as: UInt64.self)) }
+            for i in 0..<min(near, n) { ring[i & 31] = tables[t].lookAhead(s.putKeys.le(8 * i, as: UInt64.self)) }
+            for i in 0..<n {
+                if i &+ ahead < n { tables[t].index.prefetch(s.putKeys.le(8 * (i &+ ahead), as: UInt64.self)) }
+                if i &+ near < n { ring[(i &+ near) & 31] = tables[t].lookAhead(s.putKeys.le(8 * (i &+ near), as: UInt64.self)) }
+                if i &+ 8 < n { tables[t].prefetchLogEntry(ring[(i &+ 8) & 31]) }
                 let key = s.putKeys.le(8 * i, as: UInt64.self)
                 let source = s.records + i &* size
-                var slot = tables[t].index.find(key)
+                var slot = ring[i & 31]
+                if slot == nilSlot { slot = tables[t].index.find(key) }
                 if slot != nilSlot {
-                    newDigest &-= tables[t].digestTerm(Int(slot))
+                    newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
                     copyRecord(to: tables[t].record(Int(slot)), from: source, size: size)
                 } else {
                     slot = tables[t].appendRecord(key: key, record: source)
@@ -97,8 +113,8 @@ extension Store {
                 next += 1
             }
             let n = section?.putCount ?? 0
-            // Limits were checked by reserveForReset, so this cannot throw.
-            try? tables[t].removeAll(keepingCapacityFor: n)
+            // reserveForReset made room for n records.
+            tables[t].removeAll(keepingCapacityFor: n)
             guard let s = section, n > 0 else { continue }
             let size = s.recordSize
             let id = s.tableID
@@ -115,14 +131,14 @@ extension Store {
                     break
                 }
                 tables[t].keys.append(key)
-                tables[t].meta.append(SlotMeta(version: frameVersion, prev: i == 0 ? nilSlot : UInt32(truncatingIfNeeded: i - 1),
-                                               next: i == n - 1 ? nilSlot : UInt32(truncatingIfNeeded: i + 1), dirty: nilSlot))
+                tables[t].meta.append(SlotMeta(version: frameVersion, logPosition: UInt32(truncatingIfNeeded: i), dirty: nilSlot))
+                tables[t].log.append(LogEntry(version: frameVersion, slot: UInt32(truncatingIfNeeded: i)))
                 newDigest &+= recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
             }
             if duplicates {
                 // A key listed twice: fall back to put semantics (the later record wins).
                 newDigest &-= tableDigestOfPrefix(t)
-                try? tables[t].removeAll(keepingCapacityFor: n)
+                tables[t].removeAll(keepingCapacityFor: n)
                 for i in 0..<n {
                     let key = s.putKeys.le(8 * i, as: UInt64.self)
                     let source = s.records + i &* size
@@ -137,8 +153,7 @@ extension Store {
                 for slot in 0..<tables[t].count { newDigest &+= tables[t].digestTerm(slot) }
                 continue
             }
-            tables[t].head = 0
-            tables[t].tail = UInt32(truncatingIfNeeded: n - 1)
+            tables[t].logLive = n
         }
         digest = newDigest
         catchupFloor = frameVersion

@@ -122,15 +122,25 @@ extension Store {
                 newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
                 tables[t].addTombstone(key: key, version: frameVersion)
             }
+            // Records, their metadata and their old log entries sit at random places: fetch them a
+            // few iterations ahead so the misses overlap.
             let ahead = 8
+            let near = 4
+            let n = part.puts.count
             for (j, d) in part.puts.enumerated() {
-                if j + ahead < part.puts.count {
-                    let future = tables[t].dirty[Int(puts[d + ahead])].slot
-                    podsync_prefetch(tables[t].record(Int(future)))
+                if j &+ ahead < n {
+                    let future = Int(tables[t].dirty[Int(puts[d &+ ahead])].slot)
+                    podsync_prefetch(tables[t].record(future))
+                    podsync_prefetch_write(tables[t].meta.base + future)
+                }
+                if j &+ near < n {
+                    let soon = Int(tables[t].dirty[Int(puts[d &+ near])].slot)
+                    let position = tables[t].meta[soon].logPosition
+                    if position != nilSlot { podsync_prefetch_write(tables[t].log.base + Int(position)) }
                 }
                 let entry = tables[t].dirty[Int(puts[d])]
                 let slot = Int(entry.slot)
-                let key = tables[t].keys[slot]
+                let key = entry.key
                 let out = recordsOut + j &* size
                 keysOut.storeLE(key, at: 8 * j)
                 copyRecord(to: out, from: tables[t].record(slot), size: size)
@@ -178,11 +188,14 @@ extension Store {
             var keys = ContiguousArray<UInt64>()
             var records = ContiguousArray<UnsafeRawPointer>()
             var deletes = ContiguousArray<UInt64>()
-            var slot = tables[t].tail
-            while slot != nilSlot && tables[t].meta[Int(slot)].version > since {
-                keys.append(tables[t].keys[Int(slot)])
-                records.append(tables[t].flushedRecord(Int(slot)))
-                slot = tables[t].meta[Int(slot)].prev
+            var position = tables[t].log.count - 1
+            while position >= 0 && tables[t].log[position].version > since {
+                let slot = tables[t].log[position].slot
+                if slot != nilSlot {
+                    keys.append(tables[t].keys[Int(slot)])
+                    records.append(tables[t].flushedRecord(Int(slot)))
+                }
+                position -= 1
             }
             // Keys deleted in the pending batch are still live as of the last flush.
             for d in 0..<tables[t].dirty.count {

@@ -8,7 +8,7 @@ extension Table {
     mutating func writerPut(key: UInt64, record source: UnsafeRawPointer) {
         let slot = index.find(key)
         if slot != nilSlot {
-            markDirty(slot)
+            markDirty(slot, key: key)
             copyRecord(to: record(Int(slot)), from: source, size: recordSize)
         } else {
             insertDirty(key: key, record: source)
@@ -19,48 +19,51 @@ extension Table {
     mutating func insertDirty(key: UInt64, record source: UnsafeRawPointer) {
         let slot = appendRecord(key: key, record: source)
         meta.base[Int(slot)].dirty = UInt32(truncatingIfNeeded: dirty.count)
-        dirty.append(DirtyEntry(slot: slot, pre: nilSlot))
+        dirty.append(DirtyEntry(key: key, slot: slot, pre: nilSlot))
         pendingChanges &+= 1
         pendingBytes &+= recordSize &+ 8
     }
 
     /// Records the first write of a batch to an existing slot, saving its flushed value.
     @inline(__always)
-    mutating func markDirty(_ slot: UInt32) {
+    mutating func markDirty(_ slot: UInt32, key: UInt64) {
         let s = Int(slot)
         guard meta[s].dirty == nilSlot else { return }
         var pre = nilSlot
         if meta[s].version != 0 {
-            pre = preimages.append(key: keys[s], version: meta[s].version, record: record(s))
+            pre = preimages.append(key: key, version: meta[s].version, record: record(s))
         }
         meta.base[s].dirty = UInt32(truncatingIfNeeded: dirty.count)
-        dirty.append(DirtyEntry(slot: slot, pre: pre))
+        dirty.append(DirtyEntry(key: key, slot: slot, pre: pre))
         pendingChanges &+= 1
         pendingBytes &+= recordSize &+ 8
     }
 
-    /// Puts `count` contiguous records, prefetching index buckets and records ahead so memory
-    /// latency overlaps (PERF-NOTES: halves the cost of updates over large tables).
+    /// Puts `count` contiguous records, prefetching index buckets 32 records ahead and the found
+    /// records and metadata 16 ahead so memory latency overlaps (PERF-NOTES: halves the cost of
+    /// updates over large tables).
     mutating func writerPutMany(keys source: UnsafePointer<UInt64>, records: UnsafeRawPointer, count: Int) {
-        let ahead = 16
-        let near = 8
+        let ahead = 32
+        let near = 16
         var slots = (nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot,
+                     nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot,
+                     nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot,
                      nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot)
         withUnsafeMutableBytes(of: &slots) { raw in
             let ring = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
             for i in 0..<min(ahead, count) { index.prefetch(source[i]) }
-            for i in 0..<min(near, count) { ring[i & 15] = lookAhead(source[i]) }
+            for i in 0..<min(near, count) { ring[i & 31] = lookAhead(source[i]) }
             for i in 0..<count {
                 if i &+ ahead < count { index.prefetch(source[i &+ ahead]) }
-                if i &+ near < count { ring[(i &+ near) & 15] = lookAhead(source[i &+ near]) }
+                if i &+ near < count { ring[(i &+ near) & 31] = lookAhead(source[i &+ near]) }
                 // A slot found ahead stays valid (puts never move records); an absent key may have
                 // been inserted since by a duplicate earlier in the batch, so look again.
-                var slot = ring[i & 15]
+                var slot = ring[i & 31]
                 let key = source[i]
                 if slot == nilSlot { slot = index.find(key) }
                 let recordSource = records + i &* recordSize
                 if slot != nilSlot {
-                    markDirty(slot)
+                    markDirty(slot, key: key)
                     copyRecord(to: record(Int(slot)), from: recordSource, size: recordSize)
                 } else {
                     insertDirty(key: key, record: recordSource)
@@ -78,6 +81,15 @@ extension Table {
             podsync_prefetch_write(record(Int(slot)))
         }
         return slot
+    }
+
+    /// Prefetches the change-log entry a stamp of `slot` will retire (its metadata should already
+    /// be in cache from `lookAhead`).
+    @inline(__always)
+    func prefetchLogEntry(_ slot: UInt32) {
+        guard slot != nilSlot else { return }
+        let position = meta[Int(slot)].logPosition
+        if position != nilSlot { podsync_prefetch_write(log.base + Int(position)) }
     }
 
     /// Deletes a key in the pending batch. Returns false if it is absent.
@@ -98,11 +110,11 @@ extension Table {
             dirty.base[d].slot = nilSlot
         } else {
             let pre = preimages.append(key: key, version: m.version, record: record(s))
-            dirty.append(DirtyEntry(slot: nilSlot, pre: pre))
+            dirty.append(DirtyEntry(key: key, slot: nilSlot, pre: pre))
             pendingChanges &+= 1
             pendingBytes &+= 8
         }
-        if m.version != 0 { unlink(slot) }
+        unstamp(slot)
         meta.base[s].dirty = nilSlot
         removeSlot(slot)
         return true
@@ -114,7 +126,7 @@ extension Table {
         for d in 0..<dirty.count {
             let entry = dirty[d]
             guard entry.slot == nilSlot, entry.pre != nilSlot else { continue }
-            let slot = index.find(preimages.keys[Int(entry.pre)])
+            let slot = index.find(entry.key)
             guard slot != nilSlot else { continue }
             let live = Int(meta[Int(slot)].dirty)
             dirty.base[live].pre = entry.pre

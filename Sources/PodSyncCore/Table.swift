@@ -1,20 +1,27 @@
 import CPodSyncShims
 
-/// Per-slot bookkeeping, parallel to the record arena.
+/// Per-slot bookkeeping, parallel to the record arena (16 bytes: one cache line holds four).
 struct SlotMeta {
     /// Version of the flush (or applied frame) that last changed the record; 0 while the record was
-    /// created in the pending batch and is not yet in the version list.
+    /// created in the pending batch and is not yet in the change log.
     var version: UInt64
-    /// Neighbours in the version-ordered list (oldest first).
-    var prev: UInt32
-    var next: UInt32
+    /// Position of the record's entry in the change log, or nilSlot.
+    var logPosition: UInt32
     /// Index of the record's entry in the pending batch, or nilSlot when clean.
     var dirty: UInt32
+}
+
+/// One entry of a table's change log: `slot` was changed at `version`. Superseded entries (the
+/// record changed again, or was deleted) have slot nilSlot.
+struct LogEntry {
+    var version: UInt64
+    var slot: UInt32
     var reserved: UInt32 = 0
 }
 
 /// One key changed in the pending batch (writer only).
 struct DirtyEntry {
+    var key: UInt64
     /// Live slot of the record, or nilSlot once the key was deleted in this batch.
     var slot: UInt32
     /// Pre-image of the record as of the last flush, or nilSlot if the key did not exist then.
@@ -62,11 +69,13 @@ struct PreimageStore: ~Copyable {
 }
 
 /// One table's state: a dense arena of live records with a parallel key array (delete moves the
-/// last record into the hole), a key index, a version-ordered list of live records, tombstones, and
-/// for a writer the pending batch.
+/// last record into the hole), a key index, a change log ordered by version, tombstones, and for a
+/// writer the pending batch.
 ///
-/// The version list makes "every change since version V" cost O(changes since V): walk from the
-/// newest record backwards until a version <= V.
+/// The change log makes "every change since version V" cost O(changes since V): walk it from the
+/// end back to version V. Stamping a record appends one entry and retires the record's previous
+/// one (a single write, where a linked list would touch two neighbours); the log is compacted when
+/// retired entries outnumber live ones, so it stays O(records) and stamping stays amortized O(1).
 struct Table: ~Copyable {
     let schema: TableSchema
     let recordSize: Int
@@ -77,9 +86,9 @@ struct Table: ~Copyable {
     var capacity = 0
     var count: Int { keys.count }
 
-    // Version list over live slots (linked = flushed / applied).
-    var head: UInt32 = nilSlot
-    var tail: UInt32 = nilSlot
+    // Change log over live slots (in the log = flushed / applied).
+    var log = RawVector<LogEntry>()
+    var logLive = 0
 
     // Tombstones, in version order; a key has at most one alive tombstone.
     var tombstones: [Tombstone] = []
@@ -93,8 +102,9 @@ struct Table: ~Copyable {
     var pendingChanges = 0
     var pendingBytes = 0
 
-    /// Largest slot count a table may hold (slots are 32-bit, nilSlot excluded).
-    static let maxRecords = Int(UInt32.max - 1)
+    /// Largest number of records a table may hold (slots and log positions are 32-bit; the log
+    /// holds at most about twice the records).
+    static let maxRecords = 1 << 30
 
     init(schema: TableSchema) {
         self.schema = schema
@@ -130,28 +140,45 @@ struct Table: ~Copyable {
         }
     }
 
-    // MARK: Version list
+    // MARK: Change log
 
-    @inline(__always)
-    mutating func unlink(_ slot: UInt32) {
-        let m = meta[Int(slot)]
-        if m.prev != nilSlot { meta.base[Int(m.prev)].next = m.next } else { head = m.next }
-        if m.next != nilSlot { meta.base[Int(m.next)].prev = m.prev } else { tail = m.prev }
-    }
-
-    /// Gives `slot` the newest version and moves it to the end of the version list.
+    /// Gives `slot` version `version`: retires its previous log entry and appends a new one.
     @inline(__always)
     mutating func stamp(_ slot: UInt32, version: UInt64) {
         let s = Int(slot)
-        if meta[s].version != 0 {
-            if tail == slot { meta.base[s].version = version; return }
-            unlink(slot)
+        let old = meta[s].logPosition
+        if old != nilSlot {
+            log.base[Int(old)].slot = nilSlot
+        } else {
+            logLive &+= 1
         }
+        if log.count >= logLive &* 2 &+ 1024 { compactLog() }
+        meta.base[s].logPosition = UInt32(truncatingIfNeeded: log.count)
         meta.base[s].version = version
-        meta.base[s].prev = tail
-        meta.base[s].next = nilSlot
-        if tail != nilSlot { meta.base[Int(tail)].next = slot } else { head = slot }
-        tail = slot
+        log.append(LogEntry(version: version, slot: slot))
+    }
+
+    /// Takes a record out of the change log (before it is removed).
+    @inline(__always)
+    mutating func unstamp(_ slot: UInt32) {
+        let position = meta[Int(slot)].logPosition
+        guard position != nilSlot else { return }
+        log.base[Int(position)].slot = nilSlot
+        meta.base[Int(slot)].logPosition = nilSlot
+        logLive &-= 1
+    }
+
+    /// Drops retired entries, keeping the version order.
+    mutating func compactLog() {
+        var kept = 0
+        for i in 0..<log.count {
+            let entry = log[i]
+            guard entry.slot != nilSlot else { continue }
+            log[kept] = entry
+            meta.base[Int(entry.slot)].logPosition = UInt32(truncatingIfNeeded: kept)
+            kept &+= 1
+        }
+        log.count = kept
     }
 
     // MARK: Arena
@@ -173,12 +200,12 @@ struct Table: ~Copyable {
         }
         copyRecord(to: self.record(slot), from: record, size: recordSize)
         keys.append(key)
-        meta.append(SlotMeta(version: 0, prev: nilSlot, next: nilSlot, dirty: nilSlot))
+        meta.append(SlotMeta(version: 0, logPosition: nilSlot, dirty: nilSlot))
         index.insertNew(key, slot: UInt32(truncatingIfNeeded: slot))
         return UInt32(truncatingIfNeeded: slot)
     }
 
-    /// Removes the record in `slot` (already unlinked and out of the batch), moving the last record
+    /// Removes the record in `slot` (already out of the log and the batch), moving the last record
     /// into the hole so the arena stays dense.
     mutating func removeSlot(_ slot: UInt32) {
         let s = Int(slot)
@@ -190,10 +217,7 @@ struct Table: ~Copyable {
             keys[s] = movedKey
             let m = meta[last]
             meta[s] = m
-            if m.version != 0 {
-                if m.prev != nilSlot { meta.base[Int(m.prev)].next = slot } else { head = slot }
-                if m.next != nilSlot { meta.base[Int(m.next)].prev = slot } else { tail = slot }
-            }
+            if m.logPosition != nilSlot { log.base[Int(m.logPosition)].slot = slot }
             if m.dirty != nilSlot { dirty.base[Int(m.dirty)].slot = slot }
             index.update(movedKey, slot: slot)
         }
@@ -245,11 +269,12 @@ struct Table: ~Copyable {
 
     // MARK: Whole-table reset
 
-    mutating func removeAll(keepingCapacityFor expected: Int) throws(PodSyncError) {
+    /// Empties the table; its arena keeps its capacity (reserve first for what comes next).
+    mutating func removeAll(keepingCapacityFor expected: Int) {
         keys.count = 0
         meta.count = 0
-        head = nilSlot
-        tail = nilSlot
+        log.count = 0
+        logLive = 0
         index.removeAll(keepingCapacityFor: expected)
         tombstones = []
         tombstoneStart = 0
@@ -259,7 +284,7 @@ struct Table: ~Copyable {
         preimages.removeAll()
         pendingChanges = 0
         pendingBytes = 0
-        try reserve(expected)
+        _ = log.reserve(expected)
     }
 
     /// The digest term of the record in `slot`.
