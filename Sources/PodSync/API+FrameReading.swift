@@ -67,6 +67,7 @@ public func podsync_frame_section_get(
         let s = try FrameReader.section(UnsafeRawBufferPointer(start: bytes, count: size), index: index)
         out.pointee.table_id = s.tableID
         out.pointee.record_size = UInt32(s.recordSize)
+        out.pointee.reserved = 0
         out.pointee.put_count = UInt64(s.putCount)
         out.pointee.delete_count = UInt64(s.deleteCount)
         out.pointee.put_keys = s.putKeys.assumingMemoryBound(to: UInt64.self)

@@ -27,7 +27,6 @@ extension Store {
         outbox.clear()
         var work: [TableWork] = []
         for t in 0..<tableCount where tables[t].dirty.count > 0 {
-            tables[t].foldRecreatedKeys()
             var w = TableWork(table: t)
             w.puts.reserveCapacity(tables[t].pendingChanges)
             for d in 0..<tables[t].dirty.count {
@@ -197,10 +196,11 @@ extension Store {
                 }
                 position -= 1
             }
-            // Keys deleted in the pending batch are still live as of the last flush.
+            // Keys deleted (and maybe created again) in the pending batch are live as of the last
+            // flush with their pre-image.
             for d in 0..<tables[t].dirty.count {
                 let entry = tables[t].dirty[d]
-                if entry.slot == nilSlot && entry.pre != nilSlot && tables[t].preimages.versions[Int(entry.pre)] > since {
+                if tables[t].flushedOnlyInPreimage(d) && tables[t].preimages.versions[Int(entry.pre)] > since {
                     keys.append(tables[t].preimages.keys[Int(entry.pre)])
                     records.append(tables[t].preimages.record(entry.pre))
                 }
@@ -271,7 +271,7 @@ extension Store {
             }
             for d in 0..<tables[t].dirty.count {
                 let entry = tables[t].dirty[d]
-                guard entry.slot == nilSlot && entry.pre != nilSlot else { continue }
+                guard tables[t].flushedOnlyInPreimage(d) else { continue }
                 keysOut.storeLE(tables[t].preimages.keys[Int(entry.pre)], at: 8 * j)
                 copyRecord(to: recordsOut + j &* size, from: tables[t].preimages.record(entry.pre), size: size)
                 j += 1
@@ -289,10 +289,7 @@ extension Store {
     func flushedCount(_ t: Int) -> Int {
         var n = 0
         for slot in 0..<tables[t].count where tables[t].meta[slot].version != 0 { n += 1 }
-        for d in 0..<tables[t].dirty.count {
-            let entry = tables[t].dirty[d]
-            if entry.slot == nilSlot && entry.pre != nilSlot { n += 1 }
-        }
+        for d in 0..<tables[t].dirty.count where tables[t].flushedOnlyInPreimage(d) { n += 1 }
         return n
     }
 }

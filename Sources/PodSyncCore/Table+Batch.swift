@@ -18,6 +18,13 @@ extension Table {
     @inline(__always)
     mutating func insertDirty(key: UInt64, record source: UnsafeRawPointer) {
         let slot = appendRecord(key: key, record: source)
+        if !pendingDeletes.isEmpty, let d = pendingDeletes.removeValue(forKey: key) {
+            // Deleted earlier in this batch and back now: the pending delete becomes an update.
+            meta.base[Int(slot)].dirty = d
+            dirty.base[Int(d)].slot = slot
+            pendingBytes &+= recordSize
+            return
+        }
         meta.base[Int(slot)].dirty = UInt32(truncatingIfNeeded: dirty.count)
         dirty.append(DirtyEntry(key: key, slot: slot, pre: nilSlot))
         pendingChanges &+= 1
@@ -106,10 +113,12 @@ extension Table {
                 pendingBytes &-= recordSize &+ 8
             } else {
                 pendingBytes &-= recordSize
+                pendingDeletes[key] = m.dirty
             }
             dirty.base[d].slot = nilSlot
         } else {
             let pre = preimages.append(key: key, version: m.version, record: record(s))
+            pendingDeletes[key] = UInt32(truncatingIfNeeded: dirty.count)
             dirty.append(DirtyEntry(key: key, slot: nilSlot, pre: pre))
             pendingChanges &+= 1
             pendingBytes &+= 8
@@ -120,31 +129,25 @@ extension Table {
         return true
     }
 
-    /// A key deleted in this batch and then created again is an update of its flushed value: give
-    /// the new record's entry the old pre-image and drop the deletion.
-    mutating func foldRecreatedKeys() {
-        for d in 0..<dirty.count {
-            let entry = dirty[d]
-            guard entry.slot == nilSlot, entry.pre != nilSlot else { continue }
-            let slot = index.find(entry.key)
-            guard slot != nilSlot else { continue }
-            let live = Int(meta[Int(slot)].dirty)
-            dirty.base[live].pre = entry.pre
-            dirty.base[d].pre = nilSlot
-            pendingChanges &-= 1
-            pendingBytes &-= 8
-        }
-    }
-
     /// Forgets the pending batch after it was flushed.
     mutating func clearBatch() {
         for d in 0..<dirty.count where dirty[d].slot != nilSlot {
             meta.base[Int(dirty[d].slot)].dirty = nilSlot
         }
         dirty.removeAll()
+        pendingDeletes = [:]
         preimages.removeAll()
         pendingChanges = 0
         pendingBytes = 0
+    }
+
+    /// Whether batch entry `d` holds a flushed record that is not in the change log: the key was
+    /// deleted in this batch (and maybe created again, in a slot not logged yet). Its flushed value
+    /// is the pre-image.
+    @inline(__always)
+    func flushedOnlyInPreimage(_ d: Int) -> Bool {
+        let entry = dirty[d]
+        return entry.pre != nilSlot && (entry.slot == nilSlot || meta[Int(entry.slot)].version == 0)
     }
 
     /// The record as of the last flush for a linked slot: its pre-image if it is dirty.

@@ -98,6 +98,9 @@ struct Table: ~Copyable {
 
     // Pending batch (writer).
     var dirty = RawVector<DirtyEntry>()
+    /// Keys deleted in the pending batch that existed at the last flush, to their batch entry: a
+    /// put of such a key reuses the entry (one change, an update of the flushed value).
+    var pendingDeletes: [UInt64: UInt32] = [:]
     var preimages: PreimageStore
     var pendingChanges = 0
     var pendingBytes = 0
@@ -281,6 +284,7 @@ struct Table: ~Copyable {
         tombstoneOf = [:]
         aliveTombstones = 0
         dirty.removeAll()
+        pendingDeletes = [:]
         preimages.removeAll()
         pendingChanges = 0
         pendingBytes = 0
