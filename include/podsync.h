@@ -96,7 +96,8 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_DIGEST_MISMATCH    -18  /* frame applied, but the replica's state digest differs
                                              from the writer's: the replica is now marked diverged
                                              and needs a snapshot                                 */
-#define PODSYNC_E_DIVERGED           -19  /* replica is diverged; only a snapshot is accepted     */
+#define PODSYNC_E_DIVERGED           -19  /* replica is diverged: it accepts only a snapshot and
+                                             serves no frames until one heals it                  */
 #define PODSYNC_E_VERSION_AHEAD      -20  /* delta_since a version the store has not reached      */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
@@ -250,7 +251,8 @@ PODSYNC_API int32_t podsync_store_set_time(podsync_store *store, uint64_t now_ms
 PODSYNC_API int32_t podsync_store_flush_due(podsync_store *store);
 
 /* --- Producing frames. Each of these replaces the store's outbox with new frames (possibly none),
-   readable with podsync_store_frame(); *frame_count_out (required) receives how many. */
+   readable with podsync_store_frame(); *frame_count_out (required) receives how many. A diverged
+   replica refuses delta_since and snapshot with PODSYNC_E_DIVERGED. */
 
 /* Writer only: turns the pending batch into frames. Each frame advances the writer's version by
    one. An empty batch produces no frame and leaves the version as it is. */
@@ -308,7 +310,8 @@ typedef struct podsync_store_info {
     uint64_t sequence;          /* writer: frames produced so far; replica: last applied frame's */
     uint64_t digest;            /* state digest of the flushed / applied state */
     uint64_t catchup_floor;     /* oldest since_version delta_since can serve */
-    uint64_t pending_changes;   /* writer: distinct keys changed since the last flush */
+    uint64_t pending_changes;   /* writer: distinct keys changed since the last flush (after
+                                   coalescing: a key created and deleted in the batch is none) */
     uint64_t generation;        /* changes whenever borrowed record pointers may be invalid */
     uint32_t diverged;          /* replica: 1 after PODSYNC_E_DIGEST_MISMATCH until a snapshot */
     uint32_t table_count;

@@ -159,6 +159,14 @@ extension Store {
         FrameBuilder.seal(p, length: length)
     }
 
+    /// A diverged replica must not pass its state on: downstream replicas would inherit the
+    /// divergence with a digest that hides it.
+    func refuseIfDiverged() throws(PodSyncError) {
+        guard !diverged else {
+            throw PodSyncError(Status.diverged, "this replica diverged from its writer; it serves no frames until a snapshot heals it")
+        }
+    }
+
     mutating func purgeTombstones() {
         guard options.tombstoneHorizon != 0, version > options.tombstoneHorizon else { return }
         let limit = version - options.tombstoneHorizon
@@ -173,6 +181,7 @@ extension Store {
     /// One frame with every change since `since` as of the last flush. Returns `Status.ok`, or
     /// `Status.snapshotRequired` (no frame) when `since` is older than the store covers.
     public mutating func delta(since: UInt64) throws(PodSyncError) -> Int32 {
+        try refuseIfDiverged()
         guard since <= version else {
             throw PodSyncError(Status.versionAhead, "delta since \(since) asked of a store at version \(version)")
         }
@@ -241,6 +250,7 @@ extension Store {
 
     /// One RESET frame with the whole state as of the last flush.
     public mutating func snapshot() throws(PodSyncError) -> Int32 {
+        try refuseIfDiverged()
         outbox.clear()
         var plans: [SectionPlan] = []
         for t in 0..<tableCount {

@@ -295,6 +295,9 @@ import Testing
         expectStatus(dst, PODSYNC_OK, "delta_since(2)")
         expectStatus(r.apply(d[0]).status, PODSYNC_E_DIVERGED, "catch-up delta on a diverged replica")
         #expect(Observed(r) == before)
+        // It passes nothing on: downstream replicas would inherit the divergence unnoticed.
+        expectStatus(r.deltaSince(1).status, PODSYNC_E_DIVERGED, "delta_since served by a diverged replica")
+        expectStatus(r.snapshot().status, PODSYNC_E_DIVERGED, "snapshot served by a diverged replica")
         // A snapshot heals.
         let (sst, sv) = r.apply(try w.snapshotOne())
         expectStatus(sst, PODSYNC_OK, "snapshot heals")
