@@ -66,7 +66,6 @@ extension Store {
                 let slot = tables[t].index.find(key)
                 if slot != nilSlot {
                     newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
-                    tables[t].unstamp(slot)
                     tables[t].removeSlot(slot)
                 }
                 tables[t].addTombstone(key: key, version: frameVersion)
@@ -84,7 +83,6 @@ extension Store {
             for i in 0..<n {
                 if i &+ ahead < n { tables[t].index.prefetch(s.putKeys.le(8 * (i &+ ahead), as: UInt64.self)) }
                 if i &+ near < n { ring[(i &+ near) & 31] = tables[t].lookAhead(s.putKeys.le(8 * (i &+ near), as: UInt64.self)) }
-                if i &+ 8 < n { tables[t].prefetchLogEntry(ring[(i &+ 8) & 31]) }
                 let key = s.putKeys.le(8 * i, as: UInt64.self)
                 let source = s.records + i &* size
                 var slot = ring[i & 31]
@@ -97,7 +95,7 @@ extension Store {
                     if tables[t].aliveTombstones > 0 { tables[t].removeTombstone(key: key) }
                 }
                 newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
-                tables[t].stamp(slot, version: frameVersion)
+                tables[t].stamp(slot, key: key, version: frameVersion)
             }
         }
         digest = newDigest
@@ -131,8 +129,8 @@ extension Store {
                     break
                 }
                 tables[t].keys.append(key)
-                tables[t].meta.append(SlotMeta(version: frameVersion, logPosition: UInt32(truncatingIfNeeded: i), dirty: nilSlot))
-                tables[t].log.append(LogEntry(version: frameVersion, slot: UInt32(truncatingIfNeeded: i)))
+                tables[t].meta.append(SlotMeta(version: frameVersion, dirty: nilSlot))
+                tables[t].log.append(LogEntry(version: frameVersion, key: key))
                 newDigest &+= recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
             }
             if duplicates {
@@ -147,13 +145,12 @@ extension Store {
                         copyRecord(to: tables[t].record(Int(slot)), from: source, size: size)
                     } else {
                         let fresh = tables[t].appendRecord(key: key, record: source)
-                        tables[t].stamp(fresh, version: frameVersion)
+                        tables[t].stamp(fresh, key: key, version: frameVersion)
                     }
                 }
                 for slot in 0..<tables[t].count { newDigest &+= tables[t].digestTerm(slot) }
                 continue
             }
-            tables[t].logLive = n
         }
         digest = newDigest
         catchupFloor = frameVersion

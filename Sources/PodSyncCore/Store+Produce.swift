@@ -121,21 +121,15 @@ extension Store {
                 newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
                 tables[t].addTombstone(key: key, version: frameVersion)
             }
-            // Records, their metadata and their old log entries sit at random places: fetch them a
-            // few iterations ahead so the misses overlap.
+            // Records and their metadata sit at random places: fetch them a few iterations ahead
+            // so the misses overlap.
             let ahead = 8
-            let near = 4
             let n = part.puts.count
             for (j, d) in part.puts.enumerated() {
                 if j &+ ahead < n {
                     let future = Int(tables[t].dirty[Int(puts[d &+ ahead])].slot)
                     podsync_prefetch(tables[t].record(future))
                     podsync_prefetch_write(tables[t].meta.base + future)
-                }
-                if j &+ near < n {
-                    let soon = Int(tables[t].dirty[Int(puts[d &+ near])].slot)
-                    let position = tables[t].meta[soon].logPosition
-                    if position != nilSlot { podsync_prefetch_write(tables[t].log.base + Int(position)) }
                 }
                 let entry = tables[t].dirty[Int(puts[d])]
                 let slot = Int(entry.slot)
@@ -148,7 +142,7 @@ extension Store {
                 }
                 newDigest &+= recordDigest(table: id, key: key, record: out, size: size)
                 if tables[t].meta[slot].version == 0 { tables[t].removeTombstone(key: key) }
-                tables[t].stamp(entry.slot, version: frameVersion)
+                tables[t].stamp(entry.slot, key: key, version: frameVersion)
             }
         }
         digest = newDigest
@@ -167,7 +161,10 @@ extension Store {
         }
     }
 
+    /// Forgets tombstones past the horizon and raises the catch-up floor to what the tables still
+    /// cover (tombstones and change logs).
     mutating func purgeTombstones() {
+        for t in 0..<tableCount where tables[t].logFloor > catchupFloor { catchupFloor = tables[t].logFloor }
         guard options.tombstoneHorizon != 0, version > options.tombstoneHorizon else { return }
         let limit = version - options.tombstoneHorizon
         for t in 0..<tableCount {
@@ -198,7 +195,7 @@ extension Store {
             var deletes = ContiguousArray<UInt64>()
             var position = tables[t].log.count - 1
             while position >= 0 && tables[t].log[position].version > since {
-                let slot = tables[t].log[position].slot
+                let slot = tables[t].currentSlot(tables[t].log[position])
                 if slot != nilSlot {
                     keys.append(tables[t].keys[Int(slot)])
                     records.append(tables[t].flushedRecord(Int(slot)))

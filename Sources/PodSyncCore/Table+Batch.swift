@@ -90,15 +90,6 @@ extension Table {
         return slot
     }
 
-    /// Prefetches the change-log entry a stamp of `slot` will retire (its metadata should already
-    /// be in cache from `lookAhead`).
-    @inline(__always)
-    func prefetchLogEntry(_ slot: UInt32) {
-        guard slot != nilSlot else { return }
-        let position = meta[Int(slot)].logPosition
-        if position != nilSlot { podsync_prefetch_write(log.base + Int(position)) }
-    }
-
     /// Deletes a key in the pending batch. Returns false if it is absent.
     mutating func writerDelete(key: UInt64) -> Bool {
         let slot = index.find(key)
@@ -123,7 +114,6 @@ extension Table {
             pendingChanges &+= 1
             pendingBytes &+= 8
         }
-        unstamp(slot)
         meta.base[s].dirty = nilSlot
         removeSlot(slot)
         return true

@@ -1,22 +1,21 @@
 import CPodSyncShims
 
-/// Per-slot bookkeeping, parallel to the record arena (16 bytes: one cache line holds four).
+/// Per-slot bookkeeping, parallel to the record arena (16 bytes: four to a cache line).
 struct SlotMeta {
     /// Version of the flush (or applied frame) that last changed the record; 0 while the record was
-    /// created in the pending batch and is not yet in the change log.
+    /// created in the pending batch and is not flushed yet.
     var version: UInt64
-    /// Position of the record's entry in the change log, or nilSlot.
-    var logPosition: UInt32
     /// Index of the record's entry in the pending batch, or nilSlot when clean.
     var dirty: UInt32
+    var reserved: UInt32 = 0
 }
 
-/// One entry of a table's change log: `slot` was changed at `version`. Superseded entries (the
-/// record changed again, or was deleted) have slot nilSlot.
+/// One entry of a table's change log: `key` was changed at `version`. An entry is current while
+/// the key's record still carries that version; older entries are skipped when read and dropped
+/// when the log is trimmed, so stamping never writes to an old entry.
 struct LogEntry {
     var version: UInt64
-    var slot: UInt32
-    var reserved: UInt32 = 0
+    var key: UInt64
 }
 
 /// One key changed in the pending batch (writer only).
@@ -69,13 +68,15 @@ struct PreimageStore: ~Copyable {
 }
 
 /// One table's state: a dense arena of live records with a parallel key array (delete moves the
-/// last record into the hole), a key index, a change log ordered by version, tombstones, and for a
+/// last record into the hole), a key index, a change log in version order, tombstones, and for a
 /// writer the pending batch.
 ///
 /// The change log makes "every change since version V" cost O(changes since V): walk it from the
-/// end back to version V. Stamping a record appends one entry and retires the record's previous
-/// one (a single write, where a linked list would touch two neighbours); the log is compacted when
-/// retired entries outnumber live ones, so it stays O(records) and stamping stays amortized O(1).
+/// end back to version V, keeping the entries whose key still carries the entry's version.
+/// Stamping appends one entry and writes the record's version (no old entry is touched). The log
+/// is bounded: past twice the record count its oldest entries are dropped and the catch-up floor
+/// rises to their version; a replica further behind gets a snapshot, which is then no larger than
+/// the delta would have been.
 struct Table: ~Copyable {
     let schema: TableSchema
     let recordSize: Int
@@ -86,9 +87,10 @@ struct Table: ~Copyable {
     var capacity = 0
     var count: Int { keys.count }
 
-    // Change log over live slots (in the log = flushed / applied).
+    // Change log (flushed / applied changes), oldest first.
     var log = RawVector<LogEntry>()
-    var logLive = 0
+    /// Versions <= logFloor were dropped from the log.
+    var logFloor: UInt64 = 0
 
     // Tombstones, in version order; a key has at most one alive tombstone.
     var tombstones: [Tombstone] = []
@@ -145,43 +147,35 @@ struct Table: ~Copyable {
 
     // MARK: Change log
 
-    /// Gives `slot` version `version`: retires its previous log entry and appends a new one.
+    /// Gives the record in `slot` (under `key`) version `version` and logs the change.
     @inline(__always)
-    mutating func stamp(_ slot: UInt32, version: UInt64) {
+    mutating func stamp(_ slot: UInt32, key: UInt64, version: UInt64) {
         let s = Int(slot)
-        let old = meta[s].logPosition
-        if old != nilSlot {
-            log.base[Int(old)].slot = nilSlot
-        } else {
-            logLive &+= 1
-        }
-        if log.count >= logLive &* 2 &+ 1024 { compactLog() }
-        meta.base[s].logPosition = UInt32(truncatingIfNeeded: log.count)
+        // A key listed twice in one frame is logged once.
+        guard meta[s].version != version else { return }
         meta.base[s].version = version
-        log.append(LogEntry(version: version, slot: slot))
+        if log.count >= count &* 2 &+ 4096 { trimLog() }
+        log.append(LogEntry(version: version, key: key))
     }
 
-    /// Takes a record out of the change log (before it is removed).
+    /// Whether log entry `entry` is the current change of its key; returns the key's slot if so.
     @inline(__always)
-    mutating func unstamp(_ slot: UInt32) {
-        let position = meta[Int(slot)].logPosition
-        guard position != nilSlot else { return }
-        log.base[Int(position)].slot = nilSlot
-        meta.base[Int(slot)].logPosition = nilSlot
-        logLive &-= 1
+    func currentSlot(_ entry: LogEntry) -> UInt32 {
+        let slot = index.find(entry.key)
+        guard slot != nilSlot, meta[Int(slot)].version == entry.version else { return nilSlot }
+        return slot
     }
 
-    /// Drops retired entries, keeping the version order.
-    mutating func compactLog() {
-        var kept = 0
-        for i in 0..<log.count {
-            let entry = log[i]
-            guard entry.slot != nilSlot else { continue }
-            log[kept] = entry
-            meta.base[Int(entry.slot)].logPosition = UInt32(truncatingIfNeeded: kept)
-            kept &+= 1
-        }
-        log.count = kept
+    /// Drops the older half of the log (whole versions) with one sequential move and raises
+    /// logFloor to the newest version dropped.
+    mutating func trimLog() {
+        var cut = log.count / 2
+        guard cut > 0 else { return }
+        let floor = log[cut - 1].version
+        while cut < log.count && log[cut].version == floor { cut += 1 }
+        log.base.update(from: log.base + cut, count: log.count - cut)
+        log.count -= cut
+        if floor > logFloor { logFloor = floor }
     }
 
     // MARK: Arena
@@ -203,12 +197,12 @@ struct Table: ~Copyable {
         }
         copyRecord(to: self.record(slot), from: record, size: recordSize)
         keys.append(key)
-        meta.append(SlotMeta(version: 0, logPosition: nilSlot, dirty: nilSlot))
+        meta.append(SlotMeta(version: 0, dirty: nilSlot))
         index.insertNew(key, slot: UInt32(truncatingIfNeeded: slot))
         return UInt32(truncatingIfNeeded: slot)
     }
 
-    /// Removes the record in `slot` (already out of the log and the batch), moving the last record
+    /// Removes the record in `slot` (already out of the batch), moving the last record
     /// into the hole so the arena stays dense.
     mutating func removeSlot(_ slot: UInt32) {
         let s = Int(slot)
@@ -220,7 +214,6 @@ struct Table: ~Copyable {
             keys[s] = movedKey
             let m = meta[last]
             meta[s] = m
-            if m.logPosition != nilSlot { log.base[Int(m.logPosition)].slot = slot }
             if m.dirty != nilSlot { dirty.base[Int(m.dirty)].slot = slot }
             index.update(movedKey, slot: slot)
         }
@@ -277,7 +270,7 @@ struct Table: ~Copyable {
         keys.count = 0
         meta.count = 0
         log.count = 0
-        logLive = 0
+        logFloor = 0
         index.removeAll(keepingCapacityFor: expected)
         tombstones = []
         tombstoneStart = 0

@@ -225,6 +225,37 @@ struct History {
         #expect(fromSnapshot.get(1, 2) == recordA(2, 9))
     }
 
+    /// The change log is bounded (about twice the records): a small, busy table drops its oldest
+    /// entries, the catch-up floor rises to them, older requests get SNAPSHOT_REQUIRED, and deltas
+    /// from the floor on stay exact.
+    @Test func changeLogTrimRaisesTheFloorAndKeepsDeltasExact() throws {
+        let schema = try standardSchema()
+        let w = try Store.writer(schema)
+        let behind = try Store.replica(schema)
+        var behindVersion: UInt64 = 0
+        for round: UInt32 in 1...700 {
+            for key: UInt64 in 1...10 { expectStatus(w.put(1, key, salt: round), PODSYNC_OK, "put") }
+            let frames = try w.flushOK()
+            // One replica follows only until round 650, to catch up later from an old version.
+            if round <= 650 { try behind.applyAll(frames); behindVersion = behind.version }
+        }
+        let floor = w.info().catchup_floor
+        #expect(floor > 0, "7,000 stamps over 10 records must trim the log")
+        #expect(floor < behindVersion, "the replica 50 versions behind is still covered")
+        let (old, none) = w.deltaSince(1)
+        expectStatus(old, PODSYNC_SNAPSHOT_REQUIRED, "delta since a version below the floor")
+        #expect(none.isEmpty)
+        let (st, frames) = w.deltaSince(behindVersion)
+        expectStatus(st, PODSYNC_OK, "delta since the lagging replica's version")
+        try behind.applyAll(frames)
+        #expect(behind.dump() == w.dump())
+        #expect(behind.digest() == w.digest())
+        // Each key changed since then travels once, however often it changed.
+        let parsed = try parseFrame(frames[0])
+        #expect(parsed.stateVersion == w.version)
+        #expect(parsed.section(1)?.putCount == 10)
+    }
+
     @Test func tombstoneHorizonSetsTheCatchUpFloor() throws {
         let horizon: UInt64 = 2
         var h = try History { $0.tombstoneHorizon = horizon }
