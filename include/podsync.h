@@ -309,7 +309,9 @@ typedef struct podsync_store_info {
     uint64_t state_version;     /* version of the flushed / applied state */
     uint64_t sequence;          /* writer: frames produced so far; replica: last applied frame's */
     uint64_t digest;            /* state digest of the flushed / applied state */
-    uint64_t catchup_floor;     /* oldest since_version delta_since can serve */
+    uint64_t catchup_floor;     /* oldest since_version delta_since can serve; it rises as
+                                   tombstones pass the horizon and as the change log (bounded at
+                                   about twice the record count) drops its oldest versions */
     uint64_t pending_changes;   /* writer: distinct keys changed since the last flush (after
                                    coalescing: a key created and deleted in the batch is none) */
     uint64_t generation;        /* changes whenever borrowed record pointers may be invalid */
