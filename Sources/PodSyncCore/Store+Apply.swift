@@ -70,32 +70,20 @@ extension Store {
                 }
                 tables[t].addTombstone(key: key, version: frameVersion)
             }
-            // Three stages so memory latency overlaps: prefetch the index bucket 32 records ahead,
-            // find the slot and prefetch its record and metadata 16 ahead, then apply. A slot found
-            // ahead stays valid (puts never move records); an absent key may have been inserted
-            // since by a duplicate earlier in the section, so it is looked up again.
-            let ahead = 32
-            let near = 16
-            let n = s.putCount
-            var ring = [UInt32](repeating: nilSlot, count: 32)
-            for i in 0..<min(ahead, n) { tables[t].index.prefetch(s.putKeys.le(8 * i, as: UInt64.self)) }
-            for i in 0..<min(near, n) { ring[i & 31] = tables[t].lookAhead(s.putKeys.le(8 * i, as: UInt64.self)) }
-            for i in 0..<n {
-                if i &+ ahead < n { tables[t].index.prefetch(s.putKeys.le(8 * (i &+ ahead), as: UInt64.self)) }
-                if i &+ near < n { ring[(i &+ near) & 31] = tables[t].lookAhead(s.putKeys.le(8 * (i &+ near), as: UInt64.self)) }
-                let key = s.putKeys.le(8 * i, as: UInt64.self)
-                let source = s.records + i &* size
-                var slot = ring[i & 31]
-                if slot == nilSlot { slot = tables[t].index.find(key) }
+            let records = s.records
+            let putKeys = s.putKeys
+            tables[t].forEachSlot(count: s.putCount, key: { putKeys.le(8 * $0, as: UInt64.self) }) { table, i, key, found in
+                let source = records + i &* size
+                var slot = found
                 if slot != nilSlot {
-                    newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
-                    copyRecord(to: tables[t].record(Int(slot)), from: source, size: size)
+                    newDigest &-= recordDigest(table: id, key: key, record: table.record(Int(slot)), size: size)
+                    copyRecord(to: table.record(Int(slot)), from: source, size: size)
                 } else {
-                    slot = tables[t].appendRecord(key: key, record: source)
-                    if tables[t].aliveTombstones > 0 { tables[t].removeTombstone(key: key) }
+                    slot = table.appendRecord(key: key, record: source)
+                    if table.aliveTombstones > 0 { table.removeTombstone(key: key) }
                 }
                 newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
-                tables[t].stamp(slot, key: key, version: frameVersion)
+                table.stamp(slot, key: key, version: frameVersion)
             }
         }
         digest = newDigest

@@ -3,10 +3,15 @@ import CPodSyncShims
 /// The writer's side of a table: writes go to the arena at once and are remembered in the pending
 /// batch, keyed by slot, with the pre-image of each record as of the last flush.
 extension Table {
-    /// Puts one record (room reserved by the caller).
+    /// Puts one record.
     @inline(__always)
     mutating func writerPut(key: UInt64, record source: UnsafeRawPointer) {
-        let slot = index.find(key)
+        writerPut(key: key, record: source, slot: index.find(key))
+    }
+
+    /// Puts one record whose slot (or nilSlot when absent) the caller already looked up.
+    @inline(__always)
+    mutating func writerPut(key: UInt64, record source: UnsafeRawPointer, slot: UInt32) {
         if slot != nilSlot {
             markDirty(slot, key: key)
             copyRecord(to: record(Int(slot)), from: source, size: recordSize)
@@ -46,10 +51,24 @@ extension Table {
         pendingBytes &+= recordSize &+ 8
     }
 
-    /// Puts `count` contiguous records, prefetching index buckets 32 records ahead and the found
-    /// records and metadata 16 ahead so memory latency overlaps (PERF-NOTES: halves the cost of
-    /// updates over large tables).
+    /// Puts `count` contiguous records, with memory latency overlapped by `forEachSlot`.
     mutating func writerPutMany(keys source: UnsafePointer<UInt64>, records: UnsafeRawPointer, count: Int) {
+        let size = recordSize
+        forEachSlot(count: count, key: { source[$0] }) { table, i, key, slot in
+            table.writerPut(key: key, record: records + i &* size, slot: slot)
+        }
+    }
+
+    /// Calls `body` for keys 0..<count in order with each key's current slot (nilSlot if absent),
+    /// in a three-stage pipeline so memory latency overlaps: the index bucket is prefetched 32
+    /// keys ahead, the slot found and its record and metadata prefetched 16 ahead (PERF-NOTES:
+    /// this halves the cost of updates over large tables). `body` may insert records but must not
+    /// remove any: a slot found ahead stays valid, and an absent key is looked up again since an
+    /// earlier duplicate may have inserted it.
+    @inline(__always)
+    mutating func forEachSlot(
+        count: Int, key: (Int) -> UInt64, _ body: (inout Table, Int, UInt64, UInt32) -> Void
+    ) {
         let ahead = 32
         let near = 16
         var slots = (nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot,
@@ -58,23 +77,15 @@ extension Table {
                      nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot, nilSlot)
         withUnsafeMutableBytes(of: &slots) { raw in
             let ring = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
-            for i in 0..<min(ahead, count) { index.prefetch(source[i]) }
-            for i in 0..<min(near, count) { ring[i & 31] = lookAhead(source[i]) }
+            for i in 0..<min(ahead, count) { index.prefetch(key(i)) }
+            for i in 0..<min(near, count) { ring[i & 31] = lookAhead(key(i)) }
             for i in 0..<count {
-                if i &+ ahead < count { index.prefetch(source[i &+ ahead]) }
-                if i &+ near < count { ring[(i &+ near) & 31] = lookAhead(source[i &+ near]) }
-                // A slot found ahead stays valid (puts never move records); an absent key may have
-                // been inserted since by a duplicate earlier in the batch, so look again.
+                if i &+ ahead < count { index.prefetch(key(i &+ ahead)) }
+                if i &+ near < count { ring[(i &+ near) & 31] = lookAhead(key(i &+ near)) }
+                let k = key(i)
                 var slot = ring[i & 31]
-                let key = source[i]
-                if slot == nilSlot { slot = index.find(key) }
-                let recordSource = records + i &* recordSize
-                if slot != nilSlot {
-                    markDirty(slot, key: key)
-                    copyRecord(to: record(Int(slot)), from: recordSource, size: recordSize)
-                } else {
-                    insertDirty(key: key, record: recordSource)
-                }
+                if slot == nilSlot { slot = index.find(k) }
+                body(&self, i, k, slot)
             }
         }
     }
