@@ -193,14 +193,15 @@ extension Store {
             var keys = ContiguousArray<UInt64>()
             var records = ContiguousArray<UnsafeRawPointer>()
             var deletes = ContiguousArray<UInt64>()
-            var position = tables[t].log.count - 1
-            while position >= 0 && tables[t].log[position].version > since {
-                let slot = tables[t].currentSlot(tables[t].log[position])
-                if slot != nilSlot {
-                    keys.append(tables[t].keys[Int(slot)])
-                    records.append(tables[t].flushedRecord(Int(slot)))
-                }
-                position -= 1
+            // The log's tail since `since`, then the entries still current, looked up through
+            // the prefetch pipeline.
+            var start = tables[t].log.count
+            while start > 0 && tables[t].log[start - 1].version > since { start -= 1 }
+            let log = UnsafePointer(tables[t].log.base + start)
+            tables[t].forEachSlot(count: tables[t].log.count - start, key: { log[$0].key }) { table, i, key, slot in
+                guard slot != nilSlot, table.meta[Int(slot)].version == log[i].version else { return }
+                keys.append(key)
+                records.append(table.flushedRecord(Int(slot)))
             }
             // Keys deleted (and maybe created again) in the pending batch are live as of the last
             // flush with their pre-image.

@@ -158,14 +158,6 @@ struct Table: ~Copyable {
         log.append(LogEntry(version: version, key: key))
     }
 
-    /// Whether log entry `entry` is the current change of its key; returns the key's slot if so.
-    @inline(__always)
-    func currentSlot(_ entry: LogEntry) -> UInt32 {
-        let slot = index.find(entry.key)
-        guard slot != nilSlot, meta[Int(slot)].version == entry.version else { return nilSlot }
-        return slot
-    }
-
     /// Drops the older half of the log (whole versions) with one sequential move and raises
     /// logFloor to the newest version dropped.
     mutating func trimLog() {
