@@ -90,6 +90,9 @@ public func podsync_schema_encode(
 ) -> Int32 {
     withSchema(schema) { (box) throws(PodSyncError) in
         let sizeOut = try required(size_out, "size_out")
+        guard buffer != nil || capacity == 0 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "buffer is NULL but capacity is \(capacity)")
+        }
         let bytes = box.schema.canonicalEncoding()
         sizeOut.pointee = bytes.count
         guard capacity >= bytes.count else {

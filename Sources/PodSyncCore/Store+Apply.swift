@@ -30,8 +30,11 @@ extension Store {
             for s in sections { try tables[s.tableIndex].checkRoom(s.putCount) }
             applyDelta(sections, version: header.stateVersion)
         }
-        streamID = header.streamID
-        bound = true
+        // Stream id 0 is "no stream" (an unbound replica serving what it has): it binds nothing.
+        if header.streamID != 0 {
+            streamID = header.streamID
+            bound = true
+        }
         sequence = header.sequence
         version = header.stateVersion
         generation &+= 1

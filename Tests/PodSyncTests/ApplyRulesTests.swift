@@ -3,6 +3,24 @@ import CPodSync
 import Testing
 
 @Suite struct ApplyRulesTests {
+    /// An unbound replica serves frames with stream id 0 ("no stream"); applying one must not bind
+    /// the receiver to a stream, so the writer's first delta still applies (regression: it was
+    /// refused with STREAM_MISMATCH).
+    @Test func framesOfAnUnboundReplicaBindNothing() throws {
+        let s = try standardSchema()
+        let unbound = try Store.replica(s)
+        let peerSnapshot = try unbound.snapshotOne()
+        #expect(try parseFrame(peerSnapshot).streamID == 0)
+        let late = try Store.replica(s)
+        expectStatus(late.apply(peerSnapshot).status, PODSYNC_OK, "empty snapshot of an unbound replica")
+        #expect(late.info().stream_id == 0, "still follows no stream")
+        let w = try Store.writer(s) { $0.streamID = 0xBEEF }
+        w.put(tableA, 1)
+        expectStatus(late.apply(try w.flushOne()).status, PODSYNC_OK, "the writer's first delta")
+        #expect(late.info().stream_id == 0xBEEF)
+        expectSameState(late, w)
+    }
+
     @Test func freshReplicaAppliesTheFirstDelta() throws {
         let s = try standardSchema()
         let w = try Store.writer(s) { $0.streamID = 0xF00D }

@@ -1,0 +1,138 @@
+"""PodSync for Python: replicate tables of fixed-size records from one writer to many replicas.
+
+A ctypes binding of libpodsync.so (``include/podsync.h``): no compiled extension. Records are
+numpy structured arrays; bulk calls take whole arrays; reads view the engine's memory without
+copying, and the binding makes those views safe (see ``Store.table``).
+
+    import numpy as np, podsync
+
+    entity = np.dtype([("id", "<u8"), ("pos", "<f4", (3,)), ("rot", "<f4", (4,)), ("flags", "<u4")])
+    schema = podsync.Schema({1: entity})
+    with podsync.Writer(schema) as writer, podsync.Replica(schema) as replica:
+        recs = np.zeros(3, entity); recs["id"] = [1, 2, 3]
+        writer.put_many(1, recs["id"].copy(), recs)
+        for frame in writer.flush():
+            replica.apply(frame)
+        assert replica.digest() == writer.digest()
+
+The library is loaded at import: ``$PODSYNC_LIBRARY`` if set, else the copy bundled in the
+package (``podsync/_lib/libpodsync.so``), else the repository's ``.build/release/libpodsync.so``
+(when running from a source checkout), else the system's; its ABI version must be
+:data:`ABI_VERSION`.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    ApplyResult,
+    BufferTooSmall,
+    ClosedError,
+    DigestMismatch,
+    Diverged,
+    FrameChecksum,
+    FrameError,
+    FrameMagic,
+    FrameMalformed,
+    FrameTruncated,
+    FrameVersion,
+    InternalError,
+    InvalidArgument,
+    NoMemory,
+    PodSyncError,
+    RecordSizeError,
+    SchemaInvalid,
+    SchemaMismatch,
+    SnapshotRequired,
+    Status,
+    StreamMismatch,
+    UnknownTable,
+    UnsupportedCodec,
+    VersionAhead,
+    ViewsAliveError,
+    WrongRole,
+    error_for,
+    status_name,
+)
+from ._ffi import (
+    ABI_VERSION,
+    FORMAT_VERSION,
+    FRAME_HEADER_SIZE,
+    LIB as _LIB,
+    LIBRARY_PATH,
+    LibraryNotFoundError,
+    LibraryVersionError,
+)
+from ._frames import FrameInfo, Section, peek, sections, validate
+from ._schema import FieldSpec, FieldType, Schema, TableSpec
+from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
+
+#: This package's version (it mirrors the library version it was written for).
+__version__ = "0.1.0"
+
+
+def library_version() -> str:
+    """The loaded library's version, e.g. ``"0.1.0"`` (``podsync_version_number``)."""
+    n = int(_LIB.podsync_version_number())
+    return f"{n // 10000}.{n // 100 % 100}.{n % 100}"
+
+
+def library_abi_version() -> int:
+    """The ABI version the loaded library implements (equal to :data:`ABI_VERSION`)."""
+    return int(_LIB.podsync_abi_version())
+
+
+__all__ = [
+    "ABI_VERSION",
+    "FORMAT_VERSION",
+    "FRAME_HEADER_SIZE",
+    "LIBRARY_PATH",
+    "ApplyResult",
+    "BufferTooSmall",
+    "ClosedError",
+    "DigestMismatch",
+    "Diverged",
+    "FieldSpec",
+    "FieldType",
+    "Frame",
+    "FrameChecksum",
+    "FrameError",
+    "FrameInfo",
+    "FrameMagic",
+    "FrameMalformed",
+    "FrameTruncated",
+    "FrameVersion",
+    "InternalError",
+    "InvalidArgument",
+    "LibraryNotFoundError",
+    "LibraryVersionError",
+    "NoMemory",
+    "PodSyncError",
+    "RecordSizeError",
+    "Replica",
+    "Role",
+    "Schema",
+    "SchemaInvalid",
+    "SchemaMismatch",
+    "Section",
+    "SnapshotRequired",
+    "Status",
+    "Store",
+    "StoreInfo",
+    "StreamMismatch",
+    "TableSpec",
+    "TableView",
+    "UnknownTable",
+    "UnsupportedCodec",
+    "VersionAhead",
+    "ViewsAliveError",
+    "WrongRole",
+    "Writer",
+    "__version__",
+    "error_for",
+    "library_abi_version",
+    "library_version",
+    "peek",
+    "sections",
+    "status_name",
+    "validate",
+]

@@ -1,0 +1,214 @@
+"""Status codes and the exceptions negative statuses turn into."""
+
+from __future__ import annotations
+
+import enum
+from typing import Callable
+
+from ._ffi import LIB
+
+
+class Status(enum.IntEnum):
+    """Every status of ``podsync.h``; the values are pinned forever (docs/ABI.md)."""
+
+    OK = 0
+    FLUSH_DUE = 1
+    NOT_FOUND = 2
+    DUPLICATE = 3
+    GAP = 4
+    STALE = 5
+    SNAPSHOT_REQUIRED = 6
+    E_INVALID_ARGUMENT = -1
+    E_UNKNOWN_TABLE = -2
+    E_RECORD_SIZE = -3
+    E_BUFFER_TOO_SMALL = -4
+    E_NO_MEMORY = -5
+    E_WRONG_ROLE = -6
+    E_SCHEMA_INVALID = -7
+    E_FRAME_TRUNCATED = -10
+    E_FRAME_MAGIC = -11
+    E_FRAME_VERSION = -12
+    E_FRAME_CHECKSUM = -13
+    E_FRAME_MALFORMED = -14
+    E_SCHEMA_MISMATCH = -15
+    E_STREAM_MISMATCH = -16
+    E_UNSUPPORTED_CODEC = -17
+    E_DIGEST_MISMATCH = -18
+    E_DIVERGED = -19
+    E_VERSION_AHEAD = -20
+    E_INTERNAL = -99
+
+
+class ApplyResult(enum.IntEnum):
+    """What :meth:`Store.apply` did with a valid frame (the non-error outcomes of apply)."""
+
+    OK = 0  #: applied
+    DUPLICATE = 3  #: the replica already had these changes; nothing changed
+    GAP = 4  #: the frame's base is ahead of the replica; nothing changed: ask for a catch-up delta
+    STALE = 5  #: a snapshot older than the replica; ignored
+
+
+def status_name(status: int) -> str:
+    """The library's name of a status, e.g. ``"PODSYNC_E_FRAME_CHECKSUM"``
+    (``"PODSYNC_UNKNOWN_STATUS"`` for values it does not know)."""
+    raw = LIB.podsync_status_name(int(status))
+    return raw.decode("ascii") if raw else "PODSYNC_UNKNOWN_STATUS"
+
+
+class PodSyncError(Exception):
+    """A PodSync call failed. ``status`` is the negative ``PODSYNC_E_*`` value (or, for
+    :class:`SnapshotRequired`, the informational status), ``status_name`` its name, and ``message``
+    the handle's error message (``podsync_*_errmsg``), which may be empty."""
+
+    status: int
+    status_name: str
+    message: str
+
+    def __init__(self, status: int, message: str = "", *, call: str = "") -> None:
+        self.status = int(status)
+        self.status_name = status_name(self.status)
+        self.message = message
+        self.call = call
+        where = f"{call}: " if call else ""
+        text = f"{where}{self.status_name}"
+        if message:
+            text += f": {message}"
+        super().__init__(text)
+
+
+class InvalidArgument(PodSyncError, ValueError):
+    """PODSYNC_E_INVALID_ARGUMENT: a NULL pointer, a bad value or a wrong struct version."""
+
+
+class UnknownTable(PodSyncError, LookupError):
+    """PODSYNC_E_UNKNOWN_TABLE: no table with that id in the schema."""
+
+
+class RecordSizeError(PodSyncError, ValueError):
+    """PODSYNC_E_RECORD_SIZE: a record's size differs from its table's."""
+
+
+class BufferTooSmall(PodSyncError):
+    """PODSYNC_E_BUFFER_TOO_SMALL (the binding sizes its buffers itself: seeing it is a bug)."""
+
+
+class NoMemory(PodSyncError, MemoryError):
+    """PODSYNC_E_NO_MEMORY: an allocation failed or a limit would be exceeded."""
+
+
+class WrongRole(PodSyncError, TypeError):
+    """PODSYNC_E_WRONG_ROLE: a writer-only call on a replica, or the reverse."""
+
+
+class SchemaInvalid(PodSyncError, ValueError):
+    """PODSYNC_E_SCHEMA_INVALID: a table or field definition (or a schema encoding) was rejected."""
+
+
+class FrameError(PodSyncError, ValueError):
+    """The bytes are not a valid frame: base of the frame-validation family."""
+
+
+class FrameTruncated(FrameError):
+    """PODSYNC_E_FRAME_TRUNCATED: the buffer is shorter than the frame says it is."""
+
+
+class FrameMagic(FrameError):
+    """PODSYNC_E_FRAME_MAGIC: not a PodSync frame."""
+
+
+class FrameVersion(FrameError):
+    """PODSYNC_E_FRAME_VERSION: a frame format version this library does not read."""
+
+
+class FrameChecksum(FrameError):
+    """PODSYNC_E_FRAME_CHECKSUM: the XXH3-64 checksum does not match (corruption)."""
+
+
+class FrameMalformed(FrameError):
+    """PODSYNC_E_FRAME_MALFORMED: a length, count, offset or flag is inconsistent."""
+
+
+class UnsupportedCodec(FrameError):
+    """PODSYNC_E_UNSUPPORTED_CODEC: the frame uses a codec this library does not implement."""
+
+
+class SchemaMismatch(PodSyncError):
+    """PODSYNC_E_SCHEMA_MISMATCH: the frame was written for another schema."""
+
+
+class StreamMismatch(PodSyncError):
+    """PODSYNC_E_STREAM_MISMATCH: a delta of another writer stream; the replica needs a snapshot."""
+
+
+class Diverged(PodSyncError):
+    """The replica's records differ from the writer's; only a snapshot heals it.
+    Raised as itself for PODSYNC_E_DIVERGED (the replica was already diverged; nothing changed)
+    and as :class:`DigestMismatch` when a frame just made it so."""
+
+
+class DigestMismatch(Diverged):
+    """PODSYNC_E_DIGEST_MISMATCH: the frame WAS applied (the replica's version moved), but the
+    replica's digest then differed from the writer's: it is now marked diverged. The one error
+    after which state changed."""
+
+
+class VersionAhead(PodSyncError, ValueError):
+    """PODSYNC_E_VERSION_AHEAD: delta_since a version the store has not reached."""
+
+
+class InternalError(PodSyncError):
+    """PODSYNC_E_INTERNAL: a bug in PodSync; please report it with the message."""
+
+
+class SnapshotRequired(PodSyncError):
+    """delta_since returned PODSYNC_SNAPSHOT_REQUIRED (an informational status, not an error of the
+    engine): the store no longer covers that version, send a snapshot instead (or use
+    :meth:`Store.catch_up`, which does that for you). Nothing was produced; the outbox is empty."""
+
+
+class ClosedError(ValueError):
+    """The handle was closed (like I/O on a closed file)."""
+
+
+class ViewsAliveError(BufferError):
+    """A call that would move or free memory that live views point into was refused (like resizing
+    a ``bytearray`` that has exports). Nothing changed. Release the views first: ``del`` the arrays
+    (and whatever was derived from them), leave the ``with store.view(...)`` block, or take
+    ``.copy()``s."""
+
+
+_BY_STATUS: dict[int, type[PodSyncError]] = {
+    Status.E_INVALID_ARGUMENT: InvalidArgument,
+    Status.E_UNKNOWN_TABLE: UnknownTable,
+    Status.E_RECORD_SIZE: RecordSizeError,
+    Status.E_BUFFER_TOO_SMALL: BufferTooSmall,
+    Status.E_NO_MEMORY: NoMemory,
+    Status.E_WRONG_ROLE: WrongRole,
+    Status.E_SCHEMA_INVALID: SchemaInvalid,
+    Status.E_FRAME_TRUNCATED: FrameTruncated,
+    Status.E_FRAME_MAGIC: FrameMagic,
+    Status.E_FRAME_VERSION: FrameVersion,
+    Status.E_FRAME_CHECKSUM: FrameChecksum,
+    Status.E_FRAME_MALFORMED: FrameMalformed,
+    Status.E_SCHEMA_MISMATCH: SchemaMismatch,
+    Status.E_STREAM_MISMATCH: StreamMismatch,
+    Status.E_UNSUPPORTED_CODEC: UnsupportedCodec,
+    Status.E_DIGEST_MISMATCH: DigestMismatch,
+    Status.E_DIVERGED: Diverged,
+    Status.E_VERSION_AHEAD: VersionAhead,
+    Status.E_INTERNAL: InternalError,
+    Status.SNAPSHOT_REQUIRED: SnapshotRequired,
+}
+
+
+def error_for(status: int, message: str = "", *, call: str = "") -> PodSyncError:
+    """The exception for a status: its family's subclass, or PodSyncError for an unknown one."""
+    cls = _BY_STATUS.get(int(status), PodSyncError)
+    return cls(status, message, call=call)
+
+
+def raise_for(status: int, errmsg: Callable[[], bytes | None] | None, call: str) -> None:
+    """Raises the exception of a negative status, with the handle's message read right away."""
+    raw = errmsg() if errmsg is not None else None
+    message = raw.decode("utf-8", "replace") if raw else ""
+    raise error_for(status, message, call=call)

@@ -1,0 +1,295 @@
+"""The ctypes layer: finding and loading libpodsync.so, the C structs, and ONE table that declares
+``argtypes`` and ``restype`` for every function of ``include/podsync.h``.
+
+Nothing in here is public API; the rest of the package calls ``LIB.podsync_*`` through it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    POINTER,
+    Structure,
+    c_char_p,
+    c_int32,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Any
+
+#: The ABI version this package was written against (``PODSYNC_ABI_VERSION`` of the header).
+ABI_VERSION = 1
+#: The frame format version of the header this package mirrors.
+FORMAT_VERSION = 1
+
+#: Environment variable naming the shared library to load (a path to ``libpodsync.so``).
+LIBRARY_ENV = "PODSYNC_LIBRARY"
+LIBRARY_NAME = "libpodsync.so"
+
+# --- constants of podsync.h (values pinned by docs/ABI.md) --------------------------------------
+
+ROLE_WRITER = 1
+ROLE_REPLICA = 2
+
+OPT_FRAME_DIGEST = 0x1
+OPT_MANUAL_CLOCK = 0x2
+
+STORE_OPTIONS_VERSION = 1
+STORE_INFO_VERSION = 1
+FRAME_INFO_VERSION = 1
+FRAME_SECTION_VERSION = 1
+
+FRAME_HEADER_SIZE = 88
+FRAME_RESET = 0x1
+FRAME_HAS_DIGEST = 0x2
+CODEC_NONE = 0
+
+MAX_TABLES = 1024
+MAX_FIELDS = 1024
+MAX_FIELD_NAME = 255
+MAX_RECORD_SIZE = 1048576
+MAX_ALIGNMENT = 64
+
+TYPE_U8 = 1
+TYPE_U16 = 2
+TYPE_U32 = 3
+TYPE_U64 = 4
+TYPE_I8 = 5
+TYPE_I16 = 6
+TYPE_I32 = 7
+TYPE_I64 = 8
+TYPE_F32 = 9
+TYPE_F64 = 10
+TYPE_BYTES = 11
+
+
+# --- structs (layouts asserted against docs/ABI.md in tests/test_ffi.py) ------------------------
+
+
+class Field(Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("type", c_uint32),
+        ("offset", c_uint32),
+        ("count", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class StoreOptions(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("flags", c_uint32),
+        ("stream_id", c_uint64),
+        ("max_batch_records", c_uint64),
+        ("max_batch_bytes", c_uint64),
+        ("max_batch_age_ms", c_uint64),
+        ("max_frame_bytes", c_uint64),
+        ("tombstone_horizon", c_uint64),
+    ]
+
+
+class StoreInfo(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("role", c_uint32),
+        ("schema_hash", c_uint64),
+        ("stream_id", c_uint64),
+        ("state_version", c_uint64),
+        ("sequence", c_uint64),
+        ("digest", c_uint64),
+        ("catchup_floor", c_uint64),
+        ("pending_changes", c_uint64),
+        ("generation", c_uint64),
+        ("diverged", c_uint32),
+        ("table_count", c_uint32),
+    ]
+
+
+class FrameInfo(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("format_version", c_uint32),
+        ("header_length", c_uint32),
+        ("flags", c_uint32),
+        ("section_count", c_uint32),
+        ("codec", c_uint32),
+        ("frame_length", c_uint64),
+        ("schema_hash", c_uint64),
+        ("stream_id", c_uint64),
+        ("sequence", c_uint64),
+        ("base_version", c_uint64),
+        ("state_version", c_uint64),
+        ("state_digest", c_uint64),
+    ]
+
+
+class FrameSection(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("table_id", c_uint32),
+        ("record_size", c_uint32),
+        ("reserved", c_uint32),
+        ("put_count", c_uint64),
+        ("delete_count", c_uint64),
+        ("put_keys", c_void_p),  # const uint64_t *: read as an address (same ABI)
+        ("records", c_void_p),
+        ("delete_keys", c_void_p),
+    ]
+
+
+# Opaque handles: distinct pointer types so that a schema is never passed where a store is wanted.
+class _SchemaT(Structure):
+    pass
+
+
+class _StoreT(Structure):
+    pass
+
+
+SchemaP = POINTER(_SchemaT)
+StoreP = POINTER(_StoreT)
+
+_u64p = POINTER(c_uint64)
+_sizep = POINTER(c_size_t)
+
+# --- THE table: every function of podsync.h, in header order: name -> (restype, argtypes) -------
+# restype is always given explicitly (None for void): a missing restype would make ctypes assume
+# int and truncate returned pointers to 32 bits. Pointer OUTPUTS (const T **) are declared as
+# POINTER(c_void_p) — the same ABI — so the binding reads addresses as ints without casts; data
+# INPUTS (const void *, const uint64_t *) are c_void_p so that an address, bytes or NULL fit.
+FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
+    # Versions
+    "podsync_version_number": (c_uint32, []),
+    "podsync_abi_version": (c_uint32, []),
+    # Status codes
+    "podsync_status_name": (c_char_p, [c_int32]),
+    # Schema
+    "podsync_schema_create": (c_int32, [POINTER(SchemaP)]),
+    "podsync_schema_free": (None, [SchemaP]),
+    "podsync_schema_errmsg": (c_char_p, [SchemaP]),
+    "podsync_schema_add_table": (
+        c_int32,
+        [SchemaP, c_uint32, c_uint32, c_uint32, POINTER(Field), c_size_t],
+    ),
+    "podsync_schema_hash": (c_int32, [SchemaP, _u64p]),
+    "podsync_schema_encode": (c_int32, [SchemaP, c_void_p, c_size_t, _sizep]),
+    "podsync_schema_decode": (c_int32, [c_void_p, c_size_t, POINTER(SchemaP)]),
+    # Stores
+    "podsync_store_options_init": (c_int32, [POINTER(StoreOptions), c_uint32]),
+    "podsync_store_create": (
+        c_int32,
+        [SchemaP, c_uint32, POINTER(StoreOptions), POINTER(StoreP)],
+    ),
+    "podsync_store_free": (None, [StoreP]),
+    "podsync_store_errmsg": (c_char_p, [StoreP]),
+    # Writes
+    "podsync_store_put": (c_int32, [StoreP, c_uint32, c_uint64, c_void_p, c_size_t]),
+    "podsync_store_put_many": (
+        c_int32,
+        [StoreP, c_uint32, c_void_p, c_void_p, c_size_t, c_size_t],
+    ),
+    "podsync_store_delete": (c_int32, [StoreP, c_uint32, c_uint64]),
+    "podsync_store_delete_many": (c_int32, [StoreP, c_uint32, c_void_p, c_size_t, _sizep]),
+    # Flush policy
+    "podsync_store_set_time": (c_int32, [StoreP, c_uint64]),
+    "podsync_store_flush_due": (c_int32, [StoreP]),
+    # Producing frames
+    "podsync_store_flush": (c_int32, [StoreP, _sizep]),
+    "podsync_store_delta_since": (c_int32, [StoreP, c_uint64, _sizep]),
+    "podsync_store_snapshot": (c_int32, [StoreP, _sizep]),
+    "podsync_store_frame": (c_int32, [StoreP, c_size_t, POINTER(c_void_p), _sizep]),
+    # Applying frames
+    "podsync_store_apply": (c_int32, [StoreP, c_void_p, c_size_t, _u64p]),
+    # Reads
+    "podsync_store_get": (c_int32, [StoreP, c_uint32, c_uint64, POINTER(c_void_p)]),
+    "podsync_store_count": (c_int32, [StoreP, c_uint32, _sizep]),
+    "podsync_store_table": (
+        c_int32,
+        [StoreP, c_uint32, POINTER(c_void_p), POINTER(c_void_p), _sizep],
+    ),
+    "podsync_store_info_get": (c_int32, [StoreP, POINTER(StoreInfo)]),
+    "podsync_store_digest": (c_int32, [StoreP, _u64p]),
+    # Reading frames without a store
+    "podsync_frame_peek": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),
+    "podsync_frame_validate": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),
+    "podsync_frame_section_get": (
+        c_int32,
+        [c_void_p, c_size_t, c_size_t, POINTER(FrameSection)],
+    ),
+}
+
+
+class LibraryNotFoundError(ImportError):
+    """libpodsync.so could not be loaded from any of the places searched (listed in the message)."""
+
+
+class LibraryVersionError(ImportError):
+    """The loaded libpodsync.so implements another ABI version than this package expects."""
+
+
+def _candidates() -> list[tuple[str, Path | str]]:
+    """Where the library is looked for, in order, as (description, path) pairs."""
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        # An explicit choice is authoritative: never fall back silently to another copy.
+        return [(f"${LIBRARY_ENV}", Path(env))]
+    here = Path(__file__).resolve().parent
+    found: list[tuple[str, Path | str]] = [("bundled with the package", here / "_lib" / LIBRARY_NAME)]
+    root = here.parents[2] if len(here.parents) > 2 else here
+    if (root / "include" / "podsync.h").is_file():
+        # Running from a source checkout (bindings/python/podsync -> the repository root).
+        found.append(("repository build tree", root / ".build" / "release" / LIBRARY_NAME))
+    system = ctypes.util.find_library("podsync")
+    found.append(("system (ldconfig)", system if system else "libpodsync.so (not in ldconfig)"))
+    return found
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    for name, (restype, argtypes) in FUNCTIONS.items():
+        fn = getattr(lib, name)  # AttributeError names a symbol the library lacks
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+def load_library() -> tuple[ctypes.CDLL, str]:
+    """Loads the library (see :func:`_candidates`), declares every function, checks the ABI."""
+    tried: list[str] = []
+    for what, path in _candidates():
+        if isinstance(path, Path) and not path.is_file():
+            tried.append(f"  {what}: {path} (no such file)")
+            continue
+        if isinstance(path, str) and "not in ldconfig" in path:
+            tried.append(f"  {what}: {path}")
+            continue
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError as exc:
+            tried.append(f"  {what}: {path} ({exc})")
+            continue
+        try:
+            _declare(lib)
+        except AttributeError as exc:
+            tried.append(f"  {what}: {path} (not a PodSync library: {exc})")
+            continue
+        abi = lib.podsync_abi_version()
+        if abi != ABI_VERSION:
+            raise LibraryVersionError(
+                f"{path} implements PodSync ABI version {abi}, but this podsync package needs ABI "
+                f"version {ABI_VERSION}; install the matching library or package"
+            )
+        return lib, str(path)
+    raise LibraryNotFoundError(
+        "cannot load libpodsync.so; tried, in order:\n"
+        + "\n".join(tried)
+        + f"\nSet {LIBRARY_ENV} to the path of libpodsync.so, or build it with `bash .ci/build-lib` "
+        "in the PodSync repository and reinstall this package."
+    )
+
+
+LIB, LIBRARY_PATH = load_library()

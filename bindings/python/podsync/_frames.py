@@ -1,0 +1,152 @@
+"""Reading frames without a store: peek, validate and sections read in place."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._errors import raise_for
+from ._ffi import (
+    FRAME_HAS_DIGEST,
+    FRAME_INFO_VERSION,
+    FRAME_RESET,
+    FRAME_SECTION_VERSION,
+    LIB,
+    FrameInfo as _CFrameInfo,
+    FrameSection as _CFrameSection,
+)
+from ._memory import buffer_arg
+
+if TYPE_CHECKING:
+    from ._schema import Schema
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """A frame's header (``podsync_frame_info``)."""
+
+    format_version: int
+    header_length: int
+    flags: int
+    section_count: int
+    codec: int
+    frame_length: int
+    schema_hash: int
+    stream_id: int
+    sequence: int
+    base_version: int
+    state_version: int
+    state_digest: int
+
+    @property
+    def is_snapshot(self) -> bool:
+        """RESET flag: the frame replaces the receiver's whole state."""
+        return bool(self.flags & FRAME_RESET)
+
+    @property
+    def has_digest(self) -> bool:
+        """HAS_DIGEST flag: ``state_digest`` holds the writer's digest after the frame."""
+        return bool(self.flags & FRAME_HAS_DIGEST)
+
+    @classmethod
+    def _from_c(cls, c: _CFrameInfo) -> FrameInfo:
+        return cls(
+            c.format_version, c.header_length, c.flags, c.section_count, c.codec,
+            c.frame_length, c.schema_hash, c.stream_id, c.sequence, c.base_version,
+            c.state_version, c.state_digest,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table's changes in a frame. The arrays VIEW the frame's bytes (no copy): they keep the
+    frame's buffer alive, are read-only, and show whatever the buffer holds (don't modify a
+    bytearray frame while they are in use)."""
+
+    table_id: int
+    record_size: int
+    put_keys: np.ndarray  #: uint64, put_count keys
+    records: np.ndarray  #: put_count records (the schema's dtype if given, else ``V<record_size>``)
+    delete_keys: np.ndarray  #: uint64, delete_count keys
+
+    @property
+    def put_count(self) -> int:
+        return len(self.put_keys)
+
+    @property
+    def delete_count(self) -> int:
+        return len(self.delete_keys)
+
+
+def _info_call(fn: Any, name: str, frame: Any) -> FrameInfo:
+    ptr, size, keep = buffer_arg(frame)
+    info = _CFrameInfo()
+    info.version = FRAME_INFO_VERSION
+    status = fn(ptr, size, ctypes.byref(info))
+    del keep
+    if status < 0:
+        raise_for(status, None, name)
+    return FrameInfo._from_c(info)
+
+
+def peek(frame: Any) -> FrameInfo:
+    """Reads a frame's header from its first bytes (at least 88: ``FRAME_HEADER_SIZE``; the rest
+    of the frame need not be there), e.g. to learn ``frame_length`` when reading a byte stream.
+    Checks magic, format version and header length only (:class:`FrameError` otherwise)."""
+    return _info_call(LIB.podsync_frame_peek, "podsync_frame_peek", frame)
+
+
+def validate(frame: Any) -> FrameInfo:
+    """Validates a whole frame (the buffer must be exactly the frame): header, checksum and every
+    section's layout, without a schema. Returns its header; raises a :class:`FrameError` subclass
+    (``FrameTruncated``, ``FrameChecksum``, ``FrameMalformed``, ...) otherwise."""
+    return _info_call(LIB.podsync_frame_validate, "podsync_frame_validate", frame)
+
+
+def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
+    """The frame's sections, validated first (as :func:`validate`), with keys and records as
+    read-only numpy arrays over the frame's own bytes: no copy when the buffer is C-contiguous and
+    8-byte aligned (frames from a store are 64-byte aligned); otherwise the frame is first copied
+    once into an aligned buffer. With a `schema`, records use its tables' dtypes."""
+    data = np.frombuffer(frame, dtype=np.uint8) if not isinstance(frame, np.ndarray) else frame
+    if data.dtype != np.uint8 or data.ndim != 1 or not data.flags.c_contiguous:
+        data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    base = int(data.__array_interface__["data"][0]) if data.size else 0
+    if base % 8:
+        aligned = np.empty(data.size + 64, dtype=np.uint8)
+        start = (-aligned.__array_interface__["data"][0]) % 64
+        aligned = aligned[start : start + data.size]
+        aligned[:] = data
+        data = aligned
+        base = int(data.__array_interface__["data"][0])
+    data = data.view()
+    data.flags.writeable = False
+    info = validate(data)
+    result: list[Section] = []
+    for index in range(info.section_count):
+        sec = _CFrameSection()
+        sec.version = FRAME_SECTION_VERSION
+        status = LIB.podsync_frame_section_get(base, data.size, index, ctypes.byref(sec))
+        if status < 0:
+            raise_for(status, None, "podsync_frame_section_get")
+        size = sec.record_size
+
+        def at(address: int | None, nbytes: int) -> np.ndarray:
+            if nbytes == 0:
+                return data[0:0]
+            offset = (address or 0) - base
+            if not 0 <= offset <= data.size - nbytes:  # defensive: must point into the frame
+                raise AssertionError("podsync_frame_section_get returned a pointer outside the frame")
+            return data[offset : offset + nbytes]
+
+        dtype: np.dtype = np.dtype(f"V{size}")
+        if schema is not None and sec.table_id in schema and schema[sec.table_id].record_size == size:
+            dtype = schema[sec.table_id].dtype
+        put_keys = at(sec.put_keys, 8 * sec.put_count).view(np.uint64)
+        records = at(sec.records, size * sec.put_count).view(dtype)
+        delete_keys = at(sec.delete_keys, 8 * sec.delete_count).view(np.uint64)
+        result.append(Section(sec.table_id, size, put_keys, records, delete_keys))
+    return result

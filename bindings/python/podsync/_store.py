@@ -1,0 +1,622 @@
+"""Stores: writers and replicas (``podsync_store``)."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+from dataclasses import dataclass
+from typing import Any, Union, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from ._errors import (
+    ApplyResult,
+    ClosedError,
+    RecordSizeError,
+    SnapshotRequired,
+    Status,
+    raise_for,
+)
+from ._ffi import (
+    LIB,
+    OPT_FRAME_DIGEST,
+    OPT_MANUAL_CLOCK,
+    ROLE_REPLICA,
+    ROLE_WRITER,
+    STORE_INFO_VERSION,
+    STORE_OPTIONS_VERSION,
+    StoreInfo as _CStoreInfo,
+    StoreOptions,
+    StoreP,
+)
+from ._memory import (
+    OUTBOX,
+    RECORDS,
+    StoreHandle,
+    array_address,
+    buffer_arg,
+    empty_readonly,
+    export_bytes,
+)
+from ._schema import Schema, TableSpec
+
+#: A frame as handed out by a store: a read-only ``memoryview`` borrowed from the outbox
+#: (``copy=False``, the default) or ``bytes`` (``copy=True``).
+Frame = Union[memoryview, bytes]
+
+_EMPTY_KEYS = ctypes.c_uint64(0)  # a valid pointer for calls with count 0
+
+
+class Role(enum.IntEnum):
+    WRITER = ROLE_WRITER
+    REPLICA = ROLE_REPLICA
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """``podsync_store_info``: a store's state at the time of the call."""
+
+    role: Role
+    schema_hash: int
+    stream_id: int  #: replica: the stream it follows (0 before the first frame)
+    state_version: int  #: version of the flushed / applied state
+    sequence: int  #: writer: frames produced so far; replica: last applied frame's
+    digest: int  #: state digest of the flushed / applied state
+    catchup_floor: int  #: oldest version delta_since can serve
+    pending_changes: int  #: writer: distinct keys changed since the last flush
+    generation: int  #: changes whenever record memory may have moved
+    diverged: bool  #: replica: True after DigestMismatch until a snapshot
+    table_count: int
+
+
+class TableView:
+    """Zero-copy, read-only views of one table's records and keys (from :meth:`Store.view`).
+
+    While the arrays (or anything derived from them) are alive, the store refuses writes and
+    apply with :class:`ViewsAliveError`, so they never point into freed or moved memory. Use it as
+    a context manager: leaving the block drops the view's own references, after which writes work
+    again unless you kept the arrays (or slices of them) elsewhere.
+    """
+
+    __slots__ = ("_keys", "_records", "table_id", "generation")
+
+    def __init__(self, table_id: int, keys: np.ndarray, records: np.ndarray, generation: int):
+        self.table_id = table_id
+        self.generation = generation  #: ``info().generation`` when the view was taken
+        self._keys: np.ndarray | None = keys
+        self._records: np.ndarray | None = records
+
+    @property
+    def keys(self) -> np.ndarray:
+        """uint64 keys, parallel to :attr:`records` (order unspecified)."""
+        if self._keys is None:
+            raise ClosedError("the TableView was released")
+        return self._keys
+
+    @property
+    def records(self) -> np.ndarray:
+        """The records, as a structured array of the table's dtype."""
+        if self._records is None:
+            raise ClosedError("the TableView was released")
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def release(self) -> None:
+        """Drops this object's references to the arrays. Idempotent."""
+        self._keys = None
+        self._records = None
+
+    def __enter__(self) -> TableView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _options(
+    stream_id: int | None = None,
+    frame_digest: bool | None = None,
+    manual_clock: bool | None = None,
+    max_batch_records: int | None = None,
+    max_batch_bytes: int | None = None,
+    max_batch_age_ms: int | None = None,
+    max_frame_bytes: int | None = None,
+    tombstone_horizon: int | None = None,
+) -> StoreOptions:
+    opts = StoreOptions()
+    status = LIB.podsync_store_options_init(ctypes.byref(opts), STORE_OPTIONS_VERSION)
+    if status < 0:
+        raise_for(status, None, "podsync_store_options_init")
+    if frame_digest is not None:
+        opts.flags = (opts.flags | OPT_FRAME_DIGEST) if frame_digest else (opts.flags & ~OPT_FRAME_DIGEST)
+    if manual_clock is not None:
+        opts.flags = (opts.flags | OPT_MANUAL_CLOCK) if manual_clock else (opts.flags & ~OPT_MANUAL_CLOCK)
+    for name, value in (
+        ("stream_id", stream_id),
+        ("max_batch_records", max_batch_records),
+        ("max_batch_bytes", max_batch_bytes),
+        ("max_batch_age_ms", max_batch_age_ms),
+        ("max_frame_bytes", max_frame_bytes),
+        ("tombstone_horizon", tombstone_horizon),
+    ):
+        if value is not None:
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+            setattr(opts, name, value)
+    return opts
+
+
+def _keys_array(keys: Any, what: str = "keys") -> np.ndarray:
+    """Validates (ndarray: uint64, 1-D, C-contiguous, never converted silently) or converts (any
+    other sequence of ints) keys."""
+    if isinstance(keys, np.ndarray):
+        if keys.dtype != np.uint64:
+            raise TypeError(f"{what} must be a uint64 array, got dtype {keys.dtype} (use .astype(np.uint64))")
+        if keys.ndim != 1:
+            raise ValueError(f"{what} must be 1-D, got shape {keys.shape}")
+        if not keys.flags.c_contiguous:
+            raise ValueError(f"{what} must be C-contiguous (use np.ascontiguousarray)")
+        return keys
+    return np.asarray(keys, dtype=np.uint64).reshape(-1)
+
+
+class Store:
+    """A PodSync store (``podsync_store``): the tables of one schema, as a writer or a replica.
+
+    Usually created as :class:`Writer` or :class:`Replica`; ``Store(schema, role)`` exposes every
+    call of the C API whatever the role (a writer-only call on a replica raises
+    :class:`WrongRole`, as in C). The schema may be a :class:`Schema` or its canonical encoding.
+
+    Options (keyword arguments; ``None`` keeps the library's default, 0 means "no limit" as in C):
+    ``stream_id``, ``frame_digest`` (default True), ``manual_clock`` (default False),
+    ``max_batch_records``, ``max_batch_bytes``, ``max_batch_age_ms``, ``max_frame_bytes``,
+    ``tombstone_horizon``.
+
+    A store is used by one thread at a time. ``close()`` frees it (idempotent; also done by
+    ``with`` and, as a last resort, by garbage collection); any later call raises
+    :class:`ClosedError`. Memory of views still alive at close stays valid until they die.
+    """
+
+    def __init__(self, schema: Schema | bytes | bytearray | memoryview, role: Role | int, **options: Any) -> None:
+        self._handle: StoreHandle | None = None
+        if isinstance(schema, Schema):
+            sch, own = schema, False
+        else:
+            sch, own = Schema.from_bytes(schema), True
+        try:
+            opts = _options(**options)
+            out = StoreP()
+            status = LIB.podsync_store_create(sch._handle(), int(role), ctypes.byref(opts), ctypes.byref(out))
+            if status < 0:
+                raise_for(status, None, "podsync_store_create")
+            self._tables: dict[int, TableSpec] = sch.tables
+            self._schema_bytes = sch.to_bytes()
+        finally:
+            if own:
+                sch.close()
+        self._handle = StoreHandle(out)
+        # Out-parameters reused by every call (a store is used by one thread at a time).
+        self._out_ptr = ctypes.c_void_p()
+        self._out_ptr2 = ctypes.c_void_p()
+        self._out_size = ctypes.c_size_t()
+        self._out_u64 = ctypes.c_uint64()
+        self._ref_ptr = ctypes.byref(self._out_ptr)
+        self._ref_ptr2 = ctypes.byref(self._out_ptr2)
+        self._ref_size = ctypes.byref(self._out_size)
+        self._ref_u64 = ctypes.byref(self._out_u64)
+        self._info = _CStoreInfo()
+        self._ref_info = ctypes.byref(self._info)
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the store (deferred until the last live view is gone; frames handed out as
+        memoryviews are released now). Idempotent."""
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle is not None:
+            handle.close()
+
+    __del__ = close
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def __enter__(self) -> Store:
+        self._h()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _h(self) -> StoreHandle:
+        handle = self._handle
+        if handle is None:
+            raise ClosedError(f"operation on a closed {type(self).__name__}")
+        return handle
+
+    def _errmsg(self) -> bytes | None:
+        handle = self._handle
+        return LIB.podsync_store_errmsg(handle.ptr) if handle is not None else None
+
+    def _fail(self, status: int, call: str) -> None:
+        raise_for(status, self._errmsg, call)
+
+    # --- schema -----------------------------------------------------------------------------
+
+    @property
+    def tables(self) -> dict[int, TableSpec]:
+        """The schema's tables, by id (a copy)."""
+        return dict(self._tables)
+
+    def schema(self) -> Schema:
+        """A new :class:`Schema` equal to this store's (e.g. to send ``to_bytes()`` to a replica)."""
+        return Schema.from_bytes(self._schema_bytes)
+
+    def dtype(self, table_id: int) -> np.dtype:
+        return self._tables[table_id].dtype
+
+    # --- writes (writer only) ---------------------------------------------------------------
+
+    def _write_ptr(self, action: str) -> Any:
+        handle = self._h()
+        if handle.exports[RECORDS]:
+            handle.ensure_unexported(RECORDS, action)
+        return handle.ptr
+
+    def put(self, table_id: int, key: int, record: Any) -> bool:
+        """Inserts or replaces one record: a numpy record (``np.void``, a 0-d or 1-element structured
+        array), a ``ctypes.Structure``, ``bytes`` or any buffer of the table's record size. Returns
+        True if the flush policy says to flush now (``PODSYNC_FLUSH_DUE``)."""
+        ptr = self._write_ptr("put")
+        keep: Any
+        if isinstance(record, ctypes.Structure | ctypes.Array):
+            arg: Any = ctypes.addressof(record)
+            size, keep = ctypes.sizeof(record), record
+        elif isinstance(record, (np.void, np.ndarray)):
+            contiguous = np.ascontiguousarray(record)
+            arg, size, keep = (array_address(contiguous) if contiguous.nbytes else None), contiguous.nbytes, contiguous
+        else:
+            arg, size, keep = buffer_arg(record)
+        status = LIB.podsync_store_put(ptr, table_id, key, arg, size)
+        del keep
+        if status < 0:
+            self._fail(status, "podsync_store_put")
+        return bool(status == Status.FLUSH_DUE)
+
+    def put_many(self, table_id: int, keys: npt.ArrayLike, records: Any) -> bool:
+        """Inserts or replaces ``len(keys)`` records in one call: ``keys[i]`` gets ``records[i]``.
+
+        ``keys``: a 1-D C-contiguous ``uint64`` ndarray (a list of ints is converted; an ndarray of
+        another dtype is refused rather than copied silently). ``records``: a C-contiguous ndarray
+        with ``len(records) == len(keys)`` and ``records.nbytes == len(keys) * record_size`` (the
+        table's structured dtype, or any dtype of that itemsize, or shape ``(n, record_size)``
+        bytes), or a bytes-like object of ``len(keys) * record_size`` bytes. Nothing is copied; no
+        Python loop. A later duplicate key wins. Validated before any change: on error nothing was
+        written. Returns True if a flush is due."""
+        ptr = self._write_ptr("put_many")
+        k = _keys_array(keys)
+        n = k.shape[0]
+        if isinstance(records, np.ndarray):
+            if not records.flags.c_contiguous:
+                raise ValueError("records must be C-contiguous (use np.ascontiguousarray)")
+            if n and (records.ndim == 0 or records.shape[0] != n):
+                raise ValueError(f"{n} keys but records has shape {records.shape}")
+            nbytes = records.nbytes
+            rec_arg: Any = array_address(records) if nbytes else ctypes.addressof(_EMPTY_KEYS)
+            keep: Any = records
+        else:
+            rec_arg, nbytes, keep = buffer_arg(records)
+            if nbytes == 0:
+                rec_arg = ctypes.addressof(_EMPTY_KEYS)
+        spec = self._tables.get(table_id)
+        if spec is not None and nbytes != n * spec.record_size:
+            itemsize = getattr(records, "itemsize", None)
+            raise RecordSizeError(
+                Status.E_RECORD_SIZE,
+                f"table {table_id} has {spec.record_size}-byte records; got {nbytes} bytes for "
+                f"{n} keys" + (f" (itemsize {itemsize})" if itemsize is not None else ""),
+                call="put_many",
+            )
+        keys_arg = array_address(k) if n else ctypes.addressof(_EMPTY_KEYS)
+        status = LIB.podsync_store_put_many(ptr, table_id, keys_arg, rec_arg, n, nbytes)
+        del keep
+        if status < 0:
+            self._fail(status, "podsync_store_put_many")
+        return bool(status == Status.FLUSH_DUE)
+
+    def delete(self, table_id: int, key: int) -> bool:
+        """Deletes one record; returns True if there was one, False if not (nothing changed)."""
+        ptr = self._write_ptr("delete")
+        status = LIB.podsync_store_delete(ptr, table_id, key)
+        if status < 0:
+            self._fail(status, "podsync_store_delete")
+        return bool(status != Status.NOT_FOUND)
+
+    def delete_many(self, table_id: int, keys: npt.ArrayLike) -> int:
+        """Deletes the records under `keys` (uint64 ndarray, or a sequence of ints); absent keys are
+        skipped. Returns how many records were deleted (see :meth:`flush_due` for the policy)."""
+        ptr = self._write_ptr("delete_many")
+        k = _keys_array(keys)
+        n = k.shape[0]
+        keys_arg = array_address(k) if n else ctypes.addressof(_EMPTY_KEYS)
+        status = LIB.podsync_store_delete_many(ptr, table_id, keys_arg, n, self._ref_size)
+        if status < 0:
+            self._fail(status, "podsync_store_delete_many")
+        return self._out_size.value
+
+    # --- flush policy (writer only) ---------------------------------------------------------
+
+    def set_time(self, now_ms: int) -> None:
+        """Sets the store's clock (milliseconds, any monotonic scale); the only time source with
+        ``manual_clock=True``."""
+        status = LIB.podsync_store_set_time(self._h().ptr, now_ms)
+        if status < 0:
+            self._fail(status, "podsync_store_set_time")
+
+    def flush_due(self) -> bool:
+        """True if the flush policy says the pending batch should be flushed now."""
+        status = LIB.podsync_store_flush_due(self._h().ptr)
+        if status < 0:
+            self._fail(status, "podsync_store_flush_due")
+        return bool(status == Status.FLUSH_DUE)
+
+    # --- producing frames -------------------------------------------------------------------
+
+    def _produce(self, call: str, fn: Any, args: tuple[Any, ...], copy: bool) -> list[Frame]:
+        handle = self._h()
+        handle.revoke_frames()
+        if handle.exports[OUTBOX]:
+            handle.ensure_unexported(OUTBOX, call.replace("podsync_store_", ""))
+        ptr = handle.ptr
+        status = fn(ptr, *args, self._ref_size)
+        if status < 0:
+            self._fail(status, call)
+        if status == Status.SNAPSHOT_REQUIRED:
+            raise SnapshotRequired(status, f"version {args[0]} is older than the store covers", call=call)
+        frames: list[Frame] = []
+        frame_fn = LIB.podsync_store_frame
+        data, size = self._out_ptr, self._out_size
+        for index in range(self._out_size.value):
+            status = frame_fn(ptr, index, self._ref_ptr, self._ref_size)
+            if status < 0:
+                self._fail(status, "podsync_store_frame")
+            address, nbytes = data.value or 0, size.value
+            if copy:
+                frames.append(ctypes.string_at(address, nbytes))
+            else:
+                view = memoryview(cast(Any, export_bytes(handle, OUTBOX, address, nbytes)))
+                handle.outbox_views.append(view)
+                frames.append(view)
+        return frames
+
+    def flush(self, *, copy: bool = False) -> list[Frame]:
+        """Writer only: turns the pending batch into frames (none if it is empty), each advancing
+        the version by one.
+
+        With ``copy=False`` (default) the frames are read-only ``memoryview``s of the store's
+        outbox: no copy. They are valid until the next ``flush``/``delta_since``/``snapshot``/
+        ``catch_up``/``close`` on this store, which ``release()``s them (using one afterwards
+        raises ``ValueError``). If something derived from them is still alive then (a slice, a
+        numpy array, :func:`podsync.sections` arrays), that call raises :class:`ViewsAliveError`
+        instead of freeing memory in use. Send, write or apply them right away, or ask for
+        ``copy=True`` to get ``bytes`` you may keep."""
+        return self._produce("podsync_store_flush", LIB.podsync_store_flush, (), copy)
+
+    def delta_since(self, since_version: int, *, copy: bool = False) -> list[Frame]:
+        """One frame carrying every change since `since_version` (as of the last flush); no frame
+        if it is the current version; a snapshot if it is 0. Raises :class:`SnapshotRequired` if
+        the version is older than the store covers (``info().catchup_floor``) and
+        :class:`VersionAhead` if it is newer than the store. Frames as in :meth:`flush`."""
+        return self._produce("podsync_store_delta_since", LIB.podsync_store_delta_since, (since_version,), copy)
+
+    def snapshot(self, *, copy: bool = False) -> list[Frame]:
+        """One frame flagged RESET carrying the whole state as of the last flush (a list of one
+        frame, like the other producers). Frames as in :meth:`flush`."""
+        return self._produce("podsync_store_snapshot", LIB.podsync_store_snapshot, (), copy)
+
+    def catch_up(self, since_version: int, *, copy: bool = False) -> list[Frame]:
+        """What a replica at `since_version` needs: :meth:`delta_since`, or a :meth:`snapshot`
+        when the store no longer covers that version."""
+        try:
+            return self.delta_since(since_version, copy=copy)
+        except SnapshotRequired:
+            return self.snapshot(copy=copy)
+
+    # --- applying frames (replica only) -----------------------------------------------------
+
+    def apply(self, frame: Any) -> ApplyResult:
+        """Validates a whole frame (any buffer: bytes, bytearray, memoryview, numpy uint8 array;
+        read in place for the call, no copy unless it is non-contiguous), then applies it
+        atomically. Returns :attr:`ApplyResult.OK`, ``DUPLICATE``, ``GAP`` (ask the writer for
+        ``catch_up(replica.version)``) or ``STALE``; raises a :class:`PodSyncError` subclass with
+        the state unchanged (:class:`DigestMismatch` excepted: the frame was applied and the
+        replica is now diverged)."""
+        ptr = self._write_ptr("apply")
+        arg, size, keep = buffer_arg(frame)
+        status = LIB.podsync_store_apply(ptr, arg, size, None)
+        del keep
+        if status < 0:
+            self._fail(status, "podsync_store_apply")
+        return ApplyResult(status)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get(self, table_id: int, key: int) -> np.void | None:
+        """A COPY of the record under `key` as a read-only numpy record of the table's dtype
+        (``rec["pos"]``), or None if there is none. One record's bytes are copied, so it stays
+        valid whatever happens to the store."""
+        handle = self._h()
+        status = LIB.podsync_store_get(handle.ptr, table_id, key, self._ref_ptr)
+        if status < 0:
+            self._fail(status, "podsync_store_get")
+        address = self._out_ptr.value
+        if status == Status.NOT_FOUND or not address:
+            return None
+        spec = self._tables[table_id]
+        raw = ctypes.string_at(address, spec.record_size)
+        return np.frombuffer(raw, dtype=spec.dtype)[0]  # type: ignore[no-any-return]
+
+    def __contains__(self, item: tuple[int, int]) -> bool:
+        """``(table_id, key) in store``."""
+        table_id, key = item
+        status = LIB.podsync_store_get(self._h().ptr, table_id, key, self._ref_ptr)
+        if status < 0:
+            self._fail(status, "podsync_store_get")
+        return bool(status == Status.OK)
+
+    def count(self, table_id: int) -> int:
+        """Number of records in the table."""
+        status = LIB.podsync_store_count(self._h().ptr, table_id, self._ref_size)
+        if status < 0:
+            self._fail(status, "podsync_store_count")
+        return self._out_size.value
+
+    def _table_arrays(self, table_id: int, want_keys: bool, want_records: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+        handle = self._h()
+        status = LIB.podsync_store_table(handle.ptr, table_id, self._ref_ptr, self._ref_ptr2, self._ref_size)
+        if status < 0:
+            self._fail(status, "podsync_store_table")
+        spec = self._tables[table_id]
+        n = self._out_size.value
+        keys: np.ndarray | None = None
+        records: np.ndarray | None = None
+        if n == 0:
+            if want_keys:
+                keys = empty_readonly(np.dtype(np.uint64))
+            if want_records:
+                records = empty_readonly(spec.dtype)
+            return keys, records
+        if want_keys:
+            keys = export_bytes(handle, RECORDS, self._out_ptr2.value or 0, 8 * n).view(np.uint64)
+        if want_records:
+            records = export_bytes(handle, RECORDS, self._out_ptr.value or 0, n * spec.record_size).view(spec.dtype)
+        return keys, records
+
+    def table(self, table_id: int) -> np.ndarray:
+        """The table's records as a read-only structured ndarray that VIEWS the store's memory:
+        O(1), no copy. Order unspecified (parallel to :meth:`keys`). While this array or anything
+        derived from it (slices, field views) is alive, writes and apply on this store raise
+        :class:`ViewsAliveError`: a view never reads moved or freed memory. ``del`` it (or use
+        :meth:`view`) before writing, or keep ``.copy()``."""
+        return self._table_arrays(table_id, False, True)[1]  # type: ignore[return-value]
+
+    def keys(self, table_id: int) -> np.ndarray:
+        """The table's keys as a read-only uint64 ndarray viewing the store's memory (parallel to
+        :meth:`table`; same rules)."""
+        return self._table_arrays(table_id, True, False)[0]  # type: ignore[return-value]
+
+    def view(self, table_id: int) -> TableView:
+        """Keys and records of one table as a :class:`TableView`, best used as
+        ``with store.view(1) as v: ... v.records["pos"] ...``; writes and apply raise
+        :class:`ViewsAliveError` until the block is left (and any array taken out of it is gone)."""
+        generation = self.info().generation
+        keys, records = self._table_arrays(table_id, True, True)
+        return TableView(table_id, keys, records, generation)  # type: ignore[arg-type]
+
+    def info(self) -> StoreInfo:
+        c = self._info
+        c.version = STORE_INFO_VERSION
+        status = LIB.podsync_store_info_get(self._h().ptr, self._ref_info)
+        if status < 0:
+            self._fail(status, "podsync_store_info_get")
+        return StoreInfo(
+            Role(c.role), c.schema_hash, c.stream_id, c.state_version, c.sequence, c.digest,
+            c.catchup_floor, c.pending_changes, c.generation, bool(c.diverged), c.table_count,
+        )  # fmt: skip
+
+    def digest(self) -> int:
+        """The order-independent digest of the (flushed / applied) state; O(1)."""
+        status = LIB.podsync_store_digest(self._h().ptr, self._ref_u64)
+        if status < 0:
+            self._fail(status, "podsync_store_digest")
+        return self._out_u64.value
+
+    @property
+    def version(self) -> int:
+        """The version of the flushed (writer) or applied (replica) state."""
+        return self.info().state_version
+
+    @property
+    def role(self) -> Role:
+        return self.info().role
+
+    @property
+    def views_alive(self) -> int:
+        """How many views of this store's record memory are alive (0: writes are allowed)."""
+        handle = self._h()
+        return handle.exports[RECORDS]
+
+    def __repr__(self) -> str:
+        if self._handle is None:
+            return f"<podsync.{type(self).__name__} (closed)>"
+        i = self.info()
+        return (
+            f"<podsync.{type(self).__name__} version={i.state_version} stream={i.stream_id:#x} "
+            f"digest={i.digest:#018x} tables={i.table_count}>"
+        )
+
+
+class Writer(Store):
+    """A store in the writer role: owns the state, ``put``/``delete`` and ``flush`` frames.
+
+    Options: ``stream_id`` (0 or None: random), ``frame_digest`` (frames carry the digest; default
+    True), ``manual_clock`` (time only from :meth:`set_time`), ``max_batch_records``,
+    ``max_batch_bytes``, ``max_batch_age_ms`` (flush policy), ``max_frame_bytes`` (split flushes),
+    ``tombstone_horizon`` (versions of deletions remembered for catch-up); None = library default.
+    """
+
+    def __init__(
+        self,
+        schema: Schema | bytes | bytearray | memoryview,
+        *,
+        stream_id: int | None = None,
+        frame_digest: bool | None = None,
+        manual_clock: bool | None = None,
+        max_batch_records: int | None = None,
+        max_batch_bytes: int | None = None,
+        max_batch_age_ms: int | None = None,
+        max_frame_bytes: int | None = None,
+        tombstone_horizon: int | None = None,
+    ) -> None:
+        super().__init__(
+            schema,
+            Role.WRITER,
+            stream_id=stream_id,
+            frame_digest=frame_digest,
+            manual_clock=manual_clock,
+            max_batch_records=max_batch_records,
+            max_batch_bytes=max_batch_bytes,
+            max_batch_age_ms=max_batch_age_ms,
+            max_frame_bytes=max_frame_bytes,
+            tombstone_horizon=tombstone_horizon,
+        )
+
+    def __enter__(self) -> Writer:
+        self._h()
+        return self
+
+
+class Replica(Store):
+    """A store in the replica role: changes only by :meth:`apply`; can serve ``catch_up``,
+    ``delta_since`` and ``snapshot`` frames to further replicas (``tombstone_horizon`` bounds how
+    far back its deltas reach)."""
+
+    def __init__(
+        self,
+        schema: Schema | bytes | bytearray | memoryview,
+        *,
+        frame_digest: bool | None = None,
+        tombstone_horizon: int | None = None,
+    ) -> None:
+        super().__init__(
+            schema, Role.REPLICA, frame_digest=frame_digest, tombstone_horizon=tombstone_horizon
+        )
+
+    def __enter__(self) -> Replica:
+        self._h()
+        return self
+

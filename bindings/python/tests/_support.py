@@ -1,0 +1,62 @@
+"""Helpers shared by the tests (imported as `_support`; the tests directory is on sys.path)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+import podsync
+
+REPO = Path(__file__).resolve().parents[3]
+HEADER = REPO / "include" / "podsync.h"
+
+ENTITY = np.dtype(
+    [("id", "<u8"), ("pos", "<f4", (3,)), ("rot", "<f4", (4,)), ("flags", "<u4")]
+)  # 40 bytes, the README's entity
+ITEM = np.dtype([("a", "<u4"), ("b", "<u4")])  # 8 bytes, a second table
+
+
+def entities(ids: np.ndarray | list[int], seed: int = 0) -> np.ndarray:
+    """Entity records for ids, deterministic per (id, seed)."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    recs = np.zeros(len(ids), ENTITY)
+    recs["id"] = ids
+    recs["pos"] = (ids[:, None] * np.array([1.0, 2.0, 3.0]) + seed).astype(np.float32)
+    recs["rot"][:, 3] = 1.0
+    recs["flags"] = (ids + np.uint64(seed)).astype(np.uint32)
+    return recs
+
+
+def state(store: podsync.Store, table: int) -> dict[int, bytes]:
+    """A table's contents as {key: record bytes} (copied)."""
+    with store.view(table) as v:
+        return {int(k): v.records[i].tobytes() for i, k in enumerate(v.keys)}
+
+
+class XXH3:
+    """XXH3-64 through the system libxxhash (the library PodSync itself links), to craft frames
+    with valid checksums."""
+
+    def __init__(self) -> None:
+        name = ctypes.util.find_library("xxhash") or "libxxhash.so.0"
+        self.lib = ctypes.CDLL(name)
+        self.lib.XXH3_64bits.restype = ctypes.c_uint64
+        self.lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+    def __call__(self, data: bytes) -> int:
+        return int(self.lib.XXH3_64bits(data, len(data)))
+
+    def reseal(self, frame: bytearray) -> bytearray:
+        """Recomputes a frame's checksum (bytes 8..16) over bytes [16, end)."""
+        frame[8:16] = self(bytes(frame[16:])).to_bytes(8, "little")
+        return frame
+
+
+def have_gcc() -> bool:
+    return any(
+        os.access(os.path.join(p, "gcc"), os.X_OK) for p in os.environ.get("PATH", "").split(":")
+    )

@@ -1,0 +1,300 @@
+"""Every exception family, each from real bad input to the real library."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import podsync
+from _support import ENTITY, ITEM, XXH3, entities, state
+
+
+@pytest.fixture
+def frame(writer: podsync.Writer) -> bytes:
+    keys = np.array([1, 2, 3], np.uint64)
+    writer.put_many(1, keys, entities(keys))
+    writer.delete(2, 1)
+    (f,) = writer.flush(copy=True)
+    return f  # type: ignore[return-value]
+
+
+def check(exc: pytest.ExceptionInfo[podsync.PodSyncError], status: podsync.Status) -> None:
+    err = exc.value
+    assert err.status == status and err.status_name == "PODSYNC_" + status.name
+    assert err.status_name in str(err)
+
+
+def assert_unchanged(replica: podsync.Replica, before: tuple[int, int, dict[int, bytes]]) -> None:
+    assert (replica.version, replica.digest(), state(replica, 1)) == before
+
+
+def snapshot_of(replica: podsync.Replica) -> tuple[int, int, dict[int, bytes]]:
+    return replica.version, replica.digest(), state(replica, 1)
+
+
+def test_hierarchy() -> None:
+    for cls in (
+        podsync.InvalidArgument, podsync.UnknownTable, podsync.RecordSizeError, podsync.NoMemory,
+        podsync.WrongRole, podsync.SchemaInvalid, podsync.FrameError, podsync.SchemaMismatch,
+        podsync.StreamMismatch, podsync.Diverged, podsync.VersionAhead, podsync.SnapshotRequired,
+        podsync.InternalError, podsync.BufferTooSmall,
+    ):  # fmt: skip
+        assert issubclass(cls, podsync.PodSyncError)
+    for cls in (podsync.FrameTruncated, podsync.FrameMagic, podsync.FrameVersion, podsync.FrameChecksum,
+                podsync.FrameMalformed, podsync.UnsupportedCodec):  # fmt: skip
+        assert issubclass(cls, podsync.FrameError)
+    assert issubclass(podsync.DigestMismatch, podsync.Diverged)
+    assert issubclass(podsync.InvalidArgument, ValueError) and issubclass(podsync.NoMemory, MemoryError)
+    assert issubclass(podsync.UnknownTable, LookupError)
+    for status in podsync.Status:
+        if status < 0:
+            err = podsync.error_for(status, "m")
+            assert err.status == status and err.message == "m"
+            assert type(err) is not podsync.PodSyncError, status
+
+
+def test_invalid_argument(schema: podsync.Schema) -> None:
+    with pytest.raises(podsync.InvalidArgument) as exc:
+        podsync.Store(schema, 7)  # no such role
+    check(exc, podsync.Status.E_INVALID_ARGUMENT)
+
+
+def test_unknown_table(writer: podsync.Writer) -> None:
+    with pytest.raises(podsync.UnknownTable) as exc:
+        writer.put(99, 1, bytes(40))
+    check(exc, podsync.Status.E_UNKNOWN_TABLE)
+    assert "99" in exc.value.message  # the library's message (podsync_store_errmsg)
+    for call in (lambda: writer.count(99), lambda: writer.get(99, 1), lambda: writer.table(99),
+                 lambda: writer.delete(99, 1), lambda: writer.delete_many(99, [1])):  # fmt: skip
+        with pytest.raises(podsync.UnknownTable):
+            call()
+
+
+def test_record_size(writer: podsync.Writer) -> None:
+    with pytest.raises(podsync.RecordSizeError) as exc:
+        writer.put(1, 1, bytes(39))
+    check(exc, podsync.Status.E_RECORD_SIZE)
+    assert exc.value.message
+    with pytest.raises(podsync.RecordSizeError):
+        writer.put(1, 1, np.zeros(1, ITEM))
+    assert writer.info().pending_changes == 0
+
+
+def test_wrong_role(schema: podsync.Schema, frame: bytes) -> None:
+    with podsync.Store(schema, podsync.Role.REPLICA) as r, podsync.Store(schema, podsync.Role.WRITER) as w:
+        with pytest.raises(podsync.WrongRole) as exc:
+            r.put(1, 1, bytes(40))
+        check(exc, podsync.Status.E_WRONG_ROLE)
+        for call in (lambda: r.put_many(1, [1], bytes(40)), lambda: r.delete(1, 1), lambda: r.flush(),
+                     lambda: r.set_time(5), lambda: w.apply(frame)):  # fmt: skip
+            with pytest.raises(podsync.WrongRole):
+                call()
+
+
+def test_schema_invalid() -> None:
+    with podsync.Schema() as s, pytest.raises(podsync.SchemaInvalid) as exc:
+        s.add_table(1, record_size=12, alignment=8)
+    check(exc, podsync.Status.E_SCHEMA_INVALID)
+    with pytest.raises(podsync.SchemaInvalid):
+        podsync.Schema.from_bytes(b"PSYNSCH1\x01\x00\x00\x00")
+
+
+def test_frame_truncated(replica: podsync.Replica, frame: bytes) -> None:
+    before = snapshot_of(replica)
+    for bad in (frame[:-8], frame[:87], b"PSYN"):
+        with pytest.raises(podsync.FrameTruncated) as exc:
+            replica.apply(bad)
+        check(exc, podsync.Status.E_FRAME_TRUNCATED)
+    with pytest.raises(podsync.FrameTruncated):
+        podsync.validate(frame[:100])
+    with pytest.raises(podsync.FrameTruncated):
+        podsync.peek(frame[:50])
+    assert_unchanged(replica, before)
+
+
+def test_frame_magic(replica: podsync.Replica, frame: bytes) -> None:
+    bad = b"XSYN" + frame[4:]
+    with pytest.raises(podsync.FrameMagic) as exc:
+        replica.apply(bad)
+    check(exc, podsync.Status.E_FRAME_MAGIC)
+    with pytest.raises(podsync.FrameMagic):
+        podsync.peek(bad)
+
+
+def test_frame_version(replica: podsync.Replica, frame: bytes) -> None:
+    bad = frame[:4] + (2).to_bytes(2, "little") + frame[6:]
+    with pytest.raises(podsync.FrameVersion) as exc:
+        replica.apply(bad)
+    check(exc, podsync.Status.E_FRAME_VERSION)
+
+
+def test_frame_checksum_on_every_single_bit_flip_of_the_checked_bytes(replica: podsync.Replica, frame: bytes) -> None:
+    before = snapshot_of(replica)
+    rng = np.random.default_rng(1)
+    positions = sorted(set(rng.integers(16, len(frame), size=64).tolist()) | {16, len(frame) - 1})
+    for pos in positions:
+        bad = bytearray(frame)
+        bad[pos] ^= 1 << int(rng.integers(0, 8))
+        with pytest.raises(podsync.FrameError) as exc:  # checksum, or truncated/malformed if the length moved
+            replica.apply(bad)
+        if pos >= 24:
+            check(exc, podsync.Status.E_FRAME_CHECKSUM)
+    bad = bytearray(frame)
+    bad[8] ^= 0x10  # the checksum itself
+    with pytest.raises(podsync.FrameChecksum):
+        podsync.validate(bad)
+    assert_unchanged(replica, before)
+
+
+def test_frame_malformed(replica: podsync.Replica, frame: bytes, xxh3: XXH3) -> None:
+    with pytest.raises(podsync.FrameMalformed) as exc:
+        replica.apply(frame + bytes(8))  # more bytes than the frame: size must be exact
+    check(exc, podsync.Status.E_FRAME_MALFORMED)
+    bad = bytearray(frame)
+    bad[24] |= 0x80  # an unknown flag, checksum recomputed
+    with pytest.raises(podsync.FrameMalformed):
+        replica.apply(xxh3.reseal(bad))
+    with pytest.raises(podsync.FrameMalformed):
+        podsync.validate(xxh3.reseal(bad))
+
+
+def test_unsupported_codec(replica: podsync.Replica, frame: bytes, xxh3: XXH3) -> None:
+    bad = bytearray(frame)
+    bad[30] = 1  # codec 1, checksum recomputed
+    with pytest.raises(podsync.UnsupportedCodec) as exc:
+        replica.apply(xxh3.reseal(bad))
+    check(exc, podsync.Status.E_UNSUPPORTED_CODEC)
+    assert isinstance(exc.value, podsync.FrameError)
+
+
+def test_schema_mismatch(frame: bytes) -> None:
+    with podsync.Schema({1: ENTITY}) as other, podsync.Replica(other) as r:
+        with pytest.raises(podsync.SchemaMismatch) as exc:
+            r.apply(frame)
+        check(exc, podsync.Status.E_SCHEMA_MISMATCH)
+        assert r.version == 0
+
+
+def test_stream_mismatch(schema: podsync.Schema, replica: podsync.Replica, frame: bytes) -> None:
+    assert replica.apply(frame) == podsync.ApplyResult.OK
+    with podsync.Writer(schema) as other:
+        other.put(1, 1, entities([1])[0])
+        other.flush()
+        other.put(1, 2, entities([2])[0])
+        (delta,) = other.flush()
+        with pytest.raises(podsync.StreamMismatch) as exc:
+            replica.apply(delta)
+        check(exc, podsync.Status.E_STREAM_MISMATCH)
+        (snap,) = other.snapshot()  # a snapshot of another stream moves the replica to it
+        assert replica.apply(snap) == podsync.ApplyResult.OK and replica.digest() == other.digest()
+
+
+def test_digest_mismatch_then_diverged_then_healed(schema: podsync.Schema, replica: podsync.Replica) -> None:
+    """Two writers that (wrongly) share a stream id: the replica applies A's v1 and B's v1->v2."""
+    with podsync.Writer(schema, stream_id=77) as a, podsync.Writer(schema, stream_id=77) as b:
+        a.put(1, 1, entities([1], seed=1)[0])
+        (a1,) = a.flush()
+        b.put(1, 1, entities([1], seed=2)[0])
+        b.flush()
+        b.put(1, 2, entities([2])[0])
+        (b2,) = b.flush()
+        assert replica.apply(a1) == podsync.ApplyResult.OK
+        with pytest.raises(podsync.DigestMismatch) as exc:
+            replica.apply(b2)
+        check(exc, podsync.Status.E_DIGEST_MISMATCH)
+        assert isinstance(exc.value, podsync.Diverged)
+        info = replica.info()
+        assert info.diverged and info.state_version == 2  # applied, then marked diverged
+        b.put(1, 3, entities([3])[0])
+        (b3,) = b.flush()
+        with pytest.raises(podsync.Diverged) as exc2:
+            replica.apply(b3)
+        check(exc2, podsync.Status.E_DIVERGED)
+        assert type(exc2.value) is podsync.Diverged
+        with pytest.raises(podsync.Diverged):
+            replica.snapshot()  # a diverged replica serves nothing
+        with pytest.raises(podsync.Diverged):
+            replica.delta_since(0)
+        (snap,) = b.snapshot()
+        assert replica.apply(snap) == podsync.ApplyResult.OK
+        assert not replica.info().diverged and replica.digest() == b.digest()
+
+
+def test_version_ahead(writer: podsync.Writer, frame: bytes) -> None:
+    with pytest.raises(podsync.VersionAhead) as exc:
+        writer.delta_since(writer.version + 1)
+    check(exc, podsync.Status.E_VERSION_AHEAD)
+
+
+def test_snapshot_required_and_catch_up(schema: podsync.Schema) -> None:
+    with podsync.Writer(schema, tombstone_horizon=2) as w, podsync.Replica(schema) as r:
+        for v in range(6):
+            w.put(1, v + 10, entities([v + 10])[0])
+            w.delete(1, v + 9)
+            w.flush()
+        floor = w.info().catchup_floor
+        assert floor > 1
+        with pytest.raises(podsync.SnapshotRequired) as exc:
+            w.delta_since(1)
+        assert exc.value.status == podsync.Status.SNAPSHOT_REQUIRED
+        (frame,) = w.delta_since(floor)
+        assert not podsync.peek(frame).is_snapshot
+        (healing,) = w.catch_up(1)
+        assert podsync.peek(healing).is_snapshot
+        assert r.apply(healing) == podsync.ApplyResult.OK and r.digest() == w.digest()
+
+
+def test_stale_and_gap_are_values_not_errors(writer: podsync.Writer, replica: podsync.Replica) -> None:
+    writer.put(1, 1, entities([1])[0])
+    (old_snap,) = writer.snapshot(copy=True)
+    writer.flush()
+    writer.put(1, 2, entities([2])[0])
+    (d2,) = writer.flush(copy=True)
+    writer.put(1, 3, entities([3])[0])
+    (d3,) = writer.flush(copy=True)
+    assert replica.apply(d3) == podsync.ApplyResult.GAP and replica.version == 0
+    for f in writer.catch_up(replica.version):
+        assert replica.apply(f) == podsync.ApplyResult.OK
+    assert replica.apply(d2) == podsync.ApplyResult.DUPLICATE
+    assert replica.apply(old_snap) == podsync.ApplyResult.STALE
+
+
+def test_no_memory_from_an_allocation_the_engine_cannot_make() -> None:
+    """Run in a child limited in address space: a 1 MiB-record table asked to hold 160 MiB."""
+    code = textwrap.dedent(
+        """
+        import resource, numpy as np, podsync
+        schema = podsync.Schema().add_table(1, record_size=1 << 20, alignment=64)
+        w = podsync.Writer(schema)
+        records = np.zeros((160, 1 << 20), np.uint8)  # Python's own copy: 160 MiB
+        keys = np.arange(160, dtype=np.uint64)
+        with open("/proc/self/status") as f:
+            vm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (64 << 20), resource.RLIM_INFINITY))
+        try:
+            w.put_many(1, keys, records)
+        except podsync.NoMemory as e:
+            assert e.status == -5 and w.count(1) == 0 and w.info().pending_changes == 0
+            print("NoMemory:", e)
+        else:
+            print("no error")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("NoMemory: podsync_store_put_many: PODSYNC_E_NO_MEMORY"), result.stdout
+
+
+def test_errors_leave_the_writer_unchanged(writer: podsync.Writer) -> None:
+    writer.put_many(1, np.array([1, 2], np.uint64), entities([1, 2]))
+    before = writer.info()
+    for call in (lambda: writer.put(1, 3, bytes(3)), lambda: writer.put(5, 3, bytes(40)),
+                 lambda: writer.delta_since(10)):  # fmt: skip
+        with pytest.raises(podsync.PodSyncError):
+            call()
+    assert writer.info() == before

@@ -1,0 +1,205 @@
+"""The ctypes layer against the header: every function declared, struct layouts, loading rules."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import podsync
+from podsync import _ffi
+from _support import HEADER, have_gcc
+
+needs_header = pytest.mark.skipif(not HEADER.is_file(), reason="include/podsync.h not found")
+
+
+def header_functions() -> dict[str, int]:
+    """name -> parameter count of every PODSYNC_API function in podsync.h."""
+    text = HEADER.read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    found: dict[str, int] = {}
+    for match in re.finditer(r"PODSYNC_API\s+[^;(]*?\b(podsync_\w+)\s*\(([^)]*)\)\s*;", text, re.S):
+        name, params = match.group(1), match.group(2).strip()
+        found[name] = 0 if params in ("", "void") else params.count(",") + 1
+    return found
+
+
+@needs_header
+def test_table_declares_every_header_function_exactly() -> None:
+    declared = header_functions()
+    assert len(declared) >= 30  # the parser found them
+    assert set(_ffi.FUNCTIONS) == set(declared)
+    for name, count in declared.items():
+        restype, argtypes = _ffi.FUNCTIONS[name]
+        assert len(argtypes) == count, name
+        fn = getattr(_ffi.LIB, name)
+        assert fn.argtypes == argtypes and fn.restype is restype, name
+
+
+@needs_header
+def test_pointer_returning_functions_have_pointer_restype() -> None:
+    text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
+    for match in re.finditer(r"PODSYNC_API\s+([^;(]*?)\b(podsync_\w+)\s*\(", text):
+        ret, name = match.group(1).strip(), match.group(2)
+        restype = _ffi.FUNCTIONS[name][0]
+        if "*" in ret:
+            assert restype in (ctypes.c_char_p, ctypes.c_void_p), name
+        elif ret == "void":
+            assert restype is None, name
+        elif ret == "int32_t":
+            assert restype is ctypes.c_int32, name
+        elif ret == "uint32_t":
+            assert restype is ctypes.c_uint32, name
+
+
+@needs_header
+def test_header_constants_match() -> None:
+    defines = dict(
+        (m.group(1), int(m.group(2)))
+        for m in re.finditer(r"#define\s+PODSYNC_(\w+)\s+\(?(-?\d+|0x[0-9a-fA-F]+)u?\)?\s", HEADER.read_text())
+        if not m.group(2).startswith("0x")
+    )
+    assert defines["ABI_VERSION"] == podsync.ABI_VERSION
+    assert defines["FORMAT_VERSION"] == podsync.FORMAT_VERSION
+    assert defines["FRAME_HEADER_SIZE"] == podsync.FRAME_HEADER_SIZE
+    for status in podsync.Status:
+        macro = status.name if status.name.startswith("E_") else status.name
+        assert defines[macro] == status.value, macro
+    for ftype in podsync.FieldType:
+        assert defines[f"TYPE_{ftype.name}"] == ftype.value
+
+
+@pytest.mark.parametrize(
+    "struct, size, offsets",
+    [
+        (_ffi.Field, 24, {"name": 0, "type": 8, "offset": 12, "count": 16, "reserved": 20}),
+        (
+            _ffi.StoreOptions,
+            56,
+            {"version": 0, "flags": 4, "stream_id": 8, "max_batch_records": 16, "max_batch_bytes": 24,
+             "max_batch_age_ms": 32, "max_frame_bytes": 40, "tombstone_horizon": 48},
+        ),
+        (
+            _ffi.StoreInfo,
+            80,
+            {"version": 0, "role": 4, "schema_hash": 8, "stream_id": 16, "state_version": 24,
+             "sequence": 32, "digest": 40, "catchup_floor": 48, "pending_changes": 56,
+             "generation": 64, "diverged": 72, "table_count": 76},
+        ),
+        (
+            _ffi.FrameInfo,
+            80,
+            {"version": 0, "format_version": 4, "header_length": 8, "flags": 12, "section_count": 16,
+             "codec": 20, "frame_length": 24, "schema_hash": 32, "stream_id": 40, "sequence": 48,
+             "base_version": 56, "state_version": 64, "state_digest": 72},
+        ),
+        (
+            _ffi.FrameSection,
+            56,
+            {"version": 0, "table_id": 4, "record_size": 8, "reserved": 12, "put_count": 16,
+             "delete_count": 24, "put_keys": 32, "records": 40, "delete_keys": 48},
+        ),
+    ],
+)  # fmt: skip
+def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, offsets: dict[str, int]) -> None:
+    assert ctypes.sizeof(struct) == size
+    assert [f[0] for f in struct._fields_] == list(offsets)
+    for name, offset in offsets.items():
+        assert getattr(struct, name).offset == offset, name
+
+
+def test_versions_and_status_names() -> None:
+    assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
+    assert podsync.library_version() == "0.1.0"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
+    for status in podsync.Status:
+        assert podsync.status_name(status) == "PODSYNC_" + status.name
+    assert podsync.status_name(-42) == "PODSYNC_UNKNOWN_STATUS"
+    err = podsync.error_for(-42, "x")
+    assert type(err) is podsync.PodSyncError and err.status == -42
+
+
+def test_py_typed_marker_is_shipped() -> None:
+    assert (Path(podsync.__file__).parent / "py.typed").is_file()
+
+
+def run_import(env_library: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PODSYNC_LIBRARY=env_library)
+    code = "import podsync"
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/", timeout=60
+    )
+
+
+def test_missing_library_error_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "libpodsync.so"
+    result = run_import(str(missing))
+    assert result.returncode != 0
+    assert "LibraryNotFoundError" in result.stderr
+    assert str(missing) in result.stderr and "PODSYNC_LIBRARY" in result.stderr
+
+
+def test_non_podsync_library_is_refused() -> None:
+    import _ctypes  # a shared object that certainly exists and is not PodSync
+
+    path = getattr(_ctypes, "__file__", None)
+    if not path:
+        pytest.skip("_ctypes is built in")
+    result = run_import(path)
+    assert "LibraryNotFoundError" in result.stderr and "not a PodSync library" in result.stderr
+
+
+def test_search_order_without_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PODSYNC_LIBRARY", raising=False)
+    candidates = [what for what, _ in _ffi._candidates()]
+    in_checkout = (Path(_ffi.__file__).resolve().parents[3] / "include" / "podsync.h").is_file()
+    expected = ["bundled with the package"] + (["repository build tree"] if in_checkout else []) + ["system (ldconfig)"]
+    assert candidates == expected
+    monkeypatch.setenv("PODSYNC_LIBRARY", "/x/libpodsync.so")
+    assert [str(p) for _, p in _ffi._candidates()] == ["/x/libpodsync.so"]
+
+
+@pytest.mark.skipif(not have_gcc(), reason="gcc not available")
+def test_abi_mismatch_raises_import_error(tmp_path: Path) -> None:
+    """A library exporting every podsync_* symbol but reporting ABI version 2."""
+    stubs = "\n".join(
+        f"int {name}(void) {{ return {2 if name == 'podsync_abi_version' else 0}; }}"
+        for name in _ffi.FUNCTIONS
+    )
+    src = tmp_path / "fake.c"
+    src.write_text(stubs + "\n")
+    lib = tmp_path / "libpodsync.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    result = run_import(str(lib))
+    assert result.returncode != 0
+    assert "LibraryVersionError" in result.stderr
+    assert "ABI version 2" in result.stderr and "needs ABI version 1" in result.stderr
+    assert issubclass(podsync.LibraryVersionError, ImportError)
+    assert issubclass(podsync.LibraryNotFoundError, ImportError)
+
+
+def test_import_from_any_directory() -> None:
+    code = textwrap.dedent(
+        """
+        import podsync, numpy as np
+        s = podsync.Schema({1: np.dtype([("x", "<u8")])})
+        print(podsync.__version__, s.hash != 0)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PODSYNC_LIBRARY"} if "site-packages" in podsync.__file__ else dict(os.environ)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [podsync.__version__, "True"]
+
+
+@pytest.mark.skipif(not os.environ.get("PODSYNC_EXPECT_INSTALLED"), reason="only under .ci/test-python")
+def test_the_installed_package_and_its_bundled_library_are_under_test() -> None:
+    package = Path(podsync.__file__).resolve().parent
+    assert "-packages" in str(package), package
+    assert Path(podsync.LIBRARY_PATH).resolve() == package / "_lib" / "libpodsync.so"

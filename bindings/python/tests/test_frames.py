@@ -1,0 +1,196 @@
+"""Frames: ownership of the outbox, any buffer into apply, peek/validate/sections in place."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+import podsync
+from _support import ENTITY, ITEM, entities
+
+
+def one_frame(w: podsync.Writer, keys: list[int], deletes: list[int] = [], seed: int = 0) -> memoryview:
+    k = np.array(keys, np.uint64)
+    w.put_many(1, k, entities(k, seed))
+    for d in deletes:
+        w.delete(1, d)
+    (frame,) = w.flush()
+    assert isinstance(frame, memoryview)
+    return frame
+
+
+def test_borrowed_frames_are_read_only_memoryviews_revoked_by_the_next_producer(writer: podsync.Writer) -> None:
+    frame = one_frame(writer, [1, 2])
+    assert frame.readonly and frame.format == "B" and frame.nbytes == podsync.peek(frame).frame_length
+    assert frame.nbytes % 8 == 0
+    with pytest.raises(TypeError):
+        frame[0] = 0  # type: ignore[index]
+    data = bytes(frame)
+    writer.put(1, 3, entities([3])[0])
+    second = writer.flush()  # revokes `frame`
+    with pytest.raises(ValueError, match="released"):
+        bytes(frame)
+    assert len(second) == 1 and bytes(second[0]) != data
+    writer.snapshot()
+    with pytest.raises(ValueError):
+        second[0].tobytes()
+
+
+def test_derived_frame_views_make_the_producer_refuse(writer: podsync.Writer) -> None:
+    frame = one_frame(writer, [1])
+    head = frame[:88]  # a slice of the borrowed frame holds the outbox memory
+    arr = np.frombuffer(frame, np.uint8)
+    with pytest.raises(podsync.ViewsAliveError, match="frames"):
+        writer.flush()
+    with pytest.raises(ValueError):
+        bytes(frame)  # the original was revoked anyway
+    assert bytes(head[:4]) == b"PSYN" and arr[:4].tobytes() == b"PSYN"  # still valid memory
+    del head, arr
+    assert writer.flush() == []
+
+
+def test_copy_true_returns_bytes_that_outlive_the_outbox(writer: podsync.Writer, replica: podsync.Replica) -> None:
+    writer.put(1, 1, entities([1])[0])
+    kept = writer.flush(copy=True)
+    writer.put(1, 2, entities([2])[0])
+    kept += writer.flush(copy=True)
+    writer.snapshot(copy=True)
+    assert all(type(f) is bytes for f in kept)
+    assert [replica.apply(f) for f in kept] == [podsync.ApplyResult.OK] * 2
+    assert replica.digest() == writer.digest()
+
+
+def test_close_revokes_frames(schema: podsync.Schema) -> None:
+    w = podsync.Writer(schema)
+    frame = one_frame(w, [1])  # type: ignore[arg-type]
+    w.close()
+    with pytest.raises(ValueError):
+        bytes(frame)
+
+
+def test_close_with_a_derived_frame_view_keeps_memory_valid(schema: podsync.Schema) -> None:
+    w = podsync.Writer(schema)
+    frame = one_frame(w, [1])  # type: ignore[arg-type]
+    arr = np.frombuffer(frame, np.uint8)
+    expected = arr.tobytes()
+    w.close()
+    assert arr.tobytes() == expected
+    del arr
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        bytes,
+        bytearray,
+        lambda f: memoryview(bytes(f)),
+        lambda f: memoryview(bytearray(f)),
+        lambda f: np.frombuffer(bytes(f), np.uint8),  # read-only numpy
+        lambda f: np.frombuffer(bytearray(f), np.uint8),  # writable numpy
+        lambda f: np.frombuffer(bytes(f), np.uint64),  # another itemsize
+        lambda f: f,  # the borrowed memoryview itself
+        lambda f: np.repeat(np.frombuffer(bytes(f), np.uint8), 2)[::2],  # non-contiguous: copied
+        lambda f: memoryview(b"\0" + bytes(f))[1:],  # unaligned read-only
+        lambda f: memoryview(bytearray(b"\0" + bytes(f)))[1:],  # unaligned writable
+    ],
+)
+def test_apply_accepts_any_buffer(writer: podsync.Writer, replica: podsync.Replica, convert: object) -> None:
+    frame = one_frame(writer, [1, 2, 3])
+    assert replica.apply(convert(frame)) == podsync.ApplyResult.OK  # type: ignore[operator]
+    assert replica.digest() == writer.digest()
+
+
+def test_apply_does_not_hold_the_callers_buffer(writer: podsync.Writer, replica: podsync.Replica) -> None:
+    buf = bytearray(one_frame(writer, [1]))
+    replica.apply(buf)
+    buf.extend(b"more")  # would raise BufferError if the binding still held an export of it
+
+
+def test_apply_rejects_non_buffers(replica: podsync.Replica) -> None:
+    with pytest.raises(TypeError, match="bytes-like"):
+        replica.apply("not bytes")
+    with pytest.raises(podsync.FrameTruncated):
+        replica.apply(b"")
+
+
+def test_peek_and_validate(writer: podsync.Writer) -> None:
+    frame = one_frame(writer, [1, 2], seed=1)
+    head = podsync.peek(bytes(frame[: podsync.FRAME_HEADER_SIZE]))
+    full = podsync.validate(frame)
+    assert head == full
+    assert full.format_version == podsync.FORMAT_VERSION and full.header_length == 88
+    assert full.frame_length == frame.nbytes and full.section_count == 1 and full.codec == 0
+    assert (full.base_version, full.state_version, full.sequence) == (0, 1, 1)
+    assert full.has_digest and full.state_digest == writer.digest() and not full.is_snapshot
+    assert full.schema_hash == writer.info().schema_hash and full.stream_id == writer.info().stream_id
+    (snap,) = writer.snapshot()
+    s = podsync.validate(snap)
+    assert s.is_snapshot and s.base_version == 0 and s.state_version == 1 and s.sequence == 2
+
+
+def test_stream_reading_with_peek(writer: podsync.Writer, replica: podsync.Replica) -> None:
+    """A byte stream of frames, read as a transport would: header, peek, then the rest."""
+    stream = io.BytesIO()
+    for tick in range(5):
+        keys = np.arange(tick * 10, tick * 10 + 10, dtype=np.uint64)
+        writer.put_many(1, keys, entities(keys, tick))
+        for f in writer.flush():
+            stream.write(f)
+    stream.seek(0)
+    while head := stream.read(podsync.FRAME_HEADER_SIZE):
+        length = podsync.peek(head).frame_length
+        frame = bytearray(head) + stream.read(length - len(head))
+        assert replica.apply(frame) == podsync.ApplyResult.OK
+    assert replica.digest() == writer.digest() and replica.version == 5
+
+
+def test_sections_read_in_place(writer: podsync.Writer, schema: podsync.Schema) -> None:
+    writer.put_many(1, np.array([1, 2, 3], np.uint64), entities([1, 2, 3]))
+    writer.put(2, 9, np.array([(4, 5)], ITEM))
+    writer.flush()
+    writer.put_many(1, np.array([2], np.uint64), entities([2], seed=7))
+    writer.delete(1, 3)
+    writer.delete(2, 9)
+    (frame,) = writer.flush()
+    secs = podsync.sections(frame, schema)
+    assert [s.table_id for s in secs] == [1, 2]
+    t1, t2 = secs
+    assert t1.record_size == 40 and t1.put_keys.tolist() == [2] and t1.delete_keys.tolist() == [3]
+    assert t1.records.dtype == ENTITY and t1.records[0]["flags"] == 9
+    assert t2.put_count == 0 and t2.delete_keys.tolist() == [9] and t2.records.dtype == ITEM
+    # in place: the arrays point into the frame's own bytes
+    start = np.frombuffer(frame, np.uint8).__array_interface__["data"][0]
+    address = t1.put_keys.__array_interface__["data"][0]
+    assert start < address < start + frame.nbytes
+    assert not t1.records.flags.writeable and not t1.put_keys.flags.writeable
+    # without a schema the records are opaque
+    (raw,) = [s for s in podsync.sections(bytes(frame)) if s.table_id == 1]
+    assert raw.records.dtype == np.dtype("V40") and raw.records[0].tobytes() == t1.records[0].tobytes()
+    del secs, t1, t2, raw
+    writer.flush()  # the sections' arrays were the last holders of the outbox
+
+
+def test_sections_of_an_unaligned_buffer_are_copied_once(writer: podsync.Writer, schema: podsync.Schema) -> None:
+    frame = bytes(one_frame(writer, [5, 6]))
+    shifted = memoryview(b"\0\0\0" + frame)[3:]
+    (sec,) = podsync.sections(shifted, schema)
+    assert sec.put_keys.tolist() == [5, 6] and sec.records["id"].tolist() == [5, 6]
+    assert sec.put_keys.__array_interface__["data"][0] % 8 == 0
+
+
+def test_sections_of_a_snapshot_and_an_empty_snapshot(writer: podsync.Writer, schema: podsync.Schema) -> None:
+    (empty,) = writer.snapshot()
+    assert podsync.sections(empty) == [] and podsync.validate(empty).section_count == 0
+    one_frame(writer, [1, 2])
+    (snap,) = writer.snapshot(copy=True)
+    (sec,) = podsync.sections(snap, schema)
+    assert sorted(sec.put_keys.tolist()) == [1, 2] and sec.delete_count == 0
+
+
+def test_sections_validates_first(writer: podsync.Writer) -> None:
+    frame = bytearray(one_frame(writer, [1]))
+    frame[-1] ^= 0xFF
+    with pytest.raises(podsync.FrameChecksum):
+        podsync.sections(frame)

@@ -1,0 +1,267 @@
+//! The raw C contract as a binding sees it: NULL arguments, struct versions, failed constructors,
+//! out-of-range indexes, messages. Each case cites the header (or docs/ABI.md) it checks.
+
+use core::ffi::c_void;
+use std::ffi::CStr;
+use std::ptr::{null, null_mut};
+
+use podsync_sys::*;
+
+fn msg(p: *const core::ffi::c_char) -> String {
+    assert!(!p.is_null(), "errmsg never returns NULL");
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+struct Fixture {
+    schema: *mut podsync_schema,
+    writer: *mut podsync_store,
+    replica: *mut podsync_store,
+    frame: Vec<u8>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        unsafe {
+            podsync_store_free(self.writer);
+            podsync_store_free(self.replica);
+            podsync_schema_free(self.schema);
+        }
+    }
+}
+
+/// Table 1: 16-byte records, alignment 8; a writer with one flushed record and its frame.
+fn fixture() -> Fixture {
+    unsafe {
+        let mut schema = null_mut();
+        assert_eq!(podsync_schema_create(&mut schema), PODSYNC_OK);
+        assert_eq!(podsync_schema_add_table(schema, 1, 16, 8, null(), 0), PODSYNC_OK);
+        let (mut writer, mut replica) = (null_mut(), null_mut());
+        assert_eq!(
+            podsync_store_create(schema, PODSYNC_ROLE_WRITER, null(), &mut writer),
+            PODSYNC_OK
+        );
+        assert_eq!(
+            podsync_store_create(schema, PODSYNC_ROLE_REPLICA, null(), &mut replica),
+            PODSYNC_OK
+        );
+        let rec = [7u8; 16];
+        assert_eq!(podsync_store_put(writer, 1, 1, rec.as_ptr().cast(), 16), PODSYNC_OK);
+        let mut n = 0;
+        assert_eq!(podsync_store_flush(writer, &mut n), PODSYNC_OK);
+        assert_eq!(n, 1);
+        let (mut data, mut size) = (null(), 0);
+        assert_eq!(podsync_store_frame(writer, 0, &mut data, &mut size), PODSYNC_OK);
+        let frame = std::slice::from_raw_parts(data, size).to_vec();
+        Fixture { schema, writer, replica, frame }
+    }
+}
+
+#[test]
+fn null_where_a_value_is_required_is_invalid_argument() {
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture();
+    let (w, r, s) = (f.writer, f.replica, f.schema);
+    let rec = [0u8; 16];
+    let keys = [1u64];
+    let mut u = 0u64;
+    let mut z = 0usize;
+    let mut p: *const c_void = null();
+    let mut k: *const u64 = null();
+    let mut b: *const u8 = null();
+    let mut info = PODSYNC_STORE_INFO_INIT;
+    let mut finfo = PODSYNC_FRAME_INFO_INIT;
+    let mut sec = PODSYNC_FRAME_SECTION_INIT;
+    let mut opts = PODSYNC_STORE_OPTIONS_INIT;
+    unsafe {
+        let cases: Vec<(&str, i32)> = vec![
+            ("schema_create(NULL)", podsync_schema_create(null_mut())),
+            (
+                "schema_add_table(NULL schema)",
+                podsync_schema_add_table(null_mut(), 2, 8, 8, null(), 0),
+            ),
+            (
+                "schema_add_table(NULL fields, count 1)",
+                podsync_schema_add_table(s, 2, 8, 8, null(), 1),
+            ),
+            ("schema_hash(NULL schema)", podsync_schema_hash(null(), &mut u)),
+            ("schema_hash(NULL out)", podsync_schema_hash(s, null_mut())),
+            ("schema_encode(NULL schema)", podsync_schema_encode(null(), null_mut(), 0, &mut z)),
+            ("schema_encode(NULL size_out)", podsync_schema_encode(s, null_mut(), 0, null_mut())),
+            (
+                "schema_encode(NULL buffer, capacity 100)",
+                podsync_schema_encode(s, null_mut(), 100, &mut z),
+            ),
+            ("schema_decode(NULL data)", podsync_schema_decode(null(), 10, &mut null_mut())),
+            ("schema_decode(NULL out)", podsync_schema_decode(rec.as_ptr().cast(), 16, null_mut())),
+            ("store_options_init(NULL)", podsync_store_options_init(null_mut(), 1)),
+            ("store_create(NULL schema)", podsync_store_create(null(), 1, null(), &mut null_mut())),
+            ("store_create(NULL out)", podsync_store_create(s, 1, null(), null_mut())),
+            ("store_put(NULL store)", podsync_store_put(null_mut(), 1, 1, rec.as_ptr().cast(), 16)),
+            ("store_put(NULL record)", podsync_store_put(w, 1, 1, null(), 16)),
+            (
+                "store_put_many(NULL keys)",
+                podsync_store_put_many(w, 1, null(), rec.as_ptr().cast(), 1, 16),
+            ),
+            (
+                "store_put_many(NULL records)",
+                podsync_store_put_many(w, 1, keys.as_ptr(), null(), 1, 16),
+            ),
+            ("store_delete(NULL store)", podsync_store_delete(null_mut(), 1, 1)),
+            ("store_delete_many(NULL keys)", podsync_store_delete_many(w, 1, null(), 1, &mut z)),
+            ("store_set_time(NULL)", podsync_store_set_time(null_mut(), 1)),
+            ("store_flush_due(NULL)", podsync_store_flush_due(null_mut())),
+            ("store_flush(NULL count)", podsync_store_flush(w, null_mut())),
+            ("store_delta_since(NULL count)", podsync_store_delta_since(w, 0, null_mut())),
+            ("store_snapshot(NULL count)", podsync_store_snapshot(w, null_mut())),
+            ("store_frame(NULL data_out)", podsync_store_frame(w, 0, null_mut(), &mut z)),
+            ("store_frame(NULL size_out)", podsync_store_frame(w, 0, &mut b, null_mut())),
+            ("store_apply(NULL frame)", podsync_store_apply(r, null(), 88, &mut u)),
+            ("store_get(NULL out)", podsync_store_get(w, 1, 1, null_mut())),
+            ("store_count(NULL out)", podsync_store_count(w, 1, null_mut())),
+            ("store_table(NULL records)", podsync_store_table(w, 1, null_mut(), &mut k, &mut z)),
+            ("store_table(NULL keys)", podsync_store_table(w, 1, &mut p, null_mut(), &mut z)),
+            ("store_table(NULL count)", podsync_store_table(w, 1, &mut p, &mut k, null_mut())),
+            ("store_info_get(NULL info)", podsync_store_info_get(w, null_mut())),
+            ("store_info_get(NULL store)", podsync_store_info_get(null(), &mut info)),
+            ("store_digest(NULL out)", podsync_store_digest(w, null_mut())),
+            ("frame_peek(NULL data)", podsync_frame_peek(null(), 88, &mut finfo)),
+            (
+                "frame_peek(NULL info)",
+                podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), null_mut()),
+            ),
+            ("frame_validate(NULL data)", podsync_frame_validate(null(), 88, &mut finfo)),
+            ("frame_section_get(NULL data)", podsync_frame_section_get(null(), 88, 0, &mut sec)),
+            (
+                "frame_section_get(NULL section)",
+                podsync_frame_section_get(f.frame.as_ptr().cast(), f.frame.len(), 0, null_mut()),
+            ),
+        ];
+        for (what, st) in cases {
+            assert_eq!(st, E, "{what}: got {st}");
+        }
+        // NULL buffer with a nonzero capacity (even one smaller than the encoding) is a NULL
+        // where a value is required: INVALID_ARGUMENT, as the header's conventions say.
+        let st = podsync_schema_encode(s, null_mut(), 8, &mut z);
+        assert_eq!(st, E, "schema_encode(NULL buffer, capacity 8): {st}");
+        // Optional out-pointers may be NULL.
+        assert_eq!(podsync_store_delete_many(w, 1, keys.as_ptr(), 1, null_mut()), PODSYNC_OK);
+        assert_eq!(
+            podsync_frame_validate(f.frame.as_ptr().cast(), f.frame.len(), null_mut()),
+            PODSYNC_OK
+        );
+        assert_eq!(
+            podsync_store_apply(r, f.frame.as_ptr().cast(), f.frame.len(), null_mut()),
+            PODSYNC_OK
+        );
+        assert_eq!(podsync_store_options_init(&mut opts, 1), PODSYNC_OK);
+        // *_free accept NULL; errmsg of NULL is not specified, so it is not called.
+        podsync_store_free(null_mut());
+        podsync_schema_free(null_mut());
+    }
+}
+
+#[test]
+fn struct_versions() {
+    let f = fixture();
+    unsafe {
+        // Output structs: version 0 rejected; any version >= 1 accepted (docs/ABI.md).
+        let mut info = PODSYNC_STORE_INFO_INIT;
+        info.version = 0;
+        assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_E_INVALID_ARGUMENT);
+        info.version = 2;
+        assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_OK);
+        assert_eq!(info.version, 2, "the caller's version is left as set");
+        assert_eq!(info.state_version, 1);
+
+        let mut fi = PODSYNC_FRAME_INFO_INIT;
+        fi.version = 0;
+        assert_eq!(
+            podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut fi),
+            PODSYNC_E_INVALID_ARGUMENT
+        );
+        fi.version = 7;
+        assert_eq!(podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut fi), PODSYNC_OK);
+        assert_eq!(fi.state_version, 1);
+
+        let mut sec = PODSYNC_FRAME_SECTION_INIT;
+        sec.version = 0;
+        let st = podsync_frame_section_get(f.frame.as_ptr().cast(), f.frame.len(), 0, &mut sec);
+        assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT);
+        sec.version = 2;
+        sec.reserved = 99;
+        let st = podsync_frame_section_get(f.frame.as_ptr().cast(), f.frame.len(), 0, &mut sec);
+        assert_eq!(st, PODSYNC_OK);
+        assert_eq!((sec.table_id, sec.record_size, sec.put_count, sec.reserved), (1, 16, 1, 0));
+
+        // Input struct: versions 1..=known accepted, newer and 0 rejected.
+        let mut opts = PODSYNC_STORE_OPTIONS_INIT;
+        assert_eq!(podsync_store_options_init(&mut opts, 0), PODSYNC_E_INVALID_ARGUMENT);
+        assert_eq!(podsync_store_options_init(&mut opts, 2), PODSYNC_E_INVALID_ARGUMENT);
+        for v in [0u32, 2] {
+            let mut o = PODSYNC_STORE_OPTIONS_INIT;
+            o.version = v;
+            let mut out = std::ptr::dangling_mut::<podsync_store>(); // must be overwritten with NULL
+            let st = podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut out);
+            assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "options version {v}");
+            assert!(out.is_null(), "a failed constructor stores NULL in *out");
+        }
+    }
+}
+
+#[test]
+fn failed_constructors_store_null() {
+    let f = fixture();
+    unsafe {
+        for role in [0u32, 3, 99] {
+            let mut out = std::ptr::dangling_mut::<podsync_store>();
+            let st = podsync_store_create(f.schema, role, null(), &mut out);
+            assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "role {role}");
+            assert!(out.is_null());
+        }
+        let mut out = std::ptr::dangling_mut::<podsync_schema>();
+        let st = podsync_schema_decode(b"not a schema".as_ptr().cast(), 12, &mut out);
+        assert_eq!(st, PODSYNC_E_SCHEMA_INVALID);
+        assert!(out.is_null());
+    }
+}
+
+#[test]
+fn indexes_roles_and_messages() {
+    let f = fixture();
+    unsafe {
+        assert_eq!(msg(podsync_store_errmsg(f.replica)), "", "no error yet");
+        assert_eq!(msg(podsync_schema_errmsg(f.schema)), "");
+
+        let (mut b, mut z) = (null(), 0usize);
+        assert_eq!(podsync_store_frame(f.writer, 1, &mut b, &mut z), PODSYNC_E_INVALID_ARGUMENT);
+        assert!(!msg(podsync_store_errmsg(f.writer)).is_empty());
+        let mut sec = PODSYNC_FRAME_SECTION_INIT;
+        let st = podsync_frame_section_get(f.frame.as_ptr().cast(), f.frame.len(), 1, &mut sec);
+        assert!(st < 0, "section index past section_count: {st}");
+
+        // Wrong role: writer-only calls on a replica and apply on a writer.
+        let rec = [0u8; 16];
+        let mut n = 0usize;
+        assert_eq!(
+            podsync_store_put(f.replica, 1, 1, rec.as_ptr().cast(), 16),
+            PODSYNC_E_WRONG_ROLE
+        );
+        assert!(!msg(podsync_store_errmsg(f.replica)).is_empty());
+        assert_eq!(podsync_store_flush(f.replica, &mut n), PODSYNC_E_WRONG_ROLE);
+        assert_eq!(podsync_store_set_time(f.replica, 5), PODSYNC_E_WRONG_ROLE);
+        assert_eq!(podsync_store_flush_due(f.replica), PODSYNC_E_WRONG_ROLE);
+        let st = podsync_store_apply(f.writer, f.frame.as_ptr().cast(), f.frame.len(), null_mut());
+        assert_eq!(st, PODSYNC_E_WRONG_ROLE);
+
+        // The encode size query: capacity 0 reports the size.
+        let mut size = 0usize;
+        let st = podsync_schema_encode(f.schema, null_mut(), 0, &mut size);
+        assert!(st == PODSYNC_E_BUFFER_TOO_SMALL || st == PODSYNC_OK, "{st}");
+        assert_eq!(size, 12 + 16);
+        let mut buf = vec![0u8; size - 1];
+        let mut size2 = 0usize;
+        let st = podsync_schema_encode(f.schema, buf.as_mut_ptr().cast(), buf.len(), &mut size2);
+        assert_eq!((st, size2), (PODSYNC_E_BUFFER_TOO_SMALL, size));
+        assert!(buf.iter().all(|&b| b == 0), "nothing written when too small");
+    }
+}

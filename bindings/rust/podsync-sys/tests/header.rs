@@ -1,0 +1,262 @@
+//! Checks the hand-written declarations of src/lib.rs against include/podsync.h, textually:
+//! the same functions with the same parameter names and types (C types translated one to one),
+//! and every integer `#define PODSYNC_*` with the same value. A change to the header that the
+//! binding does not follow fails here, not at run time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn read(rel: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn header() -> String {
+    read("../../../include/podsync.h")
+}
+
+fn rust_source() -> String {
+    read("src/lib.rs")
+}
+
+/// Removes /* */ and // comments.
+fn strip_c_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' && i + 1 < b.len() && b[i + 1] == b'*' {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            i += 2;
+            out.push(' ');
+        } else if b[i] == b'/' && i + 1 < b.len() && b[i + 1] == b'/' {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A C type ("const uint8_t **") as the Rust type the binding must use, without spaces
+/// ("*mut*constu8").
+fn c_type_to_rust(c: &str) -> String {
+    let c = c.trim();
+    let stars = c.matches('*').count();
+    let base = c.replace('*', " ");
+    let mut words: Vec<&str> = base.split_whitespace().collect();
+    let is_const = words.first() == Some(&"const");
+    if is_const {
+        words.remove(0);
+    }
+    assert_eq!(words.len(), 1, "unexpected C type {c:?}");
+    let base = match words[0] {
+        "void" if stars == 0 => return String::new(),
+        "void" => "c_void",
+        "char" => "c_char",
+        "uint8_t" => "u8",
+        "uint32_t" => "u32",
+        "uint64_t" => "u64",
+        "int32_t" => "i32",
+        "size_t" => "usize",
+        other if other.starts_with("podsync_") => other,
+        other => panic!("unmapped C type {other:?} in {c:?}"),
+    };
+    let mut t = base.to_string();
+    for level in 0..stars {
+        // `const` qualifies the pointee of the innermost pointer.
+        let q = if level == 0 && is_const { "*const" } else { "*mut" };
+        t = format!("{q}{t}");
+    }
+    t
+}
+
+#[derive(Debug, PartialEq)]
+struct Sig {
+    params: Vec<(String, String)>,
+    ret: String,
+}
+
+fn header_functions() -> BTreeMap<String, Sig> {
+    let text = strip_c_comments(&header());
+    let text: String =
+        text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+    let mut out = BTreeMap::new();
+    for chunk in text.split("PODSYNC_API").skip(1) {
+        let decl = squash(&chunk[..chunk.find(';').expect("declaration ends with ;")]);
+        let open = decl.find('(').unwrap();
+        let close = decl.rfind(')').unwrap();
+        let head = decl[..open].trim();
+        let (ret, name) = match head.rfind([' ', '*']) {
+            Some(i) => (&head[..=i], head[i + 1..].trim()),
+            None => panic!("cannot parse {decl:?}"),
+        };
+        let params_text = decl[open + 1..close].trim();
+        let mut params = Vec::new();
+        if params_text != "void" {
+            for p in params_text.split(',') {
+                let p = p.trim();
+                let i = p.rfind([' ', '*']).unwrap();
+                params.push((p[i + 1..].to_string(), c_type_to_rust(&p[..=i])));
+            }
+        }
+        out.insert(name.to_string(), Sig { params, ret: c_type_to_rust(ret) });
+    }
+    out
+}
+
+fn rust_functions() -> BTreeMap<String, Sig> {
+    let src = rust_source();
+    let start = src.find("unsafe extern \"C\" {").expect("extern block");
+    let block = &src[start..];
+    let block = &block[..block.find("\n}").unwrap()];
+    let block = strip_c_comments(block);
+    let mut out = BTreeMap::new();
+    for chunk in block.split("pub ").skip(1) {
+        let decl = squash(&chunk[..chunk.find(';').unwrap()]);
+        let decl = decl.strip_prefix("safe ").unwrap_or(&decl);
+        let decl = decl.strip_prefix("fn ").expect("fn");
+        let open = decl.find('(').unwrap();
+        let close = decl.rfind(')').unwrap();
+        let name = decl[..open].trim().to_string();
+        let mut params = Vec::new();
+        for p in decl[open + 1..close].split(',') {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            let (n, t) = p.split_once(':').unwrap();
+            params.push((n.trim().to_string(), t.replace(' ', "")));
+        }
+        let ret = decl[close + 1..].trim().strip_prefix("->").unwrap_or("").replace(' ', "");
+        out.insert(name, Sig { params, ret });
+    }
+    out
+}
+
+#[test]
+fn every_header_function_is_declared_with_the_same_signature() {
+    let c = header_functions();
+    let r = rust_functions();
+    assert!(c.len() >= 33, "parsed only {} functions from the header", c.len());
+    let missing: Vec<_> = c.keys().filter(|k| !r.contains_key(*k)).collect();
+    let extra: Vec<_> = r.keys().filter(|k| !c.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "declared in podsync.h but not in podsync-sys: {missing:?}");
+    assert!(extra.is_empty(), "declared in podsync-sys but not in podsync.h: {extra:?}");
+    for (name, sig) in &c {
+        assert_eq!(&r[name], sig, "signature of {name}");
+    }
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim().trim_end_matches(['u', 'U']);
+    if let Some(h) = s.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+#[test]
+fn every_integer_macro_has_the_same_value() {
+    let header = strip_c_comments(&header());
+    let src = rust_source();
+    let mut rust_consts = BTreeMap::new();
+    for line in src.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("pub const ") {
+            let (name, rest) = rest.split_once(':').unwrap();
+            if let Some((_, value)) = rest.split_once('=') {
+                if let Some(v) = parse_int(value.trim().trim_end_matches(';')) {
+                    rust_consts.insert(name.trim().to_string(), v);
+                }
+            }
+        }
+    }
+    let mut checked = 0;
+    for line in header.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("#define") {
+            continue;
+        }
+        let Some(name) = words.next() else { continue };
+        let Some(v) = words.next().and_then(parse_int) else {
+            continue;
+        };
+        if words.next().is_some() || !name.starts_with("PODSYNC_") {
+            continue;
+        }
+        assert_eq!(rust_consts.get(name), Some(&v), "constant {name}");
+        checked += 1;
+    }
+    assert!(checked >= 59, "checked only {checked} constants");
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 100);
+}
+
+#[test]
+fn init_macros_match_the_header() {
+    use podsync_sys::*;
+    let header = squash(&header());
+    assert!(header.contains(
+        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536 }"
+    ));
+    let o = PODSYNC_STORE_OPTIONS_INIT;
+    assert_eq!(
+        (o.version, o.flags, o.stream_id, o.max_batch_records, o.max_batch_bytes),
+        (PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304)
+    );
+    assert_eq!((o.max_batch_age_ms, o.max_frame_bytes, o.tombstone_horizon), (50, 67108864, 65536));
+    // The library's own defaults for version 1 equal the macro.
+    let mut lib = podsync_store_options {
+        version: 0,
+        flags: 0,
+        stream_id: 9,
+        max_batch_records: 0,
+        max_batch_bytes: 0,
+        max_batch_age_ms: 0,
+        max_frame_bytes: 0,
+        tombstone_horizon: 0,
+    };
+    assert_eq!(unsafe { podsync_store_options_init(&mut lib, PODSYNC_STORE_OPTIONS_VERSION) }, 0);
+    assert_eq!(lib, o);
+}
+
+#[test]
+fn the_loaded_library_implements_this_abi() {
+    use podsync_sys::*;
+    assert_eq!(podsync_abi_version(), PODSYNC_ABI_VERSION);
+    assert_eq!(podsync_version_number(), PODSYNC_VERSION_NUMBER);
+}
+
+#[test]
+fn status_names_are_the_macro_names() {
+    use podsync_sys::*;
+    let src = rust_source();
+    let mut n = 0;
+    for line in src.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub const ") else {
+            continue;
+        };
+        let (name, rest) = rest.split_once(':').unwrap();
+        if rest.trim_start().starts_with("i32") {
+            let v: i32 =
+                rest.split_once('=').unwrap().1.trim().trim_end_matches(';').parse().unwrap();
+            let got = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(v)) };
+            assert_eq!(got.to_str().unwrap(), name, "podsync_status_name({v})");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 26);
+    let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
+    assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
+}

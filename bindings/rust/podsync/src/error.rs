@@ -1,0 +1,258 @@
+//! Errors: every negative PodSync status becomes an [`Error`] carrying the status code, its name
+//! and the message the library recorded on the handle.
+
+use std::ffi::CStr;
+use std::fmt;
+
+use podsync_sys as sys;
+
+/// `Result<T, podsync::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong: one variant per negative status of `include/podsync.h` (values pinned by
+/// `docs/ABI.md`), plus [`Unknown`](ErrorKind::Unknown) for a status this binding does not know
+/// and [`UnexpectedStatus`](ErrorKind::UnexpectedStatus) for an informational status where the
+/// header allows none.
+///
+/// Programs branch on the kind (or the status); the message is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `PODSYNC_E_INVALID_ARGUMENT`: NULL pointer, bad value, wrong struct version.
+    InvalidArgument,
+    /// `PODSYNC_E_UNKNOWN_TABLE`: no table with that id in the schema.
+    UnknownTable,
+    /// `PODSYNC_E_RECORD_SIZE`: record size differs from the table's.
+    RecordSize,
+    /// `PODSYNC_E_BUFFER_TOO_SMALL`: output buffer too small.
+    BufferTooSmall,
+    /// `PODSYNC_E_NO_MEMORY`: allocation failed or a limit would be exceeded.
+    NoMemory,
+    /// `PODSYNC_E_WRONG_ROLE`: writer-only call on a replica, or the reverse. The safe API makes
+    /// this impossible (roles are types); it can only come from raw calls.
+    WrongRole,
+    /// `PODSYNC_E_SCHEMA_INVALID`: table or field definition rejected.
+    SchemaInvalid,
+    /// `PODSYNC_E_FRAME_TRUNCATED`: buffer shorter than the frame says it is.
+    FrameTruncated,
+    /// `PODSYNC_E_FRAME_MAGIC`: not a PodSync frame.
+    FrameMagic,
+    /// `PODSYNC_E_FRAME_VERSION`: frame format version not supported.
+    FrameVersion,
+    /// `PODSYNC_E_FRAME_CHECKSUM`: XXH3-64 checksum does not match.
+    FrameChecksum,
+    /// `PODSYNC_E_FRAME_MALFORMED`: a length, count, offset or flag is inconsistent.
+    FrameMalformed,
+    /// `PODSYNC_E_SCHEMA_MISMATCH`: frame written for another schema.
+    SchemaMismatch,
+    /// `PODSYNC_E_STREAM_MISMATCH`: delta from another writer stream; needs a snapshot.
+    StreamMismatch,
+    /// `PODSYNC_E_UNSUPPORTED_CODEC`: frame uses a codec this library does not implement.
+    UnsupportedCodec,
+    /// `PODSYNC_E_DIGEST_MISMATCH`: the frame **was applied**, but the replica's digest differs
+    /// from the writer's; the replica is now diverged and needs a snapshot. The one error after
+    /// which state has changed.
+    DigestMismatch,
+    /// `PODSYNC_E_DIVERGED`: the replica is diverged; it accepts only a snapshot and serves no
+    /// frames until one heals it.
+    Diverged,
+    /// `PODSYNC_E_VERSION_AHEAD`: `delta_since` a version the store has not reached.
+    VersionAhead,
+    /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
+    Internal,
+    /// A negative status this binding does not know (a newer library); the value is kept.
+    Unknown(i32),
+    /// A non-negative status where the header allows none: a contract violation (a bug).
+    UnexpectedStatus(i32),
+}
+
+impl ErrorKind {
+    /// The kind of a status code (`< 0` for errors).
+    pub fn from_status(status: i32) -> ErrorKind {
+        use ErrorKind::*;
+        match status {
+            sys::PODSYNC_E_INVALID_ARGUMENT => InvalidArgument,
+            sys::PODSYNC_E_UNKNOWN_TABLE => UnknownTable,
+            sys::PODSYNC_E_RECORD_SIZE => RecordSize,
+            sys::PODSYNC_E_BUFFER_TOO_SMALL => BufferTooSmall,
+            sys::PODSYNC_E_NO_MEMORY => NoMemory,
+            sys::PODSYNC_E_WRONG_ROLE => WrongRole,
+            sys::PODSYNC_E_SCHEMA_INVALID => SchemaInvalid,
+            sys::PODSYNC_E_FRAME_TRUNCATED => FrameTruncated,
+            sys::PODSYNC_E_FRAME_MAGIC => FrameMagic,
+            sys::PODSYNC_E_FRAME_VERSION => FrameVersion,
+            sys::PODSYNC_E_FRAME_CHECKSUM => FrameChecksum,
+            sys::PODSYNC_E_FRAME_MALFORMED => FrameMalformed,
+            sys::PODSYNC_E_SCHEMA_MISMATCH => SchemaMismatch,
+            sys::PODSYNC_E_STREAM_MISMATCH => StreamMismatch,
+            sys::PODSYNC_E_UNSUPPORTED_CODEC => UnsupportedCodec,
+            sys::PODSYNC_E_DIGEST_MISMATCH => DigestMismatch,
+            sys::PODSYNC_E_DIVERGED => Diverged,
+            sys::PODSYNC_E_VERSION_AHEAD => VersionAhead,
+            sys::PODSYNC_E_INTERNAL => Internal,
+            s if s < 0 => Unknown(s),
+            s => UnexpectedStatus(s),
+        }
+    }
+
+    /// The status code of this kind.
+    pub fn status(self) -> i32 {
+        use ErrorKind::*;
+        match self {
+            InvalidArgument => sys::PODSYNC_E_INVALID_ARGUMENT,
+            UnknownTable => sys::PODSYNC_E_UNKNOWN_TABLE,
+            RecordSize => sys::PODSYNC_E_RECORD_SIZE,
+            BufferTooSmall => sys::PODSYNC_E_BUFFER_TOO_SMALL,
+            NoMemory => sys::PODSYNC_E_NO_MEMORY,
+            WrongRole => sys::PODSYNC_E_WRONG_ROLE,
+            SchemaInvalid => sys::PODSYNC_E_SCHEMA_INVALID,
+            FrameTruncated => sys::PODSYNC_E_FRAME_TRUNCATED,
+            FrameMagic => sys::PODSYNC_E_FRAME_MAGIC,
+            FrameVersion => sys::PODSYNC_E_FRAME_VERSION,
+            FrameChecksum => sys::PODSYNC_E_FRAME_CHECKSUM,
+            FrameMalformed => sys::PODSYNC_E_FRAME_MALFORMED,
+            SchemaMismatch => sys::PODSYNC_E_SCHEMA_MISMATCH,
+            StreamMismatch => sys::PODSYNC_E_STREAM_MISMATCH,
+            UnsupportedCodec => sys::PODSYNC_E_UNSUPPORTED_CODEC,
+            DigestMismatch => sys::PODSYNC_E_DIGEST_MISMATCH,
+            Diverged => sys::PODSYNC_E_DIVERGED,
+            VersionAhead => sys::PODSYNC_E_VERSION_AHEAD,
+            Internal => sys::PODSYNC_E_INTERNAL,
+            Unknown(s) | UnexpectedStatus(s) => s,
+        }
+    }
+}
+
+/// The name of any status code, e.g. `"PODSYNC_E_FRAME_CHECKSUM"` (`podsync_status_name`);
+/// `"PODSYNC_UNKNOWN_STATUS"` for values the library does not know.
+pub fn status_name(status: i32) -> &'static str {
+    let p = sys::podsync_status_name(status);
+    if p.is_null() {
+        return "PODSYNC_UNKNOWN_STATUS";
+    }
+    // SAFETY: the header promises a static NUL-terminated string.
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("PODSYNC_UNKNOWN_STATUS")
+}
+
+/// A failed PodSync call: the status code, its [`ErrorKind`], and the message the library
+/// recorded on the handle (copied right after the call, so it stays readable).
+///
+/// Errors detected by this binding before calling the library (a record type whose size differs
+/// from the table's, a misaligned view, a field name containing NUL) use the status the library
+/// would report for the same mistake, with a message saying so.
+///
+/// ```
+/// use podsync::{ErrorKind, Schema};
+/// let err = Schema::new().table(1, 12, 8, &[]).unwrap_err(); // 12 is not a multiple of 8
+/// assert_eq!(err.kind(), ErrorKind::SchemaInvalid);
+/// assert_eq!(err.status(), -7);
+/// assert_eq!(err.status_name(), "PODSYNC_E_SCHEMA_INVALID");
+/// assert!(!err.message().is_empty());
+/// println!("{err}"); // PODSYNC_E_SCHEMA_INVALID (-7): <the library's message>
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    status: i32,
+    message: String,
+}
+
+impl Error {
+    /// An error with the given status and message.
+    pub fn new(status: i32, message: impl Into<String>) -> Error {
+        Error { status, message: message.into() }
+    }
+
+    pub(crate) fn from_kind(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error::new(kind.status(), message)
+    }
+
+    /// The status code (negative for errors; see [`ErrorKind::UnexpectedStatus`]).
+    pub fn status(&self) -> i32 {
+        self.status
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::from_status(self.status)
+    }
+
+    /// The status's name (`podsync_status_name`), e.g. `"PODSYNC_E_FRAME_CHECKSUM"`.
+    pub fn status_name(&self) -> &'static str {
+        status_name(self.status)
+    }
+
+    /// The human-readable message recorded on the handle (`podsync_store_errmsg` /
+    /// `podsync_schema_errmsg`), or written by this binding; may be empty.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.status_name(), self.status)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("status", &self.status)
+            .field("name", &self.status_name())
+            .field("kind", &self.kind())
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    /// Frame errors become `InvalidData`, the others `Other`; the PodSync error is the source.
+    fn from(e: Error) -> std::io::Error {
+        use ErrorKind::*;
+        let kind = match e.kind() {
+            FrameTruncated | FrameMagic | FrameVersion | FrameChecksum | FrameMalformed
+            | SchemaMismatch | UnsupportedCodec => std::io::ErrorKind::InvalidData,
+            NoMemory => std::io::ErrorKind::OutOfMemory,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+/// Copies a library-owned C string (may be NULL).
+pub(crate) fn copy_message(p: *const std::ffi::c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: the library returns a NUL-terminated string valid until the next call on the
+    // handle; it is copied before any further call.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_and_display() {
+        for s in -100..=10 {
+            let k = ErrorKind::from_status(s);
+            assert_eq!(k.status(), s);
+            if s >= 0 {
+                assert_eq!(k, ErrorKind::UnexpectedStatus(s));
+            }
+        }
+        let e = Error::new(sys::PODSYNC_E_FRAME_CHECKSUM, "bad");
+        assert_eq!(e.to_string(), "PODSYNC_E_FRAME_CHECKSUM (-13): bad");
+        assert_eq!(Error::new(-7, "").to_string(), "PODSYNC_E_SCHEMA_INVALID (-7)");
+        let io: std::io::Error = e.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(copy_message(std::ptr::null()), "");
+    }
+}

@@ -1,0 +1,553 @@
+//! Reading frames without a store: [`peek`] a header, [`validate`] a whole frame, walk its
+//! [`sections`] in place, and [`FrameBuf`], a 64-byte aligned buffer to receive frames into.
+//!
+//! A stream reader reads [`HEADER_SIZE`] bytes, calls [`peek`] to learn the frame's length, then
+//! reads the rest ([`FrameBuf::read_frame`] does exactly that):
+//!
+//! ```
+//! use podsync::frame::{self, FrameBuf};
+//! use podsync::{Schema, Store};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let schema = Schema::new().table(1, 16, 16, &[])?;
+//! let mut writer = Store::writer(&schema)?;
+//! writer.put_many(1, &[42, 43], &[[7u64, 8u64], [9, 10]])?;
+//! writer.delete(1, 43)?; // created and deleted in one batch: never sent
+//! writer.flush()?;
+//!
+//! // A byte stream (a pipe, a socket): frames back to back.
+//! let mut wire = Vec::new();
+//! for f in writer.frames() {
+//!     wire.extend_from_slice(f);
+//! }
+//! let mut stream = &wire[..];
+//! let mut buf = FrameBuf::new();
+//! while buf.read_frame(&mut stream, 1 << 20)? {
+//!     let info = frame::peek(&buf)?;
+//!     println!("frame v{} -> v{}, {} bytes", info.base_version, info.state_version, buf.len());
+//!     for section in frame::sections(&buf)? {
+//!         let section = section?;
+//!         // Keys and records are read in place from the buffer.
+//!         assert_eq!(section.put_keys(), &[42]);
+//!         assert_eq!(section.records_as::<[u64; 2]>()?, &[[7, 8]]);
+//!         assert!(section.delete_keys().is_empty());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::io::{self, Read};
+use std::ops::{Deref, DerefMut};
+
+use podsync_sys as sys;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::pod::{self, Pod};
+
+/// Fixed header size of format version 1 (`PODSYNC_FRAME_HEADER_SIZE`).
+pub const HEADER_SIZE: usize = sys::PODSYNC_FRAME_HEADER_SIZE;
+
+/// A frame's header fields (`podsync_frame_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FrameInfo {
+    pub format_version: u32,
+    pub header_length: u32,
+    /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST`.
+    pub flags: u32,
+    pub section_count: u32,
+    /// `PODSYNC_CODEC_*`.
+    pub codec: u32,
+    /// Total bytes of the frame, header included.
+    pub frame_length: u64,
+    pub schema_hash: u64,
+    pub stream_id: u64,
+    pub sequence: u64,
+    pub base_version: u64,
+    /// The version a receiver reaches by applying the frame.
+    pub state_version: u64,
+    /// Meaningful with `PODSYNC_FRAME_HAS_DIGEST`; see [`FrameInfo::digest`].
+    pub state_digest: u64,
+}
+
+impl FrameInfo {
+    /// A snapshot (flag RESET): replaces the receiver's state.
+    pub fn is_snapshot(&self) -> bool {
+        self.flags & sys::PODSYNC_FRAME_RESET != 0
+    }
+
+    /// The writer's state digest after the frame, if the frame carries one.
+    pub fn digest(&self) -> Option<u64> {
+        (self.flags & sys::PODSYNC_FRAME_HAS_DIGEST != 0).then_some(self.state_digest)
+    }
+
+    fn from_raw(r: &sys::podsync_frame_info) -> FrameInfo {
+        FrameInfo {
+            format_version: r.format_version,
+            header_length: r.header_length,
+            flags: r.flags,
+            section_count: r.section_count,
+            codec: r.codec,
+            frame_length: r.frame_length,
+            schema_hash: r.schema_hash,
+            stream_id: r.stream_id,
+            sequence: r.sequence,
+            base_version: r.base_version,
+            state_version: r.state_version,
+            state_digest: r.state_digest,
+        }
+    }
+}
+
+fn frame_error(func: &str, st: i32, size: usize) -> Error {
+    // Functions without a handle report through the status only.
+    Error::new(st, format!("{func}: {} bytes rejected", size))
+}
+
+/// Reads a frame's header from the first bytes of `data` (at least [`HEADER_SIZE`]; the rest of
+/// the frame need not be there) (`podsync_frame_peek`). Checks magic, format version and header
+/// length only.
+pub fn peek(data: &[u8]) -> Result<FrameInfo> {
+    crate::ensure_abi();
+    let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
+    // SAFETY: data is valid for its length; raw is a version-1 info struct.
+    let st = unsafe { sys::podsync_frame_peek(data.as_ptr().cast(), data.len(), &mut raw) };
+    if st < 0 {
+        return Err(frame_error("podsync_frame_peek", st, data.len()));
+    }
+    Ok(FrameInfo::from_raw(&raw))
+}
+
+/// Validates a whole frame (`data` must be exactly the frame): header, checksum and the layout
+/// of every section, without a schema (`podsync_frame_validate`).
+pub fn validate(data: &[u8]) -> Result<FrameInfo> {
+    crate::ensure_abi();
+    let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
+    // SAFETY: data is valid for its length; raw is a version-1 info struct.
+    let st = unsafe { sys::podsync_frame_validate(data.as_ptr().cast(), data.len(), &mut raw) };
+    if st < 0 {
+        return Err(frame_error("podsync_frame_validate", st, data.len()));
+    }
+    Ok(FrameInfo::from_raw(&raw))
+}
+
+/// Validates the frame (as [`validate`]: a bad frame is reported as such first), then iterates over its sections, one per table with
+/// changes, reading keys and records in place (`podsync_frame_section_get`; no copy).
+///
+/// `data` must start on an 8-byte boundary, which the library requires to read keys in place:
+/// otherwise this returns [`ErrorKind::InvalidArgument`] rather than copying behind your back.
+/// Frames from [`Store::frames`](crate::Store::frames) and [`FrameBuf`] are 64-byte aligned,
+/// which also aligns every table's records to the table's alignment; copy other bytes into a
+/// `FrameBuf` ([`FrameBuf::from_slice`]).
+pub fn sections(data: &[u8]) -> Result<Sections<'_>> {
+    let info = validate(data)?;
+    if !(data.as_ptr() as usize).is_multiple_of(8) {
+        return Err(Error::from_kind(
+            ErrorKind::InvalidArgument,
+            format!(
+                "frame at {:p} is not 8-byte aligned; podsync_frame_section_get reads keys in place and \
+                 needs an 8-byte boundary: copy the frame into a podsync::frame::FrameBuf (checked by \
+                 the Rust binding)",
+                data.as_ptr()
+            ),
+        ));
+    }
+    Ok(Sections { data, info, next: 0 })
+}
+
+/// Iterator over the sections of a validated frame ([`sections`]).
+#[derive(Clone)]
+pub struct Sections<'a> {
+    data: &'a [u8],
+    info: FrameInfo,
+    next: u32,
+}
+
+impl<'a> Sections<'a> {
+    /// The frame's header.
+    pub fn info(&self) -> &FrameInfo {
+        &self.info
+    }
+
+    fn get(&self, index: u32) -> Result<Section<'a>> {
+        let mut raw = sys::PODSYNC_FRAME_SECTION_INIT;
+        let data = self.data;
+        // SAFETY: data is valid for its length and 8-byte aligned; raw is a version-1 struct.
+        let st = unsafe {
+            sys::podsync_frame_section_get(
+                data.as_ptr().cast(),
+                data.len(),
+                index as usize,
+                &mut raw,
+            )
+        };
+        if st < 0 {
+            return Err(frame_error("podsync_frame_section_get", st, data.len()));
+        }
+        let record_size = raw.record_size as usize;
+        let (Ok(puts), Ok(dels)) =
+            (usize::try_from(raw.put_count), usize::try_from(raw.delete_count))
+        else {
+            return Err(Error::from_kind(ErrorKind::Internal, "section counts overflow"));
+        };
+        let range = data.as_ptr_range();
+        let inside = |p: *const u8, len: usize| -> bool {
+            len == 0
+                || (p >= range.start
+                    && (p as usize).checked_add(len).is_some_and(|end| end <= range.end as usize))
+        };
+        let keys_len = puts.checked_mul(8);
+        let dels_len = dels.checked_mul(8);
+        let rec_len = puts.checked_mul(record_size);
+        let (Some(keys_len), Some(dels_len), Some(rec_len)) = (keys_len, dels_len, rec_len) else {
+            return Err(Error::from_kind(ErrorKind::Internal, "section sizes overflow"));
+        };
+        if !inside(raw.put_keys.cast(), keys_len)
+            || !inside(raw.delete_keys.cast(), dels_len)
+            || !inside(raw.records.cast(), rec_len)
+            || (puts > 0 && !(raw.put_keys as usize).is_multiple_of(8))
+            || (dels > 0 && !(raw.delete_keys as usize).is_multiple_of(8))
+        {
+            return Err(Error::from_kind(
+                ErrorKind::Internal,
+                format!(
+                    "podsync_frame_section_get({index}) returned pointers outside the frame or misaligned"
+                ),
+            ));
+        }
+        // SAFETY: each range lies inside `data` (checked above) and key arrays are 8-aligned;
+        // u64 accepts every bit pattern; the lifetime is the frame buffer's.
+        let (put_keys, delete_keys, records) = unsafe {
+            (
+                slice_or_empty(raw.put_keys, puts),
+                slice_or_empty(raw.delete_keys, dels),
+                slice_or_empty(raw.records.cast::<u8>(), rec_len),
+            )
+        };
+        Ok(Section { table_id: raw.table_id, record_size, put_keys, records, delete_keys })
+    }
+}
+
+unsafe fn slice_or_empty<'a, T>(p: *const T, n: usize) -> &'a [T] {
+    if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, n) } }
+}
+
+impl<'a> Iterator for Sections<'a> {
+    type Item = Result<Section<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.info.section_count {
+            return None;
+        }
+        let index = self.next;
+        self.next += 1;
+        let item = self.get(index);
+        if item.is_err() {
+            self.next = self.info.section_count; // stop after an error
+        }
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = (self.info.section_count - self.next) as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Sections<'_> {}
+impl std::iter::FusedIterator for Sections<'_> {}
+
+impl fmt::Debug for Sections<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sections").field("info", &self.info).field("next", &self.next).finish()
+    }
+}
+
+/// One table's changes in a frame, pointing into the frame's bytes: the keys put with their
+/// records, and the keys deleted (applied deletes first, then puts).
+#[derive(Clone, Copy)]
+pub struct Section<'a> {
+    table_id: u32,
+    record_size: usize,
+    put_keys: &'a [u64],
+    records: &'a [u8],
+    delete_keys: &'a [u64],
+}
+
+impl<'a> Section<'a> {
+    /// The table the section changes.
+    pub fn table_id(&self) -> u32 {
+        self.table_id
+    }
+
+    /// Bytes per record.
+    pub fn record_size(&self) -> usize {
+        self.record_size
+    }
+
+    /// Keys put, parallel to [`records`](Section::records).
+    pub fn put_keys(&self) -> &'a [u64] {
+        self.put_keys
+    }
+
+    /// The records put, back to back (`put_keys().len() * record_size()` bytes).
+    pub fn records(&self) -> &'a [u8] {
+        self.records
+    }
+
+    /// Keys deleted.
+    pub fn delete_keys(&self) -> &'a [u64] {
+        self.delete_keys
+    }
+
+    /// The records as `&[T]` in place ([`ErrorKind::RecordSize`] if the sizes differ,
+    /// [`ErrorKind::InvalidArgument`] if the records are not aligned for `T`, which cannot happen
+    /// for a frame placed at a 64-byte boundary and a table declared with `T`'s alignment).
+    pub fn records_as<T: Pod>(&self) -> Result<&'a [T]> {
+        if std::mem::size_of::<T>() != self.record_size {
+            return Err(pod::record_size_error::<T>(
+                self.record_size,
+                format_args!("section of table {}", self.table_id),
+            ));
+        }
+        pod::cast_slice_named(self.records, format_args!("section of table {}", self.table_id))
+    }
+
+    /// `(key, record bytes)` of every put.
+    pub fn puts(&self) -> impl ExactSizeIterator<Item = (u64, &'a [u8])> + 'a {
+        self.put_keys.iter().copied().zip(self.records.chunks_exact(self.record_size.max(1)))
+    }
+}
+
+impl fmt::Debug for Section<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Section")
+            .field("table_id", &self.table_id)
+            .field("record_size", &self.record_size)
+            .field("puts", &self.put_keys.len())
+            .field("deletes", &self.delete_keys.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Block([u8; 64]);
+
+/// A growable byte buffer whose first byte is on a 64-byte boundary: the alignment at which a
+/// frame's keys and records can be read in place ([`sections`]). Derefs to `[u8]`.
+///
+/// ```
+/// use podsync::frame::FrameBuf;
+/// let mut buf = FrameBuf::from_slice(&[1, 2, 3]);
+/// assert_eq!(buf.as_ptr() as usize % 64, 0);
+/// assert_eq!(&buf[..], &[1, 2, 3]);
+/// buf.resize(100)[99] = 7; // grow (new bytes are zero) and write into it
+/// assert_eq!((buf.len(), buf[98], buf[99]), (100, 0, 7));
+/// ```
+#[derive(Clone, Default)]
+pub struct FrameBuf {
+    blocks: Vec<Block>,
+    len: usize,
+}
+
+impl FrameBuf {
+    /// An empty buffer.
+    pub fn new() -> FrameBuf {
+        FrameBuf::default()
+    }
+
+    /// An empty buffer with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> FrameBuf {
+        FrameBuf { blocks: Vec::with_capacity(capacity.div_ceil(64)), len: 0 }
+    }
+
+    /// An aligned copy of `bytes`.
+    pub fn from_slice(bytes: &[u8]) -> FrameBuf {
+        let mut b = FrameBuf::with_capacity(bytes.len());
+        b.resize(bytes.len()).copy_from_slice(bytes);
+        b
+    }
+
+    /// Sets the length to `len` (new bytes are zero) and returns the whole buffer, to be filled.
+    pub fn resize(&mut self, len: usize) -> &mut [u8] {
+        let blocks = len.div_ceil(64);
+        if blocks > self.blocks.len() {
+            self.blocks.resize(blocks, Block([0; 64]));
+        }
+        if len > self.len {
+            // Zero the bytes between the old and the new length (they may hold old data).
+            let old = self.len;
+            self.len = len;
+            self.as_mut_slice()[old..].fill(0);
+        } else {
+            self.len = len;
+        }
+        self.as_mut_slice()
+    }
+
+    /// Empties the buffer (keeps its memory).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: blocks hold at least len initialized bytes, contiguous (Block is 64 bytes with
+        // no padding).
+        unsafe { std::slice::from_raw_parts(self.blocks.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// The bytes, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as as_slice, uniquely borrowed.
+        unsafe { std::slice::from_raw_parts_mut(self.blocks.as_mut_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// Reads one frame from a byte stream into the buffer, replacing its contents: the 88-byte
+    /// header, [`peek`] for the length, then the rest. Returns `Ok(false)` at a clean end of the
+    /// stream (no byte of a next frame), `Ok(true)` with the frame in the buffer otherwise. A
+    /// frame longer than `max_len` bytes is refused (`InvalidData`) before anything is allocated
+    /// for it: the length comes from the stream. The frame is not validated beyond [`peek`]'s
+    /// checks; [`Store::apply`](crate::Store::apply) validates it fully.
+    pub fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        max_len: usize,
+    ) -> io::Result<bool> {
+        self.clear();
+        let head = self.resize(HEADER_SIZE);
+        let mut got = 0;
+        while got < HEADER_SIZE {
+            match reader.read(&mut head[got..]) {
+                Ok(0) if got == 0 => {
+                    self.clear();
+                    return Ok(false);
+                }
+                Ok(0) => {
+                    self.clear();
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "stream ended inside a frame header",
+                    ));
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.clear();
+                    return Err(e);
+                }
+            }
+        }
+        let info = match peek(self) {
+            Ok(i) => i,
+            Err(e) => {
+                self.clear();
+                return Err(e.into());
+            }
+        };
+        let len = match usize::try_from(info.frame_length) {
+            Ok(n) if n >= HEADER_SIZE && n <= max_len => n,
+            _ => {
+                self.clear();
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("frame length {} outside {HEADER_SIZE}..={max_len}", info.frame_length),
+                ));
+            }
+        };
+        let buf = self.resize(len);
+        if let Err(e) = reader.read_exact(&mut buf[HEADER_SIZE..]) {
+            self.clear();
+            return Err(e);
+        }
+        Ok(true)
+    }
+}
+
+impl Deref for FrameBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl DerefMut for FrameBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.as_mut_slice()
+    }
+}
+
+impl AsRef<[u8]> for FrameBuf {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for FrameBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameBuf").field("len", &self.len).finish()
+    }
+}
+
+impl PartialEq for FrameBuf {
+    fn eq(&self, other: &FrameBuf) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for FrameBuf {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that returns one byte per call and an `Interrupted` error in between.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            match (self.data.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.data = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn read_frame_survives_short_reads_and_interrupts() {
+        // The minimal frame of docs/FORMAT.md.
+        let mut f = [0u8; 88];
+        f[..8].copy_from_slice(&[0x50, 0x53, 0x59, 0x4e, 0x01, 0x00, 0x58, 0x00]);
+        f[16] = 88;
+        let twice = [f, f].concat();
+        let mut r = Trickle { data: &twice, interrupt: false };
+        let mut buf = FrameBuf::new();
+        assert!(buf.read_frame(&mut r, 1024).unwrap());
+        assert_eq!(&buf[..], &f[..]);
+        assert!(buf.read_frame(&mut r, 1024).unwrap());
+        assert!(!buf.read_frame(&mut r, 1024).unwrap());
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn frame_buf_zeroes_regrown_bytes_and_stays_aligned() {
+        let mut b = FrameBuf::new();
+        assert_eq!(b.as_ptr() as usize % 64, 0);
+        b.resize(130).fill(0xff);
+        b.resize(10);
+        assert!(b.resize(130)[10..].iter().all(|&x| x == 0));
+        assert_eq!(b.as_ptr() as usize % 64, 0);
+        assert_eq!(FrameBuf::from_slice(&[]).len(), 0);
+    }
+}

@@ -1,0 +1,172 @@
+//! PodSync for Rust: replicate tables of fixed-size POD records, keyed by 64-bit ids, from one
+//! writer to any number of replicas through self-describing binary frames.
+//!
+//! This is the safe binding of `libpodsync.so` (the C contract `include/podsync.h`; raw
+//! declarations in [`sys`]). Everything a C program can do is here, in Rust's idiom:
+//!
+//! - handles own their C object and free it on drop: [`Schema`], [`Store<Writer>`](Store),
+//!   [`Store<Replica>`](Store) (roles are types, so a writer-only call on a replica does not
+//!   compile);
+//! - every fallible call returns [`Result`]; an [`Error`] carries the status, its name and the
+//!   message the library recorded; informational statuses are enums ([`WriteOutcome`],
+//!   [`Applied`], [`Delta`], [`DeleteOutcome`]);
+//! - nothing is copied where the engine can avoid it: records, tables ([`TableView`]) and frames
+//!   are borrowed from the engine's memory, tied by lifetimes to the store, so a write while a
+//!   view is alive does not compile; bulk calls ([`Store::put_many`], [`Store::delete_many`])
+//!   cross the boundary once; records are your own `#[repr(C)]` types through [`Pod`];
+//! - [`frame`] reads frames without a store: header, validation, sections in place, and an
+//!   aligned receive buffer.
+//!
+//! # Quick start
+//!
+//! ```
+//! use podsync::{Applied, Field, FieldType, Pod, Schema, Store};
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Entity {
+//!     id: u64,
+//!     pos: [f32; 3],
+//!     rot: [f32; 4],
+//!     flags: u32,
+//! }
+//! // SAFETY: repr(C), Pod fields only, no padding (40 bytes).
+//! unsafe impl Pod for Entity {}
+//!
+//! fn main() -> podsync::Result<()> {
+//!     // 1. A schema: table 1 holds 40-byte entity records (fields describe the layout).
+//!     let schema = Schema::new().table_of::<Entity>(1, &[
+//!         Field::new("id", FieldType::U64, 0, 1),
+//!         Field::new("pos", FieldType::F32, 8, 3),
+//!         Field::new("rot", FieldType::F32, 20, 4),
+//!         Field::new("flags", FieldType::U32, 36, 1),
+//!     ])?;
+//!
+//!     // 2. A writer and a replica of that schema (each keeps its own copy of it).
+//!     let mut writer = Store::writer(&schema)?;
+//!     let mut replica = Store::replica(&schema)?;
+//!
+//!     // 3. Writes are coalesced per key until the next flush.
+//!     let entity = |id: u64, x: f32| Entity { id, pos: [x, 0.0, 0.0], rot: [0.0, 0.0, 0.0, 1.0], flags: 0 };
+//!     let ids = [1, 2, 3];
+//!     writer.put_many(1, &ids, &ids.map(|id| entity(id, id as f32)))?; // one call
+//!     writer.put_as(1, 2, &Entity { flags: 7, ..entity(2, 2.5) })?;     // the last value wins
+//!     writer.delete(1, 3)?;                                             // created and deleted: not sent
+//!
+//!     // 4. Flush turns the batch into frames: borrowed, 64-byte aligned bytes to send anywhere.
+//!     writer.flush()?;
+//!     for frame in writer.frames() {
+//!         // 5. The replica applies each frame (here in-process; normally after a pipe or socket).
+//!         assert_eq!(replica.apply(frame)?, Applied::Ok);
+//!     }
+//!
+//!     // 6. Equal digests mean equal records; reads borrow the store's memory.
+//!     assert_eq!(replica.digest()?, writer.digest()?);
+//!     assert_eq!(replica.count(1)?, 2);
+//!     let e2: &Entity = replica.get_as(1, 2)?.expect("entity 2");
+//!     assert_eq!((e2.pos[0], e2.flags), (2.5, 7));
+//!     let all: &[Entity] = replica.table(1)?.as_slice()?;
+//!     assert_eq!(all.len(), 2);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Catching up
+//!
+//! Frames may be lost, duplicated or reordered on their way: duplicates and late frames are
+//! no-ops ([`Applied::Duplicate`], [`Applied::Stale`]) and a gap is healed by one catch-up frame:
+//!
+//! ```
+//! # use podsync::{Applied, Delta, Schema, Store};
+//! # fn main() -> podsync::Result<()> {
+//! # let schema = Schema::new().table(1, 8, 8, &[])?;
+//! # let mut writer = Store::writer(&schema)?;
+//! # let mut replica = Store::replica(&schema)?;
+//! writer.put_as(1, 1, &1u64)?;
+//! writer.flush()?;            // frame v0 -> v1: lost
+//! writer.put_as(1, 2, &2u64)?;
+//! writer.flush()?;            // frame v1 -> v2
+//! let frame = writer.frames().next().unwrap().to_vec();
+//! if let Applied::Gap { replica_version } = replica.apply(&frame)? {
+//!     match writer.delta_since(replica_version)? {
+//!         Delta::Frames(_) => {}
+//!         Delta::SnapshotRequired => { writer.snapshot()?; }
+//!     }
+//!     for f in writer.frames() {
+//!         assert_eq!(replica.apply(f)?, Applied::Ok);
+//!     }
+//! }
+//! assert_eq!(replica.version()?, 2);
+//! assert_eq!(replica.digest()?, writer.digest()?);
+//! # Ok(()) }
+//! ```
+//!
+//! # Linking
+//!
+//! `podsync-sys` links `libpodsync.so` from `$PODSYNC_LIB_DIR` (absolute, or relative to the
+//! repository root), else from the repository's `.build/release` (built by
+//! `bash .ci/build-lib`), and sets an rpath for the tests, examples and doc tests of this
+//! workspace. Cargo passes `rustc-link-arg` only to the package that prints it, so a program
+//! outside the workspace needs the library on its loader path: an rpath of its own (a build
+//! script printing `cargo::rustc-link-arg=-Wl,-rpath,DIR`, or
+//! `RUSTFLAGS="-C link-arg=-Wl,-rpath,DIR"`), `LD_LIBRARY_PATH`, or a system directory.
+//!
+//! # Threads
+//!
+//! Handles are [`Send`], not [`Sync`]: a handle is used by one thread at a time and may move
+//! between threads; distinct handles are independent. There are no callbacks, so no panic can
+//! cross the C boundary.
+
+#![warn(missing_debug_implementations)]
+
+pub use podsync_sys as sys;
+
+mod error;
+pub mod frame;
+mod pod;
+mod schema;
+mod store;
+
+pub use error::{Error, ErrorKind, Result, status_name};
+pub use pod::{Pod, bytes_of, slice_as_bytes, try_cast_slice};
+pub use schema::{Field, FieldType, Schema, TableDef};
+pub use store::{
+    Applied, DeleteMany, DeleteOutcome, Delta, Frames, Replica, Role, Store, StoreInfo,
+    StoreOptions, StoreRole, TableView, WriteOutcome, Writer,
+};
+
+/// The ABI version this binding was written for (`PODSYNC_ABI_VERSION`).
+pub const ABI_VERSION: u32 = sys::PODSYNC_ABI_VERSION;
+
+/// The loaded library's version as `MAJOR*10000 + MINOR*100 + PATCH` (`podsync_version_number`).
+pub fn library_version() -> u32 {
+    sys::podsync_version_number()
+}
+
+/// The ABI version the loaded library implements (`podsync_abi_version`).
+pub fn library_abi_version() -> u32 {
+    sys::podsync_abi_version()
+}
+
+/// Checks that the loaded library implements the ABI this binding was written for, as
+/// `docs/ABI.md` asks of bindings. Returns the library's ABI version on mismatch. Every
+/// constructor (and the [`frame`] functions) makes this check once per process and panics on a
+/// mismatch, since no call into such a library can be trusted.
+pub fn check_abi() -> std::result::Result<(), u32> {
+    match library_abi_version() {
+        v if v == ABI_VERSION => Ok(()),
+        v => Err(v),
+    }
+}
+
+pub(crate) fn ensure_abi() {
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        if let Err(v) = check_abi() {
+            panic!(
+                "libpodsync.so implements ABI version {v}, but the podsync crate was written for ABI version \
+                 {ABI_VERSION}: rebuild against the matching library"
+            );
+        }
+    });
+}

@@ -1,0 +1,1014 @@
+//! [`Store`]: a writer or a replica of a schema's tables, with borrowed views of its records and
+//! frames.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::size_of_val;
+use std::ptr::{self, NonNull};
+
+use podsync_sys as sys;
+
+use crate::error::{Error, ErrorKind, Result, copy_message};
+use crate::pod::{self, Pod};
+use crate::schema::{Schema, TableMeta, table_metas};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Writer {}
+    impl Sealed for super::Replica {}
+}
+
+/// The role of a [`Store`], as a type: [`Writer`] or [`Replica`]. Writer-only and replica-only
+/// methods exist only on `Store<Writer>` and `Store<Replica>`, so `PODSYNC_E_WRONG_ROLE` cannot
+/// happen through this crate. Sealed.
+pub trait Role: sealed::Sealed + 'static {
+    /// The role's value.
+    const ROLE: StoreRole;
+}
+
+/// Marker type of a writer store: `Store<Writer>` owns the state, takes writes and produces
+/// frames with [`Store::flush`].
+#[derive(Debug)]
+pub enum Writer {}
+
+/// Marker type of a replica store: `Store<Replica>` changes only by [`Store::apply`].
+#[derive(Debug)]
+pub enum Replica {}
+
+impl Role for Writer {
+    const ROLE: StoreRole = StoreRole::Writer;
+}
+impl Role for Replica {
+    const ROLE: StoreRole = StoreRole::Replica;
+}
+
+/// A store's role as a value (`PODSYNC_ROLE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreRole {
+    Writer,
+    Replica,
+}
+
+impl StoreRole {
+    /// The `PODSYNC_ROLE_*` value.
+    pub fn raw(self) -> u32 {
+        match self {
+            StoreRole::Writer => sys::PODSYNC_ROLE_WRITER,
+            StoreRole::Replica => sys::PODSYNC_ROLE_REPLICA,
+        }
+    }
+
+    /// The role of a `PODSYNC_ROLE_*` value.
+    pub fn from_raw(raw: u32) -> Option<StoreRole> {
+        match raw {
+            sys::PODSYNC_ROLE_WRITER => Some(StoreRole::Writer),
+            sys::PODSYNC_ROLE_REPLICA => Some(StoreRole::Replica),
+            _ => None,
+        }
+    }
+}
+
+/// Options of a store (`podsync_store_options`, version 1). `StoreOptions::default()` holds the
+/// library's defaults (`podsync_store_options_init`); the methods change one option each.
+///
+/// ```
+/// use podsync::StoreOptions;
+/// let opts = StoreOptions::default()
+///     .stream_id(0x1122_3344)
+///     .manual_clock(true)          // time comes only from Store::set_time
+///     .max_batch_records(1000)     // writes return WriteOutcome::FlushDue at 1000 pending changes
+///     .max_frame_bytes(64 * 1024); // a flush splits its changes into frames of at most 64 KiB
+/// assert_eq!(opts.raw().stream_id, 0x1122_3344);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    raw: sys::podsync_store_options,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        let mut raw = sys::PODSYNC_STORE_OPTIONS_INIT;
+        // SAFETY: raw is a valid, writable options struct of the version passed.
+        let st = unsafe {
+            sys::podsync_store_options_init(&mut raw, sys::PODSYNC_STORE_OPTIONS_VERSION)
+        };
+        if st < 0 {
+            raw = sys::PODSYNC_STORE_OPTIONS_INIT;
+        }
+        StoreOptions { raw }
+    }
+}
+
+impl StoreOptions {
+    /// The library's defaults.
+    pub fn new() -> StoreOptions {
+        StoreOptions::default()
+    }
+
+    /// Frames carry the writer's state digest (`PODSYNC_OPT_FRAME_DIGEST`, default on).
+    pub fn frame_digest(mut self, on: bool) -> StoreOptions {
+        self.set_flag(sys::PODSYNC_OPT_FRAME_DIGEST, on);
+        self
+    }
+
+    /// Time comes only from [`Store::set_time`] (`PODSYNC_OPT_MANUAL_CLOCK`, default off).
+    pub fn manual_clock(mut self, on: bool) -> StoreOptions {
+        self.set_flag(sys::PODSYNC_OPT_MANUAL_CLOCK, on);
+        self
+    }
+
+    /// Writer: this stream's id; 0 (default) picks a random one.
+    pub fn stream_id(mut self, id: u64) -> StoreOptions {
+        self.raw.stream_id = id;
+        self
+    }
+
+    /// Flush due at this many pending changes; 0 = no limit.
+    pub fn max_batch_records(mut self, n: u64) -> StoreOptions {
+        self.raw.max_batch_records = n;
+        self
+    }
+
+    /// Flush due at this many pending bytes (records + 8 per key); 0 = no limit.
+    pub fn max_batch_bytes(mut self, n: u64) -> StoreOptions {
+        self.raw.max_batch_bytes = n;
+        self
+    }
+
+    /// Flush due when the oldest pending change is this old; 0 = no limit.
+    pub fn max_batch_age_ms(mut self, ms: u64) -> StoreOptions {
+        self.raw.max_batch_age_ms = ms;
+        self
+    }
+
+    /// A flush splits its changes into frames of at most this size (a frame always holds at least
+    /// one change); 0 = no limit.
+    pub fn max_frame_bytes(mut self, n: u64) -> StoreOptions {
+        self.raw.max_frame_bytes = n;
+        self
+    }
+
+    /// Deletions are remembered for this many versions; 0 = forever.
+    pub fn tombstone_horizon(mut self, versions: u64) -> StoreOptions {
+        self.raw.tombstone_horizon = versions;
+        self
+    }
+
+    /// The C struct.
+    pub fn raw(&self) -> &sys::podsync_store_options {
+        &self.raw
+    }
+
+    /// Options from a C struct (its `version` is passed to the library as is).
+    pub fn from_raw(raw: sys::podsync_store_options) -> StoreOptions {
+        StoreOptions { raw }
+    }
+
+    fn set_flag(&mut self, flag: u32, on: bool) {
+        if on {
+            self.raw.flags |= flag;
+        } else {
+            self.raw.flags &= !flag;
+        }
+    }
+}
+
+/// A snapshot of a store's counters (`podsync_store_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreInfo {
+    pub role: StoreRole,
+    pub schema_hash: u64,
+    /// Replica: the stream it follows (0 before the first frame).
+    pub stream_id: u64,
+    /// Version of the flushed / applied state.
+    pub state_version: u64,
+    /// Writer: frames produced so far; replica: last applied frame's.
+    pub sequence: u64,
+    /// State digest of the flushed / applied state.
+    pub digest: u64,
+    /// Oldest `since_version` that [`Store::delta_since`] can serve.
+    pub catchup_floor: u64,
+    /// Writer: distinct keys changed since the last flush.
+    pub pending_changes: u64,
+    /// Changes whenever borrowed record pointers may be invalid.
+    pub generation: u64,
+    /// Replica: true after [`ErrorKind::DigestMismatch`] until a snapshot.
+    pub diverged: bool,
+    pub table_count: u32,
+}
+
+/// Outcome of a successful write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteOutcome {
+    /// `PODSYNC_OK`.
+    Ok,
+    /// `PODSYNC_FLUSH_DUE`: the write was done and the flush policy says flush now.
+    FlushDue,
+}
+
+impl WriteOutcome {
+    /// True for [`WriteOutcome::FlushDue`].
+    pub fn is_flush_due(self) -> bool {
+        self == WriteOutcome::FlushDue
+    }
+}
+
+/// Outcome of [`Store::delete`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeleteOutcome {
+    /// Deleted (`PODSYNC_OK`).
+    Ok,
+    /// Deleted, and the flush policy says flush now (`PODSYNC_FLUSH_DUE`).
+    FlushDue,
+    /// No record under that key; nothing changed (`PODSYNC_NOT_FOUND`).
+    NotFound,
+}
+
+impl DeleteOutcome {
+    /// True if a record was deleted.
+    pub fn found(self) -> bool {
+        self != DeleteOutcome::NotFound
+    }
+}
+
+/// Outcome of [`Store::delete_many`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeleteMany {
+    /// How many records were deleted (absent keys are skipped).
+    pub deleted: usize,
+    pub outcome: WriteOutcome,
+}
+
+/// Outcome of [`Store::delta_since`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "SnapshotRequired means the caller must send a snapshot instead"]
+pub enum Delta {
+    /// The outbox now holds this many frames: 1, or 0 when `since_version` is the current version.
+    Frames(usize),
+    /// `PODSYNC_SNAPSHOT_REQUIRED`: that version is older than what the store still covers
+    /// (`catchup_floor`); no frame was produced; send a [`Store::snapshot`] instead.
+    SnapshotRequired,
+}
+
+/// Outcome of [`Store::apply`] (errors aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "Gap means the replica needs a catch-up delta since replica_version"]
+pub enum Applied {
+    /// `PODSYNC_OK`: applied.
+    Ok,
+    /// `PODSYNC_DUPLICATE`: the replica already has these changes; nothing changed.
+    Duplicate,
+    /// `PODSYNC_GAP`: the frame's base is ahead of the replica; nothing changed. Ask a writer (or
+    /// a replica that is ahead) for `delta_since(replica_version)`.
+    Gap { replica_version: u64 },
+    /// `PODSYNC_STALE`: a snapshot older than the replica; ignored.
+    Stale,
+}
+
+/// A writer or a replica (`podsync_store`), its role a type parameter: `Store<Writer>` or
+/// `Store<Replica>`.
+///
+/// Views borrow the store: a record from [`get`](Store::get), a [`TableView`] from
+/// [`table`](Store::table) and frames from [`frames`](Store::frames) live as long as a shared
+/// borrow of the store, and every call that may move records or replace the outbox (writes,
+/// `apply`, `flush`, `delta_since`, `snapshot`) takes `&mut self`, so using a view after such a
+/// call does not compile. Nothing is copied: views point into the engine's memory.
+///
+/// A store is [`Send`] (it may move between threads) but not [`Sync`]: as the header says, a
+/// handle is used by one thread at a time.
+///
+/// ```
+/// use podsync::{Applied, Replica, Schema, Store, Writer};
+/// # fn main() -> podsync::Result<()> {
+/// let schema = Schema::new().table_of::<[f64; 2]>(1, &[])?;
+/// let mut writer = Store::writer(&schema)?;
+/// let mut replica = Store::replica(&schema)?;
+///
+/// writer.put_as(1, 42, &[1.0, -2.5])?;
+/// writer.put_many(1, &[7, 9], &[[0.0, 0.0], [9.0, 9.0]])?; // one call for many records
+/// writer.delete(1, 7)?;
+/// writer.flush()?;
+/// for frame in writer.frames() {
+///     assert_eq!(replica.apply(frame)?, Applied::Ok);
+/// }
+///
+/// assert_eq!(replica.get_as::<[f64; 2]>(1, 42)?, Some(&[1.0, -2.5]));
+/// let table = replica.table(1)?;
+/// assert_eq!(table.len(), 2);
+/// let total: f64 = table.as_slice::<[f64; 2]>()?.iter().map(|r| r[0]).sum();
+/// assert_eq!(total, 10.0);
+/// assert_eq!(replica.digest()?, writer.digest()?);
+/// # Ok(()) }
+/// ```
+///
+/// A view cannot outlive a write:
+///
+/// ```compile_fail,E0502
+/// # use podsync::{Schema, Store};
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// let mut writer = Store::writer(&schema).unwrap();
+/// let table = writer.table(1).unwrap();
+/// writer.put(1, 5, &[0u8; 8]).unwrap(); // error[E0502]: cannot borrow `writer` as mutable
+/// println!("{}", table.len());
+/// ```
+///
+/// ```compile_fail,E0502
+/// # use podsync::{Schema, Store};
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// let mut writer = Store::writer(&schema).unwrap();
+/// writer.put(1, 5, &[0u8; 8]).unwrap();
+/// let record = writer.get(1, 5).unwrap().unwrap();
+/// writer.delete(1, 5).unwrap(); // error[E0502]: the record would dangle
+/// println!("{record:?}");
+/// ```
+///
+/// Frames cannot outlive the next flush:
+///
+/// ```compile_fail,E0502
+/// # use podsync::{Schema, Store};
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// let mut writer = Store::writer(&schema).unwrap();
+/// writer.put(1, 5, &[0u8; 8]).unwrap();
+/// writer.flush().unwrap();
+/// let frame = writer.frames().next().unwrap();
+/// writer.snapshot().unwrap(); // error[E0502]: replaces the outbox that `frame` points into
+/// println!("{}", frame.len());
+/// ```
+///
+/// Roles are types: a replica has no `put`, a writer no `apply`:
+///
+/// ```compile_fail,E0599
+/// # use podsync::{Schema, Store};
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// let mut replica = Store::replica(&schema).unwrap();
+/// replica.put(1, 5, &[0u8; 8]).unwrap(); // error[E0599]: no method named `put` for Store<Replica>
+/// ```
+///
+/// ```compile_fail,E0599
+/// # use podsync::{Schema, Store};
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// let mut writer = Store::writer(&schema).unwrap();
+/// let _ = writer.apply(&[0u8; 88]); // error[E0599]: no method named `apply` for Store<Writer>
+/// ```
+///
+/// A store is not `Sync` (share it across threads behind a `Mutex`):
+///
+/// ```compile_fail,E0277
+/// # use podsync::{Schema, Store, Writer};
+/// fn needs_sync<T: Sync>(_: &T) {}
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// let writer = Store::writer(&schema).unwrap();
+/// needs_sync(&writer); // error[E0277]: `NonNull<podsync_store>` cannot be shared between threads
+/// ```
+pub struct Store<R: Role> {
+    ptr: NonNull<sys::podsync_store>,
+    /// Record size and alignment per table id, sorted by id.
+    tables: Box<[TableMeta]>,
+    /// The outbox as (pointer, length) per frame, read once after each flush / delta / snapshot.
+    outbox: Vec<(*const u8, usize)>,
+    _role: PhantomData<R>,
+}
+
+// SAFETY: the library keeps no thread-affine or global state; a handle may be used by any thread,
+// one at a time. Store is not Sync (NonNull and the outbox pointers are !Sync), so `&Store` never
+// reaches two threads at once: the header's "one thread at a time" holds.
+unsafe impl<R: Role> Send for Store<R> {}
+
+impl<R: Role> Store<R> {
+    /// A store of `schema` (which is copied) with the default options.
+    pub fn new(schema: &Schema) -> Result<Store<R>> {
+        Store::create(schema, None)
+    }
+
+    /// A store of `schema` with `options`.
+    pub fn with_options(schema: &Schema, options: &StoreOptions) -> Result<Store<R>> {
+        Store::create(schema, Some(options))
+    }
+
+    fn create(schema: &Schema, options: Option<&StoreOptions>) -> Result<Store<R>> {
+        crate::ensure_abi();
+        let tables = table_metas(schema)?;
+        let opts = options.map_or(ptr::null(), |o| &o.raw as *const _);
+        let mut out: *mut sys::podsync_store = ptr::null_mut();
+        // SAFETY: valid schema handle, options struct (or NULL) and out-pointer.
+        let st =
+            unsafe { sys::podsync_store_create(schema.as_ptr(), R::ROLE.raw(), opts, &mut out) };
+        match NonNull::new(out) {
+            Some(ptr) if st >= 0 => {
+                Ok(Store { ptr, tables, outbox: Vec::new(), _role: PhantomData })
+            }
+            other => {
+                if let Some(p) = other {
+                    // Not expected (the header says *out is NULL on failure); do not leak it.
+                    unsafe { sys::podsync_store_free(p.as_ptr()) };
+                }
+                Err(Error::new(
+                    if st < 0 { st } else { sys::PODSYNC_E_INTERNAL },
+                    format!("podsync_store_create ({:?}) failed", R::ROLE),
+                ))
+            }
+        }
+    }
+
+    // ----- reads -------------------------------------------------------------------------
+
+    /// The store's counters (`podsync_store_info_get`).
+    pub fn info(&self) -> Result<StoreInfo> {
+        let mut raw = sys::PODSYNC_STORE_INFO_INIT;
+        // SAFETY: valid handle; raw is a version-1 info struct.
+        let st = unsafe { sys::podsync_store_info_get(self.ptr.as_ptr(), &mut raw) };
+        self.check(st)?;
+        Ok(StoreInfo {
+            role: StoreRole::from_raw(raw.role).unwrap_or(R::ROLE),
+            schema_hash: raw.schema_hash,
+            stream_id: raw.stream_id,
+            state_version: raw.state_version,
+            sequence: raw.sequence,
+            digest: raw.digest,
+            catchup_floor: raw.catchup_floor,
+            pending_changes: raw.pending_changes,
+            generation: raw.generation,
+            diverged: raw.diverged != 0,
+            table_count: raw.table_count,
+        })
+    }
+
+    /// The version of the flushed (writer) or applied (replica) state.
+    pub fn version(&self) -> Result<u64> {
+        Ok(self.info()?.state_version)
+    }
+
+    /// The order-independent state digest (`podsync_store_digest`, O(1)): equal on writer and
+    /// replica when they hold the same records. The writer's covers flushed changes only.
+    pub fn digest(&self) -> Result<u64> {
+        let mut d = 0u64;
+        // SAFETY: valid handle and out-pointer.
+        let st = unsafe { sys::podsync_store_digest(self.ptr.as_ptr(), &mut d) };
+        self.check(st)?;
+        Ok(d)
+    }
+
+    /// Number of live records in `table`.
+    pub fn count(&self, table: u32) -> Result<usize> {
+        let mut n = 0usize;
+        // SAFETY: valid handle and out-pointer.
+        let st = unsafe { sys::podsync_store_count(self.ptr.as_ptr(), table, &mut n) };
+        self.check(st)?;
+        Ok(n)
+    }
+
+    /// The record under `key`, borrowed from the store (no copy), or `None`.
+    pub fn get(&self, table: u32, key: u64) -> Result<Option<&[u8]>> {
+        let mut rec: *const std::ffi::c_void = ptr::null();
+        // SAFETY: valid handle and out-pointer.
+        let st = unsafe { sys::podsync_store_get(self.ptr.as_ptr(), table, key, &mut rec) };
+        match self.check(st)? {
+            sys::PODSYNC_OK if !rec.is_null() => {
+                let meta = self.meta(table)?;
+                // SAFETY: the library returned a record of the table's size, valid until the next
+                // write, apply or free, none of which can happen while `&self` is borrowed.
+                Ok(Some(unsafe { std::slice::from_raw_parts(rec.cast::<u8>(), meta.record_size) }))
+            }
+            sys::PODSYNC_OK => {
+                Err(internal("podsync_store_get returned PODSYNC_OK and a NULL record"))
+            }
+            sys::PODSYNC_NOT_FOUND => Ok(None),
+            other => Err(unexpected("podsync_store_get", other)),
+        }
+    }
+
+    /// The record under `key` as a `&T` in place. [`ErrorKind::RecordSize`] if `size_of::<T>()`
+    /// differs from the table's record size (checked even when the key is absent).
+    pub fn get_as<T: Pod>(&self, table: u32, key: u64) -> Result<Option<&T>> {
+        if let Ok(meta) = self.meta(table) {
+            if meta.record_size != std::mem::size_of::<T>() {
+                return Err(pod::record_size_error::<T>(
+                    meta.record_size,
+                    format_args!("table {table}"),
+                ));
+            }
+        }
+        match self.get(table, key)? {
+            Some(bytes) => {
+                pod::cast_record(bytes, format_args!("table {table}, key {key}")).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The table's live records as one contiguous array and the parallel array of their keys
+    /// (`podsync_store_table`), borrowed from the store. Order is unspecified.
+    pub fn table(&self, table: u32) -> Result<TableView<'_>> {
+        let mut records: *const std::ffi::c_void = ptr::null();
+        let mut keys: *const u64 = ptr::null();
+        let mut count = 0usize;
+        // SAFETY: valid handle and out-pointers.
+        let st = unsafe {
+            sys::podsync_store_table(self.ptr.as_ptr(), table, &mut records, &mut keys, &mut count)
+        };
+        self.check(st)?;
+        let meta = self.meta(table)?;
+        if count == 0 {
+            return Ok(TableView { meta, keys: &[], records: &[] });
+        }
+        let bytes =
+            count.checked_mul(meta.record_size).ok_or_else(|| internal("table size overflows"))?;
+        if records.is_null() || keys.is_null() {
+            return Err(internal("podsync_store_table returned NULL for a non-empty table"));
+        }
+        if !(keys as usize).is_multiple_of(std::mem::align_of::<u64>())
+            || !(records as usize).is_multiple_of(meta.alignment)
+        {
+            return Err(internal("podsync_store_table returned misaligned arrays"));
+        }
+        // SAFETY: the library returned `count` keys and `count * record_size` record bytes,
+        // aligned (checked), valid until the next write, apply or free: not while `&self` lives.
+        let (keys, records) = unsafe {
+            (
+                std::slice::from_raw_parts(keys, count),
+                std::slice::from_raw_parts(records.cast::<u8>(), bytes),
+            )
+        };
+        Ok(TableView { meta, keys, records })
+    }
+
+    /// Record size of `table` in bytes, or `None` if the schema has no such table.
+    pub fn record_size(&self, table: u32) -> Option<usize> {
+        self.meta(table).ok().map(|m| m.record_size)
+    }
+
+    /// The schema's table ids, ascending.
+    pub fn table_ids(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.tables.iter().map(|t| t.id)
+    }
+
+    // ----- frames --------------------------------------------------------------------------
+
+    /// One frame carrying every change since `since_version`, as of the last flush
+    /// (`podsync_store_delta_since`); read it with [`frames`](Store::frames). Version 0 produces
+    /// a snapshot. [`Delta::SnapshotRequired`] if the version is older than the store covers;
+    /// [`ErrorKind::VersionAhead`] if it is newer than the store; [`ErrorKind::Diverged`] on a
+    /// diverged replica.
+    pub fn delta_since(&mut self, since_version: u64) -> Result<Delta> {
+        let mut n = 0usize;
+        // SAFETY: valid handle and out-pointer.
+        let st =
+            unsafe { sys::podsync_store_delta_since(self.ptr.as_ptr(), since_version, &mut n) };
+        match self.check(st)? {
+            sys::PODSYNC_OK => Ok(Delta::Frames(self.load_outbox(n)?)),
+            sys::PODSYNC_SNAPSHOT_REQUIRED => {
+                self.load_outbox(n)?;
+                Ok(Delta::SnapshotRequired)
+            }
+            other => Err(unexpected("podsync_store_delta_since", other)),
+        }
+    }
+
+    /// One frame flagged RESET carrying the whole state as of the last flush
+    /// (`podsync_store_snapshot`). Returns the number of frames in the outbox (1).
+    pub fn snapshot(&mut self) -> Result<usize> {
+        let mut n = 0usize;
+        // SAFETY: valid handle and out-pointer.
+        let st = unsafe { sys::podsync_store_snapshot(self.ptr.as_ptr(), &mut n) };
+        match self.check(st)? {
+            sys::PODSYNC_OK => self.load_outbox(n),
+            other => Err(unexpected("podsync_store_snapshot", other)),
+        }
+    }
+
+    /// Number of frames in the outbox (produced by the last flush, delta_since or snapshot).
+    pub fn frame_count(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Frame `index` of the outbox: 64-byte aligned bytes in the store, valid while `&self` is
+    /// borrowed (the next flush, delta_since or snapshot needs `&mut self`).
+    pub fn frame(&self, index: usize) -> Option<&[u8]> {
+        self.outbox.get(index).map(|&(p, n)| {
+            // SAFETY: see Frames::next.
+            unsafe { std::slice::from_raw_parts(p, n) }
+        })
+    }
+
+    /// The frames of the outbox, in order.
+    pub fn frames(&self) -> Frames<'_> {
+        Frames { inner: self.outbox.iter() }
+    }
+
+    /// Reads the outbox's frame pointers once (one call per frame, never per record).
+    fn load_outbox(&mut self, n: usize) -> Result<usize> {
+        self.outbox.clear();
+        for i in 0..n {
+            let mut data: *const u8 = ptr::null();
+            let mut size = 0usize;
+            // SAFETY: valid handle and out-pointers.
+            let st =
+                unsafe { sys::podsync_store_frame(self.ptr.as_ptr(), i, &mut data, &mut size) };
+            if st < 0 || data.is_null() {
+                let e = if st < 0 {
+                    self.error(st)
+                } else {
+                    internal("podsync_store_frame returned NULL")
+                };
+                self.outbox.clear();
+                return Err(Error::new(
+                    sys::PODSYNC_E_INTERNAL,
+                    format!("frame {i} of {n} produced could not be read: {e}"),
+                ));
+            }
+            self.outbox.push((data, size));
+        }
+        Ok(n)
+    }
+
+    // ----- raw access ----------------------------------------------------------------------
+
+    /// The raw handle, for calls through `podsync_sys`. Calls that write, apply or replace the
+    /// outbox must not be made through it while views exist; use [`as_mut_ptr`](Store::as_mut_ptr).
+    pub fn as_ptr(&self) -> *const sys::podsync_store {
+        self.ptr.as_ptr()
+    }
+
+    /// The raw handle for mutating calls through `podsync_sys`. Because such a call may replace
+    /// the outbox, this empties the outbox as this crate sees it: [`frames`](Store::frames)
+    /// yields nothing until the next `flush`, `delta_since` or `snapshot` made through this crate.
+    pub fn as_mut_ptr(&mut self) -> *mut sys::podsync_store {
+        self.outbox.clear();
+        self.ptr.as_ptr()
+    }
+
+    fn meta(&self, table: u32) -> Result<TableMeta> {
+        match self.tables.binary_search_by_key(&table, |t| t.id) {
+            Ok(i) => Ok(self.tables[i]),
+            Err(_) => Err(Error::from_kind(
+                ErrorKind::UnknownTable,
+                format!("no table with id {table} in the schema"),
+            )),
+        }
+    }
+
+    fn check(&self, st: i32) -> Result<i32> {
+        if st < 0 { Err(self.error(st)) } else { Ok(st) }
+    }
+
+    fn error(&self, st: i32) -> Error {
+        // SAFETY: valid handle; the message is copied before any other call on it.
+        Error::new(st, copy_message(unsafe { sys::podsync_store_errmsg(self.ptr.as_ptr()) }))
+    }
+}
+
+impl Store<Writer> {
+    /// A writer of `schema` with the default options.
+    pub fn writer(schema: &Schema) -> Result<Store<Writer>> {
+        Store::new(schema)
+    }
+
+    /// A writer of `schema` with `options`.
+    pub fn writer_with(schema: &Schema, options: &StoreOptions) -> Result<Store<Writer>> {
+        Store::with_options(schema, options)
+    }
+
+    /// Inserts or replaces one record (`podsync_store_put`); `record` must be exactly the table's
+    /// record size ([`ErrorKind::RecordSize`] otherwise). Writes are coalesced per key until the
+    /// next flush.
+    pub fn put(&mut self, table: u32, key: u64, record: &[u8]) -> Result<WriteOutcome> {
+        // SAFETY: valid handle; record is valid for its length.
+        let st = unsafe {
+            sys::podsync_store_put(
+                self.ptr.as_ptr(),
+                table,
+                key,
+                record.as_ptr().cast(),
+                record.len(),
+            )
+        };
+        self.write_outcome("podsync_store_put", st)
+    }
+
+    /// Inserts or replaces one record given as a `Pod` value (its bytes, no copy).
+    pub fn put_as<T: Pod>(&mut self, table: u32, key: u64, record: &T) -> Result<WriteOutcome> {
+        self.put(table, key, pod::bytes_of(record))
+    }
+
+    /// Inserts or replaces `keys.len()` records in one call (`podsync_store_put_many`): `keys[i]`
+    /// gets record `i` of `records`. `records` is a slice of record structs (`&[Entity]`) or of
+    /// raw bytes (`&[u8]`, `keys.len() * record_size` of them); its total size must be
+    /// `keys.len() * record_size` ([`ErrorKind::RecordSize`] otherwise). A key given twice gets
+    /// the later record. Validated before any change: on error nothing was written.
+    pub fn put_many<T: Pod>(
+        &mut self,
+        table: u32,
+        keys: &[u64],
+        records: &[T],
+    ) -> Result<WriteOutcome> {
+        // SAFETY: valid handle; keys and records are valid for their lengths.
+        let st = unsafe {
+            sys::podsync_store_put_many(
+                self.ptr.as_ptr(),
+                table,
+                keys.as_ptr(),
+                records.as_ptr().cast(),
+                keys.len(),
+                size_of_val(records),
+            )
+        };
+        self.write_outcome("podsync_store_put_many", st)
+    }
+
+    /// Deletes one record (`podsync_store_delete`); [`DeleteOutcome::NotFound`] if there is none.
+    pub fn delete(&mut self, table: u32, key: u64) -> Result<DeleteOutcome> {
+        // SAFETY: valid handle.
+        let st = unsafe { sys::podsync_store_delete(self.ptr.as_ptr(), table, key) };
+        match self.check(st)? {
+            sys::PODSYNC_OK => Ok(DeleteOutcome::Ok),
+            sys::PODSYNC_FLUSH_DUE => Ok(DeleteOutcome::FlushDue),
+            sys::PODSYNC_NOT_FOUND => Ok(DeleteOutcome::NotFound),
+            other => Err(unexpected("podsync_store_delete", other)),
+        }
+    }
+
+    /// Deletes the records under `keys` in one call (`podsync_store_delete_many`); absent keys
+    /// are skipped.
+    pub fn delete_many(&mut self, table: u32, keys: &[u64]) -> Result<DeleteMany> {
+        let mut deleted = 0usize;
+        // SAFETY: valid handle; keys valid for its length; valid out-pointer.
+        let st = unsafe {
+            sys::podsync_store_delete_many(
+                self.ptr.as_ptr(),
+                table,
+                keys.as_ptr(),
+                keys.len(),
+                &mut deleted,
+            )
+        };
+        let outcome = self.write_outcome("podsync_store_delete_many", st)?;
+        Ok(DeleteMany { deleted, outcome })
+    }
+
+    /// Sets the store's clock (milliseconds on any monotonic scale); with
+    /// [`StoreOptions::manual_clock`] the only time source.
+    pub fn set_time(&mut self, now_ms: u64) -> Result<()> {
+        // SAFETY: valid handle.
+        let st = unsafe { sys::podsync_store_set_time(self.ptr.as_ptr(), now_ms) };
+        self.check(st).map(|_| ())
+    }
+
+    /// True if the flush policy says the pending batch should be flushed now
+    /// (`podsync_store_flush_due`). Moves nothing: views stay valid.
+    pub fn flush_due(&self) -> Result<bool> {
+        // SAFETY: valid handle. The call takes a non-const pointer but is not one of the events
+        // that invalidate borrowed records or frames; Store is !Sync, so no other thread calls.
+        let st = unsafe { sys::podsync_store_flush_due(self.ptr.as_ptr()) };
+        match self.check(st)? {
+            sys::PODSYNC_OK => Ok(false),
+            sys::PODSYNC_FLUSH_DUE => Ok(true),
+            other => Err(unexpected("podsync_store_flush_due", other)),
+        }
+    }
+
+    /// Turns the pending batch into frames (`podsync_store_flush`), each advancing the version by
+    /// one; returns how many (0 for an empty batch). Read them with [`frames`](Store::frames).
+    pub fn flush(&mut self) -> Result<usize> {
+        let mut n = 0usize;
+        // SAFETY: valid handle and out-pointer.
+        let st = unsafe { sys::podsync_store_flush(self.ptr.as_ptr(), &mut n) };
+        match self.check(st)? {
+            sys::PODSYNC_OK => self.load_outbox(n),
+            other => Err(unexpected("podsync_store_flush", other)),
+        }
+    }
+
+    fn write_outcome(&self, what: &str, st: i32) -> Result<WriteOutcome> {
+        match self.check(st)? {
+            sys::PODSYNC_OK => Ok(WriteOutcome::Ok),
+            sys::PODSYNC_FLUSH_DUE => Ok(WriteOutcome::FlushDue),
+            other => Err(unexpected(what, other)),
+        }
+    }
+}
+
+impl Store<Replica> {
+    /// A replica of `schema` with the default options.
+    pub fn replica(schema: &Schema) -> Result<Store<Replica>> {
+        Store::new(schema)
+    }
+
+    /// A replica of `schema` with `options`.
+    pub fn replica_with(schema: &Schema, options: &StoreOptions) -> Result<Store<Replica>> {
+        Store::with_options(schema, options)
+    }
+
+    /// Validates the whole frame, then applies it atomically (`podsync_store_apply`). `frame`
+    /// must be exactly one frame; it need not be aligned. On error the state is unchanged, except
+    /// after [`ErrorKind::DigestMismatch`] (the frame was applied and the replica is now
+    /// diverged: it needs a snapshot).
+    pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
+        let mut version = 0u64;
+        // SAFETY: valid handle; frame valid for its length; valid out-pointer.
+        let st = unsafe {
+            sys::podsync_store_apply(
+                self.ptr.as_ptr(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                &mut version,
+            )
+        };
+        match self.check(st)? {
+            sys::PODSYNC_OK => Ok(Applied::Ok),
+            sys::PODSYNC_DUPLICATE => Ok(Applied::Duplicate),
+            sys::PODSYNC_GAP => Ok(Applied::Gap { replica_version: version }),
+            sys::PODSYNC_STALE => Ok(Applied::Stale),
+            other => Err(unexpected("podsync_store_apply", other)),
+        }
+    }
+}
+
+impl<R: Role> Drop for Store<R> {
+    fn drop(&mut self) {
+        // SAFETY: the handle is owned and freed once; no view can outlive `self`.
+        unsafe { sys::podsync_store_free(self.ptr.as_ptr()) }
+    }
+}
+
+impl<R: Role> fmt::Debug for Store<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Store");
+        d.field("role", &R::ROLE);
+        match self.info() {
+            Ok(i) => {
+                d.field("state_version", &i.state_version)
+                    .field("digest", &format_args!("{:016x}", i.digest))
+                    .field("stream_id", &format_args!("{:016x}", i.stream_id))
+                    .field("pending_changes", &i.pending_changes)
+                    .field("diverged", &i.diverged);
+            }
+            Err(e) => {
+                d.field("info", &e);
+            }
+        }
+        d.field("frames", &self.outbox.len()).finish()
+    }
+}
+
+/// Iterator over the frames of a store's outbox ([`Store::frames`]); each frame borrows the store.
+#[derive(Clone)]
+pub struct Frames<'a> {
+    inner: std::slice::Iter<'a, (*const u8, usize)>,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // SAFETY: the pointers were returned by podsync_store_frame after the outbox was last
+        // replaced; the bytes stay valid and unchanged until the next flush, delta_since,
+        // snapshot or free, all of which need `&mut Store` (or ownership), which the `'a` borrow
+        // of the store prevents.
+        self.inner.next().map(|&(p, n)| unsafe { std::slice::from_raw_parts(p, n) })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Frames<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        // SAFETY: as in next().
+        self.inner.next_back().map(|&(p, n)| unsafe { std::slice::from_raw_parts(p, n) })
+    }
+}
+
+impl ExactSizeIterator for Frames<'_> {}
+impl std::iter::FusedIterator for Frames<'_> {}
+
+impl fmt::Debug for Frames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frames").field("remaining", &self.inner.len()).finish()
+    }
+}
+
+/// A table's live records and their keys, borrowed from a store ([`Store::table`]): `len()`
+/// records of `record_size()` bytes back to back, aligned to the table's alignment, and the
+/// parallel array of keys. No copy; valid while the store is borrowed.
+///
+/// ```
+/// use podsync::{Pod, Schema, Store};
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// #[repr(C)]
+/// struct Particle { pos: [f32; 3], mass: f32 }
+/// unsafe impl Pod for Particle {} // repr(C), no padding
+///
+/// # fn main() -> podsync::Result<()> {
+/// let schema = Schema::new().table_of::<Particle>(7, &[])?;
+/// let mut w = Store::writer(&schema)?;
+/// w.put_many(7, &[1, 2, 3], &[
+///     Particle { pos: [0.0; 3], mass: 1.0 },
+///     Particle { pos: [1.0; 3], mass: 2.0 },
+///     Particle { pos: [2.0; 3], mass: 4.0 },
+/// ])?;
+/// let view = w.table(7)?;
+/// let particles: &[Particle] = view.as_slice()?; // in place
+/// let mass: f32 = particles.iter().map(|p| p.mass).sum();
+/// assert_eq!(mass, 7.0);
+/// assert_eq!(view.keys().len(), particles.len());
+/// for (key, p) in view.keys().iter().zip(particles) {
+///     assert_eq!(p.mass, [1.0, 2.0, 4.0][*key as usize - 1]);
+/// }
+/// // A type of another size is refused:
+/// assert_eq!(view.as_slice::<[f32; 3]>().unwrap_err().kind(), podsync::ErrorKind::RecordSize);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy)]
+pub struct TableView<'a> {
+    meta: TableMeta,
+    keys: &'a [u64],
+    records: &'a [u8],
+}
+
+impl<'a> TableView<'a> {
+    /// The table id.
+    pub fn table_id(&self) -> u32 {
+        self.meta.id
+    }
+
+    /// Bytes per record.
+    pub fn record_size(&self) -> usize {
+        self.meta.record_size
+    }
+
+    /// The table's alignment (records start at a multiple of it).
+    pub fn alignment(&self) -> usize {
+        self.meta.alignment
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True if the table holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys, parallel to the records.
+    pub fn keys(&self) -> &'a [u64] {
+        self.keys
+    }
+
+    /// All records as one byte slice (`len() * record_size()` bytes).
+    pub fn records(&self) -> &'a [u8] {
+        self.records
+    }
+
+    /// Record `index` as bytes.
+    pub fn record(&self, index: usize) -> Option<&'a [u8]> {
+        let rs = self.meta.record_size;
+        let start = index.checked_mul(rs)?;
+        self.records.get(start..start.checked_add(rs)?)
+    }
+
+    /// The records as `&[T]` in place: [`ErrorKind::RecordSize`] if `size_of::<T>()` differs
+    /// from the record size, [`ErrorKind::InvalidArgument`] if the records are not aligned for
+    /// `T` (declare the table with at least `align_of::<T>()`, e.g. with
+    /// [`Schema::table_of`]).
+    pub fn as_slice<T: Pod>(&self) -> Result<&'a [T]> {
+        if std::mem::size_of::<T>() != self.meta.record_size {
+            return Err(pod::record_size_error::<T>(
+                self.meta.record_size,
+                format_args!("table {}", self.meta.id),
+            ));
+        }
+        pod::cast_slice_named(self.records, format_args!("table {}", self.meta.id))
+    }
+
+    /// `(key, record bytes)` pairs.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, &'a [u8])> + 'a {
+        self.keys.iter().copied().zip(self.records.chunks_exact(self.meta.record_size))
+    }
+}
+
+impl fmt::Debug for TableView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableView")
+            .field("table_id", &self.meta.id)
+            .field("record_size", &self.meta.record_size)
+            .field("len", &self.keys.len())
+            .finish()
+    }
+}
+
+fn unexpected(what: &str, status: i32) -> Error {
+    Error::new(
+        status,
+        format!(
+            "{what} returned {} ({status}), which the header does not allow here",
+            crate::status_name(status)
+        ),
+    )
+}
+
+fn internal(msg: &str) -> Error {
+    Error::from_kind(ErrorKind::Internal, msg)
+}

@@ -1,0 +1,145 @@
+//! The `compile_fail` doc examples must fail for the reason they show. Stable rustdoc checks only
+//! that a `compile_fail` example does not compile, not the error code written after it (e.g.
+//! `compile_fail,E0502`), so a typo would make such an example "pass" forever. This test
+//! compiles every one of them in a scratch crate, asserts that rustc reports exactly the error
+//! code written in its fence, and compiles a control program that uses the same API correctly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Snippet {
+    file: String,
+    line: usize,
+    code: String,
+    body: String,
+}
+
+/// Finds the ```compile_fail,EXXXX blocks in the doc comments of src/**/*.rs.
+fn snippets() -> Vec<Snippet> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let doc = strip_doc(lines[i]);
+            if let Some(code) = doc.and_then(|d| d.trim().strip_prefix("```compile_fail")) {
+                let code = code.trim_start_matches(',').trim().to_string();
+                assert!(
+                    code.starts_with('E'),
+                    "{}:{}: write the expected error code",
+                    path.display(),
+                    i + 1
+                );
+                let start = i + 1;
+                let mut body = String::new();
+                i += 1;
+                while let Some(d) = strip_doc(lines[i]) {
+                    if d.trim() == "```" {
+                        break;
+                    }
+                    // Hidden lines ("# ...") are part of the program.
+                    let d = d.strip_prefix("# ").unwrap_or(if d == "#" { "" } else { d });
+                    body.push_str(d);
+                    body.push('\n');
+                    i += 1;
+                }
+                out.push(Snippet {
+                    file: path.file_name().unwrap().to_string_lossy().into_owned(),
+                    line: start,
+                    code,
+                    body,
+                });
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+fn strip_doc(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let rest = t.strip_prefix("///").or_else(|| t.strip_prefix("//!"))?;
+    Some(rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+/// A correct use of everything the compile_fail examples misuse: must build.
+const CONTROL: &str = r#"
+use podsync::{Schema, Store};
+fn needs_send<T: Send>(_: &T) {}
+let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+let mut writer = Store::writer(&schema).unwrap();
+let mut replica = Store::replica(&schema).unwrap();
+let table = writer.table(1).unwrap();
+println!("{}", table.len());
+writer.put(1, 5, &[0u8; 8]).unwrap();
+let record = writer.get(1, 5).unwrap().unwrap().to_vec();
+writer.delete(1, 5).unwrap();
+println!("{record:?}");
+writer.flush().unwrap();
+let frame = writer.frames().next().map(|f| f.to_vec());
+writer.snapshot().unwrap();
+println!("{:?}", frame.map(|f| f.len()));
+let _ = replica.apply(writer.frame(0).unwrap());
+needs_send(&writer);
+"#;
+
+#[test]
+fn compile_fail_examples_fail_with_the_error_code_they_name() {
+    let snippets = snippets();
+    assert!(snippets.len() >= 6, "found {} compile_fail examples", snippets.len());
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile_fail");
+    let examples = dir.join("examples");
+    std::fs::create_dir_all(&examples).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"podsync-compile-fail\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\npodsync = {{ path = {:?} }}\n\n[workspace]\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    let program = |body: &str| format!("#![allow(unused)]\nfn main() {{\n{body}}}\n");
+    std::fs::write(examples.join("control.rs"), program(CONTROL)).unwrap();
+    for (n, s) in snippets.iter().enumerate() {
+        std::fs::write(examples.join(format!("snippet{n}.rs")), program(&s.body)).unwrap();
+    }
+
+    let build = |name: &str| {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--offline", "--quiet", "--example", name])
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .output()
+            .expect("run cargo");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (ok, stderr) = build("control");
+    assert!(ok, "the control program must compile:\n{stderr}");
+
+    for (n, s) in snippets.iter().enumerate() {
+        let (ok, stderr) = build(&format!("snippet{n}"));
+        let mut codes: Vec<&str> =
+            stderr.match_indices("error[E").map(|(i, _)| &stderr[i + 6..i + 11]).collect();
+        codes.sort();
+        codes.dedup();
+        assert!(!ok, "{}:{}: compiled, but is marked compile_fail", s.file, s.line);
+        assert_eq!(
+            codes,
+            [s.code.as_str()],
+            "{}:{}: expected only error {}, rustc said:\n{stderr}",
+            s.file,
+            s.line,
+            s.code
+        );
+    }
+}
