@@ -28,6 +28,8 @@ let package = Package(
             name: "PodSync", dependencies: ["PodSyncCore", "CPodSync"],
             swiftSettings: engineFlags,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(versionScript)"])]),
+        // The README's Swift quick start (examples/swift/main.swift).
+        .executableTarget(name: "podsync-swift-quickstart", dependencies: ["PodSyncCore"], path: "examples/swift"),
         .testTarget(
             name: "PodSyncTests", dependencies: ["PodSync", "PodSyncCore", "CPodSync", "CXXHash"]),
     ]
