@@ -19,13 +19,15 @@ let package = Package(
         .systemLibrary(
             name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
             providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(
+            name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "CPodSyncShims", path: "Sources/CPodSyncShims"),
         .target(name: "CPodSync", path: "Sources/CPodSync"),
         .target(
-            name: "PodSyncCore", dependencies: ["CXXHash", "CPodSyncShims"],
+            name: "PodSyncCore", dependencies: ["CXXHash", "CZstd", "CPodSyncShims"],
             swiftSettings: engineFlags),
         .target(
-            name: "PodSync", dependencies: ["PodSyncCore", "CPodSync"],
+            name: "PodSync", dependencies: ["PodSyncCore", "CPodSync", "CZstd"],
             swiftSettings: engineFlags,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(versionScript)"])]),
         // The README's Swift quick start (examples/swift/main.swift).

@@ -25,7 +25,10 @@
  *   share one handle across threads must serialize the calls themselves); distinct handles are fully
  *   independent and may be used concurrently. The functions that take no handle are thread-safe.
  *
- * Since: every declaration below is available since ABI version 1 (library 0.1.0).
+ * Since: every declaration below is available since ABI version 1 (library 0.1.0), except those
+ * marked "since library 0.2.0": compression (PODSYNC_CODEC_ZSTD, PODSYNC_TRANSFORM_*, the options
+ * fields of struct version 2, the frame info fields of struct version 2) and
+ * PODSYNC_E_FRAME_TOO_LARGE. Those were appended, so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -48,7 +51,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 1
+#define PODSYNC_VERSION_MINOR 2
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
@@ -99,6 +102,8 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_DIVERGED           -19  /* replica is diverged: it accepts only a snapshot and
                                              serves no frames until one heals it                  */
 #define PODSYNC_E_VERSION_AHEAD      -20  /* delta_since a version the store has not reached      */
+#define PODSYNC_E_FRAME_TOO_LARGE    -21  /* frame's decoded size exceeds max_decoded_bytes
+                                             (since library 0.2.0)                                */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
 /* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.
@@ -185,7 +190,15 @@ typedef struct podsync_store podsync_store;
 #define PODSYNC_OPT_FRAME_DIGEST  0x1u  /* frames carry the writer's state digest (default on) */
 #define PODSYNC_OPT_MANUAL_CLOCK  0x2u  /* time comes only from podsync_store_set_time()       */
 
-#define PODSYNC_STORE_OPTIONS_VERSION 1
+#define PODSYNC_STORE_OPTIONS_VERSION 2
+
+/* Transforms the encoder may apply before compressing (podsync_store_options.transforms) and that
+   a frame records it used (podsync_frame_info.transforms); docs/FORMAT.md specifies them. */
+#define PODSYNC_TRANSFORM_XOR       0x1u  /* records XOR-ed with the receiver's record at the base
+                                             version (batch frames only)                          */
+#define PODSYNC_TRANSFORM_TRANSPOSE 0x2u  /* records stored byte-transposed per section          */
+#define PODSYNC_TRANSFORM_KEY_GAPS  0x4u  /* keys sorted, stored as LEB128 gaps                   */
+#define PODSYNC_TRANSFORM_ALL       0x7u
 
 typedef struct podsync_store_options {
     uint32_t version;            /* PODSYNC_STORE_OPTIONS_VERSION */
@@ -201,12 +214,23 @@ typedef struct podsync_store_options {
                                     (64 MiB). Catch-up deltas and snapshots are single frames. */
     uint64_t tombstone_horizon;  /* deletions are remembered for this many versions, so a delta
                                     since an older version needs a snapshot; 0 = forever (65536) */
+    /* since options version 2 (library 0.2.0) */
+    int32_t compression_level;   /* writer: 0 = frames are never compressed (the default); else the
+                                    zstd level (1 is fast; up to 19; negative levels are faster
+                                    still). A frame is compressed only where that makes it at least
+                                    5% smaller; otherwise it is sent as an uncompressed frame. */
+    uint32_t transforms;         /* writer: PODSYNC_TRANSFORM_* used before compressing
+                                    (PODSYNC_TRANSFORM_ALL) */
+    uint64_t max_decoded_bytes;  /* replica: largest decoded payload of a compressed frame it
+                                    accepts, checked before allocating; 0 = 1 GiB (1 GiB) */
 } podsync_store_options;
 
 #define PODSYNC_STORE_OPTIONS_INIT \
-    { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536 }
+    { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, \
+      0, PODSYNC_TRANSFORM_ALL, 1073741824 }
 
-/* Fills *options with the defaults of the given struct version (PODSYNC_STORE_OPTIONS_VERSION). */
+/* Fills *options with the defaults of the given struct version (1 or 2; a version-1 struct has no
+   compression fields and gets frames that are never compressed). */
 PODSYNC_API int32_t podsync_store_options_init(podsync_store_options *options, uint32_t version);
 
 /* Creates a store for `schema` (which is copied; it may be freed afterwards). role is
@@ -340,8 +364,9 @@ PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *d
 #define PODSYNC_FRAME_HAS_DIGEST  0x2u   /* state_digest holds the writer's digest after the frame */
 
 #define PODSYNC_CODEC_NONE 0
+#define PODSYNC_CODEC_ZSTD 1   /* payload is one zstd frame of payload_length bytes (docs/FORMAT.md) */
 
-#define PODSYNC_FRAME_INFO_VERSION 1
+#define PODSYNC_FRAME_INFO_VERSION 2
 
 typedef struct podsync_frame_info {
     uint32_t version;           /* set by the caller: PODSYNC_FRAME_INFO_VERSION */
@@ -357,16 +382,21 @@ typedef struct podsync_frame_info {
     uint64_t base_version;
     uint64_t state_version;     /* the version the receiver reaches by applying the frame */
     uint64_t state_digest;      /* meaningful with PODSYNC_FRAME_HAS_DIGEST */
+    /* since frame info version 2 (library 0.2.0) */
+    uint32_t transforms;        /* PODSYNC_TRANSFORM_* the frame's payload uses */
+    uint32_t reserved;          /* written as 0 */
+    uint64_t payload_length;    /* decoded payload bytes (after decompression) */
 } podsync_frame_info;
 
-#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Reads a frame's header from the first `size` bytes (at least PODSYNC_FRAME_HEADER_SIZE; the rest
    of the frame need not be there). Checks magic, format version and header length only. */
 PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_frame_info *info);
 
 /* Validates a whole frame (size must be exactly its length): header, checksum and the layout of
-   every section, without a schema. info may be NULL. */
+   every section, without a schema, decoding a compressed or transformed payload (up to 1 GiB) to
+   check it. info may be NULL. */
 PODSYNC_API int32_t podsync_frame_validate(const void *data, size_t size, podsync_frame_info *info);
 
 #define PODSYNC_FRAME_SECTION_VERSION 1
@@ -389,7 +419,9 @@ typedef struct podsync_frame_section {
 #define PODSYNC_FRAME_SECTION_INIT { PODSYNC_FRAME_SECTION_VERSION, 0, 0, 0, 0, 0, NULL, NULL, NULL }
 
 /* Reads section `index` (< section_count) of a validated frame in place. data must be 8-byte
-   aligned. The section layout is checked again (bounds), the checksum is not. */
+   aligned. The section layout is checked again (bounds), the checksum is not. Only frames that
+   are neither compressed nor transformed can be read in place: others return
+   PODSYNC_E_UNSUPPORTED_CODEC (apply them to a replica to read their records). */
 PODSYNC_API int32_t podsync_frame_section_get(const void *data, size_t size, size_t index,
                                               podsync_frame_section *section);
 

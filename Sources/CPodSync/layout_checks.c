@@ -1,11 +1,15 @@
 /* Compile-time checks that the public structs have the layout docs/ABI.md promises, so a change
    that would break bindings (ctypes, Rust) fails the build instead. */
+#include <stddef.h>
+
 #include "podsync.h"
 
 #define PODSYNC_STATIC_ASSERT(cond, name) typedef char podsync_static_assert_##name[(cond) ? 1 : -1]
 
 PODSYNC_STATIC_ASSERT(sizeof(podsync_field) == 24, field_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 56, store_options_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 72, store_options_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, compression_level) == 56, store_options_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_store_info) == 80, store_info_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 80, frame_info_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 96, frame_info_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, transforms) == 80, frame_info_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_section) == 56, frame_section_size);

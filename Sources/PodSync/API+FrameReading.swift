@@ -23,6 +23,11 @@ func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) th
     info.pointee.base_version = h.baseVersion
     info.pointee.state_version = h.stateVersion
     info.pointee.state_digest = h.stateDigest
+    if info.pointee.version >= 2 {  // fields a version-1 struct does not have
+        info.pointee.transforms = UInt32(h.transforms)
+        info.pointee.reserved = 0
+        info.pointee.payload_length = h.payloadLength
+    }
 }
 
 @c @implementation

@@ -1,28 +1,40 @@
 import CPodSync
+import CZstd
 import PodSyncCore
 
 let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK)
 
+/// Size of a version-1 podsync_store_options (before the compression fields were appended).
+let storeOptionsV1Size = 56
+
 @c @implementation
 public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_store_options>!, _ version: UInt32) -> Int32 {
-    guard let options, version == UInt32(PODSYNC_STORE_OPTIONS_VERSION) else { return PODSYNC_E_INVALID_ARGUMENT }
-    let defaults = StoreOptions()
-    options.pointee = podsync_store_options(
+    guard let options, version >= 1, version <= UInt32(PODSYNC_STORE_OPTIONS_VERSION) else { return PODSYNC_E_INVALID_ARGUMENT }
+    let d = StoreOptions()
+    var full = podsync_store_options(
         version: version, flags: UInt32(PODSYNC_OPT_FRAME_DIGEST), stream_id: 0,
-        max_batch_records: defaults.maxBatchRecords, max_batch_bytes: defaults.maxBatchBytes,
-        max_batch_age_ms: defaults.maxBatchAgeMs, max_frame_bytes: defaults.maxFrameBytes,
-        tombstone_horizon: defaults.tombstoneHorizon)
+        max_batch_records: d.maxBatchRecords, max_batch_bytes: d.maxBatchBytes,
+        max_batch_age_ms: d.maxBatchAgeMs, max_frame_bytes: d.maxFrameBytes,
+        tombstone_horizon: d.tombstoneHorizon, compression_level: d.compressionLevel,
+        transforms: UInt32(d.transforms), max_decoded_bytes: d.maxDecodedBytes)
+    // A version-1 caller's struct ends before the compression fields: write only what it has.
+    let size = version == 1 ? storeOptionsV1Size : MemoryLayout<podsync_store_options>.size
+    withUnsafeBytes(of: &full) { UnsafeMutableRawPointer(options).copyMemory(from: $0.baseAddress!, byteCount: size) }
     return PODSYNC_OK
 }
 
-/// Converts the caller's options (NULL = defaults), rejecting versions and flags this library does
-/// not know.
+/// Converts the caller's options (NULL = defaults), rejecting versions, flags and values this
+/// library does not know. A version-1 struct is read only as far as it goes.
 func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSyncError) -> StoreOptions {
     var result = StoreOptions()
-    guard let o = pointer?.pointee else { return result }
-    guard o.version == UInt32(PODSYNC_STORE_OPTIONS_VERSION) else {
-        throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "options version \(o.version) is not \(PODSYNC_STORE_OPTIONS_VERSION)")
+    guard let pointer else { return result }
+    let version = UnsafeRawPointer(pointer).load(as: UInt32.self)
+    guard version >= 1 && version <= UInt32(PODSYNC_STORE_OPTIONS_VERSION) else {
+        throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "options version \(version) is not 1...\(PODSYNC_STORE_OPTIONS_VERSION)")
     }
+    var o = podsync_store_options()
+    let size = version == 1 ? storeOptionsV1Size : MemoryLayout<podsync_store_options>.size
+    withUnsafeMutableBytes(of: &o) { $0.baseAddress!.copyMemory(from: UnsafeRawPointer(pointer), byteCount: size) }
     guard o.flags & ~knownOptionFlags == 0 else {
         throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "unknown option flags 0x\(String(o.flags & ~knownOptionFlags, radix: 16))")
     }
@@ -34,6 +46,17 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
     result.maxBatchAgeMs = o.max_batch_age_ms
     result.maxFrameBytes = o.max_frame_bytes
     result.tombstoneHorizon = o.tombstone_horizon
+    if version >= 2 {
+        guard o.compression_level == 0 || (o.compression_level >= Int32(ZSTD_minCLevel()) && o.compression_level <= Int32(ZSTD_maxCLevel())) else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "compression level \(o.compression_level) is outside \(ZSTD_minCLevel())...\(ZSTD_maxCLevel())")
+        }
+        guard o.transforms & ~UInt32(PODSYNC_TRANSFORM_ALL) == 0 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "unknown transform bits 0x\(String(o.transforms, radix: 16))")
+        }
+        result.compressionLevel = o.compression_level
+        result.transforms = UInt8(o.transforms)
+        if o.max_decoded_bytes != 0 { result.maxDecodedBytes = o.max_decoded_bytes }
+    }
     return result
 }
 

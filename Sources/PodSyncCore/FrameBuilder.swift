@@ -59,7 +59,7 @@ enum FrameBuilder {
         p.storeLE(h.flags, at: FrameLayout.offFlags)
         p.storeLE(UInt16(sections.count), at: FrameLayout.offSectionCount)
         p.storeLE(FrameLayout.codecNone, at: FrameLayout.offCodec)
-        p.storeLE(UInt8(0), at: FrameLayout.offReserved)
+        p.storeLE(UInt8(0), at: FrameLayout.offTransforms)
         p.storeLE(h.schemaHash, at: FrameLayout.offSchemaHash)
         p.storeLE(h.streamID, at: FrameLayout.offStreamID)
         p.storeLE(h.sequence, at: FrameLayout.offSequence)

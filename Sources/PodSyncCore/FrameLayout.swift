@@ -18,7 +18,7 @@ public enum FrameLayout {
     static let offFlags = 24
     static let offSectionCount = 28
     static let offCodec = 30
-    static let offReserved = 31
+    static let offTransforms = 31
     static let offSchemaHash = 32
     static let offStreamID = 40
     static let offSequence = 48
@@ -42,6 +42,15 @@ public enum FrameLayout {
     static let knownFlags: UInt32 = flagReset | flagHasDigest
 
     public static let codecNone: UInt8 = 0
+    public static let codecZstd: UInt8 = 1
+
+    public static let transformXOR: UInt8 = 0x1
+    public static let transformTranspose: UInt8 = 0x2
+    public static let transformKeyGaps: UInt8 = 0x4
+    static let knownTransforms: UInt8 = 0x7
+    /// Packed section header: table_id u32, record_size u32, put_count u64, delete_count u64,
+    /// keys_length u64.
+    static let packedSectionHeaderSize = 32
     public static let maxSections = Int(UInt16.max)
 
     /// Records in a frame are aligned to their table's alignment but never less than 8, so keys and

@@ -13,6 +13,7 @@ public struct FrameHeader: Sendable, Equatable {
     public var stateVersion: UInt64
     public var stateDigest: UInt64
     public var payloadLength: UInt64
+    public var transforms: UInt8
 
     public var isReset: Bool { flags & FrameLayout.flagReset != 0 }
     public var hasDigest: Bool { flags & FrameLayout.flagHasDigest != 0 }
@@ -29,6 +30,8 @@ public struct SectionView {
     public var records: UnsafeRawPointer     // putCount * recordSize bytes
     /// Position of the section's table in the schema, when validated against one.
     public var tableIndex: Int
+    /// The records are XOR-ed with the receiver's record at the base version (zeros if absent).
+    public var xor: Bool = false
 }
 
 /// Validates frames. Nothing is trusted: every length and count is checked against the buffer with
@@ -63,13 +66,27 @@ public enum FrameReader {
             baseVersion: p.le(FrameLayout.offBaseVersion, as: UInt64.self),
             stateVersion: p.le(FrameLayout.offStateVersion, as: UInt64.self),
             stateDigest: p.le(FrameLayout.offStateDigest, as: UInt64.self),
-            payloadLength: p.le(FrameLayout.offPayloadLength, as: UInt64.self))
+            payloadLength: p.le(FrameLayout.offPayloadLength, as: UInt64.self),
+            transforms: p.le(FrameLayout.offTransforms, as: UInt8.self))
+    }
+
+    /// Validates a whole frame (`frame` must be exactly one frame) with scratch buffers of its own.
+    public static func validate(
+        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64 = 0
+    ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
+        var packed = ByteBuffer()
+        var decoded = ByteBuffer()
+        return try validate(frame, schema: schema, schemaHash: schemaHash, maxDecoded: FrameCodec.defaultMaxDecodedBytes,
+                            packed: &packed, decoded: &decoded)
     }
 
     /// Validates a whole frame (`frame` must be exactly one frame): header, checksum, schema hash
-    /// (when `schema` is given), flags, codec, version rules and the layout of every section.
-    public static func validate(
-        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64 = 0
+    /// (when `schema` is given), flags, codec and transforms, version rules and the layout of every
+    /// section. A compressed or transformed payload is decoded into `decoded` (its sections point
+    /// there, valid until the buffers are reused), at most `maxDecoded` bytes of it.
+    static func validate(
+        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64, maxDecoded: UInt64,
+        packed: inout ByteBuffer, decoded: inout ByteBuffer
     ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
         let header = try peek(frame)
         guard header.frameLength <= UInt64(frame.count) else {
@@ -92,12 +109,14 @@ public enum FrameReader {
         guard header.flags & ~FrameLayout.knownFlags == 0 else {
             throw .malformed("unknown flag bits \(hex(UInt64(header.flags & ~FrameLayout.knownFlags)))")
         }
-        guard header.codec == FrameLayout.codecNone else {
+        guard header.codec == FrameLayout.codecNone || header.codec == FrameLayout.codecZstd else {
             throw PodSyncError(Status.unsupportedCodec, "codec \(header.codec) is not supported by this library")
         }
-        guard base.le(FrameLayout.offReserved, as: UInt8.self) == 0 else { throw .malformed("reserved header byte is not 0") }
-        guard header.payloadLength == header.frameLength - UInt64(header.headerLength) else {
-            throw .malformed("payload length \(header.payloadLength) disagrees with the frame length")
+        let encoded = header.codec != FrameLayout.codecNone || header.transforms != 0
+        if !encoded {
+            guard header.payloadLength == header.frameLength - UInt64(header.headerLength) else {
+                throw .malformed("payload length \(header.payloadLength) disagrees with the frame length")
+            }
         }
         if header.isReset {
             guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
@@ -107,6 +126,11 @@ public enum FrameReader {
             }
         }
         if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
+        if encoded {
+            let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded,
+                                                 packed: &packed, decoded: &decoded)
+            return (header, sections)
+        }
         var sections: [SectionView] = []
         sections.reserveCapacity(min(header.sectionCount, frame.count / FrameLayout.sectionHeaderSize))
         var position = header.headerLength
@@ -134,6 +158,9 @@ public enum FrameReader {
         guard header.frameLength == UInt64(frame.count) else {
             throw PodSyncError(header.frameLength > UInt64(frame.count) ? Status.frameTruncated : Status.frameMalformed,
                                "frame length \(header.frameLength) differs from the \(frame.count) bytes given")
+        }
+        guard header.codec == FrameLayout.codecNone && header.transforms == 0 else {
+            throw PodSyncError(Status.unsupportedCodec, "a compressed or transformed frame cannot be read in place; apply it to a replica")
         }
         guard index >= 0 && index < header.sectionCount else {
             throw .invalid("section index \(index) is not below the section count \(header.sectionCount)")

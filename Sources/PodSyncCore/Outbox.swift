@@ -19,6 +19,13 @@ struct Outbox: ~Copyable {
         return buffer.base + offset
     }
 
+    /// Shrinks the last frame to `length` bytes (after it was re-encoded in place).
+    mutating func shrinkLastFrame(to length: Int) {
+        let last = frames.count - 1
+        frames[last].length = length
+        used = frames[last].offset + length
+    }
+
     func frame(_ index: Int) -> UnsafeRawBufferPointer? {
         guard index >= 0 && index < frames.count else { return nil }
         let f = frames[index]

@@ -15,6 +15,21 @@ func copyRecord(to destination: UnsafeMutableRawPointer, from source: UnsafeRawP
     }
 }
 
+/// XORs `size` bytes of `delta` into `target`, eight at a time.
+@inline(__always)
+func xorRecord(_ target: UnsafeMutableRawPointer, with delta: UnsafeRawPointer, size: Int) {
+    var i = 0
+    while i &+ 8 <= size {
+        let word = target.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ delta.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        target.storeBytes(of: word, toByteOffset: i, as: UInt64.self)
+        i &+= 8
+    }
+    while i < size {
+        target.storeBytes(of: target.load(fromByteOffset: i, as: UInt8.self) ^ delta.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self)
+        i &+= 1
+    }
+}
+
 /// Rounds `value` up to a multiple of `alignment` (a power of two).
 @inline(__always)
 func alignUp(_ value: Int, _ alignment: Int) -> Int {

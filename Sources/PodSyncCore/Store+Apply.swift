@@ -9,7 +9,9 @@ extension Store {
         guard role == .replica else {
             throw PodSyncError(Status.wrongRole, "apply is for replicas; this store is a writer")
         }
-        let (header, sections) = try FrameReader.validate(frame, schema: schema, schemaHash: schemaHash)
+        let (header, sections) = try FrameReader.validate(
+            frame, schema: schema, schemaHash: schemaHash, maxDecoded: options.maxDecodedBytes,
+            packed: &decodePacked, decoded: &decoded)
 
         if header.isReset {
             if bound && header.streamID == streamID && !diverged {
@@ -75,17 +77,21 @@ extension Store {
             }
             let records = s.records
             let putKeys = s.putKeys
+            let xor = s.xor
             tables[t].forEachSlot(count: s.putCount, key: { putKeys.le(8 * $0, as: UInt64.self) }) { table, i, key, found in
                 let source = records + i &* size
                 var slot = found
                 if slot != nilSlot {
-                    newDigest &-= recordDigest(table: id, key: key, record: table.record(Int(slot)), size: size)
-                    copyRecord(to: table.record(Int(slot)), from: source, size: size)
+                    let target = table.record(Int(slot))
+                    newDigest &-= recordDigest(table: id, key: key, record: target, size: size)
+                    if xor { xorRecord(target, with: source, size: size) } else { copyRecord(to: target, from: source, size: size) }
+                    newDigest &+= recordDigest(table: id, key: key, record: target, size: size)
                 } else {
+                    // Absent at the base: an XOR-ed record was XOR-ed with zeros, so it is the record.
                     slot = table.appendRecord(key: key, record: source)
                     if table.aliveTombstones > 0 { table.removeTombstone(key: key) }
+                    newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
                 }
-                newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
                 table.stamp(slot, key: key, version: frameVersion)
             }
         }

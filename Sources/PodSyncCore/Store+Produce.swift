@@ -104,6 +104,9 @@ extension Store {
         let length = FrameBuilder.layout(&plans)
         let p = outbox.beginFrame(length: length)
         var newDigest = digest
+        // For the XOR transform: each put's value at the base version (its pre-image, or none).
+        let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.transformXOR != 0
+        var bases: [[UnsafeRawPointer?]] = []
         for (k, part) in parts.enumerated() {
             let plan = plans[k]
             let t = plan.tableIndex
@@ -125,6 +128,8 @@ extension Store {
             // so the misses overlap.
             let ahead = 8
             let n = part.puts.count
+            var sectionBases: [UnsafeRawPointer?] = []
+            if wantBases { sectionBases.reserveCapacity(n) }
             for (j, d) in part.puts.enumerated() {
                 if j &+ ahead < n {
                     let future = Int(tables[t].dirty[Int(puts[d &+ ahead])].slot)
@@ -140,10 +145,12 @@ extension Store {
                 if entry.pre != nilSlot {
                     newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(entry.pre), size: size)
                 }
+                if wantBases { sectionBases.append(entry.pre != nilSlot ? tables[t].preimages.record(entry.pre) : nil) }
                 newDigest &+= recordDigest(table: id, key: key, record: out, size: size)
                 if tables[t].meta[slot].version == 0 { tables[t].removeTombstone(key: key) }
                 tables[t].stamp(entry.slot, key: key, version: frameVersion)
             }
+            bases.append(sectionBases)
         }
         digest = newDigest
         sequence &+= 1
@@ -151,6 +158,19 @@ extension Store {
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: frameVersion - 1, stateVersion: frameVersion, stateDigest: newDigest), sections: plans)
         FrameBuilder.seal(p, length: length)
+        compressLastFrame(bases: wantBases ? bases : nil)
+    }
+
+    /// Re-encodes the outbox's last frame compressed (with transforms) when the options ask for it
+    /// and it pays; `bases` enables the XOR transform (batch frames only).
+    mutating func compressLastFrame(bases: [[UnsafeRawPointer?]]?) {
+        guard options.compressionLevel != 0, let last = outbox.frames.last else { return }
+        let plain = UnsafeRawBufferPointer(start: outbox.buffer.base + last.offset, count: last.length)
+        guard let length = FrameCodec.pack(plain, bases: bases, transforms: options.transforms,
+                                           level: options.compressionLevel, output: &codecOutput, scratch: &codecScratch)
+        else { return }
+        (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: length)
+        outbox.shrinkLastFrame(to: length)
     }
 
     /// A diverged replica must not pass its state on: downstream replicas would inherit the
@@ -243,6 +263,7 @@ extension Store {
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: since, stateVersion: version, stateDigest: digest), sections: plans)
         FrameBuilder.seal(p, length: length)
+        compressLastFrame(bases: nil)
         return Status.ok
     }
 
@@ -290,6 +311,7 @@ extension Store {
             flags: frameFlags | FrameLayout.flagReset, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: 0, stateVersion: version, stateDigest: digest), sections: plans)
         FrameBuilder.seal(p, length: length)
+        compressLastFrame(bases: nil)
         return Status.ok
     }
 

@@ -16,6 +16,12 @@ public struct StoreOptions: Sendable, Equatable {
     public var maxBatchAgeMs: UInt64 = 50
     public var maxFrameBytes: UInt64 = 64 << 20
     public var tombstoneHorizon: UInt64 = 65_536
+    /// Writer: zstd level for frames; 0 = never compress.
+    public var compressionLevel: Int32 = 0
+    /// Writer: transforms (FrameLayout.transform*) the encoder may use before compressing.
+    public var transforms: UInt8 = 0x7
+    /// Replica: largest decoded payload of a compressed frame it accepts.
+    public var maxDecodedBytes: UInt64 = 1 << 30
 
     public init() {}
 }
@@ -49,6 +55,11 @@ public struct Store: ~Copyable {
     public internal(set) var diverged = false
 
     var outbox = Outbox()
+    // Scratch memory of the frame codec, reused from frame to frame.
+    var codecScratch = ByteBuffer()
+    var codecOutput = ByteBuffer()
+    var decodePacked = ByteBuffer()
+    var decoded = ByteBuffer()
     var manualNow: UInt64 = 0
     var batchStartMs: UInt64 = 0
 

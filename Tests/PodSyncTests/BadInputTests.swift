@@ -169,9 +169,11 @@ struct LieCase: Sendable, CustomTestStringConvertible {
                 f.setU64(H.baseVersion, 0)
             }),
             LieCase("HAS_DIGEST clear, state_digest nonzero", M, { f, _ in f.setU32(H.flags, f.u32(H.flags) & ~PODSYNC_FRAME_HAS_DIGEST) }),
-            LieCase("codec 1", PODSYNC_E_UNSUPPORTED_CODEC, { f, _ in f[H.codec] = 1 }),
+            LieCase("codec 2", PODSYNC_E_UNSUPPORTED_CODEC, { f, _ in f[H.codec] = 2 }),
+            LieCase("codec 1 (zstd) on a plain payload", PODSYNC_E_FRAME_MALFORMED, { f, _ in f[H.codec] = 1 }),
             LieCase("codec 255", PODSYNC_E_UNSUPPORTED_CODEC, { f, _ in f[H.codec] = 255 }),
-            LieCase("reserved byte 1", M, { f, _ in f[H.reserved] = 1 }),
+            LieCase("transforms byte (formerly reserved) 1 on a plain payload", M, { f, _ in f[H.reserved] = 1 }),
+            LieCase("unknown transform bit 0x08", M, { f, _ in f[H.reserved] = 0x08 }),
             // Lengths in the header (steps 4, 5, 8d).
             LieCase("header_length 80", M, { f, _ in f.setU16(H.headerLength, 80) }),
             LieCase("header_length 0", M, { f, _ in f.setU16(H.headerLength, 0) }),
@@ -598,7 +600,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
             expectStatus(podsync_store_create(fx.schema.handle, role, &o, &out), inv, "create(role \(role))")
             #expect(out == nil)
         }
-        for version: UInt32 in [0, 2, .max] {
+        for version: UInt32 in [0, UInt32(PODSYNC_STORE_OPTIONS_VERSION) + 1, .max] {
             var bad = Options().c
             bad.version = version
             out = OpaquePointer(bitPattern: 0x20)
@@ -608,7 +610,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
         expectStatus(podsync_store_options_init(nil, 1), inv, "options_init(NULL)")
         var oi = podsync_store_options()
         expectStatus(podsync_store_options_init(&oi, 0), inv, "options_init(version 0)")
-        expectStatus(podsync_store_options_init(&oi, 2), inv, "options_init(version 2)")
+        expectStatus(podsync_store_options_init(&oi, UInt32(PODSYNC_STORE_OPTIONS_VERSION) + 1), inv, "options_init(a newer version)")
 
         // Writes.
         expectStatus(podsync_store_put(nil, tableA, 1, rec, 40), inv, "put(NULL store)")
@@ -752,7 +754,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
             let p: UnsafePointer<CChar>? = podsync_status_name(code)
             #expect(p.map { String(cString: $0) } == name, "podsync_status_name(\(code))")
         }
-        for code: Int32 in [7, 8, 100, -8, -9, -21, -98, -100, .min, .max] {
+        for code: Int32 in [7, 8, 100, -8, -9, -22, -98, -100, .min, .max] {
             let p: UnsafePointer<CChar>? = podsync_status_name(code)
             #expect(p.map { String(cString: $0) } == "PODSYNC_UNKNOWN_STATUS", "podsync_status_name(\(code))")
         }
@@ -760,7 +762,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
     }
 
     @Test func versionNumbers() {
-        #expect(podsync_version_number() == 100)
+        #expect(podsync_version_number() == 200)
         #expect(podsync_version_number() == UInt32(PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH))
         #expect(podsync_abi_version() == UInt32(PODSYNC_ABI_VERSION))
         #expect(PODSYNC_FORMAT_VERSION == 1)

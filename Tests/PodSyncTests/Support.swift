@@ -34,6 +34,7 @@ let allStatuses: [(code: Int32, name: String)] = [
     (PODSYNC_E_DIGEST_MISMATCH, "PODSYNC_E_DIGEST_MISMATCH"),
     (PODSYNC_E_DIVERGED, "PODSYNC_E_DIVERGED"),
     (PODSYNC_E_VERSION_AHEAD, "PODSYNC_E_VERSION_AHEAD"),
+    (PODSYNC_E_FRAME_TOO_LARGE, "PODSYNC_E_FRAME_TOO_LARGE"),
     (PODSYNC_E_INTERNAL, "PODSYNC_E_INTERNAL"),
 ]
 
@@ -376,13 +377,17 @@ struct Options {
     var maxBatchAgeMs: UInt64 = 50
     var maxFrameBytes: UInt64 = 67_108_864
     var tombstoneHorizon: UInt64 = 65536
+    var compressionLevel: Int32 = 0
+    var transforms: UInt32 = PODSYNC_TRANSFORM_ALL
+    var maxDecodedBytes: UInt64 = 1 << 30
 
     var c: podsync_store_options {
         podsync_store_options(
             version: UInt32(PODSYNC_STORE_OPTIONS_VERSION), flags: flags, stream_id: streamID,
             max_batch_records: maxBatchRecords, max_batch_bytes: maxBatchBytes,
             max_batch_age_ms: maxBatchAgeMs, max_frame_bytes: maxFrameBytes,
-            tombstone_horizon: tombstoneHorizon)
+            tombstone_horizon: tombstoneHorizon, compression_level: compressionLevel,
+            transforms: transforms, max_decoded_bytes: maxDecodedBytes)
     }
 }
 

@@ -33,6 +33,7 @@ from ._errors import (
     FrameError,
     FrameMagic,
     FrameMalformed,
+    FrameTooLarge,
     FrameTruncated,
     FrameVersion,
     InternalError,
@@ -55,8 +56,14 @@ from ._errors import (
 )
 from ._ffi import (
     ABI_VERSION,
+    CODEC_NONE,
+    CODEC_ZSTD,
     FORMAT_VERSION,
     FRAME_HEADER_SIZE,
+    TRANSFORM_ALL,
+    TRANSFORM_KEY_GAPS,
+    TRANSFORM_TRANSPOSE,
+    TRANSFORM_XOR,
     LIB as _LIB,
     LIBRARY_PATH,
     LibraryNotFoundError,
@@ -67,7 +74,7 @@ from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def library_version() -> str:
@@ -83,6 +90,12 @@ def library_abi_version() -> int:
 
 __all__ = [
     "ABI_VERSION",
+    "CODEC_NONE",
+    "CODEC_ZSTD",
+    "TRANSFORM_ALL",
+    "TRANSFORM_KEY_GAPS",
+    "TRANSFORM_TRANSPOSE",
+    "TRANSFORM_XOR",
     "FORMAT_VERSION",
     "FRAME_HEADER_SIZE",
     "LIBRARY_PATH",
@@ -99,6 +112,7 @@ __all__ = [
     "FrameInfo",
     "FrameMagic",
     "FrameMalformed",
+    "FrameTooLarge",
     "FrameTruncated",
     "FrameVersion",
     "InternalError",

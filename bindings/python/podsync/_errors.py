@@ -36,6 +36,7 @@ class Status(enum.IntEnum):
     E_DIGEST_MISMATCH = -18
     E_DIVERGED = -19
     E_VERSION_AHEAD = -20
+    E_FRAME_TOO_LARGE = -21
     E_INTERNAL = -99
 
 
@@ -152,6 +153,11 @@ class DigestMismatch(Diverged):
     after which state changed."""
 
 
+class FrameTooLarge(FrameError):
+    """PODSYNC_E_FRAME_TOO_LARGE: a compressed frame decodes to more than the replica's
+    ``max_decoded_bytes`` (checked before anything is allocated)."""
+
+
 class VersionAhead(PodSyncError, ValueError):
     """PODSYNC_E_VERSION_AHEAD: delta_since a version the store has not reached."""
 
@@ -196,6 +202,7 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_DIGEST_MISMATCH: DigestMismatch,
     Status.E_DIVERGED: Diverged,
     Status.E_VERSION_AHEAD: VersionAhead,
+    Status.E_FRAME_TOO_LARGE: FrameTooLarge,
     Status.E_INTERNAL: InternalError,
     Status.SNAPSHOT_REQUIRED: SnapshotRequired,
 }

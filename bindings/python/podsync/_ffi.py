@@ -39,15 +39,21 @@ ROLE_REPLICA = 2
 OPT_FRAME_DIGEST = 0x1
 OPT_MANUAL_CLOCK = 0x2
 
-STORE_OPTIONS_VERSION = 1
+STORE_OPTIONS_VERSION = 2
 STORE_INFO_VERSION = 1
-FRAME_INFO_VERSION = 1
+FRAME_INFO_VERSION = 2
 FRAME_SECTION_VERSION = 1
 
 FRAME_HEADER_SIZE = 88
 FRAME_RESET = 0x1
 FRAME_HAS_DIGEST = 0x2
 CODEC_NONE = 0
+CODEC_ZSTD = 1
+
+TRANSFORM_XOR = 0x1
+TRANSFORM_TRANSPOSE = 0x2
+TRANSFORM_KEY_GAPS = 0x4
+TRANSFORM_ALL = 0x7
 
 MAX_TABLES = 1024
 MAX_FIELDS = 1024
@@ -91,6 +97,10 @@ class StoreOptions(Structure):
         ("max_batch_age_ms", c_uint64),
         ("max_frame_bytes", c_uint64),
         ("tombstone_horizon", c_uint64),
+        # since options version 2 (library 0.2.0)
+        ("compression_level", ctypes.c_int32),
+        ("transforms", c_uint32),
+        ("max_decoded_bytes", c_uint64),
     ]
 
 
@@ -126,6 +136,10 @@ class FrameInfo(Structure):
         ("base_version", c_uint64),
         ("state_version", c_uint64),
         ("state_digest", c_uint64),
+        # since frame info version 2 (library 0.2.0)
+        ("transforms", c_uint32),
+        ("reserved", c_uint32),
+        ("payload_length", c_uint64),
     ]
 
 

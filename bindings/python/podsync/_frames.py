@@ -40,6 +40,8 @@ class FrameInfo:
     base_version: int
     state_version: int
     state_digest: int
+    transforms: int
+    payload_length: int
 
     @property
     def is_snapshot(self) -> bool:
@@ -56,7 +58,7 @@ class FrameInfo:
         return cls(
             c.format_version, c.header_length, c.flags, c.section_count, c.codec,
             c.frame_length, c.schema_hash, c.stream_id, c.sequence, c.base_version,
-            c.state_version, c.state_digest,
+            c.state_version, c.state_digest, c.transforms, c.payload_length,
         )  # fmt: skip
 
 

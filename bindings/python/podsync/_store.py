@@ -125,6 +125,9 @@ def _options(
     max_batch_age_ms: int | None = None,
     max_frame_bytes: int | None = None,
     tombstone_horizon: int | None = None,
+    compression_level: int | None = None,
+    transforms: int | None = None,
+    max_decoded_bytes: int | None = None,
 ) -> StoreOptions:
     opts = StoreOptions()
     status = LIB.podsync_store_options_init(ctypes.byref(opts), STORE_OPTIONS_VERSION)
@@ -141,11 +144,15 @@ def _options(
         ("max_batch_age_ms", max_batch_age_ms),
         ("max_frame_bytes", max_frame_bytes),
         ("tombstone_horizon", tombstone_horizon),
+        ("transforms", transforms),
+        ("max_decoded_bytes", max_decoded_bytes),
     ):
         if value is not None:
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
             setattr(opts, name, value)
+    if compression_level is not None:  # may be negative: zstd's fast levels
+        opts.compression_level = compression_level
     return opts
 
 
@@ -566,7 +573,10 @@ class Writer(Store):
     Options: ``stream_id`` (0 or None: random), ``frame_digest`` (frames carry the digest; default
     True), ``manual_clock`` (time only from :meth:`set_time`), ``max_batch_records``,
     ``max_batch_bytes``, ``max_batch_age_ms`` (flush policy), ``max_frame_bytes`` (split flushes),
-    ``tombstone_horizon`` (versions of deletions remembered for catch-up); None = library default.
+    ``tombstone_horizon`` (versions of deletions remembered for catch-up), ``compression_level``
+    (0: frames never compressed; else the zstd level, 1 is fast; a frame is compressed only where
+    that makes it at least 5% smaller) and ``transforms`` (``TRANSFORM_*`` bits used before
+    compressing); None = library default.
     """
 
     def __init__(
@@ -581,6 +591,8 @@ class Writer(Store):
         max_batch_age_ms: int | None = None,
         max_frame_bytes: int | None = None,
         tombstone_horizon: int | None = None,
+        compression_level: int | None = None,
+        transforms: int | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -593,6 +605,8 @@ class Writer(Store):
             max_batch_age_ms=max_batch_age_ms,
             max_frame_bytes=max_frame_bytes,
             tombstone_horizon=tombstone_horizon,
+            compression_level=compression_level,
+            transforms=transforms,
         )
 
     def __enter__(self) -> Writer:
@@ -603,7 +617,8 @@ class Writer(Store):
 class Replica(Store):
     """A store in the replica role: changes only by :meth:`apply`; can serve ``catch_up``,
     ``delta_since`` and ``snapshot`` frames to further replicas (``tombstone_horizon`` bounds how
-    far back its deltas reach)."""
+    far back its deltas reach; ``max_decoded_bytes`` bounds what a compressed frame may decode
+    to, else :class:`FrameTooLarge`)."""
 
     def __init__(
         self,
@@ -611,9 +626,11 @@ class Replica(Store):
         *,
         frame_digest: bool | None = None,
         tombstone_horizon: int | None = None,
+        max_decoded_bytes: int | None = None,
     ) -> None:
         super().__init__(
-            schema, Role.REPLICA, frame_digest=frame_digest, tombstone_horizon=tombstone_horizon
+            schema, Role.REPLICA, frame_digest=frame_digest, tombstone_horizon=tombstone_horizon,
+            max_decoded_bytes=max_decoded_bytes,
         )
 
     def __enter__(self) -> Replica:

@@ -165,7 +165,7 @@ def test_frame_malformed(replica: podsync.Replica, frame: bytes, xxh3: XXH3) -> 
 
 def test_unsupported_codec(replica: podsync.Replica, frame: bytes, xxh3: XXH3) -> None:
     bad = bytearray(frame)
-    bad[30] = 1  # codec 1, checksum recomputed
+    bad[30] = 2  # codec 2 (unknown), checksum recomputed
     with pytest.raises(podsync.UnsupportedCodec) as exc:
         replica.apply(xxh3.reseal(bad))
     check(exc, podsync.Status.E_UNSUPPORTED_CODEC)

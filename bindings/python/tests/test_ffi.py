@@ -81,9 +81,10 @@ def test_header_constants_match() -> None:
         (_ffi.Field, 24, {"name": 0, "type": 8, "offset": 12, "count": 16, "reserved": 20}),
         (
             _ffi.StoreOptions,
-            56,
+            72,
             {"version": 0, "flags": 4, "stream_id": 8, "max_batch_records": 16, "max_batch_bytes": 24,
-             "max_batch_age_ms": 32, "max_frame_bytes": 40, "tombstone_horizon": 48},
+             "max_batch_age_ms": 32, "max_frame_bytes": 40, "tombstone_horizon": 48,
+             "compression_level": 56, "transforms": 60, "max_decoded_bytes": 64},
         ),
         (
             _ffi.StoreInfo,
@@ -94,10 +95,11 @@ def test_header_constants_match() -> None:
         ),
         (
             _ffi.FrameInfo,
-            80,
+            96,
             {"version": 0, "format_version": 4, "header_length": 8, "flags": 12, "section_count": 16,
              "codec": 20, "frame_length": 24, "schema_hash": 32, "stream_id": 40, "sequence": 48,
-             "base_version": 56, "state_version": 64, "state_digest": 72},
+             "base_version": 56, "state_version": 64, "state_digest": 72, "transforms": 80,
+             "reserved": 84, "payload_length": 88},
         ),
         (
             _ffi.FrameSection,
@@ -116,7 +118,7 @@ def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, 
 
 def test_versions_and_status_names() -> None:
     assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
-    assert podsync.library_version() == "0.1.0"
+    assert podsync.library_version() == "0.2.0"
     assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
     for status in podsync.Status:
         assert podsync.status_name(status) == "PODSYNC_" + status.name

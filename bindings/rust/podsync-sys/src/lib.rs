@@ -41,7 +41,7 @@ use core::ptr;
 // ---------------------------------------------------------------------------------------------
 
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
-pub const PODSYNC_VERSION_MINOR: u32 = 1;
+pub const PODSYNC_VERSION_MINOR: u32 = 2;
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 pub const PODSYNC_VERSION_NUMBER: u32 =
     PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH;
@@ -77,6 +77,7 @@ pub const PODSYNC_E_UNSUPPORTED_CODEC: i32 = -17;
 pub const PODSYNC_E_DIGEST_MISMATCH: i32 = -18;
 pub const PODSYNC_E_DIVERGED: i32 = -19;
 pub const PODSYNC_E_VERSION_AHEAD: i32 = -20;
+pub const PODSYNC_E_FRAME_TOO_LARGE: i32 = -21;
 pub const PODSYNC_E_INTERNAL: i32 = -99;
 
 // ---------------------------------------------------------------------------------------------
@@ -139,9 +140,14 @@ pub const PODSYNC_ROLE_REPLICA: u32 = 2;
 pub const PODSYNC_OPT_FRAME_DIGEST: u32 = 0x1;
 pub const PODSYNC_OPT_MANUAL_CLOCK: u32 = 0x2;
 
-pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 1;
+pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 2;
 
-/// `podsync_store_options` (56 bytes, versioned).
+pub const PODSYNC_TRANSFORM_XOR: u32 = 0x1;
+pub const PODSYNC_TRANSFORM_TRANSPOSE: u32 = 0x2;
+pub const PODSYNC_TRANSFORM_KEY_GAPS: u32 = 0x4;
+pub const PODSYNC_TRANSFORM_ALL: u32 = 0x7;
+
+/// `podsync_store_options` (72 bytes, versioned; a version-1 struct ends at byte 56).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_store_options {
@@ -153,6 +159,10 @@ pub struct podsync_store_options {
     pub max_batch_age_ms: u64,
     pub max_frame_bytes: u64,
     pub tombstone_horizon: u64,
+    /// Since options version 2 (library 0.2.0).
+    pub compression_level: i32,
+    pub transforms: u32,
+    pub max_decoded_bytes: u64,
 }
 
 /// `PODSYNC_STORE_OPTIONS_INIT`.
@@ -165,6 +175,9 @@ pub const PODSYNC_STORE_OPTIONS_INIT: podsync_store_options = podsync_store_opti
     max_batch_age_ms: 50,
     max_frame_bytes: 67108864,
     tombstone_horizon: 65536,
+    compression_level: 0,
+    transforms: PODSYNC_TRANSFORM_ALL,
+    max_decoded_bytes: 1073741824,
 };
 
 pub const PODSYNC_STORE_INFO_VERSION: u32 = 1;
@@ -213,10 +226,11 @@ pub const PODSYNC_FRAME_RESET: u32 = 0x1;
 pub const PODSYNC_FRAME_HAS_DIGEST: u32 = 0x2;
 
 pub const PODSYNC_CODEC_NONE: u32 = 0;
+pub const PODSYNC_CODEC_ZSTD: u32 = 1;
 
-pub const PODSYNC_FRAME_INFO_VERSION: u32 = 1;
+pub const PODSYNC_FRAME_INFO_VERSION: u32 = 2;
 
-/// `podsync_frame_info` (80 bytes, versioned output struct).
+/// `podsync_frame_info` (96 bytes, versioned output struct; version 1 ends at byte 80).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_frame_info {
@@ -233,6 +247,10 @@ pub struct podsync_frame_info {
     pub base_version: u64,
     pub state_version: u64,
     pub state_digest: u64,
+    /// Since frame info version 2 (library 0.2.0).
+    pub transforms: u32,
+    pub reserved: u32,
+    pub payload_length: u64,
 }
 
 /// `PODSYNC_FRAME_INFO_INIT`.
@@ -250,6 +268,9 @@ pub const PODSYNC_FRAME_INFO_INIT: podsync_frame_info = podsync_frame_info {
     base_version: 0,
     state_version: 0,
     state_digest: 0,
+    transforms: 0,
+    reserved: 0,
+    payload_length: 0,
 };
 
 pub const PODSYNC_FRAME_SECTION_VERSION: u32 = 1;
@@ -297,7 +318,10 @@ const _: () = {
     assert!(offset_of!(podsync_field, count) == 16);
     assert!(offset_of!(podsync_field, reserved) == 20);
 
-    assert!(size_of::<podsync_store_options>() == 56);
+    assert!(size_of::<podsync_store_options>() == 72);
+    assert!(offset_of!(podsync_store_options, compression_level) == 56);
+    assert!(offset_of!(podsync_store_options, transforms) == 60);
+    assert!(offset_of!(podsync_store_options, max_decoded_bytes) == 64);
     assert!(offset_of!(podsync_store_options, version) == 0);
     assert!(offset_of!(podsync_store_options, flags) == 4);
     assert!(offset_of!(podsync_store_options, stream_id) == 8);
@@ -321,7 +345,9 @@ const _: () = {
     assert!(offset_of!(podsync_store_info, diverged) == 72);
     assert!(offset_of!(podsync_store_info, table_count) == 76);
 
-    assert!(size_of::<podsync_frame_info>() == 80);
+    assert!(size_of::<podsync_frame_info>() == 96);
+    assert!(offset_of!(podsync_frame_info, transforms) == 80);
+    assert!(offset_of!(podsync_frame_info, payload_length) == 88);
     assert!(offset_of!(podsync_frame_info, version) == 0);
     assert!(offset_of!(podsync_frame_info, format_version) == 4);
     assert!(offset_of!(podsync_frame_info, header_length) == 8);

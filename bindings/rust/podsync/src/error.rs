@@ -58,6 +58,9 @@ pub enum ErrorKind {
     Diverged,
     /// `PODSYNC_E_VERSION_AHEAD`: `delta_since` a version the store has not reached.
     VersionAhead,
+    /// `PODSYNC_E_FRAME_TOO_LARGE`: a compressed frame decodes to more than the replica's
+    /// `max_decoded_bytes` (checked before anything is allocated).
+    FrameTooLarge,
     /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
     Internal,
     /// A negative status this binding does not know (a newer library); the value is kept.
@@ -89,6 +92,7 @@ impl ErrorKind {
             sys::PODSYNC_E_DIGEST_MISMATCH => DigestMismatch,
             sys::PODSYNC_E_DIVERGED => Diverged,
             sys::PODSYNC_E_VERSION_AHEAD => VersionAhead,
+            sys::PODSYNC_E_FRAME_TOO_LARGE => FrameTooLarge,
             sys::PODSYNC_E_INTERNAL => Internal,
             s if s < 0 => Unknown(s),
             s => UnexpectedStatus(s),
@@ -117,6 +121,7 @@ impl ErrorKind {
             DigestMismatch => sys::PODSYNC_E_DIGEST_MISMATCH,
             Diverged => sys::PODSYNC_E_DIVERGED,
             VersionAhead => sys::PODSYNC_E_VERSION_AHEAD,
+            FrameTooLarge => sys::PODSYNC_E_FRAME_TOO_LARGE,
             Internal => sys::PODSYNC_E_INTERNAL,
             Unknown(s) | UnexpectedStatus(s) => s,
         }

@@ -67,6 +67,10 @@ pub struct FrameInfo {
     pub state_version: u64,
     /// Meaningful with `PODSYNC_FRAME_HAS_DIGEST`; see [`FrameInfo::digest`].
     pub state_digest: u64,
+    /// `PODSYNC_TRANSFORM_*` bits the payload uses.
+    pub transforms: u32,
+    /// Decoded payload bytes (after decompression).
+    pub payload_length: u64,
 }
 
 impl FrameInfo {
@@ -94,6 +98,8 @@ impl FrameInfo {
             base_version: r.base_version,
             state_version: r.state_version,
             state_digest: r.state_digest,
+            transforms: r.transforms,
+            payload_length: r.payload_length,
         }
     }
 }

@@ -154,6 +154,25 @@ impl StoreOptions {
         self
     }
 
+    /// Writer: the zstd level for frames (0 = never compress, the default; 1 is fast; negative
+    /// levels are faster still). A frame is compressed only where that makes it at least 5% smaller.
+    pub fn compression_level(mut self, level: i32) -> StoreOptions {
+        self.raw.compression_level = level;
+        self
+    }
+
+    /// Writer: the `PODSYNC_TRANSFORM_*` bits the encoder may use before compressing.
+    pub fn transforms(mut self, transforms: u32) -> StoreOptions {
+        self.raw.transforms = transforms;
+        self
+    }
+
+    /// Replica: the largest decoded payload a compressed frame may have (0 = 1 GiB).
+    pub fn max_decoded_bytes(mut self, bytes: u64) -> StoreOptions {
+        self.raw.max_decoded_bytes = bytes;
+        self
+    }
+
     /// The C struct.
     pub fn raw(&self) -> &sys::podsync_store_options {
         &self.raw

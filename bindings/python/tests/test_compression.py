@@ -1,0 +1,59 @@
+"""Compressed frames (library 0.2.0): writers with ``compression_level`` send zstd frames with transforms
+where that pays; replicas apply them; ``max_decoded_bytes`` bounds what a frame may decode to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import podsync
+
+ENTITY = np.dtype([("id", "<u8"), ("pos", "<f4", (7,)), ("flags", "<u4")])
+
+
+def world(n: int) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.arange(1, n + 1, dtype=np.uint64)
+    records = np.zeros(n, ENTITY)
+    records["id"] = keys
+    records["pos"] = np.random.default_rng(1).random((n, 7), dtype=np.float32) * 100
+    return keys, records
+
+
+@pytest.mark.parametrize("transforms", [0, podsync.TRANSFORM_XOR, podsync.TRANSFORM_ALL])
+def test_compressed_ticks_round_trip_and_are_smaller(transforms: int) -> None:
+    schema = podsync.Schema({1: ENTITY})
+    keys, records = world(20_000)
+    rng = np.random.default_rng(7)
+    with podsync.Writer(schema, compression_level=1, transforms=transforms) as w, podsync.Replica(schema) as r:
+        w.put_many(1, keys, records)
+        for f in w.flush():
+            r.apply(f)
+        wire = plain = 0
+        for _ in range(10):
+            idx = rng.choice(len(keys), 200, replace=False)
+            records["pos"][idx, :2] += np.float32(0.01)
+            w.put_many(1, keys[idx].copy(), records[idx].copy())
+            for f in w.flush():
+                info = podsync.peek(f)
+                wire += len(f)
+                plain += info.payload_length + podsync.FRAME_HEADER_SIZE if info.codec == podsync.CODEC_ZSTD else len(f)
+                assert r.apply(f) == podsync.ApplyResult.OK
+        assert r.digest() == w.digest()
+        with r.view(1) as v:
+            order = np.argsort(v.keys)
+            assert np.array_equal(v.records[order]["pos"], records["pos"])
+        if transforms == podsync.TRANSFORM_ALL:
+            assert wire * 3 < 200 * 10 * 48, f"XOR + transposition + zstd: {wire} bytes for 2,000 changed records"
+
+
+def test_a_replica_bounds_decoded_size() -> None:
+    schema = podsync.Schema({1: ENTITY})
+    keys, records = world(5_000)
+    with podsync.Writer(schema, compression_level=1) as w, podsync.Replica(schema, max_decoded_bytes=1024) as r:
+        w.put_many(1, keys, records)
+        frames = w.flush(copy=True)
+        assert podsync.peek(frames[0]).codec == podsync.CODEC_ZSTD
+        with pytest.raises(podsync.FrameTooLarge) as e:
+            r.apply(frames[0])
+        assert e.value.status == -21 and "1024" in e.value.message
+        assert r.count(1) == 0
