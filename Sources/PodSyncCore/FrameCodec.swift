@@ -7,6 +7,30 @@ import CZstd
 /// version and byte-transposed, the result compressed with zstd. The packed frame replaces the
 /// plain one only where it is at least 5% smaller. `unpack` reverses it into a scratch buffer with
 /// every count, length and size checked before it is used or allocated.
+/// zstd contexts kept for a store's lifetime: creating one per frame costs more than compressing a
+/// small frame.
+struct ZstdContexts: ~Copyable {
+    private var compression: OpaquePointer? = nil
+    private var decompression: OpaquePointer? = nil
+
+    init() {}
+
+    deinit {
+        if let compression { ZSTD_freeCCtx(compression) }
+        if let decompression { ZSTD_freeDCtx(decompression) }
+    }
+
+    mutating func compressor() -> OpaquePointer? {
+        if compression == nil { compression = ZSTD_createCCtx() }
+        return compression
+    }
+
+    mutating func decompressor() -> OpaquePointer? {
+        if decompression == nil { decompression = ZSTD_createDCtx() }
+        return decompression
+    }
+}
+
 enum FrameCodec {
     /// Largest decoded payload accepted by default (and by store-less validation).
     static let defaultMaxDecodedBytes: UInt64 = 1 << 30
@@ -18,7 +42,7 @@ enum FrameCodec {
     /// the XOR transform. Returns the packed frame's length, or nil when packing does not pay.
     static func pack(
         _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, transforms allowed: UInt8,
-        level: Int32, output: inout ByteBuffer, scratch: inout ByteBuffer
+        level: Int32, output: inout ByteBuffer, scratch: inout ByteBuffer, zstd: inout ZstdContexts
     ) -> Int? {
         guard let header = try? FrameReader.peek(plain) else { return nil }
         var transforms = allowed & FrameLayout.knownTransforms
@@ -59,13 +83,24 @@ enum FrameCodec {
             let n = s.putCount
             let sectionBases = transforms & FrameLayout.transformXOR != 0 ? bases?[k] : nil
             let transpose = transforms & FrameLayout.transformTranspose != 0
-            for (j, i) in order.enumerated() {
-                let source = s.records + i * size
-                let base = sectionBases?[i]
-                for b in 0..<size {
-                    var byte = source.load(fromByteOffset: b, as: UInt8.self)
-                    if let base { byte ^= base.load(fromByteOffset: b, as: UInt8.self) }
-                    out.storeBytes(of: byte, toByteOffset: transpose ? b * n + j : j * size + b, as: UInt8.self)
+            // Each record goes through a temporary copy (XOR-ed a word at a time), then to its
+            // place: contiguous, or one byte into each of `size` rows when transposing.
+            let temp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+            defer { temp.deallocate() }
+            order.withUnsafeBufferPointer { order in
+                for j in 0..<n {
+                    let i = order[j]
+                    temp.copyMemory(from: s.records + i &* size, byteCount: size)
+                    if let base = sectionBases?[i] { xorRecord(temp, with: base, size: size) }
+                    if transpose {
+                        var target = out + j
+                        for b in 0..<size {
+                            target.storeBytes(of: temp.load(fromByteOffset: b, as: UInt8.self), as: UInt8.self)
+                            target += n
+                        }
+                    } else {
+                        (out + j &* size).copyMemory(from: temp, byteCount: size)
+                    }
                 }
             }
             out += n * size
@@ -74,7 +109,8 @@ enum FrameCodec {
         let capacity = ZSTD_compressBound(packedLength)
         let headerLength = header.headerLength
         output.reserve(headerLength + capacity + 8, preserving: 0)
-        let compressed = ZSTD_compress(output.base + headerLength, capacity, scratch.base, packedLength, level)
+        guard let context = zstd.compressor() else { return nil }
+        let compressed = ZSTD_compressCCtx(context, output.base + headerLength, capacity, scratch.base, packedLength, level)
         guard ZSTD_isError(compressed) == 0 else { return nil }
         let length = alignUp(headerLength + compressed, 8)
         guard length * 20 <= plain.count * 19 else { return nil }  // at least 5% smaller, or not at all
@@ -137,7 +173,7 @@ enum FrameCodec {
     /// what the validated counts need.
     static func unpack(
         _ frame: UnsafeRawBufferPointer, header: FrameHeader, schema: Schema?, maxDecoded: UInt64,
-        packed packedBuffer: inout ByteBuffer, decoded: inout ByteBuffer
+        packed packedBuffer: inout ByteBuffer, decoded: inout ByteBuffer, zstd: inout ZstdContexts
     ) throws(PodSyncError) -> [SectionView] {
         let transforms = frame.baseAddress!.le(FrameLayout.offTransforms, as: UInt8.self)
         guard transforms & ~FrameLayout.knownTransforms == 0 else {
@@ -164,7 +200,10 @@ enum FrameCodec {
                 throw .malformed("the zstd payload is corrupt or followed by more than zero padding")
             }
             packedBuffer.reserve(payloadLength, preserving: 0)
-            let written = ZSTD_decompress(packedBuffer.base, payloadLength, payload, compressedSize)
+            guard let context = zstd.decompressor() else {
+                throw PodSyncError(Status.noMemory, "cannot allocate a zstd decompression context")
+            }
+            let written = ZSTD_decompressDCtx(context, packedBuffer.base, payloadLength, payload, compressedSize)
             guard ZSTD_isError(written) == 0, written == payloadLength else {
                 throw .malformed("the zstd payload does not decompress to its \(payloadLength) bytes")
             }
@@ -242,9 +281,15 @@ enum FrameCodec {
             let recordsIn = keysIn + s.keys
             let size = s.recordSize
             if transpose {
-                for b in 0..<size {
-                    for j in 0..<s.puts {
-                        out.storeBytes(of: recordsIn.load(fromByteOffset: b * s.puts + j, as: UInt8.self), toByteOffset: j * size + b, as: UInt8.self)
+                // Record by record, so the writes are sequential; the reads stride through the rows.
+                let rows = s.puts
+                var target = out
+                for j in 0..<rows {
+                    var source = recordsIn + j
+                    for _ in 0..<size {
+                        target.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
+                        target += 1
+                        source += rows
                     }
                 }
             } else {

@@ -76,8 +76,9 @@ public enum FrameReader {
     ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
         var packed = ByteBuffer()
         var decoded = ByteBuffer()
+        var zstd = ZstdContexts()
         return try validate(frame, schema: schema, schemaHash: schemaHash, maxDecoded: FrameCodec.defaultMaxDecodedBytes,
-                            packed: &packed, decoded: &decoded)
+                            packed: &packed, decoded: &decoded, zstd: &zstd)
     }
 
     /// Validates a whole frame (`frame` must be exactly one frame): header, checksum, schema hash
@@ -86,7 +87,7 @@ public enum FrameReader {
     /// there, valid until the buffers are reused), at most `maxDecoded` bytes of it.
     static func validate(
         _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64, maxDecoded: UInt64,
-        packed: inout ByteBuffer, decoded: inout ByteBuffer
+        packed: inout ByteBuffer, decoded: inout ByteBuffer, zstd: inout ZstdContexts
     ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
         let header = try peek(frame)
         guard header.frameLength <= UInt64(frame.count) else {
@@ -128,7 +129,7 @@ public enum FrameReader {
         if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
         if encoded {
             let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded,
-                                                 packed: &packed, decoded: &decoded)
+                                                 packed: &packed, decoded: &decoded, zstd: &zstd)
             return (header, sections)
         }
         var sections: [SectionView] = []

@@ -11,7 +11,7 @@ extension Store {
         }
         let (header, sections) = try FrameReader.validate(
             frame, schema: schema, schemaHash: schemaHash, maxDecoded: options.maxDecodedBytes,
-            packed: &decodePacked, decoded: &decoded)
+            packed: &decodePacked, decoded: &decoded, zstd: &zstd)
 
         if header.isReset {
             if bound && header.streamID == streamID && !diverged {

@@ -167,7 +167,8 @@ extension Store {
         guard options.compressionLevel != 0, let last = outbox.frames.last else { return }
         let plain = UnsafeRawBufferPointer(start: outbox.buffer.base + last.offset, count: last.length)
         guard let length = FrameCodec.pack(plain, bases: bases, transforms: options.transforms,
-                                           level: options.compressionLevel, output: &codecOutput, scratch: &codecScratch)
+                                           level: options.compressionLevel, output: &codecOutput, scratch: &codecScratch,
+                                           zstd: &zstd)
         else { return }
         (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: length)
         outbox.shrinkLastFrame(to: length)

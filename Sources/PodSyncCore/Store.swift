@@ -60,6 +60,7 @@ public struct Store: ~Copyable {
     var codecOutput = ByteBuffer()
     var decodePacked = ByteBuffer()
     var decoded = ByteBuffer()
+    var zstd = ZstdContexts()
     var manualNow: UInt64 = 0
     var batchStartMs: UInt64 = 0
 
