@@ -27,8 +27,8 @@
  *
  * Since: every declaration below is available since ABI version 1 (library 0.1.0), except those
  * marked "since library 0.2.0": compression (PODSYNC_CODEC_ZSTD, PODSYNC_TRANSFORM_*, the options
- * fields of struct version 2, the frame info fields of struct version 2) and
- * PODSYNC_E_FRAME_TOO_LARGE. Those were appended, so ABI version 1 hosts keep working.
+ * fields of struct version 2, the frame info fields of struct version 2), PODSYNC_E_FRAME_TOO_LARGE
+ * and podsync_store_metrics. Those were added, so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -350,6 +350,48 @@ PODSYNC_API int32_t podsync_store_info_get(const podsync_store *store, podsync_s
 /* The order-independent digest of the store's state (docs/FORMAT.md): equal on writer and replica
    when they hold the same records. The writer's digest covers flushed changes only. O(1). */
 PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *digest_out);
+
+/* --- Metrics (since library 0.2.0). */
+
+#define PODSYNC_METRICS_VERSION 1
+#define PODSYNC_METRICS_BUCKETS 32   /* log2 time buckets */
+#define PODSYNC_METRICS_STATUSES 32  /* rejects[k] counts status -k */
+
+/* Counters since the store was created. Times are in nanoseconds on CLOCK_MONOTONIC; histogram
+   bucket i counts calls that took [2^i, 2^(i+1)) ns (bucket 0 also counts 0 ns, the last bucket
+   everything longer). */
+typedef struct podsync_metrics {
+    uint32_t version;             /* set by the caller: PODSYNC_METRICS_VERSION */
+    uint32_t reserved;            /* written as 0 */
+    /* producing frames (flush, delta_since, snapshot) */
+    uint64_t frames_out;          /* frames produced */
+    uint64_t records_out;         /* puts + deletes carried by them */
+    uint64_t raw_bytes_out;       /* their size as plain frames */
+    uint64_t wire_bytes_out;      /* their size as produced (compressed where that paid) */
+    uint64_t saved_by_key_gaps;   /* bytes the KEY_GAPS transform saved before compression */
+    uint64_t saved_by_compression;/* packed bytes minus compressed bytes (the effect of zstd
+                                     together with the XOR and TRANSPOSE transforms) */
+    uint64_t compressed_frames;   /* frames sent compressed */
+    /* writer */
+    uint64_t writes;              /* records put or deleted (deletes of absent keys excluded) */
+    uint64_t coalesced_writes;    /* writes absorbed by a later write to the same key before a
+                                     flush: writes - changes flushed */
+    /* applying frames (replica) */
+    uint64_t frames_applied;      /* frames whose changes were applied: PODSYNC_OK, and
+                                     PODSYNC_E_DIGEST_MISMATCH (applied, then found diverged) */
+    uint64_t records_applied;     /* puts + deletes applied */
+    uint64_t wire_bytes_in;       /* bytes of the frames applied */
+    uint64_t duplicates;          /* PODSYNC_DUPLICATE */
+    uint64_t gaps;                /* PODSYNC_GAP */
+    uint64_t stale;               /* PODSYNC_STALE */
+    uint64_t resyncs;             /* snapshots applied over an existing state */
+    uint64_t rejects[PODSYNC_METRICS_STATUSES]; /* apply calls that returned status -k */
+    uint64_t encode_ns[PODSYNC_METRICS_BUCKETS]; /* flush / delta_since / snapshot durations */
+    uint64_t apply_ns[PODSYNC_METRICS_BUCKETS];  /* apply durations */
+} podsync_metrics;
+
+/* Reads the store's counters into *metrics (whose version the caller sets). O(1). */
+PODSYNC_API int32_t podsync_store_metrics(const podsync_store *store, podsync_metrics *metrics);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reading frames without a store                                                             */

@@ -118,3 +118,42 @@ public func podsync_store_digest(_ store: OpaquePointer!, _ digest_out: UnsafeMu
         return PODSYNC_OK
     }
 }
+
+@c @implementation
+public func podsync_store_metrics(_ store: OpaquePointer!, _ metrics: UnsafeMutablePointer<podsync_metrics>!) -> Int32 {
+    readStore(store) { (s) throws(PodSyncError) in
+        let out = try required(metrics, "metrics")
+        guard out.pointee.version >= 1 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "metrics.version must be PODSYNC_METRICS_VERSION")
+        }
+        let m = s.metrics
+        out.pointee.reserved = 0
+        out.pointee.frames_out = m.framesOut
+        out.pointee.records_out = m.recordsOut
+        out.pointee.raw_bytes_out = m.rawBytesOut
+        out.pointee.wire_bytes_out = m.wireBytesOut
+        out.pointee.saved_by_key_gaps = m.savedByKeyGaps
+        out.pointee.saved_by_compression = m.savedByCompression
+        out.pointee.compressed_frames = m.compressedFrames
+        out.pointee.writes = m.writes
+        out.pointee.coalesced_writes = m.coalescedWrites
+        out.pointee.frames_applied = m.framesApplied
+        out.pointee.records_applied = m.recordsApplied
+        out.pointee.wire_bytes_in = m.wireBytesIn
+        out.pointee.duplicates = m.duplicates
+        out.pointee.gaps = m.gaps
+        out.pointee.stale = m.stale
+        out.pointee.resyncs = m.resyncs
+        // The C arrays are imported as tuples: copy through their bytes.
+        withUnsafeMutableBytes(of: &out.pointee.rejects) { raw in
+            m.rejects.withUnsafeBytes { raw.copyMemory(from: $0) }
+        }
+        withUnsafeMutableBytes(of: &out.pointee.encode_ns) { raw in
+            m.encodeNs.withUnsafeBytes { raw.copyMemory(from: $0) }
+        }
+        withUnsafeMutableBytes(of: &out.pointee.apply_ns) { raw in
+            m.applyNs.withUnsafeBytes { raw.copyMemory(from: $0) }
+        }
+        return PODSYNC_OK
+    }
+}

@@ -37,13 +37,20 @@ enum FrameCodec {
 
     // MARK: Encoding
 
+    /// What packing a frame produced.
+    struct Packed {
+        var length: Int
+        var savedByKeyGaps: Int
+        var savedByCompression: Int
+    }
+
     /// Packs the plain frame `plain` into `output`. `bases[k]` holds, for batch frames, the
     /// receiver's record (or nil: zeros) for each put of section k in frame order; nil disables
-    /// the XOR transform. Returns the packed frame's length, or nil when packing does not pay.
+    /// the XOR transform. Returns the packed frame, or nil when packing does not pay.
     static func pack(
         _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, transforms allowed: UInt8,
         level: Int32, output: inout ByteBuffer, scratch: inout ByteBuffer, zstd: inout ZstdContexts
-    ) -> Int? {
+    ) -> Packed? {
         guard let header = try? FrameReader.peek(plain) else { return nil }
         var transforms = allowed & FrameLayout.knownTransforms
         if bases == nil || header.isReset { transforms &= ~FrameLayout.transformXOR }
@@ -61,6 +68,7 @@ enum FrameCodec {
         }
         scratch.reserve(bound, preserving: 0)
         var out = scratch.base
+        var savedByKeyGaps = 0
         for (k, s) in sections.enumerated() {
             let headerAt = out
             out += FrameLayout.packedSectionHeaderSize
@@ -79,6 +87,7 @@ enum FrameCodec {
             headerAt.storeLE(UInt64(s.putCount), at: 8)
             headerAt.storeLE(UInt64(s.deleteCount), at: 16)
             headerAt.storeLE(UInt64(out - keysStart), at: 24)
+            savedByKeyGaps += 8 * (s.putCount + s.deleteCount) - (out - keysStart)
             let size = s.recordSize
             let n = s.putCount
             let sectionBases = transforms & FrameLayout.transformXOR != 0 ? bases?[k] : nil
@@ -121,7 +130,7 @@ enum FrameCodec {
         output.base.storeLE(transforms, at: FrameLayout.offTransforms)
         output.base.storeLE(UInt64(packedLength), at: FrameLayout.offPayloadLength)
         FrameBuilder.seal(output.base, length: length)
-        return length
+        return Packed(length: length, savedByKeyGaps: savedByKeyGaps, savedByCompression: packedLength - compressed)
     }
 
     /// Positions 0..<count ordered by the little-endian u64 at `keys + 8*i` (LSD radix sort on

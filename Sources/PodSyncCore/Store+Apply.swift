@@ -6,6 +6,24 @@ extension Store {
     /// Applies one frame. Returns `Status.ok`, `.duplicate`, `.gap` or `.stale`; throws with the
     /// state unchanged, except `Status.digestMismatch` (applied, then found diverged).
     public mutating func apply(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> Int32 {
+        let start = podsync_monotonic_ns()
+        defer { metrics.recordApply(since: start) }
+        do {
+            let status = try applyFrame(frame)
+            switch status {
+            case Status.duplicate: metrics.duplicates &+= 1
+            case Status.gap: metrics.gaps &+= 1
+            case Status.stale: metrics.stale &+= 1
+            default: break
+            }
+            return status
+        } catch {
+            if error.code < 0 && Int(-error.code) < Metrics.statuses { metrics.rejects[Int(-error.code)] &+= 1 }
+            throw error
+        }
+    }
+
+    mutating func applyFrame(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> Int32 {
         guard role == .replica else {
             throw PodSyncError(Status.wrongRole, "apply is for replicas; this store is a writer")
         }
@@ -32,6 +50,10 @@ extension Store {
             for s in sections { try tables[s.tableIndex].checkRoom(s.putCount) }
             applyDelta(sections, version: header.stateVersion)
         }
+        if header.isReset && (bound || version != 0) { metrics.resyncs &+= 1 }
+        metrics.framesApplied &+= 1
+        metrics.wireBytesIn &+= UInt64(frame.count)
+        for s in sections { metrics.recordsApplied &+= UInt64(s.putCount + s.deleteCount) }
         // Stream id 0 is "no stream" (an unbound replica serving what it has): it binds nothing.
         if header.streamID != 0 {
             streamID = header.streamID

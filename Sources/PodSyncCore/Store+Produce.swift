@@ -24,6 +24,8 @@ extension Store {
     /// Turns the pending batch into frames (one per version step) in the outbox. Returns how many.
     public mutating func flush() throws(PodSyncError) -> Int {
         try requireWriter("flush")
+        let start = podsync_monotonic_ns()
+        defer { metrics.recordEncode(since: start) }
         outbox.clear()
         var work: [TableWork] = []
         for t in 0..<tableCount where tables[t].dirty.count > 0 {
@@ -39,6 +41,11 @@ extension Store {
             }
             if w.puts.isEmpty && w.deletes.isEmpty { tables[t].clearBatch() } else { work.append(w) }
         }
+        metrics.writes &+= writesSinceFlush
+        var changes: UInt64 = 0
+        for w in work { changes &+= UInt64(w.puts.count + w.deletes.count) }
+        metrics.coalescedWrites &+= writesSinceFlush > changes ? writesSinceFlush - changes : 0
+        writesSinceFlush = 0
         guard !work.isEmpty else { return 0 }
 
         let frames = splitIntoFrames(work)
@@ -158,20 +165,29 @@ extension Store {
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: frameVersion - 1, stateVersion: frameVersion, stateDigest: newDigest), sections: plans)
         FrameBuilder.seal(p, length: length)
-        compressLastFrame(bases: wantBases ? bases : nil)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: wantBases ? bases : nil)
     }
 
-    /// Re-encodes the outbox's last frame compressed (with transforms) when the options ask for it
-    /// and it pays; `bases` enables the XOR transform (batch frames only).
-    mutating func compressLastFrame(bases: [[UnsafeRawPointer?]]?) {
-        guard options.compressionLevel != 0, let last = outbox.frames.last else { return }
+    /// Finishes the outbox's last frame: re-encodes it compressed (with transforms) when the
+    /// options ask for it and it pays (`bases` enables the XOR transform, batch frames only), and
+    /// counts it.
+    mutating func finishFrame(records: Int, bases: [[UnsafeRawPointer?]]?) {
+        guard let last = outbox.frames.last else { return }
+        metrics.framesOut &+= 1
+        metrics.recordsOut &+= UInt64(records)
+        metrics.rawBytesOut &+= UInt64(last.length)
+        defer { metrics.wireBytesOut &+= UInt64(outbox.frames[outbox.frames.count - 1].length) }
+        guard options.compressionLevel != 0 else { return }
         let plain = UnsafeRawBufferPointer(start: outbox.buffer.base + last.offset, count: last.length)
-        guard let length = FrameCodec.pack(plain, bases: bases, transforms: options.transforms,
+        guard let packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms,
                                            level: options.compressionLevel, output: &codecOutput, scratch: &codecScratch,
                                            zstd: &zstd)
         else { return }
-        (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: length)
-        outbox.shrinkLastFrame(to: length)
+        (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: packed.length)
+        outbox.shrinkLastFrame(to: packed.length)
+        metrics.compressedFrames &+= 1
+        metrics.savedByKeyGaps &+= UInt64(max(packed.savedByKeyGaps, 0))
+        metrics.savedByCompression &+= UInt64(max(packed.savedByCompression, 0))
     }
 
     /// A diverged replica must not pass its state on: downstream replicas would inherit the
@@ -200,6 +216,8 @@ extension Store {
     /// `Status.snapshotRequired` (no frame) when `since` is older than the store covers.
     public mutating func delta(since: UInt64) throws(PodSyncError) -> Int32 {
         try refuseIfDiverged()
+        let start = podsync_monotonic_ns()
+        defer { metrics.recordEncode(since: start) }
         guard since <= version else {
             throw PodSyncError(Status.versionAhead, "delta since \(since) asked of a store at version \(version)")
         }
@@ -264,13 +282,15 @@ extension Store {
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: since, stateVersion: version, stateDigest: digest), sections: plans)
         FrameBuilder.seal(p, length: length)
-        compressLastFrame(bases: nil)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
         return Status.ok
     }
 
     /// One RESET frame with the whole state as of the last flush.
     public mutating func snapshot() throws(PodSyncError) -> Int32 {
         try refuseIfDiverged()
+        let start = podsync_monotonic_ns()
+        defer { metrics.recordEncode(since: start) }
         outbox.clear()
         var plans: [SectionPlan] = []
         for t in 0..<tableCount {
@@ -312,7 +332,7 @@ extension Store {
             flags: frameFlags | FrameLayout.flagReset, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: 0, stateVersion: version, stateDigest: digest), sections: plans)
         FrameBuilder.seal(p, length: length)
-        compressLastFrame(bases: nil)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount }, bases: nil)
         return Status.ok
     }
 

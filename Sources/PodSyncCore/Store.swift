@@ -61,6 +61,10 @@ public struct Store: ~Copyable {
     var decodePacked = ByteBuffer()
     var decoded = ByteBuffer()
     var zstd = ZstdContexts()
+    /// Counters for podsync_store_metrics.
+    public internal(set) var metrics = Metrics()
+    /// Writer: records written since the last flush (to count coalesced writes).
+    var writesSinceFlush: UInt64 = 0
     var manualNow: UInt64 = 0
     var batchStartMs: UInt64 = 0
 
@@ -161,6 +165,7 @@ public struct Store: ~Copyable {
         let wasEmpty = pendingChanges == 0
         try tables[t].checkRoom(1)
         tables[t].writerPut(key: key, record: record)
+        writesSinceFlush &+= 1
         return afterWrite(wasEmpty: wasEmpty)
     }
 
@@ -180,6 +185,7 @@ public struct Store: ~Copyable {
         // already, and the arena grows only as records are really added.
         if tables[t].count == 0 { try tables[t].reserve(count) }
         tables[t].writerPutMany(keys: keys, records: records, count: count)
+        writesSinceFlush &+= UInt64(count)
         return afterWrite(wasEmpty: wasEmpty)
     }
 
@@ -189,6 +195,7 @@ public struct Store: ~Copyable {
         let t = try tableIndex(id)
         let wasEmpty = pendingChanges == 0
         guard tables[t].writerDelete(key: key) else { return Status.notFound }
+        writesSinceFlush &+= 1
         return afterWrite(wasEmpty: wasEmpty)
     }
 
@@ -201,6 +208,7 @@ public struct Store: ~Copyable {
         let wasEmpty = pendingChanges == 0
         var deleted = 0
         for i in 0..<count where tables[t].writerDelete(key: keys[i]) { deleted += 1 }
+        writesSinceFlush &+= UInt64(deleted)
         return (deleted > 0 ? afterWrite(wasEmpty: wasEmpty) : flushDue(), deleted)
     }
 

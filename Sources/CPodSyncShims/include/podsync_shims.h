@@ -10,6 +10,13 @@
 static inline void podsync_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 static inline void podsync_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
+/* Nanoseconds on CLOCK_MONOTONIC. */
+static inline uint64_t podsync_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 static inline uint64_t podsync_monotonic_ms(void) {
     struct timespec ts;

@@ -104,6 +104,37 @@ class StoreOptions(Structure):
     ]
 
 
+METRICS_VERSION = 1
+METRICS_BUCKETS = 32
+METRICS_STATUSES = 32
+
+
+class Metrics(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("reserved", c_uint32),
+        ("frames_out", c_uint64),
+        ("records_out", c_uint64),
+        ("raw_bytes_out", c_uint64),
+        ("wire_bytes_out", c_uint64),
+        ("saved_by_key_gaps", c_uint64),
+        ("saved_by_compression", c_uint64),
+        ("compressed_frames", c_uint64),
+        ("writes", c_uint64),
+        ("coalesced_writes", c_uint64),
+        ("frames_applied", c_uint64),
+        ("records_applied", c_uint64),
+        ("wire_bytes_in", c_uint64),
+        ("duplicates", c_uint64),
+        ("gaps", c_uint64),
+        ("stale", c_uint64),
+        ("resyncs", c_uint64),
+        ("rejects", c_uint64 * METRICS_STATUSES),
+        ("encode_ns", c_uint64 * METRICS_BUCKETS),
+        ("apply_ns", c_uint64 * METRICS_BUCKETS),
+    ]
+
+
 class StoreInfo(Structure):
     _fields_ = [
         ("version", c_uint32),
@@ -229,6 +260,7 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     ),
     "podsync_store_info_get": (c_int32, [StoreP, POINTER(StoreInfo)]),
     "podsync_store_digest": (c_int32, [StoreP, _u64p]),
+    "podsync_store_metrics": (c_int32, [StoreP, POINTER(Metrics)]),
     # Reading frames without a store
     "podsync_frame_peek": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),
     "podsync_frame_validate": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),

@@ -535,6 +535,24 @@ class Store:
             c.catchup_floor, c.pending_changes, c.generation, bool(c.diverged), c.table_count,
         )  # fmt: skip
 
+    def metrics(self) -> dict[str, object]:
+        """``podsync_store_metrics``: counters since the store was created (docs in podsync.h).
+        Scalars are ints; ``rejects`` maps a status name to how many applies returned it;
+        ``encode_ns`` and ``apply_ns`` are log2 histograms (bucket i: [2^i, 2^(i+1)) ns)."""
+        from ._ffi import METRICS_VERSION, Metrics
+        from ._errors import status_name
+
+        c = Metrics()
+        c.version = METRICS_VERSION
+        status = LIB.podsync_store_metrics(self._h().ptr, ctypes.byref(c))
+        if status < 0:
+            self._fail(status, "podsync_store_metrics")
+        out: dict[str, object] = {name: getattr(c, name) for name, _ in Metrics._fields_[2:18]}
+        out["rejects"] = {status_name(-k): n for k, n in enumerate(c.rejects) if n}
+        out["encode_ns"] = list(c.encode_ns)
+        out["apply_ns"] = list(c.apply_ns)
+        return out
+
     def digest(self) -> int:
         """The order-independent digest of the (flushed / applied) state; O(1)."""
         status = LIB.podsync_store_digest(self._h().ptr, self._ref_u64)

@@ -57,3 +57,25 @@ def test_a_replica_bounds_decoded_size() -> None:
             r.apply(frames[0])
         assert e.value.status == -21 and "1024" in e.value.message
         assert r.count(1) == 0
+
+
+def test_metrics_count_a_known_scenario() -> None:
+    schema = podsync.Schema({1: ENTITY})
+    keys, records = world(100)
+    with podsync.Writer(schema) as w, podsync.Replica(schema) as r:
+        w.put_many(1, keys, records)
+        w.put_many(1, keys[:10].copy(), records[:10].copy())  # 10 coalesced writes
+        frames = w.flush(copy=True)
+        r.apply(frames[0])
+        assert r.apply(frames[0]) == podsync.ApplyResult.DUPLICATE
+        bad = bytearray(frames[0])
+        bad[-1] ^= 1
+        with pytest.raises(podsync.FrameChecksum):
+            r.apply(bytes(bad))
+        wm, rm = w.metrics(), r.metrics()
+        assert (wm["writes"], wm["coalesced_writes"], wm["frames_out"], wm["records_out"]) == (110, 10, 1, 100)
+        assert wm["raw_bytes_out"] == wm["wire_bytes_out"] == len(frames[0])
+        assert sum(wm["encode_ns"]) == 1
+        assert (rm["frames_applied"], rm["records_applied"], rm["duplicates"]) == (1, 100, 1)
+        assert rm["rejects"] == {"PODSYNC_E_FRAME_CHECKSUM": 1}
+        assert sum(rm["apply_ns"]) == 3

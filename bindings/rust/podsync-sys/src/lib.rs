@@ -220,6 +220,42 @@ pub const PODSYNC_STORE_INFO_INIT: podsync_store_info = podsync_store_info {
 // Frames
 // ---------------------------------------------------------------------------------------------
 
+pub const PODSYNC_METRICS_VERSION: u32 = 1;
+pub const PODSYNC_METRICS_BUCKETS: usize = 32;
+pub const PODSYNC_METRICS_STATUSES: usize = 32;
+
+/// `podsync_metrics` (904 bytes, versioned output struct; since library 0.2.0).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct podsync_metrics {
+    pub version: u32,
+    pub reserved: u32,
+    pub frames_out: u64,
+    pub records_out: u64,
+    pub raw_bytes_out: u64,
+    pub wire_bytes_out: u64,
+    pub saved_by_key_gaps: u64,
+    pub saved_by_compression: u64,
+    pub compressed_frames: u64,
+    pub writes: u64,
+    pub coalesced_writes: u64,
+    pub frames_applied: u64,
+    pub records_applied: u64,
+    pub wire_bytes_in: u64,
+    pub duplicates: u64,
+    pub gaps: u64,
+    pub stale: u64,
+    pub resyncs: u64,
+    pub rejects: [u64; PODSYNC_METRICS_STATUSES],
+    pub encode_ns: [u64; PODSYNC_METRICS_BUCKETS],
+    pub apply_ns: [u64; PODSYNC_METRICS_BUCKETS],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<podsync_metrics>() == 904);
+    assert!(core::mem::offset_of!(podsync_metrics, rejects) == 136);
+};
+
 pub const PODSYNC_FRAME_HEADER_SIZE: usize = 88;
 
 pub const PODSYNC_FRAME_RESET: u32 = 0x1;
@@ -503,6 +539,7 @@ unsafe extern "C" {
         info: *mut podsync_store_info,
     ) -> i32;
     pub fn podsync_store_digest(store: *const podsync_store, digest_out: *mut u64) -> i32;
+    pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics) -> i32;
 
     // Reading frames without a store
     pub fn podsync_frame_peek(

@@ -467,6 +467,18 @@ impl<R: Role> Store<R> {
         Ok(d)
     }
 
+    /// The store's counters since creation (`podsync_store_metrics`): frames and bytes produced
+    /// and applied, coalesced writes, duplicates, gaps, rejects by status, time histograms.
+    pub fn metrics(&self) -> Result<sys::podsync_metrics> {
+        // SAFETY: all-zero bytes are a valid podsync_metrics (integers only).
+        let mut m: sys::podsync_metrics = unsafe { std::mem::zeroed() };
+        m.version = sys::PODSYNC_METRICS_VERSION;
+        // SAFETY: valid handle and out-pointer.
+        let st = unsafe { sys::podsync_store_metrics(self.ptr.as_ptr(), &mut m) };
+        self.check(st)?;
+        Ok(m)
+    }
+
     /// Number of live records in `table`.
     pub fn count(&self, table: u32) -> Result<usize> {
         let mut n = 0usize;

@@ -58,3 +58,24 @@ fn a_replica_bounds_decoded_size() {
     assert_eq!(e.kind(), ErrorKind::FrameTooLarge);
     assert_eq!(r.count(1).unwrap(), 0);
 }
+
+#[test]
+fn metrics_count_a_known_scenario() {
+    let s = schema();
+    let mut w = Store::writer(&s).unwrap();
+    let mut r = Store::replica(&s).unwrap();
+    let keys: Vec<u64> = (0..100).collect();
+    let records: Vec<[u8; 40]> = keys.iter().map(|&k| record(k, 0)).collect();
+    w.put_many(1, &keys, &records).unwrap();
+    w.put_many(1, &keys[..10], &records[..10]).unwrap(); // 10 coalesced writes
+    w.flush().unwrap();
+    let f = frame::FrameBuf::from_slice(w.frame(0).unwrap());
+    assert_eq!(r.apply(&f).unwrap(), podsync::Applied::Ok);
+    assert_eq!(r.apply(&f).unwrap(), podsync::Applied::Duplicate);
+    let wm = w.metrics().unwrap();
+    assert_eq!((wm.writes, wm.coalesced_writes, wm.frames_out, wm.records_out), (110, 10, 1, 100));
+    assert_eq!(wm.encode_ns.iter().sum::<u64>(), 1);
+    let rm = r.metrics().unwrap();
+    assert_eq!((rm.frames_applied, rm.records_applied, rm.duplicates), (1, 100, 1));
+    assert_eq!(rm.apply_ns.iter().sum::<u64>(), 2);
+}
