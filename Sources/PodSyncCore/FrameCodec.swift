@@ -133,26 +133,53 @@ enum FrameCodec {
         return Packed(length: length, savedByKeyGaps: savedByKeyGaps, savedByCompression: packedLength - compressed)
     }
 
-    /// Positions 0..<count ordered by the little-endian u64 at `keys + 8*i` (LSD radix sort on
-    /// bytes, skipping bytes every key shares).
-    static func sortedOrder(_ keys: UnsafeRawPointer, count: Int) -> [Int] {
-        var order = Array(0..<count)
-        guard count > 1 else { return order }
-        var spare = order
-        var counts = [Int](repeating: 0, count: 256)
-        for shift in stride(from: 0, to: 64, by: 8) {
-            for d in 0..<256 { counts[d] = 0 }
-            for i in 0..<count { counts[Int(truncatingIfNeeded: keys.le(8 * i, as: UInt64.self) >> UInt64(shift)) & 0xFF] += 1 }
-            if counts.contains(count) { continue }
-            var total = 0
-            for d in 0..<256 { let c = counts[d]; counts[d] = total; total += c }
-            for i in order {
-                let d = Int(truncatingIfNeeded: keys.le(8 * i, as: UInt64.self) >> UInt64(shift)) & 0xFF
-                spare[counts[d]] = i
-                counts[d] += 1
-            }
-            swap(&order, &spare)
+    /// Positions 0..<count ordered by the little-endian u64 at `keys + 8*i`: LSD radix sort on
+    /// bytes with all eight histograms taken in one pass, skipping bytes every key shares (keys of
+    /// a dense id space need two or three passes), and no sort at all when already ascending.
+    static func sortedOrder(_ keys: UnsafeRawPointer, count n: Int) -> [Int] {
+        var order = Array(0..<n)
+        guard n > 1 else { return order }
+        var ascending = true
+        var previous = keys.le(0, as: UInt64.self)
+        for i in 1..<n {
+            let key = keys.le(8 * i, as: UInt64.self)
+            if key < previous { ascending = false; break }
+            previous = key
         }
+        if ascending { return order }
+        var histogram = [Int](repeating: 0, count: 8 * 256)
+        var pairs = [(key: UInt64, index: Int)](repeating: (0, 0), count: n)
+        var spare = pairs
+        histogram.withUnsafeMutableBufferPointer { h in
+            pairs.withUnsafeMutableBufferPointer { p in
+                for i in 0..<n {
+                    let key = keys.le(8 * i, as: UInt64.self)
+                    p[i] = (key, i)
+                    var v = key
+                    for d in 0..<8 {
+                        h[d &* 256 &+ Int(truncatingIfNeeded: v & 0xFF)] &+= 1
+                        v >>= 8
+                    }
+                }
+            }
+            for d in 0..<8 {
+                let base = d * 256
+                if h[base + Int(truncatingIfNeeded: (pairs[0].key >> UInt64(8 * d)) & 0xFF)] == n { continue }
+                var total = 0
+                for b in 0..<256 { let c = h[base + b]; h[base + b] = total; total += c }
+                pairs.withUnsafeBufferPointer { src in
+                    spare.withUnsafeMutableBufferPointer { dst in
+                        for item in src {
+                            let slot = base + Int(truncatingIfNeeded: (item.key >> UInt64(8 * d)) & 0xFF)
+                            dst[h[slot]] = item
+                            h[slot] &+= 1
+                        }
+                    }
+                }
+                swap(&pairs, &spare)
+            }
+        }
+        for i in 0..<n { order[i] = pairs[i].index }
         return order
     }
 
