@@ -5,6 +5,10 @@
  *
  * Usage: reference_store [N] [REPS]   (default 1000000 5)
  * Build: gcc -std=c99 -O2 -o reference_store benchmarks/c/reference_store.c
+ *
+ * benchmarks/c/suite_bench.c includes this file to run the same store next to PodSync in one
+ * process: it defines REFERENCE_STORE_NO_MAIN (leaves out main) and may define REC (the record
+ * size, a compile-time constant as here; default 40).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -13,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#ifndef REC
 #define REC 40
+#endif
 typedef struct { uint64_t key; uint32_t slot; uint32_t pad; } bucket;
 
 static uint64_t fmix64(uint64_t x) {
@@ -54,6 +60,7 @@ static void apply(store *s, const uint64_t *keys, const uint8_t *recs, size_t n)
             if (sl != UINT32_MAX) memcpy(s->arena + (size_t)sl * REC, recs + j * REC, REC); else insert(s, keys[j], recs + j * REC); }
     }
 }
+#ifndef REFERENCE_STORE_NO_MAIN
 static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 
 int main(int argc, char **argv) {
@@ -79,3 +86,4 @@ int main(int argc, char **argv) {
     printf("  memcpy %zu MB   %8.2f ms\n", n * REC >> 20, mc[reps / 2]);
     return 0;
 }
+#endif /* REFERENCE_STORE_NO_MAIN */
