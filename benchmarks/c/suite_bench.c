@@ -238,6 +238,22 @@ static uint64_t version_of(const podsync_store *s) {
     return info.state_version;
 }
 
+/* Times delta_since(current - 1) on w and sums the bytes of the frames it produced. */
+static double timed_delta_since_last(podsync_store *w, size_t *bytes) {
+    size_t frames = 0;
+    double t = sb_now();
+    OK(podsync_store_delta_since(w, version_of(w) - 1, &frames), w);
+    double elapsed = sb_now() - t;
+    *bytes = 0;
+    for (size_t f = 0; f < frames; f++) {
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        OK(podsync_store_frame(w, f, &data, &size), w);
+        *bytes += size;
+    }
+    return elapsed;
+}
+
 static size_t count_of(const podsync_store *s) {
     size_t c = 0;
     OK(podsync_store_count(s, TABLE, &c), s);
@@ -486,17 +502,7 @@ static int run_workload(size_t n, double fraction, int reps, int level) {
                 tp = sb_now() - t;
                 tick_bytes = flush_apply(w, r, &tf, &ta);
                 if (!same_digest(w, r)) ticks_ok = 0;
-                size_t frames = 0;
-                t = sb_now();
-                OK(podsync_store_delta_since(w, version_of(w) - 1, &frames), w);
-                double td = sb_now() - t;
-                delta_bytes = 0;
-                for (size_t f = 0; f < frames; f++) {
-                    const uint8_t *data = NULL;
-                    size_t size = 0;
-                    OK(podsync_store_frame(w, f, &data, &size), w);
-                    delta_bytes += size;
-                }
+                double td = timed_delta_since_last(w, &delta_bytes);
                 if (rep >= 0) {
                     sb_add(&s_put, tp);
                     sb_add(&s_flush, tf);
@@ -695,17 +701,7 @@ static int run_scaling(size_t n, size_t changes, int reps) {
         WRITE(podsync_store_put_many(w, TABLE, tick_keys, tick_recs, changes, changes * REC), w);
         double tp = sb_now() - t, tf = 0;
         flush_apply(w, NULL, &tf, NULL);
-        size_t frames = 0;
-        t = sb_now();
-        OK(podsync_store_delta_since(w, version_of(w) - 1, &frames), w);
-        double td = sb_now() - t;
-        delta_bytes = 0;
-        for (size_t f = 0; f < frames; f++) {
-            const uint8_t *data = NULL;
-            size_t size = 0;
-            OK(podsync_store_frame(w, f, &data, &size), w);
-            delta_bytes += size;
-        }
+        double td = timed_delta_since_last(w, &delta_bytes);
         if (rep >= 0) {
             sb_add(&s_put, tp);
             sb_add(&s_flush, tf);
