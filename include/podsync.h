@@ -28,7 +28,11 @@
  * Since: every declaration below is available since ABI version 1 (library 0.1.0), except those
  * marked "since library 0.2.0": compression (PODSYNC_CODEC_ZSTD, PODSYNC_TRANSFORM_*, the options
  * fields of struct version 2, the frame info fields of struct version 2), PODSYNC_E_FRAME_TOO_LARGE
- * and podsync_store_metrics. Those were added, so ABI version 1 hosts keep working.
+ * and podsync_store_metrics; and those marked "since library 0.3.0": PODSYNC_TRANSFORM_COLUMNS,
+ * compression dictionaries (PODSYNC_E_DICTIONARY_MISSING, podsync_store_collect_samples,
+ * podsync_store_train_dictionary, podsync_store_load_dictionary, podsync_store_dictionary,
+ * podsync_frame_info.dictionary_id) and the metrics fields of struct version 2. Those were added,
+ * so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -51,7 +55,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 2
+#define PODSYNC_VERSION_MINOR 3
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
@@ -104,6 +108,10 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_VERSION_AHEAD      -20  /* delta_since a version the store has not reached      */
 #define PODSYNC_E_FRAME_TOO_LARGE    -21  /* frame's decoded size exceeds max_decoded_bytes
                                              (since library 0.2.0)                                */
+#define PODSYNC_E_DICTIONARY_MISSING -22  /* frame is compressed with a zstd dictionary this store
+                                             has not loaded; nothing changed. Load it
+                                             (podsync_store_load_dictionary) and apply again
+                                             (since library 0.3.0)                                */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
 /* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.
@@ -198,7 +206,9 @@ typedef struct podsync_store podsync_store;
                                              version (batch frames only)                          */
 #define PODSYNC_TRANSFORM_TRANSPOSE 0x2u  /* records stored byte-transposed per section          */
 #define PODSYNC_TRANSFORM_KEY_GAPS  0x4u  /* keys sorted, stored as LEB128 gaps                   */
-#define PODSYNC_TRANSFORM_ALL       0x7u
+#define PODSYNC_TRANSFORM_COLUMNS   0x8u  /* with TRANSPOSE: all-zero byte columns omitted, columns
+                                             zstd cannot shrink sent uncompressed (since 0.3.0)   */
+#define PODSYNC_TRANSFORM_ALL       0xFu
 
 typedef struct podsync_store_options {
     uint32_t version;            /* PODSYNC_STORE_OPTIONS_VERSION */
@@ -353,7 +363,7 @@ PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *d
 
 /* --- Metrics (since library 0.2.0). */
 
-#define PODSYNC_METRICS_VERSION 1
+#define PODSYNC_METRICS_VERSION 2
 #define PODSYNC_METRICS_BUCKETS 32   /* log2 time buckets */
 #define PODSYNC_METRICS_STATUSES 32  /* rejects[k] counts status -k */
 
@@ -369,8 +379,11 @@ typedef struct podsync_metrics {
     uint64_t raw_bytes_out;       /* their size as plain frames */
     uint64_t wire_bytes_out;      /* their size as produced (compressed where that paid) */
     uint64_t saved_by_key_gaps;   /* bytes the KEY_GAPS transform saved before compression */
-    uint64_t saved_by_compression;/* packed bytes minus compressed bytes (the effect of zstd
-                                     together with the XOR and TRANSPOSE transforms) */
+    uint64_t saved_by_compression;/* packed bytes minus compressed bytes: what zstd saved on
+                                     the packed stream. XOR and TRANSPOSE save no bytes of their
+                                     own; they make bytes zero or alike, which shows here and in
+                                     saved_by_zero_columns (benchmarks/codec_bench.c measures
+                                     each transform by turning it off) */
     uint64_t compressed_frames;   /* frames sent compressed */
     /* writer */
     uint64_t writes;              /* records put or deleted (deletes of absent keys excluded) */
@@ -388,10 +401,46 @@ typedef struct podsync_metrics {
     uint64_t rejects[PODSYNC_METRICS_STATUSES]; /* apply calls that returned status -k */
     uint64_t encode_ns[PODSYNC_METRICS_BUCKETS]; /* flush / delta_since / snapshot durations */
     uint64_t apply_ns[PODSYNC_METRICS_BUCKETS];  /* apply durations */
+    /* since metrics version 2 (library 0.3.0) */
+    uint64_t saved_by_zero_columns; /* bytes of all-zero byte columns left out (COLUMNS) */
+    uint64_t raw_column_bytes;    /* bytes of columns sent uncompressed because zstd could not
+                                     shrink them (COLUMNS) */
+    uint64_t column_trials;       /* times the encoder re-tested which columns compress */
+    uint64_t dictionary_frames;   /* frames produced compressed with a dictionary */
 } podsync_metrics;
 
-/* Reads the store's counters into *metrics (whose version the caller sets). O(1). */
+/* Reads the store's counters into *metrics (whose version the caller sets: 1 or 2; a version-1
+   struct is filled up to apply_ns). O(1). */
 PODSYNC_API int32_t podsync_store_metrics(const podsync_store *store, podsync_metrics *metrics);
+
+/* --- Compression dictionaries (since library 0.3.0).
+   zstd compresses small frames better with a dictionary trained on earlier ones. A store can
+   collect the packed streams of the frames it produces (the bytes zstd compresses), train a
+   dictionary from them, and compress its next frames with it; replicas load the same dictionary
+   bytes (sent out of band) before applying those frames. A frame names its dictionary by id (in
+   its zstd frame header); a store without it returns PODSYNC_E_DICTIONARY_MISSING and changes
+   nothing. A store keeps up to 8 dictionaries for decoding; the last one loaded or trained also
+   compresses its frames. */
+
+/* Starts keeping the packed streams of the frames this store produces, up to max_bytes in all
+   (samples past it are dropped); 0 stops and discards them. Needs compression_level != 0. */
+PODSYNC_API int32_t podsync_store_collect_samples(podsync_store *store, size_t max_bytes);
+/* Trains a dictionary of at most max_size bytes (0: 16 KiB; 256 .. 4 MiB) from the samples
+   collected (at least 8 frames; about 100 times max_size is ideal), loads it, stops collecting and
+   writes its id to *dict_id_out (may be NULL). Takes tens to hundreds of milliseconds: call it off
+   the hot path. */
+PODSYNC_API int32_t podsync_store_train_dictionary(podsync_store *store, size_t max_size,
+                                                   uint32_t *dict_id_out);
+/* Loads a zstd dictionary (copied; it must carry a dictionary id: one trained by PodSync or by
+   `zstd --train`), so frames compressed with it can be applied; frames this store produces from now
+   on are compressed with it. Loading an id already loaded replaces it. *dict_id_out may be NULL. */
+PODSYNC_API int32_t podsync_store_load_dictionary(podsync_store *store, const void *dict, size_t size,
+                                                  uint32_t *dict_id_out);
+/* The dictionary this store compresses with: *dict_out borrows its bytes until the next
+   train/load or podsync_store_free(). PODSYNC_NOT_FOUND (and NULL, 0, 0) when it has none. Any of
+   the out-pointers may be NULL. */
+PODSYNC_API int32_t podsync_store_dictionary(const podsync_store *store, const void **dict_out,
+                                             size_t *size_out, uint32_t *dict_id_out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reading frames without a store                                                             */
@@ -426,8 +475,11 @@ typedef struct podsync_frame_info {
     uint64_t state_digest;      /* meaningful with PODSYNC_FRAME_HAS_DIGEST */
     /* since frame info version 2 (library 0.2.0) */
     uint32_t transforms;        /* PODSYNC_TRANSFORM_* the frame's payload uses */
-    uint32_t reserved;          /* written as 0 */
-    uint64_t payload_length;    /* decoded payload bytes (after decompression) */
+    uint32_t dictionary_id;     /* id of the zstd dictionary the payload is compressed with, 0 for
+                                   none (since library 0.3.0, which fills it where 0.2.0 wrote 0;
+                                   podsync_frame_peek fills it only when `size` reaches the start
+                                   of the zstd frame's header) */
+    uint64_t payload_length;    /* packed payload bytes: the zstd frame's content size */
 } podsync_frame_info;
 
 #define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
@@ -438,7 +490,8 @@ PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_fr
 
 /* Validates a whole frame (size must be exactly its length): header, checksum and the layout of
    every section, without a schema, decoding a compressed or transformed payload (up to 1 GiB) to
-   check it. info may be NULL. */
+   check it. info may be NULL. A frame compressed with a dictionary returns
+   PODSYNC_E_DICTIONARY_MISSING (apply it to a store that has loaded the dictionary). */
 PODSYNC_API int32_t podsync_frame_validate(const void *data, size_t size, podsync_frame_info *info);
 
 #define PODSYNC_FRAME_SECTION_VERSION 1

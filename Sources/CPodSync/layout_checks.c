@@ -13,5 +13,5 @@ PODSYNC_STATIC_ASSERT(sizeof(podsync_store_info) == 80, store_info_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 96, frame_info_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, transforms) == 80, frame_info_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_section) == 56, frame_section_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_metrics) == 904, metrics_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_metrics) == 936, metrics_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, rejects) == 136, metrics_rejects);

@@ -25,7 +25,7 @@ func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) th
     info.pointee.state_digest = h.stateDigest
     if info.pointee.version >= 2 {  // fields a version-1 struct does not have
         info.pointee.transforms = UInt32(h.transforms)
-        info.pointee.reserved = 0
+        info.pointee.dictionary_id = h.dictionaryID
         info.pointee.payload_length = h.payloadLength
     }
 }

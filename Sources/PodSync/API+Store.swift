@@ -154,6 +154,12 @@ public func podsync_store_metrics(_ store: OpaquePointer!, _ metrics: UnsafeMuta
         withUnsafeMutableBytes(of: &out.pointee.apply_ns) { raw in
             m.applyNs.withUnsafeBytes { raw.copyMemory(from: $0) }
         }
+        if out.pointee.version >= 2 {  // fields a version-1 struct does not have
+            out.pointee.saved_by_zero_columns = m.savedByZeroColumns
+            out.pointee.raw_column_bytes = m.rawColumnBytes
+            out.pointee.column_trials = m.columnTrials
+            out.pointee.dictionary_frames = m.dictionaryFrames
+        }
         return PODSYNC_OK
     }
 }

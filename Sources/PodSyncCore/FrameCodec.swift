@@ -7,53 +7,59 @@ import CZstd
 /// version and byte-transposed, the result compressed with zstd. The packed frame replaces the
 /// plain one only where it is at least 5% smaller. `unpack` reverses it into a scratch buffer with
 /// every count, length and size checked before it is used or allocated.
-/// zstd contexts kept for a store's lifetime: creating one per frame costs more than compressing a
-/// small frame.
-struct ZstdContexts: ~Copyable {
-    private var compression: OpaquePointer? = nil
-    private var decompression: OpaquePointer? = nil
-
-    init() {}
-
-    deinit {
-        if let compression { ZSTD_freeCCtx(compression) }
-        if let decompression { ZSTD_freeDCtx(decompression) }
-    }
-
-    mutating func compressor() -> OpaquePointer? {
-        if compression == nil { compression = ZSTD_createCCtx() }
-        return compression
-    }
-
-    mutating func decompressor() -> OpaquePointer? {
-        if decompression == nil { decompression = ZSTD_createDCtx() }
-        return decompression
-    }
-}
-
 enum FrameCodec {
     /// Largest decoded payload accepted by default (and by store-less validation).
     static let defaultMaxDecodedBytes: UInt64 = 1 << 30
 
     // MARK: Encoding
 
+    /// Scratch memory of the encoder, kept by the store between frames.
+    struct Scratch: ~Copyable {
+        /// The packed payload zstd compresses: section headers, column maps, keys, coded columns.
+        var stream = ByteBuffer()
+        /// Raw columns, sent after the compressed stream.
+        var tail = ByteBuffer()
+        /// One section's records, transposed.
+        var columns = ByteBuffer()
+        /// Output of column trials.
+        var trial = ByteBuffer()
+        /// Bytes of the last frame's packed stream (0 when packing stopped before it was complete).
+        var streamLength = 0
+        init() {}
+    }
+
     /// What packing a frame produced.
     struct Packed {
         var length: Int
+        /// Bytes of the packed stream (at `Scratch.stream.base`), the input of zstd.
+        var streamLength: Int
         var savedByKeyGaps: Int
+        var savedByZeroColumns: Int
+        var rawColumnBytes: Int
         var savedByCompression: Int
+        var compressed: Bool
+        var dictionaryID: UInt32
     }
+
+    /// Column modes of the COLUMNS transform (two bits a column in the section's column map).
+    static let columnCoded: UInt8 = 0, columnRaw: UInt8 = 1, columnZero: UInt8 = 2
 
     /// Packs the plain frame `plain` into `output`. `bases[k]` holds, for batch frames, the
     /// receiver's record (or nil: zeros) for each put of section k in frame order; nil disables
     /// the XOR transform. Returns the packed frame, or nil when packing does not pay.
     static func pack(
-        _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, transforms allowed: UInt8,
-        level: Int32, output: inout ByteBuffer, scratch: inout ByteBuffer, zstd: inout ZstdContexts
+        _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, transforms allowed: UInt8, level: Int32,
+        output: inout ByteBuffer, scratch: inout Scratch, zstd: inout ZstdContexts, advice: inout ColumnAdvice
     ) -> Packed? {
+        scratch.streamLength = 0
         guard let header = try? FrameReader.peek(plain) else { return nil }
         var transforms = allowed & FrameLayout.knownTransforms
         if bases == nil || header.isReset { transforms &= ~FrameLayout.transformXOR }
+        if transforms & FrameLayout.transformTranspose == 0 { transforms &= ~FrameLayout.transformColumns }
+        let xor = transforms & FrameLayout.transformXOR != 0
+        let transpose = transforms & FrameLayout.transformTranspose != 0
+        let split = transforms & FrameLayout.transformColumns != 0
+        let gaps = transforms & FrameLayout.transformKeyGaps != 0
         var sections: [SectionView] = []
         var position = header.headerLength
         for _ in 0..<header.sectionCount {
@@ -61,152 +67,131 @@ enum FrameCodec {
             sections.append(section)
             position = next
         }
-        // Packed payload: at most the plain payload plus 2 bytes a key (LEB128 of 64-bit gaps).
-        var bound = 0
+        // Bounds: LEB128 of a 64-bit gap takes at most 10 bytes.
+        var streamBound = 0, tailBound = 0, columnsBound = 0
         for s in sections {
-            bound += FrameLayout.packedSectionHeaderSize + 10 * (s.putCount + s.deleteCount) + s.putCount * s.recordSize
+            let records = s.putCount &* s.recordSize
+            streamBound &+= FrameLayout.packedSectionHeaderSize &+ (split ? (s.recordSize &+ 3) / 4 : 0)
+                &+ 10 &* (s.putCount &+ s.deleteCount) &+ records
+            if split { tailBound &+= records; columnsBound = max(columnsBound, records) }
         }
-        scratch.reserve(bound, preserving: 0)
-        var out = scratch.base
-        var savedByKeyGaps = 0
+        guard scratch.stream.reserve(streamBound, preserving: 0), scratch.tail.reserve(tailBound, preserving: 0),
+              scratch.columns.reserve(columnsBound, preserving: 0) else { return nil }
+        var out = scratch.stream.base
+        var tailOut = scratch.tail.base
+        var savedByKeyGaps = 0, savedByZeroColumns = 0
         for (k, s) in sections.enumerated() {
-            let headerAt = out
-            out += FrameLayout.packedSectionHeaderSize
-            let keysStart = out
-            var order = Array(0..<s.putCount)
-            if transforms & FrameLayout.transformKeyGaps != 0 {
-                order = sortedOrder(s.putKeys, count: s.putCount)
-                out = writeGaps(s.putKeys, order: order, to: out)
-                out = writeGaps(s.deleteKeys, order: sortedOrder(s.deleteKeys, count: s.deleteCount), to: out)
-            } else {
-                out.copyMemory(from: s.putKeys, byteCount: 8 * (s.putCount + s.deleteCount))
-                out += 8 * (s.putCount + s.deleteCount)
-            }
-            headerAt.storeLE(s.tableID, at: 0)
-            headerAt.storeLE(UInt32(s.recordSize), at: 4)
-            headerAt.storeLE(UInt64(s.putCount), at: 8)
-            headerAt.storeLE(UInt64(s.deleteCount), at: 16)
-            headerAt.storeLE(UInt64(out - keysStart), at: 24)
-            savedByKeyGaps += 8 * (s.putCount + s.deleteCount) - (out - keysStart)
             let size = s.recordSize
             let n = s.putCount
-            let sectionBases = transforms & FrameLayout.transformXOR != 0 ? bases?[k] : nil
-            let transpose = transforms & FrameLayout.transformTranspose != 0
-            // Each record goes through a temporary copy (XOR-ed a word at a time), then to its
-            // place: contiguous, or one byte into each of `size` rows when transposing.
-            let temp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-            defer { temp.deallocate() }
-            order.withUnsafeBufferPointer { order in
-                for j in 0..<n {
-                    let i = order[j]
-                    temp.copyMemory(from: s.records + i &* size, byteCount: size)
-                    if let base = sectionBases?[i] { xorRecord(temp, with: base, size: size) }
-                    if transpose {
-                        var target = out + j
-                        for b in 0..<size {
-                            target.storeBytes(of: temp.load(fromByteOffset: b, as: UInt8.self), as: UInt8.self)
-                            target += n
-                        }
-                    } else {
-                        (out + j &* size).copyMemory(from: temp, byteCount: size)
+            let headerAt = out
+            out += FrameLayout.packedSectionHeaderSize
+            let map = out
+            let mapBytes = split ? (size &+ 3) / 4 : 0
+            map.initializeMemory(as: UInt8.self, repeating: 0, count: mapBytes)
+            out += mapBytes
+            let keysStart = out
+            let order: [Int]
+            if gaps {
+                order = KeyCoding.sortedOrder(s.putKeys, count: n)
+                out = KeyCoding.writeGaps(s.putKeys, order: order, to: out)
+                out = KeyCoding.writeGaps(s.deleteKeys, order: KeyCoding.sortedOrder(s.deleteKeys, count: s.deleteCount), to: out)
+            } else {
+                order = Array(0..<n)
+                out.copyMemory(from: s.putKeys, byteCount: 8 &* (n &+ s.deleteCount))
+                out += 8 &* (n &+ s.deleteCount)
+            }
+            headerAt.storeLE(s.tableID, at: 0)
+            headerAt.storeLE(UInt32(size), at: 4)
+            headerAt.storeLE(UInt64(n), at: 8)
+            headerAt.storeLE(UInt64(s.deleteCount), at: 16)
+            headerAt.storeLE(UInt64(out - keysStart), at: 24)
+            savedByKeyGaps &+= 8 &* (n &+ s.deleteCount) &- (out - keysStart)
+            var sectionBases: [UnsafeRawPointer?]? = nil
+            var mostlyXOR = false
+            if xor, let b = bases?[k] {
+                guard b.count == n else { return nil }
+                sectionBases = b
+                var present = 0
+                for base in b where base != nil { present &+= 1 }
+                mostlyXOR = 2 &* present > n
+            }
+            if !transpose {
+                order.withUnsafeBufferPointer { order in
+                    for j in 0..<n {
+                        let target = out + j &* size
+                        target.copyMemory(from: s.records + order[j] &* size, byteCount: size)
+                        if let base = sectionBases?[order[j]] { xorRecord(target, with: base, size: size) }
                     }
                 }
+                out += n &* size
+            } else if !split {
+                Transpose.forward(s.records, order: order, bases: sectionBases, size: size, into: out)
+                out += n &* size
+            } else {
+                let columns = scratch.columns.base
+                Transpose.forward(s.records, order: order, bases: sectionBases, size: size, into: columns)
+                let raw = advice.rawColumns(table: s.tableID, xor: mostlyXOR, columns: columns, rows: n, size: size,
+                                            level: level, zstd: &zstd, scratch: &scratch.trial)
+                for c in 0..<size {
+                    let column = columns + c &* n
+                    let mode: UInt8
+                    if FrameReader.isZero(column, n) {
+                        mode = columnZero
+                        savedByZeroColumns &+= n
+                    } else if raw[c] {
+                        mode = columnRaw
+                        tailOut.copyMemory(from: column, byteCount: n)
+                        tailOut += n
+                    } else {
+                        mode = columnCoded
+                        out.copyMemory(from: column, byteCount: n)
+                        out += n
+                    }
+                    let byte = map + c / 4
+                    byte.storeBytes(of: byte.load(as: UInt8.self) | mode << UInt8(2 &* (c % 4)), as: UInt8.self)
+                }
             }
-            out += n * size
         }
-        let packedLength = out - scratch.base
-        let capacity = ZSTD_compressBound(packedLength)
+        let streamLength = out - scratch.stream.base
+        let tailLength = tailOut - scratch.tail.base
+        scratch.streamLength = streamLength
         let headerLength = header.headerLength
-        output.reserve(headerLength + capacity + 8, preserving: 0)
-        guard let context = zstd.compressor() else { return nil }
-        let compressed = ZSTD_compressCCtx(context, output.base + headerLength, capacity, scratch.base, packedLength, level)
-        guard ZSTD_isError(compressed) == 0 else { return nil }
-        let length = alignUp(headerLength + compressed, 8)
-        guard length * 20 <= plain.count * 19 else { return nil }  // at least 5% smaller, or not at all
-        (output.base + headerLength + compressed).initializeMemory(as: UInt8.self, repeating: 0, count: length - headerLength - compressed)
+        let capacity = ZSTD_compressBound(streamLength)
+        guard output.reserve(headerLength &+ capacity &+ tailLength &+ 8, preserving: 0) else { return nil }
+        let useDictionary = zstd.current != nil
+        var body = zstd.compress(output.base + headerLength, capacity: capacity, scratch.stream.base, count: streamLength,
+                                 level: level, useDictionary: useDictionary)
+        guard ZSTD_isError(body) == 0 else { return nil }
+        var codec = FrameLayout.codecZstd
+        if body >= streamLength {  // zstd does not pay: send the transformed stream as it is
+            codec = FrameLayout.codecNone
+            body = streamLength
+            (output.base + headerLength).copyMemory(from: scratch.stream.base, byteCount: streamLength)
+        }
+        let length = alignUp(headerLength &+ body &+ tailLength, 8)
+        guard length &* 20 <= plain.count &* 19 else { return nil }  // at least 5% smaller, or not at all
+        (output.base + headerLength + body).copyMemory(from: scratch.tail.base, byteCount: tailLength)
+        let end = headerLength &+ body &+ tailLength
+        (output.base + end).initializeMemory(as: UInt8.self, repeating: 0, count: length &- end)
         output.base.copyMemory(from: plain.baseAddress!, byteCount: headerLength)
         output.base.storeLE(UInt64(length), at: FrameLayout.offFrameLength)
-        output.base.storeLE(FrameLayout.codecZstd, at: FrameLayout.offCodec)
+        output.base.storeLE(codec, at: FrameLayout.offCodec)
         output.base.storeLE(transforms, at: FrameLayout.offTransforms)
-        output.base.storeLE(UInt64(packedLength), at: FrameLayout.offPayloadLength)
+        output.base.storeLE(UInt64(streamLength), at: FrameLayout.offPayloadLength)
         FrameBuilder.seal(output.base, length: length)
-        return Packed(length: length, savedByKeyGaps: savedByKeyGaps, savedByCompression: packedLength - compressed)
-    }
-
-    /// Positions 0..<count ordered by the little-endian u64 at `keys + 8*i`: LSD radix sort on
-    /// bytes with all eight histograms taken in one pass, skipping bytes every key shares (keys of
-    /// a dense id space need two or three passes), and no sort at all when already ascending.
-    static func sortedOrder(_ keys: UnsafeRawPointer, count n: Int) -> [Int] {
-        var order = Array(0..<n)
-        guard n > 1 else { return order }
-        var ascending = true
-        var previous = keys.le(0, as: UInt64.self)
-        for i in 1..<n {
-            let key = keys.le(8 * i, as: UInt64.self)
-            if key < previous { ascending = false; break }
-            previous = key
-        }
-        if ascending { return order }
-        var histogram = [Int](repeating: 0, count: 8 * 256)
-        var pairs = [(key: UInt64, index: Int)](repeating: (0, 0), count: n)
-        var spare = pairs
-        histogram.withUnsafeMutableBufferPointer { h in
-            pairs.withUnsafeMutableBufferPointer { p in
-                for i in 0..<n {
-                    let key = keys.le(8 * i, as: UInt64.self)
-                    p[i] = (key, i)
-                    var v = key
-                    for d in 0..<8 {
-                        h[d &* 256 &+ Int(truncatingIfNeeded: v & 0xFF)] &+= 1
-                        v >>= 8
-                    }
-                }
-            }
-            for d in 0..<8 {
-                let base = d * 256
-                if h[base + Int(truncatingIfNeeded: (pairs[0].key >> UInt64(8 * d)) & 0xFF)] == n { continue }
-                var total = 0
-                for b in 0..<256 { let c = h[base + b]; h[base + b] = total; total += c }
-                pairs.withUnsafeBufferPointer { src in
-                    spare.withUnsafeMutableBufferPointer { dst in
-                        for item in src {
-                            let slot = base + Int(truncatingIfNeeded: (item.key >> UInt64(8 * d)) & 0xFF)
-                            dst[h[slot]] = item
-                            h[slot] &+= 1
-                        }
-                    }
-                }
-                swap(&pairs, &spare)
-            }
-        }
-        for i in 0..<n { order[i] = pairs[i].index }
-        return order
-    }
-
-    /// Writes the keys in `order` as LEB128: the first key, then each gap to the previous.
-    static func writeGaps(_ keys: UnsafeRawPointer, order: [Int], to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        var out = start
-        var previous: UInt64 = 0
-        for (j, i) in order.enumerated() {
-            let key = keys.le(8 * i, as: UInt64.self)
-            var value = j == 0 ? key : key &- previous
-            previous = key
-            repeat {
-                let byte = UInt8(truncatingIfNeeded: value & 0x7F)
-                value >>= 7
-                out.storeBytes(of: value == 0 ? byte : byte | 0x80, as: UInt8.self)
-                out += 1
-            } while value != 0
-        }
-        return out
+        let compressed = codec == FrameLayout.codecZstd
+        return Packed(length: length, streamLength: streamLength, savedByKeyGaps: savedByKeyGaps,
+                      savedByZeroColumns: savedByZeroColumns, rawColumnBytes: tailLength,
+                      savedByCompression: compressed ? streamLength &- body : 0, compressed: compressed,
+                      dictionaryID: compressed && useDictionary ? zstd.current?.id ?? 0 : 0)
     }
 
     // MARK: Decoding
 
     /// Decodes the payload of a compressed or transformed frame into `decoded` and returns its
     /// sections (keys as little-endian u64 arrays, records un-transposed; records of an XOR frame
-    /// still XOR-ed). Everything is validated; nothing is allocated beyond `maxDecoded` bytes plus
-    /// what the validated counts need.
+    /// still XOR-ed). Everything is validated; nothing is allocated beyond `maxDecoded` bytes
+    /// (the decompressed stream, and separately the decoded sections).
     static func unpack(
         _ frame: UnsafeRawBufferPointer, header: FrameHeader, schema: Schema?, maxDecoded: UInt64,
         packed packedBuffer: inout ByteBuffer, decoded: inout ByteBuffer, zstd: inout ZstdContexts
@@ -218,6 +203,12 @@ enum FrameCodec {
         if transforms & FrameLayout.transformXOR != 0 && (header.isReset || header.stateVersion != header.baseVersion &+ 1) {
             throw .malformed("the XOR transform is only valid in a delta from version v to v+1")
         }
+        let transpose = transforms & FrameLayout.transformTranspose != 0
+        let split = transforms & FrameLayout.transformColumns != 0
+        let gaps = transforms & FrameLayout.transformKeyGaps != 0
+        if split && !transpose { throw .malformed("the COLUMNS transform needs TRANSPOSE") }
+        // Beyond 2^56 bytes nothing fits in memory anyway; the cap keeps every size below in Int.
+        let maxDecoded = min(maxDecoded, 1 << 56)
         guard header.payloadLength <= maxDecoded else {
             throw PodSyncError(Status.frameTooLarge, "frame decodes to \(header.payloadLength) bytes, more than the \(maxDecoded) allowed")
         }
@@ -225,41 +216,40 @@ enum FrameCodec {
         let payload = frame.baseAddress! + header.headerLength
         let payloadBytes = frame.count - header.headerLength
         let packed: UnsafeRawPointer
+        let packedEnd: Int  // where the compressed (or stored) stream ends within the payload
         if header.codec == FrameLayout.codecZstd {
             let content = ZSTD_getFrameContentSize(payload, payloadBytes)
             guard content == UInt64(payloadLength) else {
                 throw .malformed("zstd frame content size \(content) disagrees with payload length \(payloadLength)")
             }
             let compressedSize = ZSTD_findFrameCompressedSize(payload, payloadBytes)
-            guard ZSTD_isError(compressedSize) == 0, payloadBytes - compressedSize < 8,
-                  FrameReader.isZero(payload + compressedSize, payloadBytes - compressedSize) else {
-                throw .malformed("the zstd payload is corrupt or followed by more than zero padding")
+            guard ZSTD_isError(compressedSize) == 0, compressedSize <= payloadBytes else {
+                throw .malformed("the zstd payload is corrupt or truncated")
             }
-            packedBuffer.reserve(payloadLength, preserving: 0)
-            guard let context = zstd.decompressor() else {
-                throw PodSyncError(Status.noMemory, "cannot allocate a zstd decompression context")
+            guard packedBuffer.reserve(payloadLength, preserving: 0) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate \(payloadLength) bytes to decompress a frame")
             }
-            let written = ZSTD_decompressDCtx(context, packedBuffer.base, payloadLength, payload, compressedSize)
-            guard ZSTD_isError(written) == 0, written == payloadLength else {
-                throw .malformed("the zstd payload does not decompress to its \(payloadLength) bytes")
-            }
+            try zstd.decompress(packedBuffer.base, capacity: payloadLength, payload, count: compressedSize)
             packed = UnsafeRawPointer(packedBuffer.base)
+            packedEnd = compressedSize
         } else {
-            // The packed payload as is, then zero padding (under 8 bytes) to the frame's length.
-            guard payloadLength <= payloadBytes, payloadBytes - payloadLength < 8,
-                  FrameReader.isZero(payload + payloadLength, payloadBytes - payloadLength) else {
+            guard payloadLength <= payloadBytes else {
                 throw .malformed("payload length \(payloadLength) disagrees with the frame length")
             }
             packed = UnsafeRawPointer(payload)
+            packedEnd = payloadLength
         }
 
         // First pass: validate the section headers and size the output.
-        struct Packed { var tableID: UInt32; var recordSize: Int; var puts: Int; var deletes: Int; var keys: Int; var at: Int; var tableIndex: Int }
+        struct Packed {
+            var tableID: UInt32; var recordSize: Int; var puts: Int; var deletes: Int
+            var map: Int; var keys: Int; var keysAt: Int; var recordsAt: Int; var tableIndex: Int
+        }
         var list: [Packed] = []
         var position = 0
-        var outputSize = 0
+        var outputSize: UInt64 = 0
+        var tailSize = 0
         var previousTable: UInt32? = nil
-        let gaps = transforms & FrameLayout.transformKeyGaps != 0
         for _ in 0..<header.sectionCount {
             guard payloadLength - position >= FrameLayout.packedSectionHeaderSize else { throw .malformed("packed section at byte \(position) is truncated") }
             let p = packed + position
@@ -278,56 +268,116 @@ enum FrameCodec {
             } else if recordSize < 1 || recordSize > SchemaLimits.maxRecordSize {
                 throw .malformed("packed section for table \(tableID): record size \(recordSize) is out of range")
             }
-            let remaining = UInt64(payloadLength - position - FrameLayout.packedSectionHeaderSize)
+            var remaining = payloadLength - position - FrameLayout.packedSectionHeaderSize
+            // The column map: two bits a column; count the columns the records block holds.
+            let mapBytes = split ? (recordSize + 3) / 4 : 0
+            var coded = recordSize, raw = 0
+            if split {
+                guard mapBytes <= remaining else { throw .malformed("packed section for table \(tableID): the column map is truncated") }
+                coded = 0
+                let map = p + FrameLayout.packedSectionHeaderSize
+                for c in 0..<recordSize {
+                    switch (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3 {
+                    case columnCoded: coded += 1
+                    case columnRaw: raw += 1
+                    case columnZero: break
+                    default: throw .malformed("packed section for table \(tableID): column \(c) has the reserved mode 3")
+                    }
+                }
+                if recordSize % 4 != 0, map.load(fromByteOffset: mapBytes - 1, as: UInt8.self) >> UInt8(2 * (recordSize % 4)) != 0 {
+                    throw .malformed("packed section for table \(tableID): the column map's unused bits are not 0")
+                }
+                remaining -= mapBytes
+            }
             // Each key takes at least one byte (eight without gaps): counts above that are lies.
-            guard keysLength <= remaining, puts <= keysLength, deletes <= keysLength - puts,
+            guard keysLength <= UInt64(remaining), puts <= keysLength, deletes <= keysLength - puts,
                   gaps || keysLength == 8 * (puts + deletes) else {
                 throw .malformed("packed section for table \(tableID): \(puts)/\(deletes) keys do not fit \(keysLength) key bytes")
             }
-            let (recordBytes, overflow) = puts.multipliedReportingOverflow(by: UInt64(recordSize))
-            guard !overflow, recordBytes <= remaining - keysLength else {
+            let (recordBytes, overflow) = puts.multipliedReportingOverflow(by: UInt64(coded))
+            guard !overflow, recordBytes <= UInt64(remaining) - keysLength else {
                 throw .malformed("packed section for table \(tableID): records do not fit the payload")
             }
             if header.isReset && deletes != 0 { throw .malformed("a RESET frame cannot carry deletions") }
             if header.stateVersion == 0 && puts != 0 { throw .malformed("a frame of version 0 cannot carry records") }
-            list.append(Packed(tableID: tableID, recordSize: recordSize, puts: Int(puts), deletes: Int(deletes), keys: Int(keysLength),
-                               at: position + FrameLayout.packedSectionHeaderSize, tableIndex: tableIndex))
-            outputSize += 8 * Int(puts + deletes) + Int(recordBytes)
-            position += FrameLayout.packedSectionHeaderSize + Int(keysLength) + Int(recordBytes)
+            // What the section decodes to: 8 bytes a key and whole records. Zero columns cost no
+            // bytes in the frame, so this is bounded separately.
+            let (sectionRecords, o1) = puts.multipliedReportingOverflow(by: UInt64(recordSize))
+            let (sectionOutput, o2) = sectionRecords.addingReportingOverflow(8 * (puts + deletes))
+            let (total, o3) = outputSize.addingReportingOverflow(sectionOutput)
+            guard !o1, !o2, !o3, total <= maxDecoded else {
+                throw PodSyncError(Status.frameTooLarge, "frame decodes to more than the \(maxDecoded) bytes allowed")
+            }
+            outputSize = total
+            let (rawBytes, o4) = Int(puts).multipliedReportingOverflow(by: raw)
+            guard !o4, rawBytes <= payloadBytes - packedEnd - tailSize else {
+                throw .malformed("packed section for table \(tableID): raw columns do not fit the frame")
+            }
+            tailSize += rawBytes
+            let keysAt = position + FrameLayout.packedSectionHeaderSize + mapBytes
+            list.append(Packed(tableID: tableID, recordSize: recordSize, puts: Int(puts), deletes: Int(deletes),
+                               map: position + FrameLayout.packedSectionHeaderSize, keys: Int(keysLength), keysAt: keysAt,
+                               recordsAt: keysAt + Int(keysLength), tableIndex: tableIndex))
+            position = keysAt + Int(keysLength) + Int(recordBytes)
         }
         guard position == payloadLength else { throw .malformed("\(payloadLength - position) bytes after the last packed section") }
+        // After the stream: the raw columns, then zero padding of fewer than 8 bytes.
+        let padding = payloadBytes - packedEnd - tailSize
+        guard padding < 8, FrameReader.isZero(payload + packedEnd + tailSize, padding) else {
+            throw .malformed("the payload has \(padding) bytes after its stream and raw columns that are not padding")
+        }
+        var tail = UnsafeRawPointer(payload + packedEnd)
 
         // Second pass: decode keys and records into `decoded`.
-        decoded.reserve(outputSize, preserving: 0)
+        guard decoded.reserve(Int(outputSize), preserving: 0) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate \(outputSize) bytes to decode a frame")
+        }
         var out = decoded.base
         var sections: [SectionView] = []
-        let transpose = transforms & FrameLayout.transformTranspose != 0
+        sections.reserveCapacity(list.count)
+        var zeros: UnsafeMutableRawPointer? = nil
+        defer { zeros?.deallocate() }
         for s in list {
-            let keysIn = packed + s.at
+            let keysIn = packed + s.keysAt
             let putKeys = out
             if gaps {
                 var read = 0
-                try readGaps(keysIn, length: s.keys, count: s.puts, into: putKeys, read: &read)
-                try readGaps(keysIn + read, length: s.keys - read, count: s.deletes, into: putKeys + 8 * s.puts, read: &read)
+                try KeyCoding.readGaps(keysIn, length: s.keys, count: s.puts, into: putKeys, read: &read)
+                try KeyCoding.readGaps(keysIn + read, length: s.keys - read, count: s.deletes, into: putKeys + 8 * s.puts, read: &read)
                 guard read == s.keys else { throw .malformed("table \(s.tableID): \(s.keys - read) key bytes left over") }
             } else {
                 putKeys.copyMemory(from: keysIn, byteCount: s.keys)
             }
             out += 8 * (s.puts + s.deletes)
-            let recordsIn = keysIn + s.keys
+            var recordsIn = packed + s.recordsAt
             let size = s.recordSize
-            if transpose {
-                // Record by record, so the writes are sequential; the reads stride through the rows.
-                let rows = s.puts
-                var target = out
-                for j in 0..<rows {
-                    var source = recordsIn + j
-                    for _ in 0..<size {
-                        target.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
-                        target += 1
-                        source += rows
+            if split {
+                var columns: [UnsafeRawPointer] = []
+                columns.reserveCapacity(size)
+                let map = packed + s.map
+                for c in 0..<size {
+                    switch (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3 {
+                    case columnCoded:
+                        columns.append(recordsIn)
+                        recordsIn += s.puts
+                    case columnRaw:
+                        columns.append(tail)
+                        tail += s.puts
+                    default:
+                        if zeros == nil {
+                            let largest = list.reduce(0) { max($0, $1.puts) }
+                            zeros = UnsafeMutableRawPointer.allocate(byteCount: max(largest, 1), alignment: 8)
+                            zeros!.initializeMemory(as: UInt8.self, repeating: 0, count: max(largest, 1))
+                        }
+                        columns.append(UnsafeRawPointer(zeros!))
                     }
                 }
+                Transpose.inverse(columns: columns, rows: s.puts, size: size, into: out)
+            } else if transpose {
+                var columns: [UnsafeRawPointer] = []
+                columns.reserveCapacity(size)
+                for c in 0..<size { columns.append(recordsIn + c * s.puts) }
+                Transpose.inverse(columns: columns, rows: s.puts, size: size, into: out)
             } else {
                 out.copyMemory(from: recordsIn, byteCount: s.puts * size)
             }
@@ -339,35 +389,5 @@ enum FrameCodec {
             out += s.puts * size
         }
         return sections
-    }
-
-    /// Decodes `count` LEB128 keys (first key, then gaps of at least 1) from `input`, advancing `read`.
-    static func readGaps(
-        _ input: UnsafeRawPointer, length: Int, count: Int, into output: UnsafeMutableRawPointer, read: inout Int
-    ) throws(PodSyncError) {
-        var at = 0
-        var previous: UInt64 = 0
-        for j in 0..<count {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                guard at < length else { throw .malformed("key gaps are truncated") }
-                let byte = input.load(fromByteOffset: at, as: UInt8.self)
-                at += 1
-                guard shift < 64, shift < 63 || byte <= 1 else { throw .malformed("a key gap overflows 64 bits") }
-                value |= UInt64(byte & 0x7F) << shift
-                shift += 7
-                if byte & 0x80 == 0 { break }
-            }
-            if j > 0 {
-                guard value != 0 else { throw .malformed("keys are not strictly ascending") }
-                let (key, overflow) = previous.addingReportingOverflow(value)
-                guard !overflow else { throw .malformed("a key gap overflows 64 bits") }
-                value = key
-            }
-            output.storeLE(value, at: 8 * j)
-            previous = value
-        }
-        read += at
     }
 }

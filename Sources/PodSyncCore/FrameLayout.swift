@@ -47,7 +47,8 @@ public enum FrameLayout {
     public static let transformXOR: UInt8 = 0x1
     public static let transformTranspose: UInt8 = 0x2
     public static let transformKeyGaps: UInt8 = 0x4
-    static let knownTransforms: UInt8 = 0x7
+    public static let transformColumns: UInt8 = 0x8
+    static let knownTransforms: UInt8 = 0xF
     /// Packed section header: table_id u32, record_size u32, put_count u64, delete_count u64,
     /// keys_length u64.
     static let packedSectionHeaderSize = 32

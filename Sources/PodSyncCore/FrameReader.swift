@@ -1,3 +1,5 @@
+import CZstd
+
 /// A frame's fixed header, decoded.
 public struct FrameHeader: Sendable, Equatable {
     public var formatVersion: UInt16
@@ -14,6 +16,8 @@ public struct FrameHeader: Sendable, Equatable {
     public var stateDigest: UInt64
     public var payloadLength: UInt64
     public var transforms: UInt8
+    /// The zstd dictionary the payload names (0: none, or the payload's start was not given).
+    public var dictionaryID: UInt32 = 0
 
     public var isReset: Bool { flags & FrameLayout.flagReset != 0 }
     public var hasDigest: Bool { flags & FrameLayout.flagHasDigest != 0 }
@@ -54,12 +58,17 @@ public enum FrameReader {
         guard headerLength >= FrameLayout.headerSize && headerLength % 8 == 0 else {
             throw .malformed("header length \(headerLength) is not a multiple of 8 of at least \(FrameLayout.headerSize)")
         }
+        let codec = p.le(FrameLayout.offCodec, as: UInt8.self)
+        var dictionaryID: UInt32 = 0
+        if codec == FrameLayout.codecZstd && frame.count > headerLength {
+            dictionaryID = ZSTD_getDictID_fromFrame(p + headerLength, frame.count - headerLength)
+        }
         return FrameHeader(
             formatVersion: formatVersion, headerLength: headerLength,
             frameLength: p.le(FrameLayout.offFrameLength, as: UInt64.self),
             flags: p.le(FrameLayout.offFlags, as: UInt32.self),
             sectionCount: Int(p.le(FrameLayout.offSectionCount, as: UInt16.self)),
-            codec: p.le(FrameLayout.offCodec, as: UInt8.self),
+            codec: codec,
             schemaHash: p.le(FrameLayout.offSchemaHash, as: UInt64.self),
             streamID: p.le(FrameLayout.offStreamID, as: UInt64.self),
             sequence: p.le(FrameLayout.offSequence, as: UInt64.self),
@@ -67,7 +76,7 @@ public enum FrameReader {
             stateVersion: p.le(FrameLayout.offStateVersion, as: UInt64.self),
             stateDigest: p.le(FrameLayout.offStateDigest, as: UInt64.self),
             payloadLength: p.le(FrameLayout.offPayloadLength, as: UInt64.self),
-            transforms: p.le(FrameLayout.offTransforms, as: UInt8.self))
+            transforms: p.le(FrameLayout.offTransforms, as: UInt8.self), dictionaryID: dictionaryID)
     }
 
     /// Validates a whole frame (`frame` must be exactly one frame) with scratch buffers of its own.
@@ -239,9 +248,19 @@ public enum FrameReader {
         return (section, start + Int(length))
     }
 
+    /// Whether `count` bytes at `p` are all zero, eight at a time.
     @inline(__always) static func isZero(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-        for i in 0..<count where p.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }
-        return true
+        var i = 0
+        var acc: UInt64 = 0
+        while i &+ 8 <= count {
+            acc |= p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i &+= 8
+        }
+        while i < count {
+            acc |= UInt64(p.load(fromByteOffset: i, as: UInt8.self))
+            i &+= 1
+        }
+        return acc == 0
     }
 }
 

@@ -13,6 +13,10 @@ public struct Metrics: Sendable, Equatable {
     public var savedByKeyGaps: UInt64 = 0
     public var savedByCompression: UInt64 = 0
     public var compressedFrames: UInt64 = 0
+    public var savedByZeroColumns: UInt64 = 0
+    public var rawColumnBytes: UInt64 = 0
+    public var dictionaryFrames: UInt64 = 0
+    public var columnTrials: UInt64 = 0
     public var writes: UInt64 = 0
     public var coalescedWrites: UInt64 = 0
     public var framesApplied: UInt64 = 0

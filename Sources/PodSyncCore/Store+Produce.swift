@@ -179,14 +179,21 @@ extension Store {
         defer { metrics.wireBytesOut &+= UInt64(outbox.frames[outbox.frames.count - 1].length) }
         guard options.compressionLevel != 0 else { return }
         let plain = UnsafeRawBufferPointer(start: outbox.buffer.base + last.offset, count: last.length)
-        guard let packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms,
-                                           level: options.compressionLevel, output: &codecOutput, scratch: &codecScratch,
-                                           zstd: &zstd)
-        else { return }
+        let trialsBefore = columnAdvice.trials
+        let packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms, level: options.compressionLevel,
+                                     output: &codecOutput, scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
+        metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
+        if dictionarySamples != nil, codecScratch.streamLength > 0 {
+            dictionarySamples!.add(UnsafeRawPointer(codecScratch.stream.base), count: codecScratch.streamLength)
+        }
+        guard let packed else { return }
         (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: packed.length)
         outbox.shrinkLastFrame(to: packed.length)
-        metrics.compressedFrames &+= 1
+        if packed.compressed { metrics.compressedFrames &+= 1 }
+        if packed.dictionaryID != 0 { metrics.dictionaryFrames &+= 1 }
         metrics.savedByKeyGaps &+= UInt64(max(packed.savedByKeyGaps, 0))
+        metrics.savedByZeroColumns &+= UInt64(packed.savedByZeroColumns)
+        metrics.rawColumnBytes &+= UInt64(packed.rawColumnBytes)
         metrics.savedByCompression &+= UInt64(max(packed.savedByCompression, 0))
     }
 

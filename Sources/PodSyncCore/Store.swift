@@ -19,7 +19,7 @@ public struct StoreOptions: Sendable, Equatable {
     /// Writer: zstd level for frames; 0 = never compress.
     public var compressionLevel: Int32 = 0
     /// Writer: transforms (FrameLayout.transform*) the encoder may use before compressing.
-    public var transforms: UInt8 = 0x7
+    public var transforms: UInt8 = 0xF
     /// Replica: largest decoded payload of a compressed frame it accepts.
     public var maxDecodedBytes: UInt64 = 1 << 30
 
@@ -56,8 +56,12 @@ public struct Store: ~Copyable {
 
     var outbox = Outbox()
     // Scratch memory of the frame codec, reused from frame to frame.
-    var codecScratch = ByteBuffer()
+    var codecScratch = FrameCodec.Scratch()
     var codecOutput = ByteBuffer()
+    /// Which byte columns compress, learned per table (COLUMNS transform).
+    var columnAdvice = ColumnAdvice()
+    /// Packed streams kept for training a dictionary, while collecting.
+    var dictionarySamples: DictionarySamples? = nil
     var decodePacked = ByteBuffer()
     var decoded = ByteBuffer()
     var zstd = ZstdContexts()

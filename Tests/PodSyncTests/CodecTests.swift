@@ -5,7 +5,7 @@ import Testing
 /// trips, the encoder falls back to plain frames where compression does not pay, and every new
 /// header field and packed-payload field is validated.
 @Suite struct CodecTests {
-    static let transformSets: [UInt32] = Array(0...7)
+    static let transformSets: [UInt32] = Array(0...15)
     static let levels: [Int32] = [1, 3, -5]
 
     /// A writer with compression and the given transforms, a replica, and a history of batches

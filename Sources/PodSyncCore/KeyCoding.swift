@@ -1,0 +1,104 @@
+/// The KEY_GAPS transform: keys sorted, then written as LEB128 gaps (docs/FORMAT.md, "Transforms").
+enum KeyCoding {
+    /// Positions 0..<count ordered by the little-endian u64 at `keys + 8*i`. Already ascending
+    /// input costs one pass; otherwise an LSD radix sort visits only the bytes in which the keys
+    /// differ (two or three for keys of a dense id space), over unsafe buffers.
+    static func sortedOrder(_ keys: UnsafeRawPointer, count n: Int) -> [Int] {
+        guard n > 1 else { return Array(0..<n) }
+        let first = keys.le(0, as: UInt64.self)
+        var previous = first
+        var ascending = true
+        var varying: UInt64 = 0
+        for i in 1..<n {
+            let key = keys.le(8 &* i, as: UInt64.self)
+            ascending = ascending && key > previous
+            varying |= key ^ first
+            previous = key
+        }
+        if ascending { return Array(0..<n) }
+        let pairs = UnsafeMutablePointer<(key: UInt64, index: Int)>.allocate(capacity: 2 &* n)
+        defer { pairs.deallocate() }
+        var source = pairs
+        var target = pairs + n
+        for i in 0..<n { source[i] = (keys.le(8 &* i, as: UInt64.self), i) }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
+            for digit in 0..<8 where (varying >> UInt64(8 &* digit)) & 0xFF != 0 {
+                let shift = UInt64(8 &* digit)
+                counts.initialize(repeating: 0)
+                for i in 0..<n { counts[Int(truncatingIfNeeded: (source[i].key >> shift) & 0xFF)] &+= 1 }
+                var total = 0
+                for b in 0..<256 { let c = counts[b]; counts[b] = total; total &+= c }
+                for i in 0..<n {
+                    let item = source[i]
+                    let bucket = Int(truncatingIfNeeded: (item.key >> shift) & 0xFF)
+                    target[counts[bucket]] = item
+                    counts[bucket] &+= 1
+                }
+                swap(&source, &target)
+            }
+        }
+        return [Int](unsafeUninitializedCapacity: n) { buffer, initialized in
+            for i in 0..<n { buffer[i] = source[i].index }
+            initialized = n
+        }
+    }
+
+    /// Writes the keys in `order` as LEB128: the first key, then each gap to the previous.
+    static func writeGaps(_ keys: UnsafeRawPointer, order: [Int], to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var out = start
+        var previous: UInt64 = 0
+        order.withUnsafeBufferPointer { order in
+            for j in 0..<order.count {
+                let key = keys.le(8 &* order[j], as: UInt64.self)
+                var value = j == 0 ? key : key &- previous
+                previous = key
+                while value >= 0x80 {
+                    out.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, as: UInt8.self)
+                    out += 1
+                    value >>= 7
+                }
+                out.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+                out += 1
+            }
+        }
+        return out
+    }
+
+    /// Writes the keys in `order` as little-endian u64 (no KEY_GAPS).
+    static func writeKeys(_ keys: UnsafeRawPointer, order: [Int], to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        order.withUnsafeBufferPointer { order in
+            for j in 0..<order.count { start.storeLE(keys.le(8 &* order[j], as: UInt64.self), at: 8 &* j) }
+        }
+        return start + 8 &* order.count
+    }
+
+    /// Decodes `count` LEB128 keys (first key, then gaps of at least 1) from `input`, advancing `read`.
+    static func readGaps(
+        _ input: UnsafeRawPointer, length: Int, count: Int, into output: UnsafeMutableRawPointer, read: inout Int
+    ) throws(PodSyncError) {
+        var at = 0
+        var previous: UInt64 = 0
+        for j in 0..<count {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard at < length else { throw .malformed("key gaps are truncated") }
+                let byte = input.load(fromByteOffset: at, as: UInt8.self)
+                at += 1
+                guard shift < 64, shift < 63 || byte <= 1 else { throw .malformed("a key gap overflows 64 bits") }
+                value |= UInt64(byte & 0x7F) << shift
+                shift += 7
+                if byte & 0x80 == 0 { break }
+            }
+            if j > 0 {
+                guard value != 0 else { throw .malformed("keys are not strictly ascending") }
+                let (key, overflow) = previous.addingReportingOverflow(value)
+                guard !overflow else { throw .malformed("a key gap overflows 64 bits") }
+                value = key
+            }
+            output.storeLE(value, at: 8 &* j)
+            previous = value
+        }
+        read += at
+    }
+}
