@@ -1,3 +1,4 @@
+import CPodSyncShims
 import CZstd
 
 /// Compression and transforms of frame payloads (docs/FORMAT.md, "Codecs and transforms").
@@ -42,7 +43,7 @@ enum FrameCodec {
     }
 
     /// Column modes of the COLUMNS transform (two bits a column in the section's column map).
-    static let columnCoded: UInt8 = 0, columnRaw: UInt8 = 1, columnZero: UInt8 = 2
+    static let columnCoded: UInt8 = 0, columnRaw: UInt8 = 1, columnZero: UInt8 = 2, columnSparse: UInt8 = 3
 
     /// Packs the plain frame `plain` into `output`. `bases[k]` holds, for batch frames, the
     /// receiver's record (or nil: zeros) for each put of section k in frame order; nil disables
@@ -135,9 +136,17 @@ enum FrameCodec {
                 for c in 0..<size {
                     let column = columns + c &* n
                     let mode: UInt8
-                    if FrameReader.isZero(column, n) {
+                    let nonzero = SparseColumn.nonzeroCount(column, n)
+                    if nonzero == 0 {
                         mode = columnZero
                         savedByZeroColumns &+= n
+                    } else if nonzero &* 8 <= n &* 3 && !raw[c] {
+                        // Mostly zeros: a bitmap of the nonzero rows and their bytes, a fraction
+                        // of the column for zstd to read.
+                        mode = columnSparse
+                        let written = SparseColumn.write(column, n, nonzero: nonzero, to: out)
+                        out += written
+                        savedByZeroColumns &+= n &- written
                     } else if raw[c] {
                         mode = columnRaw
                         tailOut.copyMemory(from: column, byteCount: n)
@@ -271,19 +280,10 @@ enum FrameCodec {
             var remaining = payloadLength - position - FrameLayout.packedSectionHeaderSize
             // The column map: two bits a column; count the columns the records block holds.
             let mapBytes = split ? (recordSize + 3) / 4 : 0
-            var coded = recordSize, raw = 0
+            var raw = 0
             if split {
                 guard mapBytes <= remaining else { throw .malformed("packed section for table \(tableID): the column map is truncated") }
-                coded = 0
                 let map = p + FrameLayout.packedSectionHeaderSize
-                for c in 0..<recordSize {
-                    switch (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3 {
-                    case columnCoded: coded += 1
-                    case columnRaw: raw += 1
-                    case columnZero: break
-                    default: throw .malformed("packed section for table \(tableID): column \(c) has the reserved mode 3")
-                    }
-                }
                 if recordSize % 4 != 0, map.load(fromByteOffset: mapBytes - 1, as: UInt8.self) >> UInt8(2 * (recordSize % 4)) != 0 {
                     throw .malformed("packed section for table \(tableID): the column map's unused bits are not 0")
                 }
@@ -294,9 +294,35 @@ enum FrameCodec {
                   gaps || keysLength == 8 * (puts + deletes) else {
                 throw .malformed("packed section for table \(tableID): \(puts)/\(deletes) keys do not fit \(keysLength) key bytes")
             }
-            let (recordBytes, overflow) = puts.multipliedReportingOverflow(by: UInt64(coded))
-            guard !overflow, recordBytes <= UInt64(remaining) - keysLength else {
-                throw .malformed("packed section for table \(tableID): records do not fit the payload")
+            // The records block: whole records, or with COLUMNS the coded and sparse columns.
+            let available = remaining - Int(keysLength)
+            let recordsAt = position + FrameLayout.packedSectionHeaderSize + mapBytes + Int(keysLength)
+            var recordBytes = 0
+            if split {
+                let map = p + FrameLayout.packedSectionHeaderSize
+                for c in 0..<recordSize {
+                    switch (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3 {
+                    case columnCoded:
+                        guard Int(puts) <= available - recordBytes else {
+                            throw .malformed("packed section for table \(tableID): column \(c) does not fit the payload")
+                        }
+                        recordBytes += Int(puts)
+                    case columnRaw: raw += 1
+                    case columnZero: break
+                    default:
+                        guard let length = SparseColumn.validatedLength(packed + recordsAt + recordBytes, rows: Int(puts),
+                                                                        available: available - recordBytes) else {
+                            throw .malformed("packed section for table \(tableID): sparse column \(c) is truncated or has bits past its rows")
+                        }
+                        recordBytes += length
+                    }
+                }
+            } else {
+                let (bytes, overflow) = Int(puts).multipliedReportingOverflow(by: recordSize)
+                guard !overflow, bytes <= available else {
+                    throw .malformed("packed section for table \(tableID): records do not fit the payload")
+                }
+                recordBytes = bytes
             }
             if header.isReset && deletes != 0 { throw .malformed("a RESET frame cannot carry deletions") }
             if header.stateVersion == 0 && puts != 0 { throw .malformed("a frame of version 0 cannot carry records") }
@@ -317,8 +343,8 @@ enum FrameCodec {
             let keysAt = position + FrameLayout.packedSectionHeaderSize + mapBytes
             list.append(Packed(tableID: tableID, recordSize: recordSize, puts: Int(puts), deletes: Int(deletes),
                                map: position + FrameLayout.packedSectionHeaderSize, keys: Int(keysLength), keysAt: keysAt,
-                               recordsAt: keysAt + Int(keysLength), tableIndex: tableIndex))
-            position = keysAt + Int(keysLength) + Int(recordBytes)
+                               recordsAt: recordsAt, tableIndex: tableIndex))
+            position = recordsAt + recordBytes
         }
         guard position == payloadLength else { throw .malformed("\(payloadLength - position) bytes after the last packed section") }
         // After the stream: the raw columns, then zero padding of fewer than 8 bytes.
@@ -335,8 +361,28 @@ enum FrameCodec {
         var out = decoded.base
         var sections: [SectionView] = []
         sections.reserveCapacity(list.count)
-        var zeros: UnsafeMutableRawPointer? = nil
-        defer { zeros?.deallocate() }
+        // Zero and sparse columns are expanded here (one zero column shared; a slot per sparse one).
+        var expanded: UnsafeMutableRawPointer? = nil
+        var expandedUsed = 0
+        defer { if let expanded { podsync_free(expanded) } }
+        if split {
+            var need = 0
+            for s in list {
+                let map = packed + s.map
+                var zeroSeen = false
+                for c in 0..<s.recordSize {
+                    let mode = (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3
+                    if mode == columnSparse || (mode == columnZero && !zeroSeen) { need += s.puts }
+                    if mode == columnZero { zeroSeen = true }
+                }
+            }
+            do {
+                guard let memory = allocateRaw(max(need, 8), alignment: 8) else {
+                    throw PodSyncError(Status.noMemory, "cannot allocate \(need) bytes to decode a frame's columns")
+                }
+                expanded = memory
+            }
+        }
         for s in list {
             let keysIn = packed + s.keysAt
             let putKeys = out
@@ -354,6 +400,7 @@ enum FrameCodec {
             if split {
                 var columns: [UnsafeRawPointer] = []
                 columns.reserveCapacity(size)
+                var zeroColumn: UnsafeRawPointer? = nil
                 let map = packed + s.map
                 for c in 0..<size {
                     switch (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3 {
@@ -363,13 +410,24 @@ enum FrameCodec {
                     case columnRaw:
                         columns.append(tail)
                         tail += s.puts
-                    default:
-                        if zeros == nil {
-                            let largest = list.reduce(0) { max($0, $1.puts) }
-                            zeros = UnsafeMutableRawPointer.allocate(byteCount: max(largest, 1), alignment: 8)
-                            zeros!.initializeMemory(as: UInt8.self, repeating: 0, count: max(largest, 1))
+                    case columnZero:
+                        if zeroColumn == nil, let expanded {
+                            (expanded + expandedUsed).initializeMemory(as: UInt8.self, repeating: 0, count: s.puts)
+                            zeroColumn = UnsafeRawPointer(expanded + expandedUsed)
+                            expandedUsed += s.puts
                         }
-                        columns.append(UnsafeRawPointer(zeros!))
+                        guard let zeroColumn else { throw PodSyncError(Status.internal, "no memory set aside for a zero column") }
+                        columns.append(zeroColumn)
+                    default:
+                        // Validated in the first pass; measured again to step over it.
+                        guard let expanded, let length = SparseColumn.validatedLength(recordsIn, rows: s.puts, available: Int.max) else {
+                            throw PodSyncError(Status.internal, "a validated sparse column no longer measures")
+                        }
+                        let target = expanded + expandedUsed
+                        SparseColumn.expand(recordsIn, rows: s.puts, into: target)
+                        recordsIn += length
+                        columns.append(UnsafeRawPointer(target))
+                        expandedUsed += s.puts
                     }
                 }
                 Transpose.inverse(columns: columns, rows: s.puts, size: size, into: out)

@@ -103,7 +103,8 @@ import Testing
         expectStatus(st, PODSYNC_OK, "validate a compressed frame")
         #expect(info.codec == UInt32(PODSYNC_CODEC_ZSTD))
         #expect(info.transforms == PODSYNC_TRANSFORM_ALL)
-        #expect(info.payload_length > UInt64(frame.count))
+        // payload_length counts the packed stream zstd compressed (raw columns travel after it).
+        #expect(info.payload_length > 0 && info.payload_length < 100 * 48)
         var section = podsync_frame_section()
         section.version = UInt32(PODSYNC_FRAME_SECTION_VERSION)
         let sst = withAligned(frame) { podsync_frame_section_get($0, $1, 0, &section) }
@@ -195,27 +196,30 @@ import Testing
     // MARK: Hand-built packed payloads (codec 0 with transforms), to reach every packed field.
 
     /// A delta frame 0 -> 1 for table 2 (16-byte records) whose payload is packed by hand.
-    static func packedFrame(transforms: UInt8, payload: [UInt8], sections: UInt16 = 1) throws -> [UInt8] {
+    /// `tail`: bytes after the packed payload (the raw columns of the COLUMNS transform).
+    static func packedFrame(transforms: UInt8, payload: [UInt8], tail: [UInt8] = [], sections: UInt16 = 1) throws -> [UInt8] {
         let schema = try standardSchema()
         var f: [UInt8] = []
         f.appendLE(UInt32(0x4E59_5350)); f.appendLE(UInt16(1)); f.appendLE(UInt16(88))
         f.appendLE(UInt64(0))                                    // checksum, set below
-        let length = (88 + payload.count + 7) & ~7
+        let length = (88 + payload.count + tail.count + 7) & ~7
         f.appendLE(UInt64(length)); f.appendLE(UInt32(0)); f.appendLE(sections)
         f.append(0); f.append(transforms)
         f.appendLE(schema.hash()); f.appendLE(UInt64(77)); f.appendLE(UInt64(1))
         f.appendLE(UInt64(0)); f.appendLE(UInt64(1)); f.appendLE(UInt64(0)); f.appendLE(UInt64(payload.count))
         f.append(contentsOf: payload)
+        f.append(contentsOf: tail)
         f.append(contentsOf: [UInt8](repeating: 0, count: length - f.count))
         recomputeChecksum(&f)
         return f
     }
 
+    /// `map`: the column map of the COLUMNS transform, between the header and the keys.
     static func packedSection(table: UInt32 = tableB, recordSize: UInt32 = 16, puts: UInt64, deletes: UInt64 = 0,
-                              keys: [UInt8], records: [UInt8]) -> [UInt8] {
+                              map: [UInt8] = [], keys: [UInt8], records: [UInt8]) -> [UInt8] {
         var s: [UInt8] = []
         s.appendLE(table); s.appendLE(recordSize); s.appendLE(puts); s.appendLE(deletes); s.appendLE(UInt64(keys.count))
-        return s + keys + records
+        return s + map + keys + records
     }
 
     @Test func handPackedPayloadsApplyAndLiesAreRejected() throws {

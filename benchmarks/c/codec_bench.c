@@ -6,13 +6,14 @@
  * steps, orientations rotate slightly, flags rarely flip. The same changed rows go, in the same
  * tick and in alternating order, through one writer -> replica pair per variant:
  *   plain       compression_level 0
- *   zstd L      compression_level L, all transforms
- *   zstd L+dict the same with a trained dictionary (when the variant list asks for it)
+ *   zstd L      compression_level L, all transforms (up to 3 levels)
+ *   zstd L+dict the same with a dictionary trained on 64 earlier ticks (with -d)
  * and the run prints, per variant, the median bytes per tick and the median time of put_many,
  * flush (encode) and apply, and the ratio of encode + apply to the plain variant's.
  * Every replica's digest is compared with its writer's at the end.
  *
- *   usage: codec_bench [N] [TICKS] [LEVEL ...]     (defaults 100000 60 1; up to 6 levels)
+ *   usage: codec_bench [N] [TICKS] [LEVEL ...] [-c CHANGED] [-d]
+ *          defaults: N 100000, TICKS 60, LEVEL 1, CHANGED N/100 records per tick
  *
  * C99 + POSIX clock_gettime; uses only include/podsync.h. Built and run by benchmarks/run-codec.
  */
@@ -151,18 +152,21 @@ static void load(variant *v, const uint64_t *keys, const entity *world, size_t n
 }
 
 int main(int argc, char **argv) {
-    size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 100000;
-    int ticks = argc > 2 ? atoi(argv[2]) : 60;
-    int levels[6] = {1}, nlevels = 1;
-    if (argc > 3) {
-        nlevels = argc - 3 > 6 ? 6 : argc - 3;
-        for (int i = 0; i < nlevels; i++) levels[i] = atoi(argv[3 + i]);
+    size_t n = 100000, changed = 0;
+    int ticks = 60, levels[3] = {1}, nlevels = 0, dict = 0, positional = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) changed = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "-d") == 0) dict = 1;
+        else if (positional == 0 && ++positional) n = (size_t)strtoull(argv[i], NULL, 10);
+        else if (positional == 1 && ++positional) ticks = atoi(argv[i]);
+        else if (nlevels < 3) levels[nlevels++] = atoi(argv[i]);
     }
-    if (n < 100 || ticks < 1 || ticks > MAX_TICKS) {
-        fprintf(stderr, "usage: codec_bench [N >= 100] [TICKS 1..%d] [LEVEL ...]\n", MAX_TICKS);
+    if (nlevels == 0) nlevels = 1;
+    if (changed == 0) changed = n / 100;
+    if (n < 100 || changed > n || ticks < 1 || ticks > MAX_TICKS) {
+        fprintf(stderr, "usage: codec_bench [N >= 100] [TICKS 1..%d] [LEVEL ...(3)] [-c CHANGED] [-d]\n", MAX_TICKS);
         return 2;
     }
-    size_t changed = n / 100;
 
     static const podsync_field fields[] = {
         {"id", PODSYNC_TYPE_U64, 0, 1, 0},
@@ -193,14 +197,29 @@ int main(int argc, char **argv) {
     static char names[6][32];
     static variant variants[7];
     make_variant(&variants[0], "plain", schema, 0);
-    for (int i = 0; i < nlevels; i++) {
-        snprintf(names[i], sizeof names[i], "zstd %d", levels[i]);
-        make_variant(&variants[1 + i], names[i], schema, levels[i]);
+    int nv = 1;
+    for (int d = 0; d <= dict; d++) {
+        for (int i = 0; i < nlevels; i++, nv++) {
+            snprintf(names[nv - 1], sizeof names[nv - 1], d ? "zstd %d+dict" : "zstd %d", levels[i]);
+            make_variant(&variants[nv], names[nv - 1], schema, levels[i]);
+        }
     }
-    int nv = 1 + nlevels;
     for (int k = 0; k < nv; k++) load(&variants[k], keys, world, n);
 
-    for (int t = -3; t < ticks; t++) { /* three warm-up ticks */
+    /* With -d: 64 ticks whose frames the dictionary variants keep as samples, then training; the
+       replicas load the writer's dictionary. Then three warm-up ticks, then the measured ones. */
+    int first = dict ? -67 : -3;
+    for (int k = 1 + nlevels; k < nv; k++) CHECK(variants[k].writer, podsync_store_collect_samples(variants[k].writer, 1 << 20));
+    for (int t = first; t < ticks; t++) {
+        if (t == -3) {
+            for (int k = 1 + nlevels; k < nv; k++) {
+                const void *bytes = NULL;
+                size_t size = 0;
+                CHECK(variants[k].writer, podsync_store_train_dictionary(variants[k].writer, 0, NULL));
+                CHECK(variants[k].writer, podsync_store_dictionary(variants[k].writer, &bytes, &size, NULL));
+                CHECK(variants[k].replica, podsync_store_load_dictionary(variants[k].replica, bytes, size, NULL));
+            }
+        }
         /* Partial Fisher–Yates: the first `changed` entries of perm are distinct random entities. */
         for (size_t i = 0; i < changed; i++) {
             size_t j = i + (size_t)(next_u64() % (n - i));

@@ -27,6 +27,7 @@ from ._errors import (
     ApplyResult,
     BufferTooSmall,
     ClosedError,
+    DictionaryMissing,
     DigestMismatch,
     Diverged,
     FrameChecksum,
@@ -61,6 +62,7 @@ from ._ffi import (
     FORMAT_VERSION,
     FRAME_HEADER_SIZE,
     TRANSFORM_ALL,
+    TRANSFORM_COLUMNS,
     TRANSFORM_KEY_GAPS,
     TRANSFORM_TRANSPOSE,
     TRANSFORM_XOR,
@@ -74,7 +76,7 @@ from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def library_version() -> str:
@@ -93,6 +95,7 @@ __all__ = [
     "CODEC_NONE",
     "CODEC_ZSTD",
     "TRANSFORM_ALL",
+    "TRANSFORM_COLUMNS",
     "TRANSFORM_KEY_GAPS",
     "TRANSFORM_TRANSPOSE",
     "TRANSFORM_XOR",
@@ -102,6 +105,7 @@ __all__ = [
     "ApplyResult",
     "BufferTooSmall",
     "ClosedError",
+    "DictionaryMissing",
     "DigestMismatch",
     "Diverged",
     "FieldSpec",

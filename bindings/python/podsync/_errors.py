@@ -37,6 +37,7 @@ class Status(enum.IntEnum):
     E_DIVERGED = -19
     E_VERSION_AHEAD = -20
     E_FRAME_TOO_LARGE = -21
+    E_DICTIONARY_MISSING = -22
     E_INTERNAL = -99
 
 
@@ -158,6 +159,13 @@ class FrameTooLarge(FrameError):
     ``max_decoded_bytes`` (checked before anything is allocated)."""
 
 
+class DictionaryMissing(PodSyncError, LookupError):
+    """PODSYNC_E_DICTIONARY_MISSING: the frame is compressed with a zstd dictionary this store has
+    not loaded (``dictionary_id`` of :func:`peek` names it); nothing changed. Load it with
+    :meth:`Store.load_dictionary` (the bytes of the writer's :meth:`Store.dictionary`) and apply
+    the frame again. The frame itself is valid, so this is no :class:`FrameError`."""
+
+
 class VersionAhead(PodSyncError, ValueError):
     """PODSYNC_E_VERSION_AHEAD: delta_since a version the store has not reached."""
 
@@ -203,6 +211,7 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_DIVERGED: Diverged,
     Status.E_VERSION_AHEAD: VersionAhead,
     Status.E_FRAME_TOO_LARGE: FrameTooLarge,
+    Status.E_DICTIONARY_MISSING: DictionaryMissing,
     Status.E_INTERNAL: InternalError,
     Status.SNAPSHOT_REQUIRED: SnapshotRequired,
 }

@@ -53,7 +53,8 @@ CODEC_ZSTD = 1
 TRANSFORM_XOR = 0x1
 TRANSFORM_TRANSPOSE = 0x2
 TRANSFORM_KEY_GAPS = 0x4
-TRANSFORM_ALL = 0x7
+TRANSFORM_COLUMNS = 0x8  # since library 0.3.0
+TRANSFORM_ALL = 0xF
 
 MAX_TABLES = 1024
 MAX_FIELDS = 1024
@@ -104,7 +105,7 @@ class StoreOptions(Structure):
     ]
 
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 METRICS_BUCKETS = 32
 METRICS_STATUSES = 32
 
@@ -132,6 +133,11 @@ class Metrics(Structure):
         ("rejects", c_uint64 * METRICS_STATUSES),
         ("encode_ns", c_uint64 * METRICS_BUCKETS),
         ("apply_ns", c_uint64 * METRICS_BUCKETS),
+        # since metrics version 2 (library 0.3.0)
+        ("saved_by_zero_columns", c_uint64),
+        ("raw_column_bytes", c_uint64),
+        ("column_trials", c_uint64),
+        ("dictionary_frames", c_uint64),
     ]
 
 
@@ -169,7 +175,7 @@ class FrameInfo(Structure):
         ("state_digest", c_uint64),
         # since frame info version 2 (library 0.2.0)
         ("transforms", c_uint32),
-        ("reserved", c_uint32),
+        ("dictionary_id", c_uint32),  # "reserved" (always 0) before library 0.3.0
         ("payload_length", c_uint64),
     ]
 
@@ -261,6 +267,14 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     "podsync_store_info_get": (c_int32, [StoreP, POINTER(StoreInfo)]),
     "podsync_store_digest": (c_int32, [StoreP, _u64p]),
     "podsync_store_metrics": (c_int32, [StoreP, POINTER(Metrics)]),
+    # Compression dictionaries (since library 0.3.0)
+    "podsync_store_collect_samples": (c_int32, [StoreP, c_size_t]),
+    "podsync_store_train_dictionary": (c_int32, [StoreP, c_size_t, POINTER(c_uint32)]),
+    "podsync_store_load_dictionary": (c_int32, [StoreP, c_void_p, c_size_t, POINTER(c_uint32)]),
+    "podsync_store_dictionary": (
+        c_int32,
+        [StoreP, POINTER(c_void_p), _sizep, POINTER(c_uint32)],
+    ),
     # Reading frames without a store
     "podsync_frame_peek": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),
     "podsync_frame_validate": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),

@@ -42,6 +42,10 @@ class FrameInfo:
     state_digest: int
     transforms: int
     payload_length: int
+    #: id of the zstd dictionary the payload is compressed with, 0 for none (library 0.3.0; peek
+    #: fills it only when the bytes given reach the zstd frame's header). Last, so that the
+    #: positional order of the fields of 0.2.0 stays.
+    dictionary_id: int
 
     @property
     def is_snapshot(self) -> bool:
@@ -58,7 +62,7 @@ class FrameInfo:
         return cls(
             c.format_version, c.header_length, c.flags, c.section_count, c.codec,
             c.frame_length, c.schema_hash, c.stream_id, c.sequence, c.base_version,
-            c.state_version, c.state_digest, c.transforms, c.payload_length,
+            c.state_version, c.state_digest, c.transforms, c.payload_length, c.dictionary_id,
         )  # fmt: skip
 
 
@@ -104,7 +108,9 @@ def peek(frame: Any) -> FrameInfo:
 def validate(frame: Any) -> FrameInfo:
     """Validates a whole frame (the buffer must be exactly the frame): header, checksum and every
     section's layout, without a schema. Returns its header; raises a :class:`FrameError` subclass
-    (``FrameTruncated``, ``FrameChecksum``, ``FrameMalformed``, ...) otherwise."""
+    (``FrameTruncated``, ``FrameChecksum``, ``FrameMalformed``, ...) otherwise, and
+    :class:`DictionaryMissing` for a frame compressed with a dictionary (no store, so no
+    dictionary: apply it to a store that has loaded it)."""
     return _info_call(LIB.podsync_frame_validate, "podsync_frame_validate", frame)
 
 

@@ -537,7 +537,8 @@ class Store:
 
     def metrics(self) -> dict[str, object]:
         """``podsync_store_metrics``: counters since the store was created (docs in podsync.h).
-        Scalars are ints; ``rejects`` maps a status name to how many applies returned it;
+        Scalars are ints (including, since library 0.3.0, ``saved_by_zero_columns``,
+        ``raw_column_bytes``, ``column_trials`` and ``dictionary_frames``); ``rejects`` maps a status name to how many applies returned it;
         ``encode_ns`` and ``apply_ns`` are log2 histograms (bucket i: [2^i, 2^(i+1)) ns)."""
         from ._ffi import METRICS_VERSION, Metrics
         from ._errors import status_name
@@ -547,11 +548,67 @@ class Store:
         status = LIB.podsync_store_metrics(self._h().ptr, ctypes.byref(c))
         if status < 0:
             self._fail(status, "podsync_store_metrics")
-        out: dict[str, object] = {name: getattr(c, name) for name, _ in Metrics._fields_[2:18]}
+        # Every scalar field (version 2 appended four after the histograms), then the arrays.
+        out: dict[str, object] = {
+            field[0]: getattr(c, field[0]) for field in Metrics._fields_[2:] if field[1] is ctypes.c_uint64
+        }
         out["rejects"] = {status_name(-k): n for k, n in enumerate(c.rejects) if n}
         out["encode_ns"] = list(c.encode_ns)
         out["apply_ns"] = list(c.apply_ns)
         return out
+
+    # --- compression dictionaries (since library 0.3.0) -------------------------------------
+
+    def collect_samples(self, max_bytes: int) -> None:
+        """Starts keeping the packed streams of the frames this store produces (up to `max_bytes`
+        in all), to train a dictionary from with :meth:`train_dictionary`; 0 stops and discards
+        them. Needs ``compression_level != 0`` (:class:`InvalidArgument` otherwise)."""
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        status = LIB.podsync_store_collect_samples(self._h().ptr, max_bytes)
+        if status < 0:
+            self._fail(status, "podsync_store_collect_samples")
+
+    def train_dictionary(self, max_size: int = 0) -> int:
+        """Trains a zstd dictionary of at most `max_size` bytes (0: 16 KiB; 256 .. 4 MiB) from the
+        samples collected (at least 8 frames), loads it (frames produced from now on are
+        compressed with it), stops collecting and returns its id. Takes tens to hundreds of
+        milliseconds. Replicas need the same bytes (:meth:`dictionary`, sent out of band) loaded
+        with :meth:`load_dictionary` before they can apply those frames."""
+        if max_size < 0:
+            raise ValueError(f"max_size must be >= 0, got {max_size}")
+        dict_id = ctypes.c_uint32()
+        status = LIB.podsync_store_train_dictionary(self._h().ptr, max_size, ctypes.byref(dict_id))
+        if status < 0:
+            self._fail(status, "podsync_store_train_dictionary")
+        return dict_id.value
+
+    def load_dictionary(self, data: Any) -> int:
+        """Loads a zstd dictionary (any buffer; copied by the library) so that frames compressed
+        with it can be applied; frames this store produces from now on are compressed with it.
+        Returns its id. Loading an id already loaded replaces it; a store keeps up to 8.
+        :class:`InvalidArgument` if the bytes are not a zstd dictionary with an id."""
+        arg, size, keep = buffer_arg(data)
+        dict_id = ctypes.c_uint32()
+        status = LIB.podsync_store_load_dictionary(self._h().ptr, arg, size, ctypes.byref(dict_id))
+        del keep
+        if status < 0:
+            self._fail(status, "podsync_store_load_dictionary")
+        return dict_id.value
+
+    def dictionary(self) -> tuple[int, bytes] | None:
+        """The dictionary this store compresses with, as ``(id, bytes)`` (a copy, to send to
+        replicas), or None if it has none."""
+        dict_id = ctypes.c_uint32()
+        status = LIB.podsync_store_dictionary(self._h().ptr, self._ref_ptr, self._ref_size, ctypes.byref(dict_id))
+        if status < 0:
+            self._fail(status, "podsync_store_dictionary")
+        if status == Status.NOT_FOUND:
+            return None
+        # Borrowed until the next train/load: copied so it outlives them.
+        return dict_id.value, ctypes.string_at(self._out_ptr.value or 0, self._out_size.value)
+
+    # --- digest -------------------------------------------------------------------------------
 
     def digest(self) -> int:
         """The order-independent digest of the (flushed / applied) state; O(1)."""

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import podsync
@@ -73,6 +74,28 @@ def test_header_constants_match() -> None:
         assert defines[macro] == status.value, macro
     for ftype in podsync.FieldType:
         assert defines[f"TYPE_{ftype.name}"] == ftype.value
+    assert defines["METRICS_VERSION"] == _ffi.METRICS_VERSION
+    assert defines["FRAME_INFO_VERSION"] == _ffi.FRAME_INFO_VERSION
+    hex_defines = {
+        m.group(1): int(m.group(2), 16)
+        for m in re.finditer(r"#define\s+PODSYNC_(\w+)\s+0x([0-9a-fA-F]+)u?\s", HEADER.read_text())
+    }
+    for name in ("XOR", "TRANSPOSE", "KEY_GAPS", "COLUMNS", "ALL"):
+        assert hex_defines[f"TRANSFORM_{name}"] == getattr(podsync, f"TRANSFORM_{name}"), name
+
+
+def test_a_version_1_metrics_struct_is_filled_up_to_apply_ns() -> None:
+    """Older callers pass the 904-byte struct of metrics version 1: the library must not write
+    the fields appended in version 2."""
+    with podsync.Writer(podsync.Schema({1: np.dtype([("x", "<u8")])})) as w:
+        w.put(1, 1, bytes(8))
+        w.flush()
+        m = _ffi.Metrics()
+        m.version = 1
+        m.saved_by_zero_columns = m.raw_column_bytes = m.column_trials = m.dictionary_frames = 7
+        assert _ffi.LIB.podsync_store_metrics(w._h().ptr, ctypes.byref(m)) == 0
+        assert (m.frames_out, m.records_out) == (1, 1)
+        assert [m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames] == [7] * 4
 
 
 @pytest.mark.parametrize(
@@ -99,7 +122,18 @@ def test_header_constants_match() -> None:
             {"version": 0, "format_version": 4, "header_length": 8, "flags": 12, "section_count": 16,
              "codec": 20, "frame_length": 24, "schema_hash": 32, "stream_id": 40, "sequence": 48,
              "base_version": 56, "state_version": 64, "state_digest": 72, "transforms": 80,
-             "reserved": 84, "payload_length": 88},
+             "dictionary_id": 84, "payload_length": 88},
+        ),
+        (
+            _ffi.Metrics,
+            936,
+            {"version": 0, "reserved": 4, "frames_out": 8, "records_out": 16, "raw_bytes_out": 24,
+             "wire_bytes_out": 32, "saved_by_key_gaps": 40, "saved_by_compression": 48,
+             "compressed_frames": 56, "writes": 64, "coalesced_writes": 72, "frames_applied": 80,
+             "records_applied": 88, "wire_bytes_in": 96, "duplicates": 104, "gaps": 112,
+             "stale": 120, "resyncs": 128, "rejects": 136, "encode_ns": 392, "apply_ns": 648,
+             "saved_by_zero_columns": 904, "raw_column_bytes": 912, "column_trials": 920,
+             "dictionary_frames": 928},
         ),
         (
             _ffi.FrameSection,
@@ -118,7 +152,7 @@ def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, 
 
 def test_versions_and_status_names() -> None:
     assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
-    assert podsync.library_version() == "0.2.0"
+    assert podsync.library_version() == "0.3.0"
     assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
     for status in podsync.Status:
         assert podsync.status_name(status) == "PODSYNC_" + status.name

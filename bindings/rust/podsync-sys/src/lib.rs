@@ -41,7 +41,7 @@ use core::ptr;
 // ---------------------------------------------------------------------------------------------
 
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
-pub const PODSYNC_VERSION_MINOR: u32 = 2;
+pub const PODSYNC_VERSION_MINOR: u32 = 3;
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 pub const PODSYNC_VERSION_NUMBER: u32 =
     PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH;
@@ -78,6 +78,7 @@ pub const PODSYNC_E_DIGEST_MISMATCH: i32 = -18;
 pub const PODSYNC_E_DIVERGED: i32 = -19;
 pub const PODSYNC_E_VERSION_AHEAD: i32 = -20;
 pub const PODSYNC_E_FRAME_TOO_LARGE: i32 = -21;
+pub const PODSYNC_E_DICTIONARY_MISSING: i32 = -22;
 pub const PODSYNC_E_INTERNAL: i32 = -99;
 
 // ---------------------------------------------------------------------------------------------
@@ -145,7 +146,9 @@ pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 2;
 pub const PODSYNC_TRANSFORM_XOR: u32 = 0x1;
 pub const PODSYNC_TRANSFORM_TRANSPOSE: u32 = 0x2;
 pub const PODSYNC_TRANSFORM_KEY_GAPS: u32 = 0x4;
-pub const PODSYNC_TRANSFORM_ALL: u32 = 0x7;
+/// Since library 0.3.0.
+pub const PODSYNC_TRANSFORM_COLUMNS: u32 = 0x8;
+pub const PODSYNC_TRANSFORM_ALL: u32 = 0xF;
 
 /// `podsync_store_options` (72 bytes, versioned; a version-1 struct ends at byte 56).
 #[repr(C)]
@@ -220,11 +223,12 @@ pub const PODSYNC_STORE_INFO_INIT: podsync_store_info = podsync_store_info {
 // Frames
 // ---------------------------------------------------------------------------------------------
 
-pub const PODSYNC_METRICS_VERSION: u32 = 1;
+pub const PODSYNC_METRICS_VERSION: u32 = 2;
 pub const PODSYNC_METRICS_BUCKETS: usize = 32;
 pub const PODSYNC_METRICS_STATUSES: usize = 32;
 
-/// `podsync_metrics` (904 bytes, versioned output struct; since library 0.2.0).
+/// `podsync_metrics` (936 bytes, versioned output struct; since library 0.2.0; a version-1 struct
+/// ends at byte 904, after `apply_ns`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_metrics {
@@ -249,11 +253,18 @@ pub struct podsync_metrics {
     pub rejects: [u64; PODSYNC_METRICS_STATUSES],
     pub encode_ns: [u64; PODSYNC_METRICS_BUCKETS],
     pub apply_ns: [u64; PODSYNC_METRICS_BUCKETS],
+    /// Since metrics version 2 (library 0.3.0).
+    pub saved_by_zero_columns: u64,
+    pub raw_column_bytes: u64,
+    pub column_trials: u64,
+    pub dictionary_frames: u64,
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<podsync_metrics>() == 904);
+    assert!(core::mem::size_of::<podsync_metrics>() == 936);
     assert!(core::mem::offset_of!(podsync_metrics, rejects) == 136);
+    assert!(core::mem::offset_of!(podsync_metrics, saved_by_zero_columns) == 904);
+    assert!(core::mem::offset_of!(podsync_metrics, dictionary_frames) == 928);
 };
 
 pub const PODSYNC_FRAME_HEADER_SIZE: usize = 88;
@@ -285,7 +296,9 @@ pub struct podsync_frame_info {
     pub state_digest: u64,
     /// Since frame info version 2 (library 0.2.0).
     pub transforms: u32,
-    pub reserved: u32,
+    /// Id of the zstd dictionary the payload is compressed with, 0 for none (named `reserved`
+    /// and always 0 before library 0.3.0).
+    pub dictionary_id: u32,
     pub payload_length: u64,
 }
 
@@ -305,7 +318,7 @@ pub const PODSYNC_FRAME_INFO_INIT: podsync_frame_info = podsync_frame_info {
     state_version: 0,
     state_digest: 0,
     transforms: 0,
-    reserved: 0,
+    dictionary_id: 0,
     payload_length: 0,
 };
 
@@ -383,6 +396,7 @@ const _: () = {
 
     assert!(size_of::<podsync_frame_info>() == 96);
     assert!(offset_of!(podsync_frame_info, transforms) == 80);
+    assert!(offset_of!(podsync_frame_info, dictionary_id) == 84);
     assert!(offset_of!(podsync_frame_info, payload_length) == 88);
     assert!(offset_of!(podsync_frame_info, version) == 0);
     assert!(offset_of!(podsync_frame_info, format_version) == 4);
@@ -540,6 +554,26 @@ unsafe extern "C" {
     ) -> i32;
     pub fn podsync_store_digest(store: *const podsync_store, digest_out: *mut u64) -> i32;
     pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics) -> i32;
+
+    // Compression dictionaries (since library 0.3.0)
+    pub fn podsync_store_collect_samples(store: *mut podsync_store, max_bytes: usize) -> i32;
+    pub fn podsync_store_train_dictionary(
+        store: *mut podsync_store,
+        max_size: usize,
+        dict_id_out: *mut u32,
+    ) -> i32;
+    pub fn podsync_store_load_dictionary(
+        store: *mut podsync_store,
+        dict: *const c_void,
+        size: usize,
+        dict_id_out: *mut u32,
+    ) -> i32;
+    pub fn podsync_store_dictionary(
+        store: *const podsync_store,
+        dict_out: *mut *const c_void,
+        size_out: *mut usize,
+        dict_id_out: *mut u32,
+    ) -> i32;
 
     // Reading frames without a store
     pub fn podsync_frame_peek(

@@ -267,3 +267,75 @@ fn indexes_roles_and_messages() {
         assert!(buf.iter().all(|&b| b == 0), "nothing written when too small");
     }
 }
+
+#[test]
+fn dictionaries_null_arguments_and_not_found() {
+    // Header, "Compression dictionaries" (since library 0.3.0).
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture();
+    let (w, r) = (f.writer, f.replica);
+    let mut id = 0u32;
+    let mut z = 0usize;
+    let mut p: *const c_void = null();
+    unsafe {
+        assert_eq!(podsync_store_collect_samples(null_mut(), 1 << 20), E);
+        assert_eq!(podsync_store_train_dictionary(null_mut(), 0, &mut id), E);
+        assert_eq!(podsync_store_load_dictionary(r, null(), 100, &mut id), E);
+        assert_eq!(
+            podsync_store_load_dictionary(null_mut(), [0u8; 8].as_ptr().cast(), 8, &mut id),
+            E
+        );
+        assert_eq!(podsync_store_dictionary(null(), &mut p, &mut z, &mut id), E);
+        // Collecting needs compression_level != 0 (the fixture's writer has the default, 0);
+        // 0 (stop) is always accepted.
+        assert_eq!(podsync_store_collect_samples(w, 1 << 20), E);
+        assert!(!msg(podsync_store_errmsg(w)).is_empty());
+        assert_eq!(podsync_store_collect_samples(w, 0), PODSYNC_OK);
+        // Nothing collected: nothing to train from.
+        assert_eq!(podsync_store_train_dictionary(w, 0, null_mut()), E);
+        // Not a dictionary.
+        let junk = [0x5au8; 512];
+        assert_eq!(
+            podsync_store_load_dictionary(r, junk.as_ptr().cast(), junk.len(), null_mut()),
+            E
+        );
+        // No dictionary: NOT_FOUND with NULL, 0, 0; every out-pointer may be NULL.
+        p = std::ptr::dangling();
+        z = 5;
+        id = 9;
+        assert_eq!(podsync_store_dictionary(r, &mut p, &mut z, &mut id), PODSYNC_NOT_FOUND);
+        assert_eq!((p.is_null(), z, id), (true, 0, 0));
+        assert_eq!(
+            podsync_store_dictionary(w, null_mut(), null_mut(), null_mut()),
+            PODSYNC_NOT_FOUND
+        );
+    }
+}
+
+#[test]
+fn a_version_1_metrics_struct_is_filled_up_to_apply_ns() {
+    // Header: "a version-1 struct is filled up to apply_ns"; the 4 fields of version 2 follow it.
+    let f = fixture();
+    unsafe {
+        let mut m: podsync_metrics = std::mem::zeroed();
+        m.version = 1;
+        m.saved_by_zero_columns = 7;
+        m.raw_column_bytes = 7;
+        m.column_trials = 7;
+        m.dictionary_frames = 7;
+        assert_eq!(podsync_store_metrics(f.writer, &mut m), PODSYNC_OK);
+        assert_eq!((m.frames_out, m.records_out), (1, 1));
+        assert_eq!(
+            (m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames),
+            (7, 7, 7, 7),
+            "a version-1 caller's memory past byte 904 is not written"
+        );
+        m.version = PODSYNC_METRICS_VERSION;
+        assert_eq!(podsync_store_metrics(f.writer, &mut m), PODSYNC_OK);
+        // No compression in the fixture: the version-2 counters are 0.
+        assert_eq!(
+            (m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames),
+            (0, 0, 0, 0)
+        );
+    }
+}

@@ -61,6 +61,10 @@ pub enum ErrorKind {
     /// `PODSYNC_E_FRAME_TOO_LARGE`: a compressed frame decodes to more than the replica's
     /// `max_decoded_bytes` (checked before anything is allocated).
     FrameTooLarge,
+    /// `PODSYNC_E_DICTIONARY_MISSING`: the frame is compressed with a zstd dictionary this store
+    /// has not loaded; nothing changed. Load it ([`Store::load_dictionary`](crate::Store::load_dictionary))
+    /// and apply the frame again.
+    DictionaryMissing,
     /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
     Internal,
     /// A negative status this binding does not know (a newer library); the value is kept.
@@ -93,6 +97,7 @@ impl ErrorKind {
             sys::PODSYNC_E_DIVERGED => Diverged,
             sys::PODSYNC_E_VERSION_AHEAD => VersionAhead,
             sys::PODSYNC_E_FRAME_TOO_LARGE => FrameTooLarge,
+            sys::PODSYNC_E_DICTIONARY_MISSING => DictionaryMissing,
             sys::PODSYNC_E_INTERNAL => Internal,
             s if s < 0 => Unknown(s),
             s => UnexpectedStatus(s),
@@ -122,6 +127,7 @@ impl ErrorKind {
             Diverged => sys::PODSYNC_E_DIVERGED,
             VersionAhead => sys::PODSYNC_E_VERSION_AHEAD,
             FrameTooLarge => sys::PODSYNC_E_FRAME_TOO_LARGE,
+            DictionaryMissing => sys::PODSYNC_E_DICTIONARY_MISSING,
             Internal => sys::PODSYNC_E_INTERNAL,
             Unknown(s) | UnexpectedStatus(s) => s,
         }

@@ -69,7 +69,12 @@ pub struct FrameInfo {
     pub state_digest: u64,
     /// `PODSYNC_TRANSFORM_*` bits the payload uses.
     pub transforms: u32,
-    /// Decoded payload bytes (after decompression).
+    /// Id of the zstd dictionary the payload is compressed with, 0 for none (library 0.3.0;
+    /// [`peek`] fills it only when `data` reaches the zstd frame's header). A store needs that
+    /// dictionary loaded ([`Store::load_dictionary`](crate::Store::load_dictionary)) to apply the
+    /// frame.
+    pub dictionary_id: u32,
+    /// Packed payload bytes: the zstd frame's content size.
     pub payload_length: u64,
 }
 
@@ -99,6 +104,7 @@ impl FrameInfo {
             state_version: r.state_version,
             state_digest: r.state_digest,
             transforms: r.transforms,
+            dictionary_id: r.dictionary_id,
             payload_length: r.payload_length,
         }
     }
@@ -124,7 +130,9 @@ pub fn peek(data: &[u8]) -> Result<FrameInfo> {
 }
 
 /// Validates a whole frame (`data` must be exactly the frame): header, checksum and the layout
-/// of every section, without a schema (`podsync_frame_validate`).
+/// of every section, without a schema (`podsync_frame_validate`). A frame compressed with a
+/// dictionary returns [`ErrorKind::DictionaryMissing`]: without a store there is no dictionary
+/// (apply it to a store that has loaded it).
 pub fn validate(data: &[u8]) -> Result<FrameInfo> {
     crate::ensure_abi();
     let mut raw = sys::PODSYNC_FRAME_INFO_INIT;

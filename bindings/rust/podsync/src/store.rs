@@ -467,8 +467,9 @@ impl<R: Role> Store<R> {
         Ok(d)
     }
 
-    /// The store's counters since creation (`podsync_store_metrics`): frames and bytes produced
-    /// and applied, coalesced writes, duplicates, gaps, rejects by status, time histograms.
+    /// The store's counters since creation (`podsync_store_metrics`, struct version 2): frames and
+    /// bytes produced and applied, coalesced writes, duplicates, gaps, rejects by status, time
+    /// histograms, and (since library 0.3.0) the COLUMNS transform's and dictionaries' counters.
     pub fn metrics(&self) -> Result<sys::podsync_metrics> {
         // SAFETY: all-zero bytes are a valid podsync_metrics (integers only).
         let mut m: sys::podsync_metrics = unsafe { std::mem::zeroed() };
@@ -477,6 +478,118 @@ impl<R: Role> Store<R> {
         let st = unsafe { sys::podsync_store_metrics(self.ptr.as_ptr(), &mut m) };
         self.check(st)?;
         Ok(m)
+    }
+
+    // ----- compression dictionaries (since library 0.3.0) -----------------------------------
+
+    /// Starts keeping the packed streams of the frames this store produces, up to `max_bytes` in
+    /// all, to train a dictionary from ([`train_dictionary`](Store::train_dictionary)); 0 stops
+    /// and discards them (`podsync_store_collect_samples`). Needs a compression level other than
+    /// 0 ([`ErrorKind::InvalidArgument`] otherwise).
+    pub fn collect_samples(&mut self, max_bytes: usize) -> Result<()> {
+        // SAFETY: valid handle.
+        let st = unsafe { sys::podsync_store_collect_samples(self.ptr.as_ptr(), max_bytes) };
+        self.check(st).map(|_| ())
+    }
+
+    /// Trains a zstd dictionary of at most `max_size` bytes (0: 16 KiB; 256 ..= 4 MiB) from the
+    /// samples collected (at least 8 frames), loads it so that the frames produced from now on
+    /// are compressed with it, stops collecting and returns its id
+    /// (`podsync_store_train_dictionary`). Takes tens to hundreds of milliseconds: call it off the
+    /// hot path. Replicas need the same bytes ([`dictionary`](Store::dictionary), sent out of
+    /// band) loaded with [`load_dictionary`](Store::load_dictionary).
+    ///
+    /// ```
+    /// use podsync::{Applied, ErrorKind, Schema, Store, StoreOptions};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table_of::<[u32; 4]>(1, &[])?;
+    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().compression_level(3))?;
+    /// let mut replica = Store::replica(&schema)?;
+    /// writer.collect_samples(1 << 20)?;
+    /// for tick in 0..10u32 {
+    ///     // Frames of 100 similar records: compressed, and kept as samples.
+    ///     let keys: Vec<u64> = (0..100).collect();
+    ///     let records: Vec<[u32; 4]> = (0..100).map(|k| [k, tick, k * tick, 7]).collect();
+    ///     writer.put_many(1, &keys, &records)?;
+    ///     writer.flush()?;
+    ///     for f in writer.frames() {
+    ///         replica.apply(f)?;
+    ///     }
+    /// }
+    /// let id = writer.train_dictionary(4096)?;
+    /// writer.put_many(1, &[1, 2], &[[1u32, 2, 3, 4], [5, 6, 7, 8]])?;
+    /// writer.flush()?;
+    /// let frame = writer.frame(0).unwrap();
+    /// assert_eq!(podsync::frame::peek(frame)?.dictionary_id, id);
+    /// // The replica needs the dictionary first; nothing changed meanwhile.
+    /// assert_eq!(replica.apply(frame).unwrap_err().kind(), ErrorKind::DictionaryMissing);
+    /// let (_, bytes) = writer.dictionary()?.expect("trained");
+    /// assert_eq!(replica.load_dictionary(bytes)?, id);
+    /// assert_eq!(replica.apply(frame)?, Applied::Ok);
+    /// assert_eq!(replica.digest()?, writer.digest()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn train_dictionary(&mut self, max_size: usize) -> Result<u32> {
+        let mut id = 0u32;
+        // SAFETY: valid handle and out-pointer.
+        let st =
+            unsafe { sys::podsync_store_train_dictionary(self.ptr.as_ptr(), max_size, &mut id) };
+        self.check(st)?;
+        Ok(id)
+    }
+
+    /// Loads a zstd dictionary (copied by the library; it must carry an id, as those of
+    /// [`train_dictionary`](Store::train_dictionary) or `zstd --train` do) so that frames
+    /// compressed with it can be applied; frames this store produces from now on are compressed
+    /// with it (`podsync_store_load_dictionary`). Returns its id. Loading an id already loaded
+    /// replaces it; a store keeps up to 8.
+    pub fn load_dictionary(&mut self, dict: &[u8]) -> Result<u32> {
+        let mut id = 0u32;
+        // SAFETY: valid handle; dict valid for its length; valid out-pointer.
+        let st = unsafe {
+            sys::podsync_store_load_dictionary(
+                self.ptr.as_ptr(),
+                dict.as_ptr().cast(),
+                dict.len(),
+                &mut id,
+            )
+        };
+        self.check(st)?;
+        Ok(id)
+    }
+
+    /// The dictionary this store compresses with, as `(id, bytes)` borrowed from the store (no
+    /// copy), or `None` if it has none (`podsync_store_dictionary`). The bytes cannot outlive the
+    /// next train or load, which replace them:
+    ///
+    /// ```compile_fail,E0502
+    /// # use podsync::{Schema, Store};
+    /// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+    /// let mut replica = Store::replica(&schema).unwrap();
+    /// let (_, bytes) = replica.dictionary().unwrap().unwrap();
+    /// replica.load_dictionary(&[0u8; 8]).unwrap(); // error[E0502]: `bytes` would dangle
+    /// println!("{}", bytes.len());
+    /// ```
+    pub fn dictionary(&self) -> Result<Option<(u32, &[u8])>> {
+        let mut data: *const std::ffi::c_void = ptr::null();
+        let mut size = 0usize;
+        let mut id = 0u32;
+        // SAFETY: valid handle and out-pointers.
+        let st = unsafe {
+            sys::podsync_store_dictionary(self.ptr.as_ptr(), &mut data, &mut size, &mut id)
+        };
+        match self.check(st)? {
+            sys::PODSYNC_OK if !data.is_null() => {
+                // SAFETY: the library lends `size` bytes until the next train, load or free, all
+                // of which need `&mut self` (or ownership): not while `&self` is borrowed.
+                Ok(Some((id, unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) })))
+            }
+            sys::PODSYNC_OK => {
+                Err(internal("podsync_store_dictionary returned PODSYNC_OK and a NULL dictionary"))
+            }
+            sys::PODSYNC_NOT_FOUND => Ok(None),
+            other => Err(unexpected("podsync_store_dictionary", other)),
+        }
     }
 
     /// Number of live records in `table`.
@@ -832,7 +945,8 @@ impl Store<Replica> {
     /// Validates the whole frame, then applies it atomically (`podsync_store_apply`). `frame`
     /// must be exactly one frame; it need not be aligned. On error the state is unchanged, except
     /// after [`ErrorKind::DigestMismatch`] (the frame was applied and the replica is now
-    /// diverged: it needs a snapshot).
+    /// diverged: it needs a snapshot). [`ErrorKind::DictionaryMissing`]: load the writer's
+    /// dictionary ([`load_dictionary`](Store::load_dictionary)) and apply the frame again.
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
         let mut version = 0u64;
         // SAFETY: valid handle; frame valid for its length; valid out-pointer.

@@ -85,13 +85,16 @@ let frame = writer.frames().next().map(|f| f.to_vec());
 writer.snapshot().unwrap();
 println!("{:?}", frame.map(|f| f.len()));
 let _ = replica.apply(writer.frame(0).unwrap());
+let bytes = replica.dictionary().unwrap().map(|(_, b)| b.to_vec());
+let _ = replica.load_dictionary(&[0u8; 8]);
+println!("{:?}", bytes.map(|b| b.len()));
 needs_send(&writer);
 "#;
 
 #[test]
 fn compile_fail_examples_fail_with_the_error_code_they_name() {
     let snippets = snippets();
-    assert!(snippets.len() >= 6, "found {} compile_fail examples", snippets.len());
+    assert!(snippets.len() >= 7, "found {} compile_fail examples", snippets.len());
 
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile_fail");
     let examples = dir.join("examples");
