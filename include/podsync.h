@@ -402,7 +402,8 @@ typedef struct podsync_metrics {
     uint64_t encode_ns[PODSYNC_METRICS_BUCKETS]; /* flush / delta_since / snapshot durations */
     uint64_t apply_ns[PODSYNC_METRICS_BUCKETS];  /* apply durations */
     /* since metrics version 2 (library 0.3.0) */
-    uint64_t saved_by_zero_columns; /* bytes of all-zero byte columns left out (COLUMNS) */
+    uint64_t saved_by_zero_columns; /* zero bytes left out by COLUMNS: all-zero byte columns,
+                                     and sparse columns' zeros net of their bitmaps */
     uint64_t raw_column_bytes;    /* bytes of columns sent uncompressed because zstd could not
                                      shrink them (COLUMNS) */
     uint64_t column_trials;       /* times the encoder re-tested which columns compress */

@@ -14,4 +14,7 @@ PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 96, frame_info_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, transforms) == 80, frame_info_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_section) == 56, frame_section_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_metrics) == 936, metrics_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, saved_by_zero_columns) == 904, metrics_v1_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, dictionary_frames) == 928, metrics_dictionary_frames);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, dictionary_id) == 84, frame_info_dictionary_id);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, rejects) == 136, metrics_rejects);

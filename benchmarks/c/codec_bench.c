@@ -12,8 +12,9 @@
  * flush (encode) and apply, and the ratio of encode + apply to the plain variant's.
  * Every replica's digest is compared with its writer's at the end.
  *
- *   usage: codec_bench [N] [TICKS] [LEVEL ...] [-c CHANGED] [-d]
+ *   usage: codec_bench [N] [TICKS] [LEVEL ...] [-c CHANGED] [-d] [-x]
  *          defaults: N 100000, TICKS 60, LEVEL 1, CHANGED N/100 records per tick
+ *          -d: also each level with a dictionary; -x: also the first level without each transform
  *
  * C99 + POSIX clock_gettime; uses only include/podsync.h. Built and run by benchmarks/run-codec.
  */
@@ -95,10 +96,11 @@ typedef struct variant {
     double put[MAX_TICKS], flush[MAX_TICKS], apply[MAX_TICKS], both[MAX_TICKS], bytes[MAX_TICKS];
 } variant;
 
-static void make_variant(variant *v, const char *name, const podsync_schema *schema, int32_t level) {
+static void make_variant(variant *v, const char *name, const podsync_schema *schema, int32_t level, uint32_t transforms) {
     podsync_store_options o;
     CHECK(NULL, podsync_store_options_init(&o, PODSYNC_STORE_OPTIONS_VERSION));
     o.compression_level = level;
+    o.transforms = transforms;
     o.max_batch_records = 0;
     o.max_batch_bytes = 0;
     o.max_batch_age_ms = 0;
@@ -153,10 +155,11 @@ static void load(variant *v, const uint64_t *keys, const entity *world, size_t n
 
 int main(int argc, char **argv) {
     size_t n = 100000, changed = 0;
-    int ticks = 60, levels[3] = {1}, nlevels = 0, dict = 0, positional = 0;
+    int ticks = 60, levels[3] = {1}, nlevels = 0, dict = 0, ablate = 0, positional = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) changed = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "-d") == 0) dict = 1;
+        else if (strcmp(argv[i], "-x") == 0) ablate = 1;
         else if (positional == 0 && ++positional) n = (size_t)strtoull(argv[i], NULL, 10);
         else if (positional == 1 && ++positional) ticks = atoi(argv[i]);
         else if (nlevels < 3) levels[nlevels++] = atoi(argv[i]);
@@ -164,7 +167,7 @@ int main(int argc, char **argv) {
     if (nlevels == 0) nlevels = 1;
     if (changed == 0) changed = n / 100;
     if (n < 100 || changed > n || ticks < 1 || ticks > MAX_TICKS) {
-        fprintf(stderr, "usage: codec_bench [N >= 100] [TICKS 1..%d] [LEVEL ...(3)] [-c CHANGED] [-d]\n", MAX_TICKS);
+        fprintf(stderr, "usage: codec_bench [N >= 100] [TICKS 1..%d] [LEVEL ...(3)] [-c CHANGED] [-d] [-x]\n", MAX_TICKS);
         return 2;
     }
 
@@ -194,14 +197,28 @@ int main(int argc, char **argv) {
         perm[i] = i;
     }
 
-    static char names[6][32];
-    static variant variants[7];
-    make_variant(&variants[0], "plain", schema, 0);
+    static char names[16][40];
+    static variant variants[16];
+    make_variant(&variants[0], "plain", schema, 0, PODSYNC_TRANSFORM_ALL);
     int nv = 1;
     for (int d = 0; d <= dict; d++) {
         for (int i = 0; i < nlevels; i++, nv++) {
-            snprintf(names[nv - 1], sizeof names[nv - 1], d ? "zstd %d+dict" : "zstd %d", levels[i]);
-            make_variant(&variants[nv], names[nv - 1], schema, levels[i]);
+            snprintf(names[nv], sizeof names[nv], d ? "zstd %d+dict" : "zstd %d", levels[i]);
+            make_variant(&variants[nv], names[nv], schema, levels[i], PODSYNC_TRANSFORM_ALL);
+        }
+    }
+    int first_ablation = nv;
+    if (ablate) { /* each transform's effect: the first level without it */
+        static const struct { const char *name; uint32_t drop; } drops[] = {
+            {"no XOR", PODSYNC_TRANSFORM_XOR},
+            {"no COLUMNS", PODSYNC_TRANSFORM_COLUMNS},
+            {"no TRANSPOSE", PODSYNC_TRANSFORM_TRANSPOSE | PODSYNC_TRANSFORM_COLUMNS},
+            {"no KEY_GAPS", PODSYNC_TRANSFORM_KEY_GAPS},
+            {"no transforms", PODSYNC_TRANSFORM_ALL},
+        };
+        for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++, nv++) {
+            snprintf(names[nv], sizeof names[nv], "%d %s", levels[0], drops[i].name);
+            make_variant(&variants[nv], names[nv], schema, levels[0], PODSYNC_TRANSFORM_ALL & ~drops[i].drop);
         }
     }
     for (int k = 0; k < nv; k++) load(&variants[k], keys, world, n);
@@ -209,10 +226,10 @@ int main(int argc, char **argv) {
     /* With -d: 64 ticks whose frames the dictionary variants keep as samples, then training; the
        replicas load the writer's dictionary. Then three warm-up ticks, then the measured ones. */
     int first = dict ? -67 : -3;
-    for (int k = 1 + nlevels; k < nv; k++) CHECK(variants[k].writer, podsync_store_collect_samples(variants[k].writer, 1 << 20));
+    for (int k = 1 + nlevels; k < first_ablation; k++) CHECK(variants[k].writer, podsync_store_collect_samples(variants[k].writer, 1 << 20));
     for (int t = first; t < ticks; t++) {
         if (t == -3) {
-            for (int k = 1 + nlevels; k < nv; k++) {
+            for (int k = 1 + nlevels; k < first_ablation; k++) {
                 const void *bytes = NULL;
                 size_t size = 0;
                 CHECK(variants[k].writer, podsync_store_train_dictionary(variants[k].writer, 0, NULL));
@@ -240,7 +257,7 @@ int main(int argc, char **argv) {
 
     printf("codec_bench: N = %zu, %zu changed records per tick (random order), medians of %d ticks\n",
            n, changed, ticks);
-    printf("%-12s %12s %10s %10s %10s %14s %10s\n", "variant", "bytes/tick", "put us", "flush us", "apply us",
+    printf("%-16s %12s %10s %10s %10s %14s %10s\n", "variant", "bytes/tick", "put us", "flush us", "apply us",
            "flush+apply us", "vs plain");
     double plain_both = 0, plain_bytes = 0;
     int diverged = 0;
@@ -249,7 +266,7 @@ int main(int argc, char **argv) {
         double b = median(v->bytes, ticks), p = median(v->put, ticks), f = median(v->flush, ticks);
         double a = median(v->apply, ticks), fa = median(v->both, ticks);
         if (k == 0) { plain_both = fa; plain_bytes = b; }
-        printf("%-12s %12.0f %10.1f %10.1f %10.1f %14.1f %9.2fx   bytes %.2fx\n", v->name, b, p, f, a, fa,
+        printf("%-16s %12.0f %10.1f %10.1f %10.1f %14.1f %9.2fx   bytes %.2fx\n", v->name, b, p, f, a, fa,
                fa / plain_both, b / plain_bytes);
         podsync_metrics m;
         memset(&m, 0, sizeof m);
@@ -257,7 +274,7 @@ int main(int argc, char **argv) {
         CHECK(v->writer, podsync_store_metrics(v->writer, &m));
         if (m.compressed_frames + m.saved_by_key_gaps > 0) {
             double f = (double)m.frames_out;
-            printf("%-12s per frame: raw %.0f -> wire %.0f B; key gaps saved %.0f, zero columns %.0f, zstd %.0f; "
+            printf("%-16s per frame: raw %.0f -> wire %.0f B; key gaps saved %.0f, zero columns %.0f, zstd %.0f; "
                    "%.0f B of columns sent uncompressed; %" PRIu64 " column trials, %" PRIu64 " of %" PRIu64 " frames compressed\n",
                    "", (double)m.raw_bytes_out / f, (double)m.wire_bytes_out / f, (double)m.saved_by_key_gaps / f,
                    (double)m.saved_by_zero_columns / f, (double)m.saved_by_compression / f, (double)m.raw_column_bytes / f,
