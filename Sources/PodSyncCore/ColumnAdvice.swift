@@ -7,14 +7,15 @@ import CZstd
 /// they travel uncompressed. Which columns those are is a property of the data stream, not of one
 /// frame, so it is learned by trial and remembered, per table and kind of frame (records mostly
 /// XOR-ed against earlier values, or mostly absolute): each non-zero column's first `sampleBytes`
-/// bytes are compressed on their own, and columns that zstd shrinks by less than a quarter are marked raw
+/// bytes are compressed on their own, and columns that zstd does not shrink to half their size are marked raw
 /// until the next trial. Trials come after 1, 2, 4 … frames, then every `trialPeriod` frames, so
 /// a stream that changes character (a bulk load, then small updates) is re-learned quickly.
 /// All-zero columns are found exactly in every frame.
 struct ColumnAdvice {
-    /// A column is compressed when zstd shrinks its sample to under this percentage: one that
-    /// saves less than a quarter costs more zstd time than its bytes are worth.
-    static let codedBelowPercent = 75
+    /// A column is compressed when zstd shrinks its sample to under this percentage: zstd spends
+    /// about 3 ns a byte on such columns, too much for one that saves less than half (measured
+    /// with benchmarks/run-codec: at 75% the 1% tick took ~10% more time for ~5% fewer bytes).
+    static let codedBelowPercent = 50
     static let trialPeriod = 64
     static let sampleBytes = 4096
     /// Fewer rows than this teach nothing: every non-zero column is compressed, nothing learned.

@@ -39,9 +39,12 @@ enum SparseColumn {
                 if word != 0 {
                     // Gather the high bits of the nonzero-byte mask into one byte.
                     bits = UInt8(truncatingIfNeeded: ((nonzeroBytes(word) >> 7) &* 0x0102_0408_1020_4080) >> 56)
-                    for k in 0..<8 where bits & (1 << UInt8(k)) != 0 {
-                        value.storeBytes(of: column.load(fromByteOffset: first &+ k, as: UInt8.self), as: UInt8.self)
+                    var rest = bits
+                    while rest != 0 {
+                        let k = rest.trailingZeroBitCount
+                        value.storeBytes(of: UInt8(truncatingIfNeeded: word >> UInt64(8 &* k)), as: UInt8.self)
                         value += 1
+                        rest &= rest &- 1
                     }
                 }
             } else {
@@ -89,17 +92,17 @@ enum SparseColumn {
             let bits = p.load(fromByteOffset: b, as: UInt8.self)
             let first = 8 &* b
             let count = min(8, rows &- first)
-            if bits == 0 {
-                (out + first).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+            if count == 8 {
+                (out + first).storeBytes(of: UInt64(0), as: UInt64.self)
             } else {
-                for k in 0..<count {
-                    var byte: UInt8 = 0
-                    if bits & (1 << UInt8(k)) != 0 {
-                        byte = value.load(as: UInt8.self)
-                        value += 1
-                    }
-                    (out + (first &+ k)).storeBytes(of: byte, as: UInt8.self)
-                }
+                (out + first).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+            }
+            var rest = bits
+            while rest != 0 {
+                let k = rest.trailingZeroBitCount
+                (out + (first &+ k)).storeBytes(of: value.load(as: UInt8.self), as: UInt8.self)
+                value += 1
+                rest &= rest &- 1
             }
             b &+= 1
         }

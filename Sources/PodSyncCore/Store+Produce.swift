@@ -164,7 +164,6 @@ extension Store {
         FrameBuilder.writeFrame(p, length: length, header: .init(
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: frameVersion - 1, stateVersion: frameVersion, stateDigest: newDigest), sections: plans)
-        FrameBuilder.seal(p, length: length)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: wantBases ? bases : nil)
     }
 
@@ -173,6 +172,10 @@ extension Store {
     /// counts it.
     mutating func finishFrame(records: Int, bases: [[UnsafeRawPointer?]]?) {
         guard let last = outbox.frames.last else { return }
+        // The plain frame is checksummed only if it is the one sent (packing reads it unsealed).
+        let plainFrame = outbox.buffer.base + last.offset
+        var sent = false
+        defer { if !sent { FrameBuilder.seal(plainFrame, length: last.length) } }
         metrics.framesOut &+= 1
         metrics.recordsOut &+= UInt64(records)
         metrics.rawBytesOut &+= UInt64(last.length)
@@ -183,10 +186,11 @@ extension Store {
         let packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms, level: options.compressionLevel,
                                      output: &codecOutput, scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
         metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
-        if dictionarySamples != nil, codecScratch.streamLength > 0 {
-            dictionarySamples!.add(UnsafeRawPointer(codecScratch.stream.base), count: codecScratch.streamLength)
+        if codecScratch.streamLength > 0 {
+            dictionarySamples?.add(UnsafeRawPointer(codecScratch.stream.base), count: codecScratch.streamLength)
         }
         guard let packed else { return }
+        sent = true
         (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: packed.length)
         outbox.shrinkLastFrame(to: packed.length)
         if packed.compressed { metrics.compressedFrames &+= 1 }
@@ -288,7 +292,6 @@ extension Store {
         FrameBuilder.writeFrame(p, length: length, header: .init(
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: since, stateVersion: version, stateDigest: digest), sections: plans)
-        FrameBuilder.seal(p, length: length)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
         return Status.ok
     }
@@ -338,7 +341,6 @@ extension Store {
         FrameBuilder.writeFrame(p, length: length, header: .init(
             flags: frameFlags | FrameLayout.flagReset, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
             baseVersion: 0, stateVersion: version, stateDigest: digest), sections: plans)
-        FrameBuilder.seal(p, length: length)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount }, bases: nil)
         return Status.ok
     }
