@@ -1,8 +1,9 @@
 /// The KEY_GAPS transform: keys sorted, then written as LEB128 gaps (docs/FORMAT.md, "Transforms").
 enum KeyCoding {
     /// Positions 0..<count ordered by the little-endian u64 at `keys + 8*i`. Already ascending
-    /// input costs one pass; otherwise an LSD radix sort visits only the bytes in which the keys
-    /// differ (two or three for keys of a dense id space), over unsafe buffers.
+    /// input costs one pass; otherwise an LSD radix sort over unsafe buffers visits only the bits
+    /// in which the keys differ, in digits of up to 11 bits (keys of a dense id space up to 4M
+    /// take two passes).
     static func sortedOrder(_ keys: UnsafeRawPointer, count n: Int) -> [Int] {
         guard n > 1 else { return Array(0..<n) }
         let first = keys.le(0, as: UInt64.self)
@@ -15,22 +16,29 @@ enum KeyCoding {
             varying |= key ^ first
             previous = key
         }
-        if ascending { return Array(0..<n) }
+        if ascending || varying == 0 { return Array(0..<n) }
+        // Digits cover bits [low, high) of the keys: the span in which they differ.
+        let low = varying.trailingZeroBitCount
+        let high = 64 - varying.leadingZeroBitCount
+        let passes = (high - low + 10) / 11
+        let width = (high - low + passes - 1) / passes
+        let mask = (UInt64(1) << UInt64(width)) &- 1
         let pairs = UnsafeMutablePointer<(key: UInt64, index: Int)>.allocate(capacity: 2 &* n)
         defer { pairs.deallocate() }
         var source = pairs
         var target = pairs + n
         for i in 0..<n { source[i] = (keys.le(8 &* i, as: UInt64.self), i) }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
-            for digit in 0..<8 where (varying >> UInt64(8 &* digit)) & 0xFF != 0 {
-                let shift = UInt64(8 &* digit)
-                counts.initialize(repeating: 0)
-                for i in 0..<n { counts[Int(truncatingIfNeeded: (source[i].key >> shift) & 0xFF)] &+= 1 }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 1 << 11) { counts in
+            for pass in 0..<passes {
+                let shift = UInt64(low &+ pass &* width)
+                let buckets = 1 << width
+                for b in 0..<buckets { counts[b] = 0 }
+                for i in 0..<n { counts[Int(truncatingIfNeeded: (source[i].key >> shift) & mask)] &+= 1 }
                 var total = 0
-                for b in 0..<256 { let c = counts[b]; counts[b] = total; total &+= c }
+                for b in 0..<buckets { let c = counts[b]; counts[b] = total; total &+= c }
                 for i in 0..<n {
                     let item = source[i]
-                    let bucket = Int(truncatingIfNeeded: (item.key >> shift) & 0xFF)
+                    let bucket = Int(truncatingIfNeeded: (item.key >> shift) & mask)
                     target[counts[bucket]] = item
                     counts[bucket] &+= 1
                 }
