@@ -136,11 +136,12 @@ enum FrameCodec {
                 for c in 0..<size {
                     let column = columns + c &* n
                     let mode: UInt8
-                    let nonzero = SparseColumn.nonzeroCount(column, n)
+                    let sparseLimit = n &* 3 / 8
+                    let nonzero = SparseColumn.nonzeroCount(column, n, limit: sparseLimit)
                     if nonzero == 0 {
                         mode = columnZero
                         savedByZeroColumns &+= n
-                    } else if nonzero &* 8 <= n &* 3 && !raw[c] {
+                    } else if nonzero <= sparseLimit && !raw[c] {
                         // Mostly zeros: a bitmap of the nonzero rows and their bytes, a fraction
                         // of the column for zstd to read.
                         mode = columnSparse

@@ -8,13 +8,15 @@ enum SparseColumn {
         return ((x & low7) &+ low7 | x) & ~low7
     }
 
-    /// Nonzero bytes among `count` bytes at `p`, eight at a time.
-    static func nonzeroCount(_ p: UnsafeRawPointer, _ count: Int) -> Int {
+    /// Nonzero bytes among `count` bytes at `p`, eight at a time; counting stops (with a result
+    /// above `limit`) once it passes `limit`.
+    static func nonzeroCount(_ p: UnsafeRawPointer, _ count: Int, limit: Int = .max) -> Int {
         var i = 0
         var total = 0
         while i &+ 8 <= count {
             total &+= nonzeroBytes(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)).nonzeroBitCount
             i &+= 8
+            if total > limit && i & 63 == 0 { return total }
         }
         while i < count {
             if p.load(fromByteOffset: i, as: UInt8.self) != 0 { total &+= 1 }
