@@ -162,6 +162,42 @@ import Testing
         }
     }
 
+    /// Random lies in every byte after the header of uncompressed COLUMNS frames (checksum
+    /// recomputed, so the decoder itself must catch them): never a crash, and a rejected frame
+    /// leaves the replica as it was.
+    @Test func mutatedColumnsFramesNeverCrashAndChangeNothingWhenRejected() throws {
+        // 20 keys; column 0 sparse, column 1 raw, column 2 coded, the rest zero.
+        let map: [UInt8] = [0x03 | (0x1 << 2) | (0x0 << 4) | (0x2 << 6), 0xAA, 0xAA, 0xAA]
+        let keys = [UInt8](repeating: 3, count: 20)
+        let sparse: [UInt8] = [0x11, 0x00, 0x08, 7, 8, 9]          // rows 0, 4, 19
+        let coded = (0..<20).map { UInt8($0 * 7) }
+        let raw = (0..<20).map { UInt8(200 - $0) }
+        let payload = CodecTests.packedSection(puts: 20, map: map, keys: keys, records: sparse + coded)
+        let good = try CodecTests.packedFrame(transforms: Self.columns, payload: payload, tail: raw)
+        let schema = try standardSchema()
+        let check = try Store.replica(schema)
+        expectStatus(check.apply(good).status, PODSYNC_OK, "the unmutated frame")
+        #expect(check.get(tableB, 3)?.prefix(3) == [7, 200, 0] && check.get(tableB, 60)?.prefix(3) == [9, 181, 19 * 7])
+        var rng = SplitMix64(seed: 2024)
+        var rejected = 0
+        for round in 0..<3000 {
+            var bad = good
+            for _ in 0..<(1 + round % 3) {
+                let at = 88 + Int(rng.next() % UInt64(bad.count - 88))
+                bad[at] = round % 2 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : bad[at] ^ (1 << UInt8(rng.next() % 8))
+            }
+            recomputeChecksum(&bad)
+            let r = try Store.replica(schema)
+            let before = Observed(r)
+            let st = r.apply(bad).status
+            if st < 0 {
+                rejected += 1
+                #expect(Observed(r) == before, "round \(round): \(sname(st)) changed the state")
+            }
+        }
+        #expect(rejected > 1000, "most lies are caught: \(rejected) of 3000")
+    }
+
     /// Zero columns cost no bytes, so the decoded size is bounded by itself: many rows of zeros
     /// behind a few key bytes are refused by max_decoded_bytes before anything is allocated.
     @Test func zeroColumnsCannotHideADecompressionBomb() throws {
