@@ -5,8 +5,9 @@ import CZstd
 ///
 /// The encoder writes every frame in the plain layout first, then `pack` re-encodes its payload:
 /// keys sorted and stored as LEB128 gaps, records XOR-ed with the receiver's record at the base
-/// version and byte-transposed, the result compressed with zstd. The packed frame replaces the
-/// plain one only where it is at least 5% smaller. `unpack` reverses it into a scratch buffer with
+/// version and byte-transposed, the byte columns left out (all zero), made sparse, kept raw
+/// (noise) or coded, and the packed stream compressed with zstd. The packed frame replaces the
+/// plain one only where it is at least 5% smaller. `unpack` reverses it into scratch buffers with
 /// every count, length and size checked before it is used or allocated.
 enum FrameCodec {
     /// Largest decoded payload accepted by default (and by store-less validation).
@@ -141,7 +142,7 @@ enum FrameCodec {
                     if nonzero == 0 {
                         mode = columnZero
                         savedByZeroColumns &+= n
-                    } else if nonzero <= sparseLimit && !raw[c] {
+                    } else if nonzero <= sparseLimit {
                         // Mostly zeros: a bitmap of the nonzero rows and their bytes, a fraction
                         // of the column for zstd to read.
                         mode = columnSparse
