@@ -420,14 +420,10 @@ enum FrameCodec {
                         }
                         guard let zeroColumn else { throw PodSyncError(Status.internal, "no memory set aside for a zero column") }
                         columns.append(zeroColumn)
-                    default:
-                        // Validated in the first pass; measured again to step over it.
-                        guard let expanded, let length = SparseColumn.validatedLength(recordsIn, rows: s.puts, available: Int.max) else {
-                            throw PodSyncError(Status.internal, "a validated sparse column no longer measures")
-                        }
+                    default:  // sparse, validated in the first pass
+                        guard let expanded else { throw PodSyncError(Status.internal, "no memory set aside for a sparse column") }
                         let target = expanded + expandedUsed
-                        SparseColumn.expand(recordsIn, rows: s.puts, into: target)
-                        recordsIn += length
+                        recordsIn += SparseColumn.expand(recordsIn, rows: s.puts, into: target)
                         columns.append(UnsafeRawPointer(target))
                         expandedUsed += s.puts
                     }

@@ -85,8 +85,9 @@ enum SparseColumn {
         return bitmapBytes &+ set
     }
 
-    /// Expands a validated sparse column into `rows` bytes at `out`.
-    static func expand(_ p: UnsafeRawPointer, rows: Int, into out: UnsafeMutableRawPointer) {
+    /// Expands a validated sparse column into `rows` bytes at `out`; returns the bytes it took.
+    @discardableResult
+    static func expand(_ p: UnsafeRawPointer, rows: Int, into out: UnsafeMutableRawPointer) -> Int {
         let bitmapBytes = (rows &+ 7) / 8
         var value = p + bitmapBytes
         var b = 0
@@ -108,5 +109,6 @@ enum SparseColumn {
             }
             b &+= 1
         }
+        return value - p
     }
 }

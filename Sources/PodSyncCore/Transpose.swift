@@ -7,7 +7,7 @@
 enum Transpose {
     /// Transposes an 8 × 8 byte matrix held as eight little-endian words (word r = row r).
     @inline(__always)
-    static func block(_ x: inout (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) {
+    static func block(_ x: inout Block) {
         @inline(__always) func swap(_ a: inout UInt64, _ b: inout UInt64, _ shift: UInt64, _ mask: UInt64) {
             let t = ((a >> shift) ^ b) & mask
             b ^= t
@@ -19,6 +19,21 @@ enum Transpose {
         swap(&x.4, &x.6, 16, 0x0000_FFFF_0000_FFFF); swap(&x.5, &x.7, 16, 0x0000_FFFF_0000_FFFF)
         swap(&x.0, &x.4, 32, 0x0000_0000_FFFF_FFFF); swap(&x.1, &x.5, 32, 0x0000_0000_FFFF_FFFF)
         swap(&x.2, &x.6, 32, 0x0000_0000_FFFF_FFFF); swap(&x.3, &x.7, 32, 0x0000_0000_FFFF_FFFF)
+    }
+
+    typealias Block = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+    /// Stores the eight words of a block `stride` bytes apart from `p`.
+    @inline(__always)
+    static func store(_ x: Block, at p: UnsafeMutableRawPointer, stride: Int) {
+        p.storeBytes(of: x.0, toByteOffset: 0, as: UInt64.self)
+        p.storeBytes(of: x.1, toByteOffset: stride, as: UInt64.self)
+        p.storeBytes(of: x.2, toByteOffset: 2 &* stride, as: UInt64.self)
+        p.storeBytes(of: x.3, toByteOffset: 3 &* stride, as: UInt64.self)
+        p.storeBytes(of: x.4, toByteOffset: 4 &* stride, as: UInt64.self)
+        p.storeBytes(of: x.5, toByteOffset: 5 &* stride, as: UInt64.self)
+        p.storeBytes(of: x.6, toByteOffset: 6 &* stride, as: UInt64.self)
+        p.storeBytes(of: x.7, toByteOffset: 7 &* stride, as: UInt64.self)
     }
 
     /// Writes the records `records + order[j] × size` (j < order.count), each XOR-ed with
@@ -53,15 +68,7 @@ enum Transpose {
                             }
                             var x = (word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7))
                             block(&x)
-                            let column = target + (o &* rows &+ r)
-                            column.storeBytes(of: x.0, toByteOffset: 0, as: UInt64.self)
-                            column.storeBytes(of: x.1, toByteOffset: rows, as: UInt64.self)
-                            column.storeBytes(of: x.2, toByteOffset: 2 &* rows, as: UInt64.self)
-                            column.storeBytes(of: x.3, toByteOffset: 3 &* rows, as: UInt64.self)
-                            column.storeBytes(of: x.4, toByteOffset: 4 &* rows, as: UInt64.self)
-                            column.storeBytes(of: x.5, toByteOffset: 5 &* rows, as: UInt64.self)
-                            column.storeBytes(of: x.6, toByteOffset: 6 &* rows, as: UInt64.self)
-                            column.storeBytes(of: x.7, toByteOffset: 7 &* rows, as: UInt64.self)
+                            store(x, at: target + (o &* rows &+ r), stride: rows)
                         }
                         for b in (8 &* words)..<size {
                             for k in 0..<8 {
@@ -98,15 +105,7 @@ enum Transpose {
                     }
                     var x = (load(0), load(1), load(2), load(3), load(4), load(5), load(6), load(7))
                     block(&x)
-                    let at = record + 8 &* w
-                    at.storeBytes(of: x.0, toByteOffset: 0, as: UInt64.self)
-                    at.storeBytes(of: x.1, toByteOffset: size, as: UInt64.self)
-                    at.storeBytes(of: x.2, toByteOffset: 2 &* size, as: UInt64.self)
-                    at.storeBytes(of: x.3, toByteOffset: 3 &* size, as: UInt64.self)
-                    at.storeBytes(of: x.4, toByteOffset: 4 &* size, as: UInt64.self)
-                    at.storeBytes(of: x.5, toByteOffset: 5 &* size, as: UInt64.self)
-                    at.storeBytes(of: x.6, toByteOffset: 6 &* size, as: UInt64.self)
-                    at.storeBytes(of: x.7, toByteOffset: 7 &* size, as: UInt64.self)
+                    store(x, at: record + 8 &* w, stride: size)
                 }
                 for b in (8 &* words)..<size {
                     for k in 0..<8 {
