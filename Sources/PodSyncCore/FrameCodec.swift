@@ -260,6 +260,7 @@ enum FrameCodec {
         var position = 0
         var outputSize: UInt64 = 0
         var tailSize = 0
+        var expandedSize = 0  // zero and sparse columns rebuilt in the second pass
         var previousTable: UInt32? = nil
         for _ in 0..<header.sectionCount {
             guard payloadLength - position >= FrameLayout.packedSectionHeaderSize else { throw .malformed("packed section at byte \(position) is truncated") }
@@ -302,6 +303,7 @@ enum FrameCodec {
             var recordBytes = 0
             if split {
                 let map = p + FrameLayout.packedSectionHeaderSize
+                var zeroSeen = false
                 for c in 0..<recordSize {
                     switch (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3 {
                     case columnCoded:
@@ -310,13 +312,16 @@ enum FrameCodec {
                         }
                         recordBytes += Int(puts)
                     case columnRaw: raw += 1
-                    case columnZero: break
+                    case columnZero:
+                        if !zeroSeen { expandedSize += Int(puts) }  // one zero column per section, shared
+                        zeroSeen = true
                     default:
                         guard let length = SparseColumn.validatedLength(packed + recordsAt + recordBytes, rows: Int(puts),
                                                                         available: available - recordBytes) else {
                             throw .malformed("packed section for table \(tableID): sparse column \(c) is truncated or has bits past its rows")
                         }
                         recordBytes += length
+                        expandedSize += Int(puts)
                     }
                 }
             } else {
@@ -368,22 +373,10 @@ enum FrameCodec {
         var expandedUsed = 0
         defer { if let expanded { podsync_free(expanded) } }
         if split {
-            var need = 0
-            for s in list {
-                let map = packed + s.map
-                var zeroSeen = false
-                for c in 0..<s.recordSize {
-                    let mode = (map.load(fromByteOffset: c / 4, as: UInt8.self) >> UInt8(2 * (c % 4))) & 3
-                    if mode == columnSparse || (mode == columnZero && !zeroSeen) { need += s.puts }
-                    if mode == columnZero { zeroSeen = true }
-                }
+            guard let memory = allocateRaw(max(expandedSize, 8), alignment: 8) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate \(expandedSize) bytes to decode a frame's columns")
             }
-            do {
-                guard let memory = allocateRaw(max(need, 8), alignment: 8) else {
-                    throw PodSyncError(Status.noMemory, "cannot allocate \(need) bytes to decode a frame's columns")
-                }
-                expanded = memory
-            }
+            expanded = memory
         }
         for s in list {
             let keysIn = packed + s.keysAt

@@ -72,14 +72,6 @@ enum KeyCoding {
         return out
     }
 
-    /// Writes the keys in `order` as little-endian u64 (no KEY_GAPS).
-    static func writeKeys(_ keys: UnsafeRawPointer, order: [Int], to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        order.withUnsafeBufferPointer { order in
-            for j in 0..<order.count { start.storeLE(keys.le(8 &* order[j], as: UInt64.self), at: 8 &* j) }
-        }
-        return start + 8 &* order.count
-    }
-
     /// Decodes `count` LEB128 keys (first key, then gaps of at least 1) from `input`, advancing `read`.
     static func readGaps(
         _ input: UnsafeRawPointer, length: Int, count: Int, into output: UnsafeMutableRawPointer, read: inout Int

@@ -25,9 +25,6 @@ enum SparseColumn {
         return total
     }
 
-    /// Bytes a sparse column of `rows` rows with `nonzero` nonzero bytes takes.
-    @inline(__always) static func length(rows: Int, nonzero: Int) -> Int { (rows &+ 7) / 8 &+ nonzero }
-
     /// Writes the sparse form of `rows` bytes at `column` (of which `nonzero` are nonzero) to
     /// `out`; returns the bytes written.
     static func write(_ column: UnsafeRawPointer, _ rows: Int, nonzero: Int, to out: UnsafeMutableRawPointer) -> Int {

@@ -73,9 +73,4 @@ extension Store {
 
     /// The dictionary this store compresses with, if any (valid until the next load or train).
     public var currentDictionary: (id: UInt32, bytes: UnsafeRawBufferPointer)? { zstd.current }
-
-    /// Samples collected so far (count, bytes).
-    public var dictionarySampleCount: (samples: Int, bytes: Int) {
-        (dictionarySamples?.sizes.count ?? 0, dictionarySamples?.bytes.count ?? 0)
-    }
 }
