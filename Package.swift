@@ -33,6 +33,6 @@ let package = Package(
         // The README's Swift quick start (examples/swift/main.swift).
         .executableTarget(name: "podsync-swift-quickstart", dependencies: ["PodSyncCore"], path: "examples/swift"),
         .testTarget(
-            name: "PodSyncTests", dependencies: ["PodSync", "PodSyncCore", "CPodSync", "CXXHash"]),
+            name: "PodSyncTests", dependencies: ["PodSync", "PodSyncCore", "CPodSync", "CXXHash", "CZstd"]),
     ]
 )

@@ -55,7 +55,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 3
+#define PODSYNC_VERSION_MINOR 4
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
@@ -112,6 +112,9 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                              has not loaded; nothing changed. Load it
                                              (podsync_store_load_dictionary) and apply again
                                              (since library 0.3.0)                                */
+#define PODSYNC_E_LIMIT             -23  /* a limit the host set (podsync_store_options.max_records)
+                                             would be exceeded; nothing changed (since library
+                                             0.4.0)                                               */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
 /* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.
@@ -198,7 +201,7 @@ typedef struct podsync_store podsync_store;
 #define PODSYNC_OPT_FRAME_DIGEST  0x1u  /* frames carry the writer's state digest (default on) */
 #define PODSYNC_OPT_MANUAL_CLOCK  0x2u  /* time comes only from podsync_store_set_time()       */
 
-#define PODSYNC_STORE_OPTIONS_VERSION 2
+#define PODSYNC_STORE_OPTIONS_VERSION 3
 
 /* Transforms the encoder may apply before compressing (podsync_store_options.transforms) and that
    a frame records it used (podsync_frame_info.transforms); docs/FORMAT.md specifies them. */
@@ -233,14 +236,23 @@ typedef struct podsync_store_options {
                                     (PODSYNC_TRANSFORM_ALL) */
     uint64_t max_decoded_bytes;  /* replica: largest decoded payload of a compressed frame it
                                     accepts, checked before allocating; 0 = 1 GiB (1 GiB) */
+    /* since options version 3 (library 0.4.0) */
+    uint64_t max_records;        /* most live records the store holds, all tables together: a write
+                                    or a frame that would exceed it returns PODSYNC_E_LIMIT and
+                                    changes nothing. 0 = no limit but 2^30 per table (0). A replica
+                                    fed from an untrusted source sets this and max_decoded_bytes */
+    uint64_t max_tombstones;     /* most deletions a store remembers for catch-up deltas, all tables
+                                    together; past it the oldest are forgotten and catchup_floor
+                                    rises to their version. 0 = no limit (1048576) */
 } podsync_store_options;
 
 #define PODSYNC_STORE_OPTIONS_INIT \
     { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, \
-      0, PODSYNC_TRANSFORM_ALL, 1073741824 }
+      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576 }
 
-/* Fills *options with the defaults of the given struct version (1 or 2; a version-1 struct has no
-   compression fields and gets frames that are never compressed). */
+/* Fills *options with the defaults of the given struct version (1, 2 or 3; a version-1 struct has
+   no compression fields and gets frames that are never compressed; a version-2 struct gets the
+   defaults of the version-3 limits). */
 PODSYNC_API int32_t podsync_store_options_init(podsync_store_options *options, uint32_t version);
 
 /* Creates a store for `schema` (which is copied; it may be freed afterwards). role is
@@ -490,10 +502,18 @@ typedef struct podsync_frame_info {
 PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_frame_info *info);
 
 /* Validates a whole frame (size must be exactly its length): header, checksum and the layout of
-   every section, without a schema, decoding a compressed or transformed payload (up to 1 GiB) to
-   check it. info may be NULL. A frame compressed with a dictionary returns
+   every section, without a schema, decompressing a compressed payload of up to 1 GiB to check it
+   (podsync_frame_validate_limited sets that limit). Records are checked, not decoded: the work is
+   linear in the frame's size and its decompressed payload. info may be NULL; on failure after the
+   header was read, info holds the header's fields. A frame compressed with a dictionary returns
    PODSYNC_E_DICTIONARY_MISSING (apply it to a store that has loaded the dictionary). */
 PODSYNC_API int32_t podsync_frame_validate(const void *data, size_t size, podsync_frame_info *info);
+/* podsync_frame_validate with the largest decompressed payload, and the largest decoded size of
+   the sections (8 bytes a key plus the records), it accepts: larger ones return
+   PODSYNC_E_FRAME_TOO_LARGE before anything is allocated. 0 means 1 GiB. (since library 0.4.0) */
+PODSYNC_API int32_t podsync_frame_validate_limited(const void *data, size_t size,
+                                                   uint64_t max_decoded_bytes,
+                                                   podsync_frame_info *info);
 
 #define PODSYNC_FRAME_SECTION_VERSION 1
 

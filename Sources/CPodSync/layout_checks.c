@@ -7,7 +7,8 @@
 #define PODSYNC_STATIC_ASSERT(cond, name) typedef char podsync_static_assert_##name[(cond) ? 1 : -1]
 
 PODSYNC_STATIC_ASSERT(sizeof(podsync_field) == 24, field_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 72, store_options_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 88, store_options_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, max_records) == 72, store_options_v2_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, compression_level) == 56, store_options_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_store_info) == 80, store_info_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 96, frame_info_size);

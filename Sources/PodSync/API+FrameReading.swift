@@ -43,14 +43,30 @@ public func podsync_frame_peek(_ data: UnsafeRawPointer!, _ size: Int, _ info: U
 
 @c @implementation
 public func podsync_frame_validate(_ data: UnsafeRawPointer!, _ size: Int, _ info: UnsafeMutablePointer<podsync_frame_info>!) -> Int32 {
+    validateFrame(data, size, 0, info)
+}
+
+@c @implementation
+public func podsync_frame_validate_limited(
+    _ data: UnsafeRawPointer!, _ size: Int, _ max_decoded_bytes: UInt64, _ info: UnsafeMutablePointer<podsync_frame_info>!
+) -> Int32 {
+    validateFrame(data, size, max_decoded_bytes, info)
+}
+
+/// Store-less validation; `info` gets the header's fields as soon as they could be read, so a
+/// caller learns what a frame it cannot apply (a missing dictionary, say) claims to be.
+func validateFrame(
+    _ data: UnsafeRawPointer?, _ size: Int, _ maxDecoded: UInt64, _ info: UnsafeMutablePointer<podsync_frame_info>?
+) -> Int32 {
     frameCall { () throws(PodSyncError) in
         let bytes = try required(data, "data")
         guard size >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }
         if let info, info.pointee.version < 1 {
             throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "info.version must be PODSYNC_FRAME_INFO_VERSION")
         }
-        let (header, _) = try FrameReader.validate(UnsafeRawBufferPointer(start: bytes, count: size), schema: nil)
-        if let info { try fill(info, header) }
+        let frame = UnsafeRawBufferPointer(start: bytes, count: size)
+        if let info, let header = try? FrameReader.peek(frame) { try fill(info, header) }
+        _ = try FrameReader.check(frame, maxDecoded: maxDecoded == 0 ? FrameReader.defaultMaxDecodedBytes : maxDecoded)
         return PODSYNC_OK
     }
 }

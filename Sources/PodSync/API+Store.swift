@@ -4,8 +4,14 @@ import PodSyncCore
 
 let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK)
 
-/// Size of a version-1 podsync_store_options (before the compression fields were appended).
-let storeOptionsV1Size = 56
+/// Size of a podsync_store_options of each struct version (fields are only appended).
+func storeOptionsSize(_ version: UInt32) -> Int {
+    switch version {
+    case 1: 56  // before the compression fields
+    case 2: 72  // before the limits
+    default: MemoryLayout<podsync_store_options>.size
+    }
+}
 
 @c @implementation
 public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_store_options>!, _ version: UInt32) -> Int32 {
@@ -16,9 +22,10 @@ public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_s
         max_batch_records: d.maxBatchRecords, max_batch_bytes: d.maxBatchBytes,
         max_batch_age_ms: d.maxBatchAgeMs, max_frame_bytes: d.maxFrameBytes,
         tombstone_horizon: d.tombstoneHorizon, compression_level: d.compressionLevel,
-        transforms: UInt32(d.transforms), max_decoded_bytes: d.maxDecodedBytes)
-    // A version-1 caller's struct ends before the compression fields: write only what it has.
-    let size = version == 1 ? storeOptionsV1Size : MemoryLayout<podsync_store_options>.size
+        transforms: UInt32(d.transforms), max_decoded_bytes: d.maxDecodedBytes,
+        max_records: d.maxRecords, max_tombstones: d.maxTombstones)
+    // An older caller's struct ends before the fields appended since: write only what it has.
+    let size = storeOptionsSize(version)
     withUnsafeBytes(of: &full) { UnsafeMutableRawPointer(options).copyMemory(from: $0.baseAddress!, byteCount: size) }
     return PODSYNC_OK
 }
@@ -33,7 +40,7 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
         throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "options version \(version) is not 1...\(PODSYNC_STORE_OPTIONS_VERSION)")
     }
     var o = podsync_store_options()
-    let size = version == 1 ? storeOptionsV1Size : MemoryLayout<podsync_store_options>.size
+    let size = storeOptionsSize(version)
     withUnsafeMutableBytes(of: &o) { $0.baseAddress!.copyMemory(from: UnsafeRawPointer(pointer), byteCount: size) }
     guard o.flags & ~knownOptionFlags == 0 else {
         throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "unknown option flags 0x\(String(o.flags & ~knownOptionFlags, radix: 16))")
@@ -56,6 +63,10 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
         result.compressionLevel = o.compression_level
         result.transforms = UInt8(o.transforms)
         if o.max_decoded_bytes != 0 { result.maxDecodedBytes = o.max_decoded_bytes }
+    }
+    if version >= 3 {
+        result.maxRecords = o.max_records
+        result.maxTombstones = o.max_tombstones
     }
     return result
 }

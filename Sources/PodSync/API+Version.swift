@@ -40,6 +40,7 @@ public func podsync_status_name(_ status: Int32) -> UnsafePointer<CChar>! {
         case PODSYNC_E_VERSION_AHEAD: "PODSYNC_E_VERSION_AHEAD"
         case PODSYNC_E_FRAME_TOO_LARGE: "PODSYNC_E_FRAME_TOO_LARGE"
         case PODSYNC_E_DICTIONARY_MISSING: "PODSYNC_E_DICTIONARY_MISSING"
+        case PODSYNC_E_LIMIT: "PODSYNC_E_LIMIT"
         case PODSYNC_E_INTERNAL: "PODSYNC_E_INTERNAL"
         default: "PODSYNC_UNKNOWN_STATUS"
         }

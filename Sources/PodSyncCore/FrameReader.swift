@@ -41,6 +41,8 @@ public struct SectionView {
 /// Validates frames. Nothing is trusted: every length and count is checked against the buffer with
 /// overflow-safe arithmetic before it is used, so a lying frame costs O(1) memory to reject.
 public enum FrameReader {
+    /// The decoded-size limit of store-less validation when the caller sets none.
+    public static let defaultMaxDecodedBytes = FrameCodec.defaultMaxDecodedBytes
     /// Decodes the header from the first bytes of a frame (the rest need not be present): magic,
     /// format version and header length are checked.
     public static func peek(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> FrameHeader {
@@ -90,12 +92,26 @@ public enum FrameReader {
                             packed: &packed, decoded: &decoded, zstd: &zstd)
     }
 
+    /// Checks a whole frame without a store and without decoding its records: the work is linear
+    /// in the frame and its decompressed payload (at most `maxDecoded` bytes, also the limit of
+    /// the decoded size). On failure the error carries the header when it could be read.
+    public static func check(
+        _ frame: UnsafeRawBufferPointer, maxDecoded: UInt64
+    ) throws(PodSyncError) -> FrameHeader {
+        var packed = ByteBuffer()
+        var decoded = ByteBuffer()
+        var zstd = ZstdContexts()
+        return try validate(frame, schema: nil, schemaHash: 0, maxDecoded: maxDecoded, mode: .validateOnly,
+                            packed: &packed, decoded: &decoded, zstd: &zstd).0
+    }
+
     /// Validates a whole frame (`frame` must be exactly one frame): header, checksum, schema hash
     /// (when `schema` is given), flags, codec and transforms, version rules and the layout of every
     /// section. A compressed or transformed payload is decoded into `decoded` (its sections point
     /// there, valid until the buffers are reused), at most `maxDecoded` bytes of it.
     static func validate(
-        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64, maxDecoded: UInt64,
+        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64, maxDecoded: UInt64, maxPuts: UInt64 = 0,
+        mode: FrameCodec.UnpackMode = .decode,
         packed: inout ByteBuffer, decoded: inout ByteBuffer, zstd: inout ZstdContexts
     ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
         let header = try peek(frame)
@@ -137,7 +153,7 @@ public enum FrameReader {
         }
         if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
         if encoded {
-            let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded,
+            let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded, maxPuts: maxPuts, mode: mode,
                                                  packed: &packed, decoded: &decoded, zstd: &zstd)
             return (header, sections)
         }

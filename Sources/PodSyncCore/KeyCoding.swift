@@ -74,7 +74,7 @@ enum KeyCoding {
 
     /// Decodes `count` LEB128 keys (first key, then gaps of at least 1) from `input`, advancing `read`.
     static func readGaps(
-        _ input: UnsafeRawPointer, length: Int, count: Int, into output: UnsafeMutableRawPointer, read: inout Int
+        _ input: UnsafeRawPointer, length: Int, count: Int, into output: UnsafeMutableRawPointer?, read: inout Int
     ) throws(PodSyncError) {
         var at = 0
         var previous: UInt64 = 0
@@ -96,7 +96,7 @@ enum KeyCoding {
                 guard !overflow else { throw .malformed("a key gap overflows 64 bits") }
                 value = key
             }
-            output.storeLE(value, at: 8 &* j)
+            output?.storeLE(value, at: 8 &* j)
             previous = value
         }
         read += at

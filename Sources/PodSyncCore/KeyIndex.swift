@@ -63,6 +63,24 @@ struct KeyIndex: ~Copyable {
         return true
     }
 
+    /// Whether `additional` more keys fit without rehashing.
+    func hasRoom(for additional: Int) -> Bool { (count &+ additional) &* 2 <= mask &+ 1 }
+
+    /// Sets the slot of `key`, inserting it if absent (room was reserved).
+    @inline(__always)
+    mutating func set(_ key: UInt64, slot: UInt32) {
+        if insertIfAbsent(key, slot: slot) != nilSlot { update(key, slot: slot) }
+    }
+
+    /// Removes `key` if present and returns its slot, or nilSlot.
+    @inline(__always)
+    mutating func removeValue(_ key: UInt64) -> UInt32 {
+        guard count > 0 else { return nilSlot }
+        let slot = find(key)
+        if slot != nilSlot { remove(key) }
+        return slot
+    }
+
     /// Inserts `key` unless present. Returns the slot already holding it, or nilSlot if inserted.
     @inline(__always)
     mutating func insertIfAbsent(_ key: UInt64, slot: UInt32) -> UInt32 {
@@ -118,6 +136,13 @@ struct KeyIndex: ~Copyable {
         }
         buckets[hole].slot = nilSlot
         count &-= 1
+    }
+
+    /// Empties the index, keeping its buckets (O(buckets) when it held keys, else O(1)).
+    mutating func clear() {
+        guard count > 0 else { return }
+        buckets.update(repeating: IndexEntry(key: 0, slot: nilSlot), count: mask &+ 1)
+        count = 0
     }
 
     /// Empties the index, sized for `capacity` keys.

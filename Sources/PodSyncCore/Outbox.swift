@@ -10,10 +10,23 @@ struct Outbox: ~Copyable {
         frames.removeAll(keepingCapacity: true)
     }
 
-    /// Reserves `length` bytes for a new frame and returns its start.
-    mutating func beginFrame(length: Int) -> UnsafeMutableRawPointer {
+    /// Makes room for frames of these lengths in the outbox once it is cleared, so that
+    /// `beginFrame` cannot fail for them. False (nothing changed) without memory.
+    mutating func reserve(lengths: [Int]) -> Bool {
+        var end = 0
+        for length in lengths {
+            let (next, overflow) = alignUp(end, ByteBuffer.alignment).addingReportingOverflow(length)
+            guard !overflow else { return false }
+            end = next
+        }
+        frames.reserveCapacity(lengths.count)
+        return buffer.reserve(end, preserving: used)
+    }
+
+    /// Reserves `length` bytes for a new frame and returns its start; nil without memory.
+    mutating func beginFrame(length: Int) -> UnsafeMutableRawPointer? {
         let offset = alignUp(used, ByteBuffer.alignment)
-        buffer.reserve(offset + length, preserving: used)
+        guard buffer.reserve(offset + length, preserving: used) else { return nil }
         frames.append((offset, length))
         used = offset + length
         return buffer.base + offset

@@ -42,6 +42,7 @@ public enum Status {
     public static let versionAhead: Int32 = -20
     public static let frameTooLarge: Int32 = -21
     public static let dictionaryMissing: Int32 = -22
+    public static let limit: Int32 = -23
     public static let `internal`: Int32 = -99
 }
 

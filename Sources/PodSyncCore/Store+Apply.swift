@@ -28,7 +28,7 @@ extension Store {
             throw PodSyncError(Status.wrongRole, "apply is for replicas; this store is a writer")
         }
         let (header, sections) = try FrameReader.validate(
-            frame, schema: schema, schemaHash: schemaHash, maxDecoded: options.maxDecodedBytes,
+            frame, schema: schema, schemaHash: schemaHash, maxDecoded: options.maxDecodedBytes, maxPuts: options.maxRecords,
             packed: &decodePacked, decoded: &decoded, zstd: &zstd)
 
         if header.isReset {
@@ -47,8 +47,16 @@ extension Store {
             }
             if header.stateVersion <= version && bound { return Status.duplicate }
             if header.baseVersion > version { return Status.gap }
-            for s in sections { try tables[s.tableIndex].checkRoom(s.putCount) }
-            applyDelta(sections, version: header.stateVersion)
+            // A delta from v to v+1 needs no tombstone for a key the replica did not have: no
+            // replica at a version this one can serve had it either. A wider (catch-up) delta does,
+            // for replicas between its base and its version.
+            var deletes = 0
+            for s in sections { deletes &+= s.deleteCount }
+            let keeps = keepsTombstones(for: deletes)
+            try reserveForDelta(sections, keepsTombstones: keeps)
+            if !keeps { forgetAllTombstones(floor: header.stateVersion) }
+            applyDelta(sections, version: header.stateVersion, tombstones: keeps,
+                       absentNeedTombstones: header.stateVersion != header.baseVersion &+ 1)
         }
         if header.isReset && (bound || version != 0) { metrics.resyncs &+= 1 }
         metrics.framesApplied &+= 1
@@ -70,19 +78,9 @@ extension Store {
         return Status.ok
     }
 
-    /// Checks limits and makes room before a reset touches anything: growing an arena keeps its
-    /// records, so on failure the state is unchanged, and afterwards the reset cannot fail.
-    mutating func reserveForReset(_ sections: [SectionView]) throws(PodSyncError) {
-        for s in sections {
-            guard s.putCount <= Table.maxRecords else {
-                throw PodSyncError(Status.noMemory, "table \(s.tableID) would exceed \(Table.maxRecords) records")
-            }
-            let t = s.tableIndex
-            if s.putCount > tables[t].count { try tables[t].reserve(s.putCount - tables[t].count) }
-        }
-    }
-
-    mutating func applyDelta(_ sections: [SectionView], version frameVersion: UInt64) {
+    /// Applies a validated delta whose memory `reserveForDelta` reserved: it cannot fail.
+    mutating func applyDelta(_ sections: [SectionView], version frameVersion: UInt64, tombstones: Bool,
+                             absentNeedTombstones: Bool) {
         var newDigest = digest
         for s in sections {
             let t = s.tableIndex
@@ -94,8 +92,10 @@ extension Store {
                 if slot != nilSlot {
                     newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
                     tables[t].removeSlot(slot)
+                } else if !absentNeedTombstones {
+                    continue
                 }
-                tables[t].addTombstone(key: key, version: frameVersion)
+                if tombstones { tables[t].tombstones.add(key: key, version: frameVersion) }
             }
             let records = s.records
             let putKeys = s.putKeys
@@ -111,7 +111,7 @@ extension Store {
                 } else {
                     // Absent at the base: an XOR-ed record was XOR-ed with zeros, so it is the record.
                     slot = table.appendRecord(key: key, record: source)
-                    if table.aliveTombstones > 0 { table.removeTombstone(key: key) }
+                    table.tombstones.remove(key: key)
                     newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
                 }
                 table.stamp(slot, key: key, version: frameVersion)

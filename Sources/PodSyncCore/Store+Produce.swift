@@ -12,51 +12,98 @@ extension Store {
         var puts: Range<Int>
     }
 
-    /// The changes of one table waiting in a flush: indices into its dirty list.
+    /// The changes of one table waiting in a flush: the table's `flushPuts` and `flushDeletes`
+    /// (indices into its dirty list) hold them.
     struct TableWork {
         var table: Int
-        var puts: ContiguousArray<UInt32> = []
-        var deletes: ContiguousArray<UInt32> = []
+        var puts = 0
+        var deletes = 0
     }
 
     // MARK: Flush
 
     /// Turns the pending batch into frames (one per version step) in the outbox. Returns how many.
+    /// Everything it needs is allocated before it changes anything.
     public mutating func flush() throws(PodSyncError) -> Int {
         try requireWriter("flush")
         let start = podsync_monotonic_ns()
         defer { metrics.recordEncode(since: start) }
-        outbox.clear()
         var work: [TableWork] = []
         for t in 0..<tableCount where tables[t].dirty.count > 0 {
             var w = TableWork(table: t)
-            w.puts.reserveCapacity(tables[t].pendingChanges)
-            for d in 0..<tables[t].dirty.count {
+            let entries = tables[t].dirty.count
+            guard tables[t].flushPuts.reserve(entries), tables[t].flushDeletes.reserve(entries) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate the flush of table \(tables[t].schema.id)")
+            }
+            tables[t].flushPuts.removeAll()
+            tables[t].flushDeletes.removeAll()
+            for d in 0..<entries {
                 let entry = tables[t].dirty[d]
                 if entry.slot != nilSlot {
-                    w.puts.append(UInt32(truncatingIfNeeded: d))
+                    tables[t].flushPuts.append(UInt32(truncatingIfNeeded: d))
                 } else if entry.pre != nilSlot {
-                    w.deletes.append(UInt32(truncatingIfNeeded: d))
+                    tables[t].flushDeletes.append(UInt32(truncatingIfNeeded: d))
                 }
             }
-            if w.puts.isEmpty && w.deletes.isEmpty { tables[t].clearBatch() } else { work.append(w) }
+            w.puts = tables[t].flushPuts.count
+            w.deletes = tables[t].flushDeletes.count
+            work.append(w)
         }
-        metrics.writes &+= writesSinceFlush
         var changes: UInt64 = 0
-        for w in work { changes &+= UInt64(w.puts.count + w.deletes.count) }
+        var deletions = 0
+        for w in work {
+            changes &+= UInt64(w.puts + w.deletes)
+            deletions &+= w.deletes
+        }
+        let frames = splitIntoFrames(work.filter { $0.puts + $0.deletes > 0 })
+        let keeps = keepsTombstones(for: deletions)
+        try reserveForFlush(frames, work: work, tombstones: keeps)
+
+        // Nothing below can fail.
+        outbox.clear()
+        metrics.writes &+= writesSinceFlush
         metrics.coalescedWrites &+= writesSinceFlush > changes ? writesSinceFlush - changes : 0
         writesSinceFlush = 0
-        guard !work.isEmpty else { return 0 }
-
-        let frames = splitIntoFrames(work)
+        let active = work.filter { $0.puts + $0.deletes > 0 }
+        if !keeps { forgetAllTombstones(floor: version &+ UInt64(frames.count)) }
         for (i, parts) in frames.enumerated() {
-            encodeBatchFrame(parts, work: work, version: version &+ UInt64(i) &+ 1)
+            encodeBatchFrame(parts, work: active, version: version &+ UInt64(i) &+ 1, tombstones: keeps)
         }
         for w in work { tables[w.table].clearBatch() }
+        guard !frames.isEmpty else { return 0 }
         version &+= UInt64(frames.count)
         batchStartMs = 0
         purgeTombstones()
         return frames.count
+    }
+
+    /// Reserves the outbox, change logs and tombstones a flush will write.
+    mutating func reserveForFlush(_ frames: [[Part]], work: [TableWork], tombstones: Bool) throws(PodSyncError) {
+        let active = work.filter { $0.puts + $0.deletes > 0 }
+        var lengths: [Int] = []
+        lengths.reserveCapacity(frames.count)
+        for parts in frames {
+            var plans = sectionPlans(parts, work: active)
+            lengths.append(FrameBuilder.layout(&plans))
+        }
+        guard outbox.reserve(lengths: lengths) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate \(lengths.reduce(0, &+)) bytes of frames")
+        }
+        for w in active {
+            guard tables[w.table].log.reserve(tables[w.table].log.count &+ w.puts),
+                  !tombstones || tables[w.table].tombstones.reserve(w.deletes) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate the change log of table \(tables[w.table].schema.id)")
+            }
+        }
+    }
+
+    func sectionPlans(_ parts: [Part], work: [TableWork]) -> [SectionPlan] {
+        parts.map { part -> SectionPlan in
+            let t = work[part.work].table
+            return SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
+                               alignment: tables[t].schema.alignment, putCount: part.puts.count,
+                               deleteCount: part.deletes.count)
+        }
     }
 
     /// Cuts the batch into frames of at most `maxFrameBytes` (each holding at least one change).
@@ -71,11 +118,11 @@ extension Store {
             let putCost = 8 + table.recordSize
             var d = 0
             var p = 0
-            while d < item.deletes.count || p < item.puts.count {
+            while d < item.deletes || p < item.puts {
                 var room = limit &- size &- overhead
-                var takeDeletes = min(item.deletes.count - d, max(room, 0) / 8)
+                var takeDeletes = min(item.deletes - d, max(room, 0) / 8)
                 room &-= takeDeletes * 8
-                var takePuts = min(item.puts.count - p, max(room, 0) / putCost)
+                var takePuts = min(item.puts - p, max(room, 0) / putCost)
                 if takeDeletes + takePuts == 0 {
                     if !current.isEmpty {
                         frames.append(current)
@@ -83,13 +130,13 @@ extension Store {
                         size = FrameLayout.headerSize
                         continue
                     }
-                    if d < item.deletes.count { takeDeletes = 1 } else { takePuts = 1 }
+                    if d < item.deletes { takeDeletes = 1 } else { takePuts = 1 }
                 }
                 current.append(Part(work: w, deletes: d..<(d + takeDeletes), puts: p..<(p + takePuts)))
                 size &+= overhead &+ takeDeletes * 8 &+ takePuts * putCost
                 d += takeDeletes
                 p += takePuts
-                if d < item.deletes.count || p < item.puts.count {
+                if d < item.deletes || p < item.puts {
                     frames.append(current)
                     current = []
                     size = FrameLayout.headerSize
@@ -101,15 +148,11 @@ extension Store {
     }
 
     /// Writes one frame of a flush and moves its keys to `version`.
-    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64) {
-        var plans = parts.map { part -> SectionPlan in
-            let t = work[part.work].table
-            return SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
-                               alignment: tables[t].schema.alignment, putCount: part.puts.count,
-                               deleteCount: part.deletes.count)
-        }
+    /// The outbox, logs and tombstones were reserved (`reserveForFlush`): this cannot fail.
+    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64, tombstones: Bool) {
+        var plans = sectionPlans(parts, work: work)
         let length = FrameBuilder.layout(&plans)
-        let p = outbox.beginFrame(length: length)
+        guard let p = outbox.beginFrame(length: length) else { preconditionFailure("outbox space was reserved") }
         var newDigest = digest
         // For the XOR transform: each put's value at the base version (its pre-image, or none).
         let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.transformXOR != 0
@@ -122,14 +165,14 @@ extension Store {
             let keysOut = p + plan.putKeysOffset
             let recordsOut = p + plan.start + plan.recordsOffset
             let deletesOut = p + plan.deleteKeysOffset
-            let puts = work[part.work].puts
-            let deletes = work[part.work].deletes
+            let puts = tables[t].flushPuts.base
+            let deletes = tables[t].flushDeletes.base
             for (j, d) in part.deletes.enumerated() {
                 let pre = tables[t].dirty[Int(deletes[d])].pre
                 let key = tables[t].preimages.keys[Int(pre)]
                 deletesOut.storeLE(key, at: 8 * j)
                 newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
-                tables[t].addTombstone(key: key, version: frameVersion)
+                if tombstones { tables[t].tombstones.add(key: key, version: frameVersion) }
             }
             // Records and their metadata sit at random places: fetch them a few iterations ahead
             // so the misses overlap.
@@ -154,7 +197,7 @@ extension Store {
                 }
                 if wantBases { sectionBases.append(entry.pre != nilSlot ? tables[t].preimages.record(entry.pre) : nil) }
                 newDigest &+= recordDigest(table: id, key: key, record: out, size: size)
-                if tables[t].meta[slot].version == 0 { tables[t].removeTombstone(key: key) }
+                if tables[t].meta[slot].version == 0 { tables[t].tombstones.remove(key: key) }
                 tables[t].stamp(entry.slot, key: key, version: frameVersion)
             }
             bases.append(sectionBases)
@@ -209,18 +252,6 @@ extension Store {
         }
     }
 
-    /// Forgets tombstones past the horizon and raises the catch-up floor to what the tables still
-    /// cover (tombstones and change logs).
-    mutating func purgeTombstones() {
-        for t in 0..<tableCount where tables[t].logFloor > catchupFloor { catchupFloor = tables[t].logFloor }
-        guard options.tombstoneHorizon != 0, version > options.tombstoneHorizon else { return }
-        let limit = version - options.tombstoneHorizon
-        for t in 0..<tableCount {
-            let forgotten = tables[t].purgeTombstones(upTo: limit)
-            if forgotten > catchupFloor { catchupFloor = forgotten }
-        }
-    }
-
     // MARK: Catch-up
 
     /// One frame with every change since `since` as of the last flush. Returns `Status.ok`, or
@@ -237,55 +268,63 @@ extension Store {
         if since == version { return Status.ok }
         if since < catchupFloor { return Status.snapshotRequired }
 
-        var collected: [(table: Int, keys: ContiguousArray<UInt64>, records: ContiguousArray<UnsafeRawPointer>,
-                         deletes: ContiguousArray<UInt64>)] = []
+        // Each table's changes since `since` go to its scratch lists (fallible growth).
+        var collected: [Int] = []
         for t in 0..<tableCount {
-            var keys = ContiguousArray<UInt64>()
-            var records = ContiguousArray<UnsafeRawPointer>()
-            var deletes = ContiguousArray<UInt64>()
+            tables[t].catchupKeys.removeAll()
+            tables[t].catchupRecords.removeAll()
+            tables[t].catchupDeletes.removeAll()
             // The log's tail since `since`, then the entries still current, looked up through
             // the prefetch pipeline.
             var start = tables[t].log.count
             while start > 0 && tables[t].log[start - 1].version > since { start -= 1 }
+            let logged = tables[t].log.count - start
+            let dirty = tables[t].dirty.count
+            guard tables[t].catchupKeys.reserve(logged &+ dirty), tables[t].catchupRecords.reserve(logged &+ dirty),
+                  tables[t].catchupDeletes.reserve(tables[t].tombstones.alive) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate a catch-up delta of table \(tables[t].schema.id)")
+            }
             let log = UnsafePointer(tables[t].log.base + start)
-            tables[t].forEachSlot(count: tables[t].log.count - start, key: { log[$0].key }) { table, i, key, slot in
+            tables[t].forEachSlot(count: logged, key: { log[$0].key }) { table, i, key, slot in
                 guard slot != nilSlot, table.meta[Int(slot)].version == log[i].version else { return }
-                keys.append(key)
-                records.append(table.flushedRecord(Int(slot)))
+                table.catchupKeys.append(key)
+                table.catchupRecords.append(table.flushedRecord(Int(slot)))
             }
             // Keys deleted (and maybe created again) in the pending batch are live as of the last
             // flush with their pre-image.
-            for d in 0..<tables[t].dirty.count {
+            for d in 0..<dirty {
                 let entry = tables[t].dirty[d]
                 if tables[t].flushedOnlyInPreimage(d) && tables[t].preimages.versions[Int(entry.pre)] > since {
-                    keys.append(tables[t].preimages.keys[Int(entry.pre)])
-                    records.append(tables[t].preimages.record(entry.pre))
+                    tables[t].catchupKeys.append(tables[t].preimages.keys[Int(entry.pre)])
+                    tables[t].catchupRecords.append(tables[t].preimages.record(entry.pre))
                 }
             }
-            var i = tables[t].tombstones.count - 1
-            while i >= tables[t].tombstoneStart && tables[t].tombstones[i].version > since {
-                if tables[t].tombstones[i].alive { deletes.append(tables[t].tombstones[i].key) }
-                i -= 1
+            var i = tables[t].tombstones.entries.count &- 1
+            while i >= tables[t].tombstones.start && tables[t].tombstones.entries[i].version > since {
+                let tombstone = tables[t].tombstones.entries[i]
+                if tombstone.alive { tables[t].catchupDeletes.append(tombstone.key) }
+                i &-= 1
             }
-            if !keys.isEmpty || !deletes.isEmpty { collected.append((t, keys, records, deletes)) }
+            if tables[t].catchupKeys.count > 0 || tables[t].catchupDeletes.count > 0 { collected.append(t) }
         }
 
-        var plans = collected.map { c in
-            SectionPlan(tableIndex: c.table, tableID: tables[c.table].schema.id, recordSize: tables[c.table].recordSize,
-                        alignment: tables[c.table].schema.alignment, putCount: c.keys.count, deleteCount: c.deletes.count)
+        var plans = collected.map { t in
+            SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
+                        alignment: tables[t].schema.alignment, putCount: tables[t].catchupKeys.count,
+                        deleteCount: tables[t].catchupDeletes.count)
         }
         let length = FrameBuilder.layout(&plans)
-        let p = outbox.beginFrame(length: length)
-        for (k, c) in collected.enumerated() {
-            let plan = plans[k]
+        guard let p = outbox.beginFrame(length: length) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte catch-up delta")
+        }
+        for plan in plans {
+            let t = plan.tableIndex
             let size = plan.recordSize
             let recordsOut = p + plan.start + plan.recordsOffset
-            c.keys.withUnsafeBytes { (p + plan.putKeysOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            c.deletes.withUnsafeBytes { src in
-                if let base = src.baseAddress { (p + plan.deleteKeysOffset).copyMemory(from: base, byteCount: src.count) }
-            }
-            for j in 0..<c.records.count {
-                copyRecord(to: recordsOut + j &* size, from: c.records[j], size: size)
+            (p + plan.putKeysOffset).copyMemory(from: tables[t].catchupKeys.base, byteCount: 8 &* plan.putCount)
+            (p + plan.deleteKeysOffset).copyMemory(from: tables[t].catchupDeletes.base, byteCount: 8 &* plan.deleteCount)
+            for j in 0..<plan.putCount {
+                copyRecord(to: recordsOut + j &* size, from: tables[t].catchupRecords[j], size: size)
             }
         }
         sequence &+= 1
@@ -311,7 +350,9 @@ extension Store {
             }
         }
         let length = FrameBuilder.layout(&plans)
-        let p = outbox.beginFrame(length: length)
+        guard let p = outbox.beginFrame(length: length) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte snapshot")
+        }
         for plan in plans {
             let t = plan.tableIndex
             let size = plan.recordSize

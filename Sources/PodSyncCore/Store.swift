@@ -22,6 +22,10 @@ public struct StoreOptions: Sendable, Equatable {
     public var transforms: UInt8 = 0xF
     /// Replica: largest decoded payload of a compressed frame it accepts.
     public var maxDecodedBytes: UInt64 = 1 << 30
+    /// Most live records, all tables together (0: only the per-table limit).
+    public var maxRecords: UInt64 = 0
+    /// Most deletions remembered for catch-up, all tables together (0: no limit).
+    public var maxTombstones: UInt64 = 1 << 20
 
     public init() {}
 }
@@ -167,8 +171,9 @@ public struct Store: ~Copyable {
         let t = try tableIndex(id)
         try checkRecordSize(t, size)
         let wasEmpty = pendingChanges == 0
-        try tables[t].checkRoom(1)
-        tables[t].writerPut(key: key, record: record)
+        let slot = tables[t].index.find(key)
+        try reserveWrites(table: t, count: 1) { slot == nilSlot ? 1 : 0 }
+        tables[t].writerPut(key: key, record: record, slot: slot)
         writesSinceFlush &+= 1
         return afterWrite(wasEmpty: wasEmpty)
     }
@@ -184,10 +189,10 @@ public struct Store: ~Copyable {
             throw PodSyncError(Status.recordSize, "\(count) records of table \(id) take \(count &* tables[t].recordSize) bytes, got \(size)")
         }
         let wasEmpty = pendingChanges == 0
-        try tables[t].checkRoom(count)
-        // Loading into an empty table: size everything once. Otherwise most keys usually exist
-        // already, and the arena grows only as records are really added.
-        if tables[t].count == 0 { try tables[t].reserve(count) }
+        // Room for every new key, counted exactly only when "all are new" does not fit (loading
+        // an empty table sizes everything once).
+        let table = tables + t
+        try reserveWrites(table: t, count: count) { table.pointee.absentKeys(count: count) { keys[$0] } }
         tables[t].writerPutMany(keys: keys, records: records, count: count)
         writesSinceFlush &+= UInt64(count)
         return afterWrite(wasEmpty: wasEmpty)
@@ -198,6 +203,8 @@ public struct Store: ~Copyable {
         try requireWriter("delete")
         let t = try tableIndex(id)
         let wasEmpty = pendingChanges == 0
+        guard tables[t].index.find(key) != nilSlot else { return Status.notFound }
+        try tables[t].reserveWrites(added: 0, changed: 1)
         guard tables[t].writerDelete(key: key) else { return Status.notFound }
         writesSinceFlush &+= 1
         return afterWrite(wasEmpty: wasEmpty)
@@ -210,6 +217,7 @@ public struct Store: ~Copyable {
         try requireWriter("delete_many")
         let t = try tableIndex(id)
         let wasEmpty = pendingChanges == 0
+        try tables[t].reserveWrites(added: 0, changed: count)
         var deleted = 0
         for i in 0..<count where tables[t].writerDelete(key: keys[i]) { deleted += 1 }
         writesSinceFlush &+= UInt64(deleted)

@@ -23,7 +23,7 @@ extension Table {
     @inline(__always)
     mutating func insertDirty(key: UInt64, record source: UnsafeRawPointer) {
         let slot = appendRecord(key: key, record: source)
-        if !pendingDeletes.isEmpty, let d = pendingDeletes.removeValue(forKey: key) {
+        if pendingDeletes.count > 0, case let d = pendingDeletes.removeValue(key), d != nilSlot {
             // Deleted earlier in this batch and back now: the pending delete becomes an update.
             meta.base[Int(slot)].dirty = d
             dirty.base[Int(d)].slot = slot
@@ -115,12 +115,12 @@ extension Table {
                 pendingBytes &-= recordSize &+ 8
             } else {
                 pendingBytes &-= recordSize
-                pendingDeletes[key] = m.dirty
+                pendingDeletes.set(key, slot: m.dirty)
             }
             dirty.base[d].slot = nilSlot
         } else {
             let pre = preimages.append(key: key, version: m.version, record: record(s))
-            pendingDeletes[key] = UInt32(truncatingIfNeeded: dirty.count)
+            pendingDeletes.set(key, slot: UInt32(truncatingIfNeeded: dirty.count))
             dirty.append(DirtyEntry(key: key, slot: nilSlot, pre: pre))
             pendingChanges &+= 1
             pendingBytes &+= 8
@@ -136,7 +136,7 @@ extension Table {
             meta.base[Int(dirty[d].slot)].dirty = nilSlot
         }
         dirty.removeAll()
-        pendingDeletes = [:]
+        pendingDeletes.clear()
         preimages.removeAll()
         pendingChanges = 0
         pendingBytes = 0

@@ -27,13 +27,6 @@ struct DirtyEntry {
     var pre: UInt32
 }
 
-/// A deletion remembered for catch-up deltas.
-struct Tombstone {
-    var key: UInt64
-    var version: UInt64
-    var alive: Bool
-}
-
 /// The records of one table as of the last flush, saved on the first write of a batch (copy on
 /// first write). They let catch-up deltas and snapshots describe the flushed state while writes
 /// are pending, and keep the digest incremental.
@@ -47,6 +40,15 @@ struct PreimageStore: ~Copyable {
 
     var count: Int { keys.count }
 
+    /// Makes room for `additional` more pre-images; false (nothing changed) without memory.
+    mutating func reserve(_ additional: Int) -> Bool {
+        let needed = keys.count &+ additional
+        let (bytes, overflow) = needed.multipliedReportingOverflow(by: recordSize)
+        return !overflow && records.reserve(bytes, preserving: keys.count &* recordSize)
+            && keys.reserve(needed) && versions.reserve(needed)
+    }
+
+    /// Saves a pre-image (room was reserved with `reserve`).
     @inline(__always)
     mutating func append(key: UInt64, version: UInt64, record: UnsafeRawPointer) -> UInt32 {
         let index = keys.count
@@ -92,20 +94,25 @@ struct Table: ~Copyable {
     /// Versions <= logFloor were dropped from the log.
     var logFloor: UInt64 = 0
 
-    // Tombstones, in version order; a key has at most one alive tombstone.
-    var tombstones: [Tombstone] = []
-    var tombstoneStart = 0
-    var tombstoneOf: [UInt64: Int] = [:]
-    var aliveTombstones = 0
+    var tombstones = Tombstones()
 
     // Pending batch (writer).
     var dirty = RawVector<DirtyEntry>()
     /// Keys deleted in the pending batch that existed at the last flush, to their batch entry: a
     /// put of such a key reuses the entry (one change, an update of the flushed value).
-    var pendingDeletes: [UInt64: UInt32] = [:]
+    var pendingDeletes = KeyIndex()
     var preimages: PreimageStore
     var pendingChanges = 0
     var pendingBytes = 0
+
+    // Scratch lists of the frames being produced, kept between calls (raw memory whose growth
+    // can fail without a trap): a flush's puts and deletes (indices into `dirty`), and a
+    // catch-up delta's keys, records and deleted keys.
+    var flushPuts = RawVector<UInt32>()
+    var flushDeletes = RawVector<UInt32>()
+    var catchupKeys = RawVector<UInt64>()
+    var catchupRecords = RawVector<UnsafeRawPointer>()
+    var catchupDeletes = RawVector<UInt64>()
 
     /// Largest number of records a table may hold (slots and log positions are 32-bit; the log
     /// holds at most about twice the records).
@@ -180,11 +187,39 @@ struct Table: ~Copyable {
         }
     }
 
-    /// Appends a record, growing the arena geometrically when full. Returns its slot.
+    /// How many of `count` keys have no record (an upper bound of what putting them adds).
+    func absentKeys(count: Int, key: (Int) -> UInt64) -> Int {
+        var absent = 0
+        for i in 0..<count {
+            if i &+ 16 < count { index.prefetch(key(i &+ 16)) }
+            if index.find(key(i)) == nilSlot { absent &+= 1 }
+        }
+        return absent
+    }
+
+    /// Whether `additional` new records fit without growing the arena or the index.
+    func hasRoom(for additional: Int) -> Bool {
+        additional <= capacity &- count && index.hasRoom(for: additional)
+    }
+
+    /// Makes room for the writes of a call before it changes anything: `added` new records, and
+    /// batch entries and pre-images for `changed` keys. Throws `Status.noMemory` with nothing
+    /// changed.
+    mutating func reserveWrites(added: Int, changed: Int) throws(PodSyncError) {
+        try reserve(added)
+        let preimagesNeeded = min(changed, count)
+        guard dirty.reserve(dirty.count &+ changed), pendingDeletes.reserve(changed),
+              preimages.reserve(preimagesNeeded) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate the pending batch of table \(schema.id)")
+        }
+    }
+
+    /// Appends a record (room was reserved: `reserve`, `reserveWrites`). Returns its slot.
     @inline(__always)
     mutating func appendRecord(key: UInt64, record: UnsafeRawPointer) -> UInt32 {
         let slot = count
         if slot == capacity {
+            // Every caller reserves first; reaching this is a bug in PodSync, not bad input.
             do throws(PodSyncError) { try reserve(1) } catch { preconditionFailure(error.message) }
         }
         copyRecord(to: self.record(slot), from: record, size: recordSize)
@@ -213,48 +248,6 @@ struct Table: ~Copyable {
         meta.count = last
     }
 
-    // MARK: Tombstones
-
-    mutating func addTombstone(key: UInt64, version: UInt64) {
-        if let old = tombstoneOf[key] { tombstones[old].alive = false; aliveTombstones -= 1 }
-        tombstoneOf[key] = tombstones.count
-        tombstones.append(Tombstone(key: key, version: version, alive: true))
-        aliveTombstones += 1
-    }
-
-    mutating func removeTombstone(key: UInt64) {
-        guard aliveTombstones > 0, let position = tombstoneOf.removeValue(forKey: key) else { return }
-        tombstones[position].alive = false
-        aliveTombstones -= 1
-    }
-
-    /// Forgets tombstones of versions <= `version`. Returns the newest version forgotten, or 0.
-    mutating func purgeTombstones(upTo version: UInt64) -> UInt64 {
-        var forgotten: UInt64 = 0
-        while tombstoneStart < tombstones.count && tombstones[tombstoneStart].version <= version {
-            let t = tombstones[tombstoneStart]
-            if t.alive {
-                tombstoneOf.removeValue(forKey: t.key)
-                aliveTombstones -= 1
-                forgotten = max(forgotten, t.version)
-            }
-            tombstoneStart += 1
-        }
-        // Compact when at least half the array is dead, keeping the amortized cost O(1).
-        let live = tombstones.count - tombstoneStart
-        if tombstoneStart > 0 && (aliveTombstones * 2 < tombstones.count || tombstoneStart > live) {
-            var kept: [Tombstone] = []
-            kept.reserveCapacity(aliveTombstones)
-            for t in tombstones[tombstoneStart...] where t.alive {
-                tombstoneOf[t.key] = kept.count
-                kept.append(t)
-            }
-            tombstones = kept
-            tombstoneStart = 0
-        }
-        return forgotten
-    }
-
     // MARK: Whole-table reset
 
     /// Empties the table; its arena keeps its capacity (reserve first for what comes next).
@@ -264,12 +257,9 @@ struct Table: ~Copyable {
         log.count = 0
         logFloor = 0
         index.removeAll(keepingCapacityFor: expected)
-        tombstones = []
-        tombstoneStart = 0
-        tombstoneOf = [:]
-        aliveTombstones = 0
+        tombstones.removeAll()
         dirty.removeAll()
-        pendingDeletes = [:]
+        pendingDeletes.removeAll(keepingCapacityFor: 0)
         preimages.removeAll()
         pendingChanges = 0
         pendingBytes = 0

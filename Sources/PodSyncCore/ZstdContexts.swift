@@ -113,6 +113,44 @@ struct ZstdContexts: ~Copyable {
         return ZSTD_compressCCtx(context, destination, capacity, source, count, level)
     }
 
+    /// Prepares the decompression context for one zstd frame of `count` bytes, decoded piece by
+    /// piece with `decompress(into:capacity:produced:from:count:consumed:)`, with the dictionary
+    /// the frame names (`PODSYNC_E_DICTIONARY_MISSING` when it is not loaded).
+    mutating func beginStream(_ source: UnsafeRawPointer, count: Int) throws(PodSyncError) {
+        guard let context = decompressor() else {
+            throw PodSyncError(Status.noMemory, "cannot allocate a zstd decompression context")
+        }
+        ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
+        let id = ZSTD_getDictID_fromFrame(source, count)
+        if id != 0 {
+            guard let ddict = decodingDictionary(id: id) else {
+                throw PodSyncError(Status.dictionaryMissing,
+                                   "frame is compressed with dictionary \(id), which this store has not loaded")
+            }
+            ZSTD_DCtx_refDDict(context, ddict)
+        } else {
+            ZSTD_DCtx_refDDict(context, nil)
+        }
+    }
+
+    /// Continues the frame `beginStream` prepared: decodes into `destination[produced..<capacity]`
+    /// from `source[consumed..<count]`, advancing both. Returns true once the frame is complete.
+    mutating func decompress(
+        into destination: UnsafeMutableRawPointer, capacity: Int, produced: inout Int,
+        from source: UnsafeRawPointer, count: Int, consumed: inout Int
+    ) throws(PodSyncError) -> Bool {
+        guard let context = decompression else { throw PodSyncError(Status.internal, "no zstd stream was begun") }
+        var output = ZSTD_outBuffer(dst: destination, size: capacity, pos: produced)
+        var input = ZSTD_inBuffer(src: source, size: count, pos: consumed)
+        let result = ZSTD_decompressStream(context, &output, &input)
+        guard ZSTD_isError(result) == 0 else {
+            throw .malformed("the zstd payload is corrupt: \(String(cString: ZSTD_getErrorName(result)))")
+        }
+        produced = output.pos
+        consumed = input.pos
+        return result == 0
+    }
+
     /// Decompresses one zstd frame of `count` bytes into exactly `capacity` bytes, with the
     /// dictionary the frame names (`PODSYNC_E_DICTIONARY_MISSING` when it is not loaded).
     mutating func decompress(

@@ -35,6 +35,8 @@ let allStatuses: [(code: Int32, name: String)] = [
     (PODSYNC_E_DIVERGED, "PODSYNC_E_DIVERGED"),
     (PODSYNC_E_VERSION_AHEAD, "PODSYNC_E_VERSION_AHEAD"),
     (PODSYNC_E_FRAME_TOO_LARGE, "PODSYNC_E_FRAME_TOO_LARGE"),
+    (PODSYNC_E_DICTIONARY_MISSING, "PODSYNC_E_DICTIONARY_MISSING"),
+    (PODSYNC_E_LIMIT, "PODSYNC_E_LIMIT"),
     (PODSYNC_E_INTERNAL, "PODSYNC_E_INTERNAL"),
 ]
 
@@ -380,6 +382,8 @@ struct Options {
     var compressionLevel: Int32 = 0
     var transforms: UInt32 = PODSYNC_TRANSFORM_ALL
     var maxDecodedBytes: UInt64 = 1 << 30
+    var maxRecords: UInt64 = 0
+    var maxTombstones: UInt64 = 1 << 20
 
     var c: podsync_store_options {
         podsync_store_options(
@@ -387,7 +391,8 @@ struct Options {
             max_batch_records: maxBatchRecords, max_batch_bytes: maxBatchBytes,
             max_batch_age_ms: maxBatchAgeMs, max_frame_bytes: maxFrameBytes,
             tombstone_horizon: tombstoneHorizon, compression_level: compressionLevel,
-            transforms: transforms, max_decoded_bytes: maxDecodedBytes)
+            transforms: transforms, max_decoded_bytes: maxDecodedBytes,
+            max_records: maxRecords, max_tombstones: maxTombstones)
     }
 }
 

@@ -706,7 +706,9 @@ func sectionOf(_ frame: [UInt8], table: UInt32) -> (put: [Row], deletes: [UInt64
     @Test func storeOptionsDefaults() throws {
         var o = podsync_store_options()
         expectStatus(podsync_store_options_init(&o, UInt32(PODSYNC_STORE_OPTIONS_VERSION)), PODSYNC_OK, "options_init")
-        #expect(o.version == 2)
+        #expect(o.version == 3)
+        #expect(o.max_records == 0, "no record limit unless asked")
+        #expect(o.max_tombstones == 1 << 20)
         #expect(o.compression_level == 0, "frames are not compressed unless asked")
         #expect(o.transforms == PODSYNC_TRANSFORM_ALL)
         #expect(o.max_decoded_bytes == 1 << 30)
