@@ -229,9 +229,11 @@ typedef struct podsync_store_options {
                                     since an older version needs a snapshot; 0 = forever (65536) */
     /* since options version 2 (library 0.2.0) */
     int32_t compression_level;   /* writer: 0 = frames are never compressed (the default); else the
-                                    zstd level (1 is fast; up to 19; negative levels are faster
-                                    still). A frame is compressed only where that makes it at least
-                                    5% smaller; otherwise it is sent as an uncompressed frame. */
+                                    zstd level, ZSTD_minCLevel() .. ZSTD_maxCLevel() (-131072 .. 22
+                                    with libzstd 1.5: 1 is fast, 19 and above are slow, negative
+                                    levels are faster still). A frame is compressed only where that
+                                    makes it at least 5% smaller; otherwise it is sent as an
+                                    uncompressed frame. */
     uint32_t transforms;         /* writer: PODSYNC_TRANSFORM_* used before compressing
                                     (PODSYNC_TRANSFORM_ALL) */
     uint64_t max_decoded_bytes;  /* replica: largest decoded payload of a compressed frame it
@@ -435,8 +437,11 @@ PODSYNC_API int32_t podsync_store_metrics(const podsync_store *store, podsync_me
    nothing. A store keeps up to 8 dictionaries for decoding; the last one loaded or trained also
    compresses its frames. */
 
-/* Starts keeping the packed streams of the frames this store produces, up to max_bytes in all
-   (samples past it are dropped); 0 stops and discards them. Needs compression_level != 0. */
+/* Starts keeping the packed stream (the bytes zstd compresses) of every frame this store produces
+   from now on, each whole, while it fits in what is left of max_bytes: a frame that does not fit
+   is skipped, not cut. 0 stops and discards them. Needs compression_level != 0. Training needs 8
+   kept frames, so max_bytes should be at least 8 times a typical frame (100 times the dictionary
+   size is ideal); the training error says how many frames were kept and how many skipped. */
 PODSYNC_API int32_t podsync_store_collect_samples(podsync_store *store, size_t max_bytes);
 /* Trains a dictionary of at most max_size bytes (0: 16 KiB; 256 .. 4 MiB) from the samples
    collected (at least 8 frames; about 100 times max_size is ideal), loads it, stops collecting and

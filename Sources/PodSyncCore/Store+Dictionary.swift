@@ -5,13 +5,19 @@ import CZstd
 struct DictionarySamples {
     private(set) var bytes: [UInt8] = []
     private(set) var sizes: [Int] = []
+    /// Frames offered that did not fit what was left of the budget.
+    private(set) var skipped = 0
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
-    /// Keeps a sample while the budget lasts; samples past it are dropped.
+    /// Keeps a sample whole if it fits what is left of the budget; otherwise skips it.
     mutating func add(_ p: UnsafeRawPointer, count: Int) {
-        guard count > 0, count <= limit - bytes.count else { return }
+        guard count > 0 else { return }
+        guard count <= limit - bytes.count else {
+            skipped &+= 1
+            return
+        }
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: count))
         sizes.append(count)
     }
@@ -47,7 +53,7 @@ extension Store {
             throw .invalid("no samples: call podsync_store_collect_samples first, then produce frames")
         }
         guard samples.sizes.count >= Self.minimumDictionarySamples else {
-            throw .invalid("\(samples.sizes.count) sample frames collected; training needs at least \(Self.minimumDictionarySamples)")
+            throw .invalid("\(samples.sizes.count) sample frames kept (\(samples.skipped) more did not fit max_bytes \(samples.limit)); training needs at least \(Self.minimumDictionarySamples)")
         }
         let dictionary = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { dictionary.deallocate() }

@@ -217,6 +217,19 @@ import Testing
         #expect(v.info.dictionary_id == id && v.info.frame_length == UInt64(frames[0].count) && v.info.state_version == w.version)
     }
 
+    /// Samples are kept whole while they fit the budget; the training error says what happened.
+    @Test func sampleCollectionSaysWhatItSkipped() throws {
+        let schema = try standardSchema()
+        let w = try Store.writer(schema) { $0.compressionLevel = 1 }
+        expectStatus(podsync_store_collect_samples(w.handle, 900), PODSYNC_OK, "collect 900 bytes")
+        for round in 0..<14 {
+            for k in 0..<10 { w.put(tableA, UInt64(k), salt: UInt32(round)) }
+            _ = try w.flushOK()
+        }
+        expectError(podsync_store_train_dictionary(w.handle, 1024, nil), "too few samples kept")
+        #expect(w.errmsg.contains("did not fit max_bytes 900"), "\(w.errmsg)")
+    }
+
     // MARK: Building hostile frames
 
     static func frame(schema: Schema, codec: UInt8, transforms: UInt8, payload: [UInt8], payloadLength: Int,
