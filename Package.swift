@@ -27,7 +27,7 @@ let package = Package(
             name: "PodSyncCore", dependencies: ["CXXHash", "CZstd", "CPodSyncShims"],
             swiftSettings: engineFlags),
         .target(
-            name: "PodSync", dependencies: ["PodSyncCore", "CPodSync", "CZstd"],
+            name: "PodSync", dependencies: ["PodSyncCore", "CPodSync", "CPodSyncShims", "CZstd"],
             swiftSettings: engineFlags,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(versionScript)"])]),
         // The README's Swift quick start (examples/swift/main.swift).

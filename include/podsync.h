@@ -121,6 +121,14 @@ PODSYNC_API uint32_t podsync_abi_version(void);
    The string is static. */
 PODSYNC_API const char *podsync_status_name(int32_t status);
 
+/* The message of the last error any PodSync function returned on the calling thread ("" if none
+   yet). It is how the functions that have no handle to keep a message report one
+   (podsync_schema_create, podsync_schema_decode, podsync_store_options_init, podsync_store_create,
+   podsync_frame_*, and calls given a NULL handle); functions with a handle record it there too.
+   A successful call does not clear it. The string is owned by the library (per thread, at most
+   1023 bytes) and valid until the next PodSync call on this thread. (since library 0.4.0) */
+PODSYNC_API const char *podsync_last_errmsg(void);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Schema                                                                                     */
 /* ------------------------------------------------------------------------------------------ */

@@ -4,7 +4,7 @@ import PodSyncCore
 /// Runs a store-less frame call: errors become their status (there is no handle for a message).
 @inline(__always)
 func frameCall(_ body: () throws(PodSyncError) -> Int32) -> Int32 {
-    do { return try body() } catch { return error.code }
+    do { return try body() } catch { return lastError(error.code, error.message) }
 }
 
 func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) throws(PodSyncError) {

@@ -53,7 +53,7 @@ public func podsync_store_frame(
 public func podsync_store_apply(
     _ store: OpaquePointer!, _ frame: UnsafeRawPointer!, _ size: Int, _ version_out: UnsafeMutablePointer<UInt64>!
 ) -> Int32 {
-    guard let store else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let store else { return nullHandle("store") }
     let status = withStore(store) { (s) throws(PodSyncError) in
         let bytes = try required(frame, "frame")
         guard size >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }

@@ -3,7 +3,7 @@ import PodSyncCore
 
 @c @implementation
 public func podsync_schema_create(_ out: UnsafeMutablePointer<OpaquePointer?>!) -> Int32 {
-    guard let out else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let out else { return nullHandle("out") }
     out.pointee = box(SchemaHandle())
     return PODSYNC_OK
 }
@@ -22,13 +22,13 @@ public func podsync_schema_errmsg(_ schema: OpaquePointer!) -> UnsafePointer<CCh
 /// Runs a call on a schema handle, recording a thrown error's message on it.
 @inline(__always)
 func withSchema(_ handle: OpaquePointer?, _ body: (SchemaHandle) throws(PodSyncError) -> Int32) -> Int32 {
-    guard let handle else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let handle else { return nullHandle("schema") }
     let box = handle.object(SchemaHandle.self)
     do {
         return try body(box)
     } catch {
         box.message.set(error.message)
-        return error.code
+        return lastError(error.code, error.message)
     }
 }
 
@@ -108,14 +108,15 @@ public func podsync_schema_encode(
 public func podsync_schema_decode(
     _ data: UnsafeRawPointer!, _ size: Int, _ out: UnsafeMutablePointer<OpaquePointer?>!
 ) -> Int32 {
-    guard let out else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let out else { return nullHandle("out") }
     out.pointee = nil
-    guard let data, size >= 0 else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let data else { return nullHandle("data") }
+    guard size >= 0 else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }
     do {
         let schema = try Schema(decoding: UnsafeRawBufferPointer(start: data, count: size))
         out.pointee = box(SchemaHandle(schema))
         return PODSYNC_OK
     } catch {
-        return error.code
+        return lastError(error.code, error.message)
     }
 }

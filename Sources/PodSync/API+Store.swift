@@ -15,7 +15,10 @@ func storeOptionsSize(_ version: UInt32) -> Int {
 
 @c @implementation
 public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_store_options>!, _ version: UInt32) -> Int32 {
-    guard let options, version >= 1, version <= UInt32(PODSYNC_STORE_OPTIONS_VERSION) else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let options else { return nullHandle("options") }
+    guard version >= 1, version <= UInt32(PODSYNC_STORE_OPTIONS_VERSION) else {
+        return lastError(PODSYNC_E_INVALID_ARGUMENT, "options version \(version) is not 1...\(PODSYNC_STORE_OPTIONS_VERSION)")
+    }
     let d = StoreOptions()
     var full = podsync_store_options(
         version: version, flags: UInt32(PODSYNC_OPT_FRAME_DIGEST), stream_id: 0,
@@ -76,7 +79,7 @@ public func podsync_store_create(
     _ schema: OpaquePointer!, _ role: UInt32, _ options: UnsafePointer<podsync_store_options>!,
     _ out: UnsafeMutablePointer<OpaquePointer?>!
 ) -> Int32 {
-    guard let out else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let out else { return nullHandle("out") }
     out.pointee = nil
     return withSchema(schema) { (box) throws(PodSyncError) in
         guard let role = Role(rawValue: role) else {

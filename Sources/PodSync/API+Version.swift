@@ -1,4 +1,5 @@
 import CPodSync
+import CPodSyncShims
 import PodSyncCore
 
 @c @implementation
@@ -8,6 +9,11 @@ public func podsync_version_number() -> UInt32 {
 
 @c @implementation
 public func podsync_abi_version() -> UInt32 { UInt32(PODSYNC_ABI_VERSION) }
+
+@c @implementation
+public func podsync_last_errmsg() -> UnsafePointer<CChar>! {
+    podsyncinternal_last_error()
+}
 
 @c @implementation
 public func podsync_status_name(_ status: Int32) -> UnsafePointer<CChar>! {

@@ -1,5 +1,19 @@
 import CPodSync
+import CPodSyncShims
 import PodSyncCore
+
+/// Records `message` as the calling thread's last error (podsync_last_errmsg) and returns `code`.
+@discardableResult
+func lastError(_ code: Int32, _ message: String) -> Int32 {
+    var text = message
+    text.withUTF8 { podsyncinternal_set_last_error(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count) }
+    return code
+}
+
+/// A required handle was NULL.
+func nullHandle(_ name: StaticString) -> Int32 {
+    lastError(PODSYNC_E_INVALID_ARGUMENT, "\(name) must not be NULL")
+}
 
 /// The message of a handle's last error, kept NUL-terminated so C can borrow it until the next
 /// call on the handle.
@@ -61,13 +75,13 @@ extension OpaquePointer {
 func withStore(
     _ handle: OpaquePointer?, _ body: (inout Store) throws(PodSyncError) -> Int32
 ) -> Int32 {
-    guard let handle else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let handle else { return nullHandle("store") }
     let box = handle.object(StoreHandle.self)
     do {
         return try body(&box.store)
     } catch {
         box.message.set(error.message)
-        return error.code
+        return lastError(error.code, error.message)
     }
 }
 
@@ -76,13 +90,13 @@ func withStore(
 func readStore(
     _ handle: OpaquePointer?, _ body: (borrowing Store) throws(PodSyncError) -> Int32
 ) -> Int32 {
-    guard let handle else { return PODSYNC_E_INVALID_ARGUMENT }
+    guard let handle else { return nullHandle("store") }
     let box = handle.object(StoreHandle.self)
     do {
         return try body(box.store)
     } catch {
         box.message.set(error.message)
-        return error.code
+        return lastError(error.code, error.message)
     }
 }
 

@@ -1,24 +1,29 @@
 import CZstd
 
 /// Packed streams (what zstd compresses) of the frames a store produced, kept to train a
-/// dictionary from: the exact bytes the dictionary will later be asked to predict.
-struct DictionarySamples {
-    private(set) var bytes: [UInt8] = []
-    private(set) var sizes: [Int] = []
-    /// Frames offered that did not fit what was left of the budget.
+/// dictionary from: the exact bytes the dictionary will later be asked to predict. Raw memory whose
+/// growth can fail: a sample that cannot be kept is skipped, never a trap.
+final class DictionarySamples {
+    private(set) var bytes = ByteBuffer()
+    private(set) var used = 0
+    private(set) var sizes = RawVector<Int>()
+    /// Frames offered that did not fit what was left of the budget (or of memory).
     private(set) var skipped = 0
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
+    var count: Int { sizes.count }
+
     /// Keeps a sample whole if it fits what is left of the budget; otherwise skips it.
-    mutating func add(_ p: UnsafeRawPointer, count: Int) {
+    func add(_ p: UnsafeRawPointer, count: Int) {
         guard count > 0 else { return }
-        guard count <= limit - bytes.count else {
+        guard count <= limit &- used, bytes.reserve(used &+ count, preserving: used), sizes.reserve(sizes.count &+ 1) else {
             skipped &+= 1
             return
         }
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: count))
+        (bytes.base + used).copyMemory(from: p, byteCount: count)
+        used &+= count
         sizes.append(count)
     }
 }
@@ -52,19 +57,16 @@ extension Store {
         guard let samples = dictionarySamples else {
             throw .invalid("no samples: call podsync_store_collect_samples first, then produce frames")
         }
-        guard samples.sizes.count >= Self.minimumDictionarySamples else {
-            throw .invalid("\(samples.sizes.count) sample frames kept (\(samples.skipped) more did not fit max_bytes \(samples.limit)); training needs at least \(Self.minimumDictionarySamples)")
+        guard samples.count >= Self.minimumDictionarySamples else {
+            throw .invalid("\(samples.count) sample frames kept (\(samples.skipped) more did not fit max_bytes \(samples.limit)); training needs at least \(Self.minimumDictionarySamples)")
         }
         let dictionary = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { dictionary.deallocate() }
-        let size = samples.bytes.withUnsafeBytes { bytes in
-            samples.sizes.withUnsafeBufferPointer { sizes in
-                ZDICT_trainFromBuffer(dictionary.baseAddress, capacity, bytes.baseAddress, sizes.baseAddress, UInt32(sizes.count))
-            }
-        }
+        let size = ZDICT_trainFromBuffer(dictionary.baseAddress, capacity, samples.bytes.base, samples.sizes.base,
+                                         UInt32(samples.count))
         guard ZDICT_isError(size) == 0 else {
             let reason = String(cString: ZDICT_getErrorName(size))
-            throw .invalid("zstd could not train a dictionary from \(samples.sizes.count) samples (\(samples.bytes.count) bytes): \(reason)")
+            throw .invalid("zstd could not train a dictionary from \(samples.count) samples (\(samples.used) bytes): \(reason)")
         }
         let id = try zstd.load(dictionary: UnsafeRawBufferPointer(rebasing: dictionary[0..<size]))
         dictionarySamples = nil

@@ -42,4 +42,10 @@ static inline void *podsync_alloc(size_t size, size_t alignment) {
 }
 
 static inline void podsync_free(void *p) { free(p); }
+
+/* The calling thread's last error message (shims.c): set by the C boundary on every error so that
+   functions without a handle can report one (podsync_last_errmsg). Not exported: the version
+   script exports podsync_* only. */
+void podsyncinternal_set_last_error(const char *message, size_t length);
+const char *podsyncinternal_last_error(void);
 #endif
