@@ -9,8 +9,10 @@ import CZstd
 /// exist (a bomb whose first section is a lie costs one piece, not its declared size), and
 /// store-less validation checks the records without decoding them.
 extension FrameCodec {
-    /// Payloads up to this size are decompressed in one call; larger ones piece by piece.
+    /// A zstd payload grows its buffer by at least this much at a time.
     static let decompressionPiece = 1 << 20
+    /// Largest zstd window a receiver accepts (zstd's own default limit for decoders).
+    static let maxWindowSize: UInt64 = 1 << 27
 
     /// What `unpack` does with a valid frame: decode its sections, or only check them.
     enum UnpackMode {
@@ -19,6 +21,11 @@ extension FrameCodec {
     }
 
     /// The packed stream of a frame: stored in the frame (codec 0) or decompressed on demand.
+    ///
+    /// zstd is fed one block at a time, so the bytes before a corrupt block are decoded and
+    /// checked first: the corruption is reported only when a check needs bytes at or past it
+    /// (docs/FORMAT.md, "Validation"), the same status a decoder that decompresses everything
+    /// first and then checks in order would give.
     struct PackedStream: ~Copyable {
         /// Start of the stream's bytes (moves while a zstd stream grows its buffer).
         var base: UnsafeRawPointer
@@ -30,9 +37,28 @@ extension FrameCodec {
         let sourceCount: Int
         var consumed = 0
         var finished = false
+        /// Where the next block header not yet fed to zstd starts.
+        var nextBlock: Int
+        /// The first error zstd reported, kept until bytes at or past it are needed.
+        var failure: PodSyncError? = nil
+
+        /// The end of the input to give zstd next: the next whole block (the last block with
+        /// the rest of the frame, its checksum).
+        mutating func nextInputEnd() -> Int {
+            guard nextBlock &+ 3 <= sourceCount else { return sourceCount }
+            let p = source + nextBlock
+            let header = Int(p.load(as: UInt8.self)) | Int(p.load(fromByteOffset: 1, as: UInt8.self)) << 8
+                | Int(p.load(fromByteOffset: 2, as: UInt8.self)) << 16
+            let last = header & 1 != 0
+            let type = (header >> 1) & 3
+            let size = header >> 3
+            let end = nextBlock &+ 3 &+ (type == 1 ? 1 : size)  // RLE blocks hold one byte
+            nextBlock = end
+            return last ? sourceCount : min(end, sourceCount)
+        }
 
         /// Makes at least `needed` bytes (<= length) of the stream available. Throws when the
-        /// zstd frame is corrupt, ends early, or memory cannot be had.
+        /// zstd frame is corrupt before that point, ends early, or memory cannot be had.
         mutating func ensure(
             _ needed: Int, buffer: inout ByteBuffer, zstd: inout ZstdContexts
         ) throws(PodSyncError) {
@@ -44,38 +70,73 @@ extension FrameCodec {
                 throw PodSyncError(Status.noMemory, "cannot allocate \(target) bytes to decompress a frame")
             }
             var produced = available
-            while produced < needed {
+            while produced < needed && failure == nil && !finished {
                 let before = (produced, consumed)
-                finished = try zstd.decompress(into: buffer.base, capacity: target, produced: &produced,
-                                               from: source, count: sourceCount, consumed: &consumed)
-                if finished || (produced, consumed) == before { break }
+                var inputEnd = max(consumed, nextInputEnd())
+                if consumed == inputEnd { inputEnd = sourceCount }
+                switch zstd.decompress(into: buffer.base, capacity: target, produced: &produced,
+                                       from: source, count: inputEnd, consumed: &consumed) {
+                case .success(let done): finished = done
+                case .failure(let error): failure = error
+                }
+                if failure == nil && !finished && (produced, consumed) == before && consumed == sourceCount {
+                    failure = .malformed("the zstd payload ends before its declared \(length) bytes")
+                }
             }
             base = UnsafeRawPointer(buffer.base)
             available = produced
-            guard produced >= needed else { throw .malformed("the zstd payload ends before its declared \(length) bytes") }
+            if produced < needed {
+                throw failure ?? .malformed("the zstd payload ends before its declared \(length) bytes")
+            }
         }
 
         /// Decompresses the rest and checks the zstd frame holds exactly `length` bytes.
         mutating func finish(buffer: inout ByteBuffer, zstd: inout ZstdContexts) throws(PodSyncError) {
             guard compressed else { return }
             try ensure(length, buffer: &buffer, zstd: &zstd)
+            if let failure { throw failure }
             if !finished {
                 // Every byte is there; the zstd frame must end now (its epilogue, a checksum).
-                var produced = available
-                var spare: UInt8 = 0
-                finished = try withUnsafeMutableBytes(of: &spare) { (one) throws(PodSyncError) -> Bool in
-                    var written = 0
-                    let done = try zstd.decompress(into: one.baseAddress!, capacity: 1, produced: &written,
-                                                   from: source, count: sourceCount, consumed: &consumed)
-                    produced &+= written
-                    return done
+                var spare: UInt64 = 0
+                var written = 0
+                let result = withUnsafeMutableBytes(of: &spare) { one in
+                    zstd.decompress(into: one.baseAddress!, capacity: 1, produced: &written,
+                                    from: source, count: sourceCount, consumed: &consumed)
                 }
-                guard finished, produced == length else {
+                switch result {
+                case .success(let done): finished = done
+                case .failure(let error): throw error
+                }
+                guard finished, written == 0 else {
                     throw .malformed("the zstd payload does not decompress to exactly its \(length) bytes")
                 }
             }
             guard consumed == sourceCount else { throw .malformed("the zstd frame ends before its compressed size") }
         }
+    }
+
+    /// The window size a Zstandard frame (RFC 8878: magic, then the frame header descriptor)
+    /// declares, or nil when the bytes do not start a Zstandard frame.
+    static func zstdWindowSize(_ p: UnsafeRawPointer, _ count: Int) -> UInt64? {
+        guard count >= 6, p.le(0, as: UInt32.self) == 0xFD2F_B528 else { return nil }
+        let descriptor = p.load(fromByteOffset: 4, as: UInt8.self)
+        guard descriptor & 0x08 == 0 else { return nil }  // reserved bit
+        if descriptor & 0x20 != 0 {
+            // Single segment: the window is the content size (checked against payload_length).
+            return ZSTD_getFrameContentSize(p, count)
+        }
+        let w = p.load(fromByteOffset: 5, as: UInt8.self)
+        let base = UInt64(1) << (10 + UInt64(w >> 3))
+        return base + base / 8 * UInt64(w & 7)
+    }
+
+    /// The size of a Zstandard frame's header (RFC 8878), whose descriptor byte was read.
+    static func zstdHeaderSize(_ p: UnsafeRawPointer) -> Int {
+        let descriptor = p.load(fromByteOffset: 4, as: UInt8.self)
+        let singleSegment = descriptor & 0x20 != 0
+        let dictionaryIDBytes = [0, 1, 2, 4][Int(descriptor & 3)]
+        let contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][Int(descriptor >> 6)]
+        return 5 + (singleSegment ? 0 : 1) + dictionaryIDBytes + contentSizeBytes
     }
 
     /// Decodes (or, with `.validateOnly`, only checks) the payload of a compressed or transformed
@@ -113,22 +174,27 @@ extension FrameCodec {
             guard content == UInt64(payloadLength) else {
                 throw .malformed("zstd frame content size \(content) disagrees with payload length \(payloadLength)")
             }
+            // A Zstandard frame (not a skippable or legacy one) whose window a receiver can hold.
+            guard let window = zstdWindowSize(payload, payloadBytes), window <= FrameCodec.maxWindowSize else {
+                throw .malformed("the payload is not a Zstandard frame with a window of at most \(FrameCodec.maxWindowSize) bytes")
+            }
+            let headerSize = zstdHeaderSize(payload)
             let compressedSize = ZSTD_findFrameCompressedSize(payload, payloadBytes)
             guard ZSTD_isError(compressedSize) == 0, compressedSize <= payloadBytes else {
                 throw .malformed("the zstd payload is corrupt or truncated")
             }
             try zstd.beginStream(payload, count: compressedSize)
             stream = PackedStream(base: UnsafeRawPointer(packedBuffer.base), available: 0, length: payloadLength,
-                                  compressed: true, source: UnsafeRawPointer(payload), sourceCount: compressedSize)
+                                  compressed: true, source: UnsafeRawPointer(payload), sourceCount: compressedSize,
+                                  nextBlock: headerSize)
             packedEnd = compressedSize
-            // Small payloads in one piece; large ones as the sections are walked.
-            try stream.ensure(min(payloadLength, decompressionPiece), buffer: &packedBuffer, zstd: &zstd)
         } else {
             guard payloadLength <= payloadBytes else {
                 throw .malformed("payload length \(payloadLength) disagrees with the frame length")
             }
             stream = PackedStream(base: UnsafeRawPointer(payload), available: payloadLength, length: payloadLength,
-                                  compressed: false, source: UnsafeRawPointer(payload), sourceCount: payloadLength)
+                                  compressed: false, source: UnsafeRawPointer(payload), sourceCount: payloadLength,
+                                  nextBlock: 0)
             packedEnd = payloadLength
         }
 
@@ -303,7 +369,9 @@ extension FrameCodec {
             out += 8 * (s.puts + s.deletes)
             var recordsIn = packed + s.recordsAt
             let size = s.recordSize
-            if split {
+            if s.puts == 0 {
+                // No records: nothing to rebuild (a section of many empty columns costs nothing).
+            } else if split {
                 var columns: [UnsafeRawPointer] = []
                 columns.reserveCapacity(size)
                 var zeroColumn: UnsafeRawPointer? = nil

@@ -161,6 +161,7 @@ public enum FrameReader {
         sections.reserveCapacity(min(header.sectionCount, frame.count / FrameLayout.sectionHeaderSize))
         var position = header.headerLength
         var previousTable: UInt32? = nil
+        var puts: UInt64 = 0
         for _ in 0..<header.sectionCount {
             let (section, next) = try readSection(frame, at: position, schema: schema)
             if let previousTable, section.tableID <= previousTable {
@@ -169,6 +170,11 @@ public enum FrameReader {
             previousTable = section.tableID
             if header.isReset && section.deleteCount != 0 { throw .malformed("a RESET frame cannot carry deletions") }
             if header.stateVersion == 0 && section.putCount != 0 { throw .malformed("a frame of version 0 cannot carry records") }
+            // As for encoded frames (FrameCodec.unpack): more records than the store may hold.
+            puts &+= UInt64(section.putCount)
+            if maxPuts != 0 && puts > maxPuts {
+                throw PodSyncError(Status.limit, "frame carries more than \(maxPuts) records, the store's max_records")
+            }
             sections.append(section)
             position = next
         }

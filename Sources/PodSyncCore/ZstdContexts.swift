@@ -134,21 +134,22 @@ struct ZstdContexts: ~Copyable {
     }
 
     /// Continues the frame `beginStream` prepared: decodes into `destination[produced..<capacity]`
-    /// from `source[consumed..<count]`, advancing both. Returns true once the frame is complete.
+    /// from `source[consumed..<count]`, advancing both. Returns true once the frame is complete,
+    /// or the error zstd reported (positions then stay where the previous call left them).
     mutating func decompress(
         into destination: UnsafeMutableRawPointer, capacity: Int, produced: inout Int,
         from source: UnsafeRawPointer, count: Int, consumed: inout Int
-    ) throws(PodSyncError) -> Bool {
-        guard let context = decompression else { throw PodSyncError(Status.internal, "no zstd stream was begun") }
+    ) -> Result<Bool, PodSyncError> {
+        guard let context = decompression else { return .failure(PodSyncError(Status.internal, "no zstd stream was begun")) }
         var output = ZSTD_outBuffer(dst: destination, size: capacity, pos: produced)
         var input = ZSTD_inBuffer(src: source, size: count, pos: consumed)
         let result = ZSTD_decompressStream(context, &output, &input)
         guard ZSTD_isError(result) == 0 else {
-            throw .malformed("the zstd payload is corrupt: \(String(cString: ZSTD_getErrorName(result)))")
+            return .failure(.malformed("the zstd payload is corrupt: \(String(cString: ZSTD_getErrorName(result)))"))
         }
         produced = output.pos
         consumed = input.pos
-        return result == 0
+        return .success(result == 0)
     }
 
     /// Decompresses one zstd frame of `count` bytes into exactly `capacity` bytes, with the

@@ -109,6 +109,72 @@ import Testing
         expectStatus(validate(frame).status, PODSYNC_OK, "the frame itself is well formed")
     }
 
+    /// The record limit is part of validation for plain and encoded frames alike, so a frame
+    /// of too many records is refused the same way whether or not it is a duplicate.
+    @Test func theRecordLimitIsCheckedBeforeTheVersionRules() throws {
+        let schema = try standardSchema()
+        for level: Int32 in [0, 1] {
+            let w = try Store.writer(schema) { $0.compressionLevel = level }
+            for k in UInt64(0)..<50 { w.put(tableB, k, [UInt8](repeating: 0, count: 16)) }
+            let frame = try w.flushOne()
+            let r = try Store(schema, role: PODSYNC_ROLE_REPLICA, options: { var o = Options(); o.maxRecords = 10; return o }())
+            expectStatus(r.apply(frame).status, PODSYNC_E_LIMIT, "level \(level): 50 records, limit 10")
+            let roomy = try Store.replica(schema)
+            try roomy.applyAll([frame])
+            expectStatus(roomy.apply(frame).status, PODSYNC_DUPLICATE, "level \(level): the same frame again")
+        }
+    }
+
+    /// zstd is fed block by block: corruption in a late block is reported only when a check
+    /// needs its bytes, so an earlier failing check decides the status.
+    @Test func zstdCorruptionIsReportedWhenItsBytesAreNeeded() throws {
+        let schema = try standardSchema()
+        var rng = SplitMix64(seed: 12)
+        var noise = [UInt8](repeating: 0, count: 600_000)
+        // Noise (raw blocks), then a repeating pattern at the end (compressed blocks).
+        for i in 0..<400_000 { noise[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        for i in 400_000..<noise.count { noise[i] = UInt8(truncatingIfNeeded: (i % 7) * 37 + i / 4096) }
+        func frame(table: UInt32, corruptLastBlock: Bool) throws -> [UInt8] {
+            // One section of table `table` (16-byte records) holding 37,500 puts of noise.
+            var packed: [UInt8] = []
+            let puts = noise.count / 16
+            packed.appendLE(table); packed.appendLE(UInt32(16)); packed.appendLE(UInt64(puts)); packed.appendLE(UInt64(0))
+            packed.appendLE(UInt64(puts))
+            packed += [UInt8](repeating: 1, count: puts)
+            packed += noise
+            var z = try Self.zstd(packed)
+            if corruptLastBlock {
+                // Walk the blocks (RFC 8878) and garble the content of the last compressed one:
+                // its framing stays valid, only decoding it fails.
+                var at = LimitsTests.zstdHeaderSize(z)
+                var blocks = 0, lastCompressed = -1, lastSize = 0
+                while true {
+                    let h = Int(z[at]) | Int(z[at + 1]) << 8 | Int(z[at + 2]) << 16
+                    blocks += 1
+                    if (h >> 1) & 3 == 2 { lastCompressed = at + 3; lastSize = h >> 3 }
+                    if h & 1 != 0 { break }
+                    at += 3 + ((h >> 1) & 3 == 1 ? 1 : h >> 3)
+                }
+                try #require(blocks > 2 && lastCompressed > LimitsTests.zstdHeaderSize(z) + 3, "\(blocks) blocks")
+                for i in 0..<lastSize { z[lastCompressed + i] = 0xFF }
+            }
+            return Self.frame(schema: schema, codec: 1, transforms: 0x4, payload: z, payloadLength: packed.count, base: 0, version: 1)
+        }
+        let r = try Store.replica(schema)
+        expectStatus(r.apply(try frame(table: 99, corruptLastBlock: true)).status, PODSYNC_E_UNKNOWN_TABLE,
+                     "an unknown table in the first block decides, not the corrupt last block")
+        expectStatus(r.apply(try frame(table: tableB, corruptLastBlock: true)).status, PODSYNC_E_FRAME_MALFORMED,
+                     "a good first section: the corrupt block is reported")
+        expectStatus(r.apply(try frame(table: tableB, corruptLastBlock: false)).status, PODSYNC_OK, "the intact frame applies")
+        #expect(r.count(tableB) == noise.count / 16)
+    }
+
+    static func zstdHeaderSize(_ z: [UInt8]) -> Int {
+        let d = z[4]
+        let single = d & 0x20 != 0
+        return 5 + (single ? 0 : 1) + [0, 1, 2, 4][Int(d & 3)] + [single ? 1 : 0, 2, 4, 8][Int(d >> 6)]
+    }
+
     // MARK: Tombstones
 
     /// A v -> v+1 delta deleting keys the replica does not have makes no tombstone; more deletions

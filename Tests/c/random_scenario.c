@@ -14,7 +14,19 @@
  * checked against the batch the model expects (per-key coalescing); every apply outcome is checked
  * against the version rules of the header; at the end the replicas must equal the writer.
  *
- * Usage: random_scenario [--mode default|horizon] [--seed N] [--ops N]
+ * Encoder settings: the run is cut into epochs (40 at the default op count, --epochs N to choose).
+ * Each epoch has a writer of its own, a new stream with its own transform mask and zstd level; at a
+ * handover the old stream is drained and healed, the new writer is loaded with the model's records
+ * and flushed, and the replicas move to the new stream through its snapshot. Every replica created
+ * gets a mask and level of its own too (they shape the catch-up deltas and snapshots it serves). The
+ * settings rotate over masks 0..15 x levels {0, 1, -1, 3, 19}: the two modes' epochs together cover
+ * all 80 combinations (a seed other than the default shifts the rotation), and the default mode
+ * starts with the defaults (level 0). Each frame's codec and transforms must be ones its producer's
+ * options allow. Encoded frames cannot be read in place, so a shadow replica applies every flush
+ * frame in order, without loss: its records-applied count must equal the frame's changes, and after
+ * each flush it must hold the model's batch key by key and the model's digest.
+ *
+ * Usage: random_scenario [--mode default|horizon] [--seed N] [--ops N] [--epochs N]
  *    or: random_scenario [SEED] [default|horizon]
  *   default: tombstone_horizon at its default (65536): the writer must always serve catch-up deltas.
  *   horizon: tombstone_horizon of 4 versions and 4 KiB frames (flushes split into several frames),
@@ -272,6 +284,7 @@ typedef struct counters {
     unsigned long long puts, put_manys, put_many_records, deletes, deletes_found, delete_manys,
         delete_many_deleted, gets, flushes, flush_due, empty_flushes, frames, frame_bytes,
         snapshots_sent, recreations, peer_catchups;
+    unsigned long long handovers, encoded_frames, compressed_frames, plain_frames;
     unsigned long long sent, dropped, duplicated, delayed, swapped, delivered, outages, outage_dropped;
     unsigned long long ap_ok, ap_dup, ap_gap, ap_stale;
     unsigned long long heal_writer, heal_peer, snapshot_required, heal_bytes;
@@ -288,6 +301,31 @@ static uint64_t g_schema_hash;
 static uint64_t g_last_sequence;  /* sequence of the last flush frame */
 static uint64_t g_now_ms;
 static int g_horizon_mode;
+
+/* Encoder settings (see the top): combination c is level CODEC_LEVELS[c % 5], transforms c / 5. */
+static const int32_t CODEC_LEVELS[] = {0, 1, -1, 3, 19};
+#define CODEC_COMBOS 80u
+#define DEFAULT_SEED 20240601u
+static podsync_store_options g_wopts;     /* the current writer's options */
+static podsync_store_options g_ropts[2];  /* each replica's options */
+static podsync_store *g_shadow;           /* applies every flush frame, in order, without loss */
+static unsigned g_epoch, g_epochs, g_combo_start, g_replica_combos;
+static int g_handover_flush;              /* the flush that loads a new writer: not sent */
+
+static void use_combo(podsync_store_options *o, unsigned combo) {
+    o->compression_level = CODEC_LEVELS[combo % 5];
+    o->transforms = combo / 5;
+}
+/* Epoch e's writer; 33 is coprime to 80, and epochs e and e + 40 never share a combination. */
+static unsigned writer_combo(unsigned epoch) { return (g_combo_start + 33u * epoch) % CODEC_COMBOS; }
+/* The next replica's: any but level 19 (the writers cover level 19 with every mask, for catch-up
+   deltas and snapshots too; replicas at level 19 would double the run's time). */
+static unsigned replica_combo(void) {
+    unsigned c;
+    do c = (g_combo_start + 7u + 47u * g_replica_combos++) % CODEC_COMBOS;
+    while (CODEC_LEVELS[c % 5] == 19);
+    return c;
+}
 
 static unsigned char *xalloc64(size_t size) {
     void *p = NULL;
@@ -311,15 +349,48 @@ static uint64_t store_digest(podsync_store *s) {
     return d;
 }
 
-static podsync_store *new_store(uint32_t role) {
+static podsync_store *new_store_with(uint32_t role, const podsync_store_options *opts) {
     podsync_store *s = NULL;
-    int32_t st = podsync_store_create(g_schema, role, &g_opts, &s);
+    int32_t st = podsync_store_create(g_schema, role, opts, &s);
     if (st != PODSYNC_OK || !s) {
         fprintf(stderr, "podsync_store_create: %s\n", podsync_status_name(st));
         die("podsync_store_create failed");
     }
     return s;
 }
+
+static podsync_store *new_store(uint32_t role) { return new_store_with(role, &g_opts); }
+
+/* A new replica r with encoder settings of its own. */
+static podsync_store *new_replica(int r) {
+    g_ropts[r] = g_opts;
+    use_combo(&g_ropts[r], replica_combo());
+    return new_store_with(PODSYNC_ROLE_REPLICA, &g_ropts[r]);
+}
+
+static const podsync_store_options *options_of(const podsync_store *s) {
+    if (s == g_rep[0]) return &g_ropts[0];
+    if (s == g_rep[1]) return &g_ropts[1];
+    return &g_wopts;
+}
+
+/* The frame's codec and transforms are ones the producer's options allow: nothing without
+   compression; XOR only in flush frames; COLUMNS only with TRANSPOSE; no dictionary (none is
+   trained here). Counts the frame. */
+static int codec_allowed(const podsync_frame_info *fi, const podsync_store_options *o, int flush_frame) {
+    uint32_t allowed = o->compression_level == 0 ? 0u : o->transforms;
+    if (!flush_frame) allowed &= ~PODSYNC_TRANSFORM_XOR;
+    if (!(allowed & PODSYNC_TRANSFORM_TRANSPOSE)) allowed &= ~PODSYNC_TRANSFORM_COLUMNS;
+    int codec_ok = o->compression_level == 0 ? fi->codec == PODSYNC_CODEC_NONE : fi->codec <= PODSYNC_CODEC_ZSTD;
+    if (fi->codec != PODSYNC_CODEC_NONE || fi->transforms != 0) C.encoded_frames++;
+    else C.plain_frames++;
+    if (fi->codec == PODSYNC_CODEC_ZSTD) C.compressed_frames++;
+    return codec_ok && (fi->transforms & ~allowed) == 0 && fi->dictionary_id == 0;
+}
+#define CHECK_CODEC(fi, o, flush_frame, what)                                                                \
+    CHECK(codec_allowed(fi, o, flush_frame), "%s: codec %u transforms 0x%x dictionary %u, but the producer has " \
+          "compression_level %d transforms 0x%x", what, (fi)->codec, (fi)->transforms, (fi)->dictionary_id,      \
+          (int)(o)->compression_level, (o)->transforms)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Applying a frame to a replica, with the outcome predicted from the header's version rules      */
@@ -339,7 +410,8 @@ static int32_t replica_apply(int r, const uint8_t *data, size_t size, int src, i
     podsync_store_info before = PODSYNC_STORE_INFO_INIT;
     if (podsync_store_info_get(rep, &before) != PODSYNC_OK) die("info_get");
     uint64_t R = before.state_version;
-    int fresh = before.stream_id == 0;
+    /* A snapshot of another stream always applies (a handover moves the replicas to a new writer). */
+    int fresh = before.stream_id == 0 || (before.stream_id != fi.stream_id && (fi.flags & PODSYNC_FRAME_RESET));
 
     /* Outcome the header's rules predict. */
     int is_reset = (fi.flags & PODSYNC_FRAME_RESET) != 0;
@@ -447,6 +519,7 @@ static const uint8_t *catchup_frame(podsync_store *src, int src_is_writer, uint6
     podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
     st = podsync_frame_validate(data, size, &fi);
     EXPECT_ST("podsync_frame_validate(catch-up)", st, NULL, PODSYNC_OK);
+    CHECK_CODEC(&fi, options_of(src), 0, "catch-up frame");
     CHECK(fi.state_version == info.state_version,
           "catch-up frame state_version %" PRIu64 " != source version %" PRIu64, fi.state_version,
           info.state_version);
@@ -758,6 +831,19 @@ static int check_frame_content(const uint8_t *data, size_t size, const podsync_f
     return ok;
 }
 
+/* A new shadow replica from the writer's snapshot (after a handover, or a failure). */
+static void resync_shadow(void) {
+    podsync_store_free(g_shadow);
+    g_shadow = new_store(PODSYNC_ROLE_REPLICA);
+    size_t n = 0;
+    const uint8_t *data = NULL;
+    size_t size = 0;
+    if (podsync_store_snapshot(g_writer, &n) == PODSYNC_OK && n == 1 &&
+        podsync_store_frame(g_writer, 0, &data, &size) == PODSYNC_OK)
+        EXPECT_ST("apply the writer's snapshot to a new shadow replica", podsync_store_apply(g_shadow, data, size, NULL),
+                  g_shadow, PODSYNC_OK);
+}
+
 static void writer_flush(void) {
     size_t expected_changes = model_expected_changes();
     size_t n = 12345;
@@ -773,6 +859,7 @@ static void writer_flush(void) {
     if (n == 0) C.empty_flushes++;
 
     size_t seen = 0;
+    uint64_t encoded_changes = 0; /* changes of encoded frames, counted by the shadow replica */
     for (size_t i = 0; i < n; i++) {
         const uint8_t *data = NULL;
         size_t size = 0;
@@ -781,43 +868,90 @@ static void writer_flush(void) {
         CHECK(((uintptr_t)data & 63) == 0, "flush frame %zu not 64-byte aligned", i);
         podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
         st = podsync_frame_validate(data, size, &fi);
-        if (!EXPECT_ST("podsync_frame_validate", st, NULL, PODSYNC_OK)) continue;
+        if (!EXPECT_ST("podsync_frame_validate", st, NULL, PODSYNC_OK)) {
+            podsync_frame_info pi = PODSYNC_FRAME_INFO_INIT;
+            if (podsync_frame_peek(data, size, &pi) == PODSYNC_OK)
+                fail_report(__LINE__, "the invalid flush frame: %zu bytes, codec %u, transforms 0x%x, payload_length %" PRIu64
+                            "; writer compression_level %d transforms 0x%x", size, pi.codec, pi.transforms,
+                            pi.payload_length, (int)g_wopts.compression_level, g_wopts.transforms);
+            continue;
+        }
         if (g_stream == 0) g_stream = fi.stream_id;
         int hdr_ok = fi.frame_length == size && size % 8 == 0 && fi.format_version == PODSYNC_FORMAT_VERSION &&
-                     fi.header_length >= PODSYNC_FRAME_HEADER_SIZE && fi.codec == PODSYNC_CODEC_NONE &&
+                     fi.header_length >= PODSYNC_FRAME_HEADER_SIZE &&
                      !(fi.flags & PODSYNC_FRAME_RESET) && fi.base_version == g_version &&
                      fi.state_version == g_version + 1 && fi.schema_hash == g_schema_hash &&
                      fi.stream_id == g_stream && fi.sequence > g_last_sequence && fi.stream_id != 0 &&
-                     ((fi.flags & PODSYNC_FRAME_HAS_DIGEST) != 0) == ((g_opts.flags & PODSYNC_OPT_FRAME_DIGEST) != 0);
+                     ((fi.flags & PODSYNC_FRAME_HAS_DIGEST) != 0) == ((g_wopts.flags & PODSYNC_OPT_FRAME_DIGEST) != 0);
         CHECK(hdr_ok,
               "flush frame %zu header: length %" PRIu64 "/%zu flags %u base %" PRIu64 " state %" PRIu64
               " (expected %" PRIu64 " -> %" PRIu64 ") seq %" PRIu64 " (last %" PRIu64 ") stream %016" PRIx64,
               i, fi.frame_length, size, fi.flags, fi.base_version, fi.state_version, g_version, g_version + 1,
               fi.sequence, g_last_sequence, fi.stream_id);
+        CHECK_CODEC(&fi, &g_wopts, 1, "flush frame");
         g_version = fi.state_version;
         g_last_sequence = fi.sequence;
-        if (g_opts.max_frame_bytes && size > g_opts.max_frame_bytes) {
-            /* allowed only for a frame holding a single change */
-            podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
-            uint64_t changes = 0;
-            for (uint32_t s = 0; s < fi.section_count; s++)
+
+        /* The shadow replica applies every flush frame in order; its count of records applied is
+           the frame's number of changes (puts + deletes), encoded or not. */
+        podsync_metrics m = {0};
+        m.version = PODSYNC_METRICS_VERSION;
+        EXPECT_ST("podsync_store_metrics(shadow)", podsync_store_metrics(g_shadow, &m), g_shadow, PODSYNC_OK);
+        uint64_t applied_before = m.records_applied;
+        st = podsync_store_apply(g_shadow, data, size, NULL);
+        EXPECT_ST("apply a flush frame to the shadow replica", st, g_shadow, PODSYNC_OK);
+        EXPECT_ST("podsync_store_metrics(shadow)", podsync_store_metrics(g_shadow, &m), g_shadow, PODSYNC_OK);
+        uint64_t changes = m.records_applied - applied_before;
+        int plain = fi.codec == PODSYNC_CODEC_NONE && fi.transforms == 0;
+        if (plain) {
+            uint64_t in_sections = 0;
+            for (uint32_t s = 0; s < fi.section_count; s++) {
+                podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
                 if (podsync_frame_section_get(data, size, s, &sec) == PODSYNC_OK)
-                    changes += sec.put_count + sec.delete_count;
-            CHECK(changes == 1, "frame of %zu bytes > max_frame_bytes %" PRIu64 " holds %" PRIu64 " changes", size,
-                  g_opts.max_frame_bytes, changes);
+                    in_sections += sec.put_count + sec.delete_count;
+            }
+            CHECK(in_sections == changes, "plain flush frame %zu: %" PRIu64 " changes in its sections, the shadow "
+                  "replica applied %" PRIu64, i, in_sections, changes);
+            CHECK(check_frame_content(data, size, &fi), "flush frame %zu content does not match the model's batch", i);
+        } else {
+            CHECK(changes > 0, "encoded flush frame %zu applied no change", i);
+            encoded_changes += changes;
         }
-        CHECK(check_frame_content(data, size, &fi), "flush frame %zu content does not match the model's batch", i);
+        if (g_wopts.max_frame_bytes && size > g_wopts.max_frame_bytes) {
+            /* allowed only for a frame holding a single change */
+            CHECK(changes == 1, "frame of %zu bytes > max_frame_bytes %" PRIu64 " holds %" PRIu64 " changes", size,
+                  g_wopts.max_frame_bytes, changes);
+        }
         if (i + 1 == n && (fi.flags & PODSYNC_FRAME_HAS_DIGEST))
             CHECK(fi.state_digest == g_model_digest,
                   "last frame's state_digest %016" PRIx64 " != model digest %016" PRIx64, fi.state_digest,
                   g_model_digest);
         C.frames++;
         C.frame_bytes += size;
-        net_send(data, size);
+        if (!g_handover_flush) net_send(data, size);
     }
     for (size_t i = 0; i < g_dirty_n; i++) seen += g_model[g_dirty[i]].seen;
-    CHECK(seen == expected_changes, "flush sent %zu changes, the model expected %zu (per-key coalescing)", seen,
-          expected_changes);
+    CHECK(seen + encoded_changes == expected_changes,
+          "flush sent %zu changes (%zu in plain frames, %" PRIu64 " in encoded ones), the model expected %zu "
+          "(per-key coalescing)", seen + (size_t)encoded_changes, seen, encoded_changes, expected_changes);
+    /* The shadow replica now holds the batch exactly as the model has it. */
+    if (n > 0) {
+        size_t bad = 0;
+        for (size_t i = 0; i < g_dirty_n; i++) {
+            const entry *e = &g_model[g_dirty[i]];
+            const void *rec = NULL;
+            st = podsync_store_get(g_shadow, e->table, e->key, &rec);
+            int good = e->live ? st == PODSYNC_OK && rec && memcmp(rec, e->val, rec_size(e->table)) == 0
+                               : st == PODSYNC_NOT_FOUND;
+            if (!good && bad++ < 3)
+                fail_report(__LINE__, "after the flush the shadow replica's (%u, %" PRIu64 ") is %s; the model says "
+                            "live=%d", e->table, e->key, podsync_status_name(st), e->live);
+        }
+        CHECK(bad == 0, "the shadow replica differs from the model's batch in %zu keys", bad);
+        CHECK(store_digest(g_shadow) == g_model_digest && store_version(g_shadow) == g_version,
+              "shadow replica at version %" PRIu64 " digest %016" PRIx64 ", the model at %" PRIu64 " %016" PRIx64,
+              store_version(g_shadow), store_digest(g_shadow), g_version, g_model_digest);
+    }
     model_flushed();
 
     podsync_store_info info = PODSYNC_STORE_INFO_INIT;
@@ -827,6 +961,12 @@ static void writer_flush(void) {
               info.schema_hash == g_schema_hash && info.table_count == 2,
           "writer info after flush: version %" PRIu64 " (expected %" PRIu64 ") pending %" PRIu64 " role %u tables %u",
           info.state_version, g_version, info.pending_changes, info.role, info.table_count);
+    if (g_version != info.state_version || store_version(g_shadow) != info.state_version) {
+        /* A frame failed above (already counted): follow the writer so one bug does not fail every
+           later flush. */
+        g_version = info.state_version;
+        resync_shadow();
+    }
     uint64_t d = store_digest(g_writer);
     CHECK(d == g_model_digest, "writer digest %016" PRIx64 " != model digest %016" PRIx64 " (docs/FORMAT.md)", d,
           g_model_digest);
@@ -848,6 +988,7 @@ static void op_broadcast_snapshot(void) {
     podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
     st = podsync_frame_validate(data, size, &fi);
     EXPECT_ST("podsync_frame_validate(snapshot)", st, NULL, PODSYNC_OK);
+    CHECK_CODEC(&fi, &g_wopts, 0, "snapshot");
     CHECK((fi.flags & PODSYNC_FRAME_RESET) && fi.base_version == 0 && fi.state_version == g_version &&
               (!(fi.flags & PODSYNC_FRAME_HAS_DIGEST) || fi.state_digest == g_flushed_digest),
           "snapshot header: flags %u base %" PRIu64 " state %" PRIu64 " (writer %" PRIu64 ")", fi.flags,
@@ -891,7 +1032,7 @@ static void op_peer_catchup(void) {
 static void op_recreate(void) {
     int r = (int)below(2), o = 1 - r;
     podsync_store_free(g_rep[r]);
-    g_rep[r] = new_store(PODSYNC_ROLE_REPLICA);
+    g_rep[r] = new_replica(r);
     podsync_store *src = g_writer;
     if (pm(300) && store_version(g_rep[o]) > 0) src = g_rep[o];
     size_t n = 0;
@@ -901,11 +1042,101 @@ static void op_recreate(void) {
     size_t size = 0;
     st = podsync_store_frame(src, 0, &data, &size);
     if (!EXPECT_ST("podsync_store_frame", st, src, PODSYNC_OK)) return;
+    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+    EXPECT_ST("podsync_frame_validate(recreate snapshot)", podsync_frame_validate(data, size, &fi), NULL, PODSYNC_OK);
+    CHECK_CODEC(&fi, options_of(src), 0, "snapshot for a recreated replica");
     st = replica_apply(r, data, size, src == g_writer ? 1 : 2, 0);
     CHECK(st == PODSYNC_OK, "recreated replica %d: snapshot apply %s", r, podsync_status_name(st));
     CHECK(store_version(g_rep[r]) == store_version(src), "recreated replica %d version", r);
     CHECK(store_digest(g_rep[r]) == store_digest(src), "recreated replica %d digest differs from its source", r);
     C.recreations++;
+}
+
+static void check_replica_equals_writer(int r);
+
+/* Brings both replicas to the writer's version. A heal may come from the other replica, which can
+   be behind the writer itself, so a replica healed first may need a second round. */
+static void heal_to_writer(void) {
+    for (int round = 0; round < 2; round++)
+        for (int r = 0; r < 2; r++) {
+            uint64_t v = store_version(g_rep[r]);
+            if (v != g_version) heal(r, v, 0);
+        }
+}
+
+/* Ends the current writer's stream and starts the next epoch's: a new writer with the next encoder
+   settings, loaded with the model's records and flushed (frames checked, not sent), then its
+   snapshot moves both replicas to the new stream; one of them is created anew for it. */
+static void handover(void) {
+    /* Drain the old stream: no frame of it may reach a replica that follows the new one. */
+    writer_flush();
+    net_deliver(0, 1);
+    net_deliver(1, 1);
+    heal_to_writer();
+    for (int r = 0; r < 2; r++) check_replica_equals_writer(r);
+    CHECK(g_net[0].n == 0 && g_net[1].n == 0, "frames of the old stream still in the network at a handover");
+
+    g_epoch++;
+    C.handovers++;
+    podsync_store_free(g_writer);
+    g_wopts = g_opts;
+    use_combo(&g_wopts, writer_combo(g_epoch));
+    if (!g_horizon_mode) g_wopts.stream_id = g_opts.stream_id + g_epoch;
+    g_writer = new_store_with(PODSYNC_ROLE_WRITER, &g_wopts);
+    EXPECT_ST("podsync_store_set_time", podsync_store_set_time(g_writer, g_now_ms), g_writer, PODSYNC_OK);
+    g_stream = g_horizon_mode ? 0 : g_wopts.stream_id;
+    g_version = 0;
+    g_last_sequence = 0;
+    podsync_store_free(g_shadow);
+    g_shadow = new_store(PODSYNC_ROLE_REPLICA);
+
+    /* On the new stream nothing is flushed yet: every live record is a pending put. */
+    static const uint32_t tables[2] = {T1, T7};
+    for (int ti = 0; ti < 2; ti++) {
+        uint32_t t = tables[ti];
+        size_t k = 0;
+        for (uint32_t i = 0; i <= MODEL_CAP; i++) {
+            if (k == 64 || (i == MODEL_CAP && k > 0)) {
+                int32_t st = podsync_store_put_many(g_writer, t, g_keys, g_scratch, k, k * rec_size(t));
+                EXPECT_ST2("podsync_store_put_many(handover)", st, g_writer, PODSYNC_OK, PODSYNC_FLUSH_DUE);
+                k = 0;
+            }
+            if (i == MODEL_CAP) break;
+            entry *e = &g_model[i];
+            if (e->table != t) continue;
+            e->flushed = 0;
+            if (!e->live) continue;
+            model_mark_dirty(e);
+            g_keys[k] = e->key;
+            memcpy(g_scratch + k * rec_size(t), e->val, rec_size(t));
+            k++;
+        }
+    }
+    g_flushed_digest = 0;
+    g_handover_flush = 1;
+    writer_flush();
+    g_handover_flush = 0;
+
+    int fresh = (int)(g_epoch % 2);
+    podsync_store_free(g_rep[fresh]);
+    g_rep[fresh] = new_replica(fresh);
+    size_t n = 0;
+    int32_t st = podsync_store_snapshot(g_writer, &n);
+    if (!EXPECT_ST("podsync_store_snapshot(handover)", st, g_writer, PODSYNC_OK) || n != 1) return;
+    const uint8_t *data = NULL;
+    size_t size = 0;
+    if (!EXPECT_ST("podsync_store_frame", podsync_store_frame(g_writer, 0, &data, &size), g_writer, PODSYNC_OK)) return;
+    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+    EXPECT_ST("podsync_frame_validate(handover snapshot)", podsync_frame_validate(data, size, &fi), NULL, PODSYNC_OK);
+    CHECK_CODEC(&fi, &g_wopts, 0, "handover snapshot");
+    for (int r = 0; r < 2; r++) {
+        st = replica_apply(r, data, size, 1, 0);
+        CHECK(st == PODSYNC_OK, "replica %d: the new stream's snapshot returned %s", r, podsync_status_name(st));
+        CHECK(store_version(g_rep[r]) == g_version && store_digest(g_rep[r]) == g_model_digest,
+              "replica %d after the new stream's snapshot: version %" PRIu64 " (writer %" PRIu64 "), digest %s the "
+              "model's", r, store_version(g_rep[r]), g_version,
+              store_digest(g_rep[r]) == g_model_digest ? "equal to" : "different from");
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -1009,17 +1240,20 @@ static void check_replica_equals_writer(int r) {
 /* ---------------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
-    uint64_t seed = 20240601;
+    uint64_t seed = DEFAULT_SEED;
     unsigned long ops = 100000;
+    long epochs = -1; /* -1: 40, fewer for short runs */
     const char *mode = "default";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--ops") && i + 1 < argc) ops = strtoul(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) mode = argv[++i];
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = strtol(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "default") || !strcmp(argv[i], "horizon")) mode = argv[i];
         else if (argv[i][0] >= '0' && argv[i][0] <= '9') seed = strtoull(argv[i], NULL, 0);
         else {
-            fprintf(stderr, "usage: %s [--mode default|horizon] [--seed N] [--ops N] | [SEED] [MODE]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--mode default|horizon] [--seed N] [--ops N] [--epochs N] | [SEED] [MODE]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -1029,6 +1263,25 @@ int main(int argc, char **argv) {
         return 2;
     }
     g_rng = seed;
+    /* Epochs of at least 250 operations, 40 at most; the default mode starts with the defaults
+       (combination 75: level 0, PODSYNC_TRANSFORM_ALL), the horizon mode 40 epochs further. */
+    if (epochs < 0) epochs = ops / 250 < 40 ? (long)(ops / 250) : 40;
+    if (epochs < 1) epochs = 1;
+    g_epochs = (unsigned)epochs;
+    g_combo_start = (75u + (seed == DEFAULT_SEED ? 0u : (unsigned)(seed % CODEC_COMBOS)) +
+                     (g_horizon_mode ? 33u * 40u : 0u)) % CODEC_COMBOS;
+    /* Where each epoch ends. zstd level 19 costs about ten times the other levels here, so its
+       epochs get a sixteenth of the operations of the others. */
+    unsigned long *epoch_end = calloc(g_epochs, sizeof *epoch_end);
+    if (!epoch_end) die("out of memory");
+    {
+        unsigned long long total = 0, sum = 0;
+        for (unsigned e = 0; e < g_epochs; e++) total += CODEC_LEVELS[writer_combo(e) % 5] == 19 ? 1 : 16;
+        for (unsigned e = 0; e < g_epochs; e++) {
+            sum += CODEC_LEVELS[writer_combo(e) % 5] == 19 ? 1 : 16;
+            epoch_end[e] = (unsigned long)((unsigned long long)ops * sum / total);
+        }
+    }
 
     CHECK(podsync_abi_version() == PODSYNC_ABI_VERSION, "ABI version %u, header %d", podsync_abi_version(),
           PODSYNC_ABI_VERSION);
@@ -1057,13 +1310,17 @@ int main(int argc, char **argv) {
         g_opts.tombstone_horizon = 65536;
         g_opts.max_frame_bytes = 16384;
     }
-    g_writer = new_store(PODSYNC_ROLE_WRITER);
-    g_rep[0] = new_store(PODSYNC_ROLE_REPLICA);
-    g_rep[1] = new_store(PODSYNC_ROLE_REPLICA);
+    g_wopts = g_opts;
+    use_combo(&g_wopts, writer_combo(0));
+    g_writer = new_store_with(PODSYNC_ROLE_WRITER, &g_wopts);
+    g_rep[0] = new_replica(0);
+    g_rep[1] = new_replica(1);
+    g_shadow = new_store(PODSYNC_ROLE_REPLICA);
     if (!g_horizon_mode) g_stream = g_opts.stream_id;
     EXPECT_ST("podsync_store_set_time", podsync_store_set_time(g_writer, g_now_ms), g_writer, PODSYNC_OK);
 
     for (unsigned long op = 0; op < ops; op++) {
+        while (g_epoch + 1 < g_epochs && op >= epoch_end[g_epoch]) handover();
         g_tick++;
         g_now_ms++;
         st = podsync_store_set_time(g_writer, g_now_ms);
@@ -1107,10 +1364,7 @@ int main(int argc, char **argv) {
     writer_flush();
     net_deliver(0, 1);
     net_deliver(1, 1);
-    for (int r = 0; r < 2; r++) {
-        uint64_t v = store_version(g_rep[r]);
-        if (v != g_version) heal(r, v, 0);
-    }
+    heal_to_writer();
 
     check_writer_equals_model("final");
     for (int r = 0; r < 2; r++) check_replica_equals_writer(r);
@@ -1155,7 +1409,11 @@ int main(int argc, char **argv) {
            C.outage_dropped, C.ap_ok, C.ap_dup,
            C.ap_gap, C.ap_stale, C.heal_writer, C.heal_peer, C.snapshot_required, C.heal_bytes, C.peer_catchups,
            C.recreations);
+    printf("codecs: epochs=%u (writer settings rotated over %llu handovers, from combination %u) frames: plain=%llu "
+           "encoded=%llu zstd=%llu\n",
+           g_epochs, C.handovers, g_combo_start, C.plain_frames, C.encoded_frames, C.compressed_frames);
 
+    podsync_store_free(g_shadow);
     podsync_store_free(g_rep[0]);
     podsync_store_free(g_rep[1]);
     podsync_store_free(g_writer);
@@ -1166,6 +1424,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < g_net[r].n; i++) free(g_net[r].v[i].data);
         free(g_net[r].v);
     }
+    free(epoch_end);
     free(g_model);
     free(g_dirty);
     free(g_scratch);
