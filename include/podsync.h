@@ -505,7 +505,9 @@ typedef struct podsync_frame_info {
                                    none (since library 0.3.0, which fills it where 0.2.0 wrote 0;
                                    podsync_frame_peek fills it only when `size` reaches the start
                                    of the zstd frame's header) */
-    uint64_t payload_length;    /* packed payload bytes: the zstd frame's content size */
+    uint64_t payload_length;    /* plain frames: frame_length - header_length; encoded frames:
+                                   the packed payload's size (what zstd decompresses to, or what
+                                   codec 0 stores before the raw columns) */
 } podsync_frame_info;
 
 #define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }

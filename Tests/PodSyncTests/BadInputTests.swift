@@ -174,7 +174,7 @@ struct LieCase: Sendable, CustomTestStringConvertible {
             LieCase("codec 255", PODSYNC_E_UNSUPPORTED_CODEC, { f, _ in f[H.codec] = 255 }),
             LieCase("transforms byte (formerly reserved) 1 on a plain payload", M, { f, _ in f[H.reserved] = 1 }),
             LieCase("unknown transform bit 0x08", M, { f, _ in f[H.reserved] = 0x08 }),
-            // Lengths in the header (steps 4, 5, 8d).
+            // Lengths in the header (steps 4, 5, 8c).
             LieCase("header_length 80", M, { f, _ in f.setU16(H.headerLength, 80) }),
             LieCase("header_length 0", M, { f, _ in f.setU16(H.headerLength, 0) }),
             LieCase("header_length 87", M, { f, _ in f.setU16(H.headerLength, 87) }),
@@ -262,7 +262,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
             switch byte {
             case 0..<4: want = PODSYNC_E_FRAME_MAGIC
             case 4..<6: want = PODSYNC_E_FRAME_VERSION
-            case 6..<8: want = PODSYNC_E_FRAME_MALFORMED  // header_length: step 4, 5c or 8d
+            case 6..<8: want = PODSYNC_E_FRAME_MALFORMED  // header_length: step 4, 5c or 8c
             case 16..<24: want = g.u64(H.frameLength) > UInt64(g.count) ? PODSYNC_E_FRAME_TRUNCATED : PODSYNC_E_FRAME_MALFORMED
             default: want = PODSYNC_E_FRAME_CHECKSUM
             }

@@ -53,6 +53,29 @@ static double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* What each known fixture must get: apply and validate with the default options (0 = OK or
+   PODSYNC_E_NO_MEMORY, whichever the address-space limit allows) and with tight limits. */
+static const struct expectation {
+    const char *file;
+    int32_t apply_default, validate_default, apply_tight, validate_tight;
+} expectations[] = {
+    {"zstd_bomb.bin", PODSYNC_E_UNKNOWN_TABLE, PODSYNC_E_FRAME_MALFORMED, PODSYNC_E_FRAME_TOO_LARGE, PODSYNC_E_FRAME_TOO_LARGE},
+    {"validate_zero_columns.bin", 0, 0, PODSYNC_E_FRAME_TOO_LARGE, PODSYNC_E_FRAME_TOO_LARGE},
+    {"validate_sparse_columns.bin", 0, 0, PODSYNC_E_FRAME_TOO_LARGE, PODSYNC_E_FRAME_TOO_LARGE},
+    {"delta_insert_20m.bin", 0, 0, PODSYNC_E_LIMIT, PODSYNC_E_FRAME_TOO_LARGE},
+    {"snapshot_insert_20m.bin", 0, 0, PODSYNC_E_LIMIT, PODSYNC_E_FRAME_TOO_LARGE},
+    {"delta_tombstones_100m.bin", 0, 0, PODSYNC_E_FRAME_TOO_LARGE, PODSYNC_E_FRAME_TOO_LARGE},
+    {"delta_tombstones_8m.bin", 0, 0, PODSYNC_OK, PODSYNC_OK},
+    {"transpose_empty_sections.bin", 0, 0, PODSYNC_OK, PODSYNC_OK},
+};
+
+static int expected_status(const char *what, int32_t got, int32_t want) {
+    if (want == 0 ? (got == PODSYNC_OK || got == PODSYNC_E_NO_MEMORY) : got == want) return 0;
+    printf("    FAIL: %s returned %s, expected %s\n", what, podsync_status_name(got),
+           want == 0 ? "PODSYNC_OK or PODSYNC_E_NO_MEMORY" : podsync_status_name(want));
+    return 1;
+}
+
 /* Runs in the child: returns the exit code (0 = as expected). */
 static int attack(const char *name, const unsigned char *frame, size_t size, podsync_schema *schema, int tight) {
     podsync_store_options o;
@@ -78,6 +101,12 @@ static int attack(const char *name, const unsigned char *frame, size_t size, pod
     printf("  %-28s %s apply %-28s %7.1f ms, validate %-28s %7.1f ms, peak RSS +%ld MiB\n", name,
            tight ? "tight  " : "default", podsync_status_name(st), t1 - t0, podsync_status_name(vst), t2 - t1,
            growth / 1024);
+    for (size_t i = 0; i < sizeof expectations / sizeof expectations[0]; i++) {
+        if (strcmp(expectations[i].file, name) != 0) continue;
+        int bad = expected_status("apply", st, tight ? expectations[i].apply_tight : expectations[i].apply_default);
+        bad |= expected_status("validate", vst, tight ? expectations[i].validate_tight : expectations[i].validate_default);
+        if (bad) return 7;
+    }
     if (st < 0 && st != PODSYNC_E_DIGEST_MISMATCH && (v1 != v0 || d1 != d0)) {
         printf("    FAIL: rejected with %s but the state changed\n", podsync_status_name(st));
         return 2;
