@@ -89,7 +89,9 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_UNKNOWN_TABLE       -2  /* no table with that id in the schema                  */
 #define PODSYNC_E_RECORD_SIZE         -3  /* record size differs from the table's                 */
 #define PODSYNC_E_BUFFER_TOO_SMALL    -4  /* output buffer too small; the needed size is reported */
-#define PODSYNC_E_NO_MEMORY           -5  /* allocation failed or a limit would be exceeded       */
+#define PODSYNC_E_NO_MEMORY           -5  /* allocation failed, or a table would pass its 2^30
+                                             records; nothing changed (host-set limits:
+                                             PODSYNC_E_LIMIT)                                     */
 #define PODSYNC_E_WRONG_ROLE          -6  /* writer-only call on a replica, or the reverse        */
 #define PODSYNC_E_SCHEMA_INVALID      -7  /* table or field definition rejected                   */
 #define PODSYNC_E_FRAME_TRUNCATED    -10  /* buffer shorter than the frame says it is             */
@@ -244,8 +246,10 @@ typedef struct podsync_store_options {
                                     uncompressed frame. */
     uint32_t transforms;         /* writer: PODSYNC_TRANSFORM_* used before compressing
                                     (PODSYNC_TRANSFORM_ALL) */
-    uint64_t max_decoded_bytes;  /* replica: largest decoded payload of a compressed frame it
-                                    accepts, checked before allocating; 0 = 1 GiB (1 GiB) */
+    uint64_t max_decoded_bytes;  /* replica: largest decompressed payload and decoded sections (8
+                                    bytes a key plus the records) of an encoded frame it accepts,
+                                    checked before allocating (plain frames are read in place);
+                                    0 = 1 GiB (1 GiB) */
     /* since options version 3 (library 0.4.0) */
     uint64_t max_records;        /* most live records the store holds, all tables together: a write
                                     or a frame that would exceed it returns PODSYNC_E_LIMIT and
@@ -523,9 +527,11 @@ PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_fr
    header was read, info holds the header's fields. A frame compressed with a dictionary returns
    PODSYNC_E_DICTIONARY_MISSING (apply it to a store that has loaded the dictionary). */
 PODSYNC_API int32_t podsync_frame_validate(const void *data, size_t size, podsync_frame_info *info);
-/* podsync_frame_validate with the largest decompressed payload, and the largest decoded size of
-   the sections (8 bytes a key plus the records), it accepts: larger ones return
-   PODSYNC_E_FRAME_TOO_LARGE before anything is allocated. 0 means 1 GiB. (since library 0.4.0) */
+/* podsync_frame_validate with the largest decompressed payload (payload_length), and the largest
+   decoded size of the sections (8 bytes a key plus put_count * record_size, which zero columns can
+   make far larger than payload_length), that it accepts for an encoded frame: larger ones return
+   PODSYNC_E_FRAME_TOO_LARGE before anything is allocated. 0 means 1 GiB. A plain frame is read in
+   place, so its own size bounds it and the limit does not apply. (since library 0.4.0) */
 PODSYNC_API int32_t podsync_frame_validate_limited(const void *data, size_t size,
                                                    uint64_t max_decoded_bytes,
                                                    podsync_frame_info *info);

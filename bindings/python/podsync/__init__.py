@@ -39,6 +39,7 @@ from ._errors import (
     FrameVersion,
     InternalError,
     InvalidArgument,
+    LimitError,
     NoMemory,
     PodSyncError,
     RecordSizeError,
@@ -76,7 +77,7 @@ from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def library_version() -> str:
@@ -123,6 +124,7 @@ __all__ = [
     "InvalidArgument",
     "LibraryNotFoundError",
     "LibraryVersionError",
+    "LimitError",
     "NoMemory",
     "PodSyncError",
     "RecordSizeError",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import enum
-from typing import Callable
+import operator
+from typing import TYPE_CHECKING, Callable
 
 from ._ffi import LIB
+
+if TYPE_CHECKING:
+    from ._frames import FrameInfo
 
 
 class Status(enum.IntEnum):
@@ -38,6 +42,7 @@ class Status(enum.IntEnum):
     E_VERSION_AHEAD = -20
     E_FRAME_TOO_LARGE = -21
     E_DICTIONARY_MISSING = -22
+    E_LIMIT = -23
     E_INTERNAL = -99
 
 
@@ -57,14 +62,26 @@ def status_name(status: int) -> str:
     return raw.decode("ascii") if raw else "PODSYNC_UNKNOWN_STATUS"
 
 
+def last_errmsg() -> bytes | None:
+    """The calling thread's last error message (``podsync_last_errmsg``, library 0.4.0): how the
+    functions without a handle (schema decode, store create, options init, the frame functions)
+    report one. Read right after the failing call, on the same thread."""
+    return LIB.podsync_last_errmsg()  # type: ignore[no-any-return]
+
+
 class PodSyncError(Exception):
     """A PodSync call failed. ``status`` is the negative ``PODSYNC_E_*`` value (or, for
     :class:`SnapshotRequired`, the informational status), ``status_name`` its name, and ``message``
-    the handle's error message (``podsync_*_errmsg``), which may be empty."""
+    the library's message: the handle's (``podsync_*_errmsg``) or, for calls without a handle, the
+    thread's last one (``podsync_last_errmsg``); it may be empty."""
 
     status: int
     status_name: str
     message: str
+    #: The frame's header when :func:`podsync.validate` rejected a frame after reading its header
+    #: (e.g. :class:`DictionaryMissing`: ``frame_info.dictionary_id`` names the dictionary, since
+    #: library 0.4.0); None for every other error.
+    frame_info: FrameInfo | None = None
 
     def __init__(self, status: int, message: str = "", *, call: str = "") -> None:
         self.status = int(status)
@@ -166,6 +183,13 @@ class DictionaryMissing(PodSyncError, LookupError):
     the frame again. The frame itself is valid, so this is no :class:`FrameError`."""
 
 
+class LimitError(PodSyncError):
+    """PODSYNC_E_LIMIT: a limit the host set would be exceeded (``max_records``: a write or a frame
+    would leave the store holding more records than that); nothing changed (since library 0.4.0).
+    The writer flushes or deletes before writing more; a replica refuses such a frame whole and
+    stays at its version (raise the limit, or resynchronize from a source that fits)."""
+
+
 class VersionAhead(PodSyncError, ValueError):
     """PODSYNC_E_VERSION_AHEAD: delta_since a version the store has not reached."""
 
@@ -191,6 +215,30 @@ class ViewsAliveError(BufferError):
     ``.copy()``s."""
 
 
+class _OutOfRange(OverflowError, ValueError):
+    """An integer argument outside the range of its C type. An :class:`OverflowError`, and a
+    :class:`ValueError` as well, which is what 0.3.0 raised for negative options."""
+
+
+def checked_int(name: str, value: object, lo: int, hi: int) -> int:
+    """`value` as an int in ``lo..hi`` (the range of the C field it goes to): :class:`TypeError`
+    for a non-integer (floats and bools included, never truncated), :class:`OverflowError` outside
+    the range (ctypes would silently wrap it: 2**64 would become 0, "no limit")."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+    if not lo <= number <= hi:
+        raise _OutOfRange(f"{name} must be in {lo}..{hi}, got {number}")
+    return number
+
+
+U64_MAX = (1 << 64) - 1
+U32_MAX = (1 << 32) - 1
+
+
 _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_INVALID_ARGUMENT: InvalidArgument,
     Status.E_UNKNOWN_TABLE: UnknownTable,
@@ -212,6 +260,7 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_VERSION_AHEAD: VersionAhead,
     Status.E_FRAME_TOO_LARGE: FrameTooLarge,
     Status.E_DICTIONARY_MISSING: DictionaryMissing,
+    Status.E_LIMIT: LimitError,
     Status.E_INTERNAL: InternalError,
     Status.SNAPSHOT_REQUIRED: SnapshotRequired,
 }

@@ -39,7 +39,7 @@ ROLE_REPLICA = 2
 OPT_FRAME_DIGEST = 0x1
 OPT_MANUAL_CLOCK = 0x2
 
-STORE_OPTIONS_VERSION = 2
+STORE_OPTIONS_VERSION = 3
 STORE_INFO_VERSION = 1
 FRAME_INFO_VERSION = 2
 FRAME_SECTION_VERSION = 1
@@ -102,6 +102,9 @@ class StoreOptions(Structure):
         ("compression_level", ctypes.c_int32),
         ("transforms", c_uint32),
         ("max_decoded_bytes", c_uint64),
+        # since options version 3 (library 0.4.0)
+        ("max_records", c_uint64),
+        ("max_tombstones", c_uint64),
     ]
 
 
@@ -220,6 +223,7 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     "podsync_abi_version": (c_uint32, []),
     # Status codes
     "podsync_status_name": (c_char_p, [c_int32]),
+    "podsync_last_errmsg": (c_char_p, []),  # since library 0.4.0
     # Schema
     "podsync_schema_create": (c_int32, [POINTER(SchemaP)]),
     "podsync_schema_free": (None, [SchemaP]),
@@ -278,6 +282,8 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     # Reading frames without a store
     "podsync_frame_peek": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),
     "podsync_frame_validate": (c_int32, [c_void_p, c_size_t, POINTER(FrameInfo)]),
+    # since library 0.4.0
+    "podsync_frame_validate_limited": (c_int32, [c_void_p, c_size_t, c_uint64, POINTER(FrameInfo)]),
     "podsync_frame_section_get": (
         c_int32,
         [c_void_p, c_size_t, c_size_t, POINTER(FrameSection)],

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import raise_for
+from ._errors import U64_MAX, checked_int, error_for, last_errmsg, raise_for
 from ._ffi import (
     FRAME_HAS_DIGEST,
     FRAME_INFO_VERSION,
@@ -94,7 +94,7 @@ def _info_call(fn: Any, name: str, frame: Any) -> FrameInfo:
     status = fn(ptr, size, ctypes.byref(info))
     del keep
     if status < 0:
-        raise_for(status, None, name)
+        raise_for(status, last_errmsg, name)
     return FrameInfo._from_c(info)
 
 
@@ -105,13 +105,41 @@ def peek(frame: Any) -> FrameInfo:
     return _info_call(LIB.podsync_frame_peek, "podsync_frame_peek", frame)
 
 
-def validate(frame: Any) -> FrameInfo:
+def validate(frame: Any, max_decoded_bytes: int | None = None) -> FrameInfo:
     """Validates a whole frame (the buffer must be exactly the frame): header, checksum and every
-    section's layout, without a schema. Returns its header; raises a :class:`FrameError` subclass
-    (``FrameTruncated``, ``FrameChecksum``, ``FrameMalformed``, ...) otherwise, and
-    :class:`DictionaryMissing` for a frame compressed with a dictionary (no store, so no
-    dictionary: apply it to a store that has loaded it)."""
-    return _info_call(LIB.podsync_frame_validate, "podsync_frame_validate", frame)
+    section's layout, without a schema; records are checked, not decoded. Returns its header;
+    raises a :class:`FrameError` subclass (``FrameTruncated``, ``FrameChecksum``,
+    ``FrameMalformed``, ...) otherwise, and :class:`DictionaryMissing` for a frame compressed with
+    a dictionary (no store, so no dictionary: apply it to a store that has loaded it).
+
+    ``max_decoded_bytes`` bounds what a compressed frame may decompress to, and the decoded size
+    of its sections (8 bytes a key plus the records): a larger one raises :class:`FrameTooLarge`
+    before anything is allocated (``podsync_frame_validate_limited``, library 0.4.0). None or 0
+    means the library's 1 GiB; an int outside ``0..2**64-1`` raises :class:`OverflowError`. Use it
+    for frames from an untrusted source.
+
+    When the frame is rejected after its header was read, the exception's ``frame_info`` holds
+    that header (e.g. ``err.frame_info.dictionary_id`` for :class:`DictionaryMissing`); otherwise
+    it is None."""
+    fn: Any = LIB.podsync_frame_validate
+    name = "podsync_frame_validate"
+    extra: tuple[int, ...] = ()
+    if max_decoded_bytes is not None:
+        extra = (checked_int("max_decoded_bytes", max_decoded_bytes, 0, U64_MAX),)
+        fn, name = LIB.podsync_frame_validate_limited, "podsync_frame_validate_limited"
+    ptr, size, keep = buffer_arg(frame)
+    info = _CFrameInfo()
+    info.version = FRAME_INFO_VERSION
+    status = fn(ptr, size, *extra, ctypes.byref(info))
+    del keep
+    if status < 0:
+        raw = last_errmsg()
+        err = error_for(status, raw.decode("utf-8", "replace") if raw else "", call=name)
+        # The library fills the header's fields once it could read them (a valid header has a
+        # nonzero header_length); an untouched struct stays all zero.
+        err.frame_info = FrameInfo._from_c(info) if info.header_length else None
+        raise err
+    return FrameInfo._from_c(info)
 
 
 def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
@@ -139,7 +167,7 @@ def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
         sec.version = FRAME_SECTION_VERSION
         status = LIB.podsync_frame_section_get(base, data.size, index, ctypes.byref(sec))
         if status < 0:
-            raise_for(status, None, "podsync_frame_section_get")
+            raise_for(status, last_errmsg, "podsync_frame_section_get")
         size = sec.record_size
 
         def at(address: int | None, nbytes: int) -> np.ndarray:

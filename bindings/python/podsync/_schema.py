@@ -14,7 +14,7 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import ClosedError, SchemaInvalid, Status, raise_for
+from ._errors import ClosedError, SchemaInvalid, Status, last_errmsg, raise_for
 from ._ffi import (
     LIB,
     MAX_ALIGNMENT,
@@ -202,7 +202,7 @@ class Schema:
         out = SchemaP()
         status = LIB.podsync_schema_create(ctypes.byref(out))
         if status < 0:
-            raise_for(status, None, "podsync_schema_create")
+            raise_for(status, last_errmsg, "podsync_schema_create")
         self._ptr: Any = out
         self._tables: dict[int, TableSpec] = {}
         for table_id, source in (tables or {}).items():
@@ -374,7 +374,7 @@ class Schema:
         out = SchemaP()
         status = LIB.podsync_schema_decode(raw, len(raw), ctypes.byref(out))
         if status < 0:
-            raise_for(status, None, "podsync_schema_decode")
+            raise_for(status, last_errmsg, "podsync_schema_decode")
         self = cls.__new__(cls)
         self._ptr = out
         self._tables = {}

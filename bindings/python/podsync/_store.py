@@ -11,11 +11,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ._errors import (
+    U32_MAX,
+    U64_MAX,
     ApplyResult,
     ClosedError,
     RecordSizeError,
     SnapshotRequired,
     Status,
+    checked_int,
+    last_errmsg,
     raise_for,
 )
 from ._ffi import (
@@ -128,31 +132,38 @@ def _options(
     compression_level: int | None = None,
     transforms: int | None = None,
     max_decoded_bytes: int | None = None,
+    max_records: int | None = None,
+    max_tombstones: int | None = None,
 ) -> StoreOptions:
+    """The options struct (version 3): the library's defaults, then every option given. Integers
+    are checked against their C field's range (ctypes would wrap them silently): TypeError for a
+    non-integer, OverflowError (also a ValueError) outside it."""
+    values = {
+        "stream_id": stream_id,
+        "max_batch_records": max_batch_records,
+        "max_batch_bytes": max_batch_bytes,
+        "max_batch_age_ms": max_batch_age_ms,
+        "max_frame_bytes": max_frame_bytes,
+        "tombstone_horizon": tombstone_horizon,
+        "max_decoded_bytes": max_decoded_bytes,
+        "max_records": max_records,
+        "max_tombstones": max_tombstones,
+    }
+    checked = {name: checked_int(name, v, 0, U64_MAX) for name, v in values.items() if v is not None}
+    if transforms is not None:
+        checked["transforms"] = checked_int("transforms", transforms, 0, U32_MAX)
+    if compression_level is not None:  # may be negative: zstd's fast levels
+        checked["compression_level"] = checked_int("compression_level", compression_level, -(1 << 31), (1 << 31) - 1)
     opts = StoreOptions()
     status = LIB.podsync_store_options_init(ctypes.byref(opts), STORE_OPTIONS_VERSION)
     if status < 0:
-        raise_for(status, None, "podsync_store_options_init")
+        raise_for(status, last_errmsg, "podsync_store_options_init")
     if frame_digest is not None:
         opts.flags = (opts.flags | OPT_FRAME_DIGEST) if frame_digest else (opts.flags & ~OPT_FRAME_DIGEST)
     if manual_clock is not None:
         opts.flags = (opts.flags | OPT_MANUAL_CLOCK) if manual_clock else (opts.flags & ~OPT_MANUAL_CLOCK)
-    for name, value in (
-        ("stream_id", stream_id),
-        ("max_batch_records", max_batch_records),
-        ("max_batch_bytes", max_batch_bytes),
-        ("max_batch_age_ms", max_batch_age_ms),
-        ("max_frame_bytes", max_frame_bytes),
-        ("tombstone_horizon", tombstone_horizon),
-        ("transforms", transforms),
-        ("max_decoded_bytes", max_decoded_bytes),
-    ):
-        if value is not None:
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-            setattr(opts, name, value)
-    if compression_level is not None:  # may be negative: zstd's fast levels
-        opts.compression_level = compression_level
+    for name, value in checked.items():
+        setattr(opts, name, value)
     return opts
 
 
@@ -180,7 +191,15 @@ class Store:
     Options (keyword arguments; ``None`` keeps the library's default, 0 means "no limit" as in C):
     ``stream_id``, ``frame_digest`` (default True), ``manual_clock`` (default False),
     ``max_batch_records``, ``max_batch_bytes``, ``max_batch_age_ms``, ``max_frame_bytes``,
-    ``tombstone_horizon``.
+    ``tombstone_horizon``, ``compression_level``, ``transforms``, ``max_decoded_bytes`` and, since
+    library 0.4.0, the limits ``max_records`` (most live records the store holds, all tables
+    together; a write or frame that would exceed it raises :class:`LimitError` and changes nothing;
+    default 0: none) and ``max_tombstones`` (most deletions remembered for catch-up deltas; past it
+    the oldest are forgotten and ``catchup_floor`` rises; default 1048576, 0: no limit). Integer
+    options are checked against their C type: :class:`TypeError` for a non-integer,
+    :class:`OverflowError` (also a :class:`ValueError`) outside ``0..2**64-1`` (``transforms``:
+    ``0..2**32-1``; ``compression_level``: a signed 32-bit int). A replica fed from an untrusted
+    source sets ``max_records`` and ``max_decoded_bytes``.
 
     A store is used by one thread at a time. ``close()`` frees it (idempotent; also done by
     ``with`` and, as a last resort, by garbage collection); any later call raises
@@ -198,7 +217,7 @@ class Store:
             out = StoreP()
             status = LIB.podsync_store_create(sch._handle(), int(role), ctypes.byref(opts), ctypes.byref(out))
             if status < 0:
-                raise_for(status, None, "podsync_store_create")
+                raise_for(status, last_errmsg, "podsync_store_create")
             self._tables: dict[int, TableSpec] = sch.tables
             self._schema_bytes = sch.to_bytes()
         finally:
@@ -277,7 +296,8 @@ class Store:
     def put(self, table_id: int, key: int, record: Any) -> bool:
         """Inserts or replaces one record: a numpy record (``np.void``, a 0-d or 1-element structured
         array), a ``ctypes.Structure``, ``bytes`` or any buffer of the table's record size. Returns
-        True if the flush policy says to flush now (``PODSYNC_FLUSH_DUE``)."""
+        True if the flush policy says to flush now (``PODSYNC_FLUSH_DUE``). A new key that would
+        take the store past ``max_records`` raises :class:`LimitError` (nothing written)."""
         ptr = self._write_ptr("put")
         keep: Any
         if isinstance(record, ctypes.Structure | ctypes.Array):
@@ -303,7 +323,8 @@ class Store:
         table's structured dtype, or any dtype of that itemsize, or shape ``(n, record_size)``
         bytes), or a bytes-like object of ``len(keys) * record_size`` bytes. Nothing is copied; no
         Python loop. A later duplicate key wins. Validated before any change: on error nothing was
-        written. Returns True if a flush is due."""
+        written (:class:`LimitError` if the new keys would take the store past ``max_records``).
+        Returns True if a flush is due."""
         ptr = self._write_ptr("put_many")
         k = _keys_array(keys)
         n = k.shape[0]
@@ -441,7 +462,9 @@ class Store:
         atomically. Returns :attr:`ApplyResult.OK`, ``DUPLICATE``, ``GAP`` (ask the writer for
         ``catch_up(replica.version)``) or ``STALE``; raises a :class:`PodSyncError` subclass with
         the state unchanged (:class:`DigestMismatch` excepted: the frame was applied and the
-        replica is now diverged)."""
+        replica is now diverged), e.g. :class:`LimitError` for a frame that would take the replica
+        past ``max_records`` and :class:`FrameTooLarge` for one that decodes to more than
+        ``max_decoded_bytes``."""
         ptr = self._write_ptr("apply")
         arg, size, keep = buffer_arg(frame)
         status = LIB.podsync_store_apply(ptr, arg, size, None)
@@ -560,9 +583,11 @@ class Store:
     # --- compression dictionaries (since library 0.3.0) -------------------------------------
 
     def collect_samples(self, max_bytes: int) -> None:
-        """Starts keeping the packed streams of the frames this store produces (up to `max_bytes`
-        in all), to train a dictionary from with :meth:`train_dictionary`; 0 stops and discards
-        them. Needs ``compression_level != 0`` (:class:`InvalidArgument` otherwise)."""
+        """Starts keeping the packed stream of every frame this store produces from now on, each
+        whole, while it fits in what is left of `max_bytes` (a frame that does not fit is skipped,
+        not cut; library 0.4.0), to train a dictionary from with :meth:`train_dictionary`; 0 stops
+        and discards them. Training needs 8 kept frames, so `max_bytes` should be at least 8 times
+        a typical frame. Needs ``compression_level != 0`` (:class:`InvalidArgument` otherwise)."""
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
         status = LIB.podsync_store_collect_samples(self._h().ptr, max_bytes)
@@ -650,8 +675,10 @@ class Writer(Store):
     ``max_batch_bytes``, ``max_batch_age_ms`` (flush policy), ``max_frame_bytes`` (split flushes),
     ``tombstone_horizon`` (versions of deletions remembered for catch-up), ``compression_level``
     (0: frames never compressed; else the zstd level, 1 is fast; a frame is compressed only where
-    that makes it at least 5% smaller) and ``transforms`` (``TRANSFORM_*`` bits used before
-    compressing); None = library default.
+    that makes it at least 5% smaller), ``transforms`` (``TRANSFORM_*`` bits used before
+    compressing), ``max_records`` (most live records, pending writes included: a write past it
+    raises :class:`LimitError` and writes nothing) and ``max_tombstones`` (deletions remembered for
+    catch-up deltas); None = library default.
     """
 
     def __init__(
@@ -668,6 +695,8 @@ class Writer(Store):
         tombstone_horizon: int | None = None,
         compression_level: int | None = None,
         transforms: int | None = None,
+        max_records: int | None = None,
+        max_tombstones: int | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -682,6 +711,8 @@ class Writer(Store):
             tombstone_horizon=tombstone_horizon,
             compression_level=compression_level,
             transforms=transforms,
+            max_records=max_records,
+            max_tombstones=max_tombstones,
         )
 
     def __enter__(self) -> Writer:
@@ -691,9 +722,12 @@ class Writer(Store):
 
 class Replica(Store):
     """A store in the replica role: changes only by :meth:`apply`; can serve ``catch_up``,
-    ``delta_since`` and ``snapshot`` frames to further replicas (``tombstone_horizon`` bounds how
-    far back its deltas reach; ``max_decoded_bytes`` bounds what a compressed frame may decode
-    to, else :class:`FrameTooLarge`)."""
+    ``delta_since`` and ``snapshot`` frames to further replicas (``tombstone_horizon`` and
+    ``max_tombstones`` bound how far back its deltas reach). What one frame may cost it:
+    ``max_decoded_bytes`` bounds what a compressed frame may decode to (else
+    :class:`FrameTooLarge`), ``max_records`` the records it holds (a frame that would exceed it
+    raises :class:`LimitError`, nothing applied). A replica fed from an untrusted source sets
+    both."""
 
     def __init__(
         self,
@@ -702,10 +736,12 @@ class Replica(Store):
         frame_digest: bool | None = None,
         tombstone_horizon: int | None = None,
         max_decoded_bytes: int | None = None,
+        max_records: int | None = None,
+        max_tombstones: int | None = None,
     ) -> None:
         super().__init__(
             schema, Role.REPLICA, frame_digest=frame_digest, tombstone_horizon=tombstone_horizon,
-            max_decoded_bytes=max_decoded_bytes,
+            max_decoded_bytes=max_decoded_bytes, max_records=max_records, max_tombstones=max_tombstones,
         )
 
     def __enter__(self) -> Replica:

@@ -29,10 +29,10 @@ calls = {
  "decode NULL out": lambda: LIB.podsync_schema_decode(b"x", 1, None),
  "options_init NULL": lambda: LIB.podsync_store_options_init(None, 1),
  "options_init v0": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 0),
- "options_init v3 (newer than the library)": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 3),
+ "options_init v4 (newer than the library)": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 4),
  "store_create NULL schema": lambda: LIB.podsync_store_create(None, 1, None, ctypes.byref(StoreP())),
  "store_create NULL out": lambda: LIB.podsync_store_create(s._ptr, 1, None, None),
- "store_create opts v3": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=3)), ctypes.byref(StoreP())),
+ "store_create opts v4": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=4)), ctypes.byref(StoreP())),
  "store_create opts v0": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=0)), ctypes.byref(StoreP())),
  "put NULL store": lambda: LIB.podsync_store_put(None, 1, 1, b"12345678", 8),
  "put NULL record": lambda: LIB.podsync_store_put(wp, 1, 1, None, 8),
@@ -60,6 +60,8 @@ calls = {
  "peek NULL": lambda: LIB.podsync_frame_peek(None, 88, ctypes.byref(FrameInfo(version=1))),
  "peek NULL info": lambda: LIB.podsync_frame_peek(b"\0"*88, 88, None),
  "validate NULL": lambda: LIB.podsync_frame_validate(None, 88, None),
+ "validate_limited NULL": lambda: LIB.podsync_frame_validate_limited(None, 88, 0, None),
+ "validate_limited info v0": lambda: LIB.podsync_frame_validate_limited(b"\0"*88, 88, 0, ctypes.byref(FrameInfo(version=0))),
  "section_get NULL": lambda: LIB.podsync_frame_section_get(None, 88, 0, ctypes.byref(FrameSection(version=1))),
 }
 for name, fn in calls.items():

@@ -37,12 +37,36 @@ def snapshot_of(replica: podsync.Replica) -> tuple[int, int, dict[int, bytes]]:
     return replica.version, replica.digest(), state(replica, 1)
 
 
+def test_calls_without_a_handle_carry_the_threads_last_message(schema: podsync.Schema) -> None:
+    """Library 0.4.0: podsync_last_errmsg gives handle-less calls a message too."""
+    calls = {
+        "podsync_frame_peek": lambda: podsync.peek(b"short"),
+        "podsync_frame_validate": lambda: podsync.validate(b"not a frame" * 10),
+        "podsync_frame_validate_limited": lambda: podsync.validate(b"not a frame" * 10, max_decoded_bytes=64),
+        "podsync_schema_decode": lambda: podsync.Schema.from_bytes(b"not a schema"),
+        "podsync_store_create": lambda: podsync.Store(schema, 99),
+    }
+    for call, fn in calls.items():
+        with pytest.raises(podsync.PodSyncError) as exc:
+            fn()
+        assert exc.value.call == call
+        assert exc.value.message, f"{call}: no message"
+        assert exc.value.message in str(exc.value)
+    # The message belongs to the failing call, not to an earlier one.
+    with pytest.raises(podsync.FrameTruncated) as short:
+        podsync.peek(b"short")
+    with pytest.raises(podsync.FrameMagic) as magic:
+        podsync.peek(b"x" * 100)
+    assert short.value.message != magic.value.message
+
+
 def test_hierarchy() -> None:
     for cls in (
         podsync.InvalidArgument, podsync.UnknownTable, podsync.RecordSizeError, podsync.NoMemory,
         podsync.WrongRole, podsync.SchemaInvalid, podsync.FrameError, podsync.SchemaMismatch,
         podsync.StreamMismatch, podsync.Diverged, podsync.VersionAhead, podsync.SnapshotRequired,
-        podsync.InternalError, podsync.BufferTooSmall,
+        podsync.InternalError, podsync.BufferTooSmall, podsync.DictionaryMissing, podsync.LimitError,
+        podsync.FrameTooLarge,
     ):  # fmt: skip
         assert issubclass(cls, podsync.PodSyncError)
     for cls in (podsync.FrameTruncated, podsync.FrameMagic, podsync.FrameVersion, podsync.FrameChecksum,

@@ -75,6 +75,10 @@ def test_header_constants_match() -> None:
     for ftype in podsync.FieldType:
         assert defines[f"TYPE_{ftype.name}"] == ftype.value
     assert defines["METRICS_VERSION"] == _ffi.METRICS_VERSION
+    assert defines["STORE_OPTIONS_VERSION"] == _ffi.STORE_OPTIONS_VERSION == 3
+    assert defines["STORE_INFO_VERSION"] == _ffi.STORE_INFO_VERSION
+    assert defines["FRAME_SECTION_VERSION"] == _ffi.FRAME_SECTION_VERSION
+    assert defines["E_LIMIT"] == podsync.Status.E_LIMIT == -23
     assert defines["FRAME_INFO_VERSION"] == _ffi.FRAME_INFO_VERSION
     hex_defines = {
         m.group(1): int(m.group(2), 16)
@@ -98,16 +102,39 @@ def test_a_version_1_metrics_struct_is_filled_up_to_apply_ns() -> None:
         assert [m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames] == [7] * 4
 
 
+def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_bytes() -> None:
+    """Hosts of library 0.2.0/0.3.0 pass the 72-byte version-2 struct: options_init must not write
+    the version-3 limits, and the store created from it gets their defaults (docs/ABI.md)."""
+    opts = _ffi.StoreOptions()
+    opts.max_records = opts.max_tombstones = 7
+    assert _ffi.LIB.podsync_store_options_init(ctypes.byref(opts), 2) == 0
+    assert (opts.version, opts.max_decoded_bytes) == (2, 1 << 30)
+    assert (opts.max_records, opts.max_tombstones) == (7, 7)
+    full = _ffi.StoreOptions()
+    assert _ffi.LIB.podsync_store_options_init(ctypes.byref(full), 3) == 0
+    assert (full.version, full.max_records, full.max_tombstones) == (3, 0, 1048576)
+    # A version-2 struct whose bytes past 72 hold garbage: ignored, so no max_records of 7.
+    with podsync.Schema({1: np.dtype([("x", "<u8")])}) as s:
+        out = _ffi.StoreP()
+        assert _ffi.LIB.podsync_store_create(s._handle(), _ffi.ROLE_WRITER, ctypes.byref(opts), ctypes.byref(out)) == 0
+        try:
+            keys = np.arange(1, 11, dtype=np.uint64)
+            assert _ffi.LIB.podsync_store_put_many(out, 1, keys.ctypes.data, keys.ctypes.data, 10, 80) == 0
+        finally:
+            _ffi.LIB.podsync_store_free(out)
+
+
 @pytest.mark.parametrize(
     "struct, size, offsets",
     [
         (_ffi.Field, 24, {"name": 0, "type": 8, "offset": 12, "count": 16, "reserved": 20}),
         (
             _ffi.StoreOptions,
-            72,
+            88,
             {"version": 0, "flags": 4, "stream_id": 8, "max_batch_records": 16, "max_batch_bytes": 24,
              "max_batch_age_ms": 32, "max_frame_bytes": 40, "tombstone_horizon": 48,
-             "compression_level": 56, "transforms": 60, "max_decoded_bytes": 64},
+             "compression_level": 56, "transforms": 60, "max_decoded_bytes": 64,
+             "max_records": 72, "max_tombstones": 80},
         ),
         (
             _ffi.StoreInfo,
@@ -152,7 +179,7 @@ def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, 
 
 def test_versions_and_status_names() -> None:
     assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
-    assert podsync.library_version() == "0.3.0"
+    assert podsync.library_version() == "0.4.0" == podsync.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
     for status in podsync.Status:
         assert podsync.status_name(status) == "PODSYNC_" + status.name

@@ -9,8 +9,8 @@
 //! `.build/release`, and links `dylib=podsync`. It exports the directory to dependents' build
 //! scripts as `DEP_PODSYNC_LIB_DIR`.
 //!
-//! Functions that take no pointer (the version queries and `podsync_status_name`) are declared
-//! `safe`; every other function is `unsafe` to call: the caller guarantees that pointers are valid
+//! Functions that take no pointer (the version queries, `podsync_status_name` and
+//! `podsync_last_errmsg`) are declared `safe`; every other function is `unsafe` to call: the caller guarantees that pointers are valid
 //! for the sizes passed and that a handle is used by one thread at a time.
 //!
 //! ```
@@ -30,6 +30,7 @@
 
 #![no_std]
 #![allow(non_camel_case_types)]
+#![warn(missing_docs)]
 
 use core::ffi::{c_char, c_void};
 use core::marker::{PhantomData, PhantomPinned};
@@ -40,45 +41,86 @@ use core::ptr;
 // Versions
 // ---------------------------------------------------------------------------------------------
 
+/// Major version of the library this header declares.
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
-pub const PODSYNC_VERSION_MINOR: u32 = 3;
+/// Minor version of the library this header declares.
+pub const PODSYNC_VERSION_MINOR: u32 = 4;
+/// Patch version of the library this header declares.
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
+/// The library version as `MAJOR*10000 + MINOR*100 + PATCH` (compare with
+/// `podsync_version_number()`).
 pub const PODSYNC_VERSION_NUMBER: u32 =
     PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH;
+/// Bumped whenever a declaration in this file changes incompatibly (until 1.0).
 pub const PODSYNC_ABI_VERSION: u32 = 1;
+/// The frame format this library writes (and the newest it reads).
 pub const PODSYNC_FORMAT_VERSION: u32 = 1;
 
 // ---------------------------------------------------------------------------------------------
 // Status codes (values pinned)
 // ---------------------------------------------------------------------------------------------
 
+/// Success.
 pub const PODSYNC_OK: i32 = 0;
+/// Write done; the flush policy says flush now.
 pub const PODSYNC_FLUSH_DUE: i32 = 1;
+/// get/delete: no record under that key.
 pub const PODSYNC_NOT_FOUND: i32 = 2;
+/// Apply: the replica already has these changes; no-op.
 pub const PODSYNC_DUPLICATE: i32 = 3;
+/// Apply: frame's base is ahead of the replica; nothing changed; ask the writer for a delta since
+/// the replica's version.
 pub const PODSYNC_GAP: i32 = 4;
+/// Apply: snapshot older than the replica; ignored.
 pub const PODSYNC_STALE: i32 = 5;
+/// delta_since: that version is older than what the store still covers; send a snapshot instead.
 pub const PODSYNC_SNAPSHOT_REQUIRED: i32 = 6;
+/// NULL pointer, bad value, wrong struct version.
 pub const PODSYNC_E_INVALID_ARGUMENT: i32 = -1;
+/// No table with that id in the schema.
 pub const PODSYNC_E_UNKNOWN_TABLE: i32 = -2;
+/// Record size differs from the table's.
 pub const PODSYNC_E_RECORD_SIZE: i32 = -3;
+/// Output buffer too small; the needed size is reported.
 pub const PODSYNC_E_BUFFER_TOO_SMALL: i32 = -4;
+/// Allocation failed or a limit would be exceeded.
 pub const PODSYNC_E_NO_MEMORY: i32 = -5;
+/// Writer-only call on a replica, or the reverse.
 pub const PODSYNC_E_WRONG_ROLE: i32 = -6;
+/// Table or field definition rejected.
 pub const PODSYNC_E_SCHEMA_INVALID: i32 = -7;
+/// Buffer shorter than the frame says it is.
 pub const PODSYNC_E_FRAME_TRUNCATED: i32 = -10;
+/// Not a PodSync frame.
 pub const PODSYNC_E_FRAME_MAGIC: i32 = -11;
+/// Frame format version not supported.
 pub const PODSYNC_E_FRAME_VERSION: i32 = -12;
+/// XXH3-64 checksum does not match.
 pub const PODSYNC_E_FRAME_CHECKSUM: i32 = -13;
+/// A length, count, offset or flag is inconsistent.
 pub const PODSYNC_E_FRAME_MALFORMED: i32 = -14;
+/// Frame written for another schema.
 pub const PODSYNC_E_SCHEMA_MISMATCH: i32 = -15;
+/// Delta from another writer stream; needs a snapshot.
 pub const PODSYNC_E_STREAM_MISMATCH: i32 = -16;
+/// Frame uses a codec this library does not implement.
 pub const PODSYNC_E_UNSUPPORTED_CODEC: i32 = -17;
+/// Frame applied, but the replica's state digest differs from the writer's: the replica is now
+/// marked diverged and needs a snapshot.
 pub const PODSYNC_E_DIGEST_MISMATCH: i32 = -18;
+/// Replica is diverged: it accepts only a snapshot and serves no frames until one heals it.
 pub const PODSYNC_E_DIVERGED: i32 = -19;
+/// delta_since a version the store has not reached.
 pub const PODSYNC_E_VERSION_AHEAD: i32 = -20;
+/// Frame's decoded size exceeds max_decoded_bytes (since library 0.2.0)
 pub const PODSYNC_E_FRAME_TOO_LARGE: i32 = -21;
+/// Frame is compressed with a zstd dictionary this store has not loaded; nothing changed. Load it
+/// (`podsync_store_load_dictionary`) and apply again (since library 0.3.0)
 pub const PODSYNC_E_DICTIONARY_MISSING: i32 = -22;
+/// A limit the host set (`podsync_store_options.max_records`) would be exceeded; nothing changed
+/// (since library 0.4.0).
+pub const PODSYNC_E_LIMIT: i32 = -23;
+/// A bug in PodSync; please report it.
 pub const PODSYNC_E_INTERNAL: i32 = -99;
 
 // ---------------------------------------------------------------------------------------------
@@ -92,22 +134,38 @@ pub struct podsync_schema {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
+/// Most tables in a schema.
 pub const PODSYNC_MAX_TABLES: u32 = 1024;
+/// Per table.
 pub const PODSYNC_MAX_FIELDS: u32 = 1024;
+/// Bytes, without the terminating NUL.
 pub const PODSYNC_MAX_FIELD_NAME: u32 = 255;
+/// 1 MiB.
 pub const PODSYNC_MAX_RECORD_SIZE: u32 = 1048576;
+/// Largest table alignment (a power of two).
 pub const PODSYNC_MAX_ALIGNMENT: u32 = 64;
 
+/// Field element type: `u8`.
 pub const PODSYNC_TYPE_U8: u32 = 1;
+/// Field element type: `u16`.
 pub const PODSYNC_TYPE_U16: u32 = 2;
+/// Field element type: `u32`.
 pub const PODSYNC_TYPE_U32: u32 = 3;
+/// Field element type: `u64`.
 pub const PODSYNC_TYPE_U64: u32 = 4;
+/// Field element type: `i8`.
 pub const PODSYNC_TYPE_I8: u32 = 5;
+/// Field element type: `i16`.
 pub const PODSYNC_TYPE_I16: u32 = 6;
+/// Field element type: `i32`.
 pub const PODSYNC_TYPE_I32: u32 = 7;
+/// Field element type: `i64`.
 pub const PODSYNC_TYPE_I64: u32 = 8;
+/// Field element type: `f32`.
 pub const PODSYNC_TYPE_F32: u32 = 9;
+/// Field element type: `f64`.
 pub const PODSYNC_TYPE_F64: u32 = 10;
+/// Opaque bytes; count is the length in bytes.
 pub const PODSYNC_TYPE_BYTES: u32 = 11;
 
 /// `podsync_field`: one field of a record (24 bytes).
@@ -118,7 +176,9 @@ pub struct podsync_field {
     pub name: *const c_char,
     /// `PODSYNC_TYPE_*`.
     pub r#type: u32,
+    /// Bytes from the start of the record.
     pub offset: u32,
+    /// Number of elements, >= 1.
     pub count: u32,
     /// Must be 0.
     pub reserved: u32,
@@ -135,37 +195,77 @@ pub struct podsync_store {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
+/// Store role: a writer owns the state and produces frames.
 pub const PODSYNC_ROLE_WRITER: u32 = 1;
+/// Store role: a replica applies frames.
 pub const PODSYNC_ROLE_REPLICA: u32 = 2;
 
+/// Frames carry the writer's state digest (default on)
 pub const PODSYNC_OPT_FRAME_DIGEST: u32 = 0x1;
+/// Time comes only from `podsync_store_set_time()`.
 pub const PODSYNC_OPT_MANUAL_CLOCK: u32 = 0x2;
 
-pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 2;
+/// The options struct version of this header (3 since library 0.4.0; 2 since 0.2.0).
+pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 3;
 
+/// Records XOR-ed with the receiver's record at the base version (batch frames only)
 pub const PODSYNC_TRANSFORM_XOR: u32 = 0x1;
+/// Records stored byte-transposed per section.
 pub const PODSYNC_TRANSFORM_TRANSPOSE: u32 = 0x2;
+/// Keys sorted, stored as LEB128 gaps.
 pub const PODSYNC_TRANSFORM_KEY_GAPS: u32 = 0x4;
-/// Since library 0.3.0.
+/// With TRANSPOSE: all-zero byte columns omitted, columns zstd cannot shrink sent uncompressed
+/// (since 0.3.0)
 pub const PODSYNC_TRANSFORM_COLUMNS: u32 = 0x8;
+/// Every transform.
 pub const PODSYNC_TRANSFORM_ALL: u32 = 0xF;
 
-/// `podsync_store_options` (72 bytes, versioned; a version-1 struct ends at byte 56).
+/// `podsync_store_options` (88 bytes, versioned; a version-1 struct ends at byte 56, a version-2
+/// struct at byte 72).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_store_options {
+    /// `PODSYNC_STORE_OPTIONS_VERSION`.
     pub version: u32,
+    /// `PODSYNC_OPT_*`; default `PODSYNC_OPT_FRAME_DIGEST`.
     pub flags: u32,
+    /// Writer: this stream's id; 0 picks a random one. Replica: unused.
     pub stream_id: u64,
+    /// Flush due at this many pending changes; 0 = no limit (65536)
     pub max_batch_records: u64,
+    /// Flush due at this many pending bytes (records + 8 per key); 0 = no limit (4 MiB)
     pub max_batch_bytes: u64,
+    /// Flush due when the oldest pending change is this old; 0 = no limit (50)
     pub max_batch_age_ms: u64,
+    /// A flush splits its changes into frames of at most this size (a frame always holds at least
+    /// one change); 0 = no limit (64 MiB). Catch-up deltas and snapshots are single frames.
     pub max_frame_bytes: u64,
+    /// Deletions are remembered for this many versions, so a delta since an older version needs a
+    /// snapshot; 0 = forever (65536)
     pub tombstone_horizon: u64,
+    /// Writer: 0 = frames are never compressed (the default); else the zstd level, ZSTD_minCLevel()
+    /// .. ZSTD_maxCLevel() (-131072 .. 22 with libzstd 1.5: 1 is fast, 19 and above are slow,
+    /// negative levels are faster still). A frame is compressed only where that makes it at least
+    /// 5% smaller; otherwise it is sent as an uncompressed frame.
+    ///
     /// Since options version 2 (library 0.2.0).
     pub compression_level: i32,
+    /// Writer: `PODSYNC_TRANSFORM_*` used before compressing (`PODSYNC_TRANSFORM_ALL`)
     pub transforms: u32,
+    /// Replica: largest decoded payload of a compressed frame it accepts, checked before
+    /// allocating; 0 = 1 GiB (1 GiB)
     pub max_decoded_bytes: u64,
+    /// Most live records the store holds, all tables together: a write or a frame that would exceed
+    /// it returns `PODSYNC_E_LIMIT` and changes nothing. 0 = no limit but 2^30 per table (0). A
+    /// replica fed from an untrusted source sets this and max_decoded_bytes.
+    ///
+    /// Since options version 3 (library 0.4.0).
+    pub max_records: u64,
+    /// Most deletions a store remembers for catch-up deltas, all tables together; past it the
+    /// oldest are forgotten and catchup_floor rises to their version. 0 = no limit (1048576)
+    ///
+    /// Since options version 3 (library 0.4.0).
+    pub max_tombstones: u64,
 }
 
 /// `PODSYNC_STORE_OPTIONS_INIT`.
@@ -181,25 +281,42 @@ pub const PODSYNC_STORE_OPTIONS_INIT: podsync_store_options = podsync_store_opti
     compression_level: 0,
     transforms: PODSYNC_TRANSFORM_ALL,
     max_decoded_bytes: 1073741824,
+    max_records: 0,
+    max_tombstones: 1048576,
 };
 
+/// The `podsync_store_info` struct version this header declares.
 pub const PODSYNC_STORE_INFO_VERSION: u32 = 1;
 
 /// `podsync_store_info` (80 bytes, versioned output struct).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_store_info {
+    /// Set by the caller: `PODSYNC_STORE_INFO_VERSION`.
     pub version: u32,
+    /// `PODSYNC_ROLE_*`.
     pub role: u32,
+    /// The schema hash.
     pub schema_hash: u64,
+    /// Replica: the stream it follows (0 before the first frame)
     pub stream_id: u64,
+    /// Version of the flushed / applied state.
     pub state_version: u64,
+    /// Writer: frames produced so far; replica: last applied frame's.
     pub sequence: u64,
+    /// State digest of the flushed / applied state.
     pub digest: u64,
+    /// Oldest since_version delta_since can serve; it rises as tombstones pass the horizon and as
+    /// the change log (bounded at about twice the record count) drops its oldest versions.
     pub catchup_floor: u64,
+    /// Writer: distinct keys changed since the last flush (after coalescing: a key created and
+    /// deleted in the batch is none)
     pub pending_changes: u64,
+    /// Changes whenever borrowed record pointers may be invalid.
     pub generation: u64,
+    /// Replica: 1 after `PODSYNC_E_DIGEST_MISMATCH` until a snapshot.
     pub diverged: u32,
+    /// Number of tables in the schema.
     pub table_count: u32,
 }
 
@@ -223,8 +340,11 @@ pub const PODSYNC_STORE_INFO_INIT: podsync_store_info = podsync_store_info {
 // Frames
 // ---------------------------------------------------------------------------------------------
 
+/// The `podsync_metrics` struct version this header declares (since library 0.2.0).
 pub const PODSYNC_METRICS_VERSION: u32 = 2;
+/// Log2 time buckets.
 pub const PODSYNC_METRICS_BUCKETS: usize = 32;
+/// rejects\[k\] counts status -k.
 pub const PODSYNC_METRICS_STATUSES: usize = 32;
 
 /// `podsync_metrics` (936 bytes, versioned output struct; since library 0.2.0; a version-1 struct
@@ -232,31 +352,61 @@ pub const PODSYNC_METRICS_STATUSES: usize = 32;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_metrics {
+    /// Set by the caller: `PODSYNC_METRICS_VERSION`.
     pub version: u32,
+    /// Written as 0.
     pub reserved: u32,
+    /// Frames produced.
     pub frames_out: u64,
+    /// Puts + deletes carried by them.
     pub records_out: u64,
+    /// Their size as plain frames.
     pub raw_bytes_out: u64,
+    /// Their size as produced (compressed where that paid)
     pub wire_bytes_out: u64,
+    /// Bytes the KEY_GAPS transform saved before compression.
     pub saved_by_key_gaps: u64,
+    /// Packed bytes minus compressed bytes: what zstd saved on the packed stream. XOR and TRANSPOSE
+    /// save no bytes of their own; they make bytes zero or alike, which shows here and in
+    /// saved_by_zero_columns (benchmarks/codec_bench.c measures each transform by turning it off)
     pub saved_by_compression: u64,
+    /// Frames sent compressed.
     pub compressed_frames: u64,
+    /// Records put or deleted (deletes of absent keys excluded)
     pub writes: u64,
+    /// Writes absorbed by a later write to the same key before a flush: writes - changes flushed.
     pub coalesced_writes: u64,
+    /// Frames whose changes were applied: `PODSYNC_OK`, and `PODSYNC_E_DIGEST_MISMATCH` (applied,
+    /// then found diverged)
     pub frames_applied: u64,
+    /// Puts + deletes applied.
     pub records_applied: u64,
+    /// Bytes of the frames applied.
     pub wire_bytes_in: u64,
+    /// `PODSYNC_DUPLICATE`.
     pub duplicates: u64,
+    /// `PODSYNC_GAP`.
     pub gaps: u64,
+    /// `PODSYNC_STALE`.
     pub stale: u64,
+    /// Snapshots applied over an existing state.
     pub resyncs: u64,
+    /// Apply calls that returned status -k.
     pub rejects: [u64; PODSYNC_METRICS_STATUSES],
+    /// Flush / delta_since / snapshot durations.
     pub encode_ns: [u64; PODSYNC_METRICS_BUCKETS],
+    /// Apply durations.
     pub apply_ns: [u64; PODSYNC_METRICS_BUCKETS],
+    /// Zero bytes left out by COLUMNS: all-zero byte columns, and sparse columns' zeros net of
+    /// their bitmaps.
+    ///
     /// Since metrics version 2 (library 0.3.0).
     pub saved_by_zero_columns: u64,
+    /// Bytes of columns sent uncompressed because zstd could not shrink them (COLUMNS)
     pub raw_column_bytes: u64,
+    /// Times the encoder re-tested which columns compress.
     pub column_trials: u64,
+    /// Frames produced compressed with a dictionary.
     pub dictionary_frames: u64,
 }
 
@@ -267,38 +417,61 @@ const _: () = {
     assert!(core::mem::offset_of!(podsync_metrics, dictionary_frames) == 928);
 };
 
+/// Fixed header size of format version 1; a reader of a byte stream reads this many bytes, calls
+/// `podsync_frame_peek()` to learn frame_length, then reads the rest of the frame.
 pub const PODSYNC_FRAME_HEADER_SIZE: usize = 88;
 
+/// Snapshot: replaces the receiver's state.
 pub const PODSYNC_FRAME_RESET: u32 = 0x1;
+/// state_digest holds the writer's digest after the frame.
 pub const PODSYNC_FRAME_HAS_DIGEST: u32 = 0x2;
 
+/// The payload is not compressed.
 pub const PODSYNC_CODEC_NONE: u32 = 0;
+/// Payload is one zstd frame of payload_length bytes (docs/FORMAT.md)
 pub const PODSYNC_CODEC_ZSTD: u32 = 1;
 
+/// The `podsync_frame_info` struct version this header declares.
 pub const PODSYNC_FRAME_INFO_VERSION: u32 = 2;
 
 /// `podsync_frame_info` (96 bytes, versioned output struct; version 1 ends at byte 80).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_frame_info {
+    /// Set by the caller: `PODSYNC_FRAME_INFO_VERSION`.
     pub version: u32,
+    /// The frame format version.
     pub format_version: u32,
+    /// Bytes of the header.
     pub header_length: u32,
+    /// `PODSYNC_FRAME_*`.
     pub flags: u32,
+    /// Number of sections (one per table with changes).
     pub section_count: u32,
+    /// `PODSYNC_CODEC_*`.
     pub codec: u32,
+    /// Total bytes of the frame, header included.
     pub frame_length: u64,
+    /// The schema hash.
     pub schema_hash: u64,
+    /// The writer stream the frame belongs to.
     pub stream_id: u64,
+    /// The frame's sequence number in its stream.
     pub sequence: u64,
+    /// The version a receiver must have reached for the frame to apply.
     pub base_version: u64,
+    /// The version the receiver reaches by applying the frame.
     pub state_version: u64,
+    /// Meaningful with `PODSYNC_FRAME_HAS_DIGEST`.
     pub state_digest: u64,
+    /// `PODSYNC_TRANSFORM_*` the frame's payload uses.
+    ///
     /// Since frame info version 2 (library 0.2.0).
     pub transforms: u32,
     /// Id of the zstd dictionary the payload is compressed with, 0 for none (named `reserved`
     /// and always 0 before library 0.3.0).
     pub dictionary_id: u32,
+    /// Packed payload bytes: the zstd frame's content size.
     pub payload_length: u64,
 }
 
@@ -322,20 +495,30 @@ pub const PODSYNC_FRAME_INFO_INIT: podsync_frame_info = podsync_frame_info {
     payload_length: 0,
 };
 
+/// The `podsync_frame_section` struct version this header declares.
 pub const PODSYNC_FRAME_SECTION_VERSION: u32 = 1;
 
 /// `podsync_frame_section` (56 bytes, versioned output struct): pointers into the frame's bytes.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct podsync_frame_section {
+    /// Set by the caller: `PODSYNC_FRAME_SECTION_VERSION`.
     pub version: u32,
+    /// The table the section changes.
     pub table_id: u32,
+    /// Bytes per record.
     pub record_size: u32,
+    /// Written as 0.
     pub reserved: u32,
+    /// Number of records put.
     pub put_count: u64,
+    /// Number of keys deleted.
     pub delete_count: u64,
+    /// put_count keys.
     pub put_keys: *const u64,
+    /// put_count records of record_size bytes, parallel to put_keys.
     pub records: *const c_void,
+    /// delete_count keys.
     pub delete_keys: *const u64,
 }
 
@@ -367,10 +550,12 @@ const _: () = {
     assert!(offset_of!(podsync_field, count) == 16);
     assert!(offset_of!(podsync_field, reserved) == 20);
 
-    assert!(size_of::<podsync_store_options>() == 72);
+    assert!(size_of::<podsync_store_options>() == 88);
     assert!(offset_of!(podsync_store_options, compression_level) == 56);
     assert!(offset_of!(podsync_store_options, transforms) == 60);
     assert!(offset_of!(podsync_store_options, max_decoded_bytes) == 64);
+    assert!(offset_of!(podsync_store_options, max_records) == 72);
+    assert!(offset_of!(podsync_store_options, max_tombstones) == 80);
     assert!(offset_of!(podsync_store_options, version) == 0);
     assert!(offset_of!(podsync_store_options, flags) == 4);
     assert!(offset_of!(podsync_store_options, stream_id) == 8);
@@ -435,16 +620,37 @@ const _: () = {
 #[link(name = "podsync")]
 unsafe extern "C" {
     // Versions
+    /// The library's version as MAJOR*10000 + MINOR*100 + PATCH.
     pub safe fn podsync_version_number() -> u32;
+    /// The ABI version the library implements; a host compares it with `PODSYNC_ABI_VERSION`.
     pub safe fn podsync_abi_version() -> u32;
 
     // Status codes: the returned string is static.
+    /// The status's name, e.g. "`PODSYNC_E_FRAME_CHECKSUM`"; "`PODSYNC_UNKNOWN_STATUS`" for other
+    /// values. The string is static.
     pub safe fn podsync_status_name(status: i32) -> *const c_char;
+    /// The message of the last error any PodSync function returned on the calling thread ("" if
+    /// none yet). It is how the functions that have no handle to keep a message report one
+    /// (`podsync_schema_create`, `podsync_schema_decode`, `podsync_store_options_init`,
+    /// `podsync_store_create`, `podsync_frame_*`, and calls given a NULL handle); functions with a
+    /// handle record it there too. A successful call does not clear it. The string is owned by the
+    /// library (per thread, at most 1023 bytes) and valid until the next PodSync call on this
+    /// thread. (since library 0.4.0)
+    pub safe fn podsync_last_errmsg() -> *const c_char;
 
     // Schema
+    /// Creates an empty schema. On success `*out` receives a handle to free with
+    /// `podsync_schema_free()`.
     pub fn podsync_schema_create(out: *mut *mut podsync_schema) -> i32;
+    /// Frees a schema (NULL is accepted).
     pub fn podsync_schema_free(schema: *mut podsync_schema);
+    /// The message of the last error on this schema ("" if none). Valid until the next call on it.
     pub fn podsync_schema_errmsg(schema: *const podsync_schema) -> *const c_char;
+    /// Adds a table. table_id: any value, unique in the schema. record_size:
+    /// 1..`PODSYNC_MAX_RECORD_SIZE` and a multiple of alignment. alignment: a power of two,
+    /// 1..`PODSYNC_MAX_ALIGNMENT`. fields may be NULL when field_count is 0 (an opaque record).
+    /// Returns `PODSYNC_E_SCHEMA_INVALID` with a message naming the offending part; the schema is
+    /// then unchanged.
     pub fn podsync_schema_add_table(
         schema: *mut podsync_schema,
         table_id: u32,
@@ -453,13 +659,21 @@ unsafe extern "C" {
         fields: *const podsync_field,
         field_count: usize,
     ) -> i32;
+    /// The schema hash: XXH3-64 of the schema's canonical encoding (docs/FORMAT.md). Every frame
+    /// carries it; a replica rejects a frame of another schema.
     pub fn podsync_schema_hash(schema: *const podsync_schema, hash_out: *mut u64) -> i32;
+    /// Writes the canonical encoding into buffer (capacity bytes). `*size_out` receives the
+    /// encoding's size in every case; if capacity is too small, returns
+    /// `PODSYNC_E_BUFFER_TOO_SMALL` and writes nothing. buffer may be NULL when capacity is 0 (to
+    /// query the size).
     pub fn podsync_schema_encode(
         schema: *const podsync_schema,
         buffer: *mut c_void,
         capacity: usize,
         size_out: *mut usize,
     ) -> i32;
+    /// Builds a schema from a canonical encoding (e.g. received from the writer's process). `*out`
+    /// receives a new schema on success, or NULL. Every byte is validated.
     pub fn podsync_schema_decode(
         data: *const c_void,
         size: usize,
@@ -467,17 +681,27 @@ unsafe extern "C" {
     ) -> i32;
 
     // Stores
+    /// Fills `*options` with the defaults of the given struct version (1, 2 or 3; a version-1
+    /// struct has no compression fields and gets frames that are never compressed; a version-2
+    /// struct gets the defaults of the version-3 limits).
     pub fn podsync_store_options_init(options: *mut podsync_store_options, version: u32) -> i32;
+    /// Creates a store for `schema` (which is copied; it may be freed afterwards). role is
+    /// `PODSYNC_ROLE_WRITER` or `PODSYNC_ROLE_REPLICA`; options may be NULL for the defaults. On
+    /// success `*out` receives a handle to free with `podsync_store_free()`; on failure `*out` is
+    /// NULL.
     pub fn podsync_store_create(
         schema: *const podsync_schema,
         role: u32,
         options: *const podsync_store_options,
         out: *mut *mut podsync_store,
     ) -> i32;
+    /// Frees a store (NULL is accepted).
     pub fn podsync_store_free(store: *mut podsync_store);
+    /// The message of the last error on this store ("" if none). Valid until the next call on it.
     pub fn podsync_store_errmsg(store: *const podsync_store) -> *const c_char;
 
     // Writes (writer only)
+    /// Inserts or replaces one record. record_size must equal the table's record size.
     pub fn podsync_store_put(
         store: *mut podsync_store,
         table_id: u32,
@@ -485,6 +709,9 @@ unsafe extern "C" {
         record: *const c_void,
         record_size: usize,
     ) -> i32;
+    /// Inserts or replaces `count` records: keys\[i\] gets the record at records + i*record_size.
+    /// records_size must equal count * the table's record size. If the same key appears twice, the
+    /// later record wins. Validated before any change: on error nothing was written.
     pub fn podsync_store_put_many(
         store: *mut podsync_store,
         table_id: u32,
@@ -493,7 +720,10 @@ unsafe extern "C" {
         count: usize,
         records_size: usize,
     ) -> i32;
+    /// Deletes one record; `PODSYNC_NOT_FOUND` (nothing changed) if there is none under key.
     pub fn podsync_store_delete(store: *mut podsync_store, table_id: u32, key: u64) -> i32;
+    /// Deletes the records under `count` keys; absent keys are skipped. `*deleted_out` (may be
+    /// NULL) receives how many records were deleted.
     pub fn podsync_store_delete_many(
         store: *mut podsync_store,
         table_id: u32,
@@ -503,17 +733,33 @@ unsafe extern "C" {
     ) -> i32;
 
     // Flush policy (writer only)
+    /// Sets the store's clock to now_ms (milliseconds on any monotonic scale). With
+    /// `PODSYNC_OPT_MANUAL_CLOCK` this is the only time source; otherwise CLOCK_MONOTONIC is used
+    /// and this call is not needed.
     pub fn podsync_store_set_time(store: *mut podsync_store, now_ms: u64) -> i32;
+    /// `PODSYNC_FLUSH_DUE` if the policy says the pending batch should be flushed now (limits
+    /// reached or oldest change older than max_batch_age_ms), else `PODSYNC_OK`.
     pub fn podsync_store_flush_due(store: *mut podsync_store) -> i32;
 
     // Producing frames
+    /// Writer only: turns the pending batch into frames. Each frame advances the writer's version
+    /// by one. An empty batch produces no frame and leaves the version as it is.
     pub fn podsync_store_flush(store: *mut podsync_store, frame_count_out: *mut usize) -> i32;
+    /// One frame carrying every change since `since_version` (absolute values and deletions), as of
+    /// the last flush (pending writes are not included). Produces no frame if since_version is the
+    /// current version. Returns `PODSYNC_SNAPSHOT_REQUIRED` (and no frame) if since_version is
+    /// older than the store covers (info.catchup_floor), `PODSYNC_E_VERSION_AHEAD` if it is newer
+    /// than the store. since_version 0 produces a snapshot.
     pub fn podsync_store_delta_since(
         store: *mut podsync_store,
         since_version: u64,
         frame_count_out: *mut usize,
     ) -> i32;
+    /// One frame flagged RESET carrying the whole state as of the last flush.
     pub fn podsync_store_snapshot(store: *mut podsync_store, frame_count_out: *mut usize) -> i32;
+    /// Borrows frame `index` of the outbox: `*data_out` and `*size_out` describe its bytes, which
+    /// are 64-byte aligned and stay valid and unchanged until the next flush, delta_since, snapshot
+    /// or free on this store.
     pub fn podsync_store_frame(
         store: *const podsync_store,
         index: usize,
@@ -522,6 +768,13 @@ unsafe extern "C" {
     ) -> i32;
 
     // Applying frames (replica only)
+    /// Validates the whole frame, then applies it atomically. size must be exactly the frame's
+    /// length. Returns `PODSYNC_OK` (applied), `PODSYNC_DUPLICATE` (already had it), `PODSYNC_GAP`
+    /// (the frame's base is ahead: ask for a delta since `*version_out`), `PODSYNC_STALE` (an older
+    /// snapshot), or an error with the state unchanged (`PODSYNC_E_DIGEST_MISMATCH` excepted: see
+    /// its definition). A delta is applied when base_version <= replica version < frame version; a
+    /// snapshot replaces the state. version_out may be NULL; it receives the replica's version
+    /// after the call.
     pub fn podsync_store_apply(
         store: *mut podsync_store,
         frame: *const c_void,
@@ -530,17 +783,22 @@ unsafe extern "C" {
     ) -> i32;
 
     // Reads (writer and replica)
+    /// `*record_out` receives the record under key, or NULL with `PODSYNC_NOT_FOUND`.
     pub fn podsync_store_get(
         store: *const podsync_store,
         table_id: u32,
         key: u64,
         record_out: *mut *const c_void,
     ) -> i32;
+    /// Writes the number of live records in the table to *count_out.
     pub fn podsync_store_count(
         store: *const podsync_store,
         table_id: u32,
         count_out: *mut usize,
     ) -> i32;
+    /// The table's live records as one contiguous array (count * record_size bytes, aligned to the
+    /// table's alignment) and the parallel array of their keys. Order is unspecified (deleting
+    /// moves the last record into the hole). With count 0 the pointers may be NULL.
     pub fn podsync_store_table(
         store: *const podsync_store,
         table_id: u32,
@@ -548,26 +806,49 @@ unsafe extern "C" {
         keys_out: *mut *const u64,
         count_out: *mut usize,
     ) -> i32;
+    /// Fills *info (whose version the caller sets) with the store's state.
     pub fn podsync_store_info_get(
         store: *const podsync_store,
         info: *mut podsync_store_info,
     ) -> i32;
+    /// The order-independent digest of the store's state (docs/FORMAT.md): equal on writer and
+    /// replica when they hold the same records. The writer's digest covers flushed changes only.
+    /// O(1).
     pub fn podsync_store_digest(store: *const podsync_store, digest_out: *mut u64) -> i32;
+    /// Reads the store's counters into `*metrics` (whose version the caller sets: 1 or 2; a
+    /// version-1 struct is filled up to apply_ns). O(1).
     pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics) -> i32;
 
     // Compression dictionaries (since library 0.3.0)
+    /// Starts keeping the packed stream (the bytes zstd compresses) of every frame this store
+    /// produces from now on, each whole, while it fits in what is left of max_bytes: a frame that
+    /// does not fit is skipped, not cut. 0 stops and discards them. Needs compression_level != 0.
+    /// Training needs 8 kept frames, so max_bytes should be at least 8 times a typical frame (100
+    /// times the dictionary size is ideal); the training error says how many frames were kept and
+    /// how many skipped.
     pub fn podsync_store_collect_samples(store: *mut podsync_store, max_bytes: usize) -> i32;
+    /// Trains a dictionary of at most max_size bytes (0: 16 KiB; 256 .. 4 MiB) from the samples
+    /// collected (at least 8 frames; about 100 times max_size is ideal), loads it, stops collecting
+    /// and writes its id to `*dict_id_out` (may be NULL). Takes tens to hundreds of milliseconds:
+    /// call it off the hot path.
     pub fn podsync_store_train_dictionary(
         store: *mut podsync_store,
         max_size: usize,
         dict_id_out: *mut u32,
     ) -> i32;
+    /// Loads a zstd dictionary (copied; it must carry a dictionary id: one trained by PodSync or by
+    /// `zstd --train`), so frames compressed with it can be applied; frames this store produces
+    /// from now on are compressed with it. Loading an id already loaded replaces it. `*dict_id_out`
+    /// may be NULL.
     pub fn podsync_store_load_dictionary(
         store: *mut podsync_store,
         dict: *const c_void,
         size: usize,
         dict_id_out: *mut u32,
     ) -> i32;
+    /// The dictionary this store compresses with: `*dict_out` borrows its bytes until the next
+    /// train/load or `podsync_store_free()`. `PODSYNC_NOT_FOUND` (and NULL, 0, 0) when it has none.
+    /// Any of the out-pointers may be NULL.
     pub fn podsync_store_dictionary(
         store: *const podsync_store,
         dict_out: *mut *const c_void,
@@ -576,16 +857,40 @@ unsafe extern "C" {
     ) -> i32;
 
     // Reading frames without a store
+    /// Reads a frame's header from the first `size` bytes (at least `PODSYNC_FRAME_HEADER_SIZE`;
+    /// the rest of the frame need not be there). Checks magic, format version and header length
+    /// only.
     pub fn podsync_frame_peek(
         data: *const c_void,
         size: usize,
         info: *mut podsync_frame_info,
     ) -> i32;
+    /// Validates a whole frame (size must be exactly its length): header, checksum and the layout
+    /// of every section, without a schema, decompressing a compressed payload of up to 1 GiB to
+    /// check it (`podsync_frame_validate_limited` sets that limit). Records are checked, not
+    /// decoded: the work is linear in the frame's size and its decompressed payload. info may be
+    /// NULL; on failure after the header was read, info holds the header's fields. A frame
+    /// compressed with a dictionary returns `PODSYNC_E_DICTIONARY_MISSING` (apply it to a store
+    /// that has loaded the dictionary).
     pub fn podsync_frame_validate(
         data: *const c_void,
         size: usize,
         info: *mut podsync_frame_info,
     ) -> i32;
+    /// `podsync_frame_validate` with the largest decompressed payload, and the largest decoded size
+    /// of the sections (8 bytes a key plus the records), it accepts: larger ones return
+    /// `PODSYNC_E_FRAME_TOO_LARGE` before anything is allocated. 0 means 1 GiB. (since library
+    /// 0.4.0)
+    pub fn podsync_frame_validate_limited(
+        data: *const c_void,
+        size: usize,
+        max_decoded_bytes: u64,
+        info: *mut podsync_frame_info,
+    ) -> i32;
+    /// Reads section `index` (< section_count) of a validated frame in place. data must be 8-byte
+    /// aligned. The section layout is checked again (bounds), the checksum is not. Only frames that
+    /// are neither compressed nor transformed can be read in place: others return
+    /// `PODSYNC_E_UNSUPPORTED_CODEC` (apply them to a replica to read their records).
     pub fn podsync_frame_section_get(
         data: *const c_void,
         size: usize,

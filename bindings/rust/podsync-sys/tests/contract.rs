@@ -130,6 +130,10 @@ fn null_where_a_value_is_required_is_invalid_argument() {
                 podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), null_mut()),
             ),
             ("frame_validate(NULL data)", podsync_frame_validate(null(), 88, &mut finfo)),
+            (
+                "frame_validate_limited(NULL data)",
+                podsync_frame_validate_limited(null(), 88, 0, &mut finfo),
+            ),
             ("frame_section_get(NULL data)", podsync_frame_section_get(null(), 88, 0, &mut sec)),
             (
                 "frame_section_get(NULL section)",
@@ -147,6 +151,10 @@ fn null_where_a_value_is_required_is_invalid_argument() {
         assert_eq!(podsync_store_delete_many(w, 1, keys.as_ptr(), 1, null_mut()), PODSYNC_OK);
         assert_eq!(
             podsync_frame_validate(f.frame.as_ptr().cast(), f.frame.len(), null_mut()),
+            PODSYNC_OK
+        );
+        assert_eq!(
+            podsync_frame_validate_limited(f.frame.as_ptr().cast(), f.frame.len(), 1, null_mut()),
             PODSYNC_OK
         );
         assert_eq!(
@@ -337,5 +345,113 @@ fn a_version_1_metrics_struct_is_filled_up_to_apply_ns() {
             (m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames),
             (0, 0, 0, 0)
         );
+    }
+}
+
+#[test]
+fn a_version_2_options_struct_is_read_and_written_only_up_to_byte_72() {
+    // docs/ABI.md: the library never reads or writes past the fields of the caller's version; a
+    // version-2 struct (library 0.2.0 / 0.3.0 hosts) gets the default limits (header, 0.4.0).
+    let f = fixture();
+    unsafe {
+        let mut o = PODSYNC_STORE_OPTIONS_INIT;
+        o.max_records = 1;
+        o.max_tombstones = 7;
+        assert_eq!(podsync_store_options_init(&mut o, 2), PODSYNC_OK);
+        assert_eq!((o.version, o.max_decoded_bytes), (2, 1 << 30));
+        assert_eq!((o.max_records, o.max_tombstones), (1, 7), "bytes 72..88 are not written");
+        // max_records = 1 past the version-2 struct is not read: three records fit.
+        let mut w = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w), PODSYNC_OK);
+        let keys = [1u64, 2, 3];
+        let recs = [0u8; 48];
+        let st = podsync_store_put_many(w, 1, keys.as_ptr(), recs.as_ptr().cast(), 3, 48);
+        assert_eq!(st, PODSYNC_OK);
+        podsync_store_free(w);
+        // The same struct as version 3: the limit applies, and nothing is written.
+        o.version = 3;
+        let mut w = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w), PODSYNC_OK);
+        let st = podsync_store_put_many(w, 1, keys.as_ptr(), recs.as_ptr().cast(), 3, 48);
+        assert_eq!(st, PODSYNC_E_LIMIT);
+        assert!(msg(podsync_store_errmsg(w)).contains("max_records"));
+        let mut n = 9usize;
+        assert_eq!(podsync_store_count(w, 1, &mut n), PODSYNC_OK);
+        assert_eq!(n, 0, "nothing changed");
+        podsync_store_free(w);
+    }
+}
+
+#[test]
+fn validate_fills_the_header_on_failure_and_limited_bounds_decoding() {
+    // Header (0.4.0): "on failure after the header was read, info holds the header's fields".
+    let f = fixture();
+    unsafe {
+        let mut good = PODSYNC_FRAME_INFO_INIT;
+        assert_eq!(
+            podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut good),
+            PODSYNC_OK
+        );
+        let mut bad = f.frame.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        for limit in [None, Some(0u64), Some(1 << 20)] {
+            let mut info = PODSYNC_FRAME_INFO_INIT;
+            let st = match limit {
+                None => podsync_frame_validate(bad.as_ptr().cast(), bad.len(), &mut info),
+                Some(l) => {
+                    podsync_frame_validate_limited(bad.as_ptr().cast(), bad.len(), l, &mut info)
+                }
+            };
+            assert_eq!(st, PODSYNC_E_FRAME_CHECKSUM);
+            assert_eq!(info, good, "limit {limit:?}");
+            assert!(!msg(podsync_last_errmsg()).is_empty());
+        }
+        // No header: the struct stays as initialized.
+        let junk = [0x5au8; 100];
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        let st = podsync_frame_validate_limited(junk.as_ptr().cast(), junk.len(), 0, &mut info);
+        assert_eq!(st, PODSYNC_E_FRAME_MAGIC);
+        assert_eq!(info, PODSYNC_FRAME_INFO_INIT);
+        info.version = 0;
+        let st =
+            podsync_frame_validate_limited(f.frame.as_ptr().cast(), f.frame.len(), 0, &mut info);
+        assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "info version 0");
+    }
+}
+
+#[test]
+fn last_errmsg_reports_calls_without_a_handle() {
+    // Header (0.4.0): podsync_last_errmsg is the calling thread's last error message.
+    let f = fixture();
+    unsafe {
+        let mut out = std::ptr::dangling_mut::<podsync_store>();
+        assert_eq!(
+            podsync_store_create(f.schema, 99, null(), &mut out),
+            PODSYNC_E_INVALID_ARGUMENT
+        );
+        let create = msg(podsync_last_errmsg());
+        assert!(!create.is_empty());
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        assert_eq!(
+            podsync_frame_peek(f.frame.as_ptr().cast(), 10, &mut info),
+            PODSYNC_E_FRAME_TRUNCATED
+        );
+        let peek = msg(podsync_last_errmsg());
+        assert!(!peek.is_empty() && peek != create, "{peek:?}");
+        // A successful call does not clear it.
+        assert_eq!(
+            podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut info),
+            PODSYNC_OK
+        );
+        assert_eq!(msg(podsync_last_errmsg()), peek);
+        // Handles record their errors there too.
+        assert_eq!(
+            podsync_store_put(f.replica, 1, 1, [0u8; 16].as_ptr().cast(), 16),
+            PODSYNC_E_WRONG_ROLE
+        );
+        assert_eq!(msg(podsync_last_errmsg()), msg(podsync_store_errmsg(f.replica)));
+        // Per thread: a new thread has none.
+        let other = std::thread::spawn(|| msg(podsync_last_errmsg())).join().unwrap();
+        assert_eq!(other, "");
     }
 }

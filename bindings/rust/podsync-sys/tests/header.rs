@@ -200,7 +200,7 @@ fn every_integer_macro_has_the_same_value() {
         checked += 1;
     }
     assert!(checked >= 70, "checked only {checked} constants");
-    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 300);
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 400);
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn init_macros_match_the_header() {
     use podsync_sys::*;
     let header = squash(&header().replace("\\\n", " "));
     assert!(header.contains(
-        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824 }"
+        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576 }"
     ));
     let o = PODSYNC_STORE_OPTIONS_INIT;
     assert_eq!(
@@ -217,7 +217,8 @@ fn init_macros_match_the_header() {
     );
     assert_eq!((o.max_batch_age_ms, o.max_frame_bytes, o.tombstone_horizon), (50, 67108864, 65536));
     assert_eq!((o.compression_level, o.transforms, o.max_decoded_bytes), (0, PODSYNC_TRANSFORM_ALL, 1 << 30));
-    // The library's own defaults for version 1 equal the macro.
+    assert_eq!((o.max_records, o.max_tombstones), (0, 1048576));
+    // The library's own defaults for this header's version equal the macro.
     let mut lib = podsync_store_options {
         version: 0,
         flags: 0,
@@ -230,6 +231,8 @@ fn init_macros_match_the_header() {
         compression_level: 5,
         transforms: 0,
         max_decoded_bytes: 0,
+        max_records: 9,
+        max_tombstones: 0,
     };
     assert_eq!(unsafe { podsync_store_options_init(&mut lib, PODSYNC_STORE_OPTIONS_VERSION) }, 0);
     assert_eq!(lib, o);
@@ -260,7 +263,7 @@ fn status_names_are_the_macro_names() {
             n += 1;
         }
     }
-    assert_eq!(n, 28);
+    assert_eq!(n, 29);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
 }

@@ -6,6 +6,8 @@ use std::fmt;
 
 use podsync_sys as sys;
 
+use crate::frame::FrameInfo;
+
 /// `Result<T, podsync::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -65,6 +67,10 @@ pub enum ErrorKind {
     /// has not loaded; nothing changed. Load it ([`Store::load_dictionary`](crate::Store::load_dictionary))
     /// and apply the frame again.
     DictionaryMissing,
+    /// `PODSYNC_E_LIMIT` (since library 0.4.0): a limit the host set
+    /// ([`StoreOptions::max_records`](crate::StoreOptions::max_records)) would be exceeded: a write
+    /// or a frame would leave the store holding more live records than that. Nothing changed.
+    Limit,
     /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
     Internal,
     /// A negative status this binding does not know (a newer library); the value is kept.
@@ -98,6 +104,7 @@ impl ErrorKind {
             sys::PODSYNC_E_VERSION_AHEAD => VersionAhead,
             sys::PODSYNC_E_FRAME_TOO_LARGE => FrameTooLarge,
             sys::PODSYNC_E_DICTIONARY_MISSING => DictionaryMissing,
+            sys::PODSYNC_E_LIMIT => Limit,
             sys::PODSYNC_E_INTERNAL => Internal,
             s if s < 0 => Unknown(s),
             s => UnexpectedStatus(s),
@@ -128,6 +135,7 @@ impl ErrorKind {
             VersionAhead => sys::PODSYNC_E_VERSION_AHEAD,
             FrameTooLarge => sys::PODSYNC_E_FRAME_TOO_LARGE,
             DictionaryMissing => sys::PODSYNC_E_DICTIONARY_MISSING,
+            Limit => sys::PODSYNC_E_LIMIT,
             Internal => sys::PODSYNC_E_INTERNAL,
             Unknown(s) | UnexpectedStatus(s) => s,
         }
@@ -165,12 +173,20 @@ pub fn status_name(status: i32) -> &'static str {
 pub struct Error {
     status: i32,
     message: String,
+    /// The header of the frame a store-less frame call rejected, when it could be read.
+    frame_info: Option<Box<FrameInfo>>,
 }
 
 impl Error {
     /// An error with the given status and message.
     pub fn new(status: i32, message: impl Into<String>) -> Error {
-        Error { status, message: message.into() }
+        Error { status, message: message.into(), frame_info: None }
+    }
+
+    /// The error with the header of the frame it is about.
+    pub(crate) fn with_frame_info(mut self, info: FrameInfo) -> Error {
+        self.frame_info = Some(Box::new(info));
+        self
     }
 
     pub(crate) fn from_kind(kind: ErrorKind, message: impl Into<String>) -> Error {
@@ -192,10 +208,21 @@ impl Error {
         status_name(self.status)
     }
 
-    /// The human-readable message recorded on the handle (`podsync_store_errmsg` /
-    /// `podsync_schema_errmsg`), or written by this binding; may be empty.
+    /// The human-readable message the library recorded: on the handle (`podsync_store_errmsg` /
+    /// `podsync_schema_errmsg`) or, for calls without one (frame functions, constructors,
+    /// [`Schema::from_bytes`](crate::Schema::from_bytes)), the thread's last error
+    /// (`podsync_last_errmsg`, since library 0.4.0); or written by this binding. May be empty.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The header of the frame that [`frame::validate`](crate::frame::validate) or
+    /// [`frame::validate_limited`](crate::frame::validate_limited) rejected, when the library
+    /// could read it before the check that failed (since library 0.4.0): for example the
+    /// `dictionary_id` of a frame refused with [`ErrorKind::DictionaryMissing`], or what a frame
+    /// refused with [`ErrorKind::FrameTooLarge`] claims to be. `None` for every other error.
+    pub fn frame_info(&self) -> Option<&FrameInfo> {
+        self.frame_info.as_deref()
     }
 }
 
@@ -216,6 +243,7 @@ impl fmt::Debug for Error {
             .field("name", &self.status_name())
             .field("kind", &self.kind())
             .field("message", &self.message)
+            .field("frame_info", &self.frame_info)
             .finish()
     }
 }
@@ -234,6 +262,12 @@ impl From<Error> for std::io::Error {
         };
         std::io::Error::new(kind, e)
     }
+}
+
+/// The calling thread's last error message (`podsync_last_errmsg`), copied: the message of a
+/// call without a handle, read right after it.
+pub(crate) fn last_message() -> String {
+    copy_message(sys::podsync_last_errmsg())
 }
 
 /// Copies a library-owned C string (may be NULL).
@@ -265,5 +299,10 @@ mod tests {
         let io: std::io::Error = e.into();
         assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
         assert_eq!(copy_message(std::ptr::null()), "");
+        assert_eq!(ErrorKind::from_status(-23), ErrorKind::Limit);
+        assert_eq!(ErrorKind::Limit.status(), sys::PODSYNC_E_LIMIT);
+        let limit = Error::new(-23, "");
+        assert_eq!(limit.to_string(), "PODSYNC_E_LIMIT (-23)");
+        assert_eq!(limit.frame_info(), None);
     }
 }

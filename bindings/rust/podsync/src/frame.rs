@@ -1,5 +1,6 @@
-//! Reading frames without a store: [`peek`] a header, [`validate`] a whole frame, walk its
-//! [`sections`] in place, and [`FrameBuf`], a 64-byte aligned buffer to receive frames into.
+//! Reading frames without a store: [`peek`] a header, [`validate`] a whole frame (or
+//! [`validate_limited`], bounding what a compressed frame may decode to), walk its [`sections`]
+//! in place, and [`FrameBuf`], a 64-byte aligned buffer to receive frames into.
 //!
 //! A stream reader reads [`HEADER_SIZE`] bytes, calls [`peek`] to learn the frame's length, then
 //! reads the rest ([`FrameBuf::read_frame`] does exactly that):
@@ -50,18 +51,25 @@ pub const HEADER_SIZE: usize = sys::PODSYNC_FRAME_HEADER_SIZE;
 /// A frame's header fields (`podsync_frame_info`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
+    /// The frame format version (`PODSYNC_FORMAT_VERSION` of the writer's library).
     pub format_version: u32,
+    /// Bytes of the header ([`HEADER_SIZE`] in format version 1).
     pub header_length: u32,
     /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST`.
     pub flags: u32,
+    /// Number of sections: one per table with changes.
     pub section_count: u32,
     /// `PODSYNC_CODEC_*`.
     pub codec: u32,
     /// Total bytes of the frame, header included.
     pub frame_length: u64,
+    /// Hash of the schema the frame was written for; a store of another schema refuses it.
     pub schema_hash: u64,
+    /// The writer stream the frame belongs to.
     pub stream_id: u64,
+    /// The frame's sequence number in its stream.
     pub sequence: u64,
+    /// The version a receiver must have reached for the frame to apply (0 for a snapshot).
     pub base_version: u64,
     /// The version a receiver reaches by applying the frame.
     pub state_version: u64,
@@ -111,8 +119,13 @@ impl FrameInfo {
 }
 
 fn frame_error(func: &str, st: i32, size: usize) -> Error {
-    // Functions without a handle report through the status only.
-    Error::new(st, format!("{func}: {} bytes rejected", size))
+    // Functions without a handle report through the thread's last error (library 0.4.0).
+    let message = crate::error::last_message();
+    if message.is_empty() {
+        Error::new(st, format!("{func}: {size} bytes rejected"))
+    } else {
+        Error::new(st, format!("{func}: {message}"))
+    }
 }
 
 /// Reads a frame's header from the first bytes of `data` (at least [`HEADER_SIZE`]; the rest of
@@ -121,7 +134,7 @@ fn frame_error(func: &str, st: i32, size: usize) -> Error {
 pub fn peek(data: &[u8]) -> Result<FrameInfo> {
     crate::ensure_abi();
     let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
-    // SAFETY: data is valid for its length; raw is a version-1 info struct.
+    // SAFETY: data is valid for its length; raw is an info struct of this header's version.
     let st = unsafe { sys::podsync_frame_peek(data.as_ptr().cast(), data.len(), &mut raw) };
     if st < 0 {
         return Err(frame_error("podsync_frame_peek", st, data.len()));
@@ -130,18 +143,73 @@ pub fn peek(data: &[u8]) -> Result<FrameInfo> {
 }
 
 /// Validates a whole frame (`data` must be exactly the frame): header, checksum and the layout
-/// of every section, without a schema (`podsync_frame_validate`). A frame compressed with a
-/// dictionary returns [`ErrorKind::DictionaryMissing`]: without a store there is no dictionary
-/// (apply it to a store that has loaded it).
+/// of every section, without a schema (`podsync_frame_validate`); records are checked, not
+/// decoded, and a compressed payload of up to 1 GiB is decompressed to check it
+/// ([`validate_limited`] sets that bound). A frame compressed with a dictionary returns
+/// [`ErrorKind::DictionaryMissing`]: without a store there is no dictionary (apply it to a store
+/// that has loaded it).
+///
+/// When the frame is rejected after its header was read, [`Error::frame_info`] holds the header
+/// (since library 0.4.0), e.g. the `dictionary_id` the frame needs.
 pub fn validate(data: &[u8]) -> Result<FrameInfo> {
     crate::ensure_abi();
     let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
-    // SAFETY: data is valid for its length; raw is a version-1 info struct.
+    // SAFETY: data is valid for its length; raw is an info struct of this header's version.
     let st = unsafe { sys::podsync_frame_validate(data.as_ptr().cast(), data.len(), &mut raw) };
+    validated("podsync_frame_validate", st, data.len(), &raw)
+}
+
+/// [`validate`] with the largest decoded size the frame may have (`podsync_frame_validate_limited`,
+/// since library 0.4.0): a compressed payload that decompresses to more than `max_decoded_bytes`,
+/// or sections that decode to more (8 bytes a key plus the records), return
+/// [`ErrorKind::FrameTooLarge`] before anything is allocated. 0 means the library's 1 GiB. The
+/// same bound as a replica's [`StoreOptions::max_decoded_bytes`](crate::StoreOptions::max_decoded_bytes):
+/// use it to check frames from an untrusted source.
+///
+/// ```
+/// use podsync::{ErrorKind, Schema, Store, StoreOptions, frame};
+/// # fn main() -> podsync::Result<()> {
+/// let schema = Schema::new().table_of::<[u64; 4]>(1, &[])?;
+/// let mut writer = Store::writer_with(&schema, &StoreOptions::new().compression_level(1))?;
+/// let keys: Vec<u64> = (0..1000).collect();
+/// writer.put_many(1, &keys, &vec![[7u64; 4]; 1000])?;
+/// writer.flush()?;
+/// let f = writer.frame(0).unwrap();
+/// assert_eq!(frame::peek(f)?.codec, podsync::sys::PODSYNC_CODEC_ZSTD);
+/// // 1000 keys and 32-byte records decode to 40,000 bytes.
+/// assert_eq!(frame::validate_limited(f, 40_000)?.section_count, 1);
+/// let err = frame::validate_limited(f, 4096).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::FrameTooLarge);
+/// assert_eq!(err.frame_info().map(|i| i.frame_length), Some(f.len() as u64));
+/// # Ok(()) }
+/// ```
+pub fn validate_limited(data: &[u8], max_decoded_bytes: u64) -> Result<FrameInfo> {
+    crate::ensure_abi();
+    let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
+    // SAFETY: data is valid for its length; raw is an info struct of this header's version.
+    let st = unsafe {
+        sys::podsync_frame_validate_limited(
+            data.as_ptr().cast(),
+            data.len(),
+            max_decoded_bytes,
+            &mut raw,
+        )
+    };
+    validated("podsync_frame_validate_limited", st, data.len(), &raw)
+}
+
+/// The result of a validation call: the header, or the error with the header when the library
+/// could read it (a valid header has a nonzero `header_length`; an untouched struct stays zero).
+fn validated(func: &str, st: i32, size: usize, raw: &sys::podsync_frame_info) -> Result<FrameInfo> {
     if st < 0 {
-        return Err(frame_error("podsync_frame_validate", st, data.len()));
+        let e = frame_error(func, st, size);
+        return Err(if raw.header_length != 0 {
+            e.with_frame_info(FrameInfo::from_raw(raw))
+        } else {
+            e
+        });
     }
-    Ok(FrameInfo::from_raw(&raw))
+    Ok(FrameInfo::from_raw(raw))
 }
 
 /// Validates the frame (as [`validate`]: a bad frame is reported as such first), then iterates over its sections, one per table with

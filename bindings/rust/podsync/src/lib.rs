@@ -14,8 +14,12 @@
 //!   are borrowed from the engine's memory, tied by lifetimes to the store, so a write while a
 //!   view is alive does not compile; bulk calls ([`Store::put_many`], [`Store::delete_many`])
 //!   cross the boundary once; records are your own `#[repr(C)]` types through [`Pod`];
-//! - [`frame`] reads frames without a store: header, validation, sections in place, and an
-//!   aligned receive buffer.
+//! - [`frame`] reads frames without a store: header, validation (bounded with
+//!   [`frame::validate_limited`]), sections in place, and an aligned receive buffer;
+//! - what a store may cost is bounded by [`StoreOptions`]: `max_records` (a write or frame past it
+//!   fails with [`ErrorKind::Limit`], changing nothing), `max_tombstones` and `max_decoded_bytes`
+//!   (since library 0.4.0). A replica fed from an untrusted source sets `max_records` and
+//!   `max_decoded_bytes`.
 //!
 //! # Quick start
 //!
@@ -118,6 +122,7 @@
 //! cross the C boundary.
 
 #![warn(missing_debug_implementations)]
+#![warn(missing_docs)]
 
 pub use podsync_sys as sys;
 

@@ -14,15 +14,25 @@ use crate::pod::Pod;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum FieldType {
+    /// `u8` elements (`PODSYNC_TYPE_U8`).
     U8 = sys::PODSYNC_TYPE_U8,
+    /// `u16` elements (`PODSYNC_TYPE_U16`).
     U16 = sys::PODSYNC_TYPE_U16,
+    /// `u32` elements (`PODSYNC_TYPE_U32`).
     U32 = sys::PODSYNC_TYPE_U32,
+    /// `u64` elements (`PODSYNC_TYPE_U64`).
     U64 = sys::PODSYNC_TYPE_U64,
+    /// `i8` elements (`PODSYNC_TYPE_I8`).
     I8 = sys::PODSYNC_TYPE_I8,
+    /// `i16` elements (`PODSYNC_TYPE_I16`).
     I16 = sys::PODSYNC_TYPE_I16,
+    /// `i32` elements (`PODSYNC_TYPE_I32`).
     I32 = sys::PODSYNC_TYPE_I32,
+    /// `i64` elements (`PODSYNC_TYPE_I64`).
     I64 = sys::PODSYNC_TYPE_I64,
+    /// `f32` elements (`PODSYNC_TYPE_F32`).
     F32 = sys::PODSYNC_TYPE_F32,
+    /// `f64` elements (`PODSYNC_TYPE_F64`).
     F64 = sys::PODSYNC_TYPE_F64,
     /// Opaque bytes; the field's count is the length in bytes.
     Bytes = sys::PODSYNC_TYPE_BYTES,
@@ -71,6 +81,7 @@ impl FieldType {
 pub struct Field {
     /// 1..=255 bytes, unique in its table, no NUL.
     pub name: String,
+    /// Element type.
     pub ty: FieldType,
     /// Bytes from the start of the record.
     pub offset: u32,
@@ -88,8 +99,11 @@ impl Field {
 /// A table of a schema, as read back from the canonical encoding ([`Schema::tables`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TableDef {
+    /// The table id.
     pub id: u32,
+    /// Bytes per record.
     pub record_size: u32,
+    /// Alignment of the records in a store's memory (a power of two).
     pub alignment: u32,
     /// In ascending offset (the canonical order).
     pub fields: Vec<Field>,
@@ -284,10 +298,18 @@ impl Schema {
                 unsafe { sys::podsync_schema_free(ptr.as_ptr()) };
                 Err(Error::new(st, "podsync_schema_decode failed"))
             }
-            None => Err(Error::new(
-                if st < 0 { st } else { sys::PODSYNC_E_INTERNAL },
-                format!("podsync_schema_decode: {} bytes rejected", bytes.len()),
-            )),
+            None => {
+                // No handle: the message is the thread's last error (library 0.4.0).
+                let message = if st < 0 { crate::error::last_message() } else { String::new() };
+                Err(Error::new(
+                    if st < 0 { st } else { sys::PODSYNC_E_INTERNAL },
+                    if message.is_empty() {
+                        format!("podsync_schema_decode: {} bytes rejected", bytes.len())
+                    } else {
+                        format!("podsync_schema_decode: {message}")
+                    },
+                ))
+            }
         }
     }
 

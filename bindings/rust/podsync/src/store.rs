@@ -45,7 +45,9 @@ impl Role for Replica {
 /// A store's role as a value (`PODSYNC_ROLE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreRole {
+    /// `PODSYNC_ROLE_WRITER`: owns the state, takes writes and produces frames.
     Writer,
+    /// `PODSYNC_ROLE_REPLICA`: changes only by applying frames.
     Replica,
 }
 
@@ -68,8 +70,9 @@ impl StoreRole {
     }
 }
 
-/// Options of a store (`podsync_store_options`, version 1). `StoreOptions::default()` holds the
-/// library's defaults (`podsync_store_options_init`); the methods change one option each.
+/// Options of a store (`podsync_store_options`, struct version 3 since library 0.4.0).
+/// `StoreOptions::default()` holds the library's defaults (`podsync_store_options_init`); the
+/// methods change one option each.
 ///
 /// ```
 /// use podsync::StoreOptions;
@@ -77,8 +80,10 @@ impl StoreRole {
 ///     .stream_id(0x1122_3344)
 ///     .manual_clock(true)          // time comes only from Store::set_time
 ///     .max_batch_records(1000)     // writes return WriteOutcome::FlushDue at 1000 pending changes
-///     .max_frame_bytes(64 * 1024); // a flush splits its changes into frames of at most 64 KiB
+///     .max_frame_bytes(64 * 1024)  // a flush splits its changes into frames of at most 64 KiB
+///     .max_records(1_000_000);     // a write or frame past a million records: ErrorKind::Limit
 /// assert_eq!(opts.raw().stream_id, 0x1122_3344);
+/// assert_eq!(opts.raw().max_records, 1_000_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -167,9 +172,44 @@ impl StoreOptions {
         self
     }
 
-    /// Replica: the largest decoded payload a compressed frame may have (0 = 1 GiB).
+    /// Replica: the largest decoded payload a compressed frame may have (0 = 1 GiB), checked
+    /// before anything is allocated ([`ErrorKind::FrameTooLarge`]); see also
+    /// [`frame::validate_limited`](crate::frame::validate_limited).
     pub fn max_decoded_bytes(mut self, bytes: u64) -> StoreOptions {
         self.raw.max_decoded_bytes = bytes;
+        self
+    }
+
+    /// The most live records the store holds, all tables together (since library 0.4.0;
+    /// default 0 = no limit): a write, or a frame applied, that would exceed it fails with
+    /// [`ErrorKind::Limit`] and changes nothing. Replacing a record or deleting one never does.
+    /// A replica fed from an untrusted source sets this and
+    /// [`max_decoded_bytes`](StoreOptions::max_decoded_bytes).
+    ///
+    /// ```
+    /// use podsync::{ErrorKind, Schema, Store, StoreOptions};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table(1, 8, 8, &[])?;
+    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().max_records(2))?;
+    /// writer.put_many(1, &[1, 2], &[10u64, 20])?;
+    /// let err = writer.put_as(1, 3, &30u64).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Limit);
+    /// assert_eq!(writer.count(1)?, 2); // nothing changed
+    /// writer.put_as(1, 2, &21u64)?;    // replacing is no new record
+    /// # Ok(()) }
+    /// ```
+    pub fn max_records(mut self, records: u64) -> StoreOptions {
+        self.raw.max_records = records;
+        self
+    }
+
+    /// The most deletions the store remembers for catch-up deltas, all tables together (since
+    /// library 0.4.0; default 1,048,576; 0 = no limit): past it the oldest are forgotten and
+    /// [`StoreInfo::catchup_floor`] rises to their version, so older replicas get
+    /// [`Delta::SnapshotRequired`]. More deletions than this in one frame are not remembered at
+    /// all.
+    pub fn max_tombstones(mut self, deletions: u64) -> StoreOptions {
+        self.raw.max_tombstones = deletions;
         self
     }
 
@@ -178,7 +218,8 @@ impl StoreOptions {
         &self.raw
     }
 
-    /// Options from a C struct (its `version` is passed to the library as is).
+    /// Options from a C struct (its `version` is passed to the library as is: a version-2 struct
+    /// gets the library's default limits, whatever its `max_records` and `max_tombstones` hold).
     pub fn from_raw(raw: sys::podsync_store_options) -> StoreOptions {
         StoreOptions { raw }
     }
@@ -195,7 +236,9 @@ impl StoreOptions {
 /// A snapshot of a store's counters (`podsync_store_info`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreInfo {
+    /// Writer or replica.
     pub role: StoreRole,
+    /// Hash of the store's schema; frames of another schema are refused.
     pub schema_hash: u64,
     /// Replica: the stream it follows (0 before the first frame).
     pub stream_id: u64,
@@ -213,6 +256,7 @@ pub struct StoreInfo {
     pub generation: u64,
     /// Replica: true after [`ErrorKind::DigestMismatch`] until a snapshot.
     pub diverged: bool,
+    /// Number of tables in the schema.
     pub table_count: u32,
 }
 
@@ -255,6 +299,7 @@ impl DeleteOutcome {
 pub struct DeleteMany {
     /// How many records were deleted (absent keys are skipped).
     pub deleted: usize,
+    /// Whether the flush policy says to flush now.
     pub outcome: WriteOutcome,
 }
 
@@ -279,7 +324,10 @@ pub enum Applied {
     Duplicate,
     /// `PODSYNC_GAP`: the frame's base is ahead of the replica; nothing changed. Ask a writer (or
     /// a replica that is ahead) for `delta_since(replica_version)`.
-    Gap { replica_version: u64 },
+    Gap {
+        /// The replica's version: ask for a delta since it.
+        replica_version: u64,
+    },
     /// `PODSYNC_STALE`: a snapshot older than the replica; ignored.
     Stale,
 }
@@ -421,9 +469,15 @@ impl<R: Role> Store<R> {
                     // Not expected (the header says *out is NULL on failure); do not leak it.
                     unsafe { sys::podsync_store_free(p.as_ptr()) };
                 }
+                // No handle: the message is the thread's last error (library 0.4.0).
+                let message = if st < 0 { crate::error::last_message() } else { String::new() };
                 Err(Error::new(
                     if st < 0 { st } else { sys::PODSYNC_E_INTERNAL },
-                    format!("podsync_store_create ({:?}) failed", R::ROLE),
+                    if message.is_empty() {
+                        format!("podsync_store_create ({:?}) failed", R::ROLE)
+                    } else {
+                        format!("podsync_store_create ({:?}): {message}", R::ROLE)
+                    },
                 ))
             }
         }
@@ -482,10 +536,13 @@ impl<R: Role> Store<R> {
 
     // ----- compression dictionaries (since library 0.3.0) -----------------------------------
 
-    /// Starts keeping the packed streams of the frames this store produces, up to `max_bytes` in
-    /// all, to train a dictionary from ([`train_dictionary`](Store::train_dictionary)); 0 stops
-    /// and discards them (`podsync_store_collect_samples`). Needs a compression level other than
-    /// 0 ([`ErrorKind::InvalidArgument`] otherwise).
+    /// Starts keeping the packed stream of every frame this store produces from now on, each
+    /// whole, while it fits in what is left of `max_bytes` (a frame that does not fit is skipped,
+    /// not cut; library 0.4.0), to train a dictionary from
+    /// ([`train_dictionary`](Store::train_dictionary)); 0 stops and discards them
+    /// (`podsync_store_collect_samples`). Training needs 8 kept frames, so `max_bytes` should be at
+    /// least 8 times a typical frame. Needs a compression level other than 0
+    /// ([`ErrorKind::InvalidArgument`] otherwise).
     pub fn collect_samples(&mut self, max_bytes: usize) -> Result<()> {
         // SAFETY: valid handle.
         let st = unsafe { sys::podsync_store_collect_samples(self.ptr.as_ptr(), max_bytes) };
@@ -814,7 +871,8 @@ impl Store<Writer> {
 
     /// Inserts or replaces one record (`podsync_store_put`); `record` must be exactly the table's
     /// record size ([`ErrorKind::RecordSize`] otherwise). Writes are coalesced per key until the
-    /// next flush.
+    /// next flush. A new key that would take the store past
+    /// [`max_records`](StoreOptions::max_records) fails with [`ErrorKind::Limit`].
     pub fn put(&mut self, table: u32, key: u64, record: &[u8]) -> Result<WriteOutcome> {
         // SAFETY: valid handle; record is valid for its length.
         let st = unsafe {
@@ -838,7 +896,9 @@ impl Store<Writer> {
     /// gets record `i` of `records`. `records` is a slice of record structs (`&[Entity]`) or of
     /// raw bytes (`&[u8]`, `keys.len() * record_size` of them); its total size must be
     /// `keys.len() * record_size` ([`ErrorKind::RecordSize`] otherwise). A key given twice gets
-    /// the later record. Validated before any change: on error nothing was written.
+    /// the later record. Validated before any change: on error nothing was written
+    /// ([`ErrorKind::Limit`] if the new keys would take the store past
+    /// [`max_records`](StoreOptions::max_records)).
     pub fn put_many<T: Pod>(
         &mut self,
         table: u32,
@@ -947,6 +1007,9 @@ impl Store<Replica> {
     /// after [`ErrorKind::DigestMismatch`] (the frame was applied and the replica is now
     /// diverged: it needs a snapshot). [`ErrorKind::DictionaryMissing`]: load the writer's
     /// dictionary ([`load_dictionary`](Store::load_dictionary)) and apply the frame again.
+    /// [`ErrorKind::Limit`]: the frame would take the replica past
+    /// [`max_records`](StoreOptions::max_records); [`ErrorKind::FrameTooLarge`]: it decodes to more
+    /// than [`max_decoded_bytes`](StoreOptions::max_decoded_bytes).
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
         let mut version = 0u64;
         // SAFETY: valid handle; frame valid for its length; valid out-pointer.
