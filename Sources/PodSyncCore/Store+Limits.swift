@@ -23,9 +23,11 @@ extension Store {
     mutating func reserveWrites(table t: Int, count: Int, absent: () -> Int) throws(PodSyncError) {
         var added = count
         let overLimit = options.maxRecords != 0 && UInt64(liveRecords &+ count) > options.maxRecords
-        if overLimit || !tables[t].hasRoom(for: count) { added = absent() }
+        let empty = tables[t].count == 0  // every key is new: nothing to count
+        if !empty && (overLimit || !tables[t].hasRoom(for: count)) { added = absent() }
         try tables[t].checkRoom(added)
         try checkRecordLimit(liveRecords &+ added)
+        if empty { try tables[t].reserve(added, slack: Table.slack(for: added)) }
         try tables[t].reserveWrites(added: added, changed: count)
     }
 
@@ -42,7 +44,8 @@ extension Store {
         for s in sections {
             let t = s.tableIndex
             var added = s.putCount
-            if overLimit || !tables[t].hasRoom(for: s.putCount) {
+            let empty = tables[t].count == 0
+            if !empty && (overLimit || !tables[t].hasRoom(for: s.putCount)) {
                 let putKeys = s.putKeys, deleteKeys = s.deleteKeys
                 added = tables[t].absentKeys(count: s.putCount) { putKeys.le(8 &* $0, as: UInt64.self) }
                 if overLimit {
@@ -52,8 +55,8 @@ extension Store {
             }
             live &+= added
             try tables[t].checkRoom(added)
-            try tables[t].reserve(added)
-            guard tables[t].log.reserve(tables[t].log.count &+ s.putCount &+ s.deleteCount) else {
+            try tables[t].reserve(added, slack: empty ? Table.slack(for: added) : 0)
+            guard tables[t].reserveLog(s.putCount, records: tables[t].count &+ added) else {
                 throw PodSyncError(Status.noMemory, "cannot allocate the change log of table \(s.tableID)")
             }
             if keepsTombstones {
@@ -76,8 +79,13 @@ extension Store {
                 throw PodSyncError(Status.noMemory, "table \(s.tableID) would exceed \(Table.maxRecords) records")
             }
             let t = s.tableIndex
-            if s.putCount > tables[t].count { try tables[t].reserve(s.putCount - tables[t].count) }
-            guard tables[t].log.reserve(s.putCount) else {
+            if s.putCount > tables[t].count {
+                try tables[t].reserve(s.putCount - tables[t].count, slack: Table.slack(for: s.putCount))
+            }
+            // The reset empties the log, then logs every record; a log that must grow grows to
+            // its steady-state bound at once (Table.reserveLog).
+            let n = s.putCount
+            guard n <= tables[t].log.capacity || tables[t].log.reserve(max(n, n &* 2 &+ 4096)) else {
                 throw PodSyncError(Status.noMemory, "cannot allocate the change log of table \(s.tableID)")
             }
         }

@@ -132,13 +132,15 @@ struct Table: ~Copyable {
     // MARK: Capacity
 
     /// Ensures room for `additional` more records in arena, metadata and index.
-    mutating func reserve(_ additional: Int) throws(PodSyncError) {
+    /// When the arena grows, `slack` more slots are added (not to the index, whose load factor
+    /// leaves room already): a table loaded in bulk then takes its first ticks without growing.
+    mutating func reserve(_ additional: Int, slack: Int = 0) throws(PodSyncError) {
         let needed = count &+ additional
         guard additional >= 0, needed <= Table.maxRecords else {
             throw PodSyncError(Status.noMemory, "table \(schema.id) would exceed \(Table.maxRecords) records")
         }
         if needed > capacity {
-            let newCapacity = max(needed, capacity &* 2, 16)
+            let newCapacity = max(min(needed &+ max(slack, 0), Table.maxRecords), capacity &* 2, 16)
             let (bytes, overflow) = newCapacity.multipliedReportingOverflow(by: recordSize)
             guard !overflow else { throw PodSyncError(Status.noMemory, "table \(schema.id) is too large") }
             guard records.reserve(bytes, preserving: count &* recordSize), keys.reserve(newCapacity),
@@ -152,7 +154,19 @@ struct Table: ~Copyable {
         }
     }
 
+    /// Room for every record slack of a bulk load (1/16: a few 1% ticks).
+    static func slack(for records: Int) -> Int { records / 16 }
+
     // MARK: Change log
+
+    /// Makes room for `additional` more log entries; false without memory. When the log must
+    /// grow it grows to its steady-state bound (twice the records, see `stamp`) at once, so it
+    /// does not grow again tick after tick.
+    mutating func reserveLog(_ additional: Int, records: Int) -> Bool {
+        let needed = log.count &+ additional
+        guard needed > log.capacity else { return true }
+        return log.reserve(max(needed, records &* 2 &+ 4096))
+    }
 
     /// Gives the record in `slot` (under `key`) version `version` and logs the change.
     @inline(__always)
