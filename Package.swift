@@ -1,4 +1,6 @@
 // swift-tools-version: 6.2
+// PodSync is dual-licensed under the MIT License or the Apache License 2.0, at your option
+// (SPDX: MIT OR Apache-2.0; see LICENSE, LICENSE-MIT and LICENSE-APACHE).
 import PackageDescription
 
 // Exports of libpodsync.so are restricted to podsync_* by a linker version script.
@@ -14,6 +16,13 @@ let package = Package(
         .library(name: "podsync", type: .dynamic, targets: ["PodSync"]),
         // The Swift engine, for Swift programs that use it directly.
         .library(name: "PodSyncCore", targets: ["PodSyncCore"]),
+        // The `podsync` command-line tool (installed as bin/podsync): inspect, verify, dump, diff,
+        // stats of frame files.
+        .executable(name: "podsync-cli", targets: ["podsync-cli"]),
+    ],
+    dependencies: [
+        // Only the CLI uses it.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -30,6 +39,11 @@ let package = Package(
             name: "PodSync", dependencies: ["PodSyncCore", "CPodSync", "CPodSyncShims", "CZstd"],
             swiftSettings: engineFlags,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(versionScript)"])]),
+        // The `podsync` command-line tool (Sources/podsync-cli): reads frames through the engine.
+        .executableTarget(
+            name: "podsync-cli",
+            dependencies: ["PodSyncCore", "CPodSync", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/podsync-cli"),
         // The README's Swift quick start (examples/swift/main.swift).
         .executableTarget(name: "podsync-swift-quickstart", dependencies: ["PodSyncCore"], path: "examples/swift"),
         .testTarget(

@@ -31,8 +31,10 @@
  * and podsync_store_metrics; and those marked "since library 0.3.0": PODSYNC_TRANSFORM_COLUMNS,
  * compression dictionaries (PODSYNC_E_DICTIONARY_MISSING, podsync_store_collect_samples,
  * podsync_store_train_dictionary, podsync_store_load_dictionary, podsync_store_dictionary,
- * podsync_frame_info.dictionary_id) and the metrics fields of struct version 2. Those were added,
- * so ABI version 1 hosts keep working.
+ * podsync_frame_info.dictionary_id) and the metrics fields of struct version 2; and those marked
+ * "since library 0.4.0": limits (PODSYNC_E_LIMIT, the options fields of struct version 3),
+ * podsync_frame_validate_limited, podsync_last_errmsg and podsync_metrics_prometheus. Those were
+ * added, so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -561,6 +563,33 @@ typedef struct podsync_frame_section {
    PODSYNC_E_UNSUPPORTED_CODEC (apply them to a replica to read their records). */
 PODSYNC_API int32_t podsync_frame_section_get(const void *data, size_t size, size_t index,
                                               podsync_frame_section *section);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Metrics as Prometheus text (since library 0.4.0)                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Formats *metrics (as podsync_store_metrics filled it; struct version 1 or later, a version-1
+   struct has no saved_by_zero_columns .. dictionary_frames and they are left out) as Prometheus
+   text exposition (format 0.0.4) into buffer, NUL-terminated: for each metric a "# HELP" and a
+   "# TYPE" line, then its samples, one per line. Every name starts with podsync_; counters end in
+   _total, byte counters in _bytes_total (podsync_frames_out_total,
+   podsync_frames_out_wire_bytes_total, ...); savings carry a label by="key_gaps" | "zero_columns" |
+   "compression", rejected applies status="PODSYNC_E_..." (every error status that has a name, and
+   the number for any other status counted). The time histograms are Prometheus histograms in
+   seconds, podsync_encode_duration_seconds and podsync_apply_duration_seconds: log2 bucket i
+   (durations in [2^i, 2^(i+1)) ns) is cumulated into le = (2^(i+1) - 1) ns, written in seconds
+   (le="0.000000001", "0.000000003", ... "2.147483647"), and the last bucket into le="+Inf", which
+   equals _count. They have no _sum: the struct keeps counts per bucket, not the total time.
+   labels: NULL or "" for none, or labels added to every sample, preformatted as in the exposition
+   format: name="value" pairs joined by commas, such as  store="a",role="writer"  (at most 4096
+   bytes; names match [a-zA-Z_][a-zA-Z0-9_]*, do not start with "__", are unique and are not le,
+   by or status; values are UTF-8 in which a backslash, a double quote and a line break are written
+   \\, \" and \n). Anything else returns PODSYNC_E_INVALID_ARGUMENT with a message naming it.
+   *size_out (required) receives the size of the text including its NUL; if capacity is smaller,
+   returns PODSYNC_E_BUFFER_TOO_SMALL and writes nothing. buffer may be NULL when capacity is 0 (to
+   query the size). The text depends only on the arguments (a few KiB). */
+PODSYNC_API int32_t podsync_metrics_prometheus(const podsync_metrics *metrics, const char *labels,
+                                               char *buffer, size_t capacity, size_t *size_out);
 
 #ifdef __cplusplus
 }

@@ -81,17 +81,6 @@ public enum FrameReader {
             transforms: p.le(FrameLayout.offTransforms, as: UInt8.self), dictionaryID: dictionaryID)
     }
 
-    /// Validates a whole frame (`frame` must be exactly one frame) with scratch buffers of its own.
-    public static func validate(
-        _ frame: UnsafeRawBufferPointer, schema: Schema?, schemaHash: UInt64 = 0
-    ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
-        var packed = ByteBuffer()
-        var decoded = ByteBuffer()
-        var zstd = ZstdContexts()
-        return try validate(frame, schema: schema, schemaHash: schemaHash, maxDecoded: FrameCodec.defaultMaxDecodedBytes,
-                            packed: &packed, decoded: &decoded, zstd: &zstd)
-    }
-
     /// Checks a whole frame without a store and without decoding its records: the work is linear
     /// in the frame and its decompressed payload (at most `maxDecoded` bytes, also the limit of
     /// the decoded size). On failure the error carries the header when it could be read.

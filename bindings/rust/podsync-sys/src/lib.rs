@@ -5,13 +5,15 @@
 //! The header is the contract; read it for the meaning of each function. Use the safe `podsync`
 //! crate unless you need the C API itself.
 //!
-//! Linking: the build script finds the library through `PODSYNC_LIB_DIR`, then the repository's
-//! `.build/release`, and links `dylib=podsync`. It exports the directory to dependents' build
-//! scripts as `DEP_PODSYNC_LIB_DIR`.
+//! Linking: the build script finds the library through `PODSYNC_LIB_DIR`, then an installed
+//! PodSync through `pkg-config` (`podsync.pc`), then the repository's `.build/release`, and links
+//! `dylib=podsync` (build.rs documents the order and the checks). It exports the directory to
+//! dependents' build scripts as `DEP_PODSYNC_LIB_DIR`.
 //!
 //! Functions that take no pointer (the version queries, `podsync_status_name` and
-//! `podsync_last_errmsg`) are declared `safe`; every other function is `unsafe` to call: the caller guarantees that pointers are valid
-//! for the sizes passed and that a handle is used by one thread at a time.
+//! `podsync_last_errmsg`) are declared `safe`; every other function is `unsafe` to call: the
+//! caller guarantees that pointers are valid for the sizes passed and that a handle is used by
+//! one thread at a time.
 //!
 //! ```
 //! use podsync_sys::*;
@@ -817,7 +819,8 @@ unsafe extern "C" {
     pub fn podsync_store_digest(store: *const podsync_store, digest_out: *mut u64) -> i32;
     /// Reads the store's counters into `*metrics` (whose version the caller sets: 1 or 2; a
     /// version-1 struct is filled up to apply_ns). O(1).
-    pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics) -> i32;
+    pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics)
+    -> i32;
 
     // Compression dictionaries (since library 0.3.0)
     /// Starts keeping the packed stream (the bytes zstd compresses) of every frame this store
@@ -896,5 +899,39 @@ unsafe extern "C" {
         size: usize,
         index: usize,
         section: *mut podsync_frame_section,
+    ) -> i32;
+
+    // Metrics as Prometheus text (since library 0.4.0)
+    /// Formats `*metrics` (as `podsync_store_metrics` filled it; struct version 1 or later, a
+    /// version-1 struct has no saved_by_zero_columns .. dictionary_frames and they are left out)
+    /// as Prometheus text exposition (format 0.0.4) into buffer, NUL-terminated: for each metric a
+    /// "# HELP" and a "# TYPE" line, then its samples, one per line. Every name starts with
+    /// `podsync_`; counters end in `_total`, byte counters in `_bytes_total`
+    /// (`podsync_frames_out_total`, `podsync_frames_out_wire_bytes_total`, ...); savings carry a
+    /// label `by="key_gaps" | "zero_columns" | "compression"`, rejected applies
+    /// `status="PODSYNC_E_..."` (every error status that has a name, and the number for any other
+    /// status counted). The time histograms are Prometheus histograms in seconds,
+    /// `podsync_encode_duration_seconds` and `podsync_apply_duration_seconds`: log2 bucket i
+    /// (durations in \[2^i, 2^(i+1)) ns) is cumulated into le = (2^(i+1) - 1) ns, written in
+    /// seconds (`le="0.000000001"`, `"0.000000003"`, ... `"2.147483647"`), and the last bucket
+    /// into `le="+Inf"`, which equals `_count`. They have no `_sum`: the struct keeps counts per
+    /// bucket, not the total time.
+    ///
+    /// labels: NULL or "" for none, or labels added to every sample, preformatted as in the
+    /// exposition format: `name="value"` pairs joined by commas, such as `store="a",role="writer"`
+    /// (at most 4096 bytes; names match `[a-zA-Z_][a-zA-Z0-9_]*`, do not start with `__`, are
+    /// unique and are not `le`, `by` or `status`; values are UTF-8 in which a backslash, a double
+    /// quote and a line break are written `\\`, `\"` and `\n`). Anything else returns
+    /// `PODSYNC_E_INVALID_ARGUMENT` with a message naming it.
+    ///
+    /// `*size_out` (required) receives the size of the text including its NUL; if capacity is
+    /// smaller, returns `PODSYNC_E_BUFFER_TOO_SMALL` and writes nothing. buffer may be NULL when
+    /// capacity is 0 (to query the size). The text depends only on the arguments (a few KiB).
+    pub fn podsync_metrics_prometheus(
+        metrics: *const podsync_metrics,
+        labels: *const c_char,
+        buffer: *mut c_char,
+        capacity: usize,
+        size_out: *mut usize,
     ) -> i32;
 }

@@ -206,7 +206,11 @@ fn struct_versions() {
         assert_eq!(podsync_store_options_init(&mut opts, 0), PODSYNC_E_INVALID_ARGUMENT);
         let newer = PODSYNC_STORE_OPTIONS_VERSION + 1;
         assert_eq!(podsync_store_options_init(&mut opts, newer), PODSYNC_E_INVALID_ARGUMENT);
-        assert_eq!(podsync_store_options_init(&mut opts, 1), PODSYNC_OK, "older struct versions stay accepted");
+        assert_eq!(
+            podsync_store_options_init(&mut opts, 1),
+            PODSYNC_OK,
+            "older struct versions stay accepted"
+        );
         for v in [0u32, newer] {
             let mut o = PODSYNC_STORE_OPTIONS_INIT;
             o.version = v;
@@ -345,6 +349,73 @@ fn a_version_1_metrics_struct_is_filled_up_to_apply_ns() {
             (m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames),
             (0, 0, 0, 0)
         );
+    }
+}
+
+#[test]
+fn prometheus_text_follows_the_buffer_contract() {
+    // Header: *size_out (required) receives the size including the NUL; a smaller capacity is
+    // PODSYNC_E_BUFFER_TOO_SMALL and writes nothing; buffer may be NULL when capacity is 0; a
+    // version-1 struct has no saved_by_zero_columns .. dictionary_frames and they are left out.
+    let f = fixture();
+    unsafe {
+        let mut m: podsync_metrics = std::mem::zeroed();
+        m.version = PODSYNC_METRICS_VERSION;
+        assert_eq!(podsync_store_metrics(f.writer, &mut m), PODSYNC_OK);
+        let labels = c"store=\"w\"".as_ptr();
+
+        let mut size = 0usize;
+        let st = podsync_metrics_prometheus(&m, labels, null_mut(), 0, &mut size);
+        assert_eq!(st, PODSYNC_E_BUFFER_TOO_SMALL);
+        assert!(size > 1, "{size}");
+        let mut buf = vec![0x55u8; size];
+        let mut got = 0usize;
+        let st =
+            podsync_metrics_prometheus(&m, labels, buf.as_mut_ptr().cast(), size - 1, &mut got);
+        assert_eq!((st, got), (PODSYNC_E_BUFFER_TOO_SMALL, size));
+        assert!(buf.iter().all(|&b| b == 0x55), "nothing written");
+        let st = podsync_metrics_prometheus(&m, labels, buf.as_mut_ptr().cast(), size, &mut got);
+        assert_eq!((st, got), (PODSYNC_OK, size));
+        assert_eq!(buf[size - 1], 0, "NUL-terminated");
+        let v2 = std::str::from_utf8(&buf[..size - 1]).unwrap().to_owned();
+        assert!(v2.contains("podsync_frames_out_total{store=\"w\"} 1\n"), "{v2}");
+        assert!(v2.contains("by=\"zero_columns\"}"), "{v2}");
+
+        // Version 1: the counters appended by version 2 are left out.
+        m.version = 1;
+        m.saved_by_zero_columns = 7;
+        let st = podsync_metrics_prometheus(&m, null(), null_mut(), 0, &mut size);
+        assert_eq!(st, PODSYNC_E_BUFFER_TOO_SMALL);
+        let mut buf = vec![0u8; size];
+        let st = podsync_metrics_prometheus(&m, null(), buf.as_mut_ptr().cast(), size, &mut got);
+        assert_eq!(st, PODSYNC_OK);
+        let v1 = std::str::from_utf8(&buf[..size - 1]).unwrap();
+        let samples = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples(&v2), samples(v1) + 4, "4 counters of version 2 left out:\n{v1}");
+        assert!(!v1.contains("by=\"zero_columns\"}"), "{v1}");
+        assert!(v1.contains("podsync_frames_out_total 1\n"), "{v1}");
+
+        // NULL where a value is required, and bad labels, with a message (no handle: the
+        // thread's last error).
+        let cases = [
+            ("metrics NULL", podsync_metrics_prometheus(null(), null(), null_mut(), 0, &mut size)),
+            ("size_out NULL", podsync_metrics_prometheus(&m, null(), null_mut(), 0, null_mut())),
+            (
+                "buffer NULL, capacity 8",
+                podsync_metrics_prometheus(&m, null(), null_mut(), 8, &mut size),
+            ),
+            (
+                "label le",
+                podsync_metrics_prometheus(&m, c"le=\"1\"".as_ptr(), null_mut(), 0, &mut size),
+            ),
+        ];
+        for (what, st) in cases {
+            assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "{what}");
+        }
+        assert!(!msg(podsync_last_errmsg()).is_empty());
+        m.version = 0;
+        let st = podsync_metrics_prometheus(&m, null(), null_mut(), 0, &mut size);
+        assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "struct version 0");
     }
 }
 

@@ -216,7 +216,10 @@ fn init_macros_match_the_header() {
         (PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304)
     );
     assert_eq!((o.max_batch_age_ms, o.max_frame_bytes, o.tombstone_horizon), (50, 67108864, 65536));
-    assert_eq!((o.compression_level, o.transforms, o.max_decoded_bytes), (0, PODSYNC_TRANSFORM_ALL, 1 << 30));
+    assert_eq!(
+        (o.compression_level, o.transforms, o.max_decoded_bytes),
+        (0, PODSYNC_TRANSFORM_ALL, 1 << 30)
+    );
     assert_eq!((o.max_records, o.max_tombstones), (0, 1048576));
     // The library's own defaults for this header's version equal the macro.
     let mut lib = podsync_store_options {

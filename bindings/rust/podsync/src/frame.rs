@@ -131,6 +131,18 @@ fn frame_error(func: &str, st: i32, size: usize) -> Error {
 /// Reads a frame's header from the first bytes of `data` (at least [`HEADER_SIZE`]; the rest of
 /// the frame need not be there) (`podsync_frame_peek`). Checks magic, format version and header
 /// length only.
+///
+/// # Errors
+///
+/// [`ErrorKind::FrameTruncated`] if `data` is shorter than [`HEADER_SIZE`];
+/// [`ErrorKind::FrameMagic`] if it is not a PodSync frame; [`ErrorKind::FrameVersion`] for a
+/// format version this library does not read; [`ErrorKind::FrameMalformed`] for a header length
+/// that does not fit.
+///
+/// # Panics
+///
+/// If the loaded library implements another ABI version than this binding (checked once per
+/// process; see [`check_abi`](crate::check_abi)).
 pub fn peek(data: &[u8]) -> Result<FrameInfo> {
     crate::ensure_abi();
     let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
@@ -149,8 +161,22 @@ pub fn peek(data: &[u8]) -> Result<FrameInfo> {
 /// [`ErrorKind::DictionaryMissing`]: without a store there is no dictionary (apply it to a store
 /// that has loaded it).
 ///
-/// When the frame is rejected after its header was read, [`Error::frame_info`] holds the header
-/// (since library 0.4.0), e.g. the `dictionary_id` the frame needs.
+/// # Errors
+///
+/// [`ErrorKind::FrameTruncated`] if `data` is shorter than the frame says,
+/// [`ErrorKind::FrameMagic`], [`ErrorKind::FrameVersion`], [`ErrorKind::FrameChecksum`],
+/// [`ErrorKind::FrameMalformed`] (a length, count, offset or flag is inconsistent, or `data` is
+/// longer than the frame),
+/// [`ErrorKind::UnsupportedCodec`], [`ErrorKind::FrameTooLarge`] (a payload decoding to more
+/// than 1 GiB), [`ErrorKind::DictionaryMissing`] (compressed with a dictionary),
+/// [`ErrorKind::NoMemory`]. When the frame is rejected after its header was read,
+/// [`Error::frame_info`] holds the header (since library 0.4.0), e.g. the `dictionary_id` the
+/// frame needs.
+///
+/// # Panics
+///
+/// If the loaded library implements another ABI version than this binding (checked once per
+/// process; see [`check_abi`](crate::check_abi)).
 pub fn validate(data: &[u8]) -> Result<FrameInfo> {
     crate::ensure_abi();
     let mut raw = sys::PODSYNC_FRAME_INFO_INIT;
@@ -165,6 +191,18 @@ pub fn validate(data: &[u8]) -> Result<FrameInfo> {
 /// [`ErrorKind::FrameTooLarge`] before anything is allocated. 0 means the library's 1 GiB. The
 /// same bound as a replica's [`StoreOptions::max_decoded_bytes`](crate::StoreOptions::max_decoded_bytes):
 /// use it to check frames from an untrusted source.
+///
+/// # Errors
+///
+/// As [`validate`], with [`ErrorKind::FrameTooLarge`] for a frame that decodes to more than
+/// `max_decoded_bytes`; [`Error::frame_info`] then holds what the frame claims to be.
+///
+/// # Panics
+///
+/// If the loaded library implements another ABI version than this binding (checked once per
+/// process; see [`check_abi`](crate::check_abi)).
+///
+/// # Examples
 ///
 /// ```
 /// use podsync::{ErrorKind, Schema, Store, StoreOptions, frame};
@@ -220,6 +258,18 @@ fn validated(func: &str, st: i32, size: usize, raw: &sys::podsync_frame_info) ->
 /// Frames from [`Store::frames`](crate::Store::frames) and [`FrameBuf`] are 64-byte aligned,
 /// which also aligns every table's records to the table's alignment; copy other bytes into a
 /// `FrameBuf` ([`FrameBuf::from_slice`]).
+///
+/// # Errors
+///
+/// The errors of [`validate`] for a bad frame, then [`ErrorKind::InvalidArgument`] if `data`
+/// is not 8-byte aligned. Each item of the iterator is a `Result` too:
+/// [`ErrorKind::UnsupportedCodec`] for a frame that is compressed or transformed (only plain
+/// frames can be read in place: apply others to a replica), after which the iterator ends.
+///
+/// # Panics
+///
+/// If the loaded library implements another ABI version than this binding (checked once per
+/// process; see [`check_abi`](crate::check_abi)).
 pub fn sections(data: &[u8]) -> Result<Sections<'_>> {
     let info = validate(data)?;
     if !(data.as_ptr() as usize).is_multiple_of(8) {
@@ -309,8 +359,20 @@ impl<'a> Sections<'a> {
     }
 }
 
+/// `n` values at `p`, or an empty slice when `n` is 0 (whatever `p` is: the library may return
+/// NULL for an empty array).
+///
+/// # Safety
+///
+/// When `n > 0`, `p` must point to `n` initialized, aligned values of `T` that stay valid and
+/// unchanged for `'a`.
 unsafe fn slice_or_empty<'a, T>(p: *const T, n: usize) -> &'a [T] {
-    if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, n) } }
+    if n == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller guarantees `n` valid values at `p` for 'a.
+        unsafe { std::slice::from_raw_parts(p, n) }
+    }
 }
 
 impl<'a> Iterator for Sections<'a> {
@@ -381,9 +443,13 @@ impl<'a> Section<'a> {
         self.delete_keys
     }
 
-    /// The records as `&[T]` in place ([`ErrorKind::RecordSize`] if the sizes differ,
+    /// The records as `&[T]` in place.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::RecordSize`] if `size_of::<T>()` differs from the record size;
     /// [`ErrorKind::InvalidArgument`] if the records are not aligned for `T`, which cannot happen
-    /// for a frame placed at a 64-byte boundary and a table declared with `T`'s alignment).
+    /// for a frame placed at a 64-byte boundary and a table declared with `T`'s alignment.
     pub fn records_as<T: Pod>(&self) -> Result<&'a [T]> {
         if std::mem::size_of::<T>() != self.record_size {
             return Err(pod::record_size_error::<T>(
@@ -491,6 +557,18 @@ impl FrameBuf {
     /// frame longer than `max_len` bytes is refused (`InvalidData`) before anything is allocated
     /// for it: the length comes from the stream. The frame is not validated beyond [`peek`]'s
     /// checks; [`Store::apply`](crate::Store::apply) validates it fully.
+    ///
+    /// # Errors
+    ///
+    /// The reader's errors (`Interrupted` is retried); `UnexpectedEof` if the stream ends inside
+    /// a frame; `InvalidData` if the header is not a PodSync frame header (the source is the
+    /// [`Error`] of [`peek`]) or the frame's length is outside [`HEADER_SIZE`] ..= `max_len`.
+    /// The buffer is empty after an error.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn read_frame<R: Read + ?Sized>(
         &mut self,
         reader: &mut R,

@@ -19,7 +19,11 @@
 //! - what a store may cost is bounded by [`StoreOptions`]: `max_records` (a write or frame past it
 //!   fails with [`ErrorKind::Limit`], changing nothing), `max_tombstones` and `max_decoded_bytes`
 //!   (since library 0.4.0). A replica fed from an untrusted source sets `max_records` and
-//!   `max_decoded_bytes`.
+//!   `max_decoded_bytes`;
+//! - [`Store::metrics`] reads a store's counters as a [`Metrics`] of plain values: frames, records
+//!   and bytes produced and applied, what compression saved, duplicates, gaps, apply errors by
+//!   [`ErrorKind`] ([`Rejects`]) and log2 histograms of encode and apply times;
+//!   [`Metrics::to_prometheus`] formats them as Prometheus text for a `/metrics` endpoint.
 //!
 //! # Quick start
 //!
@@ -108,7 +112,8 @@
 //! # Linking
 //!
 //! `podsync-sys` links `libpodsync.so` from `$PODSYNC_LIB_DIR` (absolute, or relative to the
-//! repository root), else from the repository's `.build/release` (built by
+//! repository root), else from an installed PodSync that `pkg-config` finds (`podsync.pc`, written
+//! by `make install`), else from the repository's `.build/release` (built by
 //! `bash .ci/build-lib`), and sets an rpath for the tests, examples and doc tests of this
 //! workspace. Cargo passes `rustc-link-arg` only to the package that prints it, so a program
 //! outside the workspace needs the library on its loader path: an rpath of its own (a build
@@ -123,16 +128,24 @@
 
 #![warn(missing_debug_implementations)]
 #![warn(missing_docs)]
+// Every fallible function says when it fails, every panicking one when it panics; every unsafe
+// block says why it is sound. `bash bindings/rust/lint.sh` denies these warnings.
+#![warn(clippy::missing_errors_doc)]
+#![warn(clippy::missing_panics_doc)]
+#![warn(clippy::missing_safety_doc)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub use podsync_sys as sys;
 
 mod error;
 pub mod frame;
+mod metrics;
 mod pod;
 mod schema;
 mod store;
 
 pub use error::{Error, ErrorKind, Result, status_name};
+pub use metrics::{HISTOGRAM_BUCKETS, Metrics, Rejects};
 pub use pod::{Pod, bytes_of, slice_as_bytes, try_cast_slice};
 pub use schema::{Field, FieldType, Schema, TableDef};
 pub use store::{
@@ -154,9 +167,13 @@ pub fn library_abi_version() -> u32 {
 }
 
 /// Checks that the loaded library implements the ABI this binding was written for, as
-/// `docs/ABI.md` asks of bindings. Returns the library's ABI version on mismatch. Every
-/// constructor (and the [`frame`] functions) makes this check once per process and panics on a
-/// mismatch, since no call into such a library can be trusted.
+/// `docs/ABI.md` asks of bindings. Every constructor (and the [`frame`] functions) makes this
+/// check once per process and panics on a mismatch, since no call into such a library can be
+/// trusted.
+///
+/// # Errors
+///
+/// The library's ABI version if it differs from [`ABI_VERSION`].
 pub fn check_abi() -> std::result::Result<(), u32> {
     match library_abi_version() {
         v if v == ABI_VERSION => Ok(()),

@@ -43,7 +43,12 @@ use crate::error::{Error, ErrorKind, Result};
 pub unsafe trait Pod: Copy + 'static {}
 
 macro_rules! impl_pod {
-    ($($t:ty),*) => { $(unsafe impl Pod for $t {})* };
+    ($($t:ty),*) => {
+        $(
+            // SAFETY: primitive integers and floats have no padding and accept every bit pattern.
+            unsafe impl Pod for $t {}
+        )*
+    };
 }
 impl_pod!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 // SAFETY: an array of Pod values has no padding between elements and accepts every bit pattern.
@@ -61,9 +66,12 @@ pub fn slice_as_bytes<T: Pod>(values: &[T]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
 }
 
-/// Reinterprets `bytes` as a slice of `T` in place if its length is a multiple of `size_of::<T>()`
-/// ([`ErrorKind::RecordSize`] otherwise) and it is aligned for `T` ([`ErrorKind::InvalidArgument`]
-/// otherwise).
+/// Reinterprets `bytes` as a slice of `T` in place (no copy).
+///
+/// # Errors
+///
+/// [`ErrorKind::RecordSize`] if the length of `bytes` is not a multiple of `size_of::<T>()` (or
+/// `T` is zero-sized); [`ErrorKind::InvalidArgument`] if `bytes` is not aligned for `T`.
 pub fn try_cast_slice<T: Pod>(bytes: &[u8]) -> Result<&[T]> {
     cast_slice_named(bytes, format_args!("bytes"))
 }

@@ -158,6 +158,15 @@ impl Schema {
     }
 
     /// An empty schema, or the constructor's status.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoMemory`] if the library cannot allocate the schema.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn try_new() -> Result<Schema> {
         crate::ensure_abi();
         let mut out: *mut sys::podsync_schema = ptr::null_mut();
@@ -174,6 +183,14 @@ impl Schema {
 
     /// Builder form of [`add_table`](Schema::add_table): consumes the schema and returns it with
     /// the table added (on error the schema is dropped; use `add_table` to keep it).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SchemaInvalid`], with a message naming the offending part: the id is already
+    /// in the schema; `record_size` is 0, over 1 MiB or not a multiple of `alignment`;
+    /// `alignment` is not a power of two up to 64; a field is empty, overlaps another or lies
+    /// outside the record; a field name is empty, longer than 255 bytes, repeated or contains a
+    /// NUL byte (checked by this binding); too many tables or fields.
     pub fn table(
         mut self,
         id: u32,
@@ -186,7 +203,16 @@ impl Schema {
     }
 
     /// Builder: adds table `id` whose records are `T` (record size `size_of::<T>()`, alignment
-    /// `align_of::<T>()`).
+    /// `align_of::<T>()`). On error the schema is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SchemaInvalid`], with a message naming the offending part: the id is already
+    /// in the schema; `record_size` is 0, over 1 MiB or not a multiple of `alignment`;
+    /// `alignment` is not a power of two up to 64; a field is empty, overlaps another or lies
+    /// outside the record; a field name is empty, longer than 255 bytes, repeated or contains a
+    /// NUL byte (checked by this binding); too many tables or fields. `T` larger than 1 MiB
+    /// or aligned to more than 64 bytes is `SchemaInvalid` too.
     pub fn table_of<T: Pod>(self, id: u32, fields: &[Field]) -> Result<Schema> {
         let (size, align) = (size_of::<T>(), align_of::<T>());
         let (Ok(size), Ok(align)) = (u32::try_from(size), u32::try_from(align)) else {
@@ -197,8 +223,15 @@ impl Schema {
 
     /// Adds a table (`podsync_schema_add_table`). `record_size`: 1..=1 MiB, a multiple of
     /// `alignment`; `alignment`: a power of two up to 64; `fields` may be empty (an opaque record).
-    /// On error ([`ErrorKind::SchemaInvalid`], with a message naming the offending part) the
-    /// schema is unchanged.
+    /// On error the schema is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SchemaInvalid`], with a message naming the offending part: the id is already
+    /// in the schema; `record_size` is 0, over 1 MiB or not a multiple of `alignment`;
+    /// `alignment` is not a power of two up to 64; a field is empty, overlaps another or lies
+    /// outside the record; a field name is empty, longer than 255 bytes, repeated or contains a
+    /// NUL byte (checked by this binding); too many tables or fields.
     pub fn add_table(
         &mut self,
         id: u32,
@@ -249,6 +282,11 @@ impl Schema {
     }
 
     /// The schema hash (XXH3-64 of the canonical encoding), carried by every frame.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
+    /// which this crate never passes; an error it returned would be passed on.
     pub fn hash(&self) -> Result<u64> {
         let mut h = 0u64;
         // SAFETY: valid handle and out-pointer.
@@ -259,6 +297,11 @@ impl Schema {
 
     /// The canonical encoding (`docs/FORMAT.md`), to rebuild the schema in another process with
     /// [`Schema::from_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for NULL pointers, which this crate
+    /// never passes (it asks for the size first); an error it returned would be passed on.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut size = 0usize;
         // SAFETY: capacity 0 with a NULL buffer queries the size.
@@ -284,7 +327,17 @@ impl Schema {
     }
 
     /// Builds a schema from its canonical encoding (`podsync_schema_decode`); every byte is
-    /// validated ([`ErrorKind::SchemaInvalid`] otherwise).
+    /// validated.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SchemaInvalid`] if `bytes` is not a canonical encoding (the message, from
+    /// `podsync_last_errmsg`, says where it is wrong); [`ErrorKind::NoMemory`].
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn from_bytes(bytes: &[u8]) -> Result<Schema> {
         crate::ensure_abi();
         let mut out: *mut sys::podsync_schema = ptr::null_mut();
@@ -295,6 +348,7 @@ impl Schema {
             Some(ptr) if st >= 0 => Ok(Schema { ptr }),
             Some(ptr) => {
                 // Not expected (the header says *out is NULL on failure); do not leak it.
+                // SAFETY: the library returned this handle to us; nothing else refers to it.
                 unsafe { sys::podsync_schema_free(ptr.as_ptr()) };
                 Err(Error::new(st, "podsync_schema_decode failed"))
             }
@@ -314,12 +368,26 @@ impl Schema {
     }
 
     /// A new handle holding the same schema (through the canonical encoding).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoMemory`] if the copy cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn try_clone(&self) -> Result<Schema> {
         Schema::from_bytes(&self.to_bytes()?)
     }
 
     /// The tables, in ascending id, read back from the canonical encoding. Field names that are
     /// not UTF-8 are converted lossily.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Internal`] if the library's encoding does not follow `docs/FORMAT.md` (a
+    /// bug); otherwise none in practice.
     pub fn tables(&self) -> Result<Vec<TableDef>> {
         let bytes = self.to_bytes()?;
         parse_encoding(&bytes).ok_or_else(|| {

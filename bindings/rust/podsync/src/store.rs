@@ -9,6 +9,7 @@ use std::ptr::{self, NonNull};
 use podsync_sys as sys;
 
 use crate::error::{Error, ErrorKind, Result, copy_message};
+use crate::metrics::Metrics;
 use crate::pod::{self, Pod};
 use crate::schema::{Schema, TableMeta, table_metas};
 
@@ -443,11 +444,33 @@ unsafe impl<R: Role> Send for Store<R> {}
 
 impl<R: Role> Store<R> {
     /// A store of `schema` (which is copied) with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the library rejects an option (an unknown flag or
+    /// transform bit, a compression level outside zstd's range, a struct version it does not
+    /// know; the message names it); [`ErrorKind::NoMemory`] if the store cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn new(schema: &Schema) -> Result<Store<R>> {
         Store::create(schema, None)
     }
 
     /// A store of `schema` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the library rejects an option (an unknown flag or
+    /// transform bit, a compression level outside zstd's range, a struct version it does not
+    /// know; the message names it); [`ErrorKind::NoMemory`] if the store cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn with_options(schema: &Schema, options: &StoreOptions) -> Result<Store<R>> {
         Store::create(schema, Some(options))
     }
@@ -467,6 +490,7 @@ impl<R: Role> Store<R> {
             other => {
                 if let Some(p) = other {
                     // Not expected (the header says *out is NULL on failure); do not leak it.
+                    // SAFETY: the library returned this handle to us; nothing else refers to it.
                     unsafe { sys::podsync_store_free(p.as_ptr()) };
                 }
                 // No handle: the message is the thread's last error (library 0.4.0).
@@ -486,6 +510,11 @@ impl<R: Role> Store<R> {
     // ----- reads -------------------------------------------------------------------------
 
     /// The store's counters (`podsync_store_info_get`).
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
+    /// which this crate never passes; an error it returned would be passed on.
     pub fn info(&self) -> Result<StoreInfo> {
         let mut raw = sys::PODSYNC_STORE_INFO_INIT;
         // SAFETY: valid handle; raw is a version-1 info struct.
@@ -507,12 +536,22 @@ impl<R: Role> Store<R> {
     }
 
     /// The version of the flushed (writer) or applied (replica) state.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
+    /// which this crate never passes; an error it returned would be passed on.
     pub fn version(&self) -> Result<u64> {
         Ok(self.info()?.state_version)
     }
 
     /// The order-independent state digest (`podsync_store_digest`, O(1)): equal on writer and
     /// replica when they hold the same records. The writer's covers flushed changes only.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
+    /// which this crate never passes; an error it returned would be passed on.
     pub fn digest(&self) -> Result<u64> {
         let mut d = 0u64;
         // SAFETY: valid handle and out-pointer.
@@ -521,10 +560,33 @@ impl<R: Role> Store<R> {
         Ok(d)
     }
 
-    /// The store's counters since creation (`podsync_store_metrics`, struct version 2): frames and
-    /// bytes produced and applied, coalesced writes, duplicates, gaps, rejects by status, time
-    /// histograms, and (since library 0.3.0) the COLUMNS transform's and dictionaries' counters.
-    pub fn metrics(&self) -> Result<sys::podsync_metrics> {
+    /// The store's counters since creation (`podsync_store_metrics`, struct version 2), as a
+    /// [`Metrics`]: frames and bytes produced and applied, coalesced writes, duplicates, gaps,
+    /// rejects by error, time histograms, and (since library 0.3.0) the COLUMNS transform's and
+    /// dictionaries' counters. O(1); moves nothing, so views stay valid.
+    ///
+    /// # Errors
+    ///
+    /// Only if the library refuses the call, which it does not for a valid handle and struct
+    /// version ([`ErrorKind::InvalidArgument`] would mean a library older than 0.2.0).
+    pub fn metrics(&self) -> Result<Metrics> {
+        self.read_metrics().map(Metrics::from)
+    }
+
+    /// The store's counters as the C struct `podsync_metrics` (struct version 2).
+    ///
+    /// **Deprecated:** use [`metrics`](Store::metrics), which returns them as a [`Metrics`] of
+    /// plain Rust values (this method exists because `metrics` returned the C struct before).
+    ///
+    /// # Errors
+    ///
+    /// As [`metrics`](Store::metrics).
+    #[deprecated(note = "use Store::metrics, which returns podsync::Metrics")]
+    pub fn metrics_raw(&self) -> Result<sys::podsync_metrics> {
+        self.read_metrics()
+    }
+
+    fn read_metrics(&self) -> Result<sys::podsync_metrics> {
         // SAFETY: all-zero bytes are a valid podsync_metrics (integers only).
         let mut m: sys::podsync_metrics = unsafe { std::mem::zeroed() };
         m.version = sys::PODSYNC_METRICS_VERSION;
@@ -541,8 +603,12 @@ impl<R: Role> Store<R> {
     /// not cut; library 0.4.0), to train a dictionary from
     /// ([`train_dictionary`](Store::train_dictionary)); 0 stops and discards them
     /// (`podsync_store_collect_samples`). Training needs 8 kept frames, so `max_bytes` should be at
-    /// least 8 times a typical frame. Needs a compression level other than 0
-    /// ([`ErrorKind::InvalidArgument`] otherwise).
+    /// least 8 times a typical frame.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the store's compression level is 0 (it would never
+    /// pack a frame to keep).
     pub fn collect_samples(&mut self, max_bytes: usize) -> Result<()> {
         // SAFETY: valid handle.
         let st = unsafe { sys::podsync_store_collect_samples(self.ptr.as_ptr(), max_bytes) };
@@ -555,6 +621,15 @@ impl<R: Role> Store<R> {
     /// (`podsync_store_train_dictionary`). Takes tens to hundreds of milliseconds: call it off the
     /// hot path. Replicas need the same bytes ([`dictionary`](Store::dictionary), sent out of
     /// band) loaded with [`load_dictionary`](Store::load_dictionary).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if `max_size` is outside 256 ..= 4 MiB (0 aside), if fewer
+    /// than 8 frames were collected (the message says how many were kept and how many skipped
+    /// for the budget), or if zstd cannot train on them; [`ErrorKind::NoMemory`] if the
+    /// training cannot allocate. The samples are kept on error.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use podsync::{Applied, ErrorKind, Schema, Store, StoreOptions};
@@ -600,6 +675,12 @@ impl<R: Role> Store<R> {
     /// compressed with it can be applied; frames this store produces from now on are compressed
     /// with it (`podsync_store_load_dictionary`). Returns its id. Loading an id already loaded
     /// replaces it; a store keeps up to 8.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if `dict` is not a zstd dictionary carrying an id (for
+    /// example raw bytes, or a dictionary trained without one); [`ErrorKind::NoMemory`] if it
+    /// cannot be copied. The store's dictionaries are unchanged on error.
     pub fn load_dictionary(&mut self, dict: &[u8]) -> Result<u32> {
         let mut id = 0u32;
         // SAFETY: valid handle; dict valid for its length; valid out-pointer.
@@ -617,7 +698,14 @@ impl<R: Role> Store<R> {
 
     /// The dictionary this store compresses with, as `(id, bytes)` borrowed from the store (no
     /// copy), or `None` if it has none (`podsync_store_dictionary`). The bytes cannot outlive the
-    /// next train or load, which replace them:
+    /// next train or load, which replace them (see the example below).
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle, which this crate
+    /// never passes; an error it returned would be passed on.
+    ///
+    /// # Examples
     ///
     /// ```compile_fail,E0502
     /// # use podsync::{Schema, Store};
@@ -649,7 +737,11 @@ impl<R: Role> Store<R> {
         }
     }
 
-    /// Number of live records in `table`.
+    /// Number of live records in `table` (`podsync_store_count`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`] if the schema has no table `table`.
     pub fn count(&self, table: u32) -> Result<usize> {
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
@@ -658,7 +750,12 @@ impl<R: Role> Store<R> {
         Ok(n)
     }
 
-    /// The record under `key`, borrowed from the store (no copy), or `None`.
+    /// The record under `key`, borrowed from the store (no copy), or `None`
+    /// (`podsync_store_get`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`] if the schema has no table `table`.
     pub fn get(&self, table: u32, key: u64) -> Result<Option<&[u8]>> {
         let mut rec: *const std::ffi::c_void = ptr::null();
         // SAFETY: valid handle and out-pointer.
@@ -678,8 +775,14 @@ impl<R: Role> Store<R> {
         }
     }
 
-    /// The record under `key` as a `&T` in place. [`ErrorKind::RecordSize`] if `size_of::<T>()`
-    /// differs from the table's record size (checked even when the key is absent).
+    /// The record under `key` as a `&T` in place, or `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::RecordSize`] if `size_of::<T>()` differs from the table's record size
+    /// (checked even when the key is absent); [`ErrorKind::InvalidArgument`] if the record is not
+    /// aligned for `T` (declare the table with at least `align_of::<T>()`, e.g. with
+    /// [`Schema::table_of`]); [`ErrorKind::UnknownTable`] if the schema has no table `table`.
     pub fn get_as<T: Pod>(&self, table: u32, key: u64) -> Result<Option<&T>> {
         if let Ok(meta) = self.meta(table) {
             if meta.record_size != std::mem::size_of::<T>() {
@@ -699,6 +802,11 @@ impl<R: Role> Store<R> {
 
     /// The table's live records as one contiguous array and the parallel array of their keys
     /// (`podsync_store_table`), borrowed from the store. Order is unspecified.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`] if the schema has no table `table`; [`ErrorKind::Internal`]
+    /// if the library returned arrays that break its contract (NULL or misaligned).
     pub fn table(&self, table: u32) -> Result<TableView<'_>> {
         let mut records: *const std::ffi::c_void = ptr::null();
         let mut keys: *const u64 = ptr::null();
@@ -747,9 +855,14 @@ impl<R: Role> Store<R> {
 
     /// One frame carrying every change since `since_version`, as of the last flush
     /// (`podsync_store_delta_since`); read it with [`frames`](Store::frames). Version 0 produces
-    /// a snapshot. [`Delta::SnapshotRequired`] if the version is older than the store covers;
-    /// [`ErrorKind::VersionAhead`] if it is newer than the store; [`ErrorKind::Diverged`] on a
-    /// diverged replica.
+    /// a snapshot. [`Delta::SnapshotRequired`] (and no frame) if the version is older than the
+    /// store covers ([`StoreInfo::catchup_floor`]). The outbox is replaced in every case.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::VersionAhead`] if `since_version` is newer than the store;
+    /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frame cannot
+    /// be allocated.
     pub fn delta_since(&mut self, since_version: u64) -> Result<Delta> {
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
@@ -767,6 +880,11 @@ impl<R: Role> Store<R> {
 
     /// One frame flagged RESET carrying the whole state as of the last flush
     /// (`podsync_store_snapshot`). Returns the number of frames in the outbox (1).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frame cannot
+    /// be allocated.
     pub fn snapshot(&mut self) -> Result<usize> {
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
@@ -860,19 +978,46 @@ impl<R: Role> Store<R> {
 
 impl Store<Writer> {
     /// A writer of `schema` with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the library rejects an option (an unknown flag or
+    /// transform bit, a compression level outside zstd's range, a struct version it does not
+    /// know; the message names it); [`ErrorKind::NoMemory`] if the store cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn writer(schema: &Schema) -> Result<Store<Writer>> {
         Store::new(schema)
     }
 
     /// A writer of `schema` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the library rejects an option (an unknown flag or
+    /// transform bit, a compression level outside zstd's range, a struct version it does not
+    /// know; the message names it); [`ErrorKind::NoMemory`] if the store cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn writer_with(schema: &Schema, options: &StoreOptions) -> Result<Store<Writer>> {
         Store::with_options(schema, options)
     }
 
     /// Inserts or replaces one record (`podsync_store_put`); `record` must be exactly the table's
-    /// record size ([`ErrorKind::RecordSize`] otherwise). Writes are coalesced per key until the
-    /// next flush. A new key that would take the store past
-    /// [`max_records`](StoreOptions::max_records) fails with [`ErrorKind::Limit`].
+    /// record size. Writes are coalesced per key until the next flush.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`]; [`ErrorKind::RecordSize`] if `record.len()` is not the
+    /// table's record size; [`ErrorKind::Limit`] if a new key would take the store past
+    /// [`max_records`](StoreOptions::max_records); [`ErrorKind::NoMemory`]. Nothing is written
+    /// on error.
     pub fn put(&mut self, table: u32, key: u64, record: &[u8]) -> Result<WriteOutcome> {
         // SAFETY: valid handle; record is valid for its length.
         let st = unsafe {
@@ -888,6 +1033,11 @@ impl Store<Writer> {
     }
 
     /// Inserts or replaces one record given as a `Pod` value (its bytes, no copy).
+    ///
+    /// # Errors
+    ///
+    /// As [`put`](Store::put): [`ErrorKind::RecordSize`] if `size_of::<T>()` is not the table's
+    /// record size.
     pub fn put_as<T: Pod>(&mut self, table: u32, key: u64, record: &T) -> Result<WriteOutcome> {
         self.put(table, key, pod::bytes_of(record))
     }
@@ -895,10 +1045,14 @@ impl Store<Writer> {
     /// Inserts or replaces `keys.len()` records in one call (`podsync_store_put_many`): `keys[i]`
     /// gets record `i` of `records`. `records` is a slice of record structs (`&[Entity]`) or of
     /// raw bytes (`&[u8]`, `keys.len() * record_size` of them); its total size must be
-    /// `keys.len() * record_size` ([`ErrorKind::RecordSize`] otherwise). A key given twice gets
-    /// the later record. Validated before any change: on error nothing was written
-    /// ([`ErrorKind::Limit`] if the new keys would take the store past
-    /// [`max_records`](StoreOptions::max_records)).
+    /// `keys.len() * record_size`. A key given twice gets the later record.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`]; [`ErrorKind::RecordSize`] if the records' total size is not
+    /// `keys.len() * record_size`; [`ErrorKind::Limit`] if the new keys would take the store
+    /// past [`max_records`](StoreOptions::max_records); [`ErrorKind::NoMemory`]. Everything is
+    /// validated before any change: on error nothing was written.
     pub fn put_many<T: Pod>(
         &mut self,
         table: u32,
@@ -920,6 +1074,11 @@ impl Store<Writer> {
     }
 
     /// Deletes one record (`podsync_store_delete`); [`DeleteOutcome::NotFound`] if there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`]; [`ErrorKind::NoMemory`] if the deletion cannot be recorded.
+    /// Nothing is deleted on error.
     pub fn delete(&mut self, table: u32, key: u64) -> Result<DeleteOutcome> {
         // SAFETY: valid handle.
         let st = unsafe { sys::podsync_store_delete(self.ptr.as_ptr(), table, key) };
@@ -933,6 +1092,11 @@ impl Store<Writer> {
 
     /// Deletes the records under `keys` in one call (`podsync_store_delete_many`); absent keys
     /// are skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownTable`]; [`ErrorKind::NoMemory`] if the deletions cannot be recorded.
+    /// Nothing is deleted on error.
     pub fn delete_many(&mut self, table: u32, keys: &[u64]) -> Result<DeleteMany> {
         let mut deleted = 0usize;
         // SAFETY: valid handle; keys valid for its length; valid out-pointer.
@@ -951,6 +1115,11 @@ impl Store<Writer> {
 
     /// Sets the store's clock (milliseconds on any monotonic scale); with
     /// [`StoreOptions::manual_clock`] the only time source.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
+    /// which this crate never passes; an error it returned would be passed on.
     pub fn set_time(&mut self, now_ms: u64) -> Result<()> {
         // SAFETY: valid handle.
         let st = unsafe { sys::podsync_store_set_time(self.ptr.as_ptr(), now_ms) };
@@ -959,6 +1128,11 @@ impl Store<Writer> {
 
     /// True if the flush policy says the pending batch should be flushed now
     /// (`podsync_store_flush_due`). Moves nothing: views stay valid.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
+    /// which this crate never passes; an error it returned would be passed on.
     pub fn flush_due(&self) -> Result<bool> {
         // SAFETY: valid handle. The call takes a non-const pointer but is not one of the events
         // that invalidate borrowed records or frames; Store is !Sync, so no other thread calls.
@@ -972,6 +1146,11 @@ impl Store<Writer> {
 
     /// Turns the pending batch into frames (`podsync_store_flush`), each advancing the version by
     /// one; returns how many (0 for an empty batch). Read them with [`frames`](Store::frames).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoMemory`] if the frames cannot be allocated: the batch stays pending and the
+    /// version unchanged, so the flush can be retried.
     pub fn flush(&mut self) -> Result<usize> {
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
@@ -993,23 +1172,61 @@ impl Store<Writer> {
 
 impl Store<Replica> {
     /// A replica of `schema` with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the library rejects an option (an unknown flag or
+    /// transform bit, a compression level outside zstd's range, a struct version it does not
+    /// know; the message names it); [`ErrorKind::NoMemory`] if the store cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn replica(schema: &Schema) -> Result<Store<Replica>> {
         Store::new(schema)
     }
 
     /// A replica of `schema` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] if the library rejects an option (an unknown flag or
+    /// transform bit, a compression level outside zstd's range, a struct version it does not
+    /// know; the message names it); [`ErrorKind::NoMemory`] if the store cannot be allocated.
+    ///
+    /// # Panics
+    ///
+    /// If the loaded library implements another ABI version than this binding (checked once per
+    /// process; see [`check_abi`](crate::check_abi)).
     pub fn replica_with(schema: &Schema, options: &StoreOptions) -> Result<Store<Replica>> {
         Store::with_options(schema, options)
     }
 
     /// Validates the whole frame, then applies it atomically (`podsync_store_apply`). `frame`
-    /// must be exactly one frame; it need not be aligned. On error the state is unchanged, except
-    /// after [`ErrorKind::DigestMismatch`] (the frame was applied and the replica is now
-    /// diverged: it needs a snapshot). [`ErrorKind::DictionaryMissing`]: load the writer's
-    /// dictionary ([`load_dictionary`](Store::load_dictionary)) and apply the frame again.
-    /// [`ErrorKind::Limit`]: the frame would take the replica past
-    /// [`max_records`](StoreOptions::max_records); [`ErrorKind::FrameTooLarge`]: it decodes to more
-    /// than [`max_decoded_bytes`](StoreOptions::max_decoded_bytes).
+    /// must be exactly one frame; it need not be aligned. Duplicates, gaps and old snapshots are
+    /// outcomes, not errors ([`Applied`]).
+    ///
+    /// # Errors
+    ///
+    /// On error the state is unchanged, except after [`ErrorKind::DigestMismatch`].
+    /// - A frame that is not valid: [`ErrorKind::FrameTruncated`] (`frame` is shorter than the
+    ///   frame says), [`ErrorKind::FrameMagic`], [`ErrorKind::FrameVersion`],
+    ///   [`ErrorKind::FrameChecksum`], [`ErrorKind::FrameMalformed`] (a length, count, offset or
+    ///   flag is inconsistent, or `frame` is longer than the frame), [`ErrorKind::UnsupportedCodec`];
+    /// - a frame of another schema or writer: [`ErrorKind::SchemaMismatch`],
+    ///   [`ErrorKind::StreamMismatch`] (a delta of another stream: apply a snapshot of it);
+    /// - [`ErrorKind::DictionaryMissing`]: load the writer's dictionary
+    ///   ([`load_dictionary`](Store::load_dictionary)) and apply the frame again;
+    /// - limits: [`ErrorKind::Limit`] (the frame would take the replica past
+    ///   [`max_records`](StoreOptions::max_records)), [`ErrorKind::FrameTooLarge`] (it decodes to
+    ///   more than [`max_decoded_bytes`](StoreOptions::max_decoded_bytes)),
+    ///   [`ErrorKind::NoMemory`];
+    /// - divergence: [`ErrorKind::DigestMismatch`] (the frame **was applied**, and the replica's
+    ///   digest differs from the writer's: it is now diverged and needs a snapshot),
+    ///   [`ErrorKind::Diverged`] (a delta offered to a diverged replica).
+    ///
+    /// Every error is counted in [`Metrics::rejects`].
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
         let mut version = 0u64;
         // SAFETY: valid handle; frame valid for its length; valid out-pointer.
@@ -1177,10 +1394,13 @@ impl<'a> TableView<'a> {
         self.records.get(start..start.checked_add(rs)?)
     }
 
-    /// The records as `&[T]` in place: [`ErrorKind::RecordSize`] if `size_of::<T>()` differs
-    /// from the record size, [`ErrorKind::InvalidArgument`] if the records are not aligned for
-    /// `T` (declare the table with at least `align_of::<T>()`, e.g. with
-    /// [`Schema::table_of`]).
+    /// The records as `&[T]` in place.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::RecordSize`] if `size_of::<T>()` differs from the record size;
+    /// [`ErrorKind::InvalidArgument`] if the records are not aligned for `T` (declare the table
+    /// with at least `align_of::<T>()`, e.g. with [`Schema::table_of`]).
     pub fn as_slice<T: Pod>(&self) -> Result<&'a [T]> {
         if std::mem::size_of::<T>() != self.meta.record_size {
             return Err(pod::record_size_error::<T>(

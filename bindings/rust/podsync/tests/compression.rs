@@ -1,6 +1,6 @@
 //! Compressed frames (library 0.2.0): a writer with a compression level sends zstd frames with transforms
 //! where that pays, a replica applies them, and `max_decoded_bytes` bounds what a frame decodes to.
-use podsync::{ErrorKind, Schema, Store, StoreOptions, frame};
+use podsync::{ErrorKind, Metrics, Schema, Store, StoreOptions, frame};
 
 fn schema() -> Schema {
     Schema::new().table(1, 40, 8, &[]).unwrap()
@@ -61,6 +61,7 @@ fn a_replica_bounds_decoded_size() {
 
 #[test]
 fn metrics_count_a_known_scenario() {
+    // The scenario of bindings/python/tests/test_compression.py, with the same exact counts.
     let s = schema();
     let mut w = Store::writer(&s).unwrap();
     let mut r = Store::replica(&s).unwrap();
@@ -72,10 +73,25 @@ fn metrics_count_a_known_scenario() {
     let f = frame::FrameBuf::from_slice(w.frame(0).unwrap());
     assert_eq!(r.apply(&f).unwrap(), podsync::Applied::Ok);
     assert_eq!(r.apply(&f).unwrap(), podsync::Applied::Duplicate);
-    let wm = w.metrics().unwrap();
+    let mut bad = f.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    assert_eq!(r.apply(&bad).unwrap_err().kind(), ErrorKind::FrameChecksum);
+
+    let wm: Metrics = w.metrics().unwrap();
     assert_eq!((wm.writes, wm.coalesced_writes, wm.frames_out, wm.records_out), (110, 10, 1, 100));
+    assert_eq!((wm.raw_bytes_out, wm.wire_bytes_out), (f.len() as u64, f.len() as u64));
     assert_eq!(wm.encode_ns.iter().sum::<u64>(), 1);
+    assert_eq!(wm.encode_calls(), 1);
+    assert_eq!((wm.frames_applied, wm.apply_calls()), (0, 0));
+    assert!(wm.rejects.is_empty());
+
     let rm = r.metrics().unwrap();
     assert_eq!((rm.frames_applied, rm.records_applied, rm.duplicates), (1, 100, 1));
-    assert_eq!(rm.apply_ns.iter().sum::<u64>(), 2);
+    assert_eq!(rm.wire_bytes_in, f.len() as u64);
+    assert_eq!(rm.rejects.iter().collect::<Vec<_>>(), [(ErrorKind::FrameChecksum, 1)]);
+    assert_eq!(rm.rejects.get(ErrorKind::FrameChecksum), 1);
+    assert_eq!(rm.rejects.by_status(podsync::sys::PODSYNC_E_FRAME_CHECKSUM), 1);
+    assert_eq!(rm.rejects.total(), 1);
+    assert_eq!(rm.apply_ns.iter().sum::<u64>(), 3);
+    assert_eq!((rm.frames_out, rm.writes, rm.encode_calls()), (0, 0, 0));
 }

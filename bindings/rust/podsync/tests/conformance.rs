@@ -31,14 +31,20 @@ fn replica_reproduces_the_expected_lines() {
         let words: Vec<&str> = line.split(' ').collect();
         match words[0] {
             "delivery" => {
-                let length = u64::from_le_bytes(frames[offset + 16..offset + 24].try_into().unwrap()) as usize;
+                let length =
+                    u64::from_le_bytes(frames[offset + 16..offset + 24].try_into().unwrap())
+                        as usize;
                 // Aligned, as a receiver reading a stream would place it.
                 let frame = FrameBuf::from_slice(&frames[offset..offset + length]);
                 offset += length;
                 let outcome = replica.apply(&frame).unwrap_or_else(|e| panic!("{line}: {e}"));
                 assert_eq!(status_name(&outcome), words[2], "{line}");
                 assert_eq!(replica.version().unwrap(), words[3].parse::<u64>().unwrap(), "{line}");
-                assert_eq!(replica.digest().unwrap(), u64::from_str_radix(words[4], 16).unwrap(), "{line}");
+                assert_eq!(
+                    replica.digest().unwrap(),
+                    u64::from_str_radix(words[4], 16).unwrap(),
+                    "{line}"
+                );
                 deliveries += 1;
             }
             "final" => {

@@ -396,6 +396,17 @@ fn digest_mismatch_marks_the_replica_diverged_until_a_snapshot() {
     assert!(!r.info().unwrap().diverged);
     assert_eq!(r.digest().unwrap(), b.digest().unwrap());
     assert_eq!(dump(&r, PAIRS), dump(&b, PAIRS));
+
+    // The mismatched frame was applied (and rejected), the delta refused, the snapshot a resync.
+    let m = r.metrics().unwrap();
+    assert_eq!((m.frames_applied, m.records_applied, m.resyncs), (3, 1 + 1 + 3, 1));
+    assert_eq!(
+        m.rejects.iter().collect::<Vec<_>>(),
+        [(ErrorKind::DigestMismatch, 1), (ErrorKind::Diverged, 1)]
+    );
+    assert_eq!(m.apply_calls(), 4);
+    // delta_since and snapshot refused before producing anything.
+    assert_eq!(m.frames_out, 0);
 }
 
 #[test]
@@ -484,6 +495,18 @@ fn options_defaults_are_the_librarys() {
     raw.version = 99;
     let e = Store::writer_with(&schema(), &StoreOptions::from_raw(raw)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    // So are the other options the constructors' `# Errors` name, with a message naming them.
+    let mut raw = *StoreOptions::default().raw();
+    raw.flags |= 0x80;
+    for (opts, word) in [
+        (StoreOptions::from_raw(raw), "flags"),
+        (StoreOptions::new().compression_level(1000), "level"),
+        (StoreOptions::new().transforms(0x10), "transform"),
+    ] {
+        let e = Store::replica_with(&schema(), &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.message().contains(word), "{e}");
+    }
     // Stream id chosen by the application.
     let w = Store::writer_with(&schema(), &StoreOptions::new().stream_id(0xABCD)).unwrap();
     assert_eq!(w.info().unwrap().stream_id, 0xABCD);

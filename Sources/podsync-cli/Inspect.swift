@@ -1,0 +1,174 @@
+import ArgumentParser
+import PodSyncCore
+
+/// What one frame holds, as the engine decoded it.
+struct FrameSummary {
+    struct Section {
+        var table: UInt32
+        var recordSize: Int
+        var puts: Int
+        var deletes: Int
+        var xor: Bool
+        /// Keys (8 bytes each) and records, decoded.
+        var decodedBytes: UInt64 { UInt64(8 * (puts + deletes) + puts * recordSize) }
+    }
+
+    let index: Int
+    let offset: UInt64
+    let length: Int
+    let header: FrameHeader
+    let sections: [Section]
+
+    init(_ frame: RawFrame, _ header: FrameHeader, _ sections: [SectionView]) {
+        index = frame.index
+        offset = frame.offset
+        length = frame.bytes.count
+        self.header = header
+        self.sections = sections.map {
+            Section(table: $0.tableID, recordSize: $0.recordSize, puts: $0.putCount, deletes: $0.deleteCount, xor: $0.xor)
+        }
+    }
+
+    var puts: Int { sections.reduce(0) { $0 + $1.puts } }
+    var deletes: Int { sections.reduce(0) { $0 + $1.deletes } }
+    var decodedBytes: UInt64 { sections.reduce(0) { $0 + $1.decodedBytes } }
+    var isCompressed: Bool { header.codec != FrameLayout.codecNone }
+    var isPlain: Bool { header.codec == FrameLayout.codecNone && header.transforms == 0 }
+
+    /// "snapshot at version 20" or "delta 3 -> 4".
+    var kind: String {
+        header.isReset ? "snapshot at version \(header.stateVersion)" : "delta \(header.baseVersion) -> \(header.stateVersion)"
+    }
+
+    func printText(_ out: Output) {
+        let h = header
+        let flags = flagNames(h.flags)
+        let transforms = transformNames(h.transforms)
+        out.line("frame \(index) at byte \(offset): \(kind), \(counted(length, "byte")), \(counted(sections.count, "section"))")
+        out.line("  format \(h.formatVersion), header \(h.headerLength) bytes, flags \(flags.isEmpty ? "none" : flags.joined(separator: "|")), codec \(codecName(h.codec)), transforms \(transforms.isEmpty ? "none" : transforms.joined(separator: "|"))")
+        out.line("  schema \(hex16(h.schemaHash)), stream \(hex16(h.streamID)), sequence \(h.sequence), digest \(h.hasDigest ? hex16(h.stateDigest) : "none")")
+        out.line("  payload \(counted(h.payloadLength, "byte")), dictionary \(h.dictionaryID == 0 ? "none" : String(h.dictionaryID))")
+        for s in sections {
+            out.line("  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(s.xor ? " (XOR-ed with the receiver's records)" : "")")
+        }
+    }
+
+    var json: JSON {
+        let h = header
+        return .object([
+            ("index", .int(index)), ("offset", .int(offset)), ("frame_length", .int(h.frameLength)),
+            ("header_length", .int(h.headerLength)), ("format_version", .int(h.formatVersion)),
+            ("kind", .string(h.isReset ? "snapshot" : "delta")),
+            ("flags", .array(flagNames(h.flags).map { .string($0) })),
+            ("codec", .string(codecName(h.codec))),
+            ("transforms", .array(transformNames(h.transforms).map { .string($0) })),
+            ("schema_hash", .hex(h.schemaHash)), ("stream_id", .hex(h.streamID)), ("sequence", .int(h.sequence)),
+            ("base_version", .int(h.baseVersion)), ("state_version", .int(h.stateVersion)),
+            ("state_digest", h.hasDigest ? .hex(h.stateDigest) : .null),
+            ("payload_length", .int(h.payloadLength)), ("dictionary_id", .int(h.dictionaryID)),
+            ("sections", .array(sections.map {
+                .object([("table", .int($0.table)), ("record_size", .int($0.recordSize)),
+                         ("puts", .int($0.puts)), ("deletes", .int($0.deletes)), ("xor", .bool($0.xor))])
+            })),
+        ])
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print each frame's header and sections.",
+        discussion: """
+            Each frame is validated and decoded by the engine (compressed and transformed frames \
+            too); its header fields and, per table, the record size and the counts of puts and \
+            deletes are printed. Stops with exit status 1 at the first invalid frame.
+            """)
+
+    @Argument(help: fileHelp) var file: String
+    @Flag(help: "One JSON object per frame (JSON lines), without the closing summary.") var json = false
+    @Option(help: ArgumentHelp("A schema file: the frames are also checked against it.", valueName: "SCHEMA"))
+    var schema: String?
+    @OptionGroup var decoding: DecodeOptions
+
+    func run() throws {
+        try runCommand("inspect") { out in
+            let schema = try self.schema.map { (path) throws(Failure) in try loadSchema(path) }
+            let decoder = try decoding.decoder()
+            let source = try FrameSource(path: file)
+            var frames = 0
+            var bytes = 0
+            while let frame = try source.next() {
+                let summary = try decoder.decode(frame, schema: schema) { FrameSummary(frame, $0, $1) }
+                if json { out.line(summary.json.text) } else { summary.printText(out) }
+                frames += 1
+                bytes += frame.bytes.count
+            }
+            if !json { out.line("\(source.name): \(counted(frames, "frame")), \(counted(bytes, "byte"))") }
+            return 0
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the checksum and layout of every frame.",
+        discussion: """
+            Runs the engine's validation (podsync_frame_validate: header, checksum, codec, \
+            transforms, the layout of every section; with --schema also the schema hash and record \
+            sizes) on every frame. Prints OK and a summary, or FAIL with the first bad frame's \
+            index, byte offset, status and message, and exits with status 1.
+            """)
+
+    @Argument(help: fileHelp) var file: String
+    @Flag(help: "Print the result as one JSON object.") var json = false
+    @Option(help: ArgumentHelp("A schema file: the frames are also checked against it.", valueName: "SCHEMA"))
+    var schema: String?
+    @OptionGroup var decoding: DecodeOptions
+
+    func run() throws {
+        try runCommand("verify") { out in
+            let schema = try self.schema.map { (path) throws(Failure) in try loadSchema(path) }
+            let decoder = try decoding.decoder()
+            let source = try FrameSource(path: file)
+            var frames = 0, bytes = 0, snapshots = 0, compressed = 0, transformed = 0
+            var failure: FrameFailure? = nil
+            do {
+                while let frame = try source.next() {
+                    let header = try schema == nil ? decoder.check(frame) : decoder.decode(frame, schema: schema) { h, _ in h }
+                    frames += 1
+                    bytes += frame.bytes.count
+                    if header.isReset { snapshots += 1 }
+                    if header.codec != FrameLayout.codecNone {
+                        compressed += 1
+                    } else if header.transforms != 0 {
+                        transformed += 1
+                    }
+                }
+            } catch let error as FrameFailure {
+                failure = error
+            }
+            let counts = "\(counted(frames, "frame")), \(counted(bytes, "byte")) (\(counted(snapshots, "snapshot")), \(counted(frames - snapshots, "delta")); \(compressed) compressed, \(transformed) transformed, \(frames - compressed - transformed) plain)"
+            if json {
+                var members: [(String, JSON)] = [
+                    ("ok", .bool(failure == nil)), ("file", .string(source.name)), ("frames", .int(frames)),
+                    ("bytes", .int(bytes)), ("snapshots", .int(snapshots)), ("deltas", .int(frames - snapshots)),
+                    ("compressed", .int(compressed)), ("transformed", .int(transformed)),
+                    ("plain", .int(frames - compressed - transformed)),
+                ]
+                if let failure {
+                    members.append(("error", .object([
+                        ("frame", .int(failure.index)), ("offset", .int(failure.offset)),
+                        ("status", .string(failure.status)), ("code", failure.code.map { .int($0) } ?? .null),
+                        ("message", .string(failure.message)),
+                    ])))
+                }
+                out.line(JSON.object(members).text)
+            } else if let failure {
+                out.line("FAIL \(source.name): \(failure.text)")
+                if frames > 0 { out.line("  valid before it: \(counts)") }
+            } else {
+                out.line("OK \(source.name): \(counts)")
+            }
+            return failure == nil ? 0 : 1
+        }
+    }
+}
