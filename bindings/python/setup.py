@@ -2,9 +2,14 @@
 
 The library bundled is, in order: $PODSYNC_LIBRARY if set at build time, else the repository's
 release build (<repo>/.build/release/libpodsync.so, built by `bash .ci/build-lib`) when this
-directory sits in a PodSync checkout. If neither exists the package is built without a copy and
-finds the library at run time ($PODSYNC_LIBRARY, the repository build tree, the system).
-A wheel that bundles the library is tagged for this platform (py3-none-<platform>).
+directory sits in a PodSync checkout. If neither exists the build FAILS with a message saying how
+to build the library (rather than installing a package that cannot be imported), unless
+PODSYNC_NO_BUNDLE=1 asks for a package without a copy, which then loads $PODSYNC_LIBRARY or the
+system's libpodsync (e.g. one installed with `make install`) at run time.
+
+A wheel that bundles the library is a platform wheel (py3-none-<platform>, files in platlib). It
+still links the system's libzstd and libxxhash: `bash .ci/build-wheel` turns it into a manylinux
+wheel that carries them too (auditwheel repair).
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import os
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 LIBRARY_NAME = "libpodsync.so"
+REPO_BUILD = HERE.parents[1] / ".build" / "release" / LIBRARY_NAME
+NO_BUNDLE = os.environ.get("PODSYNC_NO_BUNDLE", "") not in ("", "0")
 
 
 def library_to_bundle() -> Path | None:
@@ -25,29 +32,58 @@ def library_to_bundle() -> Path | None:
     if env:
         path = Path(env)
         if not path.is_file():
-            raise SystemExit(f"PODSYNC_LIBRARY={env}: no such file")
+            raise SystemExit(f"podsync: PODSYNC_LIBRARY={env}: no such file")
         return path
-    repo_build = HERE.parents[1] / ".build" / "release" / LIBRARY_NAME
-    return repo_build if repo_build.is_file() else None
+    if NO_BUNDLE:
+        return None
+    return REPO_BUILD if REPO_BUILD.is_file() else None
 
 
 BUNDLED = library_to_bundle()
 
+MISSING_LIBRARY = f"""
+podsync: cannot build the Python package: there is no libpodsync.so to bundle.
+  looked for: $PODSYNC_LIBRARY (not set), then {REPO_BUILD} (no such file)
+Build the library first, from the root of the PodSync repository (needs Swift, libzstd-dev and
+libxxhash-dev; `bash .ci/install-deps` installs the latter):
+
+    bash .ci/build-lib
+    python3 -m pip install ./bindings/python
+
+or build a self-contained wheel for machines without Swift, libzstd or libxxhash:
+
+    bash .ci/build-wheel
+
+Alternatively set PODSYNC_LIBRARY=/path/to/libpodsync.so to bundle another build, or
+PODSYNC_NO_BUNDLE=1 to install without a copy (the package then loads $PODSYNC_LIBRARY or the
+system's libpodsync at run time).
+"""
+
 
 class BuildPyWithLibrary(build_py):
     def run(self) -> None:
+        if BUNDLED is None and not NO_BUNDLE:
+            raise SystemExit(MISSING_LIBRARY)
         super().run()
         if BUNDLED is None:
             self.announce(
-                f"podsync: no {LIBRARY_NAME} to bundle (run `bash .ci/build-lib` first, or set "
-                "PODSYNC_LIBRARY); the package will look for the library at run time",
+                f"podsync: PODSYNC_NO_BUNDLE set: no {LIBRARY_NAME} bundled; the package will load "
+                "$PODSYNC_LIBRARY or the system's library at run time",
                 level=3,
             )
             return
         target = Path(self.build_lib) / "podsync" / "_lib"
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(BUNDLED, target / LIBRARY_NAME)
+        shutil.copy2(BUNDLED, target / LIBRARY_NAME)  # follows a symlink (libpodsync.so -> .so.0)
         self.announce(f"podsync: bundled {BUNDLED}", level=3)
+
+
+class BinaryDistribution(Distribution):
+    """Pure Python code (ctypes), but a platform-specific shared library inside: the files go to
+    platlib (auditwheel repairs only platlib wheels)."""
+
+    def has_ext_modules(self) -> bool:
+        return BUNDLED is not None
 
 
 cmdclass: dict[str, type] = {"build_py": BuildPyWithLibrary}
@@ -64,7 +100,7 @@ if BUNDLED is not None:
     if bdist_wheel is not None:
 
         class PlatformWheel(bdist_wheel):  # type: ignore[misc,valid-type]
-            """Pure Python code (ctypes), but a platform-specific shared library inside."""
+            """Tagged py3-none-<platform>: any Python 3, no CPython ABI, this platform."""
 
             def finalize_options(self) -> None:
                 super().finalize_options()
@@ -76,4 +112,4 @@ if BUNDLED is not None:
 
         cmdclass["bdist_wheel"] = PlatformWheel
 
-setup(cmdclass=cmdclass)
+setup(cmdclass=cmdclass, distclass=BinaryDistribution)

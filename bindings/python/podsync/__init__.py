@@ -15,6 +15,11 @@ copying, and the binding makes those views safe (see ``Store.table``).
             replica.apply(frame)
         assert replica.digest() == writer.digest()
 
+Every exception the package raises is a :class:`PodSyncError` (most also derive from the builtin
+Python code expects: ``ValueError``, ``TypeError``, ``OverflowError``, ``BufferError``...), except
+the ``ImportError``s of a library that cannot be loaded (:class:`LibraryNotFoundError`,
+:class:`LibraryVersionError`), raised by ``import podsync`` itself.
+
 The library is loaded at import: ``$PODSYNC_LIBRARY`` if set, else the copy bundled in the
 package (``podsync/_lib/libpodsync.so``), else the repository's ``.build/release/libpodsync.so``
 (when running from a source checkout), else the system's; its ABI version must be
@@ -25,11 +30,13 @@ from __future__ import annotations
 
 from ._errors import (
     ApplyResult,
+    ArgumentTypeError,
     BufferTooSmall,
     ClosedError,
     DictionaryMissing,
     DigestMismatch,
     Diverged,
+    DtypeMismatch,
     FrameChecksum,
     FrameError,
     FrameMagic,
@@ -37,10 +44,12 @@ from ._errors import (
     FrameTooLarge,
     FrameTruncated,
     FrameVersion,
+    IncompleteFrame,
     InternalError,
     InvalidArgument,
     LimitError,
     NoMemory,
+    OutOfRangeError,
     PodSyncError,
     RecordSizeError,
     SchemaInvalid,
@@ -50,6 +59,7 @@ from ._errors import (
     StreamMismatch,
     UnknownTable,
     UnsupportedCodec,
+    UsageError,
     VersionAhead,
     ViewsAliveError,
     WrongRole,
@@ -75,6 +85,7 @@ from ._ffi import (
 from ._frames import FrameInfo, Section, peek, sections, validate
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
+from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
 __version__ = "0.4.0"
@@ -103,12 +114,15 @@ __all__ = [
     "FORMAT_VERSION",
     "FRAME_HEADER_SIZE",
     "LIBRARY_PATH",
+    "DEFAULT_MAX_FRAME_BYTES",
     "ApplyResult",
+    "ArgumentTypeError",
     "BufferTooSmall",
     "ClosedError",
     "DictionaryMissing",
     "DigestMismatch",
     "Diverged",
+    "DtypeMismatch",
     "FieldSpec",
     "FieldType",
     "Frame",
@@ -120,12 +134,14 @@ __all__ = [
     "FrameTooLarge",
     "FrameTruncated",
     "FrameVersion",
+    "IncompleteFrame",
     "InternalError",
     "InvalidArgument",
     "LibraryNotFoundError",
     "LibraryVersionError",
     "LimitError",
     "NoMemory",
+    "OutOfRangeError",
     "PodSyncError",
     "RecordSizeError",
     "Replica",
@@ -143,15 +159,18 @@ __all__ = [
     "TableView",
     "UnknownTable",
     "UnsupportedCodec",
+    "UsageError",
     "VersionAhead",
     "ViewsAliveError",
     "WrongRole",
     "Writer",
     "__version__",
+    "aread_frames",
     "error_for",
     "library_abi_version",
     "library_version",
     "peek",
+    "read_frames",
     "sections",
     "status_name",
     "validate",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import operator
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
 
 from ._ffi import LIB
 
@@ -93,6 +95,32 @@ class PodSyncError(Exception):
         if message:
             text += f": {message}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles (e.g. across multiprocessing) whatever the subclass's constructor signature.
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type[PodSyncError], args: tuple[Any, ...], state: dict[str, Any]) -> PodSyncError:
+    err = cls.__new__(cls, *args)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+class UsageError(PodSyncError):
+    """Base of the errors the binding detects itself, before calling the library: a wrong type or
+    layout, an integer outside its C type, a closed handle, live views. ``status`` is
+    ``PODSYNC_E_INVALID_ARGUMENT`` (what the C API returns for a bad argument); the text is just the
+    message (no status name). Each subclass also derives from the builtin exception Python code
+    expects for that mistake (``TypeError``, ``OverflowError``, ``ValueError``, ``BufferError``)."""
+
+    def __init__(self, message: str = "", *, call: str = "") -> None:
+        self.status = int(Status.E_INVALID_ARGUMENT)
+        self.status_name = "PODSYNC_E_INVALID_ARGUMENT"
+        self.message = message
+        self.call = call
+        Exception.__init__(self, f"{call}: {message}" if call else message)
 
 
 class InvalidArgument(PodSyncError, ValueError):
@@ -204,34 +232,61 @@ class SnapshotRequired(PodSyncError):
     :meth:`Store.catch_up`, which does that for you). Nothing was produced; the outbox is empty."""
 
 
-class ClosedError(ValueError):
-    """The handle was closed (like I/O on a closed file)."""
+class ClosedError(UsageError, ValueError):
+    """The handle was closed (like I/O on a closed file): a :class:`PodSyncError` and, as before
+    0.4.0, a ``ValueError``."""
 
 
-class ViewsAliveError(BufferError):
+class ViewsAliveError(UsageError, BufferError):
     """A call that would move or free memory that live views point into was refused (like resizing
     a ``bytearray`` that has exports). Nothing changed. Release the views first: ``del`` the arrays
     (and whatever was derived from them), leave the ``with store.view(...)`` block, or take
-    ``.copy()``s."""
+    ``.copy()``s. A :class:`PodSyncError` and, as before 0.4.0, a ``BufferError``."""
 
 
-class _OutOfRange(OverflowError, ValueError):
-    """An integer argument outside the range of its C type. An :class:`OverflowError`, and a
-    :class:`ValueError` as well, which is what 0.3.0 raised for negative options."""
+class ArgumentTypeError(UsageError, TypeError):
+    """An argument of the wrong type (a float where an int is needed, a non-integer key array,
+    something that is not a buffer): a :class:`PodSyncError` and a ``TypeError``."""
+
+
+class DtypeMismatch(ArgumentTypeError):
+    """Records whose layout is not the table's: a structured dtype whose fields differ from the
+    table's (names, offsets, types or counts; the message names the differences), or an array of
+    numbers (float, int64, ...) that is not records at all. Nothing was written. Raw bytes stay
+    accepted: ``uint8`` of shape ``(n, record_size)``, ``V<record_size>``, ``bytes``."""
+
+
+class OutOfRangeError(UsageError, OverflowError, ValueError):
+    """An integer argument outside the range of its C type (a key or version outside
+    ``0..2**64-1``, a table id outside ``0..2**32-1``, ...), which ctypes or numpy would otherwise
+    wrap silently (-1 would become 2**64-1). An ``OverflowError``, and a ``ValueError`` as well,
+    which is what 0.3.0 raised for negative options."""
+
+
+class IncompleteFrame(FrameTruncated, EOFError):
+    """A byte stream ended inside a frame (:func:`podsync.read_frames`); ``received`` and
+    ``expected`` count its bytes (``expected`` is None if the header itself was cut). Also an
+    ``EOFError``."""
+
+    received: int = 0
+    expected: int | None = None
 
 
 def checked_int(name: str, value: object, lo: int, hi: int) -> int:
-    """`value` as an int in ``lo..hi`` (the range of the C field it goes to): :class:`TypeError`
-    for a non-integer (floats and bools included, never truncated), :class:`OverflowError` outside
-    the range (ctypes would silently wrap it: 2**64 would become 0, "no limit")."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool")
+    """`value` as an int in ``lo..hi`` (the range of the C field it goes to):
+    :class:`ArgumentTypeError` (a TypeError) for a non-integer (floats and bools included, never
+    truncated), :class:`OutOfRangeError` (an OverflowError) outside the range (ctypes would
+    silently wrap it: 2**64 would become 0, "no limit"; -1 would become 2**64-1)."""
+    if type(value) is int and lo <= value <= hi:  # the common case, fast
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name} must be an int, got bool")
     try:
         number = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+        raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__}") from None
     if not lo <= number <= hi:
-        raise _OutOfRange(f"{name} must be in {lo}..{hi}, got {number}")
+        raise OutOfRangeError(f"{name} must be in {lo}..{hi}, got {number}")
     return number
 
 

@@ -288,6 +288,11 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
         c_int32,
         [c_void_p, c_size_t, c_size_t, POINTER(FrameSection)],
     ),
+    # Metrics as Prometheus text (since library 0.4.0)
+    "podsync_metrics_prometheus": (
+        c_int32,
+        [POINTER(Metrics), c_char_p, c_void_p, c_size_t, _sizep],
+    ),
 }
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import U64_MAX, checked_int, error_for, last_errmsg, raise_for
+from ._errors import U64_MAX, ArgumentTypeError, InternalError, Status, checked_int, error_for, last_errmsg, raise_for
 from ._ffi import (
     FRAME_HAS_DIGEST,
     FRAME_INFO_VERSION,
@@ -147,7 +147,12 @@ def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
     read-only numpy arrays over the frame's own bytes: no copy when the buffer is C-contiguous and
     8-byte aligned (frames from a store are 64-byte aligned); otherwise the frame is first copied
     once into an aligned buffer. With a `schema`, records use its tables' dtypes."""
-    data = np.frombuffer(frame, dtype=np.uint8) if not isinstance(frame, np.ndarray) else frame
+    try:
+        data = frame if isinstance(frame, np.ndarray) else np.asarray(memoryview(frame))
+    except TypeError:
+        raise ArgumentTypeError(
+            f"expected a bytes-like object (buffer protocol), got {type(frame).__name__}", call="sections"
+        ) from None
     if data.dtype != np.uint8 or data.ndim != 1 or not data.flags.c_contiguous:
         data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
     base = int(data.__array_interface__["data"][0]) if data.size else 0
@@ -175,7 +180,10 @@ def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
                 return data[0:0]
             offset = (address or 0) - base
             if not 0 <= offset <= data.size - nbytes:  # defensive: must point into the frame
-                raise AssertionError("podsync_frame_section_get returned a pointer outside the frame")
+                raise InternalError(
+                    Status.E_INTERNAL, "podsync_frame_section_get returned a pointer outside the frame",
+                    call="podsync_frame_section_get",
+                )
             return data[offset : offset + nbytes]
 
         dtype: np.dtype = np.dtype(f"V{size}")

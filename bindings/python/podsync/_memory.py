@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._errors import ViewsAliveError
+from ._errors import ArgumentTypeError, ViewsAliveError
 from ._ffi import LIB, StoreP
 
 RECORDS = 0  # kind of an export: table records / keys (invalidated by writes and apply)
@@ -142,7 +142,7 @@ def buffer_arg(obj: Any) -> tuple[Any, int, Any]:
     try:
         mv = memoryview(obj)
     except TypeError:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"expected a bytes-like object (buffer protocol), got {type(obj).__name__}"
         ) from None
     nbytes = mv.nbytes

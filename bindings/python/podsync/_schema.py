@@ -4,8 +4,6 @@ structures, or explicit field lists), and their canonical encoding."""
 from __future__ import annotations
 
 import ctypes
-import enum
-import math
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -14,7 +12,16 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import ClosedError, SchemaInvalid, Status, last_errmsg, raise_for
+from ._errors import (
+    U32_MAX,
+    ArgumentTypeError,
+    ClosedError,
+    SchemaInvalid,
+    Status,
+    checked_int,
+    last_errmsg,
+    raise_for,
+)
 from ._ffi import (
     LIB,
     MAX_ALIGNMENT,
@@ -22,56 +29,16 @@ from ._ffi import (
     Field,
     SchemaP,
 )
+from ._layout import (
+    _ELEMENT_SIZE,
+    FieldSpec,
+    FieldType,
+    _invalid,
+    dtype_from_fields,
+    fields_from_dtype,
+)
 
-
-class FieldType(enum.IntEnum):
-    """``PODSYNC_TYPE_*``: a field's element type."""
-
-    U8 = 1
-    U16 = 2
-    U32 = 3
-    U64 = 4
-    I8 = 5
-    I16 = 6
-    I32 = 7
-    I64 = 8
-    F32 = 9
-    F64 = 10
-    BYTES = 11  #: opaque bytes; count is the length in bytes
-
-
-_ELEMENT_SIZE = {
-    FieldType.U8: 1, FieldType.U16: 2, FieldType.U32: 4, FieldType.U64: 8,
-    FieldType.I8: 1, FieldType.I16: 2, FieldType.I32: 4, FieldType.I64: 8,
-    FieldType.F32: 4, FieldType.F64: 8, FieldType.BYTES: 1,
-}  # fmt: skip
-
-_NUMPY_OF_TYPE = {
-    FieldType.U8: "<u1", FieldType.U16: "<u2", FieldType.U32: "<u4", FieldType.U64: "<u8",
-    FieldType.I8: "<i1", FieldType.I16: "<i2", FieldType.I32: "<i4", FieldType.I64: "<i8",
-    FieldType.F32: "<f4", FieldType.F64: "<f8",
-}  # fmt: skip
-
-_TYPE_OF_NUMPY = {
-    ("u", 1): FieldType.U8, ("u", 2): FieldType.U16, ("u", 4): FieldType.U32,
-    ("u", 8): FieldType.U64, ("i", 1): FieldType.I8, ("i", 2): FieldType.I16,
-    ("i", 4): FieldType.I32, ("i", 8): FieldType.I64, ("f", 4): FieldType.F32,
-    ("f", 8): FieldType.F64, ("b", 1): FieldType.U8,
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field of a record: ``count`` elements of ``type`` at byte ``offset``."""
-
-    name: str
-    type: FieldType
-    offset: int
-    count: int = 1
-
-    @property
-    def size(self) -> int:
-        return _ELEMENT_SIZE[self.type] * self.count
+__all__ = ["FieldSpec", "FieldType", "Schema", "SchemaSource", "TableSpec", "dtype_from_fields", "fields_from_dtype"]
 
 
 @dataclass(frozen=True)
@@ -88,89 +55,6 @@ class TableSpec:
 
 
 SchemaSource = Union[npt.DTypeLike, "type[ctypes.Structure]", None]
-
-
-def _invalid(message: str) -> SchemaInvalid:
-    return SchemaInvalid(Status.E_SCHEMA_INVALID, message, call="Schema.add_table")
-
-
-def _leaf_fields(dtype: np.dtype, prefix: str, base_offset: int) -> Iterable[tuple[str, np.dtype, int]]:
-    """(name, leaf dtype possibly with a subarray, offset) of every non-structured field, nested
-    structures flattened as ``outer.inner`` and subarrays of structures as ``outer[i].inner``."""
-    assert dtype.names is not None
-    for name in dtype.names:
-        field_dtype, offset = dtype.fields[name][:2]  # type: ignore[index]
-        full = f"{prefix}{name}"
-        base = field_dtype.base if field_dtype.subdtype is not None else field_dtype
-        if base.names is not None:
-            if field_dtype.subdtype is not None:
-                shape = field_dtype.shape
-                for index in np.ndindex(*shape):
-                    flat = int(np.ravel_multi_index(index, shape))
-                    label = ",".join(str(i) for i in index)
-                    yield from _leaf_fields(
-                        base, f"{full}[{label}].", base_offset + offset + flat * base.itemsize
-                    )
-            else:
-                yield from _leaf_fields(base, f"{full}.", base_offset + offset)
-        else:
-            yield full, field_dtype, base_offset + offset
-
-
-def fields_from_dtype(dtype: np.dtype) -> tuple[FieldSpec, ...]:
-    """The PodSync fields describing a numpy dtype (see :meth:`Schema.add_table`)."""
-    if dtype.names is None:
-        if dtype.kind == "V" and dtype.subdtype is None:
-            return ()  # opaque record
-        raise _invalid(
-            f"dtype {dtype} is not a structured dtype; use a structured dtype, np.dtype('V<size>') "
-            "for an opaque record, or record_size= without a dtype"
-        )
-    specs: list[FieldSpec] = []
-    for name, field_dtype, offset in _leaf_fields(dtype, "", 0):
-        if field_dtype.subdtype is not None:
-            base, shape = field_dtype.subdtype
-            count = math.prod(shape)
-        else:
-            base, count = field_dtype, 1
-        if base.byteorder == ">" or (base.byteorder == "=" and not np.little_endian):
-            raise _invalid(f"field {name!r}: big-endian {base} (records are little-endian)")
-        if base.kind in ("V", "S"):
-            ftype, count = FieldType.BYTES, count * base.itemsize
-        else:
-            found = _TYPE_OF_NUMPY.get((base.kind, base.itemsize))
-            if found is None:
-                raise _invalid(
-                    f"field {name!r}: numpy type {base} has no PodSync field type (supported: "
-                    "u1/u2/u4/u8, i1/i2/i4/i8, f4/f8, bool as U8, S<n>/V<n> as BYTES)"
-                )
-            ftype = found
-        if count == 0:
-            raise _invalid(f"field {name!r}: empty subarray")
-        specs.append(FieldSpec(name, ftype, int(offset), int(count)))
-    specs.sort(key=lambda f: f.offset)
-    return tuple(specs)
-
-
-def dtype_from_fields(fields: Iterable[FieldSpec], record_size: int) -> np.dtype:
-    """A numpy dtype laying out `fields` in a record of `record_size` bytes (BYTES as ``V<n>``)."""
-    names: list[str] = []
-    formats: list[Any] = []
-    offsets: list[int] = []
-    for f in fields:
-        if f.type == FieldType.BYTES:
-            fmt: Any = f"V{f.count}"
-        else:
-            base = _NUMPY_OF_TYPE[FieldType(f.type)]
-            fmt = base if f.count == 1 else (base, (f.count,))
-        names.append(f.name)
-        formats.append(fmt)
-        offsets.append(f.offset)
-    if not names:
-        return np.dtype(f"V{record_size}")
-    return np.dtype(
-        {"names": names, "formats": formats, "offsets": offsets, "itemsize": record_size}
-    )
 
 
 def _natural_alignment(dtype: np.dtype, fields: tuple[FieldSpec, ...], record_size: int) -> int:
@@ -255,9 +139,11 @@ class Schema:
           ``u1..u8``/``i1..i8``/``f4``/``f8`` to ``PODSYNC_TYPE_U8..F64``, ``bool`` to ``U8``,
           ``S<n>``/``V<n>`` to ``BYTES`` (count n); a subarray ``("pos", "<f4", (3,))`` has count 3
           (the product of its shape); nested structures are flattened as ``outer.inner`` (and
-          ``outer[i].inner`` for subarrays of structures). Big-endian, complex, float16, unicode
-          and object fields are rejected with :class:`SchemaInvalid`. Reads of this table return
-          arrays of this very dtype.
+          ``outer[i].inner`` for subarrays of structures), and :meth:`from_bytes` nests them again.
+          Big-endian, complex, float16, unicode and object fields, and field names containing
+          ``.``, ``[`` or ``]`` (the separators of flattened names, which would come back nested),
+          are rejected with :class:`SchemaInvalid`. Reads of this table return arrays of this very
+          dtype.
         * ``np.dtype("V<n>")``, or ``record_size=n`` without a dtype: an opaque record.
         * ``fields``: explicit ``FieldSpec`` or ``(name, type, offset, count)`` tuples (the C way),
           with ``record_size``; the dtype is then built from them.
@@ -269,34 +155,48 @@ class Schema:
         leaves the schema unchanged if the table is rejected.
         """
         ptr = self._handle()
+        call = "Schema.add_table"
+        table_id = checked_int("table_id", table_id, 0, U32_MAX)
+        if record_size is not None:
+            record_size = checked_int("record_size", record_size, 0, U32_MAX)
+        if alignment is not None:
+            alignment = checked_int("alignment", alignment, 0, U32_MAX)
         if fields is not None:
             if dtype is not None:
-                raise TypeError("give either a dtype or fields, not both")
+                raise ArgumentTypeError("give either a dtype or fields, not both", call=call)
             if record_size is None:
-                raise TypeError("fields= needs record_size=")
-            specs = tuple(
-                f if isinstance(f, FieldSpec) else FieldSpec(f[0], FieldType(f[1]), f[2], f[3])
-                for f in fields
-            )
-            specs = tuple(sorted(specs, key=lambda f: f.offset))
+                raise ArgumentTypeError("fields= needs record_size=", call=call)
             try:
-                np_dtype = dtype_from_fields(specs, record_size)
-            except (ValueError, TypeError):  # e.g. overlapping fields: describe them opaquely
-                np_dtype = np.dtype(f"V{record_size}")
+                specs = tuple(
+                    f if isinstance(f, FieldSpec) else FieldSpec(f[0], FieldType(f[1]), f[2], f[3])
+                    for f in fields
+                )
+            except (TypeError, ValueError, IndexError) as exc:
+                raise ArgumentTypeError(
+                    f"fields must be FieldSpec or (name, type, offset, count) tuples: {exc}", call=call
+                ) from None
+            for f in specs:
+                checked_int(f"field {f.name!r} offset", f.offset, 0, U32_MAX)
+                checked_int(f"field {f.name!r} count", f.count, 0, U32_MAX)
+            specs = tuple(sorted(specs, key=lambda f: f.offset))
+            np_dtype = dtype_from_fields(specs, record_size)  # opaque if numpy cannot lay them out
             natural = 1
         else:
             if dtype is None:
                 if record_size is None:
-                    raise TypeError("add_table needs a dtype, fields= or record_size=")
+                    raise ArgumentTypeError("add_table needs a dtype, fields= or record_size=", call=call)
                 np_dtype = np.dtype(f"V{record_size}")
             else:
-                np_dtype = np.dtype(dtype)
+                try:
+                    np_dtype = np.dtype(dtype)
+                except (TypeError, ValueError) as exc:
+                    raise ArgumentTypeError(f"table {table_id}: not a dtype: {exc}", call=call) from None
                 if record_size is not None and record_size != np_dtype.itemsize:
                     raise _invalid(
                         f"table {table_id}: record_size {record_size} != dtype itemsize "
                         f"{np_dtype.itemsize}"
                     )
-            specs = fields_from_dtype(np_dtype)
+            specs = fields_from_dtype(np_dtype, strict=True)
             record_size = np_dtype.itemsize
             natural = 1
             if isinstance(dtype, type) and issubclass(dtype, ctypes.Structure):
@@ -368,9 +268,17 @@ class Schema:
     def from_bytes(cls, data: Any) -> Schema:
         """Rebuilds a schema from its canonical encoding (any bytes-like object). Every byte is
         validated by the library (:class:`SchemaInvalid` otherwise). The tables' dtypes are
-        rebuilt from the fields (nesting flattened, ``BYTES`` as ``V<n>``, ``bool`` as ``u1``): the
-        same layout and the same hash as the writer's."""
-        raw = bytes(data)
+        rebuilt from the fields, with the same layout and hash as the writer's and the same field
+        names: flattened nested fields (``p.x``, ``pts[1].y``) become nested structures and
+        subarrays of structures again (see :func:`dtype_from_fields`); ``BYTES`` comes back as
+        ``V<n>`` and ``bool`` as ``u1`` (the encoding keeps sizes, not those numpy types; pickling
+        a schema keeps its dtypes)."""
+        try:
+            raw = bytes(memoryview(data))
+        except TypeError:
+            raise ArgumentTypeError(
+                f"expected the encoding as a bytes-like object, got {type(data).__name__}", call="Schema.from_bytes"
+            ) from None
         out = SchemaP()
         status = LIB.podsync_schema_decode(raw, len(raw), ctypes.byref(out))
         if status < 0:
@@ -381,6 +289,12 @@ class Schema:
         for spec in _parse_encoding(raw):
             self._tables[spec.table_id] = spec
         return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the canonical encoding (plus each table's dtype, restored when it still
+        describes the table's fields), so a schema crosses process boundaries (multiprocessing)
+        and ``copy.deepcopy`` gives an equal, independent schema."""
+        return (_unpickle_schema, (self.to_bytes(), {t: spec.dtype for t, spec in self._tables.items()}))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schema):
@@ -394,6 +308,21 @@ class Schema:
             return "<podsync.Schema (closed)>"
         tables = ", ".join(f"{t.table_id}: {t.record_size} B" for t in self._tables.values())
         return f"<podsync.Schema {{{tables}}} hash={self.hash:#018x}>"
+
+
+def _unpickle_schema(raw: bytes, dtypes: Mapping[int, np.dtype]) -> Schema:
+    schema = Schema.from_bytes(raw)
+    for table_id, dt in dtypes.items():
+        spec = schema._tables.get(table_id)
+        if spec is None or dt.itemsize != spec.record_size:
+            continue
+        try:
+            same = dt.names is None or fields_from_dtype(dt) == spec.fields
+        except SchemaInvalid:
+            same = False
+        if same:
+            schema._tables[table_id] = TableSpec(spec.table_id, spec.record_size, spec.alignment, spec.fields, dt)
+    return schema
 
 
 def _parse_encoding(raw: bytes) -> list[TableSpec]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union, cast
 
@@ -14,7 +15,9 @@ from ._errors import (
     U32_MAX,
     U64_MAX,
     ApplyResult,
+    ArgumentTypeError,
     ClosedError,
+    InvalidArgument,
     RecordSizeError,
     SnapshotRequired,
     Status,
@@ -24,6 +27,8 @@ from ._errors import (
 )
 from ._ffi import (
     LIB,
+    METRICS_VERSION,
+    Metrics,
     OPT_FRAME_DIGEST,
     OPT_MANUAL_CLOCK,
     ROLE_REPLICA,
@@ -43,6 +48,7 @@ from ._memory import (
     empty_readonly,
     export_bytes,
 )
+from ._records import RecordRules, check_key, keys_array
 from ._schema import Schema, TableSpec
 
 #: A frame as handed out by a store: a read-only ``memoryview`` borrowed from the outbox
@@ -50,6 +56,7 @@ from ._schema import Schema, TableSpec
 Frame = Union[memoryview, bytes]
 
 _EMPTY_KEYS = ctypes.c_uint64(0)  # a valid pointer for calls with count 0
+SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
 
 
 class Role(enum.IntEnum):
@@ -167,18 +174,41 @@ def _options(
     return opts
 
 
-def _keys_array(keys: Any, what: str = "keys") -> np.ndarray:
-    """Validates (ndarray: uint64, 1-D, C-contiguous, never converted silently) or converts (any
-    other sequence of ints) keys."""
-    if isinstance(keys, np.ndarray):
-        if keys.dtype != np.uint64:
-            raise TypeError(f"{what} must be a uint64 array, got dtype {keys.dtype} (use .astype(np.uint64))")
-        if keys.ndim != 1:
-            raise ValueError(f"{what} must be 1-D, got shape {keys.shape}")
-        if not keys.flags.c_contiguous:
-            raise ValueError(f"{what} must be C-contiguous (use np.ascontiguousarray)")
-        return keys
-    return np.asarray(keys, dtype=np.uint64).reshape(-1)
+def _prometheus_labels(labels: Mapping[str, str] | str | None) -> bytes | None:
+    """Labels in the exposition format (``name="value",...``), as UTF-8 for the C call."""
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        text = labels
+    elif isinstance(labels, Mapping):
+        parts = []
+        for name, value in labels.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise ArgumentTypeError(
+                    f"labels must map str to str, got {type(name).__name__}: {type(value).__name__}",
+                    call="metrics_prometheus",
+                )
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            parts.append(f'{name}="{escaped}"')
+        text = ",".join(parts)
+    else:
+        raise ArgumentTypeError(
+            f"labels must be a mapping, a str or None, got {type(labels).__name__}", call="metrics_prometheus"
+        )
+    if "\0" in text:
+        raise InvalidArgument(Status.E_INVALID_ARGUMENT, "labels contain a NUL character", call="metrics_prometheus")
+    return text.encode("utf-8")
+
+
+def _table(table_id: Any) -> int:
+    """A table id as an int in 0..2**32-1 (ctypes would wrap 2**32 + 1 to table 1)."""
+    if type(table_id) is int and 0 <= table_id <= U32_MAX:
+        return table_id
+    return checked_int("table_id", table_id, 0, U32_MAX)
+
+
+def _version(value: Any, name: str = "since_version") -> int:
+    return checked_int(name, value, 0, U64_MAX)
 
 
 class Store:
@@ -219,6 +249,7 @@ class Store:
             if status < 0:
                 raise_for(status, last_errmsg, "podsync_store_create")
             self._tables: dict[int, TableSpec] = sch.tables
+            self._rules = RecordRules()
             self._schema_bytes = sch.to_bytes()
         finally:
             if own:
@@ -295,19 +326,32 @@ class Store:
 
     def put(self, table_id: int, key: int, record: Any) -> bool:
         """Inserts or replaces one record: a numpy record (``np.void``, a 0-d or 1-element structured
-        array), a ``ctypes.Structure``, ``bytes`` or any buffer of the table's record size. Returns
-        True if the flush policy says to flush now (``PODSYNC_FLUSH_DUE``). A new key that would
-        take the store past ``max_records`` raises :class:`LimitError` (nothing written)."""
+        array) of the table's fields, a ``ctypes.Structure``, ``bytes`` or any byte buffer of the
+        table's record size. Returns True if the flush policy says to flush now
+        (``PODSYNC_FLUSH_DUE``). A new key that would take the store past ``max_records`` raises
+        :class:`LimitError` (nothing written).
+
+        Checked first, nothing written otherwise: `key` is an int in ``0..2**64-1``
+        (:class:`OutOfRangeError`, an ``OverflowError``, rather than wrapping -1 to 2**64-1); a
+        structured record has the table's fields (:class:`DtypeMismatch` names the differences);
+        numbers that are not records (a float64 or int64 array) are refused (:class:`DtypeMismatch`)."""
         ptr = self._write_ptr("put")
+        table_id = _table(table_id)
+        key = check_key(key, "put")
+        spec = self._tables.get(table_id)
         keep: Any
-        if isinstance(record, ctypes.Structure | ctypes.Array):
-            arg: Any = ctypes.addressof(record)
-            size, keep = ctypes.sizeof(record), record
-        elif isinstance(record, (np.void, np.ndarray)):
+        if isinstance(record, (np.void, np.ndarray)):
             contiguous = np.ascontiguousarray(record)
+            if spec is not None:
+                self._rules.check_dtype(spec, contiguous.dtype, "put")
             arg, size, keep = (array_address(contiguous) if contiguous.nbytes else None), contiguous.nbytes, contiguous
         else:
-            arg, size, keep = buffer_arg(record)
+            if spec is not None and type(record) is not bytes:
+                self._rules.check_object(spec, record, "put")
+            if isinstance(record, (ctypes.Structure, ctypes.Union, ctypes.Array)):
+                arg, size, keep = ctypes.addressof(record), ctypes.sizeof(record), record
+            else:
+                arg, size, keep = buffer_arg(record)
         status = LIB.podsync_store_put(ptr, table_id, key, arg, size)
         del keep
         if status < 0:
@@ -317,30 +361,45 @@ class Store:
     def put_many(self, table_id: int, keys: npt.ArrayLike, records: Any) -> bool:
         """Inserts or replaces ``len(keys)`` records in one call: ``keys[i]`` gets ``records[i]``.
 
-        ``keys``: a 1-D C-contiguous ``uint64`` ndarray (a list of ints is converted; an ndarray of
-        another dtype is refused rather than copied silently). ``records``: a C-contiguous ndarray
-        with ``len(records) == len(keys)`` and ``records.nbytes == len(keys) * record_size`` (the
-        table's structured dtype, or any dtype of that itemsize, or shape ``(n, record_size)``
-        bytes), or a bytes-like object of ``len(keys) * record_size`` bytes. Nothing is copied; no
-        Python loop. A later duplicate key wins. Validated before any change: on error nothing was
-        written (:class:`LimitError` if the new keys would take the store past ``max_records``).
-        Returns True if a flush is due."""
+        ``keys``: a 1-D C-contiguous ``uint64`` ndarray is read in place; an ndarray of another
+        integer dtype, or a sequence of ints, is converted after checking that every key is in
+        ``0..2**64-1`` (a negative key raises :class:`OutOfRangeError`, an ``OverflowError``, rather
+        than wrapping); floats and bools are refused (:class:`ArgumentTypeError`).
+
+        ``records``: a C-contiguous ndarray with ``len(records) == len(keys)`` and
+        ``records.nbytes == len(keys) * record_size``: a structured array with the table's fields
+        (names, offsets, types and counts; another layout of the same itemsize raises
+        :class:`DtypeMismatch` naming the differences), or raw bytes (``uint8`` of shape
+        ``(n, record_size)``, ``V<record_size>``); or a bytes-like object of
+        ``len(keys) * record_size`` bytes. Arrays of numbers (``float64``, ``int64``, ...) are not
+        records (:class:`DtypeMismatch`). Nothing is copied; no Python loop. A later duplicate key
+        wins. Validated before any change: on error nothing was written (:class:`LimitError` if
+        the new keys would take the store past ``max_records``). Returns True if a flush is due."""
         ptr = self._write_ptr("put_many")
-        k = _keys_array(keys)
+        table_id = _table(table_id)
+        k = keys_array(keys, call="put_many")
         n = k.shape[0]
+        spec = self._tables.get(table_id)
         if isinstance(records, np.ndarray):
             if not records.flags.c_contiguous:
-                raise ValueError("records must be C-contiguous (use np.ascontiguousarray)")
+                raise InvalidArgument(
+                    Status.E_INVALID_ARGUMENT, "records must be C-contiguous (use np.ascontiguousarray)", call="put_many"
+                )
             if n and (records.ndim == 0 or records.shape[0] != n):
-                raise ValueError(f"{n} keys but records has shape {records.shape}")
+                raise InvalidArgument(
+                    Status.E_INVALID_ARGUMENT, f"{n} keys but records has shape {records.shape}", call="put_many"
+                )
+            if spec is not None:
+                self._rules.check_dtype(spec, records.dtype, "put_many")
             nbytes = records.nbytes
             rec_arg: Any = array_address(records) if nbytes else ctypes.addressof(_EMPTY_KEYS)
             keep: Any = records
         else:
+            if spec is not None and type(records) is not bytes:
+                self._rules.check_object(spec, records, "put_many")
             rec_arg, nbytes, keep = buffer_arg(records)
             if nbytes == 0:
                 rec_arg = ctypes.addressof(_EMPTY_KEYS)
-        spec = self._tables.get(table_id)
         if spec is not None and nbytes != n * spec.record_size:
             itemsize = getattr(records, "itemsize", None)
             raise RecordSizeError(
@@ -357,18 +416,21 @@ class Store:
         return bool(status == Status.FLUSH_DUE)
 
     def delete(self, table_id: int, key: int) -> bool:
-        """Deletes one record; returns True if there was one, False if not (nothing changed)."""
+        """Deletes one record; returns True if there was one, False if not (nothing changed).
+        `key` outside ``0..2**64-1`` raises :class:`OutOfRangeError`."""
         ptr = self._write_ptr("delete")
-        status = LIB.podsync_store_delete(ptr, table_id, key)
+        status = LIB.podsync_store_delete(ptr, _table(table_id), check_key(key, "delete"))
         if status < 0:
             self._fail(status, "podsync_store_delete")
         return bool(status != Status.NOT_FOUND)
 
     def delete_many(self, table_id: int, keys: npt.ArrayLike) -> int:
-        """Deletes the records under `keys` (uint64 ndarray, or a sequence of ints); absent keys are
-        skipped. Returns how many records were deleted (see :meth:`flush_due` for the policy)."""
+        """Deletes the records under `keys` (as for :meth:`put_many`: a uint64 ndarray in place,
+        other integer arrays and sequences of ints after a range check); absent keys are skipped.
+        Returns how many records were deleted (see :meth:`flush_due` for the policy)."""
         ptr = self._write_ptr("delete_many")
-        k = _keys_array(keys)
+        table_id = _table(table_id)
+        k = keys_array(keys, call="delete_many")
         n = k.shape[0]
         keys_arg = array_address(k) if n else ctypes.addressof(_EMPTY_KEYS)
         status = LIB.podsync_store_delete_many(ptr, table_id, keys_arg, n, self._ref_size)
@@ -381,7 +443,7 @@ class Store:
     def set_time(self, now_ms: int) -> None:
         """Sets the store's clock (milliseconds, any monotonic scale); the only time source with
         ``manual_clock=True``."""
-        status = LIB.podsync_store_set_time(self._h().ptr, now_ms)
+        status = LIB.podsync_store_set_time(self._h().ptr, checked_int("now_ms", now_ms, 0, U64_MAX))
         if status < 0:
             self._fail(status, "podsync_store_set_time")
 
@@ -431,26 +493,39 @@ class Store:
         raises ``ValueError``). If something derived from them is still alive then (a slice, a
         numpy array, :func:`podsync.sections` arrays), that call raises :class:`ViewsAliveError`
         instead of freeing memory in use. Send, write or apply them right away, or ask for
-        ``copy=True`` to get ``bytes`` you may keep."""
+        ``copy=True`` to get ``bytes`` you may keep.
+
+        ``socket.sendall(frame)`` and ``file.write(frame)`` are done with the frame when they
+        return. **asyncio is not**: ``transport.write(frame)`` / ``StreamWriter.write(frame)`` may
+        keep the memoryview (or a slice of it) in the transport's buffer until the bytes are sent
+        (Python 3.12+ buffers without copying), and the next producing call then raises
+        :class:`ViewsAliveError`. Use ``copy=True`` for asyncio transports and for anything else
+        that keeps the buffer after the call (queues, other threads)."""
         return self._produce("podsync_store_flush", LIB.podsync_store_flush, (), copy)
 
     def delta_since(self, since_version: int, *, copy: bool = False) -> list[Frame]:
         """One frame carrying every change since `since_version` (as of the last flush); no frame
         if it is the current version; a snapshot if it is 0. Raises :class:`SnapshotRequired` if
         the version is older than the store covers (``info().catchup_floor``) and
-        :class:`VersionAhead` if it is newer than the store. Frames as in :meth:`flush`."""
-        return self._produce("podsync_store_delta_since", LIB.podsync_store_delta_since, (since_version,), copy)
+        :class:`VersionAhead` if it is newer than the store, :class:`OutOfRangeError` (an
+        ``OverflowError``) outside ``0..2**64-1``. Frames as in :meth:`flush` (use ``copy=True``
+        for asyncio transports)."""
+        since = _version(since_version)
+        return self._produce("podsync_store_delta_since", LIB.podsync_store_delta_since, (since,), copy)
 
     def snapshot(self, *, copy: bool = False) -> list[Frame]:
         """One frame flagged RESET carrying the whole state as of the last flush (a list of one
-        frame, like the other producers). Frames as in :meth:`flush`."""
+        frame, like the other producers). Frames as in :meth:`flush` (use ``copy=True`` for asyncio
+        transports)."""
         return self._produce("podsync_store_snapshot", LIB.podsync_store_snapshot, (), copy)
 
     def catch_up(self, since_version: int, *, copy: bool = False) -> list[Frame]:
         """What a replica at `since_version` needs: :meth:`delta_since`, or a :meth:`snapshot`
-        when the store no longer covers that version."""
+        when the store no longer covers that version. Frames as in :meth:`flush` (use
+        ``copy=True`` for asyncio transports)."""
+        since = _version(since_version)
         try:
-            return self.delta_since(since_version, copy=copy)
+            return self.delta_since(since, copy=copy)
         except SnapshotRequired:
             return self.snapshot(copy=copy)
 
@@ -480,7 +555,8 @@ class Store:
         (``rec["pos"]``), or None if there is none. One record's bytes are copied, so it stays
         valid whatever happens to the store."""
         handle = self._h()
-        status = LIB.podsync_store_get(handle.ptr, table_id, key, self._ref_ptr)
+        table_id = _table(table_id)
+        status = LIB.podsync_store_get(handle.ptr, table_id, check_key(key, "get"), self._ref_ptr)
         if status < 0:
             self._fail(status, "podsync_store_get")
         address = self._out_ptr.value
@@ -493,20 +569,21 @@ class Store:
     def __contains__(self, item: tuple[int, int]) -> bool:
         """``(table_id, key) in store``."""
         table_id, key = item
-        status = LIB.podsync_store_get(self._h().ptr, table_id, key, self._ref_ptr)
+        status = LIB.podsync_store_get(self._h().ptr, _table(table_id), check_key(key, "get"), self._ref_ptr)
         if status < 0:
             self._fail(status, "podsync_store_get")
         return bool(status == Status.OK)
 
     def count(self, table_id: int) -> int:
         """Number of records in the table."""
-        status = LIB.podsync_store_count(self._h().ptr, table_id, self._ref_size)
+        status = LIB.podsync_store_count(self._h().ptr, _table(table_id), self._ref_size)
         if status < 0:
             self._fail(status, "podsync_store_count")
         return self._out_size.value
 
     def _table_arrays(self, table_id: int, want_keys: bool, want_records: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
         handle = self._h()
+        table_id = _table(table_id)
         status = LIB.podsync_store_table(handle.ptr, table_id, self._ref_ptr, self._ref_ptr2, self._ref_size)
         if status < 0:
             self._fail(status, "podsync_store_table")
@@ -563,14 +640,9 @@ class Store:
         Scalars are ints (including, since library 0.3.0, ``saved_by_zero_columns``,
         ``raw_column_bytes``, ``column_trials`` and ``dictionary_frames``); ``rejects`` maps a status name to how many applies returned it;
         ``encode_ns`` and ``apply_ns`` are log2 histograms (bucket i: [2^i, 2^(i+1)) ns)."""
-        from ._ffi import METRICS_VERSION, Metrics
         from ._errors import status_name
 
-        c = Metrics()
-        c.version = METRICS_VERSION
-        status = LIB.podsync_store_metrics(self._h().ptr, ctypes.byref(c))
-        if status < 0:
-            self._fail(status, "podsync_store_metrics")
+        c = self._c_metrics()
         # Every scalar field (version 2 appended four after the histograms), then the arrays.
         out: dict[str, object] = {
             field[0]: getattr(c, field[0]) for field in Metrics._fields_[2:] if field[1] is ctypes.c_uint64
@@ -580,6 +652,39 @@ class Store:
         out["apply_ns"] = list(c.apply_ns)
         return out
 
+    def _c_metrics(self) -> Metrics:
+        c = Metrics()
+        c.version = METRICS_VERSION
+        status = LIB.podsync_store_metrics(self._h().ptr, ctypes.byref(c))
+        if status < 0:
+            self._fail(status, "podsync_store_metrics")
+        return c
+
+    def metrics_prometheus(self, labels: Mapping[str, str] | str | None = None) -> str:
+        """The store's :meth:`metrics` as Prometheus text exposition (format 0.0.4), as
+        ``podsync_metrics_prometheus`` writes it: a ``# HELP`` and a ``# TYPE`` line per metric,
+        names starting with ``podsync_``, counters ending in ``_total`` (bytes in
+        ``_bytes_total``), the encode and apply times as histograms in seconds
+        (``podsync_encode_duration_seconds``, ``podsync_apply_duration_seconds``).
+
+        `labels` are added to every sample: a mapping ``{"store": "a", "role": "writer"}`` (values
+        escaped here) or a string already in the exposition format (``'store="a",role="writer"'``).
+        Label names match ``[a-zA-Z_][a-zA-Z0-9_]*``, do not start with ``__`` and are not ``le``,
+        ``by`` or ``status``: anything else raises :class:`InvalidArgument` with the library's
+        message naming it."""
+        text = _prometheus_labels(labels)
+        c = self._c_metrics()
+        size = ctypes.c_size_t()
+        call = "podsync_metrics_prometheus"
+        status = LIB.podsync_metrics_prometheus(ctypes.byref(c), text, None, 0, ctypes.byref(size))
+        if status < 0 and status != Status.E_BUFFER_TOO_SMALL:
+            raise_for(status, last_errmsg, call)
+        buf = ctypes.create_string_buffer(size.value)
+        status = LIB.podsync_metrics_prometheus(ctypes.byref(c), text, buf, size.value, ctypes.byref(size))
+        if status < 0:
+            raise_for(status, last_errmsg, call)
+        return buf.raw[: size.value - 1].decode("utf-8")
+
     # --- compression dictionaries (since library 0.3.0) -------------------------------------
 
     def collect_samples(self, max_bytes: int) -> None:
@@ -588,8 +693,7 @@ class Store:
         not cut; library 0.4.0), to train a dictionary from with :meth:`train_dictionary`; 0 stops
         and discards them. Training needs 8 kept frames, so `max_bytes` should be at least 8 times
         a typical frame. Needs ``compression_level != 0`` (:class:`InvalidArgument` otherwise)."""
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        max_bytes = checked_int("max_bytes", max_bytes, 0, SIZE_MAX)
         status = LIB.podsync_store_collect_samples(self._h().ptr, max_bytes)
         if status < 0:
             self._fail(status, "podsync_store_collect_samples")
@@ -600,8 +704,7 @@ class Store:
         compressed with it), stops collecting and returns its id. Takes tens to hundreds of
         milliseconds. Replicas need the same bytes (:meth:`dictionary`, sent out of band) loaded
         with :meth:`load_dictionary` before they can apply those frames."""
-        if max_size < 0:
-            raise ValueError(f"max_size must be >= 0, got {max_size}")
+        max_size = checked_int("max_size", max_size, 0, SIZE_MAX)
         dict_id = ctypes.c_uint32()
         status = LIB.podsync_store_train_dictionary(self._h().ptr, max_size, ctypes.byref(dict_id))
         if status < 0:

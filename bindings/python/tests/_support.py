@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +58,15 @@ class XXH3:
         return frame
 
 
+@functools.cache
 def have_gcc() -> bool:
-    return any(
-        os.access(os.path.join(p, "gcc"), os.X_OK) for p in os.environ.get("PATH", "").split(":")
-    )
+    """gcc is there AND works (.ci/test-wheel hides libzstd, which gcc's cc1 itself links)."""
+    if not any(os.access(os.path.join(p, "gcc"), os.X_OK) for p in os.environ.get("PATH", "").split(":")):
+        return False
+    try:
+        result = subprocess.run(
+            ["gcc", "-x", "c", "-c", "-o", os.devnull, "-"], input=b"int x;\n", capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0

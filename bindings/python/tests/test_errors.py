@@ -322,3 +322,70 @@ def test_errors_leave_the_writer_unchanged(writer: podsync.Writer) -> None:
         with pytest.raises(podsync.PodSyncError):
             call()
     assert writer.info() == before
+
+
+# --- every exception the package raises is a PodSyncError -----------------------------------------
+
+
+def test_every_exported_exception_derives_from_podsync_error() -> None:
+    import_errors = {podsync.LibraryNotFoundError, podsync.LibraryVersionError}  # raised by `import podsync`
+    exported = [getattr(podsync, name) for name in podsync.__all__]
+    classes = [c for c in exported if isinstance(c, type) and issubclass(c, BaseException)]
+    assert len(classes) > 30
+    for cls in classes:
+        assert cls in import_errors or issubclass(cls, podsync.PodSyncError), cls.__name__
+    # ...keeping the builtins they derived from before, for code that catches those.
+    assert issubclass(podsync.ViewsAliveError, BufferError) and issubclass(podsync.ClosedError, ValueError)
+    assert issubclass(podsync.OutOfRangeError, OverflowError) and issubclass(podsync.OutOfRangeError, ValueError)
+    assert issubclass(podsync.ArgumentTypeError, TypeError) and issubclass(podsync.DtypeMismatch, TypeError)
+    assert issubclass(podsync.IncompleteFrame, EOFError) and issubclass(podsync.IncompleteFrame, podsync.FrameTruncated)
+    for cls in (podsync.ViewsAliveError, podsync.ClosedError, podsync.OutOfRangeError, podsync.DtypeMismatch):
+        assert issubclass(cls, podsync.UsageError)
+        err = cls("what went wrong", call="put")
+        assert str(err) == "put: what went wrong" and err.message == "what went wrong"
+        assert err.status == podsync.Status.E_INVALID_ARGUMENT and err.status_name == "PODSYNC_E_INVALID_ARGUMENT"
+
+
+def test_views_alive_and_closed_are_podsync_errors(writer: podsync.Writer) -> None:
+    writer.put_many(1, np.array([1], np.uint64), entities([1]))
+    writer.flush()
+    view = writer.table(1)
+    with pytest.raises(podsync.PodSyncError) as info:
+        writer.put(1, 2, entities([2])[0])
+    assert type(info.value) is podsync.ViewsAliveError and isinstance(info.value, BufferError)
+    del view
+    writer.close()
+    with pytest.raises(podsync.PodSyncError) as closed:
+        writer.count(1)
+    assert type(closed.value) is podsync.ClosedError and isinstance(closed.value, ValueError)
+
+
+def test_no_builtin_exception_is_raised_directly_by_the_package() -> None:
+    """Every `raise X(...)` in the package's source raises one of its own classes."""
+    import ast
+    import builtins
+    from pathlib import Path
+
+    builtin_errors = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)}
+    offenders = []
+    for path in sorted(Path(podsync.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                func = node.exc.func
+                if isinstance(func, ast.Name) and func.id in builtin_errors:
+                    offenders.append(f"{path.name}:{node.lineno}: raise {func.id}")
+    assert offenders == []
+
+
+def test_errors_pickle() -> None:
+    import pickle
+
+    for err in (
+        podsync.error_for(podsync.Status.E_FRAME_CHECKSUM, "bad sum", call="podsync_store_apply"),
+        podsync.ClosedError("closed", call="put"),
+        podsync.OutOfRangeError("key must be in 0..", call="put"),
+        podsync.SnapshotRequired(podsync.Status.SNAPSHOT_REQUIRED, "too old", call="delta_since"),
+    ):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+        assert (back.status, back.message, back.call) == (err.status, err.message, err.call)

@@ -257,3 +257,38 @@ def test_any_supported_dtype_round_trips(fields: list[tuple[str, int]], align: b
             with r.view(3) as v:
                 order = np.argsort(v.keys)
                 assert v.records.view(np.uint8).reshape(4, -1)[order].tobytes() == recs.tobytes()
+
+
+# --- nested dtypes round-trip through the schema encoding ----------------------------------------
+
+LEAF_TYPES = st.sampled_from(["<u1", "<u2", "<u4", "<u8", "<i2", "<i8", "<f4", "<f8", "?", "S3", "V2"])
+
+
+def _nested_dtypes(depth: int) -> st.SearchStrategy[np.dtype]:
+    leaf = st.tuples(LEAF_TYPES, st.sampled_from([(), (2,), (3,)]))
+    child: st.SearchStrategy[object] = leaf if depth == 0 else st.one_of(leaf, _nested_dtypes(depth - 1).map(lambda d: (d, ())),
+                                                                   _nested_dtypes(depth - 1).map(lambda d: (d, (2,))))
+
+    def build(items: list[tuple[object, tuple[int, ...]]], align: bool) -> np.dtype:
+        fields = [(f"f{i}", t, shape) if shape else (f"f{i}", t) for i, (t, shape) in enumerate(items)]
+        return np.dtype(fields, align=align)
+
+    return st.builds(build, st.lists(child, min_size=1, max_size=4), st.booleans())  # type: ignore[arg-type]
+
+
+def _names(dt: np.dtype) -> object:
+    """The field names, nested; subarray shapes of structures (not of leaves: S3 x 2 is V6)."""
+    if dt.subdtype is not None:
+        return (_names(dt.base), dt.shape) if dt.base.names is not None else None
+    if dt.names is None:
+        return None
+    return [(n, _names(dt.fields[n][0])) for n in dt.names]  # type: ignore[index]
+
+
+@settings(max_examples=150, deadline=None)
+@given(dt=_nested_dtypes(2))
+def test_nested_dtypes_round_trip(dt: np.dtype) -> None:
+    with podsync.Schema({1: dt}) as s, podsync.Schema.from_bytes(s.to_bytes()) as back:
+        assert _names(back.dtype(1)) == _names(dt)
+        assert back[1].fields == s[1].fields and back.hash == s.hash
+        assert podsync._schema.fields_from_dtype(back.dtype(1)) == s[1].fields

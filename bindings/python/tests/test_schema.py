@@ -9,7 +9,7 @@ import pytest
 
 import podsync
 from podsync import FieldSpec, FieldType as T
-from _support import ENTITY
+from _support import ENTITY, entities
 
 
 def test_entity_dtype_maps_to_fields() -> None:
@@ -60,7 +60,7 @@ def test_field_type_mapping(np_type: object, ftype: T, count: int) -> None:
         assert s[7].record_size == dt.itemsize
 
 
-def test_nested_and_subarray_of_struct_are_flattened() -> None:
+def test_nested_and_subarray_of_struct_are_flattened_and_nested_again() -> None:
     vec = np.dtype([("x", "<f4"), ("y", "<f4")])
     dt = np.dtype([("id", "<u8"), ("p", vec), ("pts", vec, (2,))])
     with podsync.Schema({1: dt}) as s:
@@ -69,8 +69,10 @@ def test_nested_and_subarray_of_struct_are_flattened() -> None:
         ]
         assert s[1].dtype == dt  # reads keep the nesting
         back = podsync.Schema.from_bytes(s.to_bytes())
-        assert back.dtype(1).names == ("id", "p.x", "p.y", "pts[0].x", "pts[0].y", "pts[1].x", "pts[1].y")
-        assert back.hash == s.hash
+        # The encoding carries the flattened names; from_bytes nests them again: same dtype.
+        assert back.dtype(1) == dt and back.dtype(1).names == ("id", "p", "pts")
+        assert back.dtype(1)["p"].names == ("x", "y") and back.dtype(1)["pts"].shape == (2,)
+        assert back[1].fields == s[1].fields and back.hash == s.hash
 
 
 def test_alignment_defaults_and_padding() -> None:
@@ -184,3 +186,121 @@ def test_close_is_idempotent_and_use_after_close_raises() -> None:
     with pytest.raises(podsync.ClosedError):
         podsync.Writer(s)
     assert "closed" in repr(s)
+
+
+# --- pickling and nested dtypes through the encoding ----------------------------------------------
+
+
+def test_schema_pickles_and_deep_copies() -> None:
+    import copy
+    import pickle
+
+    with podsync.Schema({1: ENTITY, 9: np.dtype([("s", "S8"), ("ok", "?")])}) as s:
+        s.add_table(5, record_size=12, alignment=4)
+        for back in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s), copy.copy(s)):
+            assert back == s and back.hash == s.hash and back.to_bytes() == s.to_bytes()
+            assert back.dtype(1) == ENTITY and back.dtype(9) == s.dtype(9)  # the dtypes, not just the layout
+            assert back.dtype(5) == np.dtype("V12") and back[5].alignment == 4
+            assert back._ptr is not s._ptr  # its own handle
+            back.close()
+            assert s.hash  # the original is unaffected
+        with podsync.Writer(pickle.loads(pickle.dumps(s))) as w:
+            w.put(1, 1, entities([1])[0])
+    with pytest.raises(podsync.ClosedError):
+        pickle.dumps(s)
+
+
+def test_pickled_schema_in_another_process() -> None:
+    import pickle
+    import subprocess
+    import sys
+
+    with podsync.Schema({1: ENTITY}) as s:
+        code = "import pickle, sys, podsync; s = pickle.loads(sys.stdin.buffer.read()); print(s.hash, s.dtype(1).names)"
+        out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(s), capture_output=True, timeout=60, cwd="/", check=False)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.decode().split(" ", 1) == [str(s.hash), str(ENTITY.names) + "\n"]
+
+
+VEC = np.dtype([("x", "<f4"), ("y", "<f4")])
+NESTED = [
+    np.dtype([("id", "<u8"), ("p", VEC)]),
+    np.dtype([("a", [("b", [("c", "<u2"), ("d", "<u1", (3,))]), ("e", "<f8")]), ("f", "<i4")]),
+    np.dtype([("grid", VEC, (2, 3)), ("n", "<u4")]),
+    np.dtype([("id", "<u8"), ("pts", [("pos", VEC), ("w", "<f4")], (4,))]),  # nested inside a subarray
+    np.dtype([("u", "u1"), ("s", [("a", "u1"), ("b", "<u8")], (2,))], align=True),  # padded elements
+    np.dtype([("s", [("a", "<u8"), ("b", "u1")], (3,)), ("tail", "<u2")], align=True),  # stride > extent
+    np.dtype([("one", VEC, (1,)), ("k", "<u4")]),
+    np.dtype([("tag", "S3"), ("inner", [("flag", "?"), ("v", "<i2")])]),
+]
+
+
+def names_tree(dt: np.dtype) -> object:
+    """Field names (recursively, with subarray shapes) of a dtype."""
+    if dt.subdtype is not None:
+        return (names_tree(dt.base), dt.shape)
+    if dt.names is None:
+        return None
+    return [(n, names_tree(dt.fields[n][0])) for n in dt.names]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("dt", NESTED, ids=range(len(NESTED)))
+def test_nested_dtypes_round_trip_with_the_same_field_names(dt: np.dtype) -> None:
+    with podsync.Schema({1: dt}) as s, podsync.Schema.from_bytes(s.to_bytes()) as back:
+        rebuilt = back.dtype(1)
+        assert names_tree(rebuilt) == names_tree(dt)
+        assert back[1].fields == s[1].fields and back.hash == s.hash and rebuilt.itemsize == dt.itemsize
+        # Records written with either dtype are the same records on both sides.
+        recs = np.frombuffer(np.random.default_rng(1).bytes(dt.itemsize * 3), dtype=dt)
+        with podsync.Writer(s) as w, podsync.Replica(back) as r:
+            w.put_many(1, [1, 2, 3], recs)
+            w.put_many(1, [4], recs[:1].copy().view(rebuilt))  # the rebuilt dtype on the original side
+            for frame in w.flush():
+                r.apply(frame)
+            for key, rec in zip((1, 2, 3, 4), (*recs, recs[0])):
+                got = r.get(1, key)
+                assert got is not None and got.dtype == rebuilt
+                a, b = got.tobytes(), rec.tobytes()
+                for f in s[1].fields:  # every field's bytes (padding is not replicated as is)
+                    assert a[f.offset : f.offset + f.size] == b[f.offset : f.offset + f.size], f.name
+
+
+def test_nested_access_on_the_replica_side() -> None:
+    dt = np.dtype([("id", "<u8"), ("pts", [("pos", VEC), ("w", "<f4")], (4,))])
+    with podsync.Schema({1: dt}) as s, podsync.Writer(s) as w, podsync.Replica(s.to_bytes()) as r:
+        rec = np.zeros(1, dt)
+        rec["pts"]["pos"]["y"][0, 2] = 7.5
+        w.put(1, 1, rec)
+        for frame in w.flush():
+            r.apply(frame)
+        assert r.get(1, 1)["pts"]["pos"]["y"][2] == 7.5  # type: ignore[index]
+        with r.view(1) as v:
+            assert v.records["pts"]["w"].shape == (1, 4)
+
+
+def test_dtype_field_names_with_separators_are_refused_at_creation() -> None:
+    for name in ("p.x", "a[0]", "b]"):
+        with pytest.raises(podsync.SchemaInvalid, match="cannot contain") as info:
+            podsync.Schema({1: np.dtype([("id", "<u8"), (name, "<f4")])})
+        assert repr(name) in str(info.value)
+    with pytest.raises(podsync.SchemaInvalid, match="'outer.in.ner'"):
+        podsync.Schema({1: np.dtype([("outer", [("in.ner", "<u4")])])})
+
+
+def test_c_style_dotted_names_nest_when_consistent_and_stay_flat_otherwise() -> None:
+    def table(fields: list[tuple[str, int, int, int]], size: int) -> np.dtype:
+        with podsync.Schema().add_table(1, fields=fields, record_size=size) as s, podsync.Schema.from_bytes(s.to_bytes()) as back:
+            assert back.dtype(1) == s.dtype(1)
+            return s.dtype(1)
+
+    F32, U32 = 9, 3
+    nested = table([("pos.x", F32, 0, 1), ("pos.y", F32, 4, 1), ("id", U32, 8, 1)], 12)
+    assert nested.names == ("pos", "id") and nested["pos"].names == ("x", "y")
+    both = table([("a", U32, 0, 1), ("a.b", U32, 4, 1)], 8)  # "a" is a field and a group
+    assert both.names == ("a", "a.b")
+    interleaved = table([("a.x", U32, 0, 1), ("b", U32, 4, 1), ("a.y", U32, 8, 1)], 12)
+    assert interleaved.names == ("a.x", "b", "a.y")
+    partial = table([("p[0].x", U32, 0, 1), ("p[2].x", U32, 4, 1)], 8)  # p[1] missing
+    assert partial.names == ("p[0].x", "p[2].x")
+    uneven = table([("p[0].x", U32, 0, 1), ("p[1].x", F32, 4, 1)], 8)  # elements of other types
+    assert uneven.names == ("p[0].x", "p[1].x")
