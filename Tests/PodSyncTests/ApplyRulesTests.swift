@@ -21,6 +21,28 @@ import Testing
         expectSameState(late, w)
     }
 
+    /// Stream id 0 is only the empty snapshot of a replica that follows no stream: any other frame
+    /// of stream 0 is malformed, and that snapshot never wipes a replica that follows a stream
+    /// (found by fuzzing: it emptied the replica, which stayed bound at version 0).
+    @Test func streamZeroIsOnlyTheEmptySnapshot() throws {
+        let s = try standardSchema()
+        let emptyOfNoStream = try Store.replica(s).snapshotOne()
+        let w = try Store.writer(s) { $0.streamID = 0xABCD }
+        let r = try Store.replica(s)
+        w.put(tableA, 1)
+        try r.applyAll(try w.flushOK())
+        let before = r.dump()
+        expectStatus(r.apply(emptyOfNoStream).status, PODSYNC_E_STREAM_MISMATCH, "stream-0 snapshot on a bound replica")
+        #expect(r.dump() == before && r.version == 1 && r.info().stream_id == 0xABCD)
+        // A delta, or a snapshot with records, claiming stream 0.
+        w.put(tableA, 2)
+        let delta = tampered(try w.flushOne()) { $0.setU64(40, 0) }
+        expectStatus(validate(delta).status, PODSYNC_E_FRAME_MALFORMED, "a delta of stream 0")
+        expectStatus(try Store.replica(s).apply(delta).status, PODSYNC_E_FRAME_MALFORMED, "applied")
+        let snapshot = tampered(try w.snapshotOne()) { $0.setU64(40, 0) }
+        expectStatus(validate(snapshot).status, PODSYNC_E_FRAME_MALFORMED, "a snapshot of stream 0 at version 2")
+    }
+
     @Test func freshReplicaAppliesTheFirstDelta() throws {
         let s = try standardSchema()
         let w = try Store.writer(s) { $0.streamID = 0xF00D }

@@ -141,6 +141,11 @@ public enum FrameReader {
             }
         }
         if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
+        // Stream id 0 means "no stream": only a replica that follows none writes it, and it has
+        // nothing but the empty state at version 0 to serve.
+        if header.streamID == 0 && !(header.isReset && header.stateVersion == 0) {
+            throw .malformed("stream id 0 is only valid for the empty snapshot at version 0")
+        }
         if encoded {
             let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded, maxPuts: maxPuts, mode: mode,
                                                  packed: &packed, decoded: &decoded, zstd: &zstd)

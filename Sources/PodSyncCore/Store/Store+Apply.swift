@@ -32,6 +32,11 @@ extension Store {
             packed: &decodePacked, decoded: &decoded, zstd: &zstd)
 
         if header.isReset {
+            // The empty snapshot of a replica that follows no stream says nothing about a stream
+            // this replica follows: it must not wipe it.
+            if bound && header.streamID == 0 {
+                throw PodSyncError(Status.streamMismatch, "an empty snapshot of no stream (stream id 0) cannot replace the state of stream \(hex(streamID))")
+            }
             if bound && header.streamID == streamID && !diverged {
                 if header.stateVersion < version { return Status.stale }
                 if header.stateVersion == version { return Status.duplicate }

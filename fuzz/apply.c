@@ -1,0 +1,176 @@
+/*
+ * apply.c — libFuzzer target `apply` (and, built from apply_dict.c, `apply_dict`): frames from the
+ * input applied in order to one replica store.
+ *
+ * Input: a container (fuzz_common.h): a configuration byte (the replica's schema among the four
+ * test schemas, tight limits instead of moderate ones (max_decoded_bytes 64 KiB / 32 MiB, and with
+ * library 0.4.0 max_records 64 / 2^20), 0..7 bytes of misalignment, a final serve check, and "own
+ * schema": the first record is a schema encoding to use instead, as for the hostile frames of
+ * Tests/fixtures/bombs, which come with theirs) and up to 16 frames. Seeds are real frame sequences (a snapshot, then deltas) from make_corpus.c; the
+ * custom mutator (fuzz_mutate.c) mutates one frame and recomputes its checksum, or mutates its
+ * packed payload under zstd, so inputs get past the checksum into the decoders.
+ *
+ * Checked after every apply (fz_apply_checked): a rejected frame, DUPLICATE, GAP and STALE leave
+ * digest, records, version, stream, sequence and the diverged mark unchanged; OK reaches the
+ * frame's version and digest; DIGEST_MISMATCH marks the replica diverged; the library's digest
+ * equals the digest recomputed from the records, and every key's get() finds its slot. A frame the
+ * replica accepted must also pass podsync_frame_validate (the schema-free checks are a subset).
+ * With the serve bit, the replica finally produces a snapshot and a catch-up delta: both must
+ * validate, and the snapshot must rebuild the same digest on a fresh replica. Any violation
+ * abort()s.
+ *
+ * apply_dict.c defines FZ_APPLY_DICTIONARY: the replica then has the shared dictionary loaded
+ * (fz_shared_dictionary: trained at startup from a writer, the same one make_corpus uses for its
+ * dictionary frames), and the mutator recompresses dictionary frames with it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "fuzz_mutate.h"
+
+#ifndef FZ_APPLY_DICTIONARY
+#define FZ_APPLY_DICTIONARY 0
+#endif
+
+static uint8_t *g_dict;
+static size_t g_dict_size;
+static uint32_t g_dict_id;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (FZ_APPLY_DICTIONARY) {
+        g_dict = fz_shared_dictionary(&g_dict_size, &g_dict_id);
+        fz_mutator_set_dictionary(g_dict, g_dict_size, g_dict_id);
+        fprintf(stderr, "apply_dict: shared dictionary id %u (%zu bytes)\n", g_dict_id, g_dict_size);
+    }
+    return 0;
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
+    return fz_mutate_container(data, size, max_size, seed);
+}
+
+static podsync_store *new_replica(const podsync_schema *s, int tight) {
+    /* Limits as for any replica fed from an untrusted source (the header's advice): without
+       them, a mutated frame may make the replica spend the default 1 GiB, by design, and the
+       fuzzer would only find that slow. Tight limits put their checks on the common path. */
+    podsync_store_options o = fz_options(0, PODSYNC_TRANSFORM_ALL, 0);
+    o.max_decoded_bytes = tight ? 64 << 10 : 32 << 20;
+#ifdef PODSYNC_E_LIMIT
+    o.max_records = tight ? 64 : 1 << 20;
+#endif
+    podsync_store *r = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_REPLICA, &o, &r));
+    if (FZ_APPLY_DICTIONARY) {
+        uint32_t id = 0;
+        FZ_OK(podsync_store_load_dictionary(r, g_dict, g_dict_size, &id));
+        FZ_REQUIRE(id == g_dict_id, "loaded dictionary id %u, trained %u", id, g_dict_id);
+    }
+    return r;
+}
+
+/* A frame the replica accepted (or classified) has passed every schema-free check. */
+static void require_valid(const uint8_t *frame, size_t size, int32_t applied) {
+    podsync_frame_info info = PODSYNC_FRAME_INFO_INIT;
+    FZ_REQUIRE(podsync_frame_peek(frame, size, &info) == PODSYNC_OK, "apply returned %s but podsync_frame_peek rejects the frame",
+               podsync_status_name(applied));
+    int32_t st = podsync_frame_validate(frame, size, NULL);
+    FZ_REQUIRE(st == PODSYNC_OK || (st == PODSYNC_E_DICTIONARY_MISSING && info.dictionary_id != 0),
+               "apply returned %s but podsync_frame_validate %s", podsync_status_name(applied), podsync_status_name(st));
+}
+
+/* The replica serves a snapshot and a catch-up delta; both must be valid frames of its state. */
+static void serve_check(podsync_store *replica, const podsync_schema *handle, const fz_schema_desc *schema) {
+    podsync_store_info info = PODSYNC_STORE_INFO_INIT;
+    FZ_OK(podsync_store_info_get(replica, &info));
+    size_t n = 0;
+    int32_t st = podsync_store_snapshot(replica, &n);
+    if (info.diverged) {
+        FZ_REQUIRE(st == PODSYNC_E_DIVERGED, "a diverged replica's snapshot returned %s", podsync_status_name(st));
+        return;
+    }
+    if (info.stream_id == 0) return; /* follows no stream yet */
+    FZ_REQUIRE(st == PODSYNC_OK && n == 1, "snapshot returned %s with %zu frames", podsync_status_name(st), n);
+    const uint8_t *frame = NULL;
+    size_t size = 0;
+    FZ_OK(podsync_store_frame(replica, 0, &frame, &size));
+    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+    st = podsync_frame_validate(frame, size, &fi);
+    FZ_REQUIRE(st == PODSYNC_OK, "the replica's snapshot fails validation: %s", podsync_status_name(st));
+    FZ_REQUIRE((fi.flags & PODSYNC_FRAME_RESET) && fi.state_version == info.state_version && fi.stream_id == info.stream_id,
+               "the replica's snapshot: flags %x version %" PRIu64 " stream %016" PRIx64 ", replica at %" PRIu64 " %016" PRIx64,
+               fi.flags, fi.state_version, fi.stream_id, info.state_version, info.stream_id);
+    podsync_store *fresh = new_replica(handle, 0);
+    st = fz_apply_checked(fresh, schema, frame, size);
+    FZ_REQUIRE(st == PODSYNC_OK, "the replica's snapshot does not apply to a fresh replica: %s (%s)", podsync_status_name(st),
+               podsync_store_errmsg(fresh));
+    uint64_t a = 0, b = 0;
+    FZ_OK(podsync_store_digest(replica, &a));
+    FZ_OK(podsync_store_digest(fresh, &b));
+    FZ_REQUIRE(a == b, "snapshot rebuilt digest %016" PRIx64 ", replica has %016" PRIx64, b, a);
+    podsync_store_free(fresh);
+
+    uint64_t since = info.state_version / 2;
+    st = podsync_store_delta_since(replica, since, &n);
+    FZ_REQUIRE(st == PODSYNC_OK || st == PODSYNC_SNAPSHOT_REQUIRED, "delta_since(%" PRIu64 ") at version %" PRIu64 " returned %s",
+               since, info.state_version, podsync_status_name(st));
+    if (st == PODSYNC_OK && since < info.state_version) {
+        FZ_REQUIRE(n == 1, "delta_since produced %zu frames", n);
+        FZ_OK(podsync_store_frame(replica, 0, &frame, &size));
+        st = podsync_frame_validate(frame, size, &fi);
+        FZ_REQUIRE(st == PODSYNC_OK, "the replica's delta fails validation: %s", podsync_status_name(st));
+        FZ_REQUIRE(since == 0 ? (fi.flags & PODSYNC_FRAME_RESET) != 0 : fi.base_version == since,
+                   "delta_since(%" PRIu64 "): frame base %" PRIu64 " flags %x", since, fi.base_version, fi.flags);
+        FZ_REQUIRE(fi.state_version == info.state_version, "delta_since: frame reaches %" PRIu64 ", replica at %" PRIu64,
+                   fi.state_version, info.state_version);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fz_container c;
+    if (fz_container_parse(data, size, &c) == 0) return 0;
+    size_t misalign = (c.cfg & FZ_CFG_MISALIGN) >> 3;
+    /* the replica's schema: the first record's encoding, or (when it is none) a test schema */
+    podsync_schema *handle = NULL;
+    fz_parsed_schema parsed;
+    memset(&parsed, 0, sizeof parsed);
+    const fz_schema_desc *schema = NULL;
+    size_t first = 0;
+    if (c.cfg & FZ_CFG_OWN_SCHEMA) {
+        first = 1;
+        if (podsync_schema_decode(c.frame[0], c.size[0], &handle) == PODSYNC_OK) {
+            const char *why = "";
+            FZ_REQUIRE(fz_parse_schema(c.frame[0], c.size[0], &parsed, &why) == 0,
+                       "podsync_schema_decode accepted an encoding that breaks a rule: %s", why);
+            schema = &parsed.desc;
+        }
+    }
+    if (!schema) {
+        handle = fz_schema_new(c.cfg & FZ_CFG_SCHEMA_MASK);
+        schema = fz_schema_desc_get(c.cfg & FZ_CFG_SCHEMA_MASK);
+    }
+    podsync_store *replica = new_replica(handle, (c.cfg & FZ_CFG_TIGHT) != 0);
+    for (size_t i = first; i < c.count; i++) {
+        /* an exact-size heap copy, so ASan sees any read past the frame */
+        uint8_t *buf = malloc(misalign + c.size[i] + 1);
+        FZ_REQUIRE(buf != NULL, "out of memory");
+        memcpy(buf + misalign, c.frame[i], c.size[i]);
+        int32_t st = fz_apply_checked(replica, schema, buf + misalign, c.size[i]);
+        if (st >= 0 || st == PODSYNC_E_DIGEST_MISMATCH || st == PODSYNC_E_DIVERGED || st == PODSYNC_E_STREAM_MISMATCH)
+            require_valid(buf + misalign, c.size[i], st);
+        free(buf);
+    }
+    if (c.cfg & FZ_CFG_SERVE) serve_check(replica, handle, schema);
+    podsync_store_free(replica);
+    podsync_schema_free(handle);
+    fz_parsed_schema_free(&parsed);
+    return 0;
+}

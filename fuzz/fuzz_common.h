@@ -1,0 +1,207 @@
+/*
+ * fuzz_common.h — what the fuzz targets and the corpus generator share: the test schemas, a
+ * deterministic PRNG and record generator, store snapshots for "nothing changed" checks, an
+ * independent state digest (docs/FORMAT.md, with libxxhash), the dictionary every dictionary
+ * target trains, and the violation report (FZ_REQUIRE prints and abort()s, which libFuzzer
+ * reports as a crash and keeps the input).
+ *
+ * Links against the library and -lxxhash -lzstd. No libFuzzer symbol is used here (fuzz_mutate.c
+ * holds the mutator), so make_corpus.c links this file too.
+ */
+#ifndef FUZZ_COMMON_H
+#define FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "podsync.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Violations                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Prints "VIOLATION at file:line: message" and abort()s. */
+void fz_violation(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+#define FZ_REQUIRE(cond, ...)                                        \
+    do {                                                             \
+        if (!(cond)) fz_violation(__FILE__, __LINE__, __VA_ARGS__);  \
+    } while (0)
+
+/* A setup call that must succeed (not something the input controls). */
+#define FZ_OK(call)                                                                        \
+    do {                                                                                   \
+        int32_t fz_st_ = (call);                                                           \
+        FZ_REQUIRE(fz_st_ >= 0, "%s returned %s", #call, podsync_status_name(fz_st_));     \
+    } while (0)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bytes and PRNG                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+uint64_t fz_rd64(const uint8_t *p);
+uint32_t fz_rd32(const uint8_t *p);
+uint16_t fz_rd16(const uint8_t *p);
+void fz_wr64(uint8_t *p, uint64_t v);
+void fz_wr32(uint8_t *p, uint32_t v);
+
+/* splitmix64 */
+uint64_t fz_next(uint64_t *state);
+uint64_t fz_below(uint64_t *state, uint64_t n);
+
+/* Header offsets of format version 1 (docs/FORMAT.md). */
+enum {
+    FZ_OFF_HEADER_LENGTH = 6,
+    FZ_OFF_CHECKSUM = 8,
+    FZ_OFF_FRAME_LENGTH = 16,
+    FZ_OFF_FLAGS = 24,
+    FZ_OFF_SECTION_COUNT = 28,
+    FZ_OFF_CODEC = 30,
+    FZ_OFF_TRANSFORMS = 31,
+    FZ_OFF_SCHEMA_HASH = 32,
+    FZ_OFF_STREAM_ID = 40,
+    FZ_OFF_SEQUENCE = 48,
+    FZ_OFF_BASE_VERSION = 56,
+    FZ_OFF_STATE_VERSION = 64,
+    FZ_OFF_STATE_DIGEST = 72,
+    FZ_OFF_PAYLOAD_LENGTH = 80,
+};
+
+/* Recomputes the checksum (XXH3-64 of [16, frame_length) into offset 8) when the frame_length field
+   lies within [16, size]; returns 1 if it wrote one. */
+int fz_fix_checksum(uint8_t *frame, size_t size);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schemas                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+#define FZ_SCHEMAS 4
+#define FZ_MAX_TABLES 3     /* of the test schemas */
+#define FZ_STATE_TABLES 16  /* tables whose counts fz_state keeps one by one */
+#define FZ_MAX_RECORD 256
+
+typedef struct fz_table {
+    uint32_t id;
+    uint32_t record_size;
+    uint32_t alignment;
+} fz_table;
+
+typedef struct fz_schema_desc {
+    const char *name;
+    size_t table_count;
+    const fz_table *tables; /* ascending id */
+} fz_schema_desc;
+
+/* The four test schemas: 0 "entities" (40 B and 16 B/align 16), 1 "small" (1 B, 8 B opaque,
+   24 B), 2 "wide" (64 B/align 64, 12 B/align 4), 3 "odd" (3 B at table id 0, 200 B opaque at
+   table id 0xFFFFFFFF). */
+const fz_schema_desc *fz_schema_desc_get(unsigned index);
+/* A new schema handle (the caller frees it). */
+podsync_schema *fz_schema_new(unsigned index);
+/* The schema's hash, computed once. */
+uint64_t fz_schema_hash(unsigned index);
+/* The index of the schema with this hash, or -1. */
+int fz_schema_by_hash(uint64_t hash);
+
+/* A canonical schema encoding (docs/FORMAT.md) parsed independently of the library. */
+typedef struct fz_parsed_schema {
+    fz_schema_desc desc;
+    fz_table *tables;
+    uint32_t *field_counts;  /* per table */
+    podsync_field **fields;  /* per table; names NUL-terminated, in `names` */
+    char *names;
+} fz_parsed_schema;
+
+/* Parses a canonical encoding: 0 with *out filled (free it with fz_parsed_schema_free), or -1 with
+   *why naming the first rule the bytes break (the rules podsync_schema_decode must enforce). */
+int fz_parse_schema(const uint8_t *p, size_t size, fz_parsed_schema *out, const char **why);
+void fz_parsed_schema_free(fz_parsed_schema *s);
+
+/* Fills `out` (record_size bytes) with a record of one of four kinds: 0 an id-like record (the
+   key, the rest zero), 1 `prev` (may be NULL) with one or two bytes changed, 2 pseudo-random noise,
+   3 slowly varying floats-like bytes. The kinds give the codec zero, sparse, XOR-able and raw
+   columns to choose from. */
+void fz_make_record(uint8_t *out, uint32_t record_size, uint64_t key, const uint8_t *prev,
+                    unsigned kind, uint64_t *rng);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Stores                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Options with manual clock, no batch limits, a fixed stream id, compression level and transforms
+   as given (options struct of the header's version). */
+podsync_store_options fz_options(int32_t level, uint32_t transforms, uint64_t max_frame_bytes);
+
+/* h(t, k, r) of docs/FORMAT.md. */
+uint64_t fz_record_digest(uint32_t table_id, uint64_t key, const void *record, size_t size);
+
+/* The state digest recomputed from the store's tables (independently of the library's incremental
+   digest); FZ_REQUIRE-checks every table's index on the way: each key's podsync_store_get returns
+   its slot in podsync_store_table. */
+uint64_t fz_recompute_digest(const podsync_store *store, const fz_schema_desc *schema);
+
+/* What must not change when an apply is rejected. */
+typedef struct fz_state {
+    uint64_t digest;       /* podsync_store_digest */
+    uint64_t recomputed;   /* fz_recompute_digest */
+    uint64_t version, stream, sequence;
+    uint32_t diverged;
+    size_t total;                    /* records in all tables */
+    size_t counts[FZ_STATE_TABLES];  /* of the first tables */
+} fz_state;
+
+fz_state fz_capture(const podsync_store *store, const fz_schema_desc *schema);
+/* FZ_REQUIRE-fails naming the field that differs. */
+void fz_require_same(const fz_state *before, const fz_state *after, const char *what);
+
+/* Applies one frame to a replica and checks the outcome against the header's rules: a rejection
+   or DUPLICATE/GAP/STALE leaves the state as it was; OK reaches the frame's version (and digest,
+   with HAS_DIGEST); DIGEST_MISMATCH reaches the version and marks the replica diverged; the
+   library's digest always equals the recomputed one. The frame need not be valid. Returns the
+   status. */
+int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The shared dictionary                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Trains the dictionary the dictionary targets and the corpus share, deterministically: a writer of
+   schema 0 at level 3 produces 48 flushes of generated records, then trains a 4 KiB dictionary.
+   Returns malloc'ed bytes (kept by the caller) and the id. */
+uint8_t *fz_shared_dictionary(size_t *size_out, uint32_t *id_out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Containers: the input of the apply targets                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A configuration byte, then up to FZ_MAX_FRAMES records, each a u32 little-endian length and that
+   many bytes (a length past the end takes what is left). Bytes after the last record are ignored. */
+#define FZ_MAX_FRAMES 16
+
+/* Bits of the configuration byte. */
+#define FZ_CFG_SCHEMA_MASK 0x03u   /* the replica's schema */
+#define FZ_CFG_TIGHT       0x04u   /* small max_decoded_bytes (and max_records, library 0.4.0) */
+#define FZ_CFG_MISALIGN    0x38u   /* frames copied 0..7 bytes past an 8-byte boundary */
+#define FZ_CFG_SERVE       0x40u   /* finally: the replica serves a snapshot and a delta, checked */
+#define FZ_CFG_OWN_SCHEMA  0x80u   /* the first record is a schema encoding: the replica's schema */
+
+typedef struct fz_container {
+    uint8_t cfg;
+    size_t count;
+    const uint8_t *frame[FZ_MAX_FRAMES];
+    size_t size[FZ_MAX_FRAMES];
+} fz_container;
+
+/* Splits data into *c (pointers into data). Returns the number of frames. */
+size_t fz_container_parse(const uint8_t *data, size_t size, fz_container *c);
+/* Writes a container of these frames into out (capacity bytes); returns its size, or 0 if it does
+   not fit. */
+size_t fz_container_write(uint8_t *out, size_t capacity, uint8_t cfg, const uint8_t *const *frames,
+                          const size_t *sizes, size_t count);
+
+/* podsync_frame_validate_limited when the library exports it (library 0.4.0), else NULL. */
+typedef int32_t (*fz_validate_limited_fn)(const void *, size_t, uint64_t, podsync_frame_info *);
+fz_validate_limited_fn fz_validate_limited(void);
+
+#endif /* FUZZ_COMMON_H */

@@ -1,0 +1,560 @@
+/*
+ * make_corpus.c — writes the seed corpora of the fuzz targets: real frames, schemas, dictionaries
+ * and writer programs, made with the library (fuzz/make-corpus builds and runs it).
+ *
+ * Usage: make_corpus OUTDIR [FILE...]
+ * Writes OUTDIR/<target>/<name> for the targets apply, apply_dict, validate, schema_decode,
+ * load_dictionary, writer_program and metrics_prometheus:
+ *   - scenarios on each of the four test schemas (fuzz_common.c), plain and compressed (levels
+ *     1, 3, -1, 19; on schema 0 every transforms mask 0..15), some with small max_frame_bytes: a
+ *     first flush of new records, a snapshot, flushes of small changes (XOR-able), new keys and
+ *     deletes, a catch-up delta since version 1, a final snapshot. Every frame is a `validate` seed;
+ *     `apply` gets containers of them in orders that apply (all flushes; snapshot then the later
+ *     flushes; the first frame then the catch-up delta; the final snapshot);
+ *   - the same compressed with the shared dictionary (fz_shared_dictionary) for `apply_dict`
+ *     (which also gets a share of the plain containers) and `validate`;
+ *   - canonical schema encodings (the test schemas and some edge cases) for `schema_decode`;
+ *   - dictionaries (the shared one, others trained by the library, small and large) and a few
+ *     near-dictionaries for `load_dictionary`;
+ *   - writer programs (writer_program.c's format) over levels, masks, schemas and frame sizes;
+ *   - metrics of a real writer and replica with valid and invalid label sets for
+ *     `metrics_prometheus`;
+ *   - each FILE (fuzz/make-corpus passes every file of Tests/fixtures/bombs) as a `validate`
+ *     seed; schema encodings also for `schema_decode`; frames also for `apply` and `apply_dict`,
+ *     in containers with the schema of NAME.schema next to NAME.bin (default and tight limits).
+ * Output is deterministic. Exits non-zero if the library fails at any step.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+
+static const char *g_out;
+static size_t g_files;
+
+static void mkdir_p(const char *path) {
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void write_file(const char *target, const char *name, const void *data, size_t size) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s", g_out, target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    g_files++;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Frames                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define MAX_KEPT 64
+
+typedef struct kept {
+    size_t count;
+    uint8_t *data[MAX_KEPT];
+    size_t size[MAX_KEPT];
+    char name[MAX_KEPT][32];
+} kept;
+
+/* Copies the store's outbox (valid until its next flush/delta/snapshot) into k. Returns the index
+   of the first frame copied. */
+static size_t keep_outbox(kept *k, podsync_store *w, size_t n, const char *name) {
+    size_t first = k->count;
+    for (size_t i = 0; i < n && k->count < MAX_KEPT; i++) {
+        const uint8_t *f = NULL;
+        size_t size = 0;
+        FZ_OK(podsync_store_frame(w, i, &f, &size));
+        k->data[k->count] = malloc(size);
+        FZ_REQUIRE(k->data[k->count] != NULL, "out of memory");
+        memcpy(k->data[k->count], f, size);
+        k->size[k->count] = size;
+        snprintf(k->name[k->count], sizeof k->name[0], "%s%zu", name, i);
+        k->count++;
+    }
+    return first;
+}
+
+static void kept_free(kept *k) {
+    for (size_t i = 0; i < k->count; i++) free(k->data[i]);
+    k->count = 0;
+}
+
+static void write_container(const char *target, const char *name, uint8_t cfg, kept *k, const size_t *idx, size_t n) {
+    const uint8_t *frames[FZ_MAX_FRAMES];
+    size_t sizes[FZ_MAX_FRAMES], total = 1;
+    for (size_t i = 0; i < n && i < FZ_MAX_FRAMES; i++) {
+        frames[i] = k->data[idx[i]];
+        sizes[i] = k->size[idx[i]];
+        total += 4 + sizes[i];
+    }
+    if (n > FZ_MAX_FRAMES) n = FZ_MAX_FRAMES;
+    uint8_t *buf = malloc(total);
+    FZ_REQUIRE(buf != NULL, "out of memory");
+    size_t size = fz_container_write(buf, total, cfg, frames, sizes, n);
+    FZ_REQUIRE(size == total, "container of %zu bytes does not fit %zu", size, total);
+    write_file(target, name, buf, size);
+    free(buf);
+}
+
+static void put_table(podsync_store *w, const fz_table *t, uint64_t first_key, uint64_t stride, size_t count, unsigned kind,
+                      uint64_t *rng) {
+    uint8_t *recs = malloc(count * t->record_size);
+    uint64_t *keys = malloc(count * sizeof *keys);
+    FZ_REQUIRE(recs && keys, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = first_key + i * stride;
+        const void *prev = NULL;
+        if (podsync_store_get(w, t->id, keys[i], &prev) != PODSYNC_OK) prev = NULL;
+        fz_make_record(recs + i * t->record_size, t->record_size, keys[i], prev, kind, rng);
+    }
+    FZ_OK(podsync_store_put_many(w, t->id, keys, recs, count, count * t->record_size));
+    free(recs);
+    free(keys);
+}
+
+/* One writer history; its frames go to `validate` and in containers to `container_target`. */
+static void scenario(unsigned schema, int32_t level, uint32_t transforms, uint64_t max_frame_bytes, const uint8_t *dict,
+                     size_t dict_size, const char *container_target) {
+    const fz_schema_desc *d = fz_schema_desc_get(schema);
+    podsync_schema *s = fz_schema_new(schema);
+    podsync_store_options o = fz_options(level, transforms, max_frame_bytes);
+    podsync_store *w = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    podsync_schema_free(s);
+    if (dict) FZ_OK(podsync_store_load_dictionary(w, dict, dict_size, NULL));
+    uint64_t rng = schema * 1000003u + (uint64_t)(level + 100) * 131 + transforms;
+    kept k = {0};
+    size_t n = 0, flushes[4][2];
+
+    /* 1: new records; the first table gets enough rows for the column trials */
+    for (size_t t = 0; t < d->table_count; t++) {
+        size_t count = t == 0 ? 70 : (d->tables[t].record_size > 64 ? 12 : 24);
+        uint64_t stride = schema == 2 ? (1ull << 36) + 1 : 1 + t;
+        put_table(w, &d->tables[t], 1 + 1000 * t, stride, count, (unsigned)(t == 0 ? 3 : t), &rng);
+    }
+    FZ_OK(podsync_store_flush(w, &n));
+    flushes[0][0] = keep_outbox(&k, w, n, "flush1-");
+    flushes[0][1] = k.count;
+    FZ_OK(podsync_store_snapshot(w, &n));
+    size_t snap1 = keep_outbox(&k, w, n, "snapshot1-");
+    /* 2: small changes (XOR finds few changed bytes) and deletes */
+    for (size_t t = 0; t < d->table_count; t++) put_table(w, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, 9, 1, &rng);
+    FZ_OK(podsync_store_delete(w, d->tables[0].id, 1 + 69 * (schema == 2 ? (1ull << 36) + 1 : 1)));
+    FZ_OK(podsync_store_flush(w, &n));
+    flushes[1][0] = keep_outbox(&k, w, n, "flush2-");
+    flushes[1][1] = k.count;
+    /* 3: new keys far away, more changes */
+    put_table(w, &d->tables[0], 1ull << 40, 7, 30, 0, &rng);
+    put_table(w, &d->tables[d->table_count - 1], 5000, 3, 6, 2, &rng);
+    FZ_OK(podsync_store_flush(w, &n));
+    flushes[2][0] = keep_outbox(&k, w, n, "flush3-");
+    flushes[2][1] = k.count;
+    /* 4: deletes only */
+    uint64_t del[10];
+    for (size_t i = 0; i < 10; i++) del[i] = (1ull << 40) + 7 * i;
+    FZ_OK(podsync_store_delete_many(w, d->tables[0].id, del, 10, NULL));
+    FZ_OK(podsync_store_flush(w, &n));
+    flushes[3][0] = keep_outbox(&k, w, n, "flush4-");
+    flushes[3][1] = k.count;
+    FZ_OK(podsync_store_delta_since(w, 1, &n));
+    size_t catchup = keep_outbox(&k, w, n, "catchup1-");
+    FZ_OK(podsync_store_snapshot(w, &n));
+    size_t snap_end = keep_outbox(&k, w, n, "snapshot-");
+
+    char prefix[96], name[160];
+    snprintf(prefix, sizeof prefix, "s%u-l%d-t%x-m%" PRIu64 "%s", schema, (int)level, transforms, max_frame_bytes, dict ? "-dict" : "");
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "%s-%s", prefix, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    uint8_t cfg = (uint8_t)schema;
+    size_t idx[MAX_KEPT], m = 0;
+    for (size_t f = 0; f < 4; f++)
+        for (size_t i = flushes[f][0]; i < flushes[f][1]; i++) idx[m++] = i;
+    snprintf(name, sizeof name, "%s-flushes", prefix);
+    write_container(container_target, name, cfg | FZ_CFG_SERVE, &k, idx, m);
+    m = 0;
+    idx[m++] = snap1;
+    for (size_t f = 1; f < 4; f++)
+        for (size_t i = flushes[f][0]; i < flushes[f][1]; i++) idx[m++] = i;
+    snprintf(name, sizeof name, "%s-snapshot-then-flushes", prefix);
+    write_container(container_target, name, cfg | (transforms & 1 ? 0x08 : 0), &k, idx, m); /* misaligned by 1 sometimes */
+    idx[0] = flushes[0][0];
+    idx[1] = catchup;
+    snprintf(name, sizeof name, "%s-catchup", prefix);
+    write_container(container_target, name, cfg | FZ_CFG_SERVE, &k, idx, 2);
+    idx[0] = snap_end;
+    idx[1] = flushes[0][0]; /* then a delta it already has: DUPLICATE */
+    snprintf(name, sizeof name, "%s-final-snapshot", prefix);
+    write_container(container_target, name, cfg | FZ_CFG_TIGHT, &k, idx, 2);
+    kept_free(&k);
+    podsync_store_free(w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Metrics and label sets                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* metrics_prometheus.c's format: version selector, label length (u16), labels, the struct. */
+static void metrics_seeds(void) {
+    /* real counters: a writer and a replica after a few compressed flushes and a rejected frame */
+    podsync_schema *s = fz_schema_new(0);
+    podsync_store_options o = fz_options(1, PODSYNC_TRANSFORM_ALL, 0);
+    podsync_store *w = NULL, *r = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_REPLICA, &o, &r));
+    podsync_schema_free(s);
+    uint64_t rng = 5;
+    for (int f = 0; f < 5; f++) {
+        put_table(w, &fz_schema_desc_get(0)->tables[0], 1, 1, 80, 3, &rng);
+        size_t n = 0;
+        FZ_OK(podsync_store_flush(w, &n));
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *frame = NULL;
+            size_t size = 0;
+            FZ_OK(podsync_store_frame(w, i, &frame, &size));
+            FZ_OK(podsync_store_apply(r, frame, size, NULL));
+            if (f == 4) podsync_store_apply(r, frame, size - 8, NULL); /* a rejected (truncated) frame */
+        }
+    }
+    podsync_metrics m[2];
+    memset(m, 0, sizeof m);
+    m[0].version = m[1].version = PODSYNC_METRICS_VERSION;
+    FZ_OK(podsync_store_metrics(w, &m[0]));
+    FZ_OK(podsync_store_metrics(r, &m[1]));
+    podsync_store_free(w);
+    podsync_store_free(r);
+    static const char *labels[] = {
+        "", "store=\"a\",role=\"writer\"", "x=\"\"", "_a1=\"esc \\\\ \\\" \\n\",b=\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "le=\"1\"", "a=\"1\",a=\"2\"", "a=\"1\",", "__x=\"1\"", "a=\"\\q\"", "a=\"\xff\"", "1a=\"x\"", "a=\"open",
+    };
+    uint8_t buf[16 + 4096 + sizeof(podsync_metrics)];
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+        size_t n = strlen(labels[i]);
+        buf[0] = i == 2 ? 3 : (uint8_t)(i % 3); /* struct versions 1, 2, current; once 0 */
+        buf[1] = (uint8_t)n;
+        buf[2] = (uint8_t)(n >> 8);
+        memcpy(buf + 3, labels[i], n);
+        memcpy(buf + 3 + n, (const uint8_t *)&m[i % 2] + 8, sizeof m[0] - 8);
+        char name[32];
+        snprintf(name, sizeof name, "labels-%zu", i);
+        write_file("metrics_prometheus", name, buf, 3 + n + sizeof m[0] - 8);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schemas, dictionaries, programs                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+static void write_schema(const char *name, podsync_schema *s) {
+    size_t size = 0;
+    int32_t st = podsync_schema_encode(s, NULL, 0, &size);
+    FZ_REQUIRE(st == PODSYNC_E_BUFFER_TOO_SMALL, "encode size query returned %s", podsync_status_name(st));
+    uint8_t *buf = malloc(size);
+    FZ_REQUIRE(buf != NULL, "out of memory");
+    FZ_OK(podsync_schema_encode(s, buf, size, &size));
+    write_file("schema_decode", name, buf, size);
+    free(buf);
+    podsync_schema_free(s);
+}
+
+static void schemas(void) {
+    for (unsigned i = 0; i < FZ_SCHEMAS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "test-schema-%u", i);
+        write_schema(name, fz_schema_new(i));
+    }
+    podsync_schema *s = NULL;
+    FZ_OK(podsync_schema_create(&s));
+    write_schema("empty", s);
+
+    FZ_OK(podsync_schema_create(&s));
+    static const podsync_field every[] = {
+        {"u8", PODSYNC_TYPE_U8, 0, 1, 0},    {"i8", PODSYNC_TYPE_I8, 1, 1, 0},    {"u16", PODSYNC_TYPE_U16, 2, 1, 0},
+        {"u32", PODSYNC_TYPE_U32, 4, 1, 0},  {"u64", PODSYNC_TYPE_U64, 8, 1, 0},  {"i16", PODSYNC_TYPE_I16, 16, 2, 0},
+        {"i32", PODSYNC_TYPE_I32, 20, 1, 0}, {"i64", PODSYNC_TYPE_I64, 24, 1, 0}, {"f32", PODSYNC_TYPE_F32, 32, 2, 0},
+        {"f64", PODSYNC_TYPE_F64, 40, 1, 0}, {"bytes", PODSYNC_TYPE_BYTES, 48, 16, 0},
+    };
+    FZ_OK(podsync_schema_add_table(s, 42, 64, 64, every, sizeof every / sizeof every[0]));
+    write_schema("every-type", s);
+
+    FZ_OK(podsync_schema_create(&s));
+    static const podsync_field tail[] = {{"x", PODSYNC_TYPE_BYTES, 1048575, 1, 0}};
+    FZ_OK(podsync_schema_add_table(s, 0, 1048576, 64, tail, 1));
+    FZ_OK(podsync_schema_add_table(s, 0xFFFFFFFFu, 1, 1, NULL, 0));
+    write_schema("extremes", s);
+
+    FZ_OK(podsync_schema_create(&s));
+    for (uint32_t t = 0; t < 40; t++) {
+        podsync_field f = {"v", PODSYNC_TYPE_U32, 0, 1 + t % 3, 0};
+        FZ_OK(podsync_schema_add_table(s, t * 77, 4 * (1 + t % 3), 4, &f, 1));
+    }
+    write_schema("forty-tables", s);
+
+    FZ_OK(podsync_schema_create(&s));
+    char names[64][8];
+    podsync_field many[64];
+    for (uint32_t f = 0; f < 64; f++) {
+        snprintf(names[f], sizeof names[f], "f%u", f);
+        many[f] = (podsync_field){names[f], PODSYNC_TYPE_U16, 2 * f, 1, 0};
+    }
+    FZ_OK(podsync_schema_add_table(s, 5, 128, 2, many, 64));
+    write_schema("many-fields", s);
+}
+
+static void dictionaries(const uint8_t *shared, size_t shared_size) {
+    write_file("load_dictionary", "shared", shared, shared_size);
+    /* more trained by the library, on other schemas and sizes */
+    for (unsigned schema = 1; schema < FZ_SCHEMAS; schema++) {
+        const fz_schema_desc *d = fz_schema_desc_get(schema);
+        podsync_schema *s = fz_schema_new(schema);
+        podsync_store_options o = fz_options(1, PODSYNC_TRANSFORM_ALL, 0);
+        podsync_store *w = NULL;
+        FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+        podsync_schema_free(s);
+        FZ_OK(podsync_store_collect_samples(w, 1 << 20));
+        uint64_t rng = schema;
+        for (int f = 0; f < 24; f++) {
+            for (size_t t = 0; t < d->table_count; t++) put_table(w, &d->tables[t], 1, 1, 20, (unsigned)(f % 3 + 1), &rng);
+            size_t n = 0;
+            FZ_OK(podsync_store_flush(w, &n));
+        }
+        static const size_t sizes[] = {256, 2048, 1024};
+        int32_t st = podsync_store_train_dictionary(w, sizes[schema - 1], NULL);
+        if (st == PODSYNC_OK) {
+            const void *dict = NULL;
+            size_t size = 0;
+            FZ_OK(podsync_store_dictionary(w, &dict, &size, NULL));
+            char name[32];
+            snprintf(name, sizeof name, "trained-schema-%u", schema);
+            write_file("load_dictionary", name, dict, size);
+        } else {
+            fprintf(stderr, "make_corpus: note: training on schema %u: %s (%s)\n", schema, podsync_status_name(st),
+                    podsync_store_errmsg(w));
+        }
+        podsync_store_free(w);
+    }
+    /* near-dictionaries: the magic and an id only; the shared one cut short; a raw-content one */
+    uint8_t stub[16] = {0x37, 0xA4, 0x30, 0xEC, 0x2A, 0, 0, 0};
+    write_file("load_dictionary", "magic-and-id", stub, sizeof stub);
+    write_file("load_dictionary", "shared-cut", shared, shared_size / 3);
+    write_file("load_dictionary", "raw-content", shared + 8, shared_size > 200 ? 200 : shared_size - 8);
+}
+
+/* writer_program's format: level index, transforms, options byte, then operations, each an opcode
+   and a table byte, then its operands (writer_program.c, run_program). */
+typedef struct program {
+    uint8_t b[1024];
+    size_t n;
+} program;
+
+static void emit(program *p, size_t count, const uint8_t *bytes) {
+    FZ_REQUIRE(p->n + count <= sizeof p->b, "program too long");
+    memcpy(p->b + p->n, bytes, count);
+    p->n += count;
+}
+#define EMIT(p, ...) emit(p, sizeof((const uint8_t[]){__VA_ARGS__}), (const uint8_t[]){__VA_ARGS__})
+
+enum { OP_PUT = 0, OP_PUT_MANY = 3, OP_DELETE = 4, OP_DELETE_MANY = 5, OP_FLUSH = 6, OP_CATCH_UP = 8, OP_DELTA_SINCE = 9,
+       OP_SNAPSHOT = 10, OP_DICTIONARY = 11, OP_SERVE = 12, OP_REPLAY_READ = 13 };
+
+static void programs(void) {
+    program body = {{0}, 0};
+    EMIT(&body, OP_PUT_MANY, 0, 40, 0, 1, 3);      /* table 0: 41 keys from 0, stride 1, float-like */
+    EMIT(&body, OP_PUT_MANY, 1, 10, 200, 2, 0);    /* table 1: 11 keys from 200, stride 2, id-like */
+    EMIT(&body, OP_FLUSH, 0);
+    EMIT(&body, OP_PUT, 0, 5, 1, OP_PUT, 0, 77, 1); /* a change, a new key */
+    EMIT(&body, OP_DELETE, 0, 7);
+    EMIT(&body, OP_PUT_MANY, 0, 90, 0, 1, 1);      /* 91 keys: small changes and new ones */
+    EMIT(&body, OP_FLUSH, 0, OP_CATCH_UP, 0);
+    EMIT(&body, OP_DELETE_MANY, 1, 5, 200, 2);
+    EMIT(&body, OP_PUT, 0, 0xF1, 3, 2);           /* a wide key (2^63 + 3), noise */
+    EMIT(&body, OP_FLUSH, 0, OP_DELTA_SINCE, 0, 1, OP_SNAPSHOT, 0);
+    EMIT(&body, OP_DICTIONARY, 0, 0);              /* collect samples */
+    for (int i = 0; i < 9; i++) EMIT(&body, OP_PUT_MANY, 0, 63, 0, 1, 1, OP_FLUSH, 0);
+    EMIT(&body, OP_DICTIONARY, 0, 5);              /* train a 1 KiB dictionary */
+    EMIT(&body, OP_PUT_MANY, 0, 63, 0, 1, 1, OP_FLUSH, 0);
+    EMIT(&body, OP_SERVE, 0, OP_SERVE, 1);         /* the replica: a snapshot, a catch-up */
+    EMIT(&body, OP_REPLAY_READ, 0, OP_REPLAY_READ, 1, 3);
+    EMIT(&body, OP_DELETE, 0, 3, OP_DELETE_MANY, 0, 20, 0, 3, OP_FLUSH, 0);
+
+    static const uint8_t levels[] = {0, 1, 3}; /* indices into {0, 1, -1, 3, 19} */
+    static const uint8_t masks[] = {0xF, 0x6, 0x2, 0x4};
+    uint8_t buf[3 + sizeof body.b];
+    memcpy(buf + 3, body.b, body.n);
+    for (size_t l = 0; l < sizeof levels; l++)
+        for (size_t m = 0; m < sizeof masks; m++)
+            for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
+                if (levels[l] == 0 && m > 0) continue;
+                buf[0] = levels[l];
+                buf[1] = masks[m];
+                buf[2] = (uint8_t)(schema | (m == 1 ? 0x04 | 0x08 : 0) | (schema == 3 ? 0x40 : 0) | (m == 2 ? 0x20 : 0));
+                char name[64];
+                snprintf(name, sizeof name, "program-l%u-t%x-s%u", levels[l], masks[m], schema);
+                write_file("writer_program", name, buf, 3 + body.n);
+            }
+    /* ticks: a few changes per flush, as a live writer sends them (small frames, where the codec
+       weighs plain against packed most closely) */
+    program ticks = {{0}, 0};
+    EMIT(&ticks, OP_PUT_MANY, 0, 19, 1, 1, 3, OP_PUT_MANY, 1, 7, 1, 3, 2, OP_FLUSH, 0);
+    for (uint8_t i = 0; i < 6; i++) {
+        EMIT(&ticks, OP_PUT, 1, (uint8_t)(1 + 3 * i), 2, OP_FLUSH, 0);          /* one new noisy record */
+        EMIT(&ticks, OP_PUT, 0, (uint8_t)(2 + i), 1, OP_PUT, 0, 200, 3, OP_FLUSH, 0); /* a change, a new key */
+        EMIT(&ticks, OP_DELETE, 1, (uint8_t)(1 + 3 * i), OP_FLUSH, 0);
+    }
+    EMIT(&ticks, OP_CATCH_UP, 0, OP_SNAPSHOT, 0);
+    static const uint8_t tick_levels[] = {1, 3, 4}; /* 1, 3, 19 */
+    for (size_t l = 0; l < sizeof tick_levels; l++)
+        for (size_t m = 0; m < sizeof masks; m++)
+            for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
+                buf[0] = tick_levels[l];
+                buf[1] = masks[m];
+                buf[2] = (uint8_t)schema;
+                memcpy(buf + 3, ticks.b, ticks.n);
+                char name[64];
+                snprintf(name, sizeof name, "ticks-l%u-t%x-s%u", tick_levels[l], masks[m], schema);
+                write_file("writer_program", name, buf, 3 + ticks.n);
+            }
+    memcpy(buf + 3, body.b, body.n);
+
+    /* level 19 and -1, once each */
+    buf[0] = 4;
+    buf[1] = 0xF;
+    buf[2] = 0;
+    write_file("writer_program", "program-l19", buf, 3 + body.n);
+    buf[0] = 2;
+    write_file("writer_program", "program-l-1", buf, 3 + body.n);
+}
+
+static uint8_t *read_all(const char *path, size_t *size_out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, size = 0;
+    uint8_t *buf = malloc(cap);
+    FZ_REQUIRE(buf != NULL, "out of memory");
+    for (size_t got; (got = fread(buf + size, 1, cap - size, f)) > 0;) {
+        size += got;
+        if (size == cap) {
+            buf = realloc(buf, cap *= 2);
+            FZ_REQUIRE(buf != NULL, "out of memory");
+        }
+    }
+    fclose(f);
+    *size_out = size;
+    return buf;
+}
+
+/* A file from elsewhere (Tests/fixtures/bombs): every one is a `validate` seed; a schema encoding
+   is a `schema_decode` seed; a frame goes to `apply` and `apply_dict` in containers, with its own
+   schema when a NAME.schema lies next to its NAME.bin, else for the test schema its header names. */
+static void extra_file(const char *path) {
+    size_t size = 0;
+    uint8_t *buf = read_all(path, &size);
+    if (!buf) {
+        perror(path);
+        exit(1);
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char name[256];
+    snprintf(name, sizeof name, "extra-%s", base);
+    write_file("validate", name, buf, size);
+    if (size >= 8 && memcmp(buf, "PSYNSCH1", 8) == 0) {
+        write_file("schema_decode", name, buf, size);
+        free(buf);
+        return;
+    }
+    if (size < PODSYNC_FRAME_HEADER_SIZE || memcmp(buf, "PSYN", 4) != 0) {
+        free(buf);
+        return;
+    }
+    kept k = {0};
+    size_t schema_size = 0;
+    uint8_t *schema_bytes = NULL;
+    char schema_path[4096];
+    size_t len = strlen(path);
+    if (len > 4 && strcmp(path + len - 4, ".bin") == 0 && len < sizeof schema_path - 8) {
+        snprintf(schema_path, sizeof schema_path, "%.*s.schema", (int)(len - 4), path);
+        schema_bytes = read_all(schema_path, &schema_size);
+    }
+    uint8_t cfg;
+    size_t idx[2], n = 0;
+    if (schema_bytes) {
+        k.data[k.count] = schema_bytes;
+        k.size[k.count++] = schema_size;
+        idx[n++] = 0;
+        cfg = FZ_CFG_OWN_SCHEMA;
+    } else {
+        int schema = fz_schema_by_hash(fz_rd64(buf + FZ_OFF_SCHEMA_HASH));
+        cfg = (uint8_t)(schema < 0 ? 0 : schema);
+    }
+    k.data[k.count] = buf;
+    k.size[k.count] = size;
+    idx[n++] = k.count++;
+    write_container("apply", name, cfg, &k, idx, n);
+    write_container("apply_dict", name, cfg, &k, idx, n);
+    snprintf(name, sizeof name, "extra-tight-%s", base);
+    write_container("apply", name, cfg | FZ_CFG_TIGHT, &k, idx, n);
+    kept_free(&k);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: make_corpus OUTDIR [FILE...]\n");
+        return 2;
+    }
+    g_out = argv[1];
+    mkdir_p(g_out);
+    static const char *targets[] = {"apply", "apply_dict", "validate", "schema_decode", "load_dictionary", "writer_program",
+                                    "metrics_prometheus"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", g_out, targets[i]);
+        mkdir_p(path);
+    }
+    size_t dict_size = 0;
+    uint32_t dict_id = 0;
+    uint8_t *dict = fz_shared_dictionary(&dict_size, &dict_id);
+
+    for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
+        scenario(schema, 0, 0, 0, NULL, 0, "apply");
+        scenario(schema, 0, 0, schema == 1 ? 512 : 2048, NULL, 0, "apply");
+        static const uint32_t some[] = {0x0, 0x1, 0x2, 0x4, 0x6, 0xE, 0xF};
+        for (size_t m = 0; m < sizeof some / sizeof some[0]; m++) scenario(schema, 1, some[m], 0, NULL, 0, "apply");
+        scenario(schema, 3, 0xF, 0, NULL, 0, "apply");
+        scenario(schema, 3, 0xF, 0, dict, dict_size, "apply_dict");
+        scenario(schema, 1, 0xE, 1024, dict, dict_size, "apply_dict");
+    }
+    for (uint32_t mask = 0; mask < 16; mask++) {
+        if (mask == 0 || mask == 1 || mask == 2 || mask == 4 || mask == 6 || mask == 0xE || mask == 0xF) continue;
+        scenario(0, 1, mask, 0, NULL, 0, "apply");
+    }
+    scenario(0, -1, 0xF, 0, NULL, 0, "apply");
+    scenario(0, 19, 0xF, 0, NULL, 0, "apply");
+    scenario(0, 1, 0x7, 0, dict, dict_size, "apply_dict");
+    scenario(0, 0, 0, 0, NULL, 0, "apply_dict"); /* plain frames on the dictionary replica too */
+    scenario(2, 1, 0xF, 0, NULL, 0, "apply_dict");
+
+    schemas();
+    dictionaries(dict, dict_size);
+    programs();
+    metrics_seeds();
+    for (int i = 2; i < argc; i++) extra_file(argv[i]);
+    free(dict);
+    printf("make_corpus: %zu files in %s (%d extra files; shared dictionary id %u, %zu bytes)\n", g_files, g_out, argc - 2,
+           dict_id, dict_size);
+    return 0;
+}
