@@ -44,6 +44,43 @@ public enum Status {
     public static let dictionaryMissing: Int32 = -22
     public static let limit: Int32 = -23
     public static let `internal`: Int32 = -99
+
+    /// The name of a status ("PODSYNC_E_FRAME_CHECKSUM"), "PODSYNC_UNKNOWN_STATUS" for other
+    /// values: what podsync_status_name returns (a static string, so C can borrow it).
+    public static func name(_ code: Int32) -> StaticString {
+        switch code {
+        case ok: "PODSYNC_OK"
+        case flushDue: "PODSYNC_FLUSH_DUE"
+        case notFound: "PODSYNC_NOT_FOUND"
+        case duplicate: "PODSYNC_DUPLICATE"
+        case gap: "PODSYNC_GAP"
+        case stale: "PODSYNC_STALE"
+        case snapshotRequired: "PODSYNC_SNAPSHOT_REQUIRED"
+        case invalidArgument: "PODSYNC_E_INVALID_ARGUMENT"
+        case unknownTable: "PODSYNC_E_UNKNOWN_TABLE"
+        case recordSize: "PODSYNC_E_RECORD_SIZE"
+        case bufferTooSmall: "PODSYNC_E_BUFFER_TOO_SMALL"
+        case noMemory: "PODSYNC_E_NO_MEMORY"
+        case wrongRole: "PODSYNC_E_WRONG_ROLE"
+        case schemaInvalid: "PODSYNC_E_SCHEMA_INVALID"
+        case frameTruncated: "PODSYNC_E_FRAME_TRUNCATED"
+        case frameMagic: "PODSYNC_E_FRAME_MAGIC"
+        case frameVersion: "PODSYNC_E_FRAME_VERSION"
+        case frameChecksum: "PODSYNC_E_FRAME_CHECKSUM"
+        case frameMalformed: "PODSYNC_E_FRAME_MALFORMED"
+        case schemaMismatch: "PODSYNC_E_SCHEMA_MISMATCH"
+        case streamMismatch: "PODSYNC_E_STREAM_MISMATCH"
+        case unsupportedCodec: "PODSYNC_E_UNSUPPORTED_CODEC"
+        case digestMismatch: "PODSYNC_E_DIGEST_MISMATCH"
+        case diverged: "PODSYNC_E_DIVERGED"
+        case versionAhead: "PODSYNC_E_VERSION_AHEAD"
+        case frameTooLarge: "PODSYNC_E_FRAME_TOO_LARGE"
+        case dictionaryMissing: "PODSYNC_E_DICTIONARY_MISSING"
+        case limit: "PODSYNC_E_LIMIT"
+        case `internal`: "PODSYNC_E_INTERNAL"
+        default: "PODSYNC_UNKNOWN_STATUS"
+        }
+    }
 }
 
 extension PodSyncError {
