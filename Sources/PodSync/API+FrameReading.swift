@@ -66,7 +66,8 @@ func validateFrame(
         }
         let frame = UnsafeRawBufferPointer(start: bytes, count: size)
         if let info, let header = try? FrameReader.peek(frame) { try fill(info, header) }
-        _ = try FrameReader.check(frame, maxDecoded: maxDecoded == 0 ? FrameReader.defaultMaxDecodedBytes : maxDecoded)
+        var decoder = FrameDecoder(maxDecodedBytes: maxDecoded == 0 ? FrameReader.defaultMaxDecodedBytes : maxDecoded)
+        _ = try decoder.check(frame)
         return PODSYNC_OK
     }
 }

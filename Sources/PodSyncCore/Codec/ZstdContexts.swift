@@ -151,28 +151,4 @@ struct ZstdContexts: ~Copyable {
         consumed = input.pos
         return .success(result == 0)
     }
-
-    /// Decompresses one zstd frame of `count` bytes into exactly `capacity` bytes, with the
-    /// dictionary the frame names (`PODSYNC_E_DICTIONARY_MISSING` when it is not loaded).
-    mutating func decompress(
-        _ destination: UnsafeMutableRawPointer, capacity: Int, _ source: UnsafeRawPointer, count: Int
-    ) throws(PodSyncError) {
-        guard let context = decompressor() else {
-            throw PodSyncError(Status.noMemory, "cannot allocate a zstd decompression context")
-        }
-        let id = ZSTD_getDictID_fromFrame(source, count)
-        let written: Int
-        if id != 0 {
-            guard let ddict = decodingDictionary(id: id) else {
-                throw PodSyncError(Status.dictionaryMissing,
-                                   "frame is compressed with dictionary \(id), which this store has not loaded")
-            }
-            written = ZSTD_decompress_usingDDict(context, destination, capacity, source, count, ddict)
-        } else {
-            written = ZSTD_decompressDCtx(context, destination, capacity, source, count)
-        }
-        guard ZSTD_isError(written) == 0, written == capacity else {
-            throw .malformed("the zstd payload does not decompress to its \(capacity) bytes")
-        }
-    }
 }

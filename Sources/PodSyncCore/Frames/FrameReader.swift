@@ -81,19 +81,6 @@ public enum FrameReader {
             transforms: p.le(FrameLayout.offTransforms, as: UInt8.self), dictionaryID: dictionaryID)
     }
 
-    /// Checks a whole frame without a store and without decoding its records: the work is linear
-    /// in the frame and its decompressed payload (at most `maxDecoded` bytes, also the limit of
-    /// the decoded size). On failure the error carries the header when it could be read.
-    public static func check(
-        _ frame: UnsafeRawBufferPointer, maxDecoded: UInt64
-    ) throws(PodSyncError) -> FrameHeader {
-        var packed = ByteBuffer()
-        var decoded = ByteBuffer()
-        var zstd = ZstdContexts()
-        return try validate(frame, schema: nil, schemaHash: 0, maxDecoded: maxDecoded, mode: .validateOnly,
-                            packed: &packed, decoded: &decoded, zstd: &zstd).0
-    }
-
     /// Validates a whole frame (`frame` must be exactly one frame): header, checksum, schema hash
     /// (when `schema` is given), flags, codec and transforms, version rules and the layout of every
     /// section. A compressed or transformed payload is decoded into `decoded` (its sections point

@@ -121,12 +121,14 @@ extension Store {
         guard options.maxTombstones != 0 else { return }
         while true {
             var alive = 0
+            for t in 0..<tableCount { alive &+= tables[t].tombstones.alive }
+            // Within the limit (every flush and apply, usually): O(tables), no scan.
+            guard UInt64(alive) > options.maxTombstones else { return }
             var oldest: UInt64 = .max
             for t in 0..<tableCount {
-                alive &+= tables[t].tombstones.alive
                 if let v = tables[t].tombstones.oldestVersion, v < oldest { oldest = v }
             }
-            guard UInt64(alive) > options.maxTombstones, oldest != .max else { return }
+            guard oldest != .max else { return }
             for t in 0..<tableCount {
                 let forgotten = tables[t].tombstones.purge(upTo: oldest)
                 if forgotten > catchupFloor { catchupFloor = forgotten }

@@ -55,16 +55,17 @@ extension Store {
             changes &+= UInt64(w.puts + w.deletes)
             deletions &+= w.deletes
         }
-        let frames = splitIntoFrames(work.filter { $0.puts + $0.deletes > 0 })
+        // Tables whose changes all cancelled out (created and deleted in the batch) send nothing.
+        let active = work.filter { $0.puts + $0.deletes > 0 }
+        let frames = splitIntoFrames(active)
         let keeps = keepsTombstones(for: deletions)
-        try reserveForFlush(frames, work: work, tombstones: keeps)
+        try reserveForFlush(frames, work: active, tombstones: keeps)
 
         // Nothing below can fail.
         outbox.clear()
         metrics.writes &+= writesSinceFlush
         metrics.coalescedWrites &+= writesSinceFlush > changes ? writesSinceFlush - changes : 0
         writesSinceFlush = 0
-        let active = work.filter { $0.puts + $0.deletes > 0 }
         if !keeps { forgetAllTombstones(floor: version &+ UInt64(frames.count)) }
         for (i, parts) in frames.enumerated() {
             encodeBatchFrame(parts, work: active, version: version &+ UInt64(i) &+ 1, tombstones: keeps)
@@ -77,9 +78,9 @@ extension Store {
         return frames.count
     }
 
-    /// Reserves the outbox, change logs and tombstones a flush will write.
-    mutating func reserveForFlush(_ frames: [[Part]], work: [TableWork], tombstones: Bool) throws(PodSyncError) {
-        let active = work.filter { $0.puts + $0.deletes > 0 }
+    /// Reserves the outbox, change logs and tombstones a flush will write (`active`: the tables
+    /// with changes to send).
+    mutating func reserveForFlush(_ frames: [[Part]], work active: [TableWork], tombstones: Bool) throws(PodSyncError) {
         var lengths: [Int] = []
         lengths.reserveCapacity(frames.count)
         for parts in frames {
