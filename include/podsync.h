@@ -33,8 +33,13 @@
  * podsync_store_train_dictionary, podsync_store_load_dictionary, podsync_store_dictionary,
  * podsync_frame_info.dictionary_id) and the metrics fields of struct version 2; and those marked
  * "since library 0.4.0": limits (PODSYNC_E_LIMIT, the options fields of struct version 3),
- * podsync_frame_validate_limited, podsync_last_errmsg and podsync_metrics_prometheus. Those were
- * added, so ABI version 1 hosts keep working.
+ * podsync_frame_validate_limited, podsync_last_errmsg and podsync_metrics_prometheus; and those marked
+ * "since library 0.5.0": frame format 2 (read always, written for chunks and on request), chunked
+ * snapshots (podsync_snapshot_*, podsync_store_staging, PODSYNC_CHUNK_GAP, PODSYNC_CHUNK_STAGED,
+ * PODSYNC_DONE, PODSYNC_E_SNAPSHOT_EXPIRED, PODSYNC_E_FRAME_FEATURE, PODSYNC_E_CHUNK_MISMATCH, the
+ * options fields of struct version 4, PODSYNC_OPT_FILL_IN_PLACE, the frame info fields of struct
+ * version 3, the metrics fields of struct version 3). Those were added, so ABI version 1 hosts keep
+ * working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -57,14 +62,16 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 4
+#define PODSYNC_VERSION_MINOR 5
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
 /* Bumped whenever a declaration in this file changes incompatibly (until 1.0). */
 #define PODSYNC_ABI_VERSION 1
-/* The frame format this library writes (and the newest it reads). */
-#define PODSYNC_FORMAT_VERSION 1
+/* The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.5.0 reads
+   formats 1 and 2; it writes format 2 for the chunks of a chunked snapshot and, when
+   podsync_store_options.frame_format asks for it, for every frame; format 1 otherwise. */
+#define PODSYNC_FORMAT_VERSION 2
 
 /* The library's version as MAJOR*10000 + MINOR*100 + PATCH. */
 PODSYNC_API uint32_t podsync_version_number(void);
@@ -86,6 +93,15 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_STALE                  5  /* apply: snapshot older than the replica; ignored      */
 #define PODSYNC_SNAPSHOT_REQUIRED      6  /* delta_since: that version is older than what the
                                              store still covers; send a snapshot instead         */
+#define PODSYNC_CHUNK_GAP              7  /* apply: a chunk ahead of the one the replica expects
+                                             (or of a snapshot it has not started); nothing
+                                             changed; podsync_store_staging() names the chunk to
+                                             resume from (since library 0.5.0)                   */
+#define PODSYNC_CHUNK_STAGED           8  /* apply: a chunk was staged; the visible state stays
+                                             as it was until the last chunk (since 0.5.0)        */
+/* 9 is reserved for PODSYNC_REFRESHING (docs/FORMAT.md, rolling refresh) */
+#define PODSYNC_DONE                  10  /* snapshot_next: every chunk was produced (since
+                                             library 0.5.0)                                      */
 /* errors */
 #define PODSYNC_E_INVALID_ARGUMENT    -1  /* NULL pointer, bad value, wrong struct version        */
 #define PODSYNC_E_UNKNOWN_TABLE       -2  /* no table with that id in the schema                  */
@@ -119,6 +135,16 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_LIMIT             -23  /* a limit the host set (podsync_store_options.max_records)
                                              would be exceeded; nothing changed (since library
                                              0.4.0)                                               */
+#define PODSYNC_E_SNAPSHOT_EXPIRED  -24  /* snapshot_resume: this store no longer holds the state
+                                             of that snapshot; start a new one (since 0.5.0)     */
+/* -25 .. -27 are reserved (terms, subscriptions: docs/FORMAT.md) */
+#define PODSYNC_E_FRAME_FEATURE     -28  /* the frame uses a critical flag or extension record
+                                             this library does not implement; upgrade it (since
+                                             library 0.5.0)                                      */
+#define PODSYNC_E_CHUNK_MISMATCH    -29  /* apply: a chunk contradicts the chunks staged before
+                                             it (overlapping or missing keys, a forged count); the
+                                             staging was dropped, the visible state is unchanged
+                                             (since library 0.5.0)                               */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
 /* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.
@@ -212,8 +238,13 @@ typedef struct podsync_store podsync_store;
 /* podsync_store_options.flags */
 #define PODSYNC_OPT_FRAME_DIGEST  0x1u  /* frames carry the writer's state digest (default on) */
 #define PODSYNC_OPT_MANUAL_CLOCK  0x2u  /* time comes only from podsync_store_set_time()       */
+#define PODSYNC_OPT_FILL_IN_PLACE 0x4u  /* replica: while it is empty and follows no stream, the
+                                           chunks of a snapshot are applied to its tables as they
+                                           arrive (readers see them fill; version 0 until the last
+                                           chunk) instead of being staged beside the state: no
+                                           double memory for a late joiner (since 0.5.0)         */
 
-#define PODSYNC_STORE_OPTIONS_VERSION 3
+#define PODSYNC_STORE_OPTIONS_VERSION 4
 
 /* Transforms the encoder may apply before compressing (podsync_store_options.transforms) and that
    a frame records it used (podsync_frame_info.transforms); docs/FORMAT.md specifies them. */
@@ -236,7 +267,9 @@ typedef struct podsync_store_options {
                                     0 = no limit (50) */
     uint64_t max_frame_bytes;    /* a flush splits its changes into frames of at most this size
                                     (a frame always holds at least one change); 0 = no limit
-                                    (64 MiB). Catch-up deltas and snapshots are single frames. */
+                                    (64 MiB). A snapshot larger than this is cut into chunks of
+                                    at most this size (since 0.5.0); catch-up deltas are single
+                                    frames. */
     uint64_t tombstone_horizon;  /* deletions are remembered for this many versions, so a delta
                                     since an older version needs a snapshot; 0 = forever (65536) */
     /* since options version 2 (library 0.2.0) */
@@ -260,15 +293,20 @@ typedef struct podsync_store_options {
     uint64_t max_tombstones;     /* most deletions a store remembers for catch-up deltas, all tables
                                     together; past it the oldest are forgotten and catchup_floor
                                     rises to their version. 0 = no limit (1048576) */
+    /* since options version 4 (library 0.5.0) */
+    uint32_t frame_format;       /* writer: the format of frames that need no format-2 feature:
+                                    1 or 2 (0 = 1). Chunks are always format 2. Replicas of
+                                    library 0.5.0 and later read both (docs/ABI.md) */
+    uint32_t reserved;           /* must be 0 */
 } podsync_store_options;
 
 #define PODSYNC_STORE_OPTIONS_INIT \
     { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, \
-      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576 }
+      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0 }
 
-/* Fills *options with the defaults of the given struct version (1, 2 or 3; a version-1 struct has
+/* Fills *options with the defaults of the given struct version (1 to 4; a version-1 struct has
    no compression fields and gets frames that are never compressed; a version-2 struct gets the
-   defaults of the version-3 limits). */
+   defaults of the version-3 limits, an older struct format-1 frames). */
 PODSYNC_API int32_t podsync_store_options_init(podsync_store_options *options, uint32_t version);
 
 /* Creates a store for `schema` (which is copied; it may be freed afterwards). role is
@@ -326,7 +364,9 @@ PODSYNC_API int32_t podsync_store_flush(podsync_store *store, size_t *frame_coun
    since_version 0 produces a snapshot. */
 PODSYNC_API int32_t podsync_store_delta_since(podsync_store *store, uint64_t since_version,
                                               size_t *frame_count_out);
-/* One frame flagged RESET carrying the whole state as of the last flush. */
+/* The whole state as of the last flush, flagged RESET: one frame when it fits in max_frame_bytes,
+   else (since library 0.5.0) the chunks of a chunked snapshot, each at most max_frame_bytes, all
+   in the outbox. To hold only one chunk at a time, stream it with podsync_snapshot_begin(). */
 PODSYNC_API int32_t podsync_store_snapshot(podsync_store *store, size_t *frame_count_out);
 
 /* Borrows frame `index` of the outbox: *data_out and *size_out describe its bytes, which are 64-byte
@@ -345,6 +385,77 @@ PODSYNC_API int32_t podsync_store_frame(const podsync_store *store, size_t index
    may be NULL; it receives the replica's version after the call. */
 PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame, size_t size,
                                         uint64_t *version_out);
+
+/* --- Chunked snapshots (since library 0.5.0). docs/FORMAT.md, "Chunked snapshots and deltas".
+   A snapshot streams as chunks: complete, checksummed frames of at most max_chunk_bytes, each
+   holding the records of one range of keys (ascending by table id, then key; consecutive chunks
+   cover consecutive ranges), all describing the state at one version. The producer keeps
+   working (writes, flushes, applies) while the chunks go out: a record changed after the
+   snapshot's version is kept at its snapshot-time value by the snapshot until it is freed
+   (copy-on-write), so the extra memory is the sorted keys (8 bytes a record), one chunk, and the
+   records changed meanwhile (podsync_metrics.snapshot_bytes_held).
+
+   A replica given a chunk (podsync_store_apply) stages it beside its state, which it keeps
+   serving (reads, digest, delta_since, snapshots) unchanged, and returns PODSYNC_CHUNK_STAGED; the
+   last chunk switches it to the snapshot's state in one step (PODSYNC_OK). Repeated chunks are
+   PODSYNC_DUPLICATE; a chunk ahead of the expected one is PODSYNC_CHUNK_GAP (nothing changes:
+   ask the producer for podsync_snapshot_resume() from podsync_store_staging()'s position); a
+   chunk that contradicts those staged is PODSYNC_E_CHUNK_MISMATCH (the staging is dropped); chunk 0
+   of a newer snapshot replaces an unfinished one. With PODSYNC_OPT_FILL_IN_PLACE an empty replica
+   fills its tables directly instead. */
+
+typedef struct podsync_snapshot podsync_snapshot;
+
+#define PODSYNC_CHUNK_POSITION_VERSION 1
+
+/* Where a chunked snapshot continues: the snapshot's identity and its next chunk. */
+typedef struct podsync_chunk_position {
+    uint32_t version;           /* set by the caller: PODSYNC_CHUNK_POSITION_VERSION */
+    uint32_t start_table;       /* the next chunk starts at key (start_table, start_key) */
+    uint64_t stream_id;
+    uint64_t term;              /* the writer's term (0 in library 0.5.0) */
+    uint64_t snapshot_id;
+    uint64_t state_version;     /* the version the snapshot describes */
+    uint64_t chunk_index;       /* index of the next chunk (0 for the first) */
+    uint64_t start_key;
+} podsync_chunk_position;
+
+#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Starts a chunked snapshot of the store's state (a writer's as of its last flush, a replica's as
+   applied). max_chunk_bytes: the largest chunk, 0 for the store's max_frame_bytes; at least
+   PODSYNC_MIN_CHUNK_BYTES (a chunk still holds at least one record, so a record larger than that
+   makes a larger chunk). On success *out receives a handle to free with podsync_snapshot_free().
+   The snapshot belongs to its store for threading: use both from one thread at a time. It keeps
+   the store alive (freeing the store first is allowed; the snapshot then still finishes). A
+   diverged replica refuses with PODSYNC_E_DIVERGED. O(n log n) in the records. */
+#define PODSYNC_MIN_CHUNK_BYTES 4096
+PODSYNC_API int32_t podsync_snapshot_begin(podsync_store *store, size_t max_chunk_bytes,
+                                           podsync_snapshot **out);
+/* Continues a snapshot from a position (what a receiver's podsync_store_staging() reported):
+   chunks from position->chunk_index, starting at its key, under the same snapshot id. Served when
+   a snapshot with that id and version is still alive on this store, or when the store is still
+   at that version of that stream; otherwise PODSYNC_E_SNAPSHOT_EXPIRED (the receiver then needs a
+   new snapshot, whose chunk 0 replaces its staging). */
+PODSYNC_API int32_t podsync_snapshot_resume(podsync_store *store,
+                                            const podsync_chunk_position *position,
+                                            size_t max_chunk_bytes, podsync_snapshot **out);
+/* Produces the next chunk: *data_out and *size_out borrow its bytes (64-byte aligned), valid
+   until the next call on this snapshot or its free. Returns PODSYNC_OK, or PODSYNC_DONE (NULL, 0)
+   after the last chunk. Chunks are compressed like the store's frames. */
+PODSYNC_API int32_t podsync_snapshot_next(podsync_snapshot *snapshot, const uint8_t **data_out,
+                                          size_t *size_out);
+/* The position of the next chunk (its index and first key; after the last, the index past it). */
+PODSYNC_API int32_t podsync_snapshot_position(const podsync_snapshot *snapshot,
+                                              podsync_chunk_position *position);
+/* The message of the last error on this snapshot ("" if none). Valid until the next call on it. */
+PODSYNC_API const char *podsync_snapshot_errmsg(const podsync_snapshot *snapshot);
+PODSYNC_API void podsync_snapshot_free(podsync_snapshot *snapshot);
+
+/* Replica: the chunked snapshot it is staging and the chunk it needs next (to resume after
+   PODSYNC_CHUNK_GAP), or PODSYNC_NOT_FOUND when it stages none. */
+PODSYNC_API int32_t podsync_store_staging(const podsync_store *store,
+                                          podsync_chunk_position *position);
 
 /* --- Reads (writer and replica). Records are returned as borrowed pointers into the store, valid
    until the next write, apply or free on this store (info.generation changes when they may move). */
@@ -391,7 +502,7 @@ PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *d
 
 /* --- Metrics (since library 0.2.0). */
 
-#define PODSYNC_METRICS_VERSION 2
+#define PODSYNC_METRICS_VERSION 3
 #define PODSYNC_METRICS_BUCKETS 32   /* log2 time buckets */
 #define PODSYNC_METRICS_STATUSES 32  /* rejects[k] counts status -k */
 
@@ -436,10 +547,17 @@ typedef struct podsync_metrics {
                                      shrink them (COLUMNS) */
     uint64_t column_trials;       /* times the encoder re-tested which columns compress */
     uint64_t dictionary_frames;   /* frames produced compressed with a dictionary */
+    /* since metrics version 3 (library 0.5.0) */
+    uint64_t chunks_out;          /* snapshot chunks produced (also counted in frames_out) */
+    uint64_t snapshot_bytes_held; /* now: memory held by unfinished chunked snapshots (sorted
+                                     keys, copy-on-write records, the chunk being produced) */
+    uint64_t chunks_staged;       /* PODSYNC_CHUNK_STAGED */
+    uint64_t chunk_gaps;          /* PODSYNC_CHUNK_GAP */
+    uint64_t staging_bytes_held;  /* now: memory of a staged, unfinished snapshot */
 } podsync_metrics;
 
-/* Reads the store's counters into *metrics (whose version the caller sets: 1 or 2; a version-1
-   struct is filled up to apply_ns). O(1). */
+/* Reads the store's counters into *metrics (whose version the caller sets: 1 to 3; a version-1
+   struct is filled up to apply_ns, a version-2 one up to dictionary_frames). O(1). */
 PODSYNC_API int32_t podsync_store_metrics(const podsync_store *store, podsync_metrics *metrics);
 
 /* --- Compression dictionaries (since library 0.3.0).
@@ -478,18 +596,26 @@ PODSYNC_API int32_t podsync_store_dictionary(const podsync_store *store, const v
 /* Reading frames without a store                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Fixed header size of format version 1; a reader of a byte stream reads this many bytes, calls
-   podsync_frame_peek() to learn frame_length, then reads the rest of the frame. */
+/* Fixed header size of format version 1. */
 #define PODSYNC_FRAME_HEADER_SIZE 88
+/* The prefix every frame starts with (magic, format version, header length; since 0.5.0). A reader
+   of a byte stream reads this many bytes, calls podsync_frame_peek() (PODSYNC_E_FRAME_TRUNCATED
+   with info.header_length filled), reads up to header_length, peeks again to learn frame_length,
+   then reads the rest of the frame. A format-2 frame may be shorter than 88 bytes. */
+#define PODSYNC_FRAME_PREFIX_SIZE 16
 
 /* Frame flags */
 #define PODSYNC_FRAME_RESET       0x1u   /* snapshot: replaces the receiver's state */
 #define PODSYNC_FRAME_HAS_DIGEST  0x2u   /* state_digest holds the writer's digest after the frame */
+#define PODSYNC_FRAME_CHUNK       0x4u   /* one chunk of a chunked snapshot (format 2; since 0.5.0) */
+
+/* podsync_frame_info.chunk_flags */
+#define PODSYNC_CHUNK_LAST        0x1u   /* the snapshot's last chunk */
 
 #define PODSYNC_CODEC_NONE 0
 #define PODSYNC_CODEC_ZSTD 1   /* payload is one zstd frame of payload_length bytes (docs/FORMAT.md) */
 
-#define PODSYNC_FRAME_INFO_VERSION 2
+#define PODSYNC_FRAME_INFO_VERSION 3
 
 typedef struct podsync_frame_info {
     uint32_t version;           /* set by the caller: PODSYNC_FRAME_INFO_VERSION */
@@ -514,12 +640,26 @@ typedef struct podsync_frame_info {
     uint64_t payload_length;    /* plain frames: frame_length - header_length; encoded frames:
                                    the packed payload's size (what zstd decompresses to, or what
                                    codec 0 stores before the raw columns) */
+    /* since frame info version 3 (library 0.5.0) */
+    uint64_t term;              /* the writer's term (0 for format 1) */
+    uint64_t snapshot_id;       /* PODSYNC_FRAME_CHUNK: the snapshot's id; else 0 */
+    uint64_t chunk_index;
+    uint64_t chunk_start_key;   /* the chunk covers keys from (chunk_start_table, chunk_start_key) */
+    uint64_t chunk_end_key;     /* to (chunk_end_table, chunk_end_key) excluded; not LAST only */
+    uint64_t chunk_record_count;/* LAST only: the records of all chunks together */
+    uint32_t chunk_start_table;
+    uint32_t chunk_end_table;
+    uint32_t chunk_flags;       /* PODSYNC_CHUNK_* */
+    uint32_t reserved;          /* written as 0 */
 } podsync_frame_info;
 
-#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
-/* Reads a frame's header from the first `size` bytes (at least PODSYNC_FRAME_HEADER_SIZE; the rest
-   of the frame need not be there). Checks magic, format version and header length only. */
+/* Reads a frame's header from the first `size` bytes (the rest of the frame need not be there).
+   Checks magic, format version and header length only. Fewer than PODSYNC_FRAME_PREFIX_SIZE bytes,
+   or fewer than the header's length, return PODSYNC_E_FRAME_TRUNCATED (with format_version and
+   header_length filled once the prefix is there). */
 PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_frame_info *info);
 
 /* Validates a whole frame (size must be exactly its length): header, checksum and the layout of

@@ -7,15 +7,19 @@
 #define PODSYNC_STATIC_ASSERT(cond, name) typedef char podsync_static_assert_##name[(cond) ? 1 : -1]
 
 PODSYNC_STATIC_ASSERT(sizeof(podsync_field) == 24, field_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 88, store_options_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 96, store_options_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, frame_format) == 88, store_options_v3_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, max_records) == 72, store_options_v2_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, compression_level) == 56, store_options_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_store_info) == 80, store_info_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 96, frame_info_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 160, frame_info_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, term) == 96, frame_info_v2_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, transforms) == 80, frame_info_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_section) == 56, frame_section_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_metrics) == 936, metrics_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_metrics) == 976, metrics_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, chunks_out) == 936, metrics_v2_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, saved_by_zero_columns) == 904, metrics_v1_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, dictionary_frames) == 928, metrics_dictionary_frames);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, dictionary_id) == 84, frame_info_dictionary_id);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, rejects) == 136, metrics_rejects);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_chunk_position) == 56, chunk_position_size);

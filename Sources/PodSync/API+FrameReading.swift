@@ -28,6 +28,34 @@ func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) th
         info.pointee.dictionary_id = h.dictionaryID
         info.pointee.payload_length = h.payloadLength
     }
+    if info.pointee.version >= 3 {
+        info.pointee.term = h.term
+        let c = h.chunk ?? ChunkRecord()
+        info.pointee.snapshot_id = c.snapshotID
+        info.pointee.chunk_index = c.index
+        info.pointee.chunk_start_key = c.startKey
+        info.pointee.chunk_end_key = c.endKey
+        info.pointee.chunk_record_count = c.recordCount
+        info.pointee.chunk_start_table = c.startTable
+        info.pointee.chunk_end_table = c.endTable
+        info.pointee.chunk_flags = c.last ? UInt32(PODSYNC_CHUNK_LAST) : 0
+        info.pointee.reserved = 0
+    }
+}
+
+/// For a stream reader given too few bytes: the format version and header length the prefix
+/// announces (0 when the prefix itself is incomplete or unknown).
+func fillPrefix(_ info: UnsafeMutablePointer<podsync_frame_info>, _ frame: UnsafeRawBufferPointer) {
+    guard info.pointee.version >= 1, frame.count >= 8, let p = frame.baseAddress,
+          p.loadUnaligned(as: UInt32.self) == UInt32(littleEndian: 0x4E59_5350) else { return }
+    let version = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+    if version == 1 {
+        info.pointee.format_version = 1
+        info.pointee.header_length = UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+    } else if version & 0xFF == 2 {
+        info.pointee.format_version = 2
+        info.pointee.header_length = UInt32(version >> 8) * 8
+    }
 }
 
 @c @implementation
@@ -36,7 +64,13 @@ public func podsync_frame_peek(_ data: UnsafeRawPointer!, _ size: Int, _ info: U
         let bytes = try required(data, "data")
         let out = try required(info, "info")
         guard size >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "size is negative") }
-        try fill(out, try FrameReader.peek(UnsafeRawBufferPointer(start: bytes, count: size)))
+        let frame = UnsafeRawBufferPointer(start: bytes, count: size)
+        do throws(PodSyncError) {
+            try fill(out, try FrameReader.peek(frame))
+        } catch {
+            if error.code == PODSYNC_E_FRAME_TRUNCATED { fillPrefix(out, frame) }
+            throw error
+        }
         return PODSYNC_OK
     }
 }

@@ -2,13 +2,14 @@ import CPodSync
 import CZstd
 import PodSyncCore
 
-let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK)
+let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK | PODSYNC_OPT_FILL_IN_PLACE)
 
 /// Size of a podsync_store_options of each struct version (fields are only appended).
 func storeOptionsSize(_ version: UInt32) -> Int {
     switch version {
     case 1: 56  // before the compression fields
     case 2: 72  // before the limits
+    case 3: 88  // before the frame format
     default: MemoryLayout<podsync_store_options>.size
     }
 }
@@ -26,7 +27,7 @@ public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_s
         max_batch_age_ms: d.maxBatchAgeMs, max_frame_bytes: d.maxFrameBytes,
         tombstone_horizon: d.tombstoneHorizon, compression_level: d.compressionLevel,
         transforms: UInt32(d.transforms), max_decoded_bytes: d.maxDecodedBytes,
-        max_records: d.maxRecords, max_tombstones: d.maxTombstones)
+        max_records: d.maxRecords, max_tombstones: d.maxTombstones, frame_format: UInt32(d.frameFormat), reserved: 0)
     // An older caller's struct ends before the fields appended since: write only what it has.
     let size = storeOptionsSize(version)
     withUnsafeBytes(of: &full) { UnsafeMutableRawPointer(options).copyMemory(from: $0.baseAddress!, byteCount: size) }
@@ -50,6 +51,7 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
     }
     result.frameDigest = o.flags & UInt32(PODSYNC_OPT_FRAME_DIGEST) != 0
     result.manualClock = o.flags & UInt32(PODSYNC_OPT_MANUAL_CLOCK) != 0
+    result.fillInPlace = o.flags & UInt32(PODSYNC_OPT_FILL_IN_PLACE) != 0
     result.streamID = o.stream_id
     result.maxBatchRecords = o.max_batch_records
     result.maxBatchBytes = o.max_batch_bytes
@@ -70,6 +72,13 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
     if version >= 3 {
         result.maxRecords = o.max_records
         result.maxTombstones = o.max_tombstones
+    }
+    if version >= 4 {
+        guard o.frame_format <= 2 else {
+            throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "frame format \(o.frame_format) is not 0, 1 or 2")
+        }
+        guard o.reserved == 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "options.reserved must be 0") }
+        result.frameFormat = o.frame_format == 0 ? 1 : UInt8(o.frame_format)
     }
     return result
 }
@@ -173,6 +182,13 @@ public func podsync_store_metrics(_ store: OpaquePointer!, _ metrics: UnsafeMuta
             out.pointee.raw_column_bytes = m.rawColumnBytes
             out.pointee.column_trials = m.columnTrials
             out.pointee.dictionary_frames = m.dictionaryFrames
+        }
+        if out.pointee.version >= 3 {
+            out.pointee.chunks_out = m.chunksOut
+            out.pointee.snapshot_bytes_held = UInt64(s.snapshotBytesHeld)
+            out.pointee.chunks_staged = m.chunksStaged
+            out.pointee.chunk_gaps = m.chunkGaps
+            out.pointee.staging_bytes_held = UInt64(s.stagingBytesHeld)
         }
         return PODSYNC_OK
     }

@@ -166,9 +166,15 @@ enum FrameCodec {
         let streamLength = out - scratch.stream.base
         let tailLength = tailOut - scratch.tail.base
         scratch.streamLength = streamLength
-        let headerLength = header.headerLength
+        // A format-2 header grows by payload_length's LEB128 (and may change with frame_length):
+        // compress after the largest header it can become, move the body once its size is known.
+        let plainHeaderLength = header.headerLength
+        let v2 = header.formatVersion == 2
+        var fields = FrameBuilder.HeaderFields(header)
+        let room = v2 ? plainHeaderLength &+ 24 : plainHeaderLength
         let capacity = ZSTD_compressBound(streamLength)
-        guard output.reserve(headerLength &+ capacity &+ tailLength &+ 8, preserving: 0) else { return nil }
+        guard output.reserve(room &+ capacity &+ tailLength &+ 8, preserving: 0) else { return nil }
+        var headerLength = room
         let useDictionary = zstd.current != nil
         var body = zstd.compress(output.base + headerLength, capacity: capacity, scratch.stream.base, count: streamLength,
                                  level: level, useDictionary: useDictionary)
@@ -182,16 +188,31 @@ enum FrameCodec {
             body = streamLength
             (output.base + headerLength).copyMemory(from: scratch.stream.base, byteCount: streamLength)
         }
+        fields.codec = codec
+        fields.transforms = transforms
+        if v2 {
+            var needed = HeaderV2.headerLength(fields, frameLength: UInt64(alignUp(plainHeaderLength &+ body &+ tailLength, 8)), payloadLength: UInt64(streamLength))
+            while true {
+                let total = UInt64(alignUp(needed &+ body &+ tailLength, 8))
+                let again = HeaderV2.headerLength(fields, frameLength: total, payloadLength: UInt64(streamLength))
+                if again <= needed { break }
+                needed = again
+            }
+            guard needed <= room else { return nil }
+            (output.base + needed).copyMemory(from: output.base + room, byteCount: body)  // may overlap: memmove
+            headerLength = needed
+        }
         let length = alignUp(headerLength &+ body &+ tailLength, 8)
         guard length &* 20 <= plain.count &* 19 else { return nil }  // at least 5% smaller, or not at all
         (output.base + headerLength + body).copyMemory(from: scratch.tail.base, byteCount: tailLength)
         let end = headerLength &+ body &+ tailLength
         (output.base + end).initializeMemory(as: UInt8.self, repeating: 0, count: length &- end)
-        output.base.copyMemory(from: plain.baseAddress!, byteCount: headerLength)
-        output.base.storeLE(UInt64(length), at: FrameLayout.offFrameLength)
-        output.base.storeLE(codec, at: FrameLayout.offCodec)
-        output.base.storeLE(transforms, at: FrameLayout.offTransforms)
-        output.base.storeLE(UInt64(streamLength), at: FrameLayout.offPayloadLength)
+        if v2 {
+            HeaderV2.write(output.base, headerLength: headerLength, frameLength: UInt64(length), payloadLength: UInt64(streamLength), fields)
+        } else {
+            FrameBuilder.writeHeaderV1(output.base, length: length, header: fields, sectionCount: header.sectionCount,
+                                       payloadLength: UInt64(streamLength))
+        }
         FrameBuilder.seal(output.base, length: length)
         let compressed = codec == FrameLayout.codecZstd
         return Packed(length: length, streamLength: streamLength, savedByKeyGaps: savedByKeyGaps,

@@ -19,9 +19,10 @@ struct SectionPlan {
 /// Lays out and seals frames (docs/FORMAT.md). The caller fills keys and records at the planned
 /// offsets; the builder writes headers and zero padding and computes the checksum.
 enum FrameBuilder {
-    /// Assigns offsets to the sections and returns the frame's total length.
-    static func layout(_ sections: inout [SectionPlan]) -> Int {
-        var position = FrameLayout.headerSize
+    /// Assigns offsets to the sections after a header of `headerLength` bytes and returns the
+    /// frame's total length.
+    static func layout(_ sections: inout [SectionPlan], headerLength: Int = FrameLayout.headerSize) -> Int {
+        var position = headerLength
         for i in sections.indices {
             sections[i].start = position
             let keysEnd = position + FrameLayout.sectionHeaderSize + 8 * (sections[i].putCount + sections[i].deleteCount)
@@ -32,6 +33,24 @@ enum FrameBuilder {
             position = end
         }
         return position
+    }
+
+    /// Lays out a plain frame with this header: returns its header length and total length. A
+    /// format-2 header's size depends on the frame's length, which depends on where the records
+    /// start: repeat until both agree (two or three rounds).
+    static func plan(_ sections: inout [SectionPlan], header h: HeaderFields) -> (headerLength: Int, length: Int) {
+        guard h.formatVersion == HeaderV2.formatVersion else {
+            return (FrameLayout.headerSize, layout(&sections))
+        }
+        var fields = h
+        fields.sectionCount = sections.count
+        var headerLength = HeaderV2.headerLength(fields, frameLength: 0, payloadLength: nil)
+        while true {
+            let length = layout(&sections, headerLength: headerLength)
+            let needed = HeaderV2.headerLength(fields, frameLength: UInt64(length), payloadLength: nil)
+            if needed <= headerLength { return (headerLength, length) }
+            headerLength = needed
+        }
     }
 
     /// Upper bound of what one more section adds to a frame, for splitting batches.
@@ -47,26 +66,49 @@ enum FrameBuilder {
         var baseVersion: UInt64
         var stateVersion: UInt64
         var stateDigest: UInt64
+        /// 1 or 2.
+        var formatVersion: UInt8 = 1
+        /// Format 2: the CHUNK record (the CHUNK flag follows it).
+        var chunk: ChunkRecord? = nil
+        var sectionCount = 0
+        var codec: UInt8 = 0
+        var transforms: UInt8 = 0
+
+        init(flags: UInt32, schemaHash: UInt64, streamID: UInt64, sequence: UInt64, baseVersion: UInt64,
+             stateVersion: UInt64, stateDigest: UInt64, formatVersion: UInt8 = 1, chunk: ChunkRecord? = nil) {
+            self.flags = flags
+            self.schemaHash = schemaHash
+            self.streamID = streamID
+            self.sequence = sequence
+            self.baseVersion = baseVersion
+            self.stateVersion = stateVersion
+            self.stateDigest = stateDigest
+            self.formatVersion = formatVersion
+            self.chunk = chunk
+        }
+
+        /// The fields of a decoded header (to re-encode a frame).
+        init(_ h: FrameHeader) {
+            self.init(flags: h.flags & ~HeaderV2.flagChunk, schemaHash: h.schemaHash, streamID: h.streamID,
+                      sequence: h.sequence, baseVersion: h.baseVersion, stateVersion: h.stateVersion,
+                      stateDigest: h.stateDigest, formatVersion: UInt8(truncatingIfNeeded: h.formatVersion), chunk: h.chunk)
+            sectionCount = h.sectionCount
+            codec = h.codec
+            transforms = h.transforms
+        }
     }
 
-    /// Writes the header and every section header and padding of a laid-out frame.
-    static func writeFrame(_ p: UnsafeMutableRawPointer, length: Int, header h: HeaderFields, sections: [SectionPlan]) {
-        p.storeLE(FrameLayout.magic, at: FrameLayout.offMagic)
-        p.storeLE(FrameLayout.formatVersion, at: FrameLayout.offFormatVersion)
-        p.storeLE(UInt16(FrameLayout.headerSize), at: FrameLayout.offHeaderLength)
-        p.storeLE(UInt64(0), at: FrameLayout.offChecksum)
-        p.storeLE(UInt64(length), at: FrameLayout.offFrameLength)
-        p.storeLE(h.flags, at: FrameLayout.offFlags)
-        p.storeLE(UInt16(sections.count), at: FrameLayout.offSectionCount)
-        p.storeLE(FrameLayout.codecNone, at: FrameLayout.offCodec)
-        p.storeLE(UInt8(0), at: FrameLayout.offTransforms)
-        p.storeLE(h.schemaHash, at: FrameLayout.offSchemaHash)
-        p.storeLE(h.streamID, at: FrameLayout.offStreamID)
-        p.storeLE(h.sequence, at: FrameLayout.offSequence)
-        p.storeLE(h.baseVersion, at: FrameLayout.offBaseVersion)
-        p.storeLE(h.stateVersion, at: FrameLayout.offStateVersion)
-        p.storeLE(h.flags & FrameLayout.flagHasDigest != 0 ? h.stateDigest : 0, at: FrameLayout.offStateDigest)
-        p.storeLE(UInt64(length - FrameLayout.headerSize), at: FrameLayout.offPayloadLength)
+    /// Writes the header (`headerLength` from `plan`) and every section header and padding of a
+    /// laid-out plain frame.
+    static func writeFrame(_ p: UnsafeMutableRawPointer, length: Int, headerLength: Int = FrameLayout.headerSize,
+                           header h: HeaderFields, sections: [SectionPlan]) {
+        if h.formatVersion == HeaderV2.formatVersion {
+            var fields = h
+            fields.sectionCount = sections.count
+            HeaderV2.write(p, headerLength: headerLength, frameLength: UInt64(length), payloadLength: nil, fields)
+        } else {
+            writeHeaderV1(p, length: length, header: h, sectionCount: sections.count, payloadLength: UInt64(length - FrameLayout.headerSize))
+        }
         for s in sections {
             let q = p + s.start
             q.storeLE(s.tableID, at: FrameLayout.secTableID)
@@ -82,9 +124,38 @@ enum FrameBuilder {
         }
     }
 
+    /// Writes the 88-byte header of format 1.
+    static func writeHeaderV1(_ p: UnsafeMutableRawPointer, length: Int, header h: HeaderFields, sectionCount: Int, payloadLength: UInt64) {
+        p.storeLE(FrameLayout.magic, at: FrameLayout.offMagic)
+        p.storeLE(FrameLayout.formatVersion, at: FrameLayout.offFormatVersion)
+        p.storeLE(UInt16(FrameLayout.headerSize), at: FrameLayout.offHeaderLength)
+        p.storeLE(UInt64(0), at: FrameLayout.offChecksum)
+        p.storeLE(UInt64(length), at: FrameLayout.offFrameLength)
+        p.storeLE(h.flags, at: FrameLayout.offFlags)
+        p.storeLE(UInt16(sectionCount), at: FrameLayout.offSectionCount)
+        p.storeLE(h.codec, at: FrameLayout.offCodec)
+        p.storeLE(h.transforms, at: FrameLayout.offTransforms)
+        p.storeLE(h.schemaHash, at: FrameLayout.offSchemaHash)
+        p.storeLE(h.streamID, at: FrameLayout.offStreamID)
+        p.storeLE(h.sequence, at: FrameLayout.offSequence)
+        p.storeLE(h.baseVersion, at: FrameLayout.offBaseVersion)
+        p.storeLE(h.stateVersion, at: FrameLayout.offStateVersion)
+        p.storeLE(h.flags & FrameLayout.flagHasDigest != 0 ? h.stateDigest : 0, at: FrameLayout.offStateDigest)
+        p.storeLE(payloadLength, at: FrameLayout.offPayloadLength)
+    }
+
+    /// The checksum of a frame: format 1 hashes `[16, length)` with seed 0, format 2 seeds it
+    /// with the prefix's first 8 bytes (so flags and header length are covered too).
+    static func checksum(_ p: UnsafeRawPointer, length: Int) -> UInt64 {
+        let count = length - FrameLayout.checksumStart
+        if p.load(fromByteOffset: 4, as: UInt8.self) == HeaderV2.formatVersion {
+            return xxh3(p + FrameLayout.checksumStart, count, seed: p.le(0, as: UInt64.self))
+        }
+        return xxh3(p + FrameLayout.checksumStart, count)
+    }
+
     /// Computes and stores the checksum; call after every byte of the frame is written.
     static func seal(_ p: UnsafeMutableRawPointer, length: Int) {
-        let sum = xxh3(p + FrameLayout.checksumStart, length - FrameLayout.checksumStart)
-        p.storeLE(sum, at: FrameLayout.offChecksum)
+        p.storeLE(checksum(p, length: length), at: FrameLayout.offChecksum)
     }
 }

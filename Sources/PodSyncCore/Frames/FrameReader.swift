@@ -18,6 +18,10 @@ public struct FrameHeader: Sendable, Equatable {
     public var transforms: UInt8
     /// The zstd dictionary the payload names (0: none, or the payload's start was not given).
     public var dictionaryID: UInt32 = 0
+    /// The writer's term (format 2; 0 for format 1).
+    public var term: UInt64 = 0
+    /// Format 2: the CHUNK record of a chunk.
+    public var chunk: ChunkRecord? = nil
 
     public var isReset: Bool { flags & FrameLayout.flagReset != 0 }
     public var hasDigest: Bool { flags & FrameLayout.flagHasDigest != 0 }
@@ -44,33 +48,59 @@ public enum FrameReader {
     /// The decoded-size limit of store-less validation when the caller sets none.
     public static let defaultMaxDecodedBytes = FrameCodec.defaultMaxDecodedBytes
     /// Decodes the header from the first bytes of a frame (the rest need not be present): magic,
-    /// format version and header length are checked.
+    /// format version, header length and (format 2) the header's fields are checked.
     public static func peek(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> FrameHeader {
-        guard frame.count >= FrameLayout.headerSize, let p = frame.baseAddress else {
-            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold the \(FrameLayout.headerSize)-byte header")
+        let p = try checkPrefix(frame)
+        var header: FrameHeader
+        if isFormat2(p) {
+            let prefix = try HeaderV2.peekPrefix(p, count: frame.count)
+            header = try HeaderV2.parse(p, headerLength: prefix.headerLength, flags: prefix.flags)
+        } else {
+            header = try peekV1(frame)
+        }
+        header.dictionaryID = dictionaryID(frame, header)
+        return header
+    }
+
+    /// Steps 1 to 3 (V1 to V3): the prefix, magic and a format version this library reads.
+    static func checkPrefix(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> UnsafeRawPointer {
+        guard frame.count >= HeaderV2.prefixSize, let p = frame.baseAddress else {
+            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold the \(HeaderV2.prefixSize)-byte prefix of a frame")
         }
         guard p.le(FrameLayout.offMagic, as: UInt32.self) == FrameLayout.magic else {
             throw PodSyncError(Status.frameMagic, "not a PodSync frame (bad magic)")
         }
         let formatVersion = p.le(FrameLayout.offFormatVersion, as: UInt16.self)
-        guard formatVersion == FrameLayout.formatVersion else {
-            throw PodSyncError(Status.frameVersion, "frame format version \(formatVersion) is not supported (this library reads 1)")
+        guard formatVersion == FrameLayout.formatVersion || isFormat2(p) else {
+            throw PodSyncError(Status.frameVersion, "frame format version \(formatVersion & 0xFF) is not supported (this library reads 1 and 2)")
+        }
+        return p
+    }
+
+    @inline(__always) static func isFormat2(_ p: UnsafeRawPointer) -> Bool {
+        p.load(fromByteOffset: FrameLayout.offFormatVersion, as: UInt8.self) == HeaderV2.formatVersion
+    }
+
+    static func dictionaryID(_ frame: UnsafeRawBufferPointer, _ header: FrameHeader) -> UInt32 {
+        guard header.codec == FrameLayout.codecZstd && frame.count > header.headerLength, let p = frame.baseAddress else { return 0 }
+        return ZSTD_getDictID_fromFrame(p + header.headerLength, frame.count - header.headerLength)
+    }
+
+    /// The 88-byte header of format 1.
+    static func peekV1(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> FrameHeader {
+        guard frame.count >= FrameLayout.headerSize, let p = frame.baseAddress else {
+            throw PodSyncError(Status.frameTruncated, "\(frame.count) bytes cannot hold the \(FrameLayout.headerSize)-byte header")
         }
         let headerLength = Int(p.le(FrameLayout.offHeaderLength, as: UInt16.self))
         guard headerLength >= FrameLayout.headerSize && headerLength % 8 == 0 else {
             throw .malformed("header length \(headerLength) is not a multiple of 8 of at least \(FrameLayout.headerSize)")
         }
-        let codec = p.le(FrameLayout.offCodec, as: UInt8.self)
-        var dictionaryID: UInt32 = 0
-        if codec == FrameLayout.codecZstd && frame.count > headerLength {
-            dictionaryID = ZSTD_getDictID_fromFrame(p + headerLength, frame.count - headerLength)
-        }
         return FrameHeader(
-            formatVersion: formatVersion, headerLength: headerLength,
+            formatVersion: FrameLayout.formatVersion, headerLength: headerLength,
             frameLength: p.le(FrameLayout.offFrameLength, as: UInt64.self),
             flags: p.le(FrameLayout.offFlags, as: UInt32.self),
             sectionCount: Int(p.le(FrameLayout.offSectionCount, as: UInt16.self)),
-            codec: codec,
+            codec: p.le(FrameLayout.offCodec, as: UInt8.self),
             schemaHash: p.le(FrameLayout.offSchemaHash, as: UInt64.self),
             streamID: p.le(FrameLayout.offStreamID, as: UInt64.self),
             sequence: p.le(FrameLayout.offSequence, as: UInt64.self),
@@ -78,7 +108,24 @@ public enum FrameReader {
             stateVersion: p.le(FrameLayout.offStateVersion, as: UInt64.self),
             stateDigest: p.le(FrameLayout.offStateDigest, as: UInt64.self),
             payloadLength: p.le(FrameLayout.offPayloadLength, as: UInt64.self),
-            transforms: p.le(FrameLayout.offTransforms, as: UInt8.self), dictionaryID: dictionaryID)
+            transforms: p.le(FrameLayout.offTransforms, as: UInt8.self))
+    }
+
+    /// Steps 4 to 7 (V7 to V10): the frame's length against the bytes given, and the checksum.
+    static func checkLengthAndChecksum(_ frame: UnsafeRawBufferPointer, frameLength: UInt64, headerLength: Int) throws(PodSyncError) {
+        guard frameLength <= UInt64(frame.count) else {
+            throw PodSyncError(Status.frameTruncated, "frame says it is \(frameLength) bytes but only \(frame.count) are given")
+        }
+        guard frameLength == UInt64(frame.count) else {
+            throw .malformed("\(UInt64(frame.count) - frameLength) bytes follow the \(frameLength)-byte frame")
+        }
+        guard frameLength % 8 == 0, headerLength <= frame.count else {
+            throw .malformed("frame length \(frameLength) is not a multiple of 8 or shorter than its header")
+        }
+        let base = frame.baseAddress!
+        guard FrameBuilder.checksum(base, length: frame.count) == base.le(FrameLayout.offChecksum, as: UInt64.self) else {
+            throw PodSyncError(Status.frameChecksum, "checksum mismatch: the frame is corrupt")
+        }
     }
 
     /// Validates a whole frame (`frame` must be exactly one frame): header, checksum, schema hash
@@ -90,44 +137,44 @@ public enum FrameReader {
         mode: FrameCodec.UnpackMode = .decode,
         packed: inout ByteBuffer, decoded: inout ByteBuffer, zstd: inout ZstdContexts
     ) throws(PodSyncError) -> (FrameHeader, [SectionView]) {
-        let header = try peek(frame)
-        guard header.frameLength <= UInt64(frame.count) else {
-            throw PodSyncError(Status.frameTruncated, "frame says it is \(header.frameLength) bytes but only \(frame.count) are given")
-        }
-        guard header.frameLength == UInt64(frame.count) else {
-            throw .malformed("\(UInt64(frame.count) - header.frameLength) bytes follow the \(header.frameLength)-byte frame")
-        }
-        guard header.frameLength % 8 == 0, header.headerLength <= frame.count else {
-            throw .malformed("frame length \(header.frameLength) is not a multiple of 8 or shorter than its header")
-        }
-        let base = frame.baseAddress!
-        let checksum = xxh3(base + FrameLayout.checksumStart, frame.count - FrameLayout.checksumStart)
-        guard checksum == base.le(FrameLayout.offChecksum, as: UInt64.self) else {
-            throw PodSyncError(Status.frameChecksum, "checksum mismatch: the frame is corrupt")
-        }
-        if schema != nil && header.schemaHash != schemaHash {
-            throw PodSyncError(Status.schemaMismatch, "frame was written for schema \(hex(header.schemaHash)), this store has \(hex(schemaHash))")
-        }
-        guard header.flags & ~FrameLayout.knownFlags == 0 else {
-            throw .malformed("unknown flag bits \(hex(UInt64(header.flags & ~FrameLayout.knownFlags)))")
-        }
-        guard header.codec == FrameLayout.codecNone || header.codec == FrameLayout.codecZstd else {
-            throw PodSyncError(Status.unsupportedCodec, "codec \(header.codec) is not supported by this library")
-        }
-        let encoded = header.codec != FrameLayout.codecNone || header.transforms != 0
-        if !encoded {
-            guard header.payloadLength == header.frameLength - UInt64(header.headerLength) else {
-                throw .malformed("payload length \(header.payloadLength) disagrees with the frame length")
+        let p = try checkPrefix(frame)
+        var header: FrameHeader
+        if isFormat2(p) {
+            let prefix = try HeaderV2.peekPrefix(p, count: frame.count)
+            try checkLengthAndChecksum(frame, frameLength: prefix.frameLength, headerLength: prefix.headerLength)
+            header = try HeaderV2.parse(p, headerLength: prefix.headerLength, flags: prefix.flags)
+            if schema != nil && header.schemaHash != schemaHash {
+                throw PodSyncError(Status.schemaMismatch, "frame was written for schema \(hex(header.schemaHash)), this store has \(hex(schemaHash))")
             }
-        }
-        if header.isReset {
-            guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
+            try HeaderV2.checkKind(header)
         } else {
-            guard header.baseVersion < header.stateVersion else {
-                throw .malformed("delta base version \(header.baseVersion) is not below its version \(header.stateVersion)")
+            header = try peekV1(frame)
+            try checkLengthAndChecksum(frame, frameLength: header.frameLength, headerLength: header.headerLength)
+            if schema != nil && header.schemaHash != schemaHash {
+                throw PodSyncError(Status.schemaMismatch, "frame was written for schema \(hex(header.schemaHash)), this store has \(hex(schemaHash))")
             }
+            guard header.flags & ~FrameLayout.knownFlags == 0 else {
+                throw .malformed("unknown flag bits \(hex(UInt64(header.flags & ~FrameLayout.knownFlags)))")
+            }
+            guard header.codec == FrameLayout.codecNone || header.codec == FrameLayout.codecZstd else {
+                throw PodSyncError(Status.unsupportedCodec, "codec \(header.codec) is not supported by this library")
+            }
+            if !(header.codec != FrameLayout.codecNone || header.transforms != 0) {
+                guard header.payloadLength == header.frameLength - UInt64(header.headerLength) else {
+                    throw .malformed("payload length \(header.payloadLength) disagrees with the frame length")
+                }
+            }
+            if header.isReset {
+                guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
+            } else {
+                guard header.baseVersion < header.stateVersion else {
+                    throw .malformed("delta base version \(header.baseVersion) is not below its version \(header.stateVersion)")
+                }
+            }
+            if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
         }
-        if !header.hasDigest && header.stateDigest != 0 { throw .malformed("state digest set without HAS_DIGEST") }
+        header.dictionaryID = dictionaryID(frame, header)
+        let encoded = header.codec != FrameLayout.codecNone || header.transforms != 0
         // Stream id 0 means "no stream": only a replica that follows none writes it, and it has
         // nothing but the empty state at version 0 to serve.
         if header.streamID == 0 && !(header.isReset && header.stateVersion == 0) {
@@ -136,6 +183,7 @@ public enum FrameReader {
         if encoded {
             let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded, maxPuts: maxPuts, mode: mode,
                                                  packed: &packed, decoded: &decoded, zstd: &zstd)
+            if mode == .decode { try checkChunkKeys(header, sections) }
             return (header, sections)
         }
         var sections: [SectionView] = []
@@ -162,7 +210,33 @@ public enum FrameReader {
         guard position == frame.count else {
             throw .malformed("\(frame.count - position) bytes after the last of \(header.sectionCount) sections")
         }
+        try checkChunkKeys(header, sections)
         return (header, sections)
+    }
+
+    /// Step V21 for chunks: in every section the keys are strictly ascending and inside the
+    /// chunk's range `[start, end)` (table first, then key).
+    static func checkChunkKeys(_ header: FrameHeader, _ sections: [SectionView]) throws(PodSyncError) {
+        guard let chunk = header.chunk else { return }
+        for s in sections {
+            guard s.deleteCount == 0 else { throw .malformed("a snapshot chunk cannot carry deletions") }
+            guard s.putCount > 0 else { continue }
+            var previous: UInt64 = 0
+            for i in 0..<s.putCount {
+                let key = s.putKeys.le(8 * i, as: UInt64.self)
+                if i > 0 && key <= previous { throw .malformed("chunk keys of table \(s.tableID) are not strictly ascending") }
+                previous = key
+            }
+            let first = s.putKeys.le(0, as: UInt64.self)
+            guard (s.tableID, first) >= (chunk.startTable, chunk.startKey) else {
+                throw .malformed("chunk holds key \(first) of table \(s.tableID), before its start")
+            }
+            if !chunk.last {
+                guard (s.tableID, previous) < (chunk.endTable, chunk.endKey) else {
+                    throw .malformed("chunk holds key \(previous) of table \(s.tableID), at or past its end")
+                }
+            }
+        }
     }
 
     /// Reads section `index` of a frame in place, re-checking bounds but not the checksum.

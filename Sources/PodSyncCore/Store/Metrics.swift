@@ -26,6 +26,9 @@ public struct Metrics: Sendable, Equatable {
     public var gaps: UInt64 = 0
     public var stale: UInt64 = 0
     public var resyncs: UInt64 = 0
+    public var chunksOut: UInt64 = 0
+    public var chunksStaged: UInt64 = 0
+    public var chunkGaps: UInt64 = 0
     /// rejects[k]: apply calls that returned status -k.
     public var rejects = [UInt64](repeating: 0, count: statuses)
     /// Log2 histograms of call durations in nanoseconds.

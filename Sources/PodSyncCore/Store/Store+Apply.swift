@@ -31,7 +31,12 @@ extension Store {
             frame, schema: schema, schemaHash: schemaHash, maxDecoded: options.maxDecodedBytes, maxPuts: options.maxRecords,
             packed: &decodePacked, decoded: &decoded, zstd: &zstd)
 
+        if let chunk = header.chunk {
+            return try applyChunk(header, chunk, sections, frameBytes: frame.count)
+        }
         if header.isReset {
+            // A whole snapshot replaces the state a fill in place was building.
+            if let s = staging, s.tables == nil { dropStaging() }
             // The empty snapshot of a replica that follows no stream says nothing about a stream
             // this replica follows: it must not wipe it.
             if bound && header.streamID == 0 {
@@ -52,6 +57,8 @@ extension Store {
             }
             if header.stateVersion <= version && bound { return Status.duplicate }
             if header.baseVersion > version { return Status.gap }
+            // Half a snapshot filled in place is no state a delta can apply to.
+            if let s = staging, s.tables == nil { return Status.gap }
             // A delta from v to v+1 needs no tombstone for a key the replica did not have: no
             // replica at a version this one can serve had it either. A wider (catch-up) delta does,
             // for replicas between its base and its version.
@@ -59,6 +66,9 @@ extension Store {
             for s in sections { deletes &+= s.deleteCount }
             let keeps = keepsTombstones(for: deletes)
             try reserveForDelta(sections, keepsTombstones: keeps)
+            if !images.isEmpty {
+                for s in sections { try reserveSaves(table: s.tableIndex, count: s.putCount &+ s.deleteCount) }
+            }
             if !keeps { forgetAllTombstones(floor: header.stateVersion) }
             applyDelta(sections, version: header.stateVersion, tombstones: keeps,
                        absentNeedTombstones: header.stateVersion != header.baseVersion &+ 1)
@@ -87,6 +97,7 @@ extension Store {
     mutating func applyDelta(_ sections: [SectionView], version frameVersion: UInt64, tombstones: Bool,
                              absentNeedTombstones: Bool) {
         var newDigest = digest
+        let preserving = !images.isEmpty
         for s in sections {
             let t = s.tableIndex
             let id = s.tableID
@@ -95,6 +106,7 @@ extension Store {
                 let key = s.deleteKeys.le(8 * i, as: UInt64.self)
                 let slot = tables[t].index.find(key)
                 if slot != nilSlot {
+                    if preserving { preserve(table: t, key: key, record: tables[t].record(Int(slot))) }
                     newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
                     tables[t].removeSlot(slot)
                 } else if !absentNeedTombstones {
@@ -110,6 +122,7 @@ extension Store {
                 var slot = found
                 if slot != nilSlot {
                     let target = table.record(Int(slot))
+                    if preserving { self.preserve(table: t, key: key, record: target) }
                     newDigest &-= recordDigest(table: id, key: key, record: target, size: size)
                     if xor { xorRecord(target, with: source, size: size) } else { copyRecord(to: target, from: source, size: size) }
                     newDigest &+= recordDigest(table: id, key: key, record: target, size: size)
@@ -126,6 +139,7 @@ extension Store {
     }
 
     mutating func applyReset(_ sections: [SectionView], version frameVersion: UInt64) {
+        expireImages()
         var newDigest: UInt64 = 0
         var next = 0
         for t in 0..<tableCount {

@@ -60,8 +60,14 @@ extension Store {
         let frames = splitIntoFrames(active)
         let keeps = keepsTombstones(for: deletions)
         try reserveForFlush(frames, work: active, tombstones: keeps)
+        if !images.isEmpty {
+            for w in active { try reserveSaves(table: w.table, count: w.puts &+ w.deletes) }
+        }
 
         // Nothing below can fail.
+        if !images.isEmpty {
+            for w in active { preserveBatch(table: w.table) }
+        }
         outbox.clear()
         metrics.writes &+= writesSinceFlush
         metrics.coalescedWrites &+= writesSinceFlush > changes ? writesSinceFlush - changes : 0
@@ -83,9 +89,11 @@ extension Store {
     mutating func reserveForFlush(_ frames: [[Part]], work active: [TableWork], tombstones: Bool) throws(PodSyncError) {
         var lengths: [Int] = []
         lengths.reserveCapacity(frames.count)
-        for parts in frames {
+        for (i, parts) in frames.enumerated() {
             var plans = sectionPlans(parts, work: active)
-            lengths.append(FrameBuilder.layout(&plans))
+            let v = version &+ UInt64(i) &+ 1
+            lengths.append(FrameBuilder.plan(&plans, header: header(flags: frameFlags, sequence: sequence &+ UInt64(i) &+ 1,
+                                                                      base: v &- 1, state: v, digest: 0)).length)
         }
         guard outbox.reserve(lengths: lengths) else {
             throw PodSyncError(Status.noMemory, "cannot allocate \(lengths.reduce(0, &+)) bytes of frames")
@@ -96,6 +104,13 @@ extension Store {
                 throw PodSyncError(Status.noMemory, "cannot allocate the change log of table \(tables[w.table].schema.id)")
             }
         }
+    }
+
+    /// The header fields of a frame this store produces, in its frame format.
+    func header(flags: UInt32, sequence: UInt64, base: UInt64, state: UInt64, digest: UInt64) -> FrameBuilder.HeaderFields {
+        FrameBuilder.HeaderFields(flags: flags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
+                                  baseVersion: base, stateVersion: state, stateDigest: digest,
+                                  formatVersion: options.frameFormat)
     }
 
     func sectionPlans(_ parts: [Part], work: [TableWork]) -> [SectionPlan] {
@@ -152,7 +167,8 @@ extension Store {
     /// The outbox, logs and tombstones were reserved (`reserveForFlush`): this cannot fail.
     mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64, tombstones: Bool) {
         var plans = sectionPlans(parts, work: work)
-        let length = FrameBuilder.layout(&plans)
+        let (headerLength, length) = FrameBuilder.plan(&plans, header: header(flags: frameFlags, sequence: sequence &+ 1,
+                                                                              base: frameVersion &- 1, state: frameVersion, digest: 0))
         guard let p = outbox.beginFrame(length: length) else { preconditionFailure("outbox space was reserved") }
         var newDigest = digest
         // For the XOR transform: each put's value at the base version (its pre-image, or none).
@@ -205,9 +221,9 @@ extension Store {
         }
         digest = newDigest
         sequence &+= 1
-        FrameBuilder.writeFrame(p, length: length, header: .init(
-            flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
-            baseVersion: frameVersion - 1, stateVersion: frameVersion, stateDigest: newDigest), sections: plans)
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength,
+                                header: header(flags: frameFlags, sequence: sequence, base: frameVersion - 1,
+                                               state: frameVersion, digest: newDigest), sections: plans)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: wantBases ? bases : nil)
     }
 
@@ -314,7 +330,8 @@ extension Store {
                         alignment: tables[t].schema.alignment, putCount: tables[t].catchupKeys.count,
                         deleteCount: tables[t].catchupDeletes.count)
         }
-        let length = FrameBuilder.layout(&plans)
+        let fields = header(flags: frameFlags, sequence: sequence &+ 1, base: since, state: version, digest: digest)
+        let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte catch-up delta")
         }
@@ -329,19 +346,15 @@ extension Store {
             }
         }
         sequence &+= 1
-        FrameBuilder.writeFrame(p, length: length, header: .init(
-            flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
-            baseVersion: since, stateVersion: version, stateDigest: digest), sections: plans)
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
         return Status.ok
     }
 
-    /// One RESET frame with the whole state as of the last flush.
+    /// The whole state as of the last flush: one RESET frame, or the chunks of a chunked snapshot
+    /// when it does not fit in max_frame_bytes.
     public mutating func snapshot() throws(PodSyncError) -> Int32 {
         try refuseIfDiverged()
-        let start = podsync_monotonic_ns()
-        defer { metrics.recordEncode(since: start) }
-        outbox.clear()
         var plans: [SectionPlan] = []
         for t in 0..<tableCount {
             let live = tables[t].dirty.count == 0 ? tables[t].count : flushedCount(t)
@@ -350,7 +363,22 @@ extension Store {
                                          alignment: tables[t].schema.alignment, putCount: live, deleteCount: 0))
             }
         }
-        let length = FrameBuilder.layout(&plans)
+        let fields = header(flags: frameFlags | FrameLayout.flagReset, sequence: sequence &+ 1, base: 0, state: version, digest: digest)
+        let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
+        if options.maxFrameBytes != 0 && UInt64(length) > options.maxFrameBytes {
+            var stream = try beginSnapshot(maxChunkBytes: max(Int(clamping: options.maxFrameBytes), Store.minChunkBytes))
+            outbox.clear()
+            do {
+                while !stream.finished { try produceChunk(&stream) }
+            } catch {
+                outbox.clear()
+                throw error
+            }
+            return Status.ok
+        }
+        let start = podsync_monotonic_ns()
+        defer { metrics.recordEncode(since: start) }
+        outbox.clear()
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte snapshot")
         }
@@ -380,9 +408,7 @@ extension Store {
             }
         }
         sequence &+= 1
-        FrameBuilder.writeFrame(p, length: length, header: .init(
-            flags: frameFlags | FrameLayout.flagReset, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
-            baseVersion: 0, stateVersion: version, stateDigest: digest), sections: plans)
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount }, bases: nil)
         return Status.ok
     }

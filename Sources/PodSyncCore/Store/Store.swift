@@ -26,6 +26,11 @@ public struct StoreOptions: Sendable, Equatable {
     public var maxRecords: UInt64 = 0
     /// Most deletions remembered for catch-up, all tables together (0: no limit).
     public var maxTombstones: UInt64 = 1 << 20
+    /// Writer: the format (1 or 2) of frames that need no format-2 feature; chunks are format 2.
+    public var frameFormat: UInt8 = 1
+    /// Replica: an empty replica that follows no stream fills its tables with a snapshot's chunks
+    /// as they arrive instead of staging them.
+    public var fillInPlace = false
 
     public init() {}
 }
@@ -39,7 +44,7 @@ public struct Store: ~Copyable {
     public let schemaHash: UInt64
     public let role: Role
     public let options: StoreOptions
-    let tables: UnsafeMutablePointer<Table>
+    var tables: UnsafeMutablePointer<Table>
     public let tableCount: Int
 
     /// Version of the flushed (writer) or applied (replica) state.
@@ -75,6 +80,12 @@ public struct Store: ~Copyable {
     var writesSinceFlush: UInt64 = 0
     var manualNow: UInt64 = 0
     var batchStartMs: UInt64 = 0
+    /// Images of chunked snapshots in flight, kept at their version by copy-on-write.
+    var images: [WeakImage] = []
+    /// Replica: the chunked snapshot being staged.
+    var staging: Staging? = nil
+    /// Replica: chunk 0 of the snapshot whose later chunk came first (nothing staged).
+    var wantedChunk: ChunkPosition? = nil
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema

@@ -19,6 +19,12 @@ func xxh3(_ bytes: UnsafeRawPointer, _ count: Int) -> UInt64 {
     XXH3_64bits(bytes, count)
 }
 
+/// XXH3-64 with a seed.
+@inline(__always)
+func xxh3(_ bytes: UnsafeRawPointer, _ count: Int, seed: UInt64) -> UInt64 {
+    XXH3_64bits_withSeed(bytes, count, seed)
+}
+
 /// The contribution of one record to the state digest (docs/FORMAT.md, "State digest"). The state
 /// digest is the wrapping sum of these over all records, so it is order-independent and can be
 /// updated incrementally: subtract the old record's term, add the new one's.

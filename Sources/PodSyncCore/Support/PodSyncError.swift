@@ -21,6 +21,9 @@ public enum Status {
     public static let gap: Int32 = 4
     public static let stale: Int32 = 5
     public static let snapshotRequired: Int32 = 6
+    public static let chunkGap: Int32 = 7
+    public static let chunkStaged: Int32 = 8
+    public static let done: Int32 = 10
 
     public static let invalidArgument: Int32 = -1
     public static let unknownTable: Int32 = -2
@@ -43,6 +46,9 @@ public enum Status {
     public static let frameTooLarge: Int32 = -21
     public static let dictionaryMissing: Int32 = -22
     public static let limit: Int32 = -23
+    public static let snapshotExpired: Int32 = -24
+    public static let frameFeature: Int32 = -28
+    public static let chunkMismatch: Int32 = -29
     public static let `internal`: Int32 = -99
 
     /// The name of a status ("PODSYNC_E_FRAME_CHECKSUM"), "PODSYNC_UNKNOWN_STATUS" for other
@@ -56,6 +62,9 @@ public enum Status {
         case gap: "PODSYNC_GAP"
         case stale: "PODSYNC_STALE"
         case snapshotRequired: "PODSYNC_SNAPSHOT_REQUIRED"
+        case chunkGap: "PODSYNC_CHUNK_GAP"
+        case chunkStaged: "PODSYNC_CHUNK_STAGED"
+        case done: "PODSYNC_DONE"
         case invalidArgument: "PODSYNC_E_INVALID_ARGUMENT"
         case unknownTable: "PODSYNC_E_UNKNOWN_TABLE"
         case recordSize: "PODSYNC_E_RECORD_SIZE"
@@ -77,6 +86,9 @@ public enum Status {
         case frameTooLarge: "PODSYNC_E_FRAME_TOO_LARGE"
         case dictionaryMissing: "PODSYNC_E_DICTIONARY_MISSING"
         case limit: "PODSYNC_E_LIMIT"
+        case snapshotExpired: "PODSYNC_E_SNAPSHOT_EXPIRED"
+        case frameFeature: "PODSYNC_E_FRAME_FEATURE"
+        case chunkMismatch: "PODSYNC_E_CHUNK_MISMATCH"
         case `internal`: "PODSYNC_E_INTERNAL"
         default: "PODSYNC_UNKNOWN_STATUS"
         }

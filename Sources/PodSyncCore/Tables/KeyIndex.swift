@@ -38,6 +38,9 @@ struct KeyIndex: ~Copyable {
         return memory
     }
 
+    /// Memory of the buckets.
+    var bytes: Int { (mask &+ 1) &* MemoryLayout<IndexEntry>.stride }
+
     @inline(__always) func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: fmix64(key)) & mask }
 
     /// Hints the CPU to fetch the bucket `key` starts probing at.

@@ -1,0 +1,53 @@
+/// A chunked snapshot a replica is receiving: its identity, the chunk it expects next, and the
+/// records received so far, in tables of their own (or, filling in place, in the store's).
+final class Staging {
+    let streamID: UInt64
+    let snapshotID: UInt64
+    let stateVersion: UInt64
+    let stateDigest: UInt64
+    let hasDigest: Bool
+    var nextIndex: UInt64 = 0
+    var nextTable: UInt32 = 0
+    var nextKey: UInt64 = 0
+    var records: UInt64 = 0
+    var digest: UInt64 = 0
+    /// The staged tables; nil when filling the store's own tables in place.
+    var tables: UnsafeMutablePointer<Table>?
+    let tableCount: Int
+
+    init(header: FrameHeader, chunk: ChunkRecord, schema: Schema, inPlace: Bool) {
+        streamID = header.streamID
+        snapshotID = chunk.snapshotID
+        stateVersion = header.stateVersion
+        stateDigest = header.stateDigest
+        hasDigest = header.hasDigest
+        tableCount = schema.tables.count
+        if !inPlace {
+            let fresh = UnsafeMutablePointer<Table>.allocate(capacity: max(tableCount, 1))
+            for (i, table) in schema.tables.enumerated() { (fresh + i).initialize(to: Table(schema: table)) }
+            tables = fresh
+        }
+    }
+
+    deinit {
+        if let tables {
+            tables.deinitialize(count: tableCount)
+            tables.deallocate()
+        }
+    }
+
+    func isPart(of header: FrameHeader, _ chunk: ChunkRecord) -> Bool {
+        header.streamID == streamID && chunk.snapshotID == snapshotID && header.stateVersion == stateVersion
+    }
+
+    /// Approximate memory of the staged tables (metrics).
+    var bytesHeld: Int {
+        guard let tables else { return 0 }
+        var total = 0
+        for t in 0..<tableCount {
+            total &+= tables[t].capacity &* (tables[t].recordSize &+ 8 &+ MemoryLayout<SlotMeta>.stride)
+            total &+= tables[t].index.bytes &+ tables[t].log.capacity &* MemoryLayout<LogEntry>.stride
+        }
+        return total
+    }
+}

@@ -1,0 +1,206 @@
+/// Applying the chunks of a chunked snapshot on a replica (docs/FORMAT.md, "Chunked snapshots and
+/// deltas"): staged beside the visible state, which changes only at the switch after the last
+/// chunk; or, for an empty replica with fill-in-place, applied to its tables as they come.
+extension Store {
+    /// What a replica expects next of a chunked snapshot (podsync_store_staging).
+    public struct ChunkPosition: Sendable, Equatable {
+        public var streamID: UInt64
+        public var snapshotID: UInt64
+        public var stateVersion: UInt64
+        public var chunkIndex: UInt64
+        public var startTable: UInt32
+        public var startKey: UInt64
+
+        public init(streamID: UInt64, snapshotID: UInt64, stateVersion: UInt64, chunkIndex: UInt64, startTable: UInt32, startKey: UInt64) {
+            self.streamID = streamID
+            self.snapshotID = snapshotID
+            self.stateVersion = stateVersion
+            self.chunkIndex = chunkIndex
+            self.startTable = startTable
+            self.startKey = startKey
+        }
+    }
+
+    /// The staged snapshot's next chunk, or (nothing staged) chunk 0 of the last snapshot whose
+    /// later chunk arrived first; nil when there is neither.
+    public var stagingPosition: ChunkPosition? {
+        if let s = staging {
+            return ChunkPosition(streamID: s.streamID, snapshotID: s.snapshotID, stateVersion: s.stateVersion,
+                                 chunkIndex: s.nextIndex, startTable: s.nextTable, startKey: s.nextKey)
+        }
+        return wantedChunk
+    }
+
+    /// Bytes of the staged tables (metrics).
+    public var stagingBytesHeld: Int { staging?.bytesHeld ?? 0 }
+
+    /// Classifies and applies one validated chunk. Returns the status of podsync_store_apply.
+    mutating func applyChunk(_ header: FrameHeader, _ chunk: ChunkRecord, _ sections: [SectionView], frameBytes: Int) throws(PodSyncError) -> Int32 {
+        // 1. Older than (or equal to) what the replica holds of the same stream.
+        if bound && header.streamID == streamID && !diverged {
+            if header.stateVersion < version { return Status.stale }
+            if header.stateVersion == version { return Status.duplicate }
+        }
+        if bound && header.streamID == 0 {
+            throw PodSyncError(Status.streamMismatch, "a snapshot of no stream (stream id 0) cannot replace the state of stream \(hex(streamID))")
+        }
+        if let s = staging, s.isPart(of: header, chunk) {
+            // 2. Part of the staged snapshot.
+            if chunk.index < s.nextIndex { return Status.duplicate }
+            if chunk.index > s.nextIndex {
+                metrics.chunkGaps &+= 1
+                return Status.chunkGap
+            }
+            do { try checkContinuity(s, header, chunk, sections) } catch {
+                dropStaging()
+                throw error
+            }
+        } else if chunk.index == 0 && (staging == nil || staging!.streamID != header.streamID || header.stateVersion >= staging!.stateVersion) {
+            // 3. The first chunk of a newer snapshot: it replaces what was staged.
+            dropStaging()
+            let inPlace = options.fillInPlace && !bound && version == 0 && isEmpty
+            staging = Staging(header: header, chunk: chunk, schema: schema, inPlace: inPlace)
+            wantedChunk = nil
+        } else {
+            // 4. A chunk of a snapshot not staged.
+            if let s = staging, header.streamID == s.streamID, header.stateVersion < s.stateVersion { return Status.stale }
+            if staging == nil {
+                wantedChunk = ChunkPosition(streamID: header.streamID, snapshotID: chunk.snapshotID, stateVersion: header.stateVersion,
+                                            chunkIndex: 0, startTable: 0, startKey: 0)
+            }
+            metrics.chunkGaps &+= 1
+            return Status.chunkGap
+        }
+        let s = staging!
+        try stageChunk(s, header, chunk, sections)
+        metrics.wireBytesIn &+= UInt64(frameBytes)
+        for section in sections { metrics.recordsApplied &+= UInt64(section.putCount) }
+        guard chunk.last else {
+            metrics.chunksStaged &+= 1
+            return Status.chunkStaged
+        }
+        return try switchToStaged(s, header)
+    }
+
+    /// The chunk continues the staging exactly: its start is the previous chunk's end, its digest
+    /// and (last) record count agree. Otherwise the staging is dropped.
+    func checkContinuity(_ s: Staging, _ header: FrameHeader, _ chunk: ChunkRecord, _ sections: [SectionView]) throws(PodSyncError) {
+        var problem: String? = nil
+        if (chunk.startTable, chunk.startKey) != (s.nextTable, s.nextKey) {
+            problem = "chunk \(chunk.index) starts at table \(chunk.startTable) key \(chunk.startKey), but the chunks before it end at table \(s.nextTable) key \(s.nextKey)"
+        } else if header.stateDigest != s.stateDigest || header.hasDigest != s.hasDigest {
+            problem = "chunk \(chunk.index) carries another state digest than the chunks before it"
+        } else if chunk.last {
+            var puts: UInt64 = 0
+            for section in sections { puts &+= UInt64(section.putCount) }
+            if s.records &+ puts != chunk.recordCount {
+                problem = "the last chunk says the snapshot has \(chunk.recordCount) records, the chunks hold \(s.records &+ puts)"
+            }
+        }
+        if let problem { throw chunkMismatch(problem) }
+    }
+
+    func chunkMismatch(_ message: String) -> PodSyncError {
+        PodSyncError(Status.chunkMismatch, message + "; the staged chunks were dropped, the state is unchanged")
+    }
+
+    var isEmpty: Bool {
+        for t in 0..<tableCount where tables[t].count > 0 { return false }
+        return true
+    }
+
+    /// Adds the chunk's records to the staging (checked and reserved first: on error nothing is
+    /// staged).
+    mutating func stageChunk(_ s: Staging, _ header: FrameHeader, _ chunk: ChunkRecord, _ sections: [SectionView]) throws(PodSyncError) {
+        if chunk.index == 0 && chunk.last {
+            // A one-chunk snapshot: its record count is checked here.
+            var puts: UInt64 = 0
+            for section in sections { puts &+= UInt64(section.putCount) }
+            if puts != chunk.recordCount {
+                dropStaging()
+                throw chunkMismatch("the only chunk says the snapshot has \(chunk.recordCount) records and holds \(puts)")
+            }
+        }
+        let target = s.tables ?? tables
+        var puts = 0
+        for section in sections { puts &+= section.putCount }
+        if options.maxRecords != 0 && s.records &+ UInt64(puts) > options.maxRecords {
+            throw PodSyncError(Status.limit, "the snapshot being staged would hold more than \(options.maxRecords) records, the store's max_records")
+        }
+        for section in sections {
+            let t = section.tableIndex
+            try target[t].reserve(section.putCount)
+            guard target[t].reserveLog(section.putCount, records: target[t].count &+ section.putCount) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate the change log of a staged table")
+            }
+        }
+        // Nothing below can fail.
+        if chunk.index == 0 && s.tables == nil { generation &+= 1 }
+        var added: UInt64 = 0
+        for section in sections {
+            let t = section.tableIndex
+            let id = section.tableID
+            let size = section.recordSize
+            for i in 0..<section.putCount {
+                let key = section.putKeys.le(8 * i, as: UInt64.self)
+                let record = section.records + i &* size
+                let slot = target[t].appendRecord(key: key, record: record)
+                target[t].stamp(slot, key: key, version: s.stateVersion)
+                added &+= recordDigest(table: id, key: key, record: record, size: size)
+            }
+        }
+        s.digest &+= added
+        if s.tables == nil {
+            digest &+= added
+            generation &+= 1
+        }
+        s.records &+= UInt64(puts)
+        s.nextIndex = chunk.index &+ 1
+        s.nextTable = chunk.endTable
+        s.nextKey = chunk.endKey
+    }
+
+    /// After the last chunk: the staged state becomes the replica's in one step, unless the replica
+    /// moved past it meanwhile.
+    mutating func switchToStaged(_ s: Staging, _ header: FrameHeader) throws(PodSyncError) -> Int32 {
+        staging = nil
+        if bound && header.streamID == streamID && !diverged && s.tables != nil {
+            if s.stateVersion < version { return Status.stale }
+            if s.stateVersion == version { return Status.duplicate }
+        }
+        if let staged = s.tables {
+            // Swap: the staging takes the old tables with it when it goes.
+            s.tables = tables
+            tables = staged
+        }
+        expireImages()
+        if bound || version != 0 { metrics.resyncs &+= 1 }
+        metrics.framesApplied &+= 1
+        if header.streamID != 0 {
+            streamID = header.streamID
+            bound = true
+        }
+        sequence = header.sequence
+        version = s.stateVersion
+        digest = s.digest
+        catchupFloor = s.stateVersion
+        diverged = false
+        generation &+= 1
+        if s.hasDigest && s.stateDigest != digest {
+            diverged = true
+            throw PodSyncError(Status.digestMismatch, "state digest \(hex(digest)) after snapshot version \(version) differs from the writer's \(hex(s.stateDigest)); the replica needs a snapshot")
+        }
+        return Status.ok
+    }
+
+    /// Forgets the staged chunks; filling in place, the tables go back to empty.
+    mutating func dropStaging() {
+        guard let s = staging else { return }
+        staging = nil
+        if s.tables == nil {
+            for t in 0..<tableCount { tables[t].removeAll(keepingCapacityFor: 0) }
+            digest = 0
+            generation &+= 1
+        }
+    }
+}
