@@ -429,7 +429,7 @@ typedef struct podsync_chunk_position {
    The snapshot belongs to its store for threading: use both from one thread at a time. It keeps
    the store alive (freeing the store first is allowed; the snapshot then still finishes). A
    diverged replica refuses with PODSYNC_E_DIVERGED. O(n log n) in the records. */
-#define PODSYNC_MIN_CHUNK_BYTES 4096
+#define PODSYNC_MIN_CHUNK_BYTES 512
 PODSYNC_API int32_t podsync_snapshot_begin(podsync_store *store, size_t max_chunk_bytes,
                                            podsync_snapshot **out);
 /* Continues a snapshot from a position (what a receiver's podsync_store_staging() reported):

@@ -83,18 +83,19 @@ final class FrameSource {
     /// the position of the next frame is unknown.
     func next() throws(FrameFailure) -> RawFrame? {
         let start = offset
-        let header = FrameLayout.headerSize
-        let got = try read(into: 0, count: header)
+        // The 16-byte prefix names the format and so the header's length (format 2 headers are
+        // 40 bytes and up, format 1 headers 88); the header names the frame's length.
+        let prefix = 16
+        let got = try read(into: 0, count: prefix)
         if got == 0 { return nil }
-        guard got == header else {
-            // Bytes that do not even start like a frame are not a truncated one: the engine's peek
-            // of the bytes padded with zeros says which.
-            (storage + got).initializeMemory(as: UInt8.self, repeating: 0, count: header - got)
-            if got >= 4, let error = peekError(header), error.code == Status.frameMagic {
-                throw FrameFailure(name, index, start, error.code, error.message)
-            }
-            throw FrameFailure(name, index, start, Status.frameTruncated, "the input ends \(got) bytes into a frame's \(header)-byte header")
+        guard got == prefix else { throw truncatedHeader(got: got, header: prefix, start: start) }
+        var header = FrameLayout.headerSize
+        if storage.load(fromByteOffset: 4, as: UInt8.self) == 2 && storage.load(fromByteOffset: 5, as: UInt8.self) >= 5 {
+            header = 8 * Int(storage.load(fromByteOffset: 5, as: UInt8.self))
         }
+        grow(to: header, keeping: prefix)
+        let rest = try read(into: prefix, count: header - prefix)
+        guard rest == header - prefix else { throw truncatedHeader(got: prefix + rest, header: header, start: start) }
         let length: UInt64
         do {
             length = try FrameReader.peek(UnsafeRawBufferPointer(start: storage, count: header)).frameLength
@@ -116,6 +117,16 @@ final class FrameSource {
         offset += UInt64(have)
         index += 1
         return RawFrame(source: name, index: index - 1, offset: start, bytes: UnsafeRawBufferPointer(start: storage, count: have))
+    }
+
+    /// The input ended inside a header: a truncated frame, unless the bytes do not even start like
+    /// one (the engine's peek of the bytes padded with zeros says which).
+    private func truncatedHeader(got: Int, header: Int, start: UInt64) -> FrameFailure {
+        (storage + got).initializeMemory(as: UInt8.self, repeating: 0, count: header - got)
+        if got >= 4, let error = peekError(header), error.code == Status.frameMagic {
+            return FrameFailure(name, index, start, error.code, error.message)
+        }
+        return FrameFailure(name, index, start, Status.frameTruncated, "the input ends \(got) bytes into a frame's \(header)-byte header")
     }
 
     /// Every frame, each handed to `body` (which may stop by throwing).

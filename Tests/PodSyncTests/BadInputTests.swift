@@ -203,7 +203,9 @@ struct LieCase: Sendable, CustomTestStringConvertible {
             LieCase("another stream id", PODSYNC_E_STREAM_MISMATCH, validate: PODSYNC_OK, { f, _ in f.setU64(H.streamID, f.u64(H.streamID) ^ 0x10) }),
             LieCase("magic PSYM", PODSYNC_E_FRAME_MAGIC, { f, _ in f[3] = UInt8(ascii: "M") }),
             LieCase("magic reversed", PODSYNC_E_FRAME_MAGIC, { f, _ in f.replaceSubrange(0..<4, with: Array("NYSP".utf8)) }),
-            LieCase("format_version 2", PODSYNC_E_FRAME_VERSION, { f, _ in f.setU16(H.formatVersion, 2) }),
+            LieCase("format_version 3", PODSYNC_E_FRAME_VERSION, { f, _ in f.setU16(H.formatVersion, 3) }),
+            // Byte 4 is 2: a format-2 frame whose header_units (byte 5, here 0) is below 5.
+            LieCase("format_version 2", PODSYNC_E_FRAME_MALFORMED, { f, _ in f.setU16(H.formatVersion, 2) }),
             LieCase("format_version 0", PODSYNC_E_FRAME_VERSION, { f, _ in f.setU16(H.formatVersion, 0) }),
             LieCase("checksum off by one", PODSYNC_E_FRAME_CHECKSUM, recompute: false, { f, _ in f.setU64(H.checksum, f.u64(H.checksum) &+ 1) }),
             LieCase("checksum 0", PODSYNC_E_FRAME_CHECKSUM, recompute: false, { f, _ in f.setU64(H.checksum, 0) }),
@@ -754,7 +756,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
             let p: UnsafePointer<CChar>? = podsync_status_name(code)
             #expect(p.map { String(cString: $0) } == name, "podsync_status_name(\(code))")
         }
-        for code: Int32 in [7, 8, 100, -8, -9, -24, -98, -100, .min, .max] {
+        for code: Int32 in [9, 11, 100, -8, -9, -25, -26, -27, -30, -98, -100, .min, .max] {
             let p: UnsafePointer<CChar>? = podsync_status_name(code)
             #expect(p.map { String(cString: $0) } == "PODSYNC_UNKNOWN_STATUS", "podsync_status_name(\(code))")
         }
@@ -762,10 +764,11 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
     }
 
     @Test func versionNumbers() {
-        #expect(podsync_version_number() == 400)
+        #expect(podsync_version_number() == 500)
         #expect(podsync_version_number() == UInt32(PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH))
         #expect(podsync_abi_version() == UInt32(PODSYNC_ABI_VERSION))
-        #expect(PODSYNC_FORMAT_VERSION == 1)
+        #expect(PODSYNC_FORMAT_VERSION == 2)
+        #expect(PODSYNC_FRAME_PREFIX_SIZE == 16)
         #expect(PODSYNC_FRAME_HEADER_SIZE == 88)
     }
 

@@ -429,7 +429,8 @@ let minimalFrameHex = """
         expectStatus(peek(tampered(f) { $0.setU16(H.headerLength, 80) }, size: 88).status, PODSYNC_E_FRAME_MALFORMED, "peek: header_length 80")
         expectStatus(peek(tampered(f) { $0.setU16(H.headerLength, 92) }, size: 88).status, PODSYNC_E_FRAME_MALFORMED, "peek: header_length 92")
         expectStatus(peek(tampered(f) { $0[0] = 0 }, size: 88).status, PODSYNC_E_FRAME_MAGIC, "peek: magic")
-        expectStatus(peek(tampered(f) { $0.setU16(H.formatVersion, 2) }, size: 88).status, PODSYNC_E_FRAME_VERSION, "peek: format version 2")
+        expectStatus(peek(tampered(f) { $0.setU16(H.formatVersion, 3) }, size: 88).status, PODSYNC_E_FRAME_VERSION, "peek: format version 3")
+        expectStatus(peek(tampered(f) { $0.setU16(H.formatVersion, 2) }, size: 88).status, PODSYNC_E_FRAME_MALFORMED, "peek: format 2 with a 0-byte header")
         expectStatus(peek(f, size: 87).status, PODSYNC_E_FRAME_TRUNCATED, "peek of 87 bytes")
         expectStatus(peek(f, size: 0).status, PODSYNC_E_FRAME_TRUNCATED, "peek of 0 bytes")
 

@@ -16,6 +16,9 @@ let allStatuses: [(code: Int32, name: String)] = [
     (PODSYNC_GAP, "PODSYNC_GAP"),
     (PODSYNC_STALE, "PODSYNC_STALE"),
     (PODSYNC_SNAPSHOT_REQUIRED, "PODSYNC_SNAPSHOT_REQUIRED"),
+    (PODSYNC_CHUNK_GAP, "PODSYNC_CHUNK_GAP"),
+    (PODSYNC_CHUNK_STAGED, "PODSYNC_CHUNK_STAGED"),
+    (PODSYNC_DONE, "PODSYNC_DONE"),
     (PODSYNC_E_INVALID_ARGUMENT, "PODSYNC_E_INVALID_ARGUMENT"),
     (PODSYNC_E_UNKNOWN_TABLE, "PODSYNC_E_UNKNOWN_TABLE"),
     (PODSYNC_E_RECORD_SIZE, "PODSYNC_E_RECORD_SIZE"),
@@ -37,6 +40,9 @@ let allStatuses: [(code: Int32, name: String)] = [
     (PODSYNC_E_FRAME_TOO_LARGE, "PODSYNC_E_FRAME_TOO_LARGE"),
     (PODSYNC_E_DICTIONARY_MISSING, "PODSYNC_E_DICTIONARY_MISSING"),
     (PODSYNC_E_LIMIT, "PODSYNC_E_LIMIT"),
+    (PODSYNC_E_SNAPSHOT_EXPIRED, "PODSYNC_E_SNAPSHOT_EXPIRED"),
+    (PODSYNC_E_FRAME_FEATURE, "PODSYNC_E_FRAME_FEATURE"),
+    (PODSYNC_E_CHUNK_MISMATCH, "PODSYNC_E_CHUNK_MISMATCH"),
     (PODSYNC_E_INTERNAL, "PODSYNC_E_INTERNAL"),
 ]
 
@@ -384,6 +390,7 @@ struct Options {
     var maxDecodedBytes: UInt64 = 1 << 30
     var maxRecords: UInt64 = 0
     var maxTombstones: UInt64 = 1 << 20
+    var frameFormat: UInt32 = 1
 
     var c: podsync_store_options {
         podsync_store_options(
@@ -392,7 +399,7 @@ struct Options {
             max_batch_age_ms: maxBatchAgeMs, max_frame_bytes: maxFrameBytes,
             tombstone_horizon: tombstoneHorizon, compression_level: compressionLevel,
             transforms: transforms, max_decoded_bytes: maxDecodedBytes,
-            max_records: maxRecords, max_tombstones: maxTombstones)
+            max_records: maxRecords, max_tombstones: maxTombstones, frame_format: frameFormat, reserved: 0)
     }
 }
 
@@ -421,8 +428,10 @@ final class Store {
         return try Store(schema, role: PODSYNC_ROLE_WRITER, options: o)
     }
 
-    static func replica(_ schema: Schema) throws -> Store {
-        try Store(schema, role: PODSYNC_ROLE_REPLICA, options: Options())
+    static func replica(_ schema: Schema, _ configure: (inout Options) -> Void = { _ in }) throws -> Store {
+        var o = Options()
+        configure(&o)
+        return try Store(schema, role: PODSYNC_ROLE_REPLICA, options: o)
     }
 
     deinit { podsync_store_free(handle) }
@@ -533,7 +542,9 @@ final class Store {
     func applyAll(_ frames: [[UInt8]], sourceLocation: SourceLocation = #_sourceLocation) throws {
         for (i, f) in frames.enumerated() {
             let (st, _) = apply(f)
-            try #require(st == PODSYNC_OK, "apply frame \(i): \(sname(st)) \(errmsg)", sourceLocation: sourceLocation)
+            // The chunks of a chunked snapshot are staged until the last one.
+            let staged = st == PODSYNC_CHUNK_STAGED && i < frames.count - 1
+            try #require(st == PODSYNC_OK || staged, "apply frame \(i): \(sname(st)) \(errmsg)", sourceLocation: sourceLocation)
         }
     }
 

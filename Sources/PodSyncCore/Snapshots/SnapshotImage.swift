@@ -117,6 +117,9 @@ public struct SnapshotStream: ~Copyable {
     let maxChunkBytes: Int
     public internal(set) var finished = false
     var outbox = Outbox()
+    /// A resumed stream's first chunk starts where the receiver asked, which may lie before the
+    /// first key it holds.
+    var resumeStart: (table: UInt32, key: UInt64)? = nil
 
     init(image: SnapshotImage, position: Int, chunkIndex: UInt64, maxChunkBytes: Int) {
         self.image = image
@@ -129,6 +132,7 @@ public struct SnapshotStream: ~Copyable {
     /// record, or past the last table when every record was produced.
     public func startKey(schema: Schema) -> (table: UInt32, key: UInt64) {
         if chunkIndex == 0 { return (0, 0) }
+        if let resumeStart { return resumeStart }
         return Self.key(at: position, image: image, schema: schema)
     }
 

@@ -5,7 +5,7 @@ import CPodSyncShims
 /// records that flushes and applies change while an image is alive.
 extension Store {
     /// The smallest chunk a caller may ask for (PODSYNC_MIN_CHUNK_BYTES).
-    public static let minChunkBytes = 4096
+    public static let minChunkBytes = 512
     /// Room kept in a chunk for its header (the largest format-2 header with a CHUNK record).
     static let chunkHeaderRoom = 160
 
@@ -55,7 +55,9 @@ extension Store {
                 break
             }
         }
-        return SnapshotStream(image: found, position: position, chunkIndex: chunkIndex, maxChunkBytes: limit)
+        var stream = SnapshotStream(image: found, position: position, chunkIndex: chunkIndex, maxChunkBytes: limit)
+        if chunkIndex > 0 { stream.resumeStart = (startTable, startKey) }
+        return stream
     }
 
     func chunkLimit(_ requested: Int) throws(PodSyncError) -> Int {
@@ -210,6 +212,7 @@ extension Store {
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount }, bases: nil)
         metrics.chunksOut &+= 1
         stream.position = position
+        stream.resumeStart = nil
         stream.chunkIndex &+= 1
         stream.finished = last
     }
