@@ -92,10 +92,7 @@ public func podsync_snapshot_position(_ snapshot: OpaquePointer!, _ position: Un
     guard position.pointee.version >= 1 else {
         return lastError(PODSYNC_E_INVALID_ARGUMENT, "position.version must be PODSYNC_CHUNK_POSITION_VERSION")
     }
-    let image = handle.stream.image
-    let start = handle.stream.startKey(schema: handle.owner.store.schema)
-    fill(position, Store.ChunkPosition(streamID: image.streamID, snapshotID: image.id, stateVersion: image.version,
-                                       chunkIndex: handle.stream.chunkIndex, startTable: start.table, startKey: start.key))
+    fill(position, handle.owner.store.position(of: handle.stream))
     return PODSYNC_OK
 }
 

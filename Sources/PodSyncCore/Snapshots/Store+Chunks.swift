@@ -129,26 +129,46 @@ extension Store {
         }
         for section in sections {
             let t = section.tableIndex
-            try target[t].reserve(section.putCount)
-            guard target[t].reserveLog(section.putCount, records: target[t].count &+ section.putCount) else {
-                throw PodSyncError(Status.noMemory, "cannot allocate the change log of a staged table")
-            }
+            // Chunks arrive in hash order, the order of the index's buckets: an index sized for
+            // what has arrived would crowd each chunk's keys into a few buckets. Size it for the
+            // whole table, estimated from the share of the hash space covered so far (bounded so
+            // a lying chunk cannot make it reserve much more than it sent); the arena too, so it
+            // is not copied as it grows.
+            let upper: UInt64 = chunk.last || chunk.endTable != section.tableID ? .max : chunk.endKey
+            let covered = max(Double(upper) / 18_446_744_073_709_551_616.0, 1.0 / 1_048_576)
+            let have = Double(target[t].count &+ section.putCount)
+            var estimate = min(have / covered * 1.05, have * 64 + 65_536)
+            if options.maxRecords != 0 { estimate = min(estimate, Double(options.maxRecords)) }
+            try target[t].reserve(max(Int(estimate) &- target[t].count, section.putCount))
         }
-        // Nothing below can fail.
-        if chunk.index == 0 && s.tables == nil { generation &+= 1 }
+        // Only a key listed twice can fail below: the chunk's keys are then taken back out.
         var added: UInt64 = 0
+        var before: [Int] = []
         for section in sections {
             let t = section.tableIndex
             let id = section.tableID
             let size = section.recordSize
-            for i in 0..<section.putCount {
-                let key = section.putKeys.le(8 * i, as: UInt64.self)
+            let n = section.putCount
+            let keys = section.putKeys
+            before.append(target[t].count)
+            // The index buckets sit at random places: fetch them a few keys ahead. No change log:
+            // a snapshot's records are all at its version, below anything a catch-up delta serves.
+            let ahead = 16
+            for i in 0..<min(ahead, n) { target[t].index.prefetch(keys.le(8 &* i, as: UInt64.self)) }
+            for i in 0..<n {
+                if i &+ ahead < n { target[t].index.prefetch(keys.le(8 &* (i &+ ahead), as: UInt64.self)) }
+                let key = keys.le(8 &* i, as: UInt64.self)
                 let record = section.records + i &* size
-                let slot = target[t].appendRecord(key: key, record: record)
-                target[t].stamp(slot, key: key, version: s.stateVersion)
+                guard target[t].appendNew(key: key, record: record, version: s.stateVersion) else {
+                    for (k, earlier) in sections.enumerated() where k < before.count {
+                        target[earlier.tableIndex].truncate(to: before[k])
+                    }
+                    throw .malformed("chunk lists key \(key) of table \(id) twice or a key an earlier chunk held")
+                }
                 added &+= recordDigest(table: id, key: key, record: record, size: size)
             }
         }
+        if chunk.index == 0 && s.tables == nil { generation &+= 1 }
         s.digest &+= added
         if s.tables == nil {
             digest &+= added

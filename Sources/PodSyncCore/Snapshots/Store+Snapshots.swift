@@ -1,8 +1,10 @@
 import CPodSyncShims
 
-/// Producing chunked snapshots (docs/FORMAT.md, "Chunked snapshots and deltas"): an image of the
-/// state at one version (its sorted keys), chunks cut from it on demand, and copy-on-write of the
-/// records that flushes and applies change while an image is alive.
+/// Producing chunked snapshots (docs/FORMAT.md, "Chunked snapshots and deltas"). A chunk holds the
+/// records of one range of `seed(t, k)`, the key's hash, which is the order of the table's hash
+/// index: a chunk is cut by walking the index buckets of its range, so the writer needs no sorted
+/// copy of its keys. Records changed after the snapshot's version are saved by flushes and applies
+/// first (copy-on-write), so the extra memory is one chunk plus the records changed meanwhile.
 extension Store {
     /// The smallest chunk a caller may ask for (PODSYNC_MIN_CHUNK_BYTES).
     public static let minChunkBytes = 512
@@ -16,13 +18,14 @@ extension Store {
         let limit = try chunkLimit(maxChunkBytes)
         var snapshotID = id
         while snapshotID == 0 { snapshotID = UInt64.random(in: 1...UInt64.max) }
-        let image = try makeImage(id: snapshotID)
-        return SnapshotStream(image: image, position: 0, chunkIndex: 0, maxChunkBytes: limit)
+        let image = makeImage(id: snapshotID)
+        return SnapshotStream(image: image, table: 0, position: 0, chunkIndex: 0, maxChunkBytes: limit)
     }
 
-    /// Continues snapshot `id` of `stateVersion` from chunk `chunkIndex`, whose first key is
-    /// `(startTable, startKey)`: from a live image of it, or from the state when the store is still
-    /// at that version of that stream. Throws `Status.snapshotExpired` otherwise.
+    /// Continues snapshot `id` of `stateVersion` from chunk `chunkIndex`, which starts at
+    /// `(startTable, startKey)` (a table id and a `seed(t, k)` value): from a live image of it, or
+    /// from the state when the store is still at that version of that stream. Throws
+    /// `Status.snapshotExpired` otherwise.
     public mutating func resumeSnapshot(
         id: UInt64, streamID resumeStream: UInt64, stateVersion: UInt64, chunkIndex: UInt64,
         startTable: UInt32, startKey: UInt64, maxChunkBytes: Int
@@ -42,20 +45,17 @@ extension Store {
             guard !diverged, bound, streamID == resumeStream, version == stateVersion else {
                 throw PodSyncError(Status.snapshotExpired, "snapshot \(hex(id)) of version \(stateVersion) of stream \(hex(resumeStream)) is no longer held here (this store is at version \(version) of stream \(hex(streamID))); start a new snapshot")
             }
-            image = try makeImage(id: id)
+            image = makeImage(id: id)
         }
-        let found = image!
-        // The first position at or after the start key.
-        var position = found.keys.count
-        if let t = schema.tableIndex(of: startTable) {
-            position = found.lowerBound(table: t, key: startKey)
-        } else {
-            for t in 0..<tableCount where schema.tables[t].id > startTable {
-                position = found.tableStart[t]
-                break
-            }
+        // The table the start names, or the first one after it.
+        var table = tableCount
+        var position = startKey
+        for t in 0..<tableCount where schema.tables[t].id >= startTable {
+            table = t
+            if schema.tables[t].id > startTable { position = 0 }
+            break
         }
-        var stream = SnapshotStream(image: found, position: position, chunkIndex: chunkIndex, maxChunkBytes: limit)
+        var stream = SnapshotStream(image: image!, table: table, position: position, chunkIndex: chunkIndex, maxChunkBytes: limit)
         if chunkIndex > 0 { stream.resumeStart = (startTable, startKey) }
         return stream
     }
@@ -68,34 +68,12 @@ extension Store {
         return limit
     }
 
-    /// The sorted keys of the state as of the last flush, registered for copy-on-write.
-    mutating func makeImage(id: UInt64) throws(PodSyncError) -> SnapshotImage {
-        var total = 0
-        for t in 0..<tableCount { total &+= tables[t].dirty.count == 0 ? tables[t].count : flushedCount(t) }
-        let image = SnapshotImage(id: id, version: version, digest: digest, streamID: streamID,
-                                  recordSizes: schema.tables.map { $0.recordSize })
-        guard image.keys.reserve(total) else {
-            throw PodSyncError(Status.noMemory, "cannot allocate the \(total) keys of a snapshot")
-        }
-        for t in 0..<tableCount {
-            let start = image.keys.count
-            image.tableStart[t] = start
-            if tables[t].dirty.count == 0 {
-                (image.keys.base + start).update(from: tables[t].keys.base, count: tables[t].count)
-                image.keys.count &+= tables[t].count
-            } else {
-                for slot in 0..<tables[t].count where tables[t].meta[slot].version != 0 {
-                    image.keys.append(tables[t].keys[slot])
-                }
-                for d in 0..<tables[t].dirty.count where tables[t].flushedOnlyInPreimage(d) {
-                    image.keys.append(tables[t].preimages.keys[Int(tables[t].dirty[d].pre)])
-                }
-            }
-            guard sortKeys(image.keys.base + start, count: image.keys.count &- start) else {
-                throw PodSyncError(Status.noMemory, "cannot allocate the sort of a snapshot's keys")
-            }
-        }
-        image.tableStart[tableCount] = image.keys.count
+    /// An image of the state as of the last flush, registered for copy-on-write. O(tables).
+    mutating func makeImage(id: UInt64) -> SnapshotImage {
+        var total: UInt64 = 0
+        for t in 0..<tableCount { total &+= UInt64(tables[t].dirty.count == 0 ? tables[t].count : flushedCount(t)) }
+        let image = SnapshotImage(id: id, version: version, digest: digest, streamID: streamID, recordCount: total,
+                                  tables: schema.tables)
         images.removeAll { $0.image == nil }
         images.append(WeakImage(image: image))
         return image
@@ -106,12 +84,6 @@ extension Store {
         var total = 0
         for entry in images { if let image = entry.image { total &+= image.bytesHeld } }
         return total
-    }
-
-    var liveImages: [SnapshotImage] {
-        var list: [SnapshotImage] = []
-        for entry in images { if let image = entry.image, !image.expired { list.append(image) } }
-        return list
     }
 
     /// The images can no longer be produced (the state they describe was replaced).
@@ -132,6 +104,13 @@ extension Store {
         return outbox.frame(outbox.frames.count - 1)
     }
 
+    /// One table's share of a chunk: entries `from..<to` of the stream's `merged` list.
+    struct ChunkRun {
+        var table: Int
+        var from: Int
+        var to: Int
+    }
+
     /// Appends the stream's next chunk to the outbox.
     mutating func produceChunk(_ stream: inout SnapshotStream) throws(PodSyncError) {
         let image = stream.image
@@ -140,41 +119,47 @@ extension Store {
         }
         let start = podsync_monotonic_ns()
         defer { metrics.recordEncode(since: start) }
-        let total = image.keys.count
-        // Which keys go in: whole tables' runs while they fit, at least one record.
-        var runs: [(table: Int, from: Int, to: Int)] = []
+        let chunkStart = chunkStartKey(stream)
+        stream.merged.removeAll()
+        var runs: [ChunkRun] = []
         var used = Store.chunkHeaderRoom
+        var t = stream.table
         var position = stream.position
-        var t = 0
-        while position < total {
-            while image.tableStart[t + 1] <= position { t += 1 }
+        while t < tableCount {
             let cost = 8 &+ tables[t].recordSize
             let overhead = FrameBuilder.sectionOverhead(alignment: tables[t].schema.alignment)
-            let available = image.tableStart[t + 1] &- position
-            var n = min(available, max(stream.maxChunkBytes &- used &- overhead, 0) / cost)
-            if n == 0 {
-                if !runs.isEmpty { break }
-                n = 1
+            var want = max(stream.maxChunkBytes &- used &- overhead, 0) / cost
+            if want == 0 {
+                if stream.merged.count > 0 { break }
+                want = 1
             }
-            runs.append((t, position, position &+ n))
-            used &+= overhead &+ n &* cost
-            position &+= n
-            if n < available { break }
+            let from = stream.merged.count
+            let end = try collect(&stream, table: t, from: position, want: want)
+            let n = stream.merged.count &- from
+            if n > 0 {
+                runs.append(ChunkRun(table: t, from: from, to: from &+ n))
+                used &+= overhead &+ n &* cost
+            }
+            if let end {
+                position = end
+                if n > 0 { break }  // the chunk is full
+            } else {
+                t &+= 1
+                position = 0
+            }
         }
-        let last = position >= total
+        let last = t >= tableCount
         var chunk = ChunkRecord()
         chunk.snapshotID = image.id
         chunk.index = stream.chunkIndex
         chunk.last = last
-        let from = stream.startKey(schema: schema)
-        chunk.startTable = from.table
-        chunk.startKey = from.key
+        chunk.startTable = chunkStart.table
+        chunk.startKey = chunkStart.key
         if last {
-            chunk.recordCount = UInt64(total)
+            chunk.recordCount = image.recordCount
         } else {
-            let end = SnapshotStream.key(at: position, image: image, schema: schema)
-            chunk.endTable = end.table
-            chunk.endKey = end.key
+            chunk.endTable = schema.tables[t].id
+            chunk.endKey = position
         }
         var plans = runs.map { run in
             SectionPlan(tableIndex: run.table, tableID: tables[run.table].schema.id, recordSize: tables[run.table].recordSize,
@@ -188,50 +173,229 @@ extension Store {
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte chunk")
         }
+        let entries = stream.merged.base
         for (k, run) in runs.enumerated() {
             let plan = plans[k]
-            let t = run.table
             let size = plan.recordSize
-            let n = plan.putCount
-            let keys = image.keys.base + run.from
-            (p + plan.putKeysOffset).copyMemory(from: keys, byteCount: 8 &* n)
+            let keysOut = p + plan.putKeysOffset
             let out = p + plan.start + plan.recordsOffset
             let ahead = 16
-            for i in 0..<min(ahead, n) { tables[t].index.prefetch(keys[i]) }
+            let n = run.to &- run.from
             for i in 0..<n {
-                if i &+ ahead < n { tables[t].index.prefetch(keys[i &+ ahead]) }
-                guard let record = snapshotRecord(t, key: keys[i], image: image) else {
-                    outbox.frames.removeLast()
-                    throw PodSyncError(Status.internal, "snapshot \(hex(image.id)) lost the record of key \(keys[i]) in table \(plan.tableID)")
-                }
-                copyRecord(to: out + i &* size, from: record, size: size)
+                if i &+ ahead < n, let r = entries[run.from &+ i &+ ahead].record { podsync_prefetch(r) }
+                let e = entries[run.from &+ i]
+                keysOut.storeLE(e.key, at: 8 &* i)
+                copyRecord(to: out + i &* size, from: e.record!, size: size)
             }
         }
         sequence &+= 1
         FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount }, bases: nil)
         metrics.chunksOut &+= 1
+        stream.table = t
         stream.position = position
         stream.resumeStart = nil
         stream.chunkIndex &+= 1
         stream.finished = last
     }
 
-    /// The record of `key` in table `t` at the image's version: saved, or unchanged by every
-    /// flush since (its value as of the last flush).
-    @inline(__always)
-    func snapshotRecord(_ t: Int, key: UInt64, image: SnapshotImage) -> UnsafeRawPointer? {
-        if let saved = image.saved[t].find(key) { return saved }
-        let slot = tables[t].index.find(key)
-        if slot != nilSlot { return tables[t].flushedRecord(Int(slot)) }
-        // Not in the table and not saved: deleted in the pending batch, its value the pre-image.
-        let d = tables[t].pendingDeletes.find(key)
-        guard d != nilSlot, Int(d) < tables[t].dirty.count, case let pre = tables[t].dirty[Int(d)].pre, pre != nilSlot else { return nil }
-        return tables[t].preimages.record(pre)
+    /// The stream's snapshot and the chunk it produces next (podsync_snapshot_position).
+    public func position(of stream: borrowing SnapshotStream) -> ChunkPosition {
+        let start = chunkStartKey(stream)
+        return ChunkPosition(streamID: stream.image.streamID, snapshotID: stream.image.id, stateVersion: stream.image.version,
+                             chunkIndex: stream.chunkIndex, startTable: start.table, startKey: start.key)
     }
 
-    // MARK: Copy-on-write
+    /// Where the stream's next chunk starts: (0, 0) for chunk 0, where a resume asked, else the
+    /// table id and hash the previous chunk ended at.
+    func chunkStartKey(_ stream: borrowing SnapshotStream) -> (table: UInt32, key: UInt64) {
+        if stream.chunkIndex == 0 { return (0, 0) }
+        if let start = stream.resumeStart { return start }
+        if stream.table >= tableCount { return (schema.tables.last?.id ?? 0, UInt64.max) }
+        return (schema.tables[stream.table].id, stream.position)
+    }
 
+    /// Appends to the stream's `merged` list, in hash order, the records of table `t` at the
+    /// image's version whose hash is at least `from`: about `want` of them. Returns the hash the
+    /// next chunk starts at, or nil when the table is done.
+    mutating func collect(_ stream: inout SnapshotStream, table t: Int, from: UInt64, want: Int) throws(PodSyncError) -> UInt64? {
+        let image = stream.image
+        let V = image.version
+        // The buckets holding at least `want` keys from `from` on (or the rest of the table).
+        let index = UnsafePointer(tables[t].index.buckets)
+        let mask = tables[t].index.mask
+        let shift = tables[t].index.shift
+        let first = tables[t].index.bucket(ofHash: from)
+        var counted = 0
+        var b = first
+        var end: UInt64? = nil
+        if tables[t].index.count > 0 {
+            while b <= mask {
+                if index[b].slot != nilSlot { counted &+= 1 }
+                if counted >= want {
+                    if b < mask { end = UInt64(b &+ 1) << shift }
+                    break
+                }
+                b &+= 1
+            }
+        }
+        // Every entry of [from, end) (index, saved records, pending deletes), with room reserved.
+        let capacity = counted &+ 64
+        stream.found.removeAll()
+        stream.extras.removeAll()
+        guard stream.found.reserve(capacity) else { throw PodSyncError(Status.noMemory, "cannot allocate a chunk's keys") }
+        let found = UnsafeMutablePointer(mutating: stream.found.base)
+        var nFound = 0
+        tables[t].index.scan(from: from, below: end) { h, e in
+            if nFound == stream.found.capacity {
+                stream.found.count = nFound
+                _ = stream.found.reserve(nFound &* 2)
+            }
+            stream.found.base[nFound] = ChunkEntry(hash: h, key: e.key, record: nil, slot: e.slot)
+            nFound &+= 1
+        }
+        _ = found
+        stream.found.count = nFound
+        guard stream.found.capacity >= nFound else { throw PodSyncError(Status.noMemory, "cannot allocate a chunk's keys") }
+        // Values at the image's version: saved, or unchanged since (flushed version <= V).
+        var kept = 0
+        let f = stream.found.base
+        let ahead = 16
+        if V == version && tables[t].dirty.count == 0 && image.saved[t].count == 0 {
+            // Nothing changed since the image was taken: every record is as it was.
+            for i in 0..<nFound { f[i].record = UnsafeRawPointer(tables[t].record(Int(f[i].slot))) }
+            kept = nFound
+        } else {
+        for i in 0..<nFound {
+            if i &+ ahead < nFound {
+                let s = Int(f[i &+ ahead].slot)
+                podsync_prefetch(tables[t].meta.base + s)
+                podsync_prefetch(tables[t].record(s))
+            }
+            var e = f[i]
+            if let saved = image.saved[t].find(e.key) {
+                e.record = saved
+            } else {
+                let v = tables[t].flushedVersion(Int(e.slot))
+                guard v != 0 && v <= V else { continue }
+                e.record = tables[t].flushedRecord(Int(e.slot))
+            }
+            f[kept] = e
+            kept &+= 1
+        }
+        }
+        stream.found.count = kept
+        insertionSortByHash(f, kept)
+        // Keys no longer in the index: deleted since (saved) or deleted in the pending batch.
+        let savedCount = image.saved[t].count
+        if savedCount > 0 {
+            image.saved[t].index.scan(from: from, below: end) { h, e in
+                guard tables[t].index.find(e.key) == nilSlot else { return }
+                if stream.extras.count == stream.extras.capacity { _ = stream.extras.reserve(stream.extras.count &* 2 &+ 16) }
+                if stream.extras.count < stream.extras.capacity {
+                    stream.extras.append(ChunkEntry(hash: h, key: e.key, record: image.saved[t].record(e.slot), slot: e.slot))
+                }
+            }
+        }
+        if tables[t].pendingDeletes.count > 0 {
+            tables[t].pendingDeletes.scan(from: from, below: end) { h, e in
+                guard tables[t].index.find(e.key) == nilSlot, image.saved[t].find(e.key) == nil,
+                      Int(e.slot) < tables[t].dirty.count, case let pre = tables[t].dirty[Int(e.slot)].pre, pre != nilSlot,
+                      case let v = tables[t].preimages.versions[Int(pre)], v != 0 && v <= V else { return }
+                if stream.extras.count == stream.extras.capacity { _ = stream.extras.reserve(stream.extras.count &* 2 &+ 16) }
+                if stream.extras.count < stream.extras.capacity {
+                    stream.extras.append(ChunkEntry(hash: h, key: e.key, record: tables[t].preimages.record(pre), slot: pre))
+                }
+            }
+        }
+        let extraCount = stream.extras.count
+        heapSortByHash(stream.extras.base, extraCount)
+        // Merge both into the chunk's list, then cut it at `want` entries.
+        guard stream.merged.reserve(stream.merged.count &+ kept &+ extraCount) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate a chunk's keys")
+        }
+        let base = stream.merged.count
+        let out = stream.merged.base + base
+        var i = 0, j = 0, n = 0
+        let x = stream.extras.base
+        while i < kept || j < extraCount {
+            if j >= extraCount || (i < kept && f[i].hash < x[j].hash) {
+                out[n] = f[i]
+                i &+= 1
+            } else {
+                out[n] = x[j]
+                j &+= 1
+            }
+            n &+= 1
+        }
+        if n > want {
+            end = out[want].hash
+            n = want
+        }
+        stream.merged.count = base &+ n
+        return end
+    }
+}
+
+extension Table {
+    /// The version of the record in `slot` as of the last flush (0: created in the pending batch).
+    @inline(__always)
+    func flushedVersion(_ slot: Int) -> UInt64 {
+        let v = meta[slot].version
+        if v != 0 { return v }
+        // Deleted and created again in the pending batch: its flushed value is the pre-image.
+        let d = meta[slot].dirty
+        guard d != nilSlot else { return 0 }
+        let pre = dirty[Int(d)].pre
+        return pre == nilSlot ? 0 : preimages.versions[Int(pre)]
+    }
+}
+
+/// Sorts entries by hash; fast on nearly sorted input (keys come from the index in bucket order,
+/// each at most its probe distance out of place).
+func insertionSortByHash(_ a: UnsafeMutablePointer<ChunkEntry>, _ n: Int) {
+    guard n > 1 else { return }
+    for i in 1..<n {
+        let e = a[i]
+        var j = i
+        while j > 0 && a[j &- 1].hash > e.hash {
+            a[j] = a[j &- 1]
+            j &-= 1
+        }
+        a[j] = e
+    }
+}
+
+/// Sorts entries by hash in place, O(n log n) whatever the input.
+func heapSortByHash(_ a: UnsafeMutablePointer<ChunkEntry>, _ n: Int) {
+    guard n > 1 else { return }
+    func siftDown(_ start: Int, _ end: Int) {
+        var root = start
+        while true {
+            var child = 2 &* root &+ 1
+            if child >= end { return }
+            if child &+ 1 < end && a[child].hash < a[child &+ 1].hash { child &+= 1 }
+            if a[root].hash >= a[child].hash { return }
+            let t = a[root]; a[root] = a[child]; a[child] = t
+            root = child
+        }
+    }
+    var start = n / 2
+    while start > 0 {
+        start &-= 1
+        siftDown(start, n)
+    }
+    var end = n
+    while end > 1 {
+        end &-= 1
+        let t = a[0]; a[0] = a[end]; a[end] = t
+        siftDown(0, end)
+    }
+}
+
+// MARK: Copy-on-write
+
+extension Store {
     /// Makes room in every live image for `count` more saved records of table `t`.
     func reserveSaves(table t: Int, count: Int) throws(PodSyncError) {
         for entry in images {
@@ -242,26 +406,26 @@ extension Store {
         }
     }
 
-    /// Before a flush: saves the flushed value of every key the batch changes that a live image
-    /// still needs (room reserved by `reserveSaves`).
+    /// Before a flush: saves the flushed value of every key the batch changes that existed at a
+    /// live image's version (room reserved by `reserveSaves`).
     func preserveBatch(table t: Int) {
         for entry in images {
             guard let image = entry.image, !image.expired else { continue }
             for d in 0..<tables[t].dirty.count {
                 let pre = tables[t].dirty[d].pre
-                guard pre != nilSlot else { continue }
-                let key = tables[t].preimages.keys[Int(pre)]
-                if image.contains(table: t, key: key) { image.saved[t].save(key: key, record: tables[t].preimages.record(pre)) }
+                guard pre != nilSlot, case let v = tables[t].preimages.versions[Int(pre)], v != 0 && v <= image.version else { continue }
+                image.saved[t].save(key: tables[t].preimages.keys[Int(pre)], record: tables[t].preimages.record(pre))
             }
         }
     }
 
-    /// Before an applied delta changes key `key` of table `t` (whose current record is `record`).
+    /// Before an applied delta changes the record in `slot` of table `t`.
     @inline(__always)
-    func preserve(table t: Int, key: UInt64, record: UnsafeRawPointer) {
+    func preserve(table t: Int, slot: UInt32) {
+        let v = tables[t].meta[Int(slot)].version
         for entry in images {
-            guard let image = entry.image, !image.expired else { continue }
-            if image.contains(table: t, key: key) { image.saved[t].save(key: key, record: record) }
+            guard let image = entry.image, !image.expired, v != 0 && v <= image.version else { continue }
+            image.saved[t].save(key: tables[t].keys[Int(slot)], record: tables[t].record(Int(slot)))
         }
     }
 }

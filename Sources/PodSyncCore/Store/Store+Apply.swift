@@ -106,7 +106,7 @@ extension Store {
                 let key = s.deleteKeys.le(8 * i, as: UInt64.self)
                 let slot = tables[t].index.find(key)
                 if slot != nilSlot {
-                    if preserving { preserve(table: t, key: key, record: tables[t].record(Int(slot))) }
+                    if preserving { preserve(table: t, slot: slot) }
                     newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
                     tables[t].removeSlot(slot)
                 } else if !absentNeedTombstones {
@@ -122,7 +122,7 @@ extension Store {
                 var slot = found
                 if slot != nilSlot {
                     let target = table.record(Int(slot))
-                    if preserving { self.preserve(table: t, key: key, record: target) }
+                    if preserving { self.preserve(table: t, slot: slot) }
                     newDigest &-= recordDigest(table: id, key: key, record: target, size: size)
                     if xor { xorRecord(target, with: source, size: size) } else { copyRecord(to: target, from: source, size: size) }
                     newDigest &+= recordDigest(table: id, key: key, record: target, size: size)

@@ -30,6 +30,14 @@ func xxh3(_ bytes: UnsafeRawPointer, _ count: Int, seed: UInt64) -> UInt64 {
 /// updated incrementally: subtract the old record's term, add the new one's.
 @inline(__always)
 func recordDigest(table: UInt32, key: UInt64, record: UnsafeRawPointer, size: Int) -> UInt64 {
-    let seed = fmix64(key ^ (UInt64(table) &* 0x9E37_79B9_7F4A_7C15))
-    return XXH3_64bits_withSeed(record, size, seed)
+    XXH3_64bits_withSeed(record, size, keySeed(table: table, key: key))
 }
+
+/// What a table mixes into its keys: `seed(t, k) = fmix64(k ^ keySalt(t))`.
+@inline(__always)
+func keySalt(table: UInt32) -> UInt64 { UInt64(table) &* 0x9E37_79B9_7F4A_7C15 }
+
+/// FORMAT.md's `seed(t, k)`: the digest term's seed, the order of keys in chunked snapshots and
+/// the bucket of the hash tree.
+@inline(__always)
+func keySeed(table: UInt32, key: UInt64) -> UInt64 { fmix64(key ^ keySalt(table: table)) }

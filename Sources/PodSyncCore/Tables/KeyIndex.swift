@@ -11,16 +11,26 @@ struct IndexEntry {
 }
 
 /// Open-addressing hash index from key to arena slot: linear probing over 16-byte buckets, load
-/// factor at most 1/2, backward-shift deletion (no tombstones), fmix64 to scatter keys.
+/// factor at most 1/2, backward-shift deletion (no tombstones). A key's home bucket is the top
+/// bits of its hash `fmix64(key ^ salt)`, so the buckets hold keys in (nearly) ascending hash
+/// order: a range of hashes is a range of buckets, which is how chunked snapshots walk a table in
+/// the order of FORMAT.md's `seed(t, k)` without sorting it (the salt is the table's).
 struct KeyIndex: ~Copyable {
     private(set) var buckets: UnsafeMutablePointer<IndexEntry>
     private(set) var mask: Int
+    /// 64 - log2(buckets): home = hash >> shift.
+    private(set) var shift: UInt64
     private(set) var count = 0
+    let salt: UInt64
 
-    init() {
+    init(salt: UInt64 = 0) {
         buckets = KeyIndex.allocateEmpty(16)!
         mask = 15
+        shift = 60
+        self.salt = salt
     }
+
+    @inline(__always) static func shift(for buckets: Int) -> UInt64 { UInt64(64 &- buckets.trailingZeroBitCount) }
 
     deinit { podsync_free(buckets) }
 
@@ -41,7 +51,11 @@ struct KeyIndex: ~Copyable {
     /// Memory of the buckets.
     var bytes: Int { (mask &+ 1) &* MemoryLayout<IndexEntry>.stride }
 
-    @inline(__always) func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: fmix64(key)) & mask }
+    /// The key's hash: its order in chunked snapshots (FORMAT.md's seed(t, k) with the table's salt).
+    @inline(__always) func hash(_ key: UInt64) -> UInt64 { fmix64(key ^ salt) }
+    @inline(__always) func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: hash(key) >> shift) }
+    /// The bucket where keys of hash `h` start probing.
+    @inline(__always) func bucket(ofHash h: UInt64) -> Int { Int(truncatingIfNeeded: h >> shift) }
 
     /// Hints the CPU to fetch the bucket `key` starts probing at.
     @inline(__always) func prefetch(_ key: UInt64) { podsync_prefetch(buckets + home(key)) }
@@ -141,6 +155,30 @@ struct KeyIndex: ~Copyable {
         count &-= 1
     }
 
+    /// Calls `body` with the hash and entry of every key whose hash lies in `[lo, hi)` (`hi` nil:
+    /// to the end), in bucket order: the buckets of the range, then the rest of the probe run that
+    /// crosses its end (wrapping around the last bucket).
+    func scan(from lo: UInt64, below hi: UInt64?, _ body: (UInt64, IndexEntry) -> Void) {
+        guard count > 0 else { return }
+        if let hi, hi <= lo { return }
+        let first = bucket(ofHash: lo)
+        let last = hi.map { bucket(ofHash: $0 &- 1) } ?? mask
+        let region = last &- first &+ 1
+        var i = first
+        var steps = 0
+        while steps <= mask {
+            let entry = buckets[i]
+            if entry.slot == nilSlot {
+                if steps >= region { return }
+            } else {
+                let h = hash(entry.key)
+                if h >= lo && (hi == nil || h < hi!) { body(h, entry) }
+            }
+            steps &+= 1
+            i = (i &+ 1) & mask
+        }
+    }
+
     /// Empties the index, keeping its buckets (O(buckets) when it held keys, else O(1)).
     mutating func clear() {
         guard count > 0 else { return }
@@ -157,6 +195,7 @@ struct KeyIndex: ~Copyable {
             podsync_free(self.buckets)
             self.buckets = fresh
             mask = buckets - 1
+            shift = KeyIndex.shift(for: buckets)
         } else {
             self.buckets.update(repeating: IndexEntry(key: 0, slot: nilSlot), count: mask &+ 1)
         }
@@ -169,6 +208,7 @@ struct KeyIndex: ~Copyable {
         let oldCapacity = mask &+ 1
         buckets = fresh
         mask = newCapacity - 1
+        shift = KeyIndex.shift(for: newCapacity)
         for i in 0..<oldCapacity where old[i].slot != nilSlot {
             var j = home(old[i].key)
             while buckets[j].slot != nilSlot { j = (j &+ 1) & mask }

@@ -85,7 +85,7 @@ struct Table: ~Copyable {
     var records: ByteBuffer
     var keys = RawVector<UInt64>()
     var meta = RawVector<SlotMeta>()
-    var index = KeyIndex()
+    var index: KeyIndex
     var capacity = 0
     var count: Int { keys.count }
 
@@ -100,7 +100,7 @@ struct Table: ~Copyable {
     var dirty = RawVector<DirtyEntry>()
     /// Keys deleted in the pending batch that existed at the last flush, to their batch entry: a
     /// put of such a key reuses the entry (one change, an update of the flushed value).
-    var pendingDeletes = KeyIndex()
+    var pendingDeletes: KeyIndex
     var preimages: PreimageStore
     var pendingChanges = 0
     var pendingBytes = 0
@@ -121,6 +121,8 @@ struct Table: ~Copyable {
     init(schema: TableSchema) {
         self.schema = schema
         recordSize = schema.recordSize
+        index = KeyIndex(salt: keySalt(table: schema.id))
+        pendingDeletes = KeyIndex(salt: keySalt(table: schema.id))
         records = ByteBuffer()
         preimages = PreimageStore(recordSize: schema.recordSize)
     }
@@ -241,6 +243,28 @@ struct Table: ~Copyable {
         meta.append(SlotMeta(version: 0, dirty: nilSlot))
         index.insertNew(key, slot: UInt32(truncatingIfNeeded: slot))
         return UInt32(truncatingIfNeeded: slot)
+    }
+
+    /// Appends a record under a key that must be new, stamped `version` without a change-log
+    /// entry (a snapshot being loaded); false, with nothing changed, if the key is present. Room
+    /// was reserved.
+    @inline(__always)
+    mutating func appendNew(key: UInt64, record: UnsafeRawPointer, version: UInt64) -> Bool {
+        let slot = count
+        guard slot < capacity, index.insertIfAbsent(key, slot: UInt32(truncatingIfNeeded: slot)) == nilSlot else { return false }
+        copyRecord(to: self.record(slot), from: record, size: recordSize)
+        keys.append(key)
+        meta.append(SlotMeta(version: version, dirty: nilSlot))
+        return true
+    }
+
+    /// Removes the records appended after the first `count` (by `appendNew`).
+    mutating func truncate(to newCount: Int) {
+        while count > newCount {
+            index.remove(keys[count &- 1])
+            keys.count &-= 1
+            meta.count &-= 1
+        }
     }
 
     /// Removes the record in `slot` (already out of the batch), moving the last record
