@@ -387,12 +387,14 @@ PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame,
                                         uint64_t *version_out);
 
 /* --- Chunked snapshots (since library 0.5.0). docs/FORMAT.md, "Chunked snapshots and deltas".
-   A snapshot streams as chunks: complete, checksummed frames of at most max_chunk_bytes, each
-   holding the records of one range of keys (ascending by table id, then key; consecutive chunks
-   cover consecutive ranges), all describing the state at one version. The producer keeps
-   working (writes, flushes, applies) while the chunks go out: a record changed after the
-   snapshot's version is kept at its snapshot-time value by the snapshot until it is freed
-   (copy-on-write), so the extra memory is the sorted keys (8 bytes a record), one chunk, and the
+   A snapshot streams as chunks: complete, checksummed frames of at most max_chunk_bytes, all
+   describing the state at one version. Chunk i holds every record whose (table id, seed(t, k))
+   lies in its range, where seed(t, k) is the key's 64-bit hash (FORMAT.md, "State digest"):
+   consecutive chunks cover consecutive ranges, so a receiver can check that nothing overlaps or
+   is missing. (Hash order is the order of the store's key index, so the producer cuts chunks
+   from it without a sorted copy of the keys.) The producer keeps working (writes, flushes,
+   applies) while the chunks go out: a record changed after the snapshot's version is saved at
+   its snapshot-time value first (copy-on-write), so the extra memory is one chunk plus the
    records changed meanwhile (podsync_metrics.snapshot_bytes_held).
 
    A replica given a chunk (podsync_store_apply) stages it beside its state, which it keeps
@@ -401,8 +403,8 @@ PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame,
    PODSYNC_DUPLICATE; a chunk ahead of the expected one is PODSYNC_CHUNK_GAP (nothing changes:
    ask the producer for podsync_snapshot_resume() from podsync_store_staging()'s position); a
    chunk that contradicts those staged is PODSYNC_E_CHUNK_MISMATCH (the staging is dropped); chunk 0
-   of a newer snapshot replaces an unfinished one. With PODSYNC_OPT_FILL_IN_PLACE an empty replica
-   fills its tables directly instead. */
+   of a snapshot at least as new as the staged one replaces it, a chunk of an older one is
+   PODSYNC_STALE. With PODSYNC_OPT_FILL_IN_PLACE an empty replica fills its tables directly. */
 
 typedef struct podsync_snapshot podsync_snapshot;
 
@@ -411,7 +413,8 @@ typedef struct podsync_snapshot podsync_snapshot;
 /* Where a chunked snapshot continues: the snapshot's identity and its next chunk. */
 typedef struct podsync_chunk_position {
     uint32_t version;           /* set by the caller: PODSYNC_CHUNK_POSITION_VERSION */
-    uint32_t start_table;       /* the next chunk starts at key (start_table, start_key) */
+    uint32_t start_table;       /* the next chunk starts at (start_table, start_key): a table id
+                                   and a seed(t, k) value; UINT32_MAX, UINT64_MAX after the last */
     uint64_t stream_id;
     uint64_t term;              /* the writer's term (0 in library 0.5.0) */
     uint64_t snapshot_id;
@@ -426,9 +429,10 @@ typedef struct podsync_chunk_position {
    applied). max_chunk_bytes: the largest chunk, 0 for the store's max_frame_bytes; at least
    PODSYNC_MIN_CHUNK_BYTES (a chunk still holds at least one record, so a record larger than that
    makes a larger chunk). On success *out receives a handle to free with podsync_snapshot_free().
-   The snapshot belongs to its store for threading: use both from one thread at a time. It keeps
-   the store alive (freeing the store first is allowed; the snapshot then still finishes). A
-   diverged replica refuses with PODSYNC_E_DIVERGED. O(n log n) in the records. */
+   The snapshot belongs to its store for threading: every call on it (free included) counts as a
+   call on the store, so use both from one thread at a time. It keeps the store alive (freeing the
+   store first is allowed; the snapshot then still finishes). A diverged replica refuses with
+   PODSYNC_E_DIVERGED. O(number of tables): the work is done chunk by chunk. */
 #define PODSYNC_MIN_CHUNK_BYTES 512
 PODSYNC_API int32_t podsync_snapshot_begin(podsync_store *store, size_t max_chunk_bytes,
                                            podsync_snapshot **out);
@@ -441,8 +445,10 @@ PODSYNC_API int32_t podsync_snapshot_resume(podsync_store *store,
                                             const podsync_chunk_position *position,
                                             size_t max_chunk_bytes, podsync_snapshot **out);
 /* Produces the next chunk: *data_out and *size_out borrow its bytes (64-byte aligned), valid
-   until the next call on this snapshot or its free. Returns PODSYNC_OK, or PODSYNC_DONE (NULL, 0)
-   after the last chunk. Chunks are compressed like the store's frames. */
+   until the next podsync_snapshot_next or podsync_snapshot_free on this snapshot. Returns
+   PODSYNC_OK, or PODSYNC_DONE (NULL, 0) after the last chunk; PODSYNC_E_SNAPSHOT_EXPIRED when the
+   store's state was replaced meanwhile (a replica that applied a snapshot). Chunks are compressed
+   like the store's frames. */
 PODSYNC_API int32_t podsync_snapshot_next(podsync_snapshot *snapshot, const uint8_t **data_out,
                                           size_t *size_out);
 /* The position of the next chunk (its index and first key; after the last, the index past it). */
@@ -549,8 +555,8 @@ typedef struct podsync_metrics {
     uint64_t dictionary_frames;   /* frames produced compressed with a dictionary */
     /* since metrics version 3 (library 0.5.0) */
     uint64_t chunks_out;          /* snapshot chunks produced (also counted in frames_out) */
-    uint64_t snapshot_bytes_held; /* now: memory held by unfinished chunked snapshots (sorted
-                                     keys, copy-on-write records, the chunk being produced) */
+    uint64_t snapshot_bytes_held; /* now: memory held by unfinished chunked snapshots for the
+                                     records changed since their version (copy-on-write) */
     uint64_t chunks_staged;       /* PODSYNC_CHUNK_STAGED */
     uint64_t chunk_gaps;          /* PODSYNC_CHUNK_GAP */
     uint64_t staging_bytes_held;  /* now: memory of a staged, unfinished snapshot */
@@ -657,9 +663,10 @@ typedef struct podsync_frame_info {
                                   0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Reads a frame's header from the first `size` bytes (the rest of the frame need not be there).
-   Checks magic, format version and header length only. Fewer than PODSYNC_FRAME_PREFIX_SIZE bytes,
-   or fewer than the header's length, return PODSYNC_E_FRAME_TRUNCATED (with format_version and
-   header_length filled once the prefix is there). */
+   Checks magic, format version and header length, and a format-2 header's fields. Fewer than
+   PODSYNC_FRAME_PREFIX_SIZE bytes, or fewer than the header's length, return
+   PODSYNC_E_FRAME_TRUNCATED (with format_version and header_length filled once the 16-byte
+   prefix is there). */
 PODSYNC_API int32_t podsync_frame_peek(const void *data, size_t size, podsync_frame_info *info);
 
 /* Validates a whole frame (size must be exactly its length): header, checksum and the layout of

@@ -46,7 +46,7 @@ func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) th
 /// For a stream reader given too few bytes: the format version and header length the prefix
 /// announces (0 when the prefix itself is incomplete or unknown).
 func fillPrefix(_ info: UnsafeMutablePointer<podsync_frame_info>, _ frame: UnsafeRawBufferPointer) {
-    guard info.pointee.version >= 1, frame.count >= 8, let p = frame.baseAddress,
+    guard info.pointee.version >= 1, frame.count >= 16, let p = frame.baseAddress,
           p.loadUnaligned(as: UInt32.self) == UInt32(littleEndian: 0x4E59_5350) else { return }
     let version = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
     if version == 1 {

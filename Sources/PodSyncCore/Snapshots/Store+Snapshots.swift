@@ -211,7 +211,7 @@ extension Store {
     func chunkStartKey(_ stream: borrowing SnapshotStream) -> (table: UInt32, key: UInt64) {
         if stream.chunkIndex == 0 { return (0, 0) }
         if let start = stream.resumeStart { return start }
-        if stream.table >= tableCount { return (schema.tables.last?.id ?? 0, UInt64.max) }
+        if stream.table >= tableCount { return (UInt32.max, UInt64.max) }
         return (schema.tables[stream.table].id, stream.position)
     }
 

@@ -32,6 +32,7 @@ from ._errors import (
     ApplyResult,
     ArgumentTypeError,
     BufferTooSmall,
+    ChunkMismatch,
     ClosedError,
     DictionaryMissing,
     DigestMismatch,
@@ -39,6 +40,7 @@ from ._errors import (
     DtypeMismatch,
     FrameChecksum,
     FrameError,
+    FrameFeature,
     FrameMagic,
     FrameMalformed,
     FrameTooLarge,
@@ -54,6 +56,7 @@ from ._errors import (
     RecordSizeError,
     SchemaInvalid,
     SchemaMismatch,
+    SnapshotExpired,
     SnapshotRequired,
     Status,
     StreamMismatch,
@@ -68,10 +71,13 @@ from ._errors import (
 )
 from ._ffi import (
     ABI_VERSION,
+    CHUNK_LAST,
     CODEC_NONE,
     CODEC_ZSTD,
     FORMAT_VERSION,
     FRAME_HEADER_SIZE,
+    FRAME_PREFIX_SIZE,
+    MIN_CHUNK_BYTES,
     TRANSFORM_ALL,
     TRANSFORM_COLUMNS,
     TRANSFORM_KEY_GAPS,
@@ -82,13 +88,14 @@ from ._ffi import (
     LibraryNotFoundError,
     LibraryVersionError,
 )
+from ._chunks import ChunkedSnapshot, ChunkPosition
 from ._frames import FrameInfo, Section, peek, sections, validate
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 
 def library_version() -> str:
@@ -104,6 +111,7 @@ def library_abi_version() -> int:
 
 __all__ = [
     "ABI_VERSION",
+    "CHUNK_LAST",
     "CODEC_NONE",
     "CODEC_ZSTD",
     "TRANSFORM_ALL",
@@ -113,11 +121,16 @@ __all__ = [
     "TRANSFORM_XOR",
     "FORMAT_VERSION",
     "FRAME_HEADER_SIZE",
+    "FRAME_PREFIX_SIZE",
     "LIBRARY_PATH",
+    "MIN_CHUNK_BYTES",
     "DEFAULT_MAX_FRAME_BYTES",
     "ApplyResult",
     "ArgumentTypeError",
     "BufferTooSmall",
+    "ChunkMismatch",
+    "ChunkPosition",
+    "ChunkedSnapshot",
     "ClosedError",
     "DictionaryMissing",
     "DigestMismatch",
@@ -128,6 +141,7 @@ __all__ = [
     "Frame",
     "FrameChecksum",
     "FrameError",
+    "FrameFeature",
     "FrameInfo",
     "FrameMagic",
     "FrameMalformed",
@@ -150,6 +164,7 @@ __all__ = [
     "SchemaInvalid",
     "SchemaMismatch",
     "Section",
+    "SnapshotExpired",
     "SnapshotRequired",
     "Status",
     "Store",

@@ -24,6 +24,9 @@ class Status(enum.IntEnum):
     GAP = 4
     STALE = 5
     SNAPSHOT_REQUIRED = 6
+    CHUNK_GAP = 7  #: since library 0.5.0
+    CHUNK_STAGED = 8  #: since library 0.5.0
+    DONE = 10  #: since library 0.5.0 (podsync_snapshot_next: every chunk was produced)
     E_INVALID_ARGUMENT = -1
     E_UNKNOWN_TABLE = -2
     E_RECORD_SIZE = -3
@@ -45,6 +48,9 @@ class Status(enum.IntEnum):
     E_FRAME_TOO_LARGE = -21
     E_DICTIONARY_MISSING = -22
     E_LIMIT = -23
+    E_SNAPSHOT_EXPIRED = -24  #: since library 0.5.0
+    E_FRAME_FEATURE = -28  #: since library 0.5.0
+    E_CHUNK_MISMATCH = -29  #: since library 0.5.0
     E_INTERNAL = -99
 
 
@@ -55,6 +61,12 @@ class ApplyResult(enum.IntEnum):
     DUPLICATE = 3  #: the replica already had these changes; nothing changed
     GAP = 4  #: the frame's base is ahead of the replica; nothing changed: ask for a catch-up delta
     STALE = 5  #: a snapshot older than the replica; ignored
+    #: a chunk ahead of the one the replica expects (or of a snapshot it has not started); nothing
+    #: changed: resume the snapshot from :meth:`Store.staging` (since library 0.5.0)
+    CHUNK_GAP = 7
+    #: a chunk of a chunked snapshot was staged; the visible state stays as it was until the last
+    #: chunk, which returns OK (since library 0.5.0)
+    CHUNK_STAGED = 8
 
 
 def status_name(status: int) -> str:
@@ -82,7 +94,9 @@ class PodSyncError(Exception):
     message: str
     #: The frame's header when :func:`podsync.validate` rejected a frame after reading its header
     #: (e.g. :class:`DictionaryMissing`: ``frame_info.dictionary_id`` names the dictionary, since
-    #: library 0.4.0); None for every other error.
+    #: library 0.4.0), or, when :func:`podsync.peek` was given fewer bytes than the header, the
+    #: ``format_version`` and ``header_length`` its prefix announces (since library 0.5.0); None
+    #: for every other error.
     frame_info: FrameInfo | None = None
 
     def __init__(self, status: int, message: str = "", *, call: str = "") -> None:
@@ -218,6 +232,26 @@ class LimitError(PodSyncError):
     stays at its version (raise the limit, or resynchronize from a source that fits)."""
 
 
+class SnapshotExpired(PodSyncError, LookupError):
+    """PODSYNC_E_SNAPSHOT_EXPIRED: :meth:`Store.snapshot_resume` (or the next chunk of a snapshot
+    whose state was replaced on its store) asked for the state of a snapshot this store no longer
+    holds: no live snapshot of that id and version, and the store has moved past that version (or
+    to another stream). Start a new snapshot (:meth:`Store.snapshot_chunks`); its chunk 0 replaces
+    the receiver's staging (since library 0.5.0)."""
+
+
+class FrameFeature(FrameError):
+    """PODSYNC_E_FRAME_FEATURE: the frame uses a critical flag, transform or extension record this
+    library does not implement (written by a newer PodSync); upgrade the library (since 0.5.0)."""
+
+
+class ChunkMismatch(PodSyncError, ValueError):
+    """PODSYNC_E_CHUNK_MISMATCH: a chunk contradicts the chunks staged before it (overlapping or
+    missing keys, another state digest, a forged record count). The staging was dropped and the
+    visible state is unchanged; the receiver needs the snapshot again from chunk 0 (since library
+    0.5.0)."""
+
+
 class VersionAhead(PodSyncError, ValueError):
     """PODSYNC_E_VERSION_AHEAD: delta_since a version the store has not reached."""
 
@@ -316,6 +350,9 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_FRAME_TOO_LARGE: FrameTooLarge,
     Status.E_DICTIONARY_MISSING: DictionaryMissing,
     Status.E_LIMIT: LimitError,
+    Status.E_SNAPSHOT_EXPIRED: SnapshotExpired,
+    Status.E_FRAME_FEATURE: FrameFeature,
+    Status.E_CHUNK_MISMATCH: ChunkMismatch,
     Status.E_INTERNAL: InternalError,
     Status.SNAPSHOT_REQUIRED: SnapshotRequired,
 }

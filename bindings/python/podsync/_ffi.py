@@ -24,8 +24,12 @@ from typing import Any
 
 #: The ABI version this package was written against (``PODSYNC_ABI_VERSION`` of the header).
 ABI_VERSION = 1
-#: The frame format version of the header this package mirrors.
-FORMAT_VERSION = 1
+#: The frame format version of the header this package mirrors: the newest the library writes and
+#: reads (library 0.5.0 reads formats 1 and 2; it writes 2 for chunks and on request).
+FORMAT_VERSION = 2
+
+#: The oldest library version that has every function of the table below.
+LIBRARY_MIN_VERSION = "0.5.0"
 
 #: Environment variable naming the shared library to load (a path to ``libpodsync.so``).
 LIBRARY_ENV = "PODSYNC_LIBRARY"
@@ -38,15 +42,21 @@ ROLE_REPLICA = 2
 
 OPT_FRAME_DIGEST = 0x1
 OPT_MANUAL_CLOCK = 0x2
+OPT_FILL_IN_PLACE = 0x4  # since library 0.5.0
 
-STORE_OPTIONS_VERSION = 3
+STORE_OPTIONS_VERSION = 4
 STORE_INFO_VERSION = 1
-FRAME_INFO_VERSION = 2
+FRAME_INFO_VERSION = 3
 FRAME_SECTION_VERSION = 1
+CHUNK_POSITION_VERSION = 1  # since library 0.5.0
 
-FRAME_HEADER_SIZE = 88
+FRAME_HEADER_SIZE = 88  # the fixed header of format 1
+FRAME_PREFIX_SIZE = 16  # the prefix every frame starts with (since library 0.5.0)
 FRAME_RESET = 0x1
 FRAME_HAS_DIGEST = 0x2
+FRAME_CHUNK = 0x4  # since library 0.5.0
+CHUNK_LAST = 0x1  # podsync_frame_info.chunk_flags (since library 0.5.0)
+MIN_CHUNK_BYTES = 512  # since library 0.5.0
 CODEC_NONE = 0
 CODEC_ZSTD = 1
 
@@ -105,10 +115,13 @@ class StoreOptions(Structure):
         # since options version 3 (library 0.4.0)
         ("max_records", c_uint64),
         ("max_tombstones", c_uint64),
+        # since options version 4 (library 0.5.0)
+        ("frame_format", c_uint32),
+        ("reserved", c_uint32),
     ]
 
 
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 METRICS_BUCKETS = 32
 METRICS_STATUSES = 32
 
@@ -141,6 +154,12 @@ class Metrics(Structure):
         ("raw_column_bytes", c_uint64),
         ("column_trials", c_uint64),
         ("dictionary_frames", c_uint64),
+        # since metrics version 3 (library 0.5.0)
+        ("chunks_out", c_uint64),
+        ("snapshot_bytes_held", c_uint64),
+        ("chunks_staged", c_uint64),
+        ("chunk_gaps", c_uint64),
+        ("staging_bytes_held", c_uint64),
     ]
 
 
@@ -180,6 +199,17 @@ class FrameInfo(Structure):
         ("transforms", c_uint32),
         ("dictionary_id", c_uint32),  # "reserved" (always 0) before library 0.3.0
         ("payload_length", c_uint64),
+        # since frame info version 3 (library 0.5.0)
+        ("term", c_uint64),
+        ("snapshot_id", c_uint64),
+        ("chunk_index", c_uint64),
+        ("chunk_start_key", c_uint64),
+        ("chunk_end_key", c_uint64),
+        ("chunk_record_count", c_uint64),
+        ("chunk_start_table", c_uint32),
+        ("chunk_end_table", c_uint32),
+        ("chunk_flags", c_uint32),
+        ("reserved", c_uint32),
     ]
 
 
@@ -197,6 +227,21 @@ class FrameSection(Structure):
     ]
 
 
+class ChunkPosition(Structure):
+    """``podsync_chunk_position`` (since library 0.5.0)."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("start_table", c_uint32),
+        ("stream_id", c_uint64),
+        ("term", c_uint64),
+        ("snapshot_id", c_uint64),
+        ("state_version", c_uint64),
+        ("chunk_index", c_uint64),
+        ("start_key", c_uint64),
+    ]
+
+
 # Opaque handles: distinct pointer types so that a schema is never passed where a store is wanted.
 class _SchemaT(Structure):
     pass
@@ -206,8 +251,13 @@ class _StoreT(Structure):
     pass
 
 
+class _SnapshotT(Structure):
+    pass
+
+
 SchemaP = POINTER(_SchemaT)
 StoreP = POINTER(_StoreT)
+SnapshotP = POINTER(_SnapshotT)
 
 _u64p = POINTER(c_uint64)
 _sizep = POINTER(c_size_t)
@@ -261,6 +311,17 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     "podsync_store_frame": (c_int32, [StoreP, c_size_t, POINTER(c_void_p), _sizep]),
     # Applying frames
     "podsync_store_apply": (c_int32, [StoreP, c_void_p, c_size_t, _u64p]),
+    # Chunked snapshots (since library 0.5.0)
+    "podsync_snapshot_begin": (c_int32, [StoreP, c_size_t, POINTER(SnapshotP)]),
+    "podsync_snapshot_resume": (
+        c_int32,
+        [StoreP, POINTER(ChunkPosition), c_size_t, POINTER(SnapshotP)],
+    ),
+    "podsync_snapshot_next": (c_int32, [SnapshotP, POINTER(c_void_p), _sizep]),
+    "podsync_snapshot_position": (c_int32, [SnapshotP, POINTER(ChunkPosition)]),
+    "podsync_snapshot_errmsg": (c_char_p, [SnapshotP]),
+    "podsync_snapshot_free": (None, [SnapshotP]),
+    "podsync_store_staging": (c_int32, [StoreP, POINTER(ChunkPosition)]),
     # Reads
     "podsync_store_get": (c_int32, [StoreP, c_uint32, c_uint64, POINTER(c_void_p)]),
     "podsync_store_count": (c_int32, [StoreP, c_uint32, _sizep]),
@@ -346,7 +407,14 @@ def load_library() -> tuple[ctypes.CDLL, str]:
         try:
             _declare(lib)
         except AttributeError as exc:
-            tried.append(f"  {what}: {path} (not a PodSync library: {exc})")
+            if hasattr(lib, "podsync_version_number"):  # PodSync, but without a function declared
+                found = lib.podsync_version_number()
+                tried.append(
+                    f"  {what}: {path} (PodSync library {found // 10000}.{found // 100 % 100}.{found % 100} "
+                    f"is older than the {LIBRARY_MIN_VERSION} this package needs: {exc})"
+                )
+            else:
+                tried.append(f"  {what}: {path} (not a PodSync library: {exc})")
             continue
         abi = lib.podsync_abi_version()
         if abi != ABI_VERSION:

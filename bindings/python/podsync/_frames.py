@@ -10,6 +10,8 @@ import numpy as np
 
 from ._errors import U64_MAX, ArgumentTypeError, InternalError, Status, checked_int, error_for, last_errmsg, raise_for
 from ._ffi import (
+    CHUNK_LAST,
+    FRAME_CHUNK,
     FRAME_HAS_DIGEST,
     FRAME_INFO_VERSION,
     FRAME_RESET,
@@ -46,11 +48,33 @@ class FrameInfo:
     #: fills it only when the bytes given reach the zstd frame's header). Last, so that the
     #: positional order of the fields of 0.2.0 stays.
     dictionary_id: int
+    # Since library 0.5.0 (frame info version 3), appended with defaults so that the positional
+    # order and arity of the fields above stay.
+    term: int = 0  #: the writer's term (0 for format 1, and in library 0.5.0)
+    snapshot_id: int = 0  #: a chunk (:attr:`is_chunk`): its snapshot's id; else 0
+    chunk_index: int = 0  #: a chunk: its index in the snapshot (0 for the first)
+    chunk_start_table: int = 0  #: a chunk covers keys from (chunk_start_table, chunk_start_key)
+    chunk_start_key: int = 0
+    chunk_end_table: int = 0  #: ... to (chunk_end_table, chunk_end_key) excluded; not the last chunk
+    chunk_end_key: int = 0
+    chunk_record_count: int = 0  #: the last chunk only: the records of all chunks together
+    chunk_flags: int = 0  #: ``CHUNK_*`` bits (:data:`podsync.CHUNK_LAST`)
 
     @property
     def is_snapshot(self) -> bool:
-        """RESET flag: the frame replaces the receiver's whole state."""
+        """RESET flag: the frame replaces the receiver's whole state (with :attr:`is_chunk`: it is
+        one chunk of such a snapshot)."""
         return bool(self.flags & FRAME_RESET)
+
+    @property
+    def is_chunk(self) -> bool:
+        """CHUNK flag: one chunk of a chunked snapshot (format 2; library 0.5.0)."""
+        return bool(self.flags & FRAME_CHUNK)
+
+    @property
+    def is_last_chunk(self) -> bool:
+        """A chunk with the LAST flag: the one that completes its snapshot."""
+        return bool(self.flags & FRAME_CHUNK) and bool(self.chunk_flags & CHUNK_LAST)
 
     @property
     def has_digest(self) -> bool:
@@ -63,6 +87,8 @@ class FrameInfo:
             c.format_version, c.header_length, c.flags, c.section_count, c.codec,
             c.frame_length, c.schema_hash, c.stream_id, c.sequence, c.base_version,
             c.state_version, c.state_digest, c.transforms, c.payload_length, c.dictionary_id,
+            c.term, c.snapshot_id, c.chunk_index, c.chunk_start_table, c.chunk_start_key,
+            c.chunk_end_table, c.chunk_end_key, c.chunk_record_count, c.chunk_flags,
         )  # fmt: skip
 
 
@@ -87,22 +113,29 @@ class Section:
         return len(self.delete_keys)
 
 
-def _info_call(fn: Any, name: str, frame: Any) -> FrameInfo:
+def peek(frame: Any) -> FrameInfo:
+    """Reads a frame's header from its first bytes (the rest of the frame need not be there),
+    e.g. to learn ``frame_length`` when reading a byte stream. Checks magic, format version and
+    header length only (:class:`FrameError` otherwise).
+
+    It needs the whole header: ``header_length`` bytes, which is 88 (``FRAME_HEADER_SIZE``) for
+    format 1 and 40 to 2040 for format 2 (library 0.5.0), so a format-2 frame may be shorter than
+    88 bytes. Given fewer, it raises :class:`FrameTruncated` whose ``frame_info`` (once the
+    16-byte prefix, ``FRAME_PREFIX_SIZE``, is there) holds the ``format_version`` and the
+    ``header_length`` to read (every other field 0); :func:`read_frames` reads a stream that way.
+    """
     ptr, size, keep = buffer_arg(frame)
     info = _CFrameInfo()
     info.version = FRAME_INFO_VERSION
-    status = fn(ptr, size, ctypes.byref(info))
+    status = LIB.podsync_frame_peek(ptr, size, ctypes.byref(info))
     del keep
     if status < 0:
-        raise_for(status, last_errmsg, name)
+        raw = last_errmsg()
+        err = error_for(status, raw.decode("utf-8", "replace") if raw else "", call="podsync_frame_peek")
+        # A prefix that announces a header longer than the bytes given: its format and length.
+        err.frame_info = FrameInfo._from_c(info) if info.header_length else None
+        raise err
     return FrameInfo._from_c(info)
-
-
-def peek(frame: Any) -> FrameInfo:
-    """Reads a frame's header from its first bytes (at least 88: ``FRAME_HEADER_SIZE``; the rest
-    of the frame need not be there), e.g. to learn ``frame_length`` when reading a byte stream.
-    Checks magic, format version and header length only (:class:`FrameError` otherwise)."""
-    return _info_call(LIB.podsync_frame_peek, "podsync_frame_peek", frame)
 
 
 def validate(frame: Any, max_decoded_bytes: int | None = None) -> FrameInfo:

@@ -25,10 +25,13 @@ from ._errors import (
     last_errmsg,
     raise_for,
 )
+from . import _chunks
+from ._chunks import ChunkedSnapshot, ChunkPosition
 from ._ffi import (
     LIB,
     METRICS_VERSION,
     Metrics,
+    OPT_FILL_IN_PLACE,
     OPT_FRAME_DIGEST,
     OPT_MANUAL_CLOCK,
     ROLE_REPLICA,
@@ -141,8 +144,10 @@ def _options(
     max_decoded_bytes: int | None = None,
     max_records: int | None = None,
     max_tombstones: int | None = None,
+    frame_format: int | None = None,
+    fill_in_place: bool | None = None,
 ) -> StoreOptions:
-    """The options struct (version 3): the library's defaults, then every option given. Integers
+    """The options struct (version 4): the library's defaults, then every option given. Integers
     are checked against their C field's range (ctypes would wrap them silently): TypeError for a
     non-integer, OverflowError (also a ValueError) outside it."""
     values = {
@@ -159,6 +164,8 @@ def _options(
     checked = {name: checked_int(name, v, 0, U64_MAX) for name, v in values.items() if v is not None}
     if transforms is not None:
         checked["transforms"] = checked_int("transforms", transforms, 0, U32_MAX)
+    if frame_format is not None:  # 0, 1 or 2: the library refuses others (InvalidArgument)
+        checked["frame_format"] = checked_int("frame_format", frame_format, 0, U32_MAX)
     if compression_level is not None:  # may be negative: zstd's fast levels
         checked["compression_level"] = checked_int("compression_level", compression_level, -(1 << 31), (1 << 31) - 1)
     opts = StoreOptions()
@@ -169,6 +176,8 @@ def _options(
         opts.flags = (opts.flags | OPT_FRAME_DIGEST) if frame_digest else (opts.flags & ~OPT_FRAME_DIGEST)
     if manual_clock is not None:
         opts.flags = (opts.flags | OPT_MANUAL_CLOCK) if manual_clock else (opts.flags & ~OPT_MANUAL_CLOCK)
+    if fill_in_place is not None:
+        opts.flags = (opts.flags | OPT_FILL_IN_PLACE) if fill_in_place else (opts.flags & ~OPT_FILL_IN_PLACE)
     for name, value in checked.items():
         setattr(opts, name, value)
     return opts
@@ -225,11 +234,17 @@ class Store:
     library 0.4.0, the limits ``max_records`` (most live records the store holds, all tables
     together; a write or frame that would exceed it raises :class:`LimitError` and changes nothing;
     default 0: none) and ``max_tombstones`` (most deletions remembered for catch-up deltas; past it
-    the oldest are forgotten and ``catchup_floor`` rises; default 1048576, 0: no limit). Integer
-    options are checked against their C type: :class:`TypeError` for a non-integer,
-    :class:`OverflowError` (also a :class:`ValueError`) outside ``0..2**64-1`` (``transforms``:
-    ``0..2**32-1``; ``compression_level``: a signed 32-bit int). A replica fed from an untrusted
-    source sets ``max_records`` and ``max_decoded_bytes``.
+    the oldest are forgotten and ``catchup_floor`` rises; default 1048576, 0: no limit), and, since
+    library 0.5.0, ``frame_format`` (the format of the frames this store produces: 1, the default,
+    or 2, compact headers that receivers of library 0.5.0 and later read; 0 means 1; chunks are
+    always format 2) and ``fill_in_place`` (replica: while it is empty and follows no stream, the
+    chunks of a chunked snapshot fill its tables as they arrive, version 0 until the last chunk,
+    instead of being staged beside the state: no double memory for a late joiner; default False).
+    Integer options are checked against their C type: :class:`TypeError` for a non-integer,
+    :class:`OverflowError` (also a :class:`ValueError`) outside ``0..2**64-1`` (``transforms``,
+    ``frame_format``: ``0..2**32-1``; ``compression_level``: a signed 32-bit int); a
+    ``frame_format`` other than 0, 1 or 2 raises :class:`InvalidArgument`. A replica fed from an
+    untrusted source sets ``max_records`` and ``max_decoded_bytes``.
 
     A store is used by one thread at a time. ``close()`` frees it (idempotent; also done by
     ``with`` and, as a last resort, by garbage collection); any later call raises
@@ -514,10 +529,56 @@ class Store:
         return self._produce("podsync_store_delta_since", LIB.podsync_store_delta_since, (since,), copy)
 
     def snapshot(self, *, copy: bool = False) -> list[Frame]:
-        """One frame flagged RESET carrying the whole state as of the last flush (a list of one
-        frame, like the other producers). Frames as in :meth:`flush` (use ``copy=True`` for asyncio
+        """The whole state as of the last flush (a writer's; a replica's as applied), flagged
+        RESET: a list of one frame when it fits in ``max_frame_bytes``, else (library 0.5.0) of
+        the chunks of a chunked snapshot, each at most ``max_frame_bytes``, to send and apply in
+        order (a replica returns ``CHUNK_STAGED`` for each but the last). Every chunk is in the
+        outbox at once; to hold one chunk at a time, and to keep writing while it streams, use
+        :meth:`snapshot_chunks`. Frames as in :meth:`flush` (use ``copy=True`` for asyncio
         transports)."""
         return self._produce("podsync_store_snapshot", LIB.podsync_store_snapshot, (), copy)
+
+    # --- chunked snapshots (since library 0.5.0) --------------------------------------------
+
+    def snapshot_chunks(self, max_chunk_bytes: int = 0) -> ChunkedSnapshot:
+        """Starts a chunked snapshot of the state (a writer's as of its last flush, a replica's
+        as applied) and returns it as a :class:`ChunkedSnapshot`: an iterator of ``bytes``, one
+        chunk (a complete frame of at most `max_chunk_bytes`) at a time, produced on demand::
+
+            with writer.snapshot_chunks(16384) as chunks:
+                for chunk in chunks:
+                    sock.sendall(chunk)      # the writer may put and flush between chunks
+
+        `max_chunk_bytes`: 0 for the store's ``max_frame_bytes``; at least ``MIN_CHUNK_BYTES``
+        (512; smaller raises :class:`InvalidArgument`); a record larger than that still makes one
+        chunk. Writes, flushes and applies on this store stay allowed while the
+        snapshot is alive; the chunks keep describing the state at its ``state_version``. A
+        diverged replica raises :class:`Diverged`. O(n log n) in the records (it sorts the keys).
+        Unlike :meth:`snapshot`, the outbox and frames handed out are not touched."""
+        size = checked_int("max_chunk_bytes", max_chunk_bytes, 0, SIZE_MAX)
+        return _chunks.begin(self._h().ptr, size, self._errmsg)
+
+    def snapshot_resume(self, position: ChunkPosition, max_chunk_bytes: int = 0) -> ChunkedSnapshot:
+        """Continues a chunked snapshot from `position` (what the receiver's :meth:`staging`
+        reported after ``CHUNK_GAP``): chunks from ``position.chunk_index``, starting at its key,
+        under the same snapshot id, as a :class:`ChunkedSnapshot`. Served while a snapshot with
+        that id and version is still alive on this store, or while the store is still at that
+        version of that stream; otherwise :class:`SnapshotExpired` (the receiver then needs a new
+        :meth:`snapshot_chunks`, whose chunk 0 replaces its staging). `max_chunk_bytes` as in
+        :meth:`snapshot_chunks`."""
+        if not isinstance(position, ChunkPosition):
+            raise ArgumentTypeError(
+                f"position must be a podsync.ChunkPosition, got {type(position).__name__}", call="snapshot_resume"
+            )
+        size = checked_int("max_chunk_bytes", max_chunk_bytes, 0, SIZE_MAX)
+        return _chunks.resume(self._h().ptr, position, size, self._errmsg)
+
+    def staging(self) -> ChunkPosition | None:
+        """Replica: the chunked snapshot it is staging and the chunk it needs next, as a
+        :class:`ChunkPosition` (after ``CHUNK_GAP``, send it to the producer, which continues with
+        :meth:`snapshot_resume`), or None when it stages none. After ``CHUNK_GAP`` on a snapshot
+        it never started, the position names that snapshot's chunk 0."""
+        return _chunks.staging(self._h().ptr, self._errmsg)
 
     def catch_up(self, since_version: int, *, copy: bool = False) -> list[Frame]:
         """What a replica at `since_version` needs: :meth:`delta_since`, or a :meth:`snapshot`
@@ -539,7 +600,16 @@ class Store:
         the state unchanged (:class:`DigestMismatch` excepted: the frame was applied and the
         replica is now diverged), e.g. :class:`LimitError` for a frame that would take the replica
         past ``max_records`` and :class:`FrameTooLarge` for one that decodes to more than
-        ``max_decoded_bytes``."""
+        ``max_decoded_bytes``.
+
+        Frames of format 1 and 2 are both read. A chunk of a chunked snapshot (library 0.5.0)
+        returns ``CHUNK_STAGED`` (staged beside the state, which stays visible and unchanged;
+        with ``fill_in_place`` an empty replica's tables fill instead, at version 0), ``OK`` for
+        the last chunk (the switch to the snapshot's state, in one step), ``DUPLICATE`` for a chunk
+        already staged, ``STALE`` for an older snapshot, ``CHUNK_GAP`` for a chunk ahead of the
+        one expected (nothing changed: resume from :meth:`staging`), or raises
+        :class:`ChunkMismatch` for a chunk that contradicts those staged (the staging is
+        dropped)."""
         ptr = self._write_ptr("apply")
         arg, size, keep = buffer_arg(frame)
         status = LIB.podsync_store_apply(ptr, arg, size, None)
@@ -638,7 +708,9 @@ class Store:
     def metrics(self) -> dict[str, object]:
         """``podsync_store_metrics``: counters since the store was created (docs in podsync.h).
         Scalars are ints (including, since library 0.3.0, ``saved_by_zero_columns``,
-        ``raw_column_bytes``, ``column_trials`` and ``dictionary_frames``); ``rejects`` maps a status name to how many applies returned it;
+        ``raw_column_bytes``, ``column_trials`` and ``dictionary_frames``, and since library 0.5.0
+        ``chunks_out``, ``snapshot_bytes_held``, ``chunks_staged``, ``chunk_gaps`` and
+        ``staging_bytes_held``); ``rejects`` maps a status name to how many applies returned it;
         ``encode_ns`` and ``apply_ns`` are log2 histograms (bucket i: [2^i, 2^(i+1)) ns)."""
         from ._errors import status_name
 
@@ -780,8 +852,10 @@ class Writer(Store):
     (0: frames never compressed; else the zstd level, 1 is fast; a frame is compressed only where
     that makes it at least 5% smaller), ``transforms`` (``TRANSFORM_*`` bits used before
     compressing), ``max_records`` (most live records, pending writes included: a write past it
-    raises :class:`LimitError` and writes nothing) and ``max_tombstones`` (deletions remembered for
-    catch-up deltas); None = library default.
+    raises :class:`LimitError` and writes nothing), ``max_tombstones`` (deletions remembered for
+    catch-up deltas) and ``frame_format`` (1: format-1 frames, the default; 2: compact format-2
+    headers, read by replicas of library 0.5.0 and later; chunks are always format 2); None =
+    library default.
     """
 
     def __init__(
@@ -800,6 +874,7 @@ class Writer(Store):
         transforms: int | None = None,
         max_records: int | None = None,
         max_tombstones: int | None = None,
+        frame_format: int | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -816,6 +891,7 @@ class Writer(Store):
             transforms=transforms,
             max_records=max_records,
             max_tombstones=max_tombstones,
+            frame_format=frame_format,
         )
 
     def __enter__(self) -> Writer:
@@ -830,7 +906,10 @@ class Replica(Store):
     ``max_decoded_bytes`` bounds what a compressed frame may decode to (else
     :class:`FrameTooLarge`), ``max_records`` the records it holds (a frame that would exceed it
     raises :class:`LimitError`, nothing applied). A replica fed from an untrusted source sets
-    both."""
+    both. ``fill_in_place`` (library 0.5.0): while the replica is empty and follows no stream, the
+    chunks of a chunked snapshot fill its tables as they arrive (readers see them fill; version 0
+    until the last chunk) instead of being staged beside the state. ``frame_format`` is the format
+    of the frames it serves to further replicas (``delta_since``, ``snapshot``)."""
 
     def __init__(
         self,
@@ -841,10 +920,13 @@ class Replica(Store):
         max_decoded_bytes: int | None = None,
         max_records: int | None = None,
         max_tombstones: int | None = None,
+        fill_in_place: bool | None = None,
+        frame_format: int | None = None,
     ) -> None:
         super().__init__(
             schema, Role.REPLICA, frame_digest=frame_digest, tombstone_horizon=tombstone_horizon,
             max_decoded_bytes=max_decoded_bytes, max_records=max_records, max_tombstones=max_tombstones,
+            fill_in_place=fill_in_place, frame_format=frame_format,
         )
 
     def __enter__(self) -> Replica:

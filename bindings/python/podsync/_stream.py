@@ -1,6 +1,9 @@
 """Frames read from a byte stream (a file, a pipe, a socket, an asyncio ``StreamReader``): the
-loop every receiver needs — read the 88-byte header, :func:`peek` the frame's length, read the
-rest — written once, bounded, with a clear error for a stream cut inside a frame.
+loop every receiver needs — read the 16-byte prefix, learn the header's length from it, read the
+rest of the header, :func:`peek` the frame's length, read the rest — written once, bounded, with a
+clear error for a stream cut inside a frame. Format-1 frames (an 88-byte header) and format-2
+frames (a 40- to 2040-byte header, so a frame may be shorter than 88 bytes; library 0.5.0) may be
+mixed in one stream.
 
 Sending is the other half: ``sock.sendall(frame)`` or ``file.write(frame)`` of each frame that
 :meth:`Store.flush` returns, in order, is all a stream needs (frames are self-delimiting). With
@@ -18,44 +21,66 @@ from ._errors import (
     ArgumentTypeError,
     FrameMalformed,
     FrameTooLarge,
+    FrameTruncated,
     IncompleteFrame,
     InvalidArgument,
     Status,
     checked_int,
 )
-from ._ffi import FRAME_HEADER_SIZE
-from ._frames import peek
+from ._ffi import FRAME_PREFIX_SIZE
+from ._frames import FrameInfo, peek
 
 #: Default bound on one frame's length (``max_frame_bytes``): 1 GiB.
 DEFAULT_MAX_FRAME_BYTES = 1 << 30
 
 
 def _limit(max_frame_bytes: int) -> int:
-    return checked_int("max_frame_bytes", max_frame_bytes, FRAME_HEADER_SIZE, (1 << 64) - 1)
+    return checked_int("max_frame_bytes", max_frame_bytes, FRAME_PREFIX_SIZE, (1 << 64) - 1)
+
+
+def _header_length(prefix: Any, limit: int, call: str) -> int:
+    """The header length the 16-byte prefix announces (podsync_frame_peek checks magic and format
+    version, and fills header_length when given fewer bytes than the header), bounded by `limit`
+    (a frame is at least as long as its header)."""
+    try:
+        info: FrameInfo = peek(prefix)
+    except FrameTruncated as err:
+        if err.frame_info is None or err.frame_info.header_length <= len(prefix):
+            raise
+        length = err.frame_info.header_length
+    else:
+        length = info.header_length  # a header that fits in the prefix (no format has one)
+    if length > limit:
+        raise _too_large(f"the next frame's header is {length} bytes", limit, "its prefix", call)
+    return length
+
+
+def _too_large(what: str, limit: int, read: str, call: str) -> FrameTooLarge:
+    return FrameTooLarge(
+        Status.E_FRAME_TOO_LARGE,
+        f"{what}, more than max_frame_bytes={limit}; nothing was read past {read} (raise "
+        "max_frame_bytes if the sender is trusted)",
+        call=call,
+    )
 
 
 def _frame_length(header: Any, limit: int, call: str) -> int:
-    """The frame's length from its header (checked by podsync_frame_peek: magic, format version,
-    header length), bounded by `limit`."""
+    """The frame's length from its whole header (checked by podsync_frame_peek: magic, format
+    version, header length), bounded by `limit`."""
     info = peek(header)
     length = info.frame_length
-    if length < max(info.header_length, FRAME_HEADER_SIZE):
+    if length < max(info.header_length, len(header)):
         raise FrameMalformed(
             Status.E_FRAME_MALFORMED, f"frame_length {length} is shorter than the frame's header", call=call
         )
     if length > limit:
-        raise FrameTooLarge(
-            Status.E_FRAME_TOO_LARGE,
-            f"the next frame is {length} bytes, more than max_frame_bytes={limit}; nothing was read past "
-            "its header (raise max_frame_bytes if the sender is trusted)",
-            call=call,
-        )
+        raise _too_large(f"the next frame is {length} bytes", limit, "its header", call)
     return length
 
 
-def _incomplete(received: int, expected: int | None, call: str) -> IncompleteFrame:
+def _incomplete(received: int, expected: int | None, call: str, header: int = FRAME_PREFIX_SIZE) -> IncompleteFrame:
     if expected is None:
-        text = f"the stream ended inside a frame header ({received} of {FRAME_HEADER_SIZE} bytes)"
+        text = f"the stream ended inside a frame header ({received} of {header} bytes)"
     else:
         text = f"the stream ended inside a frame: {received} of its {expected} bytes arrived"
     err = IncompleteFrame(Status.E_FRAME_TRUNCATED, text, call=call)
@@ -125,17 +150,21 @@ def read_frames(stream: Any, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) 
 
     `stream` is a binary file object (``open(path, "rb")``, ``sys.stdin.buffer``, a pipe,
     ``io.BytesIO``), a socket (read with ``recv_into``) or anything with ``readinto`` or
-    ``read(n)``. For each frame it reads the 88-byte header, learns the frame's length from it
-    (:func:`peek`: magic, format version and header length are checked), then reads exactly the
-    rest. Each frame is a new ``bytearray``, yours to keep; pass it to :meth:`Store.apply`, which
-    validates the whole frame.
+    ``read(n)``. For each frame it reads the 16-byte prefix (``FRAME_PREFIX_SIZE``), which gives
+    the header's length (88 bytes in format 1, 40 to 2040 in format 2), then the rest of the
+    header, learns the frame's length from it (:func:`peek`: magic, format version and header
+    length are checked), then reads exactly the rest: never a byte past the frame, so frames of
+    both formats, and format-2 frames shorter than 88 bytes, may follow each other. Each frame is a
+    new ``bytearray``, yours to keep; pass it to :meth:`Store.apply`, which validates the whole
+    frame.
 
     The end of the stream between two frames ends the iteration. An end inside a frame raises
     :class:`IncompleteFrame` (a :class:`FrameTruncated` and an ``EOFError``) with ``received``
     and ``expected`` byte counts. Bytes that are not a frame header raise the :class:`FrameError`
     of :func:`peek` (``FrameMagic``, ``FrameVersion``, ...): a byte stream cannot resynchronize.
-    A frame longer than `max_frame_bytes` (default 1 GiB) raises :class:`FrameTooLarge` before
-    anything past its header is read or allocated. Errors of the stream itself (``OSError``,
+    A frame longer than `max_frame_bytes` (default 1 GiB; at least 16) raises
+    :class:`FrameTooLarge` before anything past its header is read or allocated (a header is at
+    most 2040 bytes). Errors of the stream itself (``OSError``,
     ``socket.timeout``) propagate as they are.
 
     A blocking stream is needed; with asyncio use :func:`aread_frames`.
@@ -147,19 +176,25 @@ def read_frames(stream: Any, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) 
 
 def _frames(read: Callable[[memoryview], int], limit: int) -> Iterator[bytearray]:
     while True:
-        header = bytearray(FRAME_HEADER_SIZE)
-        got = _fill(read, memoryview(header))
+        prefix = bytearray(FRAME_PREFIX_SIZE)
+        got = _fill(read, memoryview(prefix))
         if got == 0:
             return
-        if got < FRAME_HEADER_SIZE:
+        if got < FRAME_PREFIX_SIZE:
             raise _incomplete(got, None, "read_frames")
+        header_length = _header_length(prefix, limit, "read_frames")
+        header = prefix + bytearray(header_length - FRAME_PREFIX_SIZE)
+        with memoryview(header) as view:
+            got = _fill(read, view[FRAME_PREFIX_SIZE:])
+        if got < header_length - FRAME_PREFIX_SIZE:
+            raise _incomplete(FRAME_PREFIX_SIZE + got, None, "read_frames", header_length)
         length = _frame_length(header, limit, "read_frames")
-        frame = bytearray(length)
-        frame[:FRAME_HEADER_SIZE] = header
+        frame = bytearray(length)  # header_length <= length <= limit
+        frame[:header_length] = header
         with memoryview(frame) as view:
-            got = _fill(read, view[FRAME_HEADER_SIZE:])
-        if got < length - FRAME_HEADER_SIZE:
-            raise _incomplete(FRAME_HEADER_SIZE + got, length, "read_frames")
+            got = _fill(read, view[header_length:])
+        if got < length - header_length:
+            raise _incomplete(header_length + got, length, "read_frames")
         yield frame
 
 
@@ -196,14 +231,19 @@ def aread_frames(
 async def _aframes(reader: asyncio.StreamReader, limit: int) -> AsyncIterator[bytes]:
     while True:
         try:
-            header = await reader.readexactly(FRAME_HEADER_SIZE)
+            prefix = await reader.readexactly(FRAME_PREFIX_SIZE)
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
                 return
             raise _incomplete(len(exc.partial), None, "aread_frames") from None
+        header_length = _header_length(prefix, limit, "aread_frames")
+        try:
+            header = prefix + await reader.readexactly(header_length - FRAME_PREFIX_SIZE)
+        except asyncio.IncompleteReadError as exc:
+            raise _incomplete(FRAME_PREFIX_SIZE + len(exc.partial), None, "aread_frames", header_length) from None
         length = _frame_length(header, limit, "aread_frames")
         try:
-            rest = await reader.readexactly(length - FRAME_HEADER_SIZE)
+            rest = await reader.readexactly(length - header_length)
         except asyncio.IncompleteReadError as exc:
-            raise _incomplete(FRAME_HEADER_SIZE + len(exc.partial), length, "aread_frames") from None
+            raise _incomplete(header_length + len(exc.partial), length, "aread_frames") from None
         yield header + rest

@@ -8,15 +8,19 @@ import sys
 
 CHILD = r"""
 import ctypes, numpy as np, podsync
-from podsync._ffi import LIB, StoreOptions, StoreInfo, FrameInfo, FrameSection, SchemaP, StoreP
+from podsync._ffi import LIB, StoreOptions, StoreInfo, FrameInfo, FrameSection, SchemaP, StoreP, SnapshotP, ChunkPosition
 LIB.podsync_schema_free(None)
 LIB.podsync_store_free(None)
+LIB.podsync_snapshot_free(None)
 s = podsync.Schema({1: np.dtype([("x", "<u8")])})
 w = podsync.Writer(s)
 r = podsync.Replica(s)
 wp = w._handle.ptr
 rp = r._handle.ptr
 sz = ctypes.c_size_t(); u = ctypes.c_uint64(); vp = ctypes.c_void_p()
+snap = SnapshotP()
+assert LIB.podsync_snapshot_begin(wp, 0, ctypes.byref(snap)) == 0
+pos = ChunkPosition(version=1)
 calls = {
  "schema_errmsg NULL": lambda: LIB.podsync_schema_errmsg(None),
  "store_errmsg NULL": lambda: LIB.podsync_store_errmsg(None),
@@ -29,10 +33,13 @@ calls = {
  "decode NULL out": lambda: LIB.podsync_schema_decode(b"x", 1, None),
  "options_init NULL": lambda: LIB.podsync_store_options_init(None, 1),
  "options_init v0": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 0),
- "options_init v4 (newer than the library)": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 4),
+ "options_init v4": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 4),
+ "options_init v5 (newer than the library)": lambda: LIB.podsync_store_options_init(ctypes.byref(StoreOptions()), 5),
  "store_create NULL schema": lambda: LIB.podsync_store_create(None, 1, None, ctypes.byref(StoreP())),
  "store_create NULL out": lambda: LIB.podsync_store_create(s._ptr, 1, None, None),
- "store_create opts v4": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=4)), ctypes.byref(StoreP())),
+ "store_create opts v5": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=5)), ctypes.byref(StoreP())),
+ "store_create frame_format 3": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=4, flags=1, frame_format=3)), ctypes.byref(StoreP())),
+ "store_create reserved 1": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=4, flags=1, reserved=1)), ctypes.byref(StoreP())),
  "store_create opts v0": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=0)), ctypes.byref(StoreP())),
  "put NULL store": lambda: LIB.podsync_store_put(None, 1, 1, b"12345678", 8),
  "put NULL record": lambda: LIB.podsync_store_put(wp, 1, 1, None, 8),
@@ -63,13 +70,32 @@ calls = {
  "validate_limited NULL": lambda: LIB.podsync_frame_validate_limited(None, 88, 0, None),
  "validate_limited info v0": lambda: LIB.podsync_frame_validate_limited(b"\0"*88, 88, 0, ctypes.byref(FrameInfo(version=0))),
  "section_get NULL": lambda: LIB.podsync_frame_section_get(None, 88, 0, ctypes.byref(FrameSection(version=1))),
+ "snapshot_begin NULL store": lambda: LIB.podsync_snapshot_begin(None, 0, ctypes.byref(SnapshotP())),
+ "snapshot_begin NULL out": lambda: LIB.podsync_snapshot_begin(wp, 0, None),
+ "snapshot_begin below the minimum": lambda: LIB.podsync_snapshot_begin(wp, podsync.MIN_CHUNK_BYTES - 1, ctypes.byref(SnapshotP())),
+ "snapshot_resume NULL store": lambda: LIB.podsync_snapshot_resume(None, ctypes.byref(pos), 0, ctypes.byref(SnapshotP())),
+ "snapshot_resume NULL position": lambda: LIB.podsync_snapshot_resume(wp, None, 0, ctypes.byref(SnapshotP())),
+ "snapshot_resume NULL out": lambda: LIB.podsync_snapshot_resume(wp, ctypes.byref(pos), 0, None),
+ "snapshot_resume position v0": lambda: LIB.podsync_snapshot_resume(wp, ctypes.byref(ChunkPosition(version=0)), 0, ctypes.byref(SnapshotP())),
+ "snapshot_resume snapshot id 0": lambda: LIB.podsync_snapshot_resume(wp, ctypes.byref(pos), 0, ctypes.byref(SnapshotP())),
+ "snapshot_next NULL": lambda: LIB.podsync_snapshot_next(None, ctypes.byref(vp), ctypes.byref(sz)),
+ "snapshot_next NULL data": lambda: LIB.podsync_snapshot_next(snap, None, ctypes.byref(sz)),
+ "snapshot_next NULL size": lambda: LIB.podsync_snapshot_next(snap, ctypes.byref(vp), None),
+ "snapshot_position NULL": lambda: LIB.podsync_snapshot_position(None, ctypes.byref(pos)),
+ "snapshot_position NULL position": lambda: LIB.podsync_snapshot_position(snap, None),
+ "snapshot_position v0": lambda: LIB.podsync_snapshot_position(snap, ctypes.byref(ChunkPosition(version=0))),
+ "snapshot_errmsg NULL": lambda: LIB.podsync_snapshot_errmsg(None),
+ "staging NULL store": lambda: LIB.podsync_store_staging(None, ctypes.byref(pos)),
+ "staging NULL position": lambda: LIB.podsync_store_staging(rp, None),
+ "staging v0": lambda: LIB.podsync_store_staging(rp, ctypes.byref(ChunkPosition(version=0))),
 }
 for name, fn in calls.items():
     res = fn()
     print(name, "=", res if isinstance(res, int) else repr(res))
+LIB.podsync_snapshot_free(snap)
 """
 
-EXPECTED_OK = {"put_many count0 NULLs", "delete_many count0 NULL", "info v2"}
+EXPECTED_OK = {"put_many count0 NULLs", "delete_many count0 NULL", "info v2", "options_init v4"}
 # NULL buffer with a capacity (below the encoding's size): INVALID_ARGUMENT, or BUFFER_TOO_SMALL
 # when the library checks the size first; the header pins neither order.
 EXPECTED_EITHER = {"encode NULL buf cap 10": {-1, -4}}

@@ -75,17 +75,31 @@ def test_header_constants_match() -> None:
     for ftype in podsync.FieldType:
         assert defines[f"TYPE_{ftype.name}"] == ftype.value
     assert defines["METRICS_VERSION"] == _ffi.METRICS_VERSION
-    assert defines["STORE_OPTIONS_VERSION"] == _ffi.STORE_OPTIONS_VERSION == 3
+    assert defines["STORE_OPTIONS_VERSION"] == _ffi.STORE_OPTIONS_VERSION == 4
     assert defines["STORE_INFO_VERSION"] == _ffi.STORE_INFO_VERSION
     assert defines["FRAME_SECTION_VERSION"] == _ffi.FRAME_SECTION_VERSION
     assert defines["E_LIMIT"] == podsync.Status.E_LIMIT == -23
-    assert defines["FRAME_INFO_VERSION"] == _ffi.FRAME_INFO_VERSION
+    assert defines["FRAME_INFO_VERSION"] == _ffi.FRAME_INFO_VERSION == 3
+    # Library 0.5.0: format 2, chunked snapshots.
+    assert defines["FORMAT_VERSION"] == 2
+    assert defines["METRICS_VERSION"] == 3
+    assert defines["FRAME_PREFIX_SIZE"] == podsync.FRAME_PREFIX_SIZE == _ffi.FRAME_PREFIX_SIZE == 16
+    assert defines["MIN_CHUNK_BYTES"] == podsync.MIN_CHUNK_BYTES
+    assert defines["CHUNK_POSITION_VERSION"] == _ffi.CHUNK_POSITION_VERSION == 1
+    assert (defines["CHUNK_GAP"], defines["CHUNK_STAGED"], defines["DONE"]) == (7, 8, 10)
+    assert (defines["E_SNAPSHOT_EXPIRED"], defines["E_FRAME_FEATURE"], defines["E_CHUNK_MISMATCH"]) == (-24, -28, -29)
+    assert podsync.ApplyResult.CHUNK_GAP == podsync.Status.CHUNK_GAP
+    assert podsync.ApplyResult.CHUNK_STAGED == podsync.Status.CHUNK_STAGED
     hex_defines = {
         m.group(1): int(m.group(2), 16)
         for m in re.finditer(r"#define\s+PODSYNC_(\w+)\s+0x([0-9a-fA-F]+)u?\s", HEADER.read_text())
     }
     for name in ("XOR", "TRANSPOSE", "KEY_GAPS", "COLUMNS", "ALL"):
         assert hex_defines[f"TRANSFORM_{name}"] == getattr(podsync, f"TRANSFORM_{name}"), name
+    for name in ("OPT_FRAME_DIGEST", "OPT_MANUAL_CLOCK", "OPT_FILL_IN_PLACE", "FRAME_RESET", "FRAME_HAS_DIGEST",
+                 "FRAME_CHUNK", "CHUNK_LAST"):  # fmt: skip
+        assert hex_defines[name] == getattr(_ffi, name), name
+    assert podsync.CHUNK_LAST == hex_defines["CHUNK_LAST"]
 
 
 def test_a_version_1_metrics_struct_is_filled_up_to_apply_ns() -> None:
@@ -100,6 +114,47 @@ def test_a_version_1_metrics_struct_is_filled_up_to_apply_ns() -> None:
         assert _ffi.LIB.podsync_store_metrics(w._h().ptr, ctypes.byref(m)) == 0
         assert (m.frames_out, m.records_out) == (1, 1)
         assert [m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames] == [7] * 4
+
+
+def test_a_version_2_metrics_struct_is_filled_up_to_dictionary_frames() -> None:
+    """Hosts of library 0.3.0/0.4.0 pass the 936-byte struct of metrics version 2: the library
+    must not write the chunk counters appended in version 3 (library 0.5.0)."""
+    with podsync.Writer(podsync.Schema({1: np.dtype([("x", "<u8")])})) as w:
+        w.put(1, 1, bytes(8))
+        w.flush()
+        w.snapshot()
+        m = _ffi.Metrics()
+        m.version = 2
+        m.chunks_out = m.snapshot_bytes_held = m.chunks_staged = m.chunk_gaps = m.staging_bytes_held = 7
+        assert _ffi.LIB.podsync_store_metrics(w._h().ptr, ctypes.byref(m)) == 0
+        assert (m.frames_out, m.records_out) == (2, 2)
+        assert [m.chunks_out, m.snapshot_bytes_held, m.chunks_staged, m.chunk_gaps, m.staging_bytes_held] == [7] * 5
+        assert set(w.metrics()) >= {"chunks_out", "snapshot_bytes_held", "chunks_staged", "chunk_gaps", "staging_bytes_held"}
+
+
+def test_a_version_3_options_struct_gets_format_1_frames_and_garbage_past_it_is_ignored() -> None:
+    """Hosts of library 0.4.0 pass the 88-byte version-3 struct: options_init must not write the
+    version-4 fields, and a store created from it writes format-1 frames whatever the bytes past
+    88 hold (a frame_format of 2 and a nonzero reserved would otherwise be read)."""
+    opts = _ffi.StoreOptions()
+    opts.frame_format = opts.reserved = 7
+    assert _ffi.LIB.podsync_store_options_init(ctypes.byref(opts), 3) == 0
+    assert (opts.version, opts.max_tombstones, opts.frame_format, opts.reserved) == (3, 1048576, 7, 7)
+    opts.frame_format, opts.reserved = 2, 9  # what a version-4 reader would refuse / use
+    full = _ffi.StoreOptions()
+    assert _ffi.LIB.podsync_store_options_init(ctypes.byref(full), 4) == 0
+    assert (full.version, full.frame_format, full.reserved) == (4, 1, 0)
+    with podsync.Schema({1: np.dtype([("x", "<u8")])}) as s:
+        out = _ffi.StoreP()
+        assert _ffi.LIB.podsync_store_create(s._handle(), _ffi.ROLE_WRITER, ctypes.byref(opts), ctypes.byref(out)) == 0
+        try:
+            assert _ffi.LIB.podsync_store_put(out, 1, 1, bytes(8), 8) == 0
+            count, data, size = ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+            assert _ffi.LIB.podsync_store_flush(out, ctypes.byref(count)) == 0 and count.value == 1
+            assert _ffi.LIB.podsync_store_frame(out, 0, ctypes.byref(data), ctypes.byref(size)) == 0
+            assert podsync.peek(ctypes.string_at(data.value, size.value)).format_version == 1
+        finally:
+            _ffi.LIB.podsync_store_free(out)
 
 
 def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_bytes() -> None:
@@ -130,11 +185,11 @@ def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_b
         (_ffi.Field, 24, {"name": 0, "type": 8, "offset": 12, "count": 16, "reserved": 20}),
         (
             _ffi.StoreOptions,
-            88,
+            96,
             {"version": 0, "flags": 4, "stream_id": 8, "max_batch_records": 16, "max_batch_bytes": 24,
              "max_batch_age_ms": 32, "max_frame_bytes": 40, "tombstone_horizon": 48,
              "compression_level": 56, "transforms": 60, "max_decoded_bytes": 64,
-             "max_records": 72, "max_tombstones": 80},
+             "max_records": 72, "max_tombstones": 80, "frame_format": 88, "reserved": 92},
         ),
         (
             _ffi.StoreInfo,
@@ -145,22 +200,32 @@ def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_b
         ),
         (
             _ffi.FrameInfo,
-            96,
+            160,
             {"version": 0, "format_version": 4, "header_length": 8, "flags": 12, "section_count": 16,
              "codec": 20, "frame_length": 24, "schema_hash": 32, "stream_id": 40, "sequence": 48,
              "base_version": 56, "state_version": 64, "state_digest": 72, "transforms": 80,
-             "dictionary_id": 84, "payload_length": 88},
+             "dictionary_id": 84, "payload_length": 88, "term": 96, "snapshot_id": 104,
+             "chunk_index": 112, "chunk_start_key": 120, "chunk_end_key": 128,
+             "chunk_record_count": 136, "chunk_start_table": 144, "chunk_end_table": 148,
+             "chunk_flags": 152, "reserved": 156},
         ),
         (
             _ffi.Metrics,
-            936,
+            976,
             {"version": 0, "reserved": 4, "frames_out": 8, "records_out": 16, "raw_bytes_out": 24,
              "wire_bytes_out": 32, "saved_by_key_gaps": 40, "saved_by_compression": 48,
              "compressed_frames": 56, "writes": 64, "coalesced_writes": 72, "frames_applied": 80,
              "records_applied": 88, "wire_bytes_in": 96, "duplicates": 104, "gaps": 112,
              "stale": 120, "resyncs": 128, "rejects": 136, "encode_ns": 392, "apply_ns": 648,
              "saved_by_zero_columns": 904, "raw_column_bytes": 912, "column_trials": 920,
-             "dictionary_frames": 928},
+             "dictionary_frames": 928, "chunks_out": 936, "snapshot_bytes_held": 944,
+             "chunks_staged": 952, "chunk_gaps": 960, "staging_bytes_held": 968},
+        ),
+        (
+            _ffi.ChunkPosition,
+            56,
+            {"version": 0, "start_table": 4, "stream_id": 8, "term": 16, "snapshot_id": 24,
+             "state_version": 32, "chunk_index": 40, "start_key": 48},
         ),
         (
             _ffi.FrameSection,
@@ -179,7 +244,7 @@ def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, 
 
 def test_versions_and_status_names() -> None:
     assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
-    assert podsync.library_version() == "0.4.0" == podsync.__version__
+    assert podsync.library_version() == "0.5.0" == podsync.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
     for status in podsync.Status:
         assert podsync.status_name(status) == "PODSYNC_" + status.name
@@ -245,6 +310,28 @@ def test_abi_mismatch_raises_import_error(tmp_path: Path) -> None:
     assert "ABI version 2" in result.stderr and "needs ABI version 1" in result.stderr
     assert issubclass(podsync.LibraryVersionError, ImportError)
     assert issubclass(podsync.LibraryNotFoundError, ImportError)
+
+
+@pytest.mark.skipif(not have_gcc(), reason="gcc not available")
+def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
+    """A library of 0.4.0 (every function but those of 0.5.0): the error says it is too old, not
+    that it is not PodSync."""
+    added = {"podsync_snapshot_begin", "podsync_snapshot_resume", "podsync_snapshot_next", "podsync_snapshot_position",
+             "podsync_snapshot_errmsg", "podsync_snapshot_free", "podsync_store_staging"}  # fmt: skip
+    assert added <= set(_ffi.FUNCTIONS)
+    stubs = "\n".join(
+        f"int {name}(void) {{ return {400 if name == 'podsync_version_number' else 1}; }}"
+        for name in _ffi.FUNCTIONS
+        if name not in added
+    )
+    src = tmp_path / "old.c"
+    src.write_text(stubs + "\n")
+    lib = tmp_path / "libpodsync.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    result = run_import(str(lib))
+    assert result.returncode != 0 and "LibraryNotFoundError" in result.stderr
+    assert "PodSync library 0.4.0 is older than the 0.5.0 this package needs" in result.stderr
+    assert "podsync_snapshot_" in result.stderr or "podsync_store_staging" in result.stderr
 
 
 def test_import_from_any_directory() -> None:

@@ -18,6 +18,23 @@ TABLES = st.sampled_from([1, 2])
 OK_RESULTS = {podsync.ApplyResult.OK, podsync.ApplyResult.DUPLICATE, podsync.ApplyResult.GAP, podsync.ApplyResult.STALE}
 
 
+def apply_catch_up(replica: podsync.Replica, frames: list[podsync.Frame]) -> None:
+    """Applies what catch_up returned: a delta or a one-frame snapshot (OK, or DUPLICATE when the
+    replica already has it), or, since library 0.5.0, the chunks of a snapshot larger than
+    max_frame_bytes: staged until the last, which switches (or all DUPLICATE at that version)."""
+    infos = [podsync.peek(f) for f in frames]
+    results = [replica.apply(f) for f in frames]
+    if any(i.is_chunk for i in infos):
+        assert all(i.is_chunk for i in infos) and infos[-1].is_last_chunk
+        assert [i.chunk_index for i in infos] == list(range(len(infos)))
+        staged = [podsync.ApplyResult.CHUNK_STAGED] * (len(frames) - 1)
+        assert results in (staged + [podsync.ApplyResult.OK], [podsync.ApplyResult.DUPLICATE] * len(frames))
+    else:
+        # DUPLICATE: at version 0 the catch-up is the empty snapshot, which a replica already
+        # following the stream has
+        assert all(r in (podsync.ApplyResult.OK, podsync.ApplyResult.DUPLICATE) for r in results), results
+
+
 def record(table: int, key: int, seed: int) -> bytes:
     if table == 1:
         return entities([key], seed)[0].tobytes()
@@ -153,10 +170,7 @@ class Replication(RuleBasedStateMachine):
     @precondition(lambda self: self.writer is not None)
     def heal(self) -> None:
         """The replica asks for what it misses: a delta, or a snapshot beyond the horizon."""
-        for f in self.w.catch_up(self.replica.version):
-            # DUPLICATE: at version 0 the catch-up is the empty snapshot, which a replica already
-            # following the stream has
-            assert self.replica.apply(f) in (podsync.ApplyResult.OK, podsync.ApplyResult.DUPLICATE)
+        apply_catch_up(self.replica, self.w.catch_up(self.replica.version))
         assert self.replica.version == self.w.version
         assert self.replica.digest() == self.w.digest()
 
@@ -165,8 +179,7 @@ class Replication(RuleBasedStateMachine):
         """The second replica follows the first (deltas within the first's horizon, else a snapshot)."""
         if self.replica.version == 0 and self.replica.info().stream_id == 0:
             return  # the first replica follows nothing yet
-        for f in self.replica.catch_up(self.chained.version):
-            assert self.chained.apply(f) in (podsync.ApplyResult.OK, podsync.ApplyResult.DUPLICATE)
+        apply_catch_up(self.chained, self.replica.catch_up(self.chained.version))
         assert self.chained.version == self.replica.version
         assert self.chained.digest() == self.replica.digest()
 

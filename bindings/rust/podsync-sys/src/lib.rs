@@ -46,7 +46,7 @@ use core::ptr;
 /// Major version of the library this header declares.
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library this header declares.
-pub const PODSYNC_VERSION_MINOR: u32 = 4;
+pub const PODSYNC_VERSION_MINOR: u32 = 5;
 /// Patch version of the library this header declares.
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 /// The library version as `MAJOR*10000 + MINOR*100 + PATCH` (compare with
@@ -55,8 +55,10 @@ pub const PODSYNC_VERSION_NUMBER: u32 =
     PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH;
 /// Bumped whenever a declaration in this file changes incompatibly (until 1.0).
 pub const PODSYNC_ABI_VERSION: u32 = 1;
-/// The frame format this library writes (and the newest it reads).
-pub const PODSYNC_FORMAT_VERSION: u32 = 1;
+/// The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.5.0 reads
+/// formats 1 and 2; it writes format 2 for the chunks of a chunked snapshot and, when
+/// `podsync_store_options.frame_format` asks for it, for every frame; format 1 otherwise.
+pub const PODSYNC_FORMAT_VERSION: u32 = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Status codes (values pinned)
@@ -77,6 +79,15 @@ pub const PODSYNC_GAP: i32 = 4;
 pub const PODSYNC_STALE: i32 = 5;
 /// delta_since: that version is older than what the store still covers; send a snapshot instead.
 pub const PODSYNC_SNAPSHOT_REQUIRED: i32 = 6;
+/// Apply: a chunk ahead of the one the replica expects (or of a snapshot it has not started);
+/// nothing changed; `podsync_store_staging()` names the chunk to resume from (since library 0.5.0).
+pub const PODSYNC_CHUNK_GAP: i32 = 7;
+/// Apply: a chunk was staged; the visible state stays as it was until the last chunk (since
+/// library 0.5.0).
+pub const PODSYNC_CHUNK_STAGED: i32 = 8;
+// 9 is reserved for PODSYNC_REFRESHING (docs/FORMAT.md, rolling refresh).
+/// snapshot_next: every chunk was produced (since library 0.5.0).
+pub const PODSYNC_DONE: i32 = 10;
 /// NULL pointer, bad value, wrong struct version.
 pub const PODSYNC_E_INVALID_ARGUMENT: i32 = -1;
 /// No table with that id in the schema.
@@ -122,6 +133,16 @@ pub const PODSYNC_E_DICTIONARY_MISSING: i32 = -22;
 /// A limit the host set (`podsync_store_options.max_records`) would be exceeded; nothing changed
 /// (since library 0.4.0).
 pub const PODSYNC_E_LIMIT: i32 = -23;
+/// snapshot_resume: this store no longer holds the state of that snapshot; start a new one (since
+/// library 0.5.0).
+pub const PODSYNC_E_SNAPSHOT_EXPIRED: i32 = -24;
+// -25 .. -27 are reserved (terms, subscriptions: docs/FORMAT.md).
+/// The frame uses a critical flag or extension record this library does not implement; upgrade it
+/// (since library 0.5.0).
+pub const PODSYNC_E_FRAME_FEATURE: i32 = -28;
+/// Apply: a chunk contradicts the chunks staged before it (overlapping or missing keys, a forged
+/// count); the staging was dropped, the visible state is unchanged (since library 0.5.0).
+pub const PODSYNC_E_CHUNK_MISMATCH: i32 = -29;
 /// A bug in PodSync; please report it.
 pub const PODSYNC_E_INTERNAL: i32 = -99;
 
@@ -206,9 +227,14 @@ pub const PODSYNC_ROLE_REPLICA: u32 = 2;
 pub const PODSYNC_OPT_FRAME_DIGEST: u32 = 0x1;
 /// Time comes only from `podsync_store_set_time()`.
 pub const PODSYNC_OPT_MANUAL_CLOCK: u32 = 0x2;
+/// Replica: while it is empty and follows no stream, the chunks of a snapshot are applied to its
+/// tables as they arrive (readers see them fill; version 0 until the last chunk) instead of being
+/// staged beside the state: no double memory for a late joiner (since library 0.5.0).
+pub const PODSYNC_OPT_FILL_IN_PLACE: u32 = 0x4;
 
-/// The options struct version of this header (3 since library 0.4.0; 2 since 0.2.0).
-pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 3;
+/// The options struct version of this header (4 since library 0.5.0; 3 since 0.4.0; 2 since
+/// 0.2.0).
+pub const PODSYNC_STORE_OPTIONS_VERSION: u32 = 4;
 
 /// Records XOR-ed with the receiver's record at the base version (batch frames only)
 pub const PODSYNC_TRANSFORM_XOR: u32 = 0x1;
@@ -222,8 +248,8 @@ pub const PODSYNC_TRANSFORM_COLUMNS: u32 = 0x8;
 /// Every transform.
 pub const PODSYNC_TRANSFORM_ALL: u32 = 0xF;
 
-/// `podsync_store_options` (88 bytes, versioned; a version-1 struct ends at byte 56, a version-2
-/// struct at byte 72).
+/// `podsync_store_options` (96 bytes, versioned; a version-1 struct ends at byte 56, a version-2
+/// struct at byte 72, a version-3 struct at byte 88).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_store_options {
@@ -240,7 +266,8 @@ pub struct podsync_store_options {
     /// Flush due when the oldest pending change is this old; 0 = no limit (50)
     pub max_batch_age_ms: u64,
     /// A flush splits its changes into frames of at most this size (a frame always holds at least
-    /// one change); 0 = no limit (64 MiB). Catch-up deltas and snapshots are single frames.
+    /// one change); 0 = no limit (64 MiB). A snapshot larger than this is cut into chunks of at
+    /// most this size (since library 0.5.0); catch-up deltas are single frames.
     pub max_frame_bytes: u64,
     /// Deletions are remembered for this many versions, so a delta since an older version needs a
     /// snapshot; 0 = forever (65536)
@@ -268,6 +295,13 @@ pub struct podsync_store_options {
     ///
     /// Since options version 3 (library 0.4.0).
     pub max_tombstones: u64,
+    /// Writer: the format of frames that need no format-2 feature: 1 or 2 (0 = 1). Chunks are
+    /// always format 2. Replicas of library 0.5.0 and later read both (docs/ABI.md).
+    ///
+    /// Since options version 4 (library 0.5.0).
+    pub frame_format: u32,
+    /// Must be 0.
+    pub reserved: u32,
 }
 
 /// `PODSYNC_STORE_OPTIONS_INIT`.
@@ -285,6 +319,8 @@ pub const PODSYNC_STORE_OPTIONS_INIT: podsync_store_options = podsync_store_opti
     max_decoded_bytes: 1073741824,
     max_records: 0,
     max_tombstones: 1048576,
+    frame_format: 1,
+    reserved: 0,
 };
 
 /// The `podsync_store_info` struct version this header declares.
@@ -339,18 +375,73 @@ pub const PODSYNC_STORE_INFO_INIT: podsync_store_info = podsync_store_info {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Chunked snapshots (since library 0.5.0)
+// ---------------------------------------------------------------------------------------------
+
+/// Opaque handle of a chunked snapshot being produced (`podsync_snapshot`): it keeps its store
+/// alive and belongs to it for threading (use both from one thread at a time).
+#[repr(C)]
+pub struct podsync_snapshot {
+    _private: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// The `podsync_chunk_position` struct version this header declares.
+pub const PODSYNC_CHUNK_POSITION_VERSION: u32 = 1;
+
+/// `podsync_chunk_position` (56 bytes, versioned): where a chunked snapshot continues, the
+/// snapshot's identity and its next chunk.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct podsync_chunk_position {
+    /// Set by the caller: `PODSYNC_CHUNK_POSITION_VERSION`.
+    pub version: u32,
+    /// The next chunk starts at key (start_table, start_key).
+    pub start_table: u32,
+    /// The writer stream of the snapshot.
+    pub stream_id: u64,
+    /// The writer's term (0 in library 0.5.0).
+    pub term: u64,
+    /// The snapshot's id.
+    pub snapshot_id: u64,
+    /// The version the snapshot describes.
+    pub state_version: u64,
+    /// Index of the next chunk (0 for the first).
+    pub chunk_index: u64,
+    /// The next chunk starts at key (start_table, start_key).
+    pub start_key: u64,
+}
+
+/// `PODSYNC_CHUNK_POSITION_INIT`.
+pub const PODSYNC_CHUNK_POSITION_INIT: podsync_chunk_position = podsync_chunk_position {
+    version: PODSYNC_CHUNK_POSITION_VERSION,
+    start_table: 0,
+    stream_id: 0,
+    term: 0,
+    snapshot_id: 0,
+    state_version: 0,
+    chunk_index: 0,
+    start_key: 0,
+};
+
+/// The smallest `max_chunk_bytes` of `podsync_snapshot_begin` and `podsync_snapshot_resume` (a
+/// chunk still holds at least one record, so a record larger than that makes a larger chunk).
+pub const PODSYNC_MIN_CHUNK_BYTES: usize = 512;
+
+// ---------------------------------------------------------------------------------------------
 // Frames
 // ---------------------------------------------------------------------------------------------
 
-/// The `podsync_metrics` struct version this header declares (since library 0.2.0).
-pub const PODSYNC_METRICS_VERSION: u32 = 2;
+/// The `podsync_metrics` struct version this header declares (since library 0.2.0; 3 since
+/// 0.5.0).
+pub const PODSYNC_METRICS_VERSION: u32 = 3;
 /// Log2 time buckets.
 pub const PODSYNC_METRICS_BUCKETS: usize = 32;
 /// rejects\[k\] counts status -k.
 pub const PODSYNC_METRICS_STATUSES: usize = 32;
 
-/// `podsync_metrics` (936 bytes, versioned output struct; since library 0.2.0; a version-1 struct
-/// ends at byte 904, after `apply_ns`).
+/// `podsync_metrics` (976 bytes, versioned output struct; since library 0.2.0; a version-1 struct
+/// ends at byte 904, after `apply_ns`, a version-2 struct at byte 936, after `dictionary_frames`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_metrics {
@@ -410,33 +501,59 @@ pub struct podsync_metrics {
     pub column_trials: u64,
     /// Frames produced compressed with a dictionary.
     pub dictionary_frames: u64,
+    /// Snapshot chunks produced (also counted in frames_out).
+    ///
+    /// Since metrics version 3 (library 0.5.0).
+    pub chunks_out: u64,
+    /// Now: memory held by unfinished chunked snapshots (sorted keys, copy-on-write records, the
+    /// chunk being produced).
+    pub snapshot_bytes_held: u64,
+    /// `PODSYNC_CHUNK_STAGED`.
+    pub chunks_staged: u64,
+    /// `PODSYNC_CHUNK_GAP`.
+    pub chunk_gaps: u64,
+    /// Now: memory of a staged, unfinished snapshot.
+    pub staging_bytes_held: u64,
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<podsync_metrics>() == 936);
+    assert!(core::mem::size_of::<podsync_metrics>() == 976);
     assert!(core::mem::offset_of!(podsync_metrics, rejects) == 136);
     assert!(core::mem::offset_of!(podsync_metrics, saved_by_zero_columns) == 904);
     assert!(core::mem::offset_of!(podsync_metrics, dictionary_frames) == 928);
+    assert!(core::mem::offset_of!(podsync_metrics, chunks_out) == 936);
+    assert!(core::mem::offset_of!(podsync_metrics, staging_bytes_held) == 968);
 };
 
-/// Fixed header size of format version 1; a reader of a byte stream reads this many bytes, calls
-/// `podsync_frame_peek()` to learn frame_length, then reads the rest of the frame.
+/// Fixed header size of format version 1.
 pub const PODSYNC_FRAME_HEADER_SIZE: usize = 88;
+/// The prefix every frame starts with (magic, format version, header length; since library
+/// 0.5.0). A reader of a byte stream reads this many bytes, calls `podsync_frame_peek()`
+/// (`PODSYNC_E_FRAME_TRUNCATED` with info.header_length filled), reads up to header_length, peeks
+/// again to learn frame_length, then reads the rest of the frame. A format-2 frame may be shorter
+/// than 88 bytes.
+pub const PODSYNC_FRAME_PREFIX_SIZE: usize = 16;
 
 /// Snapshot: replaces the receiver's state.
 pub const PODSYNC_FRAME_RESET: u32 = 0x1;
 /// state_digest holds the writer's digest after the frame.
 pub const PODSYNC_FRAME_HAS_DIGEST: u32 = 0x2;
+/// One chunk of a chunked snapshot (format 2; since library 0.5.0).
+pub const PODSYNC_FRAME_CHUNK: u32 = 0x4;
+
+/// `podsync_frame_info.chunk_flags`: the snapshot's last chunk.
+pub const PODSYNC_CHUNK_LAST: u32 = 0x1;
 
 /// The payload is not compressed.
 pub const PODSYNC_CODEC_NONE: u32 = 0;
 /// Payload is one zstd frame of payload_length bytes (docs/FORMAT.md)
 pub const PODSYNC_CODEC_ZSTD: u32 = 1;
 
-/// The `podsync_frame_info` struct version this header declares.
-pub const PODSYNC_FRAME_INFO_VERSION: u32 = 2;
+/// The `podsync_frame_info` struct version this header declares (3 since library 0.5.0).
+pub const PODSYNC_FRAME_INFO_VERSION: u32 = 3;
 
-/// `podsync_frame_info` (96 bytes, versioned output struct; version 1 ends at byte 80).
+/// `podsync_frame_info` (160 bytes, versioned output struct; version 1 ends at byte 80, version 2
+/// at byte 96).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_frame_info {
@@ -473,8 +590,31 @@ pub struct podsync_frame_info {
     /// Id of the zstd dictionary the payload is compressed with, 0 for none (named `reserved`
     /// and always 0 before library 0.3.0).
     pub dictionary_id: u32,
-    /// Packed payload bytes: the zstd frame's content size.
+    /// Plain frames: frame_length - header_length; encoded frames: the packed payload's size (what
+    /// zstd decompresses to, or what codec 0 stores before the raw columns).
     pub payload_length: u64,
+    /// The writer's term (0 for format 1).
+    ///
+    /// Since frame info version 3 (library 0.5.0).
+    pub term: u64,
+    /// `PODSYNC_FRAME_CHUNK`: the snapshot's id; else 0.
+    pub snapshot_id: u64,
+    /// The chunk's index in its snapshot (0 for the first).
+    pub chunk_index: u64,
+    /// The chunk covers keys from (chunk_start_table, chunk_start_key) ...
+    pub chunk_start_key: u64,
+    /// ... to (chunk_end_table, chunk_end_key) excluded; not LAST only.
+    pub chunk_end_key: u64,
+    /// LAST only: the records of all chunks together.
+    pub chunk_record_count: u64,
+    /// The table of the chunk's first key.
+    pub chunk_start_table: u32,
+    /// The table of the first key after the chunk (not LAST only).
+    pub chunk_end_table: u32,
+    /// `PODSYNC_CHUNK_*`.
+    pub chunk_flags: u32,
+    /// Written as 0.
+    pub reserved: u32,
 }
 
 /// `PODSYNC_FRAME_INFO_INIT`.
@@ -495,6 +635,16 @@ pub const PODSYNC_FRAME_INFO_INIT: podsync_frame_info = podsync_frame_info {
     transforms: 0,
     dictionary_id: 0,
     payload_length: 0,
+    term: 0,
+    snapshot_id: 0,
+    chunk_index: 0,
+    chunk_start_key: 0,
+    chunk_end_key: 0,
+    chunk_record_count: 0,
+    chunk_start_table: 0,
+    chunk_end_table: 0,
+    chunk_flags: 0,
+    reserved: 0,
 };
 
 /// The `podsync_frame_section` struct version this header declares.
@@ -552,7 +702,9 @@ const _: () = {
     assert!(offset_of!(podsync_field, count) == 16);
     assert!(offset_of!(podsync_field, reserved) == 20);
 
-    assert!(size_of::<podsync_store_options>() == 88);
+    assert!(size_of::<podsync_store_options>() == 96);
+    assert!(offset_of!(podsync_store_options, frame_format) == 88);
+    assert!(offset_of!(podsync_store_options, reserved) == 92);
     assert!(offset_of!(podsync_store_options, compression_level) == 56);
     assert!(offset_of!(podsync_store_options, transforms) == 60);
     assert!(offset_of!(podsync_store_options, max_decoded_bytes) == 64);
@@ -581,7 +733,17 @@ const _: () = {
     assert!(offset_of!(podsync_store_info, diverged) == 72);
     assert!(offset_of!(podsync_store_info, table_count) == 76);
 
-    assert!(size_of::<podsync_frame_info>() == 96);
+    assert!(size_of::<podsync_frame_info>() == 160);
+    assert!(offset_of!(podsync_frame_info, term) == 96);
+    assert!(offset_of!(podsync_frame_info, snapshot_id) == 104);
+    assert!(offset_of!(podsync_frame_info, chunk_index) == 112);
+    assert!(offset_of!(podsync_frame_info, chunk_start_key) == 120);
+    assert!(offset_of!(podsync_frame_info, chunk_end_key) == 128);
+    assert!(offset_of!(podsync_frame_info, chunk_record_count) == 136);
+    assert!(offset_of!(podsync_frame_info, chunk_start_table) == 144);
+    assert!(offset_of!(podsync_frame_info, chunk_end_table) == 148);
+    assert!(offset_of!(podsync_frame_info, chunk_flags) == 152);
+    assert!(offset_of!(podsync_frame_info, reserved) == 156);
     assert!(offset_of!(podsync_frame_info, transforms) == 80);
     assert!(offset_of!(podsync_frame_info, dictionary_id) == 84);
     assert!(offset_of!(podsync_frame_info, payload_length) == 88);
@@ -610,9 +772,20 @@ const _: () = {
     assert!(offset_of!(podsync_frame_section, records) == 40);
     assert!(offset_of!(podsync_frame_section, delete_keys) == 48);
 
+    assert!(size_of::<podsync_chunk_position>() == 56);
+    assert!(offset_of!(podsync_chunk_position, version) == 0);
+    assert!(offset_of!(podsync_chunk_position, start_table) == 4);
+    assert!(offset_of!(podsync_chunk_position, stream_id) == 8);
+    assert!(offset_of!(podsync_chunk_position, term) == 16);
+    assert!(offset_of!(podsync_chunk_position, snapshot_id) == 24);
+    assert!(offset_of!(podsync_chunk_position, state_version) == 32);
+    assert!(offset_of!(podsync_chunk_position, chunk_index) == 40);
+    assert!(offset_of!(podsync_chunk_position, start_key) == 48);
+
     // Opaque handles are zero-sized and only ever used behind pointers.
     assert!(size_of::<podsync_schema>() == 0);
     assert!(size_of::<podsync_store>() == 0);
+    assert!(size_of::<podsync_snapshot>() == 0);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -683,9 +856,9 @@ unsafe extern "C" {
     ) -> i32;
 
     // Stores
-    /// Fills `*options` with the defaults of the given struct version (1, 2 or 3; a version-1
-    /// struct has no compression fields and gets frames that are never compressed; a version-2
-    /// struct gets the defaults of the version-3 limits).
+    /// Fills `*options` with the defaults of the given struct version (1 to 4; a version-1 struct
+    /// has no compression fields and gets frames that are never compressed; a version-2 struct
+    /// gets the defaults of the version-3 limits, an older struct format-1 frames).
     pub fn podsync_store_options_init(options: *mut podsync_store_options, version: u32) -> i32;
     /// Creates a store for `schema` (which is copied; it may be freed afterwards). role is
     /// `PODSYNC_ROLE_WRITER` or `PODSYNC_ROLE_REPLICA`; options may be NULL for the defaults. On
@@ -757,7 +930,10 @@ unsafe extern "C" {
         since_version: u64,
         frame_count_out: *mut usize,
     ) -> i32;
-    /// One frame flagged RESET carrying the whole state as of the last flush.
+    /// The whole state as of the last flush, flagged RESET: one frame when it fits in
+    /// max_frame_bytes, else (since library 0.5.0) the chunks of a chunked snapshot, each at most
+    /// max_frame_bytes, all in the outbox. To hold only one chunk at a time, stream it with
+    /// `podsync_snapshot_begin()`.
     pub fn podsync_store_snapshot(store: *mut podsync_store, frame_count_out: *mut usize) -> i32;
     /// Borrows frame `index` of the outbox: `*data_out` and `*size_out` describe its bytes, which
     /// are 64-byte aligned and stay valid and unchanged until the next flush, delta_since, snapshot
@@ -782,6 +958,59 @@ unsafe extern "C" {
         frame: *const c_void,
         size: usize,
         version_out: *mut u64,
+    ) -> i32;
+
+    // Chunked snapshots (since library 0.5.0)
+    /// Starts a chunked snapshot of the store's state (a writer's as of its last flush, a
+    /// replica's as applied). max_chunk_bytes: the largest chunk, 0 for the store's
+    /// max_frame_bytes; at least `PODSYNC_MIN_CHUNK_BYTES` (a chunk still holds at least one
+    /// record, so a record larger than that makes a larger chunk). On success `*out` receives a
+    /// handle to free with `podsync_snapshot_free()`. The snapshot belongs to its store for
+    /// threading: use both from one thread at a time. It keeps the store alive (freeing the store
+    /// first is allowed; the snapshot then still finishes). A diverged replica refuses with
+    /// `PODSYNC_E_DIVERGED`. O(n log n) in the records.
+    pub fn podsync_snapshot_begin(
+        store: *mut podsync_store,
+        max_chunk_bytes: usize,
+        out: *mut *mut podsync_snapshot,
+    ) -> i32;
+    /// Continues a snapshot from a position (what a receiver's `podsync_store_staging()`
+    /// reported): chunks from position->chunk_index, starting at its key, under the same snapshot
+    /// id. Served when a snapshot with that id and version is still alive on this store, or when
+    /// the store is still at that version of that stream; otherwise `PODSYNC_E_SNAPSHOT_EXPIRED`
+    /// (the receiver then needs a new snapshot, whose chunk 0 replaces its staging).
+    pub fn podsync_snapshot_resume(
+        store: *mut podsync_store,
+        position: *const podsync_chunk_position,
+        max_chunk_bytes: usize,
+        out: *mut *mut podsync_snapshot,
+    ) -> i32;
+    /// Produces the next chunk: `*data_out` and `*size_out` borrow its bytes (64-byte aligned),
+    /// valid until the next call on this snapshot or its free. Returns `PODSYNC_OK`, or
+    /// `PODSYNC_DONE` (NULL, 0) after the last chunk. Chunks are compressed like the store's
+    /// frames.
+    pub fn podsync_snapshot_next(
+        snapshot: *mut podsync_snapshot,
+        data_out: *mut *const u8,
+        size_out: *mut usize,
+    ) -> i32;
+    /// The position of the next chunk (its index and first key; after the last, the index past
+    /// it).
+    pub fn podsync_snapshot_position(
+        snapshot: *const podsync_snapshot,
+        position: *mut podsync_chunk_position,
+    ) -> i32;
+    /// The message of the last error on this snapshot ("" if none). Valid until the next call on
+    /// it.
+    pub fn podsync_snapshot_errmsg(snapshot: *const podsync_snapshot) -> *const c_char;
+    /// Frees a snapshot handle (the store it kept alive is freed with it if the store was freed
+    /// before).
+    pub fn podsync_snapshot_free(snapshot: *mut podsync_snapshot);
+    /// Replica: the chunked snapshot it is staging and the chunk it needs next (to resume after
+    /// `PODSYNC_CHUNK_GAP`), or `PODSYNC_NOT_FOUND` when it stages none.
+    pub fn podsync_store_staging(
+        store: *const podsync_store,
+        position: *mut podsync_chunk_position,
     ) -> i32;
 
     // Reads (writer and replica)
@@ -817,8 +1046,8 @@ unsafe extern "C" {
     /// replica when they hold the same records. The writer's digest covers flushed changes only.
     /// O(1).
     pub fn podsync_store_digest(store: *const podsync_store, digest_out: *mut u64) -> i32;
-    /// Reads the store's counters into `*metrics` (whose version the caller sets: 1 or 2; a
-    /// version-1 struct is filled up to apply_ns). O(1).
+    /// Reads the store's counters into `*metrics` (whose version the caller sets: 1 to 3; a
+    /// version-1 struct is filled up to apply_ns, a version-2 one up to dictionary_frames). O(1).
     pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics)
     -> i32;
 
@@ -860,9 +1089,11 @@ unsafe extern "C" {
     ) -> i32;
 
     // Reading frames without a store
-    /// Reads a frame's header from the first `size` bytes (at least `PODSYNC_FRAME_HEADER_SIZE`;
-    /// the rest of the frame need not be there). Checks magic, format version and header length
-    /// only.
+    /// Reads a frame's header from the first `size` bytes (the rest of the frame need not be
+    /// there). Checks magic, format version and header length only. Fewer than
+    /// `PODSYNC_FRAME_PREFIX_SIZE` bytes, or fewer than the header's length, return
+    /// `PODSYNC_E_FRAME_TRUNCATED` (with format_version and header_length filled once the prefix is
+    /// there).
     pub fn podsync_frame_peek(
         data: *const c_void,
         size: usize,

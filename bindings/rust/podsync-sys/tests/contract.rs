@@ -342,13 +342,20 @@ fn a_version_1_metrics_struct_is_filled_up_to_apply_ns() {
             (7, 7, 7, 7),
             "a version-1 caller's memory past byte 904 is not written"
         );
+        // A version-2 struct is filled up to dictionary_frames (header, 0.5.0).
+        m.version = 2;
+        m.chunks_out = 7;
+        m.staging_bytes_held = 7;
+        assert_eq!(podsync_store_metrics(f.writer, &mut m), PODSYNC_OK);
+        assert_eq!((m.chunks_out, m.staging_bytes_held), (7, 7), "bytes 936.. not written");
         m.version = PODSYNC_METRICS_VERSION;
         assert_eq!(podsync_store_metrics(f.writer, &mut m), PODSYNC_OK);
-        // No compression in the fixture: the version-2 counters are 0.
+        // No compression in the fixture: the version-2 counters are 0; no chunk either.
         assert_eq!(
             (m.saved_by_zero_columns, m.raw_column_bytes, m.column_trials, m.dictionary_frames),
             (0, 0, 0, 0)
         );
+        assert_eq!((m.chunks_out, m.staging_bytes_held), (0, 0));
     }
 }
 
@@ -524,5 +531,142 @@ fn last_errmsg_reports_calls_without_a_handle() {
         // Per thread: a new thread has none.
         let other = std::thread::spawn(|| msg(podsync_last_errmsg())).join().unwrap();
         assert_eq!(other, "");
+    }
+}
+
+#[test]
+fn chunked_snapshots_follow_the_header() {
+    // Header, "Chunked snapshots" (since library 0.5.0).
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture();
+    unsafe {
+        let mut snap: *mut podsync_snapshot = null_mut();
+        let mut pos = PODSYNC_CHUNK_POSITION_INIT;
+        let (mut data, mut size) = (std::ptr::dangling::<u8>(), 7usize);
+        // NULL where a value is required; a failed constructor stores NULL in *out.
+        assert_eq!(podsync_snapshot_begin(null_mut(), 0, &mut snap), E);
+        assert_eq!(podsync_snapshot_begin(f.writer, 0, null_mut()), E);
+        assert_eq!(podsync_snapshot_resume(f.writer, null(), 0, &mut snap), E);
+        assert_eq!(podsync_store_staging(f.replica, null_mut()), E);
+        assert_eq!(podsync_store_staging(null(), &mut pos), E);
+        let mut out = std::ptr::dangling_mut::<podsync_snapshot>();
+        assert_eq!(podsync_snapshot_begin(f.writer, 1, &mut out), E, "below the minimum");
+        assert!(out.is_null());
+        assert!(!msg(podsync_store_errmsg(f.writer)).is_empty());
+        // A replica that stages nothing: NOT_FOUND (a writer stages nothing either).
+        assert_eq!(podsync_store_staging(f.replica, &mut pos), PODSYNC_NOT_FOUND);
+        assert_eq!(podsync_store_staging(f.writer, &mut pos), PODSYNC_NOT_FOUND);
+        pos.version = 0;
+        assert_eq!(podsync_store_staging(f.replica, &mut pos), E, "struct version 0");
+
+        // One record: one chunk, then DONE with (NULL, 0).
+        assert_eq!(podsync_snapshot_begin(f.writer, 0, &mut snap), PODSYNC_OK);
+        assert!(!snap.is_null());
+        let mut p = PODSYNC_CHUNK_POSITION_INIT;
+        assert_eq!(podsync_snapshot_position(snap, &mut p), PODSYNC_OK);
+        assert_eq!((p.version, p.chunk_index, p.start_table, p.start_key), (1, 0, 0, 0));
+        assert_eq!(p.state_version, 1);
+        assert_ne!(p.snapshot_id, 0);
+        assert_eq!(podsync_snapshot_next(snap, &mut data, &mut size), PODSYNC_OK);
+        assert_eq!(data as usize % 64, 0, "64-byte aligned");
+        let chunk = std::slice::from_raw_parts(data, size).to_vec();
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        assert_eq!(podsync_frame_validate(chunk.as_ptr().cast(), size, &mut info), PODSYNC_OK);
+        assert_eq!(info.format_version, 2);
+        assert_eq!(info.flags & (PODSYNC_FRAME_CHUNK | PODSYNC_FRAME_RESET), 5);
+        assert_eq!((info.snapshot_id, info.chunk_index), (p.snapshot_id, 0));
+        assert_eq!((info.chunk_flags, info.chunk_record_count), (PODSYNC_CHUNK_LAST, 1));
+        assert_eq!(podsync_snapshot_next(snap, &mut data, &mut size), PODSYNC_DONE);
+        assert_eq!((data.is_null(), size), (true, 0));
+        assert_eq!(podsync_snapshot_position(snap, &mut p), PODSYNC_OK);
+        assert_eq!(p.chunk_index, 1, "after the last chunk, the index past it");
+        assert_eq!(msg(podsync_snapshot_errmsg(snap)), "");
+        p.version = 0;
+        assert_eq!(podsync_snapshot_position(snap, &mut p), E);
+        podsync_snapshot_free(snap);
+
+        // Applied by a replica: a one-chunk snapshot switches at once.
+        let mut v = 0u64;
+        let st = podsync_store_apply(f.replica, chunk.as_ptr().cast(), chunk.len(), &mut v);
+        assert_eq!((st, v), (PODSYNC_OK, 1));
+        let mut m: podsync_metrics = std::mem::zeroed();
+        m.version = PODSYNC_METRICS_VERSION;
+        assert_eq!(podsync_store_metrics(f.writer, &mut m), PODSYNC_OK);
+        assert_eq!((m.chunks_out, m.snapshot_bytes_held), (1, 0), "freed: nothing held");
+
+        // A snapshot keeps its store alive: freeing the store first is allowed.
+        let mut w = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, null(), &mut w), PODSYNC_OK);
+        let rec = [1u8; 16];
+        assert_eq!(podsync_store_put(w, 1, 9, rec.as_ptr().cast(), 16), PODSYNC_OK);
+        let mut n = 0usize;
+        assert_eq!(podsync_store_flush(w, &mut n), PODSYNC_OK);
+        assert_eq!(podsync_snapshot_begin(w, 0, &mut snap), PODSYNC_OK);
+        podsync_store_free(w);
+        assert_eq!(podsync_snapshot_next(snap, &mut data, &mut size), PODSYNC_OK);
+        assert!(size > 0);
+        assert_eq!(podsync_snapshot_next(snap, &mut data, &mut size), PODSYNC_DONE);
+        podsync_snapshot_free(snap);
+    }
+}
+
+#[test]
+fn options_version_4_frame_format_and_the_prefix() {
+    // Header: options version 4 appends frame_format (0/1/2) and reserved (must be 0); a version-3
+    // struct is read and written only up to byte 88; peek given the 16-byte prefix only returns
+    // FRAME_TRUNCATED with format_version and header_length filled.
+    let f = fixture();
+    unsafe {
+        let mut o = PODSYNC_STORE_OPTIONS_INIT;
+        o.frame_format = 9;
+        o.reserved = 9;
+        assert_eq!(podsync_store_options_init(&mut o, 3), PODSYNC_OK);
+        assert_eq!((o.version, o.frame_format, o.reserved), (3, 9, 9), "bytes 88..96 not written");
+        let mut w = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w), PODSYNC_OK);
+        podsync_store_free(w);
+        for (format, reserved, want) in
+            [(0, 0, PODSYNC_OK), (1, 0, PODSYNC_OK), (2, 0, PODSYNC_OK), (3, 0, -1), (2, 1, -1)]
+        {
+            let mut o = PODSYNC_STORE_OPTIONS_INIT;
+            o.frame_format = format;
+            o.reserved = reserved;
+            let mut w = null_mut();
+            let st = podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w);
+            assert_eq!(st, want, "frame_format {format}, reserved {reserved}");
+            podsync_store_free(w);
+        }
+        let opts = PODSYNC_STORE_OPTIONS_INIT;
+        o = opts;
+        o.flags |= PODSYNC_OPT_FILL_IN_PLACE;
+        let mut r = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, &o, &mut r), PODSYNC_OK);
+        podsync_store_free(r);
+
+        // Format 1: the prefix announces an 88-byte header.
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        let st = podsync_frame_peek(f.frame.as_ptr().cast(), PODSYNC_FRAME_PREFIX_SIZE, &mut info);
+        assert_eq!(st, PODSYNC_E_FRAME_TRUNCATED);
+        assert_eq!((info.format_version, info.header_length), (1, 88));
+        assert_eq!(info.frame_length, 0, "the rest is not read");
+        // Version-3 fields of a format-1 frame are 0.
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        info.term = 5;
+        info.reserved = 5;
+        assert_eq!(
+            podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut info),
+            PODSYNC_OK
+        );
+        assert_eq!((info.term, info.snapshot_id, info.chunk_flags, info.reserved), (0, 0, 0, 0));
+        // A version-2 struct is filled up to payload_length only.
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        info.version = 2;
+        info.term = 5;
+        info.chunk_index = 5;
+        assert_eq!(
+            podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut info),
+            PODSYNC_OK
+        );
+        assert_eq!((info.term, info.chunk_index), (5, 5), "bytes 96..160 not written");
     }
 }

@@ -148,7 +148,7 @@ fn rust_functions() -> BTreeMap<String, Sig> {
 fn every_header_function_is_declared_with_the_same_signature() {
     let c = header_functions();
     let r = rust_functions();
-    assert!(c.len() >= 38, "parsed only {} functions from the header", c.len());
+    assert!(c.len() >= 45, "parsed only {} functions from the header", c.len());
     let missing: Vec<_> = c.keys().filter(|k| !r.contains_key(*k)).collect();
     let extra: Vec<_> = r.keys().filter(|k| !c.contains_key(*k)).collect();
     assert!(missing.is_empty(), "declared in podsync.h but not in podsync-sys: {missing:?}");
@@ -199,8 +199,9 @@ fn every_integer_macro_has_the_same_value() {
         assert_eq!(rust_consts.get(name), Some(&v), "constant {name}");
         checked += 1;
     }
-    assert!(checked >= 70, "checked only {checked} constants");
-    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 400);
+    assert!(checked >= 83, "checked only {checked} constants");
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 500);
+    assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
 }
 
 #[test]
@@ -208,7 +209,7 @@ fn init_macros_match_the_header() {
     use podsync_sys::*;
     let header = squash(&header().replace("\\\n", " "));
     assert!(header.contains(
-        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576 }"
+        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0 }"
     ));
     let o = PODSYNC_STORE_OPTIONS_INIT;
     assert_eq!(
@@ -221,6 +222,7 @@ fn init_macros_match_the_header() {
         (0, PODSYNC_TRANSFORM_ALL, 1 << 30)
     );
     assert_eq!((o.max_records, o.max_tombstones), (0, 1048576));
+    assert_eq!((o.frame_format, o.reserved), (1, 0));
     // The library's own defaults for this header's version equal the macro.
     let mut lib = podsync_store_options {
         version: 0,
@@ -236,9 +238,44 @@ fn init_macros_match_the_header() {
         max_decoded_bytes: 0,
         max_records: 9,
         max_tombstones: 0,
+        frame_format: 7,
+        reserved: 0,
     };
     assert_eq!(unsafe { podsync_store_options_init(&mut lib, PODSYNC_STORE_OPTIONS_VERSION) }, 0);
     assert_eq!(lib, o);
+
+    // Since library 0.5.0: the chunk position, and the frame info's 26 fields (10 of version 3).
+    assert!(header.contains(
+        "#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0 }"
+    ));
+    let p = PODSYNC_CHUNK_POSITION_INIT;
+    assert_eq!(
+        p,
+        podsync_chunk_position { version: PODSYNC_CHUNK_POSITION_VERSION, ..zeroed_position() }
+    );
+    let info_init = "#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION,";
+    let start = header.find(info_init).expect("PODSYNC_FRAME_INFO_INIT") + info_init.len();
+    let zeros = &header[start..start + header[start..].find('}').unwrap()];
+    assert_eq!(zeros.split(',').filter(|z| z.trim() == "0").count(), 25, "{zeros}");
+    let f = PODSYNC_FRAME_INFO_INIT;
+    assert_eq!(f.version, PODSYNC_FRAME_INFO_VERSION);
+    assert_eq!(
+        (f.term, f.snapshot_id, f.chunk_index, f.chunk_record_count, f.chunk_flags, f.reserved),
+        (0, 0, 0, 0, 0, 0)
+    );
+}
+
+fn zeroed_position() -> podsync_sys::podsync_chunk_position {
+    podsync_sys::podsync_chunk_position {
+        version: 0,
+        start_table: 0,
+        stream_id: 0,
+        term: 0,
+        snapshot_id: 0,
+        state_version: 0,
+        chunk_index: 0,
+        start_key: 0,
+    }
 }
 
 #[test]
@@ -266,7 +303,7 @@ fn status_names_are_the_macro_names() {
             n += 1;
         }
     }
-    assert_eq!(n, 29);
+    assert_eq!(n, 35);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
 }

@@ -71,6 +71,21 @@ pub enum ErrorKind {
     /// ([`StoreOptions::max_records`](crate::StoreOptions::max_records)) would be exceeded: a write
     /// or a frame would leave the store holding more live records than that. Nothing changed.
     Limit,
+    /// `PODSYNC_E_SNAPSHOT_EXPIRED` (since library 0.5.0): a resumed chunked snapshot
+    /// ([`Store::snapshot_resume`](crate::Store::snapshot_resume)) whose state this store no
+    /// longer holds: no live snapshot of that id and version, and the store has moved past that
+    /// version. Start a new snapshot ([`Store::begin_snapshot`](crate::Store::begin_snapshot));
+    /// its chunk 0 replaces what the receiver staged. Also returned by
+    /// [`Snapshot::next_chunk`](crate::Snapshot::next_chunk) when the state the snapshot describes
+    /// was replaced on its store (a replica that switched to another snapshot).
+    SnapshotExpired,
+    /// `PODSYNC_E_FRAME_FEATURE` (since library 0.5.0): the frame uses a critical flag or extension
+    /// record this library does not implement; upgrade the library. Nothing changed.
+    FrameFeature,
+    /// `PODSYNC_E_CHUNK_MISMATCH` (since library 0.5.0): a chunk contradicts the chunks staged
+    /// before it (overlapping or missing keys, a forged record count). The replica dropped the
+    /// staged chunks; its visible state is unchanged. Start the snapshot again.
+    ChunkMismatch,
     /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
     Internal,
     /// A negative status this binding does not know (a newer library); the value is kept.
@@ -105,6 +120,9 @@ impl ErrorKind {
             sys::PODSYNC_E_FRAME_TOO_LARGE => FrameTooLarge,
             sys::PODSYNC_E_DICTIONARY_MISSING => DictionaryMissing,
             sys::PODSYNC_E_LIMIT => Limit,
+            sys::PODSYNC_E_SNAPSHOT_EXPIRED => SnapshotExpired,
+            sys::PODSYNC_E_FRAME_FEATURE => FrameFeature,
+            sys::PODSYNC_E_CHUNK_MISMATCH => ChunkMismatch,
             sys::PODSYNC_E_INTERNAL => Internal,
             s if s < 0 => Unknown(s),
             s => UnexpectedStatus(s),
@@ -136,6 +154,9 @@ impl ErrorKind {
             FrameTooLarge => sys::PODSYNC_E_FRAME_TOO_LARGE,
             DictionaryMissing => sys::PODSYNC_E_DICTIONARY_MISSING,
             Limit => sys::PODSYNC_E_LIMIT,
+            SnapshotExpired => sys::PODSYNC_E_SNAPSHOT_EXPIRED,
+            FrameFeature => sys::PODSYNC_E_FRAME_FEATURE,
+            ChunkMismatch => sys::PODSYNC_E_CHUNK_MISMATCH,
             Internal => sys::PODSYNC_E_INTERNAL,
             Unknown(s) | UnexpectedStatus(s) => s,
         }
@@ -220,7 +241,11 @@ impl Error {
     /// [`frame::validate_limited`](crate::frame::validate_limited) rejected, when the library
     /// could read it before the check that failed (since library 0.4.0): for example the
     /// `dictionary_id` of a frame refused with [`ErrorKind::DictionaryMissing`], or what a frame
-    /// refused with [`ErrorKind::FrameTooLarge`] claims to be. `None` for every other error.
+    /// refused with [`ErrorKind::FrameTooLarge`] claims to be. For [`frame::peek`](crate::frame::peek)
+    /// given fewer bytes than the header (since library 0.5.0): [`ErrorKind::FrameTruncated`]
+    /// with the `format_version` and `header_length` the 16-byte prefix announces (the other
+    /// fields 0), so that a stream reader knows how many bytes to read. `None` for every other
+    /// error.
     pub fn frame_info(&self) -> Option<&FrameInfo> {
         self.frame_info.as_deref()
     }
@@ -256,7 +281,9 @@ impl From<Error> for std::io::Error {
         use ErrorKind::*;
         let kind = match e.kind() {
             FrameTruncated | FrameMagic | FrameVersion | FrameChecksum | FrameMalformed
-            | SchemaMismatch | UnsupportedCodec => std::io::ErrorKind::InvalidData,
+            | SchemaMismatch | UnsupportedCodec | FrameFeature | ChunkMismatch => {
+                std::io::ErrorKind::InvalidData
+            }
             NoMemory => std::io::ErrorKind::OutOfMemory,
             _ => std::io::ErrorKind::Other,
         };
@@ -304,5 +331,20 @@ mod tests {
         let limit = Error::new(-23, "");
         assert_eq!(limit.to_string(), "PODSYNC_E_LIMIT (-23)");
         assert_eq!(limit.frame_info(), None);
+        for (s, k) in [
+            (-24, ErrorKind::SnapshotExpired),
+            (-28, ErrorKind::FrameFeature),
+            (-29, ErrorKind::ChunkMismatch),
+        ] {
+            assert_eq!(ErrorKind::from_status(s), k);
+            assert_eq!(k.status(), s);
+        }
+        assert_eq!(ErrorKind::from_status(-25), ErrorKind::Unknown(-25), "reserved, not known");
+        let feature: std::io::Error = Error::new(sys::PODSYNC_E_FRAME_FEATURE, "").into();
+        assert_eq!(feature.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(
+            Error::new(sys::PODSYNC_E_CHUNK_MISMATCH, "x").to_string(),
+            "PODSYNC_E_CHUNK_MISMATCH (-29): x"
+        );
     }
 }

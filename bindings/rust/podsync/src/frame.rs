@@ -2,8 +2,11 @@
 //! [`validate_limited`], bounding what a compressed frame may decode to), walk its [`sections`]
 //! in place, and [`FrameBuf`], a 64-byte aligned buffer to receive frames into.
 //!
-//! A stream reader reads [`HEADER_SIZE`] bytes, calls [`peek`] to learn the frame's length, then
-//! reads the rest ([`FrameBuf::read_frame`] does exactly that):
+//! A stream reader reads the [`PREFIX_SIZE`]-byte prefix, calls [`peek`] to learn the header's
+//! length (a [`ErrorKind::FrameTruncated`] error whose [`Error::frame_info`] carries it), reads the
+//! rest of the header, peeks again to learn the frame's length, then reads the rest of the frame:
+//! a format-2 frame may be shorter than format 1's [`HEADER_SIZE`] (since library 0.5.0).
+//! [`FrameBuf::read_frame`] does exactly that:
 //!
 //! ```
 //! use podsync::frame::{self, FrameBuf};
@@ -45,17 +48,30 @@ use podsync_sys as sys;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pod::{self, Pod};
 
-/// Fixed header size of format version 1 (`PODSYNC_FRAME_HEADER_SIZE`).
+/// Fixed header size of format version 1 (`PODSYNC_FRAME_HEADER_SIZE`). A format-2 header is
+/// shorter (40 bytes and up, a multiple of 8): read [`PREFIX_SIZE`] bytes first.
 pub const HEADER_SIZE: usize = sys::PODSYNC_FRAME_HEADER_SIZE;
 
-/// A frame's header fields (`podsync_frame_info`).
+/// The prefix every frame starts with: magic, format version and header length
+/// (`PODSYNC_FRAME_PREFIX_SIZE`, since library 0.5.0). Given this many bytes, [`peek`] reports
+/// the header's length; given the header, the frame's.
+pub const PREFIX_SIZE: usize = sys::PODSYNC_FRAME_PREFIX_SIZE;
+
+/// The newest frame format the library this binding was written for reads and writes
+/// (`PODSYNC_FORMAT_VERSION`): 2 since library 0.5.0, which reads formats 1 and 2 and writes
+/// format 2 for chunks, and for every frame of a writer with
+/// [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(2)`.
+pub const FORMAT_VERSION: u32 = sys::PODSYNC_FORMAT_VERSION;
+
+/// A frame's header fields (`podsync_frame_info`, struct version 3 since library 0.5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
-    /// The frame format version (`PODSYNC_FORMAT_VERSION` of the writer's library).
+    /// The frame format version: 1, or 2 (chunks, and the frames of a writer with
+    /// [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(2)`; since library 0.5.0).
     pub format_version: u32,
-    /// Bytes of the header ([`HEADER_SIZE`] in format version 1).
+    /// Bytes of the header ([`HEADER_SIZE`] in format version 1; 40 and up in format 2).
     pub header_length: u32,
-    /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST`.
+    /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST` | `PODSYNC_FRAME_CHUNK`.
     pub flags: u32,
     /// Number of sections: one per table with changes.
     pub section_count: u32,
@@ -82,14 +98,49 @@ pub struct FrameInfo {
     /// dictionary loaded ([`Store::load_dictionary`](crate::Store::load_dictionary)) to apply the
     /// frame.
     pub dictionary_id: u32,
-    /// Packed payload bytes: the zstd frame's content size.
+    /// Plain frames: `frame_length - header_length`; encoded frames: the packed payload's size
+    /// (what zstd decompresses to, or what codec 0 stores before the raw columns).
     pub payload_length: u64,
+    /// The writer's term (0 for format 1, and in library 0.5.0).
+    pub term: u64,
+    /// A chunk ([`is_chunk`](FrameInfo::is_chunk)): the id of its snapshot, the same in every
+    /// chunk of it; else 0.
+    pub snapshot_id: u64,
+    /// A chunk: its index in its snapshot (0 for the first).
+    pub chunk_index: u64,
+    /// A chunk: the first key it covers is `(chunk_start_table, chunk_start_key)`, `(0, 0)` in
+    /// chunk 0.
+    pub chunk_start_key: u64,
+    /// A chunk other than the last: the first key it does not cover is
+    /// `(chunk_end_table, chunk_end_key)`, where the next chunk starts.
+    pub chunk_end_key: u64,
+    /// The last chunk: the records of all the snapshot's chunks together.
+    pub chunk_record_count: u64,
+    /// See [`chunk_start_key`](FrameInfo::chunk_start_key).
+    pub chunk_start_table: u32,
+    /// See [`chunk_end_key`](FrameInfo::chunk_end_key).
+    pub chunk_end_table: u32,
+    /// `PODSYNC_CHUNK_*` bits: `PODSYNC_CHUNK_LAST` on the last chunk.
+    pub chunk_flags: u32,
 }
 
 impl FrameInfo {
-    /// A snapshot (flag RESET): replaces the receiver's state.
+    /// A snapshot (flag RESET): replaces the receiver's state, or is one chunk of a snapshot
+    /// ([`is_chunk`](FrameInfo::is_chunk)).
     pub fn is_snapshot(&self) -> bool {
         self.flags & sys::PODSYNC_FRAME_RESET != 0
+    }
+
+    /// One chunk of a chunked snapshot (flag CHUNK, format 2; since library 0.5.0): a replica
+    /// stages it ([`Applied::ChunkStaged`](crate::Applied::ChunkStaged)) until the last one.
+    pub fn is_chunk(&self) -> bool {
+        self.flags & sys::PODSYNC_FRAME_CHUNK != 0
+    }
+
+    /// The last chunk of a chunked snapshot (`PODSYNC_CHUNK_LAST`): applying it switches the
+    /// replica to the snapshot's state.
+    pub fn is_last_chunk(&self) -> bool {
+        self.is_chunk() && self.chunk_flags & sys::PODSYNC_CHUNK_LAST != 0
     }
 
     /// The writer's state digest after the frame, if the frame carries one.
@@ -114,6 +165,15 @@ impl FrameInfo {
             transforms: r.transforms,
             dictionary_id: r.dictionary_id,
             payload_length: r.payload_length,
+            term: r.term,
+            snapshot_id: r.snapshot_id,
+            chunk_index: r.chunk_index,
+            chunk_start_key: r.chunk_start_key,
+            chunk_end_key: r.chunk_end_key,
+            chunk_record_count: r.chunk_record_count,
+            chunk_start_table: r.chunk_start_table,
+            chunk_end_table: r.chunk_end_table,
+            chunk_flags: r.chunk_flags,
         }
     }
 }
@@ -128,16 +188,20 @@ fn frame_error(func: &str, st: i32, size: usize) -> Error {
     }
 }
 
-/// Reads a frame's header from the first bytes of `data` (at least [`HEADER_SIZE`]; the rest of
-/// the frame need not be there) (`podsync_frame_peek`). Checks magic, format version and header
-/// length only.
+/// Reads a frame's header from the first bytes of `data` (the whole header; the rest of the frame
+/// need not be there) (`podsync_frame_peek`). Checks magic, format version and header length
+/// only.
 ///
 /// # Errors
 ///
-/// [`ErrorKind::FrameTruncated`] if `data` is shorter than [`HEADER_SIZE`];
-/// [`ErrorKind::FrameMagic`] if it is not a PodSync frame; [`ErrorKind::FrameVersion`] for a
-/// format version this library does not read; [`ErrorKind::FrameMalformed`] for a header length
-/// that does not fit.
+/// [`ErrorKind::FrameTruncated`] if `data` is shorter than the header: with at least
+/// [`PREFIX_SIZE`] bytes, [`Error::frame_info`] then holds the `format_version` and
+/// `header_length` the prefix announces (the other fields 0), which is how a stream reader learns
+/// how much to read ([`FrameBuf::read_frame`]); [`ErrorKind::FrameMagic`] if it is not a PodSync
+/// frame; [`ErrorKind::FrameVersion`] for a format version this library does not read;
+/// [`ErrorKind::FrameMalformed`] for a header length that does not fit;
+/// [`ErrorKind::FrameFeature`] for a critical flag or extension record this library does not
+/// implement.
 ///
 /// # Panics
 ///
@@ -149,7 +213,13 @@ pub fn peek(data: &[u8]) -> Result<FrameInfo> {
     // SAFETY: data is valid for its length; raw is an info struct of this header's version.
     let st = unsafe { sys::podsync_frame_peek(data.as_ptr().cast(), data.len(), &mut raw) };
     if st < 0 {
-        return Err(frame_error("podsync_frame_peek", st, data.len()));
+        let e = frame_error("podsync_frame_peek", st, data.len());
+        // A truncated header still names its length once the prefix is there (0.5.0).
+        return Err(if raw.header_length != 0 {
+            e.with_frame_info(FrameInfo::from_raw(&raw))
+        } else {
+            e
+        });
     }
     Ok(FrameInfo::from_raw(&raw))
 }
@@ -167,8 +237,9 @@ pub fn peek(data: &[u8]) -> Result<FrameInfo> {
 /// [`ErrorKind::FrameMagic`], [`ErrorKind::FrameVersion`], [`ErrorKind::FrameChecksum`],
 /// [`ErrorKind::FrameMalformed`] (a length, count, offset or flag is inconsistent, or `data` is
 /// longer than the frame),
-/// [`ErrorKind::UnsupportedCodec`], [`ErrorKind::FrameTooLarge`] (a payload decoding to more
-/// than 1 GiB), [`ErrorKind::DictionaryMissing`] (compressed with a dictionary),
+/// [`ErrorKind::UnsupportedCodec`], [`ErrorKind::FrameFeature`] (a critical feature this library
+/// does not implement), [`ErrorKind::FrameTooLarge`] (a payload decoding to more than 1 GiB),
+/// [`ErrorKind::DictionaryMissing`] (compressed with a dictionary),
 /// [`ErrorKind::NoMemory`]. When the frame is rejected after its header was read,
 /// [`Error::frame_info`] holds the header (since library 0.4.0), e.g. the `dictionary_id` the
 /// frame needs.
@@ -551,19 +622,22 @@ impl FrameBuf {
         unsafe { std::slice::from_raw_parts_mut(self.blocks.as_mut_ptr().cast::<u8>(), self.len) }
     }
 
-    /// Reads one frame from a byte stream into the buffer, replacing its contents: the 88-byte
-    /// header, [`peek`] for the length, then the rest. Returns `Ok(false)` at a clean end of the
-    /// stream (no byte of a next frame), `Ok(true)` with the frame in the buffer otherwise. A
-    /// frame longer than `max_len` bytes is refused (`InvalidData`) before anything is allocated
-    /// for it: the length comes from the stream. The frame is not validated beyond [`peek`]'s
-    /// checks; [`Store::apply`](crate::Store::apply) validates it fully.
+    /// Reads one frame from a byte stream into the buffer, replacing its contents: the
+    /// [`PREFIX_SIZE`]-byte prefix, [`peek`] for the header's length, the rest of the header,
+    /// [`peek`] for the frame's length, then the rest of the frame (a format-2 frame may be shorter
+    /// than [`HEADER_SIZE`], so no more than the prefix is read before the header's length is
+    /// known: the reader never consumes bytes of the next frame). Returns `Ok(false)` at a clean
+    /// end of the stream (no byte of a next frame), `Ok(true)` with the frame in the buffer
+    /// otherwise. A header or frame longer than `max_len` bytes is refused (`InvalidData`) before
+    /// anything is allocated for it: the lengths come from the stream. The frame is not validated
+    /// beyond [`peek`]'s checks; [`Store::apply`](crate::Store::apply) validates it fully.
     ///
     /// # Errors
     ///
     /// The reader's errors (`Interrupted` is retried); `UnexpectedEof` if the stream ends inside
-    /// a frame; `InvalidData` if the header is not a PodSync frame header (the source is the
-    /// [`Error`] of [`peek`]) or the frame's length is outside [`HEADER_SIZE`] ..= `max_len`.
-    /// The buffer is empty after an error.
+    /// a frame; `InvalidData` if the bytes are not a PodSync frame header this library reads (the
+    /// source is the [`Error`] of [`peek`]) or the header's or frame's length is above `max_len`
+    /// (or the frame's below its header's). The buffer is empty after an error.
     ///
     /// # Panics
     ///
@@ -574,54 +648,85 @@ impl FrameBuf {
         reader: &mut R,
         max_len: usize,
     ) -> io::Result<bool> {
-        self.clear();
-        let head = self.resize(HEADER_SIZE);
-        let mut got = 0;
-        while got < HEADER_SIZE {
-            match reader.read(&mut head[got..]) {
-                Ok(0) if got == 0 => {
-                    self.clear();
-                    return Ok(false);
-                }
-                Ok(0) => {
-                    self.clear();
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "stream ended inside a frame header",
-                    ));
-                }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.clear();
-                    return Err(e);
-                }
-            }
+        let result = self.read_frame_inner(reader, max_len);
+        if !matches!(result, Ok(true)) {
+            self.clear();
         }
-        let info = match peek(self) {
-            Ok(i) => i,
-            Err(e) => {
-                self.clear();
-                return Err(e.into());
-            }
-        };
-        let len = match usize::try_from(info.frame_length) {
-            Ok(n) if n >= HEADER_SIZE && n <= max_len => n,
-            _ => {
-                self.clear();
+        result
+    }
+
+    fn read_frame_inner<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        max_len: usize,
+    ) -> io::Result<bool> {
+        self.clear();
+        let got = read_full(reader, self.resize(PREFIX_SIZE))?;
+        if got == 0 {
+            return Ok(false);
+        }
+        if got < PREFIX_SIZE {
+            return Err(eof_in_header(got, PREFIX_SIZE));
+        }
+        // The prefix names the header's length, the header the frame's: at most two peeks.
+        let mut have = PREFIX_SIZE;
+        let info = loop {
+            let header_length = match peek(&self[..have]) {
+                Ok(info) => break info,
+                Err(e) => match e.frame_info().map(|i| i.header_length as usize) {
+                    Some(n) if e.kind() == ErrorKind::FrameTruncated && n > have => n,
+                    _ => return Err(e.into()),
+                },
+            };
+            if header_length > max_len {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("frame length {} outside {HEADER_SIZE}..={max_len}", info.frame_length),
+                    format!(
+                        "frame header length {header_length} above the limit of {max_len} bytes"
+                    ),
+                ));
+            }
+            let buf = self.resize(header_length);
+            let got = read_full(reader, &mut buf[have..])?;
+            if have + got < header_length {
+                return Err(eof_in_header(have + got, header_length));
+            }
+            have = header_length;
+        };
+        let len = match usize::try_from(info.frame_length) {
+            Ok(n) if n >= have && n <= max_len => n,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("frame length {} outside {have}..={max_len}", info.frame_length),
                 ));
             }
         };
         let buf = self.resize(len);
-        if let Err(e) = reader.read_exact(&mut buf[HEADER_SIZE..]) {
-            self.clear();
-            return Err(e);
-        }
+        reader.read_exact(&mut buf[have..])?;
         Ok(true)
     }
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read. `Interrupted` is retried.
+fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn eof_in_header(got: usize, want: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("stream ended inside a frame header ({got} of {want} bytes)"),
+    )
 }
 
 impl Deref for FrameBuf {

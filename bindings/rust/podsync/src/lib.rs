@@ -23,7 +23,17 @@
 //! - [`Store::metrics`] reads a store's counters as a [`Metrics`] of plain values: frames, records
 //!   and bytes produced and applied, what compression saved, duplicates, gaps, apply errors by
 //!   [`ErrorKind`] ([`Rejects`]) and log2 histograms of encode and apply times;
-//!   [`Metrics::to_prometheus`] formats them as Prometheus text for a `/metrics` endpoint.
+//!   [`Metrics::to_prometheus`] formats them as Prometheus text for a `/metrics` endpoint;
+//! - a large state travels as a **chunked snapshot** (since library 0.5.0): frames of bounded size
+//!   cut from the state at one version while the writer keeps writing
+//!   ([`Store::begin_snapshot`] and [`Snapshot::next_chunk`], or the iterator
+//!   [`Store::snapshot_chunks`]); a replica stages them beside its state
+//!   ([`Applied::ChunkStaged`]) and switches at the last one, and a lost chunk is resumed
+//!   ([`Applied::ChunkGap`], [`Store::staging`], [`Store::snapshot_resume`], [`ChunkPosition`]);
+//!   [`Store::snapshot`] cuts a state larger than `max_frame_bytes` into chunks by itself;
+//! - frames of format 2 (since library 0.5.0; compact headers, [`StoreOptions::frame_format`])
+//!   are read like those of format 1: a stream reader reads the 16-byte prefix first
+//!   ([`frame::PREFIX_SIZE`], [`frame::FrameBuf::read_frame`]).
 //!
 //! # Quick start
 //!
@@ -123,8 +133,10 @@
 //! # Threads
 //!
 //! Handles are [`Send`], not [`Sync`]: a handle is used by one thread at a time and may move
-//! between threads; distinct handles are independent. There are no callbacks, so no panic can
-//! cross the C boundary.
+//! between threads; distinct handles are independent. A [`Snapshot`] belongs to its store for
+//! threading: it calls the library only inside [`Snapshot::next_chunk`], which borrows the store
+//! mutably, and one dropped while its store lives is freed by the store (see [`Snapshot`]).
+//! There are no callbacks, so no panic can cross the C boundary.
 
 #![warn(missing_debug_implementations)]
 #![warn(missing_docs)]
@@ -142,12 +154,14 @@ pub mod frame;
 mod metrics;
 mod pod;
 mod schema;
+mod snapshot;
 mod store;
 
 pub use error::{Error, ErrorKind, Result, status_name};
 pub use metrics::{HISTOGRAM_BUCKETS, Metrics, Rejects};
 pub use pod::{Pod, bytes_of, slice_as_bytes, try_cast_slice};
 pub use schema::{Field, FieldType, Schema, TableDef};
+pub use snapshot::{ChunkPosition, MIN_CHUNK_BYTES, Snapshot, SnapshotChunks};
 pub use store::{
     Applied, DeleteMany, DeleteOutcome, Delta, Frames, Replica, Role, Store, StoreInfo,
     StoreOptions, StoreRole, TableView, WriteOutcome, Writer,

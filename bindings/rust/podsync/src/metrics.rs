@@ -109,6 +109,23 @@ pub struct Metrics {
     /// Applies that returned an error, by error ([`Rejects::get`]).
     pub rejects: Rejects,
 
+    // ----- chunked snapshots (since library 0.5.0) -----
+    /// Snapshot chunks produced ([`Snapshot::next_chunk`](crate::Snapshot::next_chunk), and
+    /// [`snapshot`](crate::Store::snapshot) when it cuts the state into chunks); also counted in
+    /// [`frames_out`](Metrics::frames_out).
+    pub chunks_out: u64,
+    /// A gauge, not a counter: memory held now by this store's unfinished chunked snapshots
+    /// (sorted keys, records saved for them before flushes or applies changed them, the chunk
+    /// being produced), in bytes.
+    pub snapshot_bytes_held: u64,
+    /// Applies that returned [`Applied::ChunkStaged`](crate::Applied::ChunkStaged).
+    pub chunks_staged: u64,
+    /// Applies that returned [`Applied::ChunkGap`](crate::Applied::ChunkGap).
+    pub chunk_gaps: u64,
+    /// A gauge, not a counter: memory held now by the chunked snapshot this replica is staging,
+    /// in bytes (0 when it stages none, or fills in place).
+    pub staging_bytes_held: u64,
+
     // ----- time histograms -----
     /// Durations of flush, delta_since and snapshot calls: bucket `i` counts calls that took
     /// `[2^i, 2^(i+1))` nanoseconds on `CLOCK_MONOTONIC` (bucket 0 also counts 0 ns, the last
@@ -160,7 +177,8 @@ impl Metrics {
     /// label `status` (the status name, e.g. `status="PODSYNC_E_FRAME_CHECKSUM"`); the time
     /// histograms are `podsync_encode_duration_seconds` and `podsync_apply_duration_seconds`, in
     /// seconds, with cumulative `le` buckets and no `_sum`. The text depends only on the counters
-    /// and `labels`.
+    /// and `labels`. (The chunked-snapshot counters of struct version 3, such as
+    /// [`chunks_out`](Metrics::chunks_out), are not in the text of library 0.5.0.)
     ///
     /// `labels` are added to every sample, preformatted as in the exposition format:
     /// `name="value"` pairs joined by commas, such as `store="a",role="writer"` (at most 4096
@@ -207,7 +225,7 @@ impl Metrics {
         let labels = labels.as_ref().map_or(ptr::null(), |c| c.as_ptr());
         let raw = self.c_struct();
         let mut size = 0usize;
-        // SAFETY: raw is a version-2 struct; labels is NULL or a NUL-terminated string that
+        // SAFETY: raw is a struct of this header's version; labels is NULL or a NUL-terminated string that
         // outlives the call; a NULL buffer with capacity 0 queries the size.
         let st =
             unsafe { sys::podsync_metrics_prometheus(&raw, labels, ptr::null_mut(), 0, &mut size) };
@@ -248,7 +266,7 @@ impl Metrics {
         })
     }
 
-    /// The C struct (version 2) holding these counters.
+    /// The C struct (this header's version) holding these counters.
     fn c_struct(&self) -> sys::podsync_metrics {
         sys::podsync_metrics {
             version: sys::PODSYNC_METRICS_VERSION,
@@ -276,6 +294,11 @@ impl Metrics {
             raw_column_bytes: self.raw_column_bytes,
             column_trials: self.column_trials,
             dictionary_frames: self.dictionary_frames,
+            chunks_out: self.chunks_out,
+            snapshot_bytes_held: self.snapshot_bytes_held,
+            chunks_staged: self.chunks_staged,
+            chunk_gaps: self.chunk_gaps,
+            staging_bytes_held: self.staging_bytes_held,
         }
     }
 }
@@ -291,8 +314,8 @@ fn prometheus_error(st: i32) -> Error {
 }
 
 impl From<sys::podsync_metrics> for Metrics {
-    /// The counters of a C struct filled by `podsync_store_metrics` (struct version 2; the
-    /// version-2 fields of a version-1 struct are whatever it holds, normally 0).
+    /// The counters of a C struct filled by `podsync_store_metrics` (struct version 3; the fields
+    /// an older struct version does not have are whatever it holds, normally 0).
     fn from(m: sys::podsync_metrics) -> Metrics {
         Metrics {
             frames_out: m.frames_out,
@@ -316,6 +339,11 @@ impl From<sys::podsync_metrics> for Metrics {
             stale: m.stale,
             resyncs: m.resyncs,
             rejects: Rejects { counts: m.rejects },
+            chunks_out: m.chunks_out,
+            snapshot_bytes_held: m.snapshot_bytes_held,
+            chunks_staged: m.chunks_staged,
+            chunk_gaps: m.chunk_gaps,
+            staging_bytes_held: m.staging_bytes_held,
             encode_ns: m.encode_ns,
             apply_ns: m.apply_ns,
         }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::mem::size_of_val;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
 use podsync_sys as sys;
 
@@ -12,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result, copy_message};
 use crate::metrics::Metrics;
 use crate::pod::{self, Pod};
 use crate::schema::{Schema, TableMeta, table_metas};
+use crate::snapshot::Registry;
 
 mod sealed {
     pub trait Sealed {}
@@ -71,7 +73,7 @@ impl StoreRole {
     }
 }
 
-/// Options of a store (`podsync_store_options`, struct version 3 since library 0.4.0).
+/// Options of a store (`podsync_store_options`, struct version 4 since library 0.5.0).
 /// `StoreOptions::default()` holds the library's defaults (`podsync_store_options_init`); the
 /// methods change one option each.
 ///
@@ -82,9 +84,11 @@ impl StoreRole {
 ///     .manual_clock(true)          // time comes only from Store::set_time
 ///     .max_batch_records(1000)     // writes return WriteOutcome::FlushDue at 1000 pending changes
 ///     .max_frame_bytes(64 * 1024)  // a flush splits its changes into frames of at most 64 KiB
-///     .max_records(1_000_000);     // a write or frame past a million records: ErrorKind::Limit
+///     .max_records(1_000_000)      // a write or frame past a million records: ErrorKind::Limit
+///     .frame_format(2);            // compact format-2 headers (replicas of library 0.5.0 and up)
 /// assert_eq!(opts.raw().stream_id, 0x1122_3344);
 /// assert_eq!(opts.raw().max_records, 1_000_000);
+/// assert_eq!(opts.raw().frame_format, 2);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -148,7 +152,9 @@ impl StoreOptions {
     }
 
     /// A flush splits its changes into frames of at most this size (a frame always holds at least
-    /// one change); 0 = no limit.
+    /// one change); 0 = no limit. A [`Store::snapshot`] larger than this is cut into chunks of at
+    /// most this size (since library 0.5.0), and it is the default chunk size of
+    /// [`Store::begin_snapshot`]. Catch-up deltas stay single frames.
     pub fn max_frame_bytes(mut self, n: u64) -> StoreOptions {
         self.raw.max_frame_bytes = n;
         self
@@ -214,13 +220,50 @@ impl StoreOptions {
         self
     }
 
+    /// Writer: the format of the frames that need no format-2 feature (since library 0.5.0): 1
+    /// (the default; 0 means 1) or 2, whose compact headers (40 bytes and up instead of 88) only
+    /// replicas of library 0.5.0 and later read. Chunks of a chunked snapshot are format 2
+    /// whatever this says. Other values are refused by the store's constructor
+    /// ([`ErrorKind::InvalidArgument`]).
+    ///
+    /// ```
+    /// use podsync::{Applied, Schema, Store, StoreOptions, frame};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table(1, 8, 8, &[])?;
+    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().frame_format(2))?;
+    /// writer.put_as(1, 1, &7u64)?;
+    /// writer.flush()?;
+    /// let info = frame::peek(writer.frame(0).unwrap())?;
+    /// assert_eq!(info.format_version, 2);
+    /// assert!((info.header_length as usize) < frame::HEADER_SIZE);
+    /// let mut replica = Store::replica(&schema)?;
+    /// assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+    /// # Ok(()) }
+    /// ```
+    pub fn frame_format(mut self, format: u32) -> StoreOptions {
+        self.raw.frame_format = format;
+        self
+    }
+
+    /// Replica: while it is empty and follows no stream, the chunks of a chunked snapshot are
+    /// applied to its tables as they arrive instead of being staged beside its state
+    /// (`PODSYNC_OPT_FILL_IN_PLACE`, since library 0.5.0; default off): a late joiner needs no
+    /// double memory, and readers see its tables fill while its version stays 0 until the last
+    /// chunk. A delta offered meanwhile is a [`Applied::Gap`] (half a snapshot is no state a
+    /// delta applies to); a whole snapshot replaces the partial fill.
+    pub fn fill_in_place(mut self, on: bool) -> StoreOptions {
+        self.set_flag(sys::PODSYNC_OPT_FILL_IN_PLACE, on);
+        self
+    }
+
     /// The C struct.
     pub fn raw(&self) -> &sys::podsync_store_options {
         &self.raw
     }
 
     /// Options from a C struct (its `version` is passed to the library as is: a version-2 struct
-    /// gets the library's default limits, whatever its `max_records` and `max_tombstones` hold).
+    /// gets the library's default limits, whatever its `max_records` and `max_tombstones` hold, and
+    /// an older struct than version 4 format-1 frames, whatever its `frame_format` holds).
     pub fn from_raw(raw: sys::podsync_store_options) -> StoreOptions {
         StoreOptions { raw }
     }
@@ -317,7 +360,7 @@ pub enum Delta {
 
 /// Outcome of [`Store::apply`] (errors aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[must_use = "Gap means the replica needs a catch-up delta since replica_version"]
+#[must_use = "Gap means the replica needs a catch-up delta since replica_version, ChunkGap a resumed snapshot"]
 pub enum Applied {
     /// `PODSYNC_OK`: applied.
     Ok,
@@ -329,8 +372,40 @@ pub enum Applied {
         /// The replica's version: ask for a delta since it.
         replica_version: u64,
     },
-    /// `PODSYNC_STALE`: a snapshot older than the replica; ignored.
+    /// `PODSYNC_STALE`: a snapshot older than the replica (or a chunk of a snapshot older than
+    /// the one it stages); ignored.
     Stale,
+    /// `PODSYNC_CHUNK_STAGED` (since library 0.5.0): a chunk of a chunked snapshot was staged
+    /// beside the replica's state, which it keeps serving unchanged (reads, digest, version,
+    /// `delta_since`, snapshots) until the last chunk switches it ([`Applied::Ok`]). With
+    /// [`StoreOptions::fill_in_place`] an empty replica's tables fill instead, at version 0.
+    ChunkStaged,
+    /// `PODSYNC_CHUNK_GAP` (since library 0.5.0): a chunk ahead of the one the replica expects
+    /// (or of a snapshot it has not started); nothing changed. [`Store::staging`] names the chunk
+    /// to resume from: the producer continues with [`Store::snapshot_resume`] (or, if that
+    /// fails with [`ErrorKind::SnapshotExpired`], sends a new snapshot).
+    ChunkGap,
+}
+
+impl Applied {
+    /// The status code (`PODSYNC_OK`, `PODSYNC_DUPLICATE`, ...); [`status_name`](crate::status_name)
+    /// names it.
+    ///
+    /// ```
+    /// use podsync::{Applied, status_name};
+    /// assert_eq!(status_name(Applied::ChunkStaged.status()), "PODSYNC_CHUNK_STAGED");
+    /// assert_eq!(Applied::Gap { replica_version: 3 }.status(), podsync::sys::PODSYNC_GAP);
+    /// ```
+    pub fn status(&self) -> i32 {
+        match self {
+            Applied::Ok => sys::PODSYNC_OK,
+            Applied::Duplicate => sys::PODSYNC_DUPLICATE,
+            Applied::Gap { .. } => sys::PODSYNC_GAP,
+            Applied::Stale => sys::PODSYNC_STALE,
+            Applied::ChunkStaged => sys::PODSYNC_CHUNK_STAGED,
+            Applied::ChunkGap => sys::PODSYNC_CHUNK_GAP,
+        }
+    }
 }
 
 /// A writer or a replica (`podsync_store`), its role a type parameter: `Store<Writer>` or
@@ -434,6 +509,8 @@ pub struct Store<R: Role> {
     tables: Box<[TableMeta]>,
     /// The outbox as (pointer, length) per frame, read once after each flush / delta / snapshot.
     outbox: Vec<(*const u8, usize)>,
+    /// Chunked snapshots of this store dropped while it lives, freed by it (see `Snapshot`).
+    snapshots: Arc<Registry>,
     _role: PhantomData<R>,
 }
 
@@ -484,9 +561,13 @@ impl<R: Role> Store<R> {
         let st =
             unsafe { sys::podsync_store_create(schema.as_ptr(), R::ROLE.raw(), opts, &mut out) };
         match NonNull::new(out) {
-            Some(ptr) if st >= 0 => {
-                Ok(Store { ptr, tables, outbox: Vec::new(), _role: PhantomData })
-            }
+            Some(ptr) if st >= 0 => Ok(Store {
+                ptr,
+                tables,
+                outbox: Vec::new(),
+                snapshots: Registry::new(),
+                _role: PhantomData,
+            }),
             other => {
                 if let Some(p) = other {
                     // Not expected (the header says *out is NULL on failure); do not leak it.
@@ -560,10 +641,11 @@ impl<R: Role> Store<R> {
         Ok(d)
     }
 
-    /// The store's counters since creation (`podsync_store_metrics`, struct version 2), as a
+    /// The store's counters since creation (`podsync_store_metrics`, struct version 3), as a
     /// [`Metrics`]: frames and bytes produced and applied, coalesced writes, duplicates, gaps,
-    /// rejects by error, time histograms, and (since library 0.3.0) the COLUMNS transform's and
-    /// dictionaries' counters. O(1); moves nothing, so views stay valid.
+    /// rejects by error, time histograms, (since library 0.3.0) the COLUMNS transform's and
+    /// dictionaries' counters, and (since 0.5.0) the chunked snapshots' counters and the memory
+    /// they hold. O(1); moves nothing, so views stay valid.
     ///
     /// # Errors
     ///
@@ -573,7 +655,7 @@ impl<R: Role> Store<R> {
         self.read_metrics().map(Metrics::from)
     }
 
-    /// The store's counters as the C struct `podsync_metrics` (struct version 2).
+    /// The store's counters as the C struct `podsync_metrics` (struct version 3).
     ///
     /// **Deprecated:** use [`metrics`](Store::metrics), which returns them as a [`Metrics`] of
     /// plain Rust values (this method exists because `metrics` returned the C struct before).
@@ -587,6 +669,7 @@ impl<R: Role> Store<R> {
     }
 
     fn read_metrics(&self) -> Result<sys::podsync_metrics> {
+        self.reap_snapshots();
         // SAFETY: all-zero bytes are a valid podsync_metrics (integers only).
         let mut m: sys::podsync_metrics = unsafe { std::mem::zeroed() };
         m.version = sys::PODSYNC_METRICS_VERSION;
@@ -864,6 +947,7 @@ impl<R: Role> Store<R> {
     /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frame cannot
     /// be allocated.
     pub fn delta_since(&mut self, since_version: u64) -> Result<Delta> {
+        self.reap_snapshots();
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
         let st =
@@ -878,14 +962,19 @@ impl<R: Role> Store<R> {
         }
     }
 
-    /// One frame flagged RESET carrying the whole state as of the last flush
-    /// (`podsync_store_snapshot`). Returns the number of frames in the outbox (1).
+    /// The whole state as of the last flush (writer) or as applied (replica), flagged RESET
+    /// (`podsync_store_snapshot`): one frame when it fits in
+    /// [`max_frame_bytes`](StoreOptions::max_frame_bytes), else (since library 0.5.0) the chunks
+    /// of a chunked snapshot, each at most that size, all in the outbox: apply them in order
+    /// ([`Applied::ChunkStaged`] until the last). Returns the number of frames in the outbox. To
+    /// hold one chunk at a time, stream the snapshot with [`begin_snapshot`](Store::begin_snapshot).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frame cannot
-    /// be allocated.
+    /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frames cannot
+    /// be allocated. The outbox is empty after an error.
     pub fn snapshot(&mut self) -> Result<usize> {
+        self.reap_snapshots();
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
         let st = unsafe { sys::podsync_store_snapshot(self.ptr.as_ptr(), &mut n) };
@@ -968,6 +1057,27 @@ impl<R: Role> Store<R> {
 
     fn check(&self, st: i32) -> Result<i32> {
         if st < 0 { Err(self.error(st)) } else { Ok(st) }
+    }
+
+    /// The error of status `st` with the store's message.
+    pub(crate) fn error_of(&self, st: i32) -> Error {
+        self.error(st)
+    }
+
+    /// The raw handle for the crate's own calls (which document why they are sound).
+    pub(crate) fn raw_handle(&self) -> *mut sys::podsync_store {
+        self.ptr.as_ptr()
+    }
+
+    /// The store's registry of chunked snapshots (identity of the store for `Snapshot`).
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.snapshots
+    }
+
+    /// Frees the handles of chunked snapshots dropped since the last call (see `Snapshot`).
+    pub(crate) fn reap_snapshots(&self) {
+        // SAFETY: `&self` on a store that is not Sync: no other thread uses it meanwhile.
+        unsafe { self.snapshots.reap() }
     }
 
     fn error(&self, st: i32) -> Error {
@@ -1152,6 +1262,8 @@ impl Store<Writer> {
     /// [`ErrorKind::NoMemory`] if the frames cannot be allocated: the batch stays pending and the
     /// version unchanged, so the flush can be retried.
     pub fn flush(&mut self) -> Result<usize> {
+        // A snapshot dropped meanwhile no longer needs the records this flush changes.
+        self.reap_snapshots();
         let mut n = 0usize;
         // SAFETY: valid handle and out-pointer.
         let st = unsafe { sys::podsync_store_flush(self.ptr.as_ptr(), &mut n) };
@@ -1205,7 +1317,12 @@ impl Store<Replica> {
 
     /// Validates the whole frame, then applies it atomically (`podsync_store_apply`). `frame`
     /// must be exactly one frame; it need not be aligned. Duplicates, gaps and old snapshots are
-    /// outcomes, not errors ([`Applied`]).
+    /// outcomes, not errors ([`Applied`]); so are the chunks of a chunked snapshot (since library
+    /// 0.5.0): [`Applied::ChunkStaged`] until the last one, which switches the replica to the
+    /// snapshot's state in one step ([`Applied::Ok`]), [`Applied::Duplicate`] for a chunk staged
+    /// already, [`Applied::ChunkGap`] for one ahead of the expected one (resume from
+    /// [`staging`](Store::staging)), [`Applied::Stale`] for a chunk of an older snapshot. Chunk 0
+    /// of a newer snapshot replaces an unfinished one.
     ///
     /// # Errors
     ///
@@ -1213,7 +1330,10 @@ impl Store<Replica> {
     /// - A frame that is not valid: [`ErrorKind::FrameTruncated`] (`frame` is shorter than the
     ///   frame says), [`ErrorKind::FrameMagic`], [`ErrorKind::FrameVersion`],
     ///   [`ErrorKind::FrameChecksum`], [`ErrorKind::FrameMalformed`] (a length, count, offset or
-    ///   flag is inconsistent, or `frame` is longer than the frame), [`ErrorKind::UnsupportedCodec`];
+    ///   flag is inconsistent, or `frame` is longer than the frame), [`ErrorKind::UnsupportedCodec`],
+    ///   [`ErrorKind::FrameFeature`] (a critical format-2 feature this library does not implement);
+    /// - [`ErrorKind::ChunkMismatch`]: a chunk contradicts the chunks staged before it; the
+    ///   staged chunks were dropped (the visible state is unchanged): start the snapshot again;
     /// - a frame of another schema or writer: [`ErrorKind::SchemaMismatch`],
     ///   [`ErrorKind::StreamMismatch`] (a delta of another stream: apply a snapshot of it);
     /// - [`ErrorKind::DictionaryMissing`]: load the writer's dictionary
@@ -1228,6 +1348,7 @@ impl Store<Replica> {
     ///
     /// Every error is counted in [`Metrics::rejects`].
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
+        self.reap_snapshots();
         let mut version = 0u64;
         // SAFETY: valid handle; frame valid for its length; valid out-pointer.
         let st = unsafe {
@@ -1243,6 +1364,8 @@ impl Store<Replica> {
             sys::PODSYNC_DUPLICATE => Ok(Applied::Duplicate),
             sys::PODSYNC_GAP => Ok(Applied::Gap { replica_version: version }),
             sys::PODSYNC_STALE => Ok(Applied::Stale),
+            sys::PODSYNC_CHUNK_STAGED => Ok(Applied::ChunkStaged),
+            sys::PODSYNC_CHUNK_GAP => Ok(Applied::ChunkGap),
             other => Err(unexpected("podsync_store_apply", other)),
         }
     }
@@ -1250,8 +1373,9 @@ impl Store<Replica> {
 
 impl<R: Role> Drop for Store<R> {
     fn drop(&mut self) {
-        // SAFETY: the handle is owned and freed once; no view can outlive `self`.
-        unsafe { sys::podsync_store_free(self.ptr.as_ptr()) }
+        // SAFETY: the handle is owned and freed once; no view can outlive `self`. Snapshots still
+        // alive keep the C store alive and free their handles themselves from now on.
+        unsafe { self.snapshots.close_store(self.ptr.as_ptr()) }
     }
 }
 
@@ -1427,7 +1551,7 @@ impl fmt::Debug for TableView<'_> {
     }
 }
 
-fn unexpected(what: &str, status: i32) -> Error {
+pub(crate) fn unexpected(what: &str, status: i32) -> Error {
     Error::new(
         status,
         format!(

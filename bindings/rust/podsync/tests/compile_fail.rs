@@ -89,12 +89,20 @@ let bytes = replica.dictionary().unwrap().map(|(_, b)| b.to_vec());
 let _ = replica.load_dictionary(&[0u8; 8]);
 println!("{:?}", bytes.map(|b| b.len()));
 needs_send(&writer);
+let mut snapshot = writer.begin_snapshot(0).unwrap();
+let first = snapshot.next_chunk(&mut writer).unwrap().map(|c| c.to_vec());
+let second = snapshot.next_chunk(&mut writer).unwrap().map(|c| c.to_vec());
+println!("{first:?} {second:?}");
+needs_send(&snapshot);
+let chunks = writer.snapshot_chunks(0).unwrap().count();
+writer.put(1, 5, &[0u8; 8]).unwrap();
+println!("{chunks}");
 "#;
 
 #[test]
 fn compile_fail_examples_fail_with_the_error_code_they_name() {
     let snippets = snippets();
-    assert!(snippets.len() >= 7, "found {} compile_fail examples", snippets.len());
+    assert!(snippets.len() >= 10, "found {} compile_fail examples", snippets.len());
 
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile_fail");
     let examples = dir.join("examples");

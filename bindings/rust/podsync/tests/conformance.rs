@@ -2,22 +2,13 @@
 //! `Tests/fixtures/make_fixtures.c`): the frames of `frames.bin`, applied in order to a fresh
 //! replica of `schema.bin`, must reproduce `expected.txt` line by line, as in the C and Swift
 //! suites.
-use podsync::frame::FrameBuf;
-use podsync::{Applied, Schema, Store};
+use podsync::frame::{self, FrameBuf};
+use podsync::{Schema, Store, status_name};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../Tests/fixtures/conformance");
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
-}
-
-fn status_name(outcome: &Applied) -> &'static str {
-    match outcome {
-        Applied::Ok => "PODSYNC_OK",
-        Applied::Duplicate => "PODSYNC_DUPLICATE",
-        Applied::Gap { .. } => "PODSYNC_GAP",
-        Applied::Stale => "PODSYNC_STALE",
-    }
 }
 
 #[test]
@@ -31,14 +22,14 @@ fn replica_reproduces_the_expected_lines() {
         let words: Vec<&str> = line.split(' ').collect();
         match words[0] {
             "delivery" => {
-                let length =
-                    u64::from_le_bytes(frames[offset + 16..offset + 24].try_into().unwrap())
-                        as usize;
+                // The header names the frame's length (at offset 16 in format 1; format 2
+                // encodes it differently, so ask peek).
+                let length = frame::peek(&frames[offset..]).unwrap().frame_length as usize;
                 // Aligned, as a receiver reading a stream would place it.
                 let frame = FrameBuf::from_slice(&frames[offset..offset + length]);
                 offset += length;
                 let outcome = replica.apply(&frame).unwrap_or_else(|e| panic!("{line}: {e}"));
-                assert_eq!(status_name(&outcome), words[2], "{line}");
+                assert_eq!(status_name(outcome.status()), words[2], "{line}");
                 assert_eq!(replica.version().unwrap(), words[3].parse::<u64>().unwrap(), "{line}");
                 assert_eq!(
                     replica.digest().unwrap(),

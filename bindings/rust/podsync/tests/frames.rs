@@ -273,3 +273,71 @@ fn frame_buf_behaves_like_a_byte_vector() {
     assert_eq!(podsync::bytes_of(&0x0102u16), &[2, 1]);
     assert_eq!(podsync::slice_as_bytes(&[1u32, 2]), &[1, 0, 0, 0, 2, 0, 0, 0]);
 }
+
+/// docs/FORMAT.md, "Worked example: a compact header": the example's delta in format version 2,
+/// from version 41 to 42, the stream's 300th frame (144 bytes instead of 176).
+const COMPACT_EXAMPLE: &str = "
+0000: 50 53 59 4e 02 07 02 00 5b 65 31 43 03 02 e2 0c
+0010: 03 79 1e 06 b5 fb 16 81 88 77 66 55 44 33 22 11
+0020: 0c 4d 5a 1f 93 39 cf 4f 90 01 00 ac 02 29 01 01
+0030: 00 00 00 00 00 00 00 00 01 00 00 00 10 00 00 00
+0040: 01 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00
+0050: 48 00 00 00 00 00 00 00 58 00 00 00 00 00 00 00
+0060: 2a 00 00 00 00 00 00 00 07 00 00 00 00 00 00 00
+0070: 09 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+0080: 00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 04 c0
+";
+
+fn hex_dump(text: &str) -> Vec<u8> {
+    text.lines()
+        .filter_map(|l| l.split_once(": "))
+        .flat_map(|(_, bytes)| bytes.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_format_2_writer_produces_the_compact_example_frame() {
+    let expected = hex_dump(COMPACT_EXAMPLE);
+    assert_eq!(expected.len(), 144);
+    let opts = StoreOptions::new().stream_id(STREAM).frame_format(2);
+    let mut w = Store::writer_with(&example_schema(), &opts).unwrap();
+    // Version 41 holding keys 7 and 9: 41 flushes, one frame each.
+    w.put_as(1, 7, &[7.0f64, 7.0]).unwrap();
+    w.put_as(1, 9, &[9.0f64, 9.0]).unwrap();
+    assert_eq!(w.flush().unwrap(), 1);
+    for v in 2..=41 {
+        w.put_as(1, 7, &[v as f64, 7.0]).unwrap();
+        assert_eq!(w.flush().unwrap(), 1);
+    }
+    assert_eq!(w.version().unwrap(), 41);
+    // Every frame produced counts in the sequence: snapshots bring it to 299.
+    while w.info().unwrap().sequence < 299 {
+        assert_eq!(w.snapshot().unwrap(), 1);
+    }
+    assert_eq!(w.info().unwrap().sequence, 299);
+    w.put_as(1, 42, &[1.0f64, -2.5]).unwrap();
+    w.delete(1, 7).unwrap();
+    w.delete(1, 9).unwrap();
+    assert_eq!(w.flush().unwrap(), 1);
+    let f = w.frame(0).unwrap();
+    let info = frame::validate(f).unwrap();
+    assert_eq!(
+        (info.format_version, info.header_length, info.frame_length, info.sequence),
+        (2, 56, 144, 300)
+    );
+    assert_eq!(
+        (info.base_version, info.state_version, info.digest()),
+        (41, 42, Some(0x4fcf39931f5a4d0c))
+    );
+    assert_eq!(f, &expected[..], "FORMAT.md's compact header, byte for byte");
+    // The document's bytes apply like the writer's.
+    let mut r = Store::replica(&example_schema()).unwrap();
+    assert_eq!(r.apply(&expected).unwrap(), Applied::Gap { replica_version: 0 });
+    assert_eq!(
+        frame::peek(&expected[..frame::PREFIX_SIZE])
+            .unwrap_err()
+            .frame_info()
+            .map(|i| i.header_length),
+        Some(56)
+    );
+}

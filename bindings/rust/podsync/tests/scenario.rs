@@ -10,7 +10,11 @@
 //! the writer's version, digest and tables, and the writer's tables equal the model.
 //!
 //! Modes: `default` (library defaults) and `horizon` (tombstone horizon 4 and 1 KiB frames, so
-//! flushes split into several frames and catch-ups often need a snapshot).
+//! flushes split into several frames, catch-ups often need a snapshot, and snapshots are cut into
+//! chunks, since library 0.5.0). Chunks go through the lossy network like any frame: every chunk
+//! outcome is checked against the rules of docs/FORMAT.md ("Chunked snapshots and deltas") with a
+//! model of each replica's staging, and a CHUNK_GAP is healed by resuming the snapshot from the
+//! replica's `staging()` position (or, when the writer no longer holds that state, by a catch-up).
 //! Environment: PODSYNC_SEED (default fixed), PODSYNC_OPS (default 20000 per mode).
 
 mod common;
@@ -20,12 +24,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::*;
 use podsync::frame;
 use podsync::{
-    Applied, DeleteOutcome, Delta, Replica, Role, Store, StoreOptions, WriteOutcome, Writer,
+    Applied, ChunkPosition, DeleteOutcome, Delta, ErrorKind, Replica, Role, Store, StoreOptions,
+    WriteOutcome, Writer,
 };
 
 type Key = (u32, u64);
 const KEYS: u64 = 300;
 const TABLES: [(u32, usize); 2] = [(ENTITIES, 40), (PAIRS, 16)];
+/// Chunk size of resumed snapshots (accepted by every 0.5.0 build: at least PODSYNC_MIN_CHUNK_BYTES).
+const RESUME_CHUNK_BYTES: usize = 4096;
+
+/// What a replica stages of a chunked snapshot, as the model sees it.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct Staged {
+    stream: u64,
+    snapshot_id: u64,
+    version: u64,
+    /// The chunk expected next, and its first key.
+    next: u64,
+    next_table: u32,
+    next_key: u64,
+}
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -50,6 +69,13 @@ struct Stats {
     writer_snapshots_required: u64,
     dropped: u64,
     recreated: u64,
+    /// Chunk frames produced by the writer's snapshots (0 in the default mode).
+    chunks_sent: u64,
+    chunks_staged: u64,
+    chunk_gaps: u64,
+    chunk_switches: u64,
+    resumes: u64,
+    resumes_expired: u64,
 }
 
 struct Sim {
@@ -61,6 +87,8 @@ struct Sim {
     replicas: Vec<Store<Replica>>,
     nets: Vec<Vec<Vec<u8>>>,
     outage: Vec<u64>,
+    /// Per replica: the chunked snapshot it stages (model).
+    staged: Vec<Option<Staged>>,
     /// The writer's records including pending writes.
     model: BTreeMap<Key, Vec<u8>>,
     /// The writer's records as of the last flush.
@@ -86,6 +114,7 @@ impl Sim {
             replicas: vec![replica(), replica()],
             nets: vec![Vec::new(), Vec::new()],
             outage: vec![0, 0],
+            staged: vec![None, None],
             model: BTreeMap::new(),
             flushed: BTreeMap::new(),
             touched: BTreeSet::new(),
@@ -297,7 +326,50 @@ impl Sim {
         assert!(!before.diverged, "{}: replica {i} diverged", self.ctx());
         let (r, follows) = (before.state_version, before.stream_id != 0);
         let info = frame::peek(f).unwrap();
-        let want = if info.is_snapshot() {
+        let (want, staged_after) = if info.is_chunk() {
+            self.predict_chunk(i, r, before.stream_id, &info)
+        } else {
+            (self.predict_frame(r, follows, &info), self.staged[i])
+        };
+        let got = match self.replicas[i].apply(f) {
+            Ok(a) => a,
+            Err(e) => panic!(
+                "{}: replica {i} at v{r} applying v{}->v{} (chunk {} of {:016x}: {}): {e}",
+                self.ctx(),
+                info.base_version,
+                info.state_version,
+                info.chunk_index,
+                info.snapshot_id,
+                info.is_chunk()
+            ),
+        };
+        assert_eq!(
+            got,
+            want,
+            "{}: replica {i} at v{r}, staging {:?}, frame {info:?}",
+            self.ctx(),
+            self.staged[i]
+        );
+        self.staged[i] = staged_after;
+        if let Some(s) = staged_after {
+            // The replica reports the chunk it needs next (podsync_store_staging).
+            let pos = ChunkPosition {
+                stream_id: s.stream,
+                term: 0,
+                snapshot_id: s.snapshot_id,
+                state_version: s.version,
+                chunk_index: s.next,
+                start_table: s.next_table,
+                start_key: s.next_key,
+            };
+            assert_eq!(self.replicas[i].staging().unwrap(), Some(pos), "{}", self.ctx());
+        }
+        self.check_outcome(i, &info, before, got, may_catch_up);
+    }
+
+    /// The outcome of a frame that is not a chunk: the version rules of the header.
+    fn predict_frame(&self, r: u64, follows: bool, info: &frame::FrameInfo) -> Applied {
+        if info.is_snapshot() {
             if follows && info.state_version < r {
                 Applied::Stale
             } else if follows && info.state_version == r {
@@ -311,17 +383,90 @@ impl Sim {
             Applied::Gap { replica_version: r }
         } else {
             Applied::Ok
+        }
+    }
+
+    /// The outcome of a chunk, and what the replica stages afterwards: docs/FORMAT.md, "Chunked
+    /// snapshots and deltas", rules 1 to 5 (no terms, never diverged, staged beside the state).
+    fn predict_chunk(
+        &self,
+        i: usize,
+        r: u64,
+        follows: u64,
+        c: &frame::FrameInfo,
+    ) -> (Applied, Option<Staged>) {
+        let staged = self.staged[i];
+        // 1. Stale: not newer than the replica's state of the same stream (staging kept).
+        if follows != 0 && c.stream_id == follows {
+            if c.state_version < r {
+                return (Applied::Stale, staged);
+            }
+            if c.state_version == r {
+                return (Applied::Duplicate, staged);
+            }
+        }
+        let advance = |s: Staged| -> (Applied, Option<Staged>) {
+            if c.is_last_chunk() {
+                (Applied::Ok, None) // 5. the switch (the replica cannot have moved past it: rule 1)
+            } else {
+                let next = Staged {
+                    next: c.chunk_index + 1,
+                    next_table: c.chunk_end_table,
+                    next_key: c.chunk_end_key,
+                    ..s
+                };
+                (Applied::ChunkStaged, Some(next))
+            }
         };
-        let got = match self.replicas[i].apply(f) {
-            Ok(a) => a,
-            Err(e) => panic!(
-                "{}: replica {i} at v{r} applying v{}->v{}: {e}",
-                self.ctx(),
-                info.base_version,
-                info.state_version
-            ),
-        };
-        assert_eq!(got, want, "{}: replica {i} at v{r}, frame {info:?}", self.ctx());
+        let identity = (c.stream_id, c.snapshot_id, c.state_version);
+        match staged {
+            // 2. Part of the staged snapshot.
+            Some(s) if (s.stream, s.snapshot_id, s.version) == identity => {
+                if c.chunk_index < s.next {
+                    (Applied::Duplicate, staged)
+                } else if c.chunk_index > s.next {
+                    (Applied::ChunkGap, staged)
+                } else {
+                    assert_eq!(
+                        (c.chunk_start_table, c.chunk_start_key),
+                        (s.next_table, s.next_key),
+                        "{}: the writer's chunks are continuous",
+                        self.ctx()
+                    );
+                    advance(s)
+                }
+            }
+            // 3. Chunk 0 of a newer snapshot (or with nothing staged) starts a new staging.
+            _ if c.chunk_index == 0
+                && staged
+                    .is_none_or(|s| s.stream != c.stream_id || c.state_version >= s.version) =>
+            {
+                advance(Staged {
+                    stream: c.stream_id,
+                    snapshot_id: c.snapshot_id,
+                    version: c.state_version,
+                    next: 0,
+                    next_table: 0,
+                    next_key: 0,
+                })
+            }
+            // 4. Any other chunk: stale if older than the staging, else a gap.
+            Some(s) if s.stream == c.stream_id && c.state_version < s.version => {
+                (Applied::Stale, staged)
+            }
+            _ => (Applied::ChunkGap, staged),
+        }
+    }
+
+    /// Checks what an outcome did to the replica, counts it, and heals a gap.
+    fn check_outcome(
+        &mut self,
+        i: usize,
+        info: &frame::FrameInfo,
+        before: podsync::StoreInfo,
+        got: Applied,
+        may_catch_up: bool,
+    ) {
         if got != Applied::Ok {
             assert_eq!(
                 self.replicas[i].info().unwrap(),
@@ -352,6 +497,53 @@ impl Sim {
                     self.catch_up(i, replica_version);
                 }
             }
+            Applied::ChunkStaged => self.stats.chunks_staged += 1,
+            Applied::ChunkGap => {
+                self.stats.chunk_gaps += 1;
+                if may_catch_up {
+                    self.resume(i);
+                }
+            }
+        }
+        if info.is_last_chunk() && got == Applied::Ok {
+            self.stats.chunk_switches += 1;
+        }
+    }
+
+    /// After CHUNK_GAP: the writer continues the snapshot from the replica's staging position;
+    /// if it no longer holds that state (SNAPSHOT_EXPIRED), a catch-up from the replica's version.
+    fn resume(&mut self, i: usize) {
+        let pos = self.replicas[i].staging().unwrap();
+        let pos =
+            pos.unwrap_or_else(|| panic!("{}: no staging position after CHUNK_GAP", self.ctx()));
+        let chunks = match self.w.snapshot_resume(&pos, RESUME_CHUNK_BYTES) {
+            Ok(mut snapshot) => {
+                self.stats.resumes += 1;
+                assert_eq!(snapshot.position(), pos, "{}: resumed where asked", self.ctx());
+                let mut chunks = Vec::new();
+                while let Some(c) = snapshot.next_chunk(&mut self.w).unwrap() {
+                    chunks.push(c.to_vec());
+                }
+                chunks
+            }
+            Err(e) if e.kind() == ErrorKind::SnapshotExpired => {
+                self.stats.resumes_expired += 1;
+                assert!(
+                    pos.state_version != self.w.version().unwrap(),
+                    "{}: the writer at v{} refused to resume its own version: {e}",
+                    self.ctx(),
+                    pos.state_version
+                );
+                let v = self.replicas[i].version().unwrap();
+                if v != self.w.version().unwrap() {
+                    self.catch_up(i, v);
+                }
+                return;
+            }
+            Err(e) => panic!("{}: snapshot_resume({pos:?}): {e}", self.ctx()),
+        };
+        for c in chunks {
+            self.apply_checked(i, &c, false);
         }
     }
 
@@ -394,11 +586,29 @@ impl Sim {
                 self.deliver(i);
             }
             900..=919 => {
-                // A snapshot through the lossy network (a late one is STALE).
-                self.w.snapshot().unwrap();
-                let f = self.w.frame(0).unwrap().to_vec();
+                // A snapshot through the lossy network (a late one is STALE): one frame, or
+                // chunks of at most max_frame_bytes when the state is larger (each lost,
+                // duplicated or reordered on its own).
+                let n = self.w.snapshot().unwrap();
+                let frames = take_frames(&self.w);
+                assert_eq!(frames.len(), n);
+                for (k, f) in frames.iter().enumerate() {
+                    let info = frame::peek(f).unwrap();
+                    assert!(info.is_snapshot());
+                    assert_eq!(info.is_chunk(), n > 1, "{}: a snapshot of {n} frames", self.ctx());
+                    if n > 1 {
+                        assert_eq!(info.chunk_index, k as u64);
+                        assert_eq!(info.is_last_chunk(), k + 1 == n);
+                        assert_eq!(info.format_version, 2, "chunks are format 2");
+                    }
+                }
+                if n > 1 {
+                    self.stats.chunks_sent += n as u64;
+                }
                 let i = self.rng.index(self.replicas.len());
-                self.send(i, &f);
+                for f in &frames {
+                    self.send(i, f);
+                }
             }
             920..=924 => {
                 let i = self.rng.index(self.replicas.len());
@@ -407,6 +617,7 @@ impl Sim {
             925..=926 => {
                 let i = self.rng.index(self.replicas.len());
                 self.replicas[i] = replica();
+                self.staged[i] = None;
                 self.stats.recreated += 1;
             }
             927..=979 => self.check_reads(),
@@ -500,6 +711,11 @@ fn scenario_default() {
 fn scenario_horizon() {
     let s = run(Mode::Horizon, 0x0dd5_eed2);
     assert!(s.gaps > 0 && s.multi_frame_flushes > 0 && s.writer_snapshots_required > 0, "{s:?}");
+    assert!(
+        s.chunks_sent > 0 && s.chunks_staged > 0 && s.chunk_switches > 0 && s.chunk_gaps > 0,
+        "{s:?}"
+    );
+    assert!(s.resumes + s.resumes_expired > 0, "{s:?}");
 }
 
 #[test]
