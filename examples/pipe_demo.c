@@ -150,16 +150,26 @@ static int replica_main(int in_fd, int result_fd) {
     replica_report rep;
     memset(&rep, 0, sizeof rep);
     for (;;) {
-        int r = read_all(in_fd, buffer, PODSYNC_FRAME_HEADER_SIZE);
+        /* Every frame starts with a 16-byte prefix naming its header's length (88 bytes in format
+           1, 40 and up in format 2); the header names the frame's length. */
+        int r = read_all(in_fd, buffer, PODSYNC_FRAME_PREFIX_SIZE);
         if (r == 0) break; /* end of stream at a frame boundary: done */
         if (r < 0) {
             perror("replica: reading a frame header");
             return 1;
         }
         podsync_frame_info info = PODSYNC_FRAME_INFO_INIT;
-        st = podsync_frame_peek(buffer, PODSYNC_FRAME_HEADER_SIZE, &info);
+        st = podsync_frame_peek(buffer, PODSYNC_FRAME_PREFIX_SIZE, &info);
+        if (st != PODSYNC_E_FRAME_TRUNCATED || info.header_length < PODSYNC_FRAME_PREFIX_SIZE)
+            return fail_store("replica: podsync_frame_peek of the prefix", st, NULL);
+        size_t header = info.header_length; /* at most 2040 bytes: the buffer holds it */
+        if (read_all(in_fd, (unsigned char *)buffer + PODSYNC_FRAME_PREFIX_SIZE, header - PODSYNC_FRAME_PREFIX_SIZE) != 1) {
+            perror("replica: reading a frame header");
+            return 1;
+        }
+        st = podsync_frame_peek(buffer, header, &info);
         if (st != PODSYNC_OK) return fail_store("replica: podsync_frame_peek", st, NULL);
-        if (info.frame_length < PODSYNC_FRAME_HEADER_SIZE || info.frame_length > ((uint64_t)1 << 32)) {
+        if (info.frame_length < header || info.frame_length > ((uint64_t)1 << 32)) {
             fprintf(stderr, "replica: implausible frame length %" PRIu64 "\n", info.frame_length);
             return 1;
         }
@@ -172,13 +182,12 @@ static int replica_main(int in_fd, int result_fd) {
                 fprintf(stderr, "replica: out of memory\n");
                 return 1;
             }
-            memcpy(bigger, buffer, PODSYNC_FRAME_HEADER_SIZE);
+            memcpy(bigger, buffer, header);
             free(buffer);
             buffer = bigger;
             capacity = new_capacity;
         }
-        if (read_all(in_fd, (unsigned char *)buffer + PODSYNC_FRAME_HEADER_SIZE,
-                     length - PODSYNC_FRAME_HEADER_SIZE) != 1) {
+        if (read_all(in_fd, (unsigned char *)buffer + header, length - header) != 1) {
             perror("replica: reading a frame body");
             return 1;
         }

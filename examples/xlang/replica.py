@@ -29,12 +29,9 @@ def main() -> int:
     (schema_size,) = struct.unpack("<I", read_exactly(stream, 4))
     frames = applied = 0
     with podsync.Replica(read_exactly(stream, schema_size)) as replica:
-        while True:
-            header = stream.read(podsync.FRAME_HEADER_SIZE)
-            if not header:
-                break
-            (length,) = struct.unpack_from("<Q", header, 16)
-            frame = header + read_exactly(stream, length - len(header))
+        # Frames back to back: read_frames reads each frame's 16-byte prefix, its header, then
+        # exactly the rest (frames of format 1 and 2 alike).
+        for frame in podsync.read_frames(stream):
             result = replica.apply(frame)
             frames += 1
             applied += result == podsync.ApplyResult.OK

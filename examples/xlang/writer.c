@@ -1,9 +1,10 @@
 /* writer.c — the C writer of the cross-language demo (examples/xlang/run.sh).
  *
  * Owns a world of entities (40-byte records), and streams it to standard output: the schema's
- * canonical encoding (u32 length, little-endian, then the bytes), a snapshot frame, then the frames
- * of every tick, in which 1% of the entities move. Frames are self-delimiting (frame_length at byte
- * 16). At the end it writes its records to RECORDS_OUT (u64 count, the keys, the records) so a
+ * canonical encoding (u32 length, little-endian, then the bytes), a chunked snapshot (256 KiB
+ * chunks, format 2), then the frames of every tick, in which 1% of the entities move, in format 2.
+ * Frames are self-delimiting (16-byte prefix, header, frame_length: podsync.h,
+ * PODSYNC_FRAME_PREFIX_SIZE). At the end it writes its records to RECORDS_OUT (u64 count, the keys, the records) so a
  * replica can compare its table with them, and reports its digest on standard error.
  *
  * Usage: writer ENTITIES TICKS RECORDS_OUT > stream
@@ -62,7 +63,10 @@ int main(int argc, char **argv) {
     CHECK(podsync_schema_create(&schema));
     CHECK(podsync_schema_add_table(schema, 1, sizeof(entity), 8, fields, 4));
     podsync_store *w = NULL;
-    CHECK(podsync_store_create(schema, PODSYNC_ROLE_WRITER, NULL, &w));
+    /* Format-2 frames (compact headers): the replicas are all of this library's version. */
+    podsync_store_options options = PODSYNC_STORE_OPTIONS_INIT;
+    options.frame_format = 2;
+    CHECK(podsync_store_create(schema, PODSYNC_ROLE_WRITER, &options, &w));
 
     size_t schema_size = 0;
     (void)podsync_schema_encode(schema, NULL, 0, &schema_size);
@@ -81,8 +85,15 @@ int main(int argc, char **argv) {
     size_t n = 0;
     CHECK(podsync_store_put_many(w, 1, keys, world, count, count * sizeof *world));
     CHECK(podsync_store_flush(w, &n));
-    CHECK(podsync_store_snapshot(w, &n));
-    send_outbox(w, n);
+    /* The initial state as a chunked snapshot: 256 KiB at a time, never the whole of it. */
+    podsync_snapshot *snap = NULL;
+    CHECK(podsync_snapshot_begin(w, 256 << 10, &snap));
+    const uint8_t *chunk = NULL;
+    size_t chunk_size = 0;
+    int32_t st;
+    while ((st = podsync_snapshot_next(snap, &chunk, &chunk_size)) == PODSYNC_OK) write_all(chunk, chunk_size);
+    CHECK(st);
+    podsync_snapshot_free(snap);
 
     uint64_t *tick_keys = malloc(moving * sizeof *tick_keys);
     entity *tick_records = malloc(moving * sizeof *tick_records);
