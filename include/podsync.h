@@ -38,7 +38,9 @@
  * snapshots (podsync_snapshot_*, podsync_store_staging, PODSYNC_CHUNK_GAP, PODSYNC_CHUNK_STAGED,
  * PODSYNC_DONE, PODSYNC_E_SNAPSHOT_EXPIRED, PODSYNC_E_FRAME_FEATURE, PODSYNC_E_CHUNK_MISMATCH, the
  * options fields of struct version 4, PODSYNC_OPT_FILL_IN_PLACE, the frame info fields of struct
- * version 3, the metrics fields of struct version 3). Those were added, so ABI version 1 hosts keep
+ * version 3, the metrics fields of struct version 3) and the rolling refresh
+ * (refresh_flushes, refresh_ms, PODSYNC_OPT_ONE_WAY, PODSYNC_REFRESHING, the store info fields of
+ * struct version 2, podsync_frame_info's slice fields, PODSYNC_FRAME_SLICE). Those were added, so ABI version 1 hosts keep
  * working.
  */
 #ifndef PODSYNC_H
@@ -99,7 +101,10 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                              resume from (since library 0.5.0)                   */
 #define PODSYNC_CHUNK_STAGED           8  /* apply: a chunk was staged; the visible state stays
                                              as it was until the last chunk (since 0.5.0)        */
-/* 9 is reserved for PODSYNC_REFRESHING (docs/FORMAT.md, rolling refresh) */
+#define PODSYNC_REFRESHING             9  /* apply, PODSYNC_OPT_ONE_WAY: the replica is out of
+                                             sync and took what the frame holds of newer
+                                             versions; it is in sync again (PODSYNC_OK) once its
+                                             digest equals a frame's (since library 0.5.0)        */
 #define PODSYNC_DONE                  10  /* snapshot_next: every chunk was produced (since
                                              library 0.5.0)                                      */
 /* errors */
@@ -243,6 +248,12 @@ typedef struct podsync_store podsync_store;
                                            arrive (readers see them fill; version 0 until the last
                                            chunk) instead of being staged beside the state: no
                                            double memory for a late joiner (since 0.5.0)         */
+#define PODSYNC_OPT_ONE_WAY       0x8u  /* replica on a link that cannot ask back: where another
+                                           replica would return PODSYNC_GAP (or is diverged) it
+                                           takes the absolute content of the frames it gets, key
+                                           by key, newest version first (PODSYNC_REFRESHING), and
+                                           is back in sync when its digest equals the frame's;
+                                           converges by the writer's rolling refresh (since 0.5.0) */
 
 #define PODSYNC_STORE_OPTIONS_VERSION 4
 
@@ -295,14 +306,23 @@ typedef struct podsync_store_options {
                                     rises to their version. 0 = no limit (1048576) */
     /* since options version 4 (library 0.5.0) */
     uint32_t frame_format;       /* writer: the format of frames that need no format-2 feature:
-                                    1 or 2 (0 = 1). Chunks are always format 2. Replicas of
-                                    library 0.5.0 and later read both (docs/ABI.md) */
-    uint32_t reserved;           /* must be 0 */
+                                    1 or 2 (0 = 1). Chunks and refresh slices are always format
+                                    2. Replicas of library 0.5.0 and later read both (docs/ABI.md) */
+    uint32_t refresh_flushes;    /* writer: rolling refresh. 0 = off (the default); R > 0: every
+                                    flush also carries the next slice of the whole state, about
+                                    records / R of them (at most half of max_frame_bytes), so the
+                                    state is re-sent every R flushes and a PODSYNC_OPT_ONE_WAY
+                                    replica converges without asking back. Turns the XOR
+                                    transform off (slices and changes travel as absolute values) */
+    uint64_t refresh_ms;         /* writer with refresh_flushes: when no frame went out for this
+                                    long, podsync_store_flush_due says PODSYNC_FLUSH_DUE and a
+                                    flush of an empty batch sends a slice alone. 0 = only with
+                                    flushes */
 } podsync_store_options;
 
 #define PODSYNC_STORE_OPTIONS_INIT \
     { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, \
-      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0 }
+      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0, 0 }
 
 /* Fills *options with the defaults of the given struct version (1 to 4; a version-1 struct has
    no compression fields and gets frames that are never compressed; a version-2 struct gets the
@@ -478,7 +498,7 @@ PODSYNC_API int32_t podsync_store_table(const podsync_store *store, uint32_t tab
                                         const void **records_out, const uint64_t **keys_out,
                                         size_t *count_out);
 
-#define PODSYNC_STORE_INFO_VERSION 1
+#define PODSYNC_STORE_INFO_VERSION 2
 
 typedef struct podsync_store_info {
     uint32_t version;           /* set by the caller: PODSYNC_STORE_INFO_VERSION */
@@ -496,9 +516,14 @@ typedef struct podsync_store_info {
     uint64_t generation;        /* changes whenever borrowed record pointers may be invalid */
     uint32_t diverged;          /* replica: 1 after PODSYNC_E_DIGEST_MISMATCH until a snapshot */
     uint32_t table_count;
+    /* since store info version 2 (library 0.5.0) */
+    uint32_t refreshing;        /* PODSYNC_OPT_ONE_WAY replica: 1 while out of sync (its records
+                                   are each some version's, state_version is the last version it
+                                   was in sync at); it serves no deltas or snapshots meanwhile */
+    uint32_t reserved;          /* written as 0 */
 } podsync_store_info;
 
-#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 PODSYNC_API int32_t podsync_store_info_get(const podsync_store *store, podsync_store_info *info);
 
@@ -614,6 +639,8 @@ PODSYNC_API int32_t podsync_store_dictionary(const podsync_store *store, const v
 #define PODSYNC_FRAME_RESET       0x1u   /* snapshot: replaces the receiver's state */
 #define PODSYNC_FRAME_HAS_DIGEST  0x2u   /* state_digest holds the writer's digest after the frame */
 #define PODSYNC_FRAME_CHUNK       0x4u   /* one chunk of a chunked snapshot (format 2; since 0.5.0) */
+/* Not a header flag: set in podsync_frame_info.flags when the frame carries a refresh slice. */
+#define PODSYNC_FRAME_SLICE       0x10000u
 
 /* podsync_frame_info.chunk_flags */
 #define PODSYNC_CHUNK_LAST        0x1u   /* the snapshot's last chunk */
@@ -656,11 +683,21 @@ typedef struct podsync_frame_info {
     uint32_t chunk_start_table;
     uint32_t chunk_end_table;
     uint32_t chunk_flags;       /* PODSYNC_CHUNK_* */
+    uint32_t slice_section_count; /* PODSYNC_FRAME_SLICE: sections of the slice, after the
+                                   section_count sections of changes (podsync_frame_section_get
+                                   reads them at indices section_count and up) */
+    uint64_t slice_pass;        /* PODSYNC_FRAME_SLICE: the refresh pass and the slice's index in it */
+    uint64_t slice_index;
+    uint64_t slice_start_key;   /* the slice covers (slice_start_table, slice_start_key) to */
+    uint64_t slice_end_key;     /* (slice_end_table, slice_end_key) excluded; not LAST only */
+    uint32_t slice_start_table;
+    uint32_t slice_end_table;
+    uint32_t slice_flags;       /* PODSYNC_CHUNK_LAST: the pass's last slice */
     uint32_t reserved;          /* written as 0 */
 } podsync_frame_info;
 
 #define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
-                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Reads a frame's header from the first `size` bytes (the rest of the frame need not be there).
    Checks magic, format version and header length, and a format-2 header's fields. Fewer than

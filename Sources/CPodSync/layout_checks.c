@@ -7,12 +7,13 @@
 #define PODSYNC_STATIC_ASSERT(cond, name) typedef char podsync_static_assert_##name[(cond) ? 1 : -1]
 
 PODSYNC_STATIC_ASSERT(sizeof(podsync_field) == 24, field_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 96, store_options_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_store_options) == 104, store_options_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, frame_format) == 88, store_options_v3_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, max_records) == 72, store_options_v2_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_store_options, compression_level) == 56, store_options_v1_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_store_info) == 80, store_info_size);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 160, frame_info_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_store_info) == 88, store_info_size);
+PODSYNC_STATIC_ASSERT(offsetof(podsync_store_info, refreshing) == 80, store_info_v1_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_info) == 208, frame_info_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, term) == 96, frame_info_v2_size);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, transforms) == 80, frame_info_v1_size);
 PODSYNC_STATIC_ASSERT(sizeof(podsync_frame_section) == 56, frame_section_size);

@@ -39,6 +39,16 @@ func fill(_ info: UnsafeMutablePointer<podsync_frame_info>, _ h: FrameHeader) th
         info.pointee.chunk_start_table = c.startTable
         info.pointee.chunk_end_table = c.endTable
         info.pointee.chunk_flags = c.last ? UInt32(PODSYNC_CHUNK_LAST) : 0
+        let r = h.slice ?? SliceRecord()
+        if h.slice != nil { info.pointee.flags |= UInt32(PODSYNC_FRAME_SLICE) }
+        info.pointee.slice_section_count = UInt32(r.sectionCount)
+        info.pointee.slice_pass = r.pass
+        info.pointee.slice_index = r.index
+        info.pointee.slice_start_key = r.startKey
+        info.pointee.slice_end_key = r.endKey
+        info.pointee.slice_start_table = r.startTable
+        info.pointee.slice_end_table = r.endTable
+        info.pointee.slice_flags = r.last ? UInt32(PODSYNC_CHUNK_LAST) : 0
         info.pointee.reserved = 0
     }
 }

@@ -211,15 +211,6 @@ struct PrometheusText {
         counter("podsync_frames_gap_total", "Frames apply could not apply yet because of a gap (PODSYNC_GAP).", m.gaps)
         counter("podsync_snapshots_stale_total", "Snapshots apply ignored as older than the replica (PODSYNC_STALE).", m.stale)
         counter("podsync_resyncs_total", "Snapshots applied over an existing state.", m.resyncs)
-        if version >= 3 {
-            counter("podsync_chunks_out_total", "Snapshot chunks produced (also counted in podsync_frames_out_total).", m.chunks_out)
-            counter("podsync_chunks_staged_total", "Snapshot chunks staged by apply (PODSYNC_CHUNK_STAGED).", m.chunks_staged)
-            counter("podsync_chunk_gaps_total", "Snapshot chunks apply found ahead of the one expected (PODSYNC_CHUNK_GAP).", m.chunk_gaps)
-            family("podsync_snapshot_held_bytes", "gauge", "Memory held by unfinished chunked snapshots (copy-on-write records, chunk buffers).")
-            sample("podsync_snapshot_held_bytes", nil, m.snapshot_bytes_held)
-            family("podsync_staging_held_bytes", "gauge", "Memory of a staged, unfinished chunked snapshot.")
-            sample("podsync_staging_held_bytes", nil, m.staging_bytes_held)
-        }
         let rejects = withUnsafeBytes(of: m.rejects) { Array($0.bindMemory(to: UInt64.self)) }
         family("podsync_frames_rejected_total", "counter", "Apply calls that returned an error, by status.")
         for k in 1..<rejects.count {
@@ -232,6 +223,15 @@ struct PrometheusText {
                   withUnsafeBytes(of: m.encode_ns) { Array($0.bindMemory(to: UInt64.self)) })
         histogram("podsync_apply_duration_seconds", "Duration of apply calls.",
                   withUnsafeBytes(of: m.apply_ns) { Array($0.bindMemory(to: UInt64.self)) })
+        if version >= 3 {
+            counter("podsync_chunks_out_total", "Snapshot chunks produced (also counted in podsync_frames_out_total).", m.chunks_out)
+            counter("podsync_chunks_staged_total", "Snapshot chunks staged by apply (PODSYNC_CHUNK_STAGED).", m.chunks_staged)
+            counter("podsync_chunk_gaps_total", "Snapshot chunks apply found ahead of the one expected (PODSYNC_CHUNK_GAP).", m.chunk_gaps)
+            family("podsync_snapshot_held_bytes", "gauge", "Memory held by unfinished chunked snapshots (copy-on-write records, chunk buffers).")
+            sample("podsync_snapshot_held_bytes", nil, m.snapshot_bytes_held)
+            family("podsync_staging_held_bytes", "gauge", "Memory of a staged, unfinished chunked snapshot.")
+            sample("podsync_staging_held_bytes", nil, m.staging_bytes_held)
+        }
         return out
     }
 }

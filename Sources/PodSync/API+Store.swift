@@ -2,7 +2,7 @@ import CPodSync
 import CZstd
 import PodSyncCore
 
-let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK | PODSYNC_OPT_FILL_IN_PLACE)
+let knownOptionFlags = UInt32(PODSYNC_OPT_FRAME_DIGEST | PODSYNC_OPT_MANUAL_CLOCK | PODSYNC_OPT_FILL_IN_PLACE | PODSYNC_OPT_ONE_WAY)
 
 /// Size of a podsync_store_options of each struct version (fields are only appended).
 func storeOptionsSize(_ version: UInt32) -> Int {
@@ -27,7 +27,8 @@ public func podsync_store_options_init(_ options: UnsafeMutablePointer<podsync_s
         max_batch_age_ms: d.maxBatchAgeMs, max_frame_bytes: d.maxFrameBytes,
         tombstone_horizon: d.tombstoneHorizon, compression_level: d.compressionLevel,
         transforms: UInt32(d.transforms), max_decoded_bytes: d.maxDecodedBytes,
-        max_records: d.maxRecords, max_tombstones: d.maxTombstones, frame_format: UInt32(d.frameFormat), reserved: 0)
+        max_records: d.maxRecords, max_tombstones: d.maxTombstones, frame_format: UInt32(d.frameFormat),
+        refresh_flushes: d.refreshFlushes, refresh_ms: d.refreshMs)
     // An older caller's struct ends before the fields appended since: write only what it has.
     let size = storeOptionsSize(version)
     withUnsafeBytes(of: &full) { UnsafeMutableRawPointer(options).copyMemory(from: $0.baseAddress!, byteCount: size) }
@@ -52,6 +53,7 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
     result.frameDigest = o.flags & UInt32(PODSYNC_OPT_FRAME_DIGEST) != 0
     result.manualClock = o.flags & UInt32(PODSYNC_OPT_MANUAL_CLOCK) != 0
     result.fillInPlace = o.flags & UInt32(PODSYNC_OPT_FILL_IN_PLACE) != 0
+    result.oneWay = o.flags & UInt32(PODSYNC_OPT_ONE_WAY) != 0
     result.streamID = o.stream_id
     result.maxBatchRecords = o.max_batch_records
     result.maxBatchBytes = o.max_batch_bytes
@@ -77,8 +79,9 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
         guard o.frame_format <= 2 else {
             throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "frame format \(o.frame_format) is not 0, 1 or 2")
         }
-        guard o.reserved == 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "options.reserved must be 0") }
         result.frameFormat = o.frame_format == 0 ? 1 : UInt8(o.frame_format)
+        result.refreshFlushes = o.refresh_flushes
+        result.refreshMs = o.refresh_ms
     }
     return result
 }
@@ -130,6 +133,10 @@ public func podsync_store_info_get(_ store: OpaquePointer!, _ info: UnsafeMutabl
         info.pointee.generation = s.generation
         info.pointee.diverged = s.diverged ? 1 : 0
         info.pointee.table_count = UInt32(s.tableCount)
+        if info.pointee.version >= 2 {  // fields a version-1 struct does not have
+            info.pointee.refreshing = s.refreshing ? 1 : 0
+            info.pointee.reserved = 0
+        }
         return PODSYNC_OK
     }
 }

@@ -35,6 +35,11 @@ import Testing
         m.raw_column_bytes = 20
         m.column_trials = 21
         m.dictionary_frames = 22
+        m.chunks_out = 23
+        m.snapshot_bytes_held = 24
+        m.chunks_staged = 25
+        m.chunk_gaps = 26
+        m.staging_bytes_held = 27
         return m
     }
 
@@ -140,6 +145,12 @@ import Testing
             #"podsync_frames_rejected_total{store="a",role="writer",status="PODSYNC_E_FRAME_CHECKSUM"} 17"#,
             #"podsync_frames_rejected_total{store="a",role="writer",status="-8"} 18"#,
             #"podsync_frames_rejected_total{store="a",role="writer",status="PODSYNC_E_LIMIT"} 0"#,
+            #"podsync_chunks_out_total{store="a",role="writer"} 23"#,
+            "# TYPE podsync_snapshot_held_bytes gauge",
+            #"podsync_snapshot_held_bytes{store="a",role="writer"} 24"#,
+            #"podsync_chunks_staged_total{store="a",role="writer"} 25"#,
+            #"podsync_chunk_gaps_total{store="a",role="writer"} 26"#,
+            #"podsync_staging_held_bytes{store="a",role="writer"} 27"#,
             "# HELP podsync_encode_duration_seconds Duration of flush, delta_since and snapshot calls.",
             "# TYPE podsync_encode_duration_seconds histogram",
             #"podsync_encode_duration_seconds_bucket{store="a",role="writer",le="0.000000001"} 1"#,
@@ -169,7 +180,8 @@ import Testing
         #expect(lines.filter { $0.hasPrefix("podsync_apply_duration_seconds_bucket{") }.count == 32)
         #expect(!text.contains("_sum"))
         // The last line of the text.
-        #expect(lines[lines.count - 2] == #"podsync_apply_duration_seconds_count{store="a",role="writer"} 5"#)
+        #expect(lines[lines.count - 2] == #"podsync_staging_held_bytes{store="a",role="writer"} 27"#)
+        #expect(lines.contains(#"podsync_apply_duration_seconds_count{store="a",role="writer"} 5"#))
     }
 
     @Test func withoutLabelsSamplesHaveNoBraces() {
@@ -303,7 +315,7 @@ import Testing
                 }
                 if line.hasPrefix("# TYPE ") {
                     let parts = line.dropFirst(7).split(separator: " ")
-                    #expect(parts.count == 2 && ["counter", "histogram"].contains(parts[1]), "\(line)")
+                    #expect(parts.count == 2 && ["counter", "gauge", "histogram"].contains(parts[1]), "\(line)")
                     let name = String(parts[0])
                     #expect(helped.contains(name) && typed[name] == nil, "TYPE: \(line)")
                     #expect(isName(parts[0], colon: true) && name.hasPrefix("podsync_"), "\(name)")
@@ -333,7 +345,7 @@ import Testing
                 let value = line.split(separator: " ").last!
                 #expect(UInt64(value) != nil, "\(line)")
             }
-            #expect(typed.count == 21, "metric families: \(typed.count)")
+            #expect(typed.count == 26, "metric families: \(typed.count)")
         }
         // The real store's frame count shows.
         let text = Self.text(real, nil)

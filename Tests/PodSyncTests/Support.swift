@@ -18,6 +18,7 @@ let allStatuses: [(code: Int32, name: String)] = [
     (PODSYNC_SNAPSHOT_REQUIRED, "PODSYNC_SNAPSHOT_REQUIRED"),
     (PODSYNC_CHUNK_GAP, "PODSYNC_CHUNK_GAP"),
     (PODSYNC_CHUNK_STAGED, "PODSYNC_CHUNK_STAGED"),
+    (PODSYNC_REFRESHING, "PODSYNC_REFRESHING"),
     (PODSYNC_DONE, "PODSYNC_DONE"),
     (PODSYNC_E_INVALID_ARGUMENT, "PODSYNC_E_INVALID_ARGUMENT"),
     (PODSYNC_E_UNKNOWN_TABLE, "PODSYNC_E_UNKNOWN_TABLE"),
@@ -391,6 +392,8 @@ struct Options {
     var maxRecords: UInt64 = 0
     var maxTombstones: UInt64 = 1 << 20
     var frameFormat: UInt32 = 1
+    var refreshFlushes: UInt32 = 0
+    var refreshMs: UInt64 = 0
 
     var c: podsync_store_options {
         podsync_store_options(
@@ -399,7 +402,8 @@ struct Options {
             max_batch_age_ms: maxBatchAgeMs, max_frame_bytes: maxFrameBytes,
             tombstone_horizon: tombstoneHorizon, compression_level: compressionLevel,
             transforms: transforms, max_decoded_bytes: maxDecodedBytes,
-            max_records: maxRecords, max_tombstones: maxTombstones, frame_format: frameFormat, reserved: 0)
+            max_records: maxRecords, max_tombstones: maxTombstones, frame_format: frameFormat,
+            refresh_flushes: refreshFlushes, refresh_ms: refreshMs)
     }
 }
 

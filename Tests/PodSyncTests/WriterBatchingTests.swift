@@ -708,7 +708,7 @@ func sectionOf(_ frame: [UInt8], table: UInt32) -> (put: [Row], deletes: [UInt64
         var o = podsync_store_options()
         expectStatus(podsync_store_options_init(&o, UInt32(PODSYNC_STORE_OPTIONS_VERSION)), PODSYNC_OK, "options_init")
         #expect(o.version == 4)
-        #expect(o.frame_format == 1 && o.reserved == 0, "format-1 frames unless asked")
+        #expect(o.frame_format == 1 && o.refresh_flushes == 0 && o.refresh_ms == 0, "format-1 frames, no refresh unless asked")
         #expect(o.max_records == 0, "no record limit unless asked")
         #expect(o.max_tombstones == 1 << 20)
         #expect(o.compression_level == 0, "frames are not compressed unless asked")

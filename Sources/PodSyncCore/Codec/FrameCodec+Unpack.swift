@@ -210,7 +210,8 @@ extension FrameCodec {
         var tailSize = 0
         var expandedSize = 0  // zero and sparse columns rebuilt in the second pass
         var previousTable: UInt32? = nil
-        for _ in 0..<header.sectionCount {
+        for k in 0..<header.totalSectionCount {
+            if k == header.sectionCount { previousTable = nil }  // the slice's sections start over
             guard payloadLength - position >= FrameLayout.packedSectionHeaderSize else { throw .malformed("packed section at byte \(position) is truncated") }
             try stream.ensure(position + FrameLayout.packedSectionHeaderSize, buffer: &packedBuffer, zstd: &zstd)
             var p = stream.base + position
@@ -288,6 +289,7 @@ extension FrameCodec {
                 recordBytes = bytes
             }
             if header.isReset && deletes != 0 { throw .malformed("a RESET frame cannot carry deletions") }
+            if k >= header.sectionCount && deletes != 0 { throw .malformed("a refresh slice cannot carry deletions") }
             if header.stateVersion == 0 && puts != 0 { throw .malformed("a frame of version 0 cannot carry records") }
             // A store limited to max_records cannot take a frame of more records (keys in a frame
             // are distinct): refused before anything is decoded.
@@ -413,7 +415,8 @@ extension FrameCodec {
                 tableID: s.tableID, recordSize: size, putCount: s.puts, deleteCount: s.deletes,
                 putKeys: UnsafeRawPointer(putKeys), deleteKeys: UnsafeRawPointer(putKeys + 8 * s.puts),
                 records: UnsafeRawPointer(out), tableIndex: s.tableIndex,
-                xor: transforms & FrameLayout.transformXOR != 0))
+                // XOR covers the changes, never a refresh slice (absolute values).
+                xor: transforms & FrameLayout.transformXOR != 0 && sections.count < header.sectionCount))
             out += s.puts * size
         }
         return sections

@@ -64,7 +64,7 @@ enum FrameCodec {
         let gaps = transforms & FrameLayout.transformKeyGaps != 0
         var sections: [SectionView] = []
         var position = header.headerLength
-        for _ in 0..<header.sectionCount {
+        for _ in 0..<header.totalSectionCount {
             guard let (section, next) = try? FrameReader.readSection(plain, at: position, schema: nil) else { return nil }
             sections.append(section)
             position = next
@@ -110,7 +110,8 @@ enum FrameCodec {
             savedByKeyGaps &+= 8 &* (n &+ s.deleteCount) &- (out - keysStart)
             var sectionBases: [UnsafeRawPointer?]? = nil
             var mostlyXOR = false
-            if xor, let b = bases?[k] {
+            if xor, let bases, k < bases.count, k < header.sectionCount {  // a refresh slice is absolute
+                let b = bases[k]
                 guard b.count == n else { return nil }
                 sectionBases = b
                 var present = 0

@@ -43,7 +43,7 @@ enum FrameBuilder {
             return (FrameLayout.headerSize, layout(&sections))
         }
         var fields = h
-        fields.sectionCount = sections.count
+        fields.sectionCount = sections.count &- (h.slice?.sectionCount ?? 0)
         var headerLength = HeaderV2.headerLength(fields, frameLength: 0, payloadLength: nil)
         while true {
             let length = layout(&sections, headerLength: headerLength)
@@ -70,6 +70,8 @@ enum FrameBuilder {
         var formatVersion: UInt8 = 1
         /// Format 2: the CHUNK record (the CHUNK flag follows it).
         var chunk: ChunkRecord? = nil
+        /// Format 2: the REFRESH_SLICE record; its sections are the last `slice.sectionCount`.
+        var slice: SliceRecord? = nil
         var sectionCount = 0
         var codec: UInt8 = 0
         var transforms: UInt8 = 0
@@ -93,6 +95,7 @@ enum FrameBuilder {
                       sequence: h.sequence, baseVersion: h.baseVersion, stateVersion: h.stateVersion,
                       stateDigest: h.stateDigest, formatVersion: UInt8(truncatingIfNeeded: h.formatVersion), chunk: h.chunk)
             sectionCount = h.sectionCount
+            slice = h.slice
             codec = h.codec
             transforms = h.transforms
         }
@@ -104,7 +107,7 @@ enum FrameBuilder {
                            header h: HeaderFields, sections: [SectionPlan]) {
         if h.formatVersion == HeaderV2.formatVersion {
             var fields = h
-            fields.sectionCount = sections.count
+            fields.sectionCount = sections.count &- (h.slice?.sectionCount ?? 0)
             HeaderV2.write(p, headerLength: headerLength, frameLength: UInt64(length), payloadLength: nil, fields)
         } else {
             writeHeaderV1(p, length: length, header: h, sectionCount: sections.count, payloadLength: UInt64(length - FrameLayout.headerSize))

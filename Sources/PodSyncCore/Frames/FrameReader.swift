@@ -22,6 +22,11 @@ public struct FrameHeader: Sendable, Equatable {
     public var term: UInt64 = 0
     /// Format 2: the CHUNK record of a chunk.
     public var chunk: ChunkRecord? = nil
+    /// Format 2: the REFRESH_SLICE record of a frame carrying a slice of a rolling refresh.
+    public var slice: SliceRecord? = nil
+
+    /// The frame's sections: `sectionCount` of changes, then the slice's.
+    public var totalSectionCount: Int { sectionCount &+ (slice?.sectionCount ?? 0) }
 
     public var isReset: Bool { flags & FrameLayout.flagReset != 0 }
     public var hasDigest: Bool { flags & FrameLayout.flagHasDigest != 0 }
@@ -183,19 +188,24 @@ public enum FrameReader {
         if encoded {
             let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded, maxPuts: maxPuts, mode: mode,
                                                  packed: &packed, decoded: &decoded, zstd: &zstd)
-            if mode == .decode { try checkChunkKeys(header, sections) }
+            if mode == .decode {
+                try checkChunkKeys(header, sections)
+                try checkSliceKeys(header, sections)
+            }
             return (header, sections)
         }
         var sections: [SectionView] = []
-        sections.reserveCapacity(min(header.sectionCount, frame.count / FrameLayout.sectionHeaderSize))
+        sections.reserveCapacity(min(header.totalSectionCount, frame.count / FrameLayout.sectionHeaderSize))
         var position = header.headerLength
         var previousTable: UInt32? = nil
         var puts: UInt64 = 0
-        for _ in 0..<header.sectionCount {
+        for k in 0..<header.totalSectionCount {
             let (section, next) = try readSection(frame, at: position, schema: schema)
+            if k == header.sectionCount { previousTable = nil }  // the slice's sections start over
             if let previousTable, section.tableID <= previousTable {
                 throw .malformed("section for table \(section.tableID) is out of ascending table order")
             }
+            if k >= header.sectionCount && section.deleteCount != 0 { throw .malformed("a refresh slice cannot carry deletions") }
             previousTable = section.tableID
             if header.isReset && section.deleteCount != 0 { throw .malformed("a RESET frame cannot carry deletions") }
             if header.stateVersion == 0 && section.putCount != 0 { throw .malformed("a frame of version 0 cannot carry records") }
@@ -208,9 +218,10 @@ public enum FrameReader {
             position = next
         }
         guard position == frame.count else {
-            throw .malformed("\(frame.count - position) bytes after the last of \(header.sectionCount) sections")
+            throw .malformed("\(frame.count - position) bytes after the last of \(header.totalSectionCount) sections")
         }
         try checkChunkKeys(header, sections)
+        try checkSliceKeys(header, sections)
         return (header, sections)
     }
 
@@ -236,6 +247,19 @@ public enum FrameReader {
         }
     }
 
+    /// Step V21 for refresh slices: every key of a slice section lies in the slice's range.
+    static func checkSliceKeys(_ header: FrameHeader, _ sections: [SectionView]) throws(PodSyncError) {
+        guard let slice = header.slice, sections.count > header.sectionCount else { return }
+        for s in sections[header.sectionCount...] {
+            for i in 0..<s.putCount {
+                let position = (s.tableID, keySeed(table: s.tableID, key: s.putKeys.le(8 * i, as: UInt64.self)))
+                if position < (slice.startTable, slice.startKey) || (!slice.last && position >= (slice.endTable, slice.endKey)) {
+                    throw .malformed("refresh slice holds a key of table \(s.tableID) outside its range")
+                }
+            }
+        }
+    }
+
     /// Reads section `index` of a frame in place, re-checking bounds but not the checksum.
     public static func section(_ frame: UnsafeRawBufferPointer, index: Int) throws(PodSyncError) -> SectionView {
         let header = try peek(frame)
@@ -246,8 +270,8 @@ public enum FrameReader {
         guard header.codec == FrameLayout.codecNone && header.transforms == 0 else {
             throw PodSyncError(Status.unsupportedCodec, "a compressed or transformed frame cannot be read in place; apply it to a replica")
         }
-        guard index >= 0 && index < header.sectionCount else {
-            throw .invalid("section index \(index) is not below the section count \(header.sectionCount)")
+        guard index >= 0 && index < header.totalSectionCount else {
+            throw .invalid("section index \(index) is not below the section count \(header.totalSectionCount)")
         }
         var position = header.headerLength
         var i = 0

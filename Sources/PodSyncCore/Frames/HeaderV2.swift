@@ -19,6 +19,7 @@ enum HeaderV2 {
     static let knownTransforms: UInt64 = 0xF
 
     static let tagChunk: UInt64 = 1
+    static let tagRefreshSlice: UInt64 = 3
     static let chunkLast: UInt8 = 0x1
 
     // MARK: LEB128
@@ -131,6 +132,8 @@ enum HeaderV2 {
             switch tag {
             case tagChunk:
                 header.chunk = try parseChunk(p, position, valueEnd)
+            case tagRefreshSlice:
+                header.slice = try parseSlice(p, position, valueEnd)
             default:
                 if tag & 1 == 1 {
                     throw PodSyncError(Status.frameFeature, "frame carries extension record \(tag), a feature this library does not implement")
@@ -149,15 +152,22 @@ enum HeaderV2 {
 
     /// Step V17, the kind rules the header decides (after the schema hash, V16).
     static func checkKind(_ header: FrameHeader) throws(PodSyncError) {
+        if header.slice != nil && (header.isReset || header.chunk != nil) {
+            throw .malformed("a REFRESH_SLICE cannot ride a RESET frame or a chunk")
+        }
         if header.isReset {
             guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
         } else if header.chunk != nil {
             throw PodSyncError(Status.frameFeature, "chunked catch-up deltas are not implemented by this library")
+        } else if header.slice != nil && header.sectionCount == 0 {
+            // A refresh-only frame: a slice without changes, at the writer's version.
+            guard header.stateVersion >= header.baseVersion else { throw .malformed("version_delta underflow") }
         } else {
             guard header.stateVersion > header.baseVersion else {
                 throw .malformed("delta base version \(header.baseVersion) is not below its version \(header.stateVersion)")
             }
         }
+        if header.slice != nil && header.stateVersion == 0 { throw .malformed("a refresh slice of version 0") }
         guard header.term == 0 else {
             // A term needs its TERM_HISTORY record (tag 5), which this library does not know yet.
             throw .malformed("term \(header.term) without a TERM_HISTORY record")
@@ -168,6 +178,41 @@ enum HeaderV2 {
         if header.transforms & FrameLayout.transformColumns != 0 && header.transforms & FrameLayout.transformTranspose == 0 {
             throw .malformed("COLUMNS needs TRANSPOSE")
         }
+    }
+
+    static func parseSlice(_ p: UnsafeRawPointer, _ start: Int, _ end: Int) throws(PodSyncError) -> SliceRecord {
+        var position = start
+        var slice = SliceRecord()
+        slice.pass = try readVarint(p, &position, end: end, "pass")
+        slice.index = try readVarint(p, &position, end: end, "slice_index")
+        guard end - position >= 13 else { throw .malformed("REFRESH_SLICE record is too short") }
+        let flags = p.load(fromByteOffset: position, as: UInt8.self)
+        guard flags & ~chunkLast == 0 else { throw .malformed("REFRESH_SLICE slice_flags \(flags) has unknown bits") }
+        slice.last = flags & chunkLast != 0
+        slice.startTable = p.le(position + 1, as: UInt32.self)
+        slice.startKey = p.le(position + 5, as: UInt64.self)
+        position += 13
+        if slice.index == 0 && (slice.startTable != 0 || slice.startKey != 0) {
+            throw .malformed("slice 0 must start at (0, 0)")
+        }
+        if !slice.last {
+            guard end - position >= 12 else { throw .malformed("REFRESH_SLICE record is too short") }
+            slice.endTable = p.le(position, as: UInt32.self)
+            slice.endKey = p.le(position + 4, as: UInt64.self)
+            position += 12
+            guard (slice.endTable, slice.endKey) > (slice.startTable, slice.startKey) else {
+                throw .malformed("slice ends at or before its start")
+            }
+        }
+        let count = try readVarint(p, &position, end: end, "slice_section_count")
+        guard count <= UInt64(FrameLayout.maxSections) else { throw .malformed("slice_section_count \(count) is above 65535") }
+        slice.sectionCount = Int(count)
+        guard position == end else { throw .malformed("REFRESH_SLICE record has \(end - position) extra bytes") }
+        return slice
+    }
+
+    static func sliceValueLength(_ s: SliceRecord) -> Int {
+        varintSize(s.pass) + varintSize(s.index) + 13 + (s.last ? 0 : 12) + varintSize(UInt64(s.sectionCount))
     }
 
     static func parseChunk(_ p: UnsafeRawPointer, _ start: Int, _ end: Int) throws(PodSyncError) -> ChunkRecord {
@@ -212,6 +257,7 @@ enum HeaderV2 {
         n += varintSize(h.stateVersion &- h.baseVersion) + varintSize(UInt64(h.sectionCount)) + 1 + varintSize(UInt64(h.transforms))
         if let payloadLength { n += varintSize(payloadLength) }
         if let chunk = h.chunk { n += 2 + chunkValueLength(chunk) }
+        if let slice = h.slice { n += 1 + varintSize(UInt64(sliceValueLength(slice))) + sliceValueLength(slice) }
         return alignUp(max(n, minHeaderLength), 8)
     }
 
@@ -264,8 +310,40 @@ enum HeaderV2 {
                 position += 12
             }
         }
+        if let r = h.slice {
+            writeVarint(tagRefreshSlice, p, &position)
+            writeVarint(UInt64(sliceValueLength(r)), p, &position)
+            writeVarint(r.pass, p, &position)
+            writeVarint(r.index, p, &position)
+            p.storeBytes(of: r.last ? chunkLast : 0, toByteOffset: position, as: UInt8.self)
+            p.storeLE(r.startTable, at: position + 1)
+            p.storeLE(r.startKey, at: position + 5)
+            position += 13
+            if !r.last {
+                p.storeLE(r.endTable, at: position)
+                p.storeLE(r.endKey, at: position + 4)
+                position += 12
+            }
+            writeVarint(UInt64(r.sectionCount), p, &position)
+        }
         (p + position).initializeMemory(as: UInt8.self, repeating: 0, count: headerLength - position)
     }
+}
+
+/// The REFRESH_SLICE extension record (tag 3): one slice of a rolling refresh, in sections of
+/// its own after the frame's `section_count` sections.
+public struct SliceRecord: Sendable, Equatable {
+    public var pass: UInt64 = 0
+    public var index: UInt64 = 0
+    public var last = false
+    public var startTable: UInt32 = 0
+    public var startKey: UInt64 = 0
+    /// Without `last`: the first position not covered.
+    public var endTable: UInt32 = 0
+    public var endKey: UInt64 = 0
+    public var sectionCount = 0
+
+    public init() {}
 }
 
 /// The CHUNK extension record (tag 1): which part of which snapshot a frame carries.

@@ -194,6 +194,7 @@ extension Store {
             tables = staged
         }
         expireImages()
+        refreshing = false
         if bound || version != 0 { metrics.resyncs &+= 1 }
         metrics.framesApplied &+= 1
         if header.streamID != 0 {

@@ -148,6 +148,9 @@ extension Store {
                 position = 0
             }
         }
+        // Tables with nothing of the image left need no chunk of their own.
+        while t < tableCount && position == 0 && tables[t].index.count == 0 && image.saved[t].count == 0
+            && tables[t].pendingDeletes.count == 0 { t &+= 1 }
         let last = t >= tableCount
         var chunk = ChunkRecord()
         chunk.snapshotID = image.id
@@ -231,9 +234,14 @@ extension Store {
         var end: UInt64? = nil
         if tables[t].index.count > 0 {
             while b <= mask {
-                if index[b].slot != nilSlot { counted &+= 1 }
+                // Entries displaced here from before `from` belong to the range before.
+            if index[b].slot != nilSlot && tables[t].index.hash(index[b].key) >= from { counted &+= 1 }
                 if counted >= want {
-                    if b < mask { end = UInt64(b &+ 1) << shift }
+                    // The range ends after this bucket, unless no entry of the table comes after it.
+                    let next = UInt64(b &+ 1) << shift
+                    var j = b &+ 1
+                    while j <= mask && (index[j].slot == nilSlot || tables[t].index.hash(index[j].key) < next) { j &+= 1 }
+                    if j <= mask { end = next }
                     break
                 }
                 b &+= 1

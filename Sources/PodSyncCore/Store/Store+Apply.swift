@@ -49,16 +49,29 @@ extension Store {
             try reserveForReset(sections)
             applyReset(sections, version: header.stateVersion)
         } else {
+            let oneWay = options.oneWay
+            if refreshing { return try applyOutOfSync(header, sections, frameBytes: frame.count) }
             if diverged {
-                throw PodSyncError(Status.diverged, "replica diverged from the writer; only a snapshot is accepted")
+                guard oneWay else {
+                    throw PodSyncError(Status.diverged, "replica diverged from the writer; only a snapshot is accepted")
+                }
+                startRefreshing(forgettingVersions: true)
+                return try applyOutOfSync(header, sections, frameBytes: frame.count)
             }
             if bound && header.streamID != streamID {
                 throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID)); apply a snapshot of the new stream")
             }
             if header.stateVersion <= version && bound { return Status.duplicate }
-            if header.baseVersion > version { return Status.gap }
             // Half a snapshot filled in place is no state a delta can apply to.
             if let s = staging, s.tables == nil { return Status.gap }
+            // A gap, or a slice alone of a version not reached: a one-way replica cannot ask.
+            if header.baseVersion > version || (header.slice != nil && header.sectionCount == 0) {
+                guard oneWay else { return Status.gap }
+                startRefreshing(forgettingVersions: false)
+                return try applyOutOfSync(header, sections, frameBytes: frame.count)
+            }
+            // A synced replica takes the changes; a refresh slice describes what it then holds.
+            let sections = header.slice == nil ? sections : Array(sections.prefix(header.sectionCount))
             // A delta from v to v+1 needs no tombstone for a key the replica did not have: no
             // replica at a version this one can serve had it either. A wider (catch-up) delta does,
             // for replicas between its base and its version.
@@ -140,6 +153,7 @@ extension Store {
 
     mutating func applyReset(_ sections: [SectionView], version frameVersion: UInt64) {
         expireImages()
+        refreshing = false
         var newDigest: UInt64 = 0
         var next = 0
         for t in 0..<tableCount {

@@ -58,8 +58,11 @@ extension Store {
         // Tables whose changes all cancelled out (created and deleted in the batch) send nothing.
         let active = work.filter { $0.puts + $0.deletes > 0 }
         let frames = splitIntoFrames(active)
+        if work.isEmpty && refreshDue { return try refreshOnlyFrame() }
         let keeps = keepsTombstones(for: deletions)
-        try reserveForFlush(frames, work: active, tombstones: keeps)
+        // The last frame of a flush carries the next refresh slice.
+        let slice: PendingSlice? = refreshOn && !frames.isEmpty ? try cutSlice() : nil
+        try reserveForFlush(frames, work: active, tombstones: keeps, slice: slice)
         if !images.isEmpty {
             for w in active { try reserveSaves(table: w.table, count: w.puts &+ w.deletes) }
         }
@@ -74,10 +77,12 @@ extension Store {
         writesSinceFlush = 0
         if !keeps { forgetAllTombstones(floor: version &+ UInt64(frames.count)) }
         for (i, parts) in frames.enumerated() {
-            encodeBatchFrame(parts, work: active, version: version &+ UInt64(i) &+ 1, tombstones: keeps)
+            encodeBatchFrame(parts, work: active, version: version &+ UInt64(i) &+ 1, tombstones: keeps,
+                             slice: i == frames.count - 1 ? slice : nil)
         }
         for w in work { tables[w.table].clearBatch() }
         guard !frames.isEmpty else { return 0 }
+        if let slice { advanceRefresh(past: slice) }
         version &+= UInt64(frames.count)
         batchStartMs = 0
         purgeTombstones()
@@ -86,14 +91,14 @@ extension Store {
 
     /// Reserves the outbox, change logs and tombstones a flush will write (`active`: the tables
     /// with changes to send).
-    mutating func reserveForFlush(_ frames: [[Part]], work active: [TableWork], tombstones: Bool) throws(PodSyncError) {
+    mutating func reserveForFlush(_ frames: [[Part]], work active: [TableWork], tombstones: Bool, slice: PendingSlice?) throws(PodSyncError) {
         var lengths: [Int] = []
         lengths.reserveCapacity(frames.count)
         for (i, parts) in frames.enumerated() {
-            var plans = sectionPlans(parts, work: active)
             let v = version &+ UInt64(i) &+ 1
-            lengths.append(FrameBuilder.plan(&plans, header: header(flags: frameFlags, sequence: sequence &+ UInt64(i) &+ 1,
-                                                                      base: v &- 1, state: v, digest: 0)).length)
+            var (plans, fields) = batchFramePlan(parts, work: active, sequence: sequence &+ UInt64(i) &+ 1, version: v, digest: 0,
+                                                 slice: i == frames.count - 1 ? slice : nil)
+            lengths.append(FrameBuilder.plan(&plans, header: fields).length)
         }
         guard outbox.reserve(lengths: lengths) else {
             throw PodSyncError(Status.noMemory, "cannot allocate \(lengths.reduce(0, &+)) bytes of frames")
@@ -163,16 +168,31 @@ extension Store {
         return frames
     }
 
+    /// The sections and header of one frame of a flush: its changes, and the refresh slice when it
+    /// carries one (which makes it a format-2 frame).
+    func batchFramePlan(_ parts: [Part], work: [TableWork], sequence: UInt64, version frameVersion: UInt64, digest: UInt64,
+                        slice: PendingSlice?) -> ([SectionPlan], FrameBuilder.HeaderFields) {
+        var plans = sectionPlans(parts, work: work)
+        var fields = header(flags: frameFlags, sequence: sequence, base: frameVersion &- 1, state: frameVersion, digest: digest)
+        if let slice {
+            plans += slicePlans(slice)
+            fields.slice = slice.record
+            fields.formatVersion = HeaderV2.formatVersion
+        }
+        return (plans, fields)
+    }
+
     /// Writes one frame of a flush and moves its keys to `version`.
     /// The outbox, logs and tombstones were reserved (`reserveForFlush`): this cannot fail.
-    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64, tombstones: Bool) {
-        var plans = sectionPlans(parts, work: work)
-        let (headerLength, length) = FrameBuilder.plan(&plans, header: header(flags: frameFlags, sequence: sequence &+ 1,
-                                                                              base: frameVersion &- 1, state: frameVersion, digest: 0))
+    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64, tombstones: Bool,
+                                   slice: PendingSlice? = nil) {
+        var (plans, fields) = batchFramePlan(parts, work: work, sequence: sequence &+ 1, version: frameVersion, digest: 0, slice: slice)
+        let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else { preconditionFailure("outbox space was reserved") }
         var newDigest = digest
         // For the XOR transform: each put's value at the base version (its pre-image, or none).
-        let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.transformXOR != 0
+        // Not with a rolling refresh: a receiver out of sync needs absolute values.
+        let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.transformXOR != 0 && !refreshOn
         var bases: [[UnsafeRawPointer?]] = []
         for (k, part) in parts.enumerated() {
             let plan = plans[k]
@@ -221,9 +241,9 @@ extension Store {
         }
         digest = newDigest
         sequence &+= 1
-        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength,
-                                header: header(flags: frameFlags, sequence: sequence, base: frameVersion - 1,
-                                               state: frameVersion, digest: newDigest), sections: plans)
+        if let slice { writeSlice(slice, plans: plans[parts.count...], into: p) }
+        fields.stateDigest = newDigest
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
         finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: wantBases ? bases : nil)
     }
 
@@ -261,11 +281,34 @@ extension Store {
         metrics.savedByCompression &+= UInt64(max(packed.savedByCompression, 0))
     }
 
+    /// A slice alone, at the writer's version (base = state): an idle writer keeps refreshing.
+    mutating func refreshOnlyFrame() throws(PodSyncError) -> Int {
+        let slice = try cutSlice()
+        var plans = slicePlans(slice)
+        var fields = header(flags: frameFlags, sequence: sequence &+ 1, base: version, state: version, digest: digest)
+        fields.slice = slice.record
+        fields.formatVersion = HeaderV2.formatVersion
+        let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
+        outbox.clear()
+        guard let p = outbox.beginFrame(length: length) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte refresh frame")
+        }
+        sequence &+= 1
+        writeSlice(slice, plans: plans[0...], into: p)
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount }, bases: nil)
+        advanceRefresh(past: slice)
+        return 1
+    }
+
     /// A diverged replica must not pass its state on: downstream replicas would inherit the
     /// divergence with a digest that hides it.
     func refuseIfDiverged() throws(PodSyncError) {
         guard !diverged else {
             throw PodSyncError(Status.diverged, "this replica diverged from its writer; it serves no frames until a snapshot heals it")
+        }
+        guard !refreshing else {
+            throw PodSyncError(Status.diverged, "this one-way replica is out of sync (refreshing); it serves no frames until it is in sync again")
         }
     }
 

@@ -31,6 +31,12 @@ public struct StoreOptions: Sendable, Equatable {
     /// Replica: an empty replica that follows no stream fills its tables with a snapshot's chunks
     /// as they arrive instead of staging them.
     public var fillInPlace = false
+    /// Writer: rolling refresh, a slice of the whole state with every flush (0: off).
+    public var refreshFlushes: UInt32 = 0
+    /// Writer with refresh: a slice alone after this long without a frame (0: never).
+    public var refreshMs: UInt64 = 0
+    /// Replica: one-way link; out of sync, take newer absolute content key by key.
+    public var oneWay = false
 
     public init() {}
 }
@@ -86,6 +92,14 @@ public struct Store: ~Copyable {
     var staging: Staging? = nil
     /// Replica: chunk 0 of the snapshot whose later chunk came first (nothing staged).
     var wantedChunk: ChunkPosition? = nil
+    /// Writer: where the rolling refresh continues.
+    var refresh = RefreshCursor()
+    /// Writer: the entries of the refresh slice being cut.
+    var sliceScratch = RawVector<ChunkEntry>()
+    /// One-way replica: out of sync, taking absolute content key by key (PODSYNC_REFRESHING).
+    public internal(set) var refreshing = false
+    /// One-way replica: keys a refresh slice removes.
+    var removalScratch = RawVector<UInt64>()
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema
@@ -97,6 +111,7 @@ public struct Store: ~Copyable {
         for (i, table) in schema.tables.enumerated() {
             (tables + i).initialize(to: Table(schema: table))
         }
+        if !options.manualClock { refresh.lastFrameMs = podsync_monotonic_ms() }
         if role == .writer {
             var id = options.streamID
             while id == 0 { id = UInt64.random(in: 1...UInt64.max) }
@@ -253,7 +268,7 @@ public struct Store: ~Copyable {
     /// `Status.flushDue` if the pending batch reached a limit of the policy, else `Status.ok`.
     public func flushDue() -> Int32 {
         let pending = pendingChanges
-        guard pending > 0 else { return Status.ok }
+        guard pending > 0 else { return refreshDue ? Status.flushDue : Status.ok }
         if options.maxBatchRecords != 0 && UInt64(pending) >= options.maxBatchRecords { return Status.flushDue }
         if options.maxBatchBytes != 0 && UInt64(pendingBytes) >= options.maxBatchBytes { return Status.flushDue }
         if options.maxBatchAgeMs != 0 {

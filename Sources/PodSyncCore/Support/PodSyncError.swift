@@ -23,6 +23,7 @@ public enum Status {
     public static let snapshotRequired: Int32 = 6
     public static let chunkGap: Int32 = 7
     public static let chunkStaged: Int32 = 8
+    public static let refreshing: Int32 = 9
     public static let done: Int32 = 10
 
     public static let invalidArgument: Int32 = -1
@@ -64,6 +65,7 @@ public enum Status {
         case snapshotRequired: "PODSYNC_SNAPSHOT_REQUIRED"
         case chunkGap: "PODSYNC_CHUNK_GAP"
         case chunkStaged: "PODSYNC_CHUNK_STAGED"
+        case refreshing: "PODSYNC_REFRESHING"
         case done: "PODSYNC_DONE"
         case invalidArgument: "PODSYNC_E_INVALID_ARGUMENT"
         case unknownTable: "PODSYNC_E_UNKNOWN_TABLE"

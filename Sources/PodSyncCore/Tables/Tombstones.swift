@@ -53,6 +53,14 @@ struct Tombstones: ~Copyable {
         positions.remove(key)
     }
 
+    /// The version at which `key` was deleted, if a tombstone of it is alive.
+    @inline(__always)
+    func version(of key: UInt64) -> UInt64? {
+        guard positions.count > 0 else { return nil }
+        let position = positions.find(key)
+        return position == nilSlot ? nil : entries[Int(position)].version
+    }
+
     /// Version of the oldest alive tombstone, if any.
     var oldestVersion: UInt64? {
         var i = start
