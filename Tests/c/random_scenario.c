@@ -419,6 +419,11 @@ static int32_t replica_apply(int r, const uint8_t *data, size_t size, int src, i
     if (is_reset) {
         expect = fi.state_version < R && !fresh ? PODSYNC_STALE : PODSYNC_OK;
         expect_alt = fi.state_version == R && !fresh ? PODSYNC_DUPLICATE : expect;
+        /* The chunks of a chunked snapshot, delivered in order, are staged until the last one. */
+        if ((fi.flags & PODSYNC_FRAME_CHUNK) && !(fi.chunk_flags & PODSYNC_CHUNK_LAST)) {
+            if (expect == PODSYNC_OK) expect = PODSYNC_CHUNK_STAGED;
+            if (expect_alt == PODSYNC_OK) expect_alt = PODSYNC_CHUNK_STAGED;
+        }
     } else if (fi.state_version <= R) {
         expect = expect_alt = PODSYNC_DUPLICATE;
     } else if (fi.base_version > R) {
@@ -438,7 +443,13 @@ static int32_t replica_apply(int r, const uint8_t *data, size_t size, int src, i
                     podsync_status_name(st), (int)st, podsync_store_errmsg(rep));
         return st;
     }
-    if (st == expect || st == expect_alt) {
+    /* Chunks through the lossy network arrive lost, late, twice or swapped: the staging rules
+       (docs/FORMAT.md, rules 1-5; Tests/c/chunked_scenario.c models them) decide among these, and
+       the checks below hold for each. */
+    int lossy_chunk = src == 0 && (fi.flags & PODSYNC_FRAME_CHUNK);
+    if (st == expect || st == expect_alt ||
+        (lossy_chunk && (st == PODSYNC_OK || st == PODSYNC_STALE || st == PODSYNC_DUPLICATE ||
+                         st == PODSYNC_CHUNK_STAGED || st == PODSYNC_CHUNK_GAP))) {
         g_passed++;
     } else {
         g_failed++;
@@ -468,6 +479,11 @@ static int32_t replica_apply(int r, const uint8_t *data, size_t size, int src, i
         C.ap_stale++;
         CHECK(v == R, "replica %d STALE moved version %" PRIu64 " -> %" PRIu64, r, R, v);
         break;
+    case PODSYNC_CHUNK_STAGED:
+    case PODSYNC_CHUNK_GAP:
+        CHECK(v == R && store_version(rep) == R && store_digest(rep) == before.digest,
+              "replica %d %s changed its visible state", r, podsync_status_name(st));
+        break;
     case PODSYNC_GAP:
         C.ap_gap++;
         CHECK(v == R, "replica %d GAP moved version %" PRIu64 " -> %" PRIu64, r, R, v);
@@ -480,10 +496,12 @@ static int32_t replica_apply(int r, const uint8_t *data, size_t size, int src, i
     return st;
 }
 
-/* Asks `src` for the frame that brings a store at `since` up to src's version: delta_since, or a
-   snapshot when src answers SNAPSHOT_REQUIRED. Checks the answer against src's catchup_floor.
-   Returns the borrowed frame (valid until the next frame-producing call on src) or NULL. */
-static const uint8_t *catchup_frame(podsync_store *src, int src_is_writer, uint64_t since, size_t *size_out) {
+/* Asks `src` for the frames that bring a store at `since` up to src's version: delta_since (one
+   frame), or a snapshot when src answers SNAPSHOT_REQUIRED (one frame, or the chunks of a chunked
+   snapshot when it exceeds max_frame_bytes). Checks the answer against src's catchup_floor.
+   Returns how many frames src's outbox holds (valid until the next frame-producing call on src),
+   0 on failure. */
+static size_t catchup_frames(podsync_store *src, int src_is_writer, uint64_t since) {
     podsync_store_info info = PODSYNC_STORE_INFO_INIT;
     if (podsync_store_info_get(src, &info) != PODSYNC_OK) die("info_get");
     size_t n = 99;
@@ -504,28 +522,30 @@ static const uint8_t *catchup_frame(podsync_store *src, int src_is_writer, uint6
                   since, info.state_version);
         n = 99;
         st = podsync_store_snapshot(src, &n);
-        if (!EXPECT_ST("podsync_store_snapshot", st, src, PODSYNC_OK)) return NULL;
+        if (!EXPECT_ST("podsync_store_snapshot", st, src, PODSYNC_OK)) return 0;
     } else if (st != PODSYNC_OK) {
-        return NULL;
+        return 0;
     }
-    CHECK(n == 1, "catch-up since %" PRIu64 " from version %" PRIu64 " produced %zu frames (expected 1)", since,
-          info.state_version, n);
-    if (n < 1) return NULL;
-    const uint8_t *data = NULL;
-    size_t size = 0;
-    st = podsync_store_frame(src, 0, &data, &size);
-    if (!EXPECT_ST("podsync_store_frame", st, src, PODSYNC_OK)) return NULL;
-    CHECK(((uintptr_t)data & 63) == 0, "catch-up frame not 64-byte aligned");
-    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
-    st = podsync_frame_validate(data, size, &fi);
-    EXPECT_ST("podsync_frame_validate(catch-up)", st, NULL, PODSYNC_OK);
-    CHECK_CODEC(&fi, options_of(src), 0, "catch-up frame");
-    CHECK(fi.state_version == info.state_version,
-          "catch-up frame state_version %" PRIu64 " != source version %" PRIu64, fi.state_version,
-          info.state_version);
-    C.heal_bytes += size;
-    *size_out = size;
-    return data;
+    CHECK(n >= 1, "catch-up since %" PRIu64 " from version %" PRIu64 " produced %zu frames", since, info.state_version, n);
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        st = podsync_store_frame(src, k, &data, &size);
+        if (!EXPECT_ST("podsync_store_frame", st, src, PODSYNC_OK)) return 0;
+        CHECK(((uintptr_t)data & 63) == 0, "catch-up frame not 64-byte aligned");
+        podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+        st = podsync_frame_validate(data, size, &fi);
+        EXPECT_ST("podsync_frame_validate(catch-up)", st, NULL, PODSYNC_OK);
+        CHECK(n == 1 || ((fi.flags & PODSYNC_FRAME_CHUNK) && fi.chunk_index == k &&
+                         ((fi.chunk_flags & PODSYNC_CHUNK_LAST) != 0) == (k == n - 1)),
+              "catch-up frame %zu of %zu is not chunk %zu of a chunked snapshot", k, n, k);
+        if (!(fi.flags & PODSYNC_FRAME_CHUNK)) CHECK_CODEC(&fi, options_of(src), 0, "catch-up frame");
+        CHECK(fi.state_version == info.state_version,
+              "catch-up frame state_version %" PRIu64 " != source version %" PRIu64, fi.state_version,
+              info.state_version);
+        C.heal_bytes += size;
+    }
+    return n;
 }
 
 /* Replica r reported GAP at version `since`: catch it up from the writer or, sometimes, from the
@@ -542,13 +562,20 @@ static void heal(int r, uint64_t since, int depth) {
         src = g_rep[o];
         from_writer = 0;
     }
-    size_t size = 0;
-    const uint8_t *frame = catchup_frame(src, from_writer, since, &size);
-    if (!frame) return;
+    size_t n = catchup_frames(src, from_writer, since);
+    if (n == 0) return;
     if (from_writer) C.heal_writer++;
     else C.heal_peer++;
     uint64_t target = store_version(src);
-    int32_t st = replica_apply(r, frame, size, from_writer ? 1 : 2, depth);
+    int32_t st = PODSYNC_OK;
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *frame = NULL;
+        size_t size = 0;
+        if (podsync_store_frame(src, k, &frame, &size) != PODSYNC_OK) die("podsync_store_frame");
+        st = replica_apply(r, frame, size, from_writer ? 1 : 2, depth);
+        if (k < n - 1)
+            CHECK(st == PODSYNC_CHUNK_STAGED, "replica %d heal chunk %zu of %zu: %s", r, k, n, podsync_status_name(st));
+    }
     CHECK(st == PODSYNC_OK, "replica %d heal from %s since %" PRIu64 ": %s", r, from_writer ? "writer" : "peer",
           since, podsync_status_name(st));
     uint64_t now = store_version(g_rep[r]);
@@ -877,8 +904,9 @@ static void writer_flush(void) {
             continue;
         }
         if (g_stream == 0) g_stream = fi.stream_id;
-        int hdr_ok = fi.frame_length == size && size % 8 == 0 && fi.format_version == PODSYNC_FORMAT_VERSION &&
-                     fi.header_length >= PODSYNC_FRAME_HEADER_SIZE &&
+        uint32_t format = g_wopts.frame_format == 2 ? 2 : 1;
+        int hdr_ok = fi.frame_length == size && size % 8 == 0 && fi.format_version == format &&
+                     fi.header_length >= (format == 2 ? 40u : (uint32_t)PODSYNC_FRAME_HEADER_SIZE) &&
                      !(fi.flags & PODSYNC_FRAME_RESET) && fi.base_version == g_version &&
                      fi.state_version == g_version + 1 && fi.schema_hash == g_schema_hash &&
                      fi.stream_id == g_stream && fi.sequence > g_last_sequence && fi.stream_id != 0 &&
@@ -979,22 +1007,24 @@ static void op_broadcast_snapshot(void) {
     size_t n = 0;
     int32_t st = podsync_store_snapshot(g_writer, &n);
     if (!EXPECT_ST("podsync_store_snapshot", st, g_writer, PODSYNC_OK)) return;
-    CHECK(n == 1, "snapshot produced %zu frames", n);
-    if (n != 1) return;
-    const uint8_t *data = NULL;
-    size_t size = 0;
-    st = podsync_store_frame(g_writer, 0, &data, &size);
-    if (!EXPECT_ST("podsync_store_frame(snapshot)", st, g_writer, PODSYNC_OK)) return;
-    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
-    st = podsync_frame_validate(data, size, &fi);
-    EXPECT_ST("podsync_frame_validate(snapshot)", st, NULL, PODSYNC_OK);
-    CHECK_CODEC(&fi, &g_wopts, 0, "snapshot");
-    CHECK((fi.flags & PODSYNC_FRAME_RESET) && fi.base_version == 0 && fi.state_version == g_version &&
-              (!(fi.flags & PODSYNC_FRAME_HAS_DIGEST) || fi.state_digest == g_flushed_digest),
-          "snapshot header: flags %u base %" PRIu64 " state %" PRIu64 " (writer %" PRIu64 ")", fi.flags,
-          fi.base_version, fi.state_version, g_version);
+    /* One frame, or the chunks of a chunked snapshot when the state exceeds max_frame_bytes. */
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        st = podsync_store_frame(g_writer, k, &data, &size);
+        if (!EXPECT_ST("podsync_store_frame(snapshot)", st, g_writer, PODSYNC_OK)) return;
+        podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+        st = podsync_frame_validate(data, size, &fi);
+        EXPECT_ST("podsync_frame_validate(snapshot)", st, NULL, PODSYNC_OK);
+        if (n == 1) CHECK_CODEC(&fi, &g_wopts, 0, "snapshot");
+        CHECK((fi.flags & PODSYNC_FRAME_RESET) && fi.base_version == 0 && fi.state_version == g_version &&
+                  (!(fi.flags & PODSYNC_FRAME_HAS_DIGEST) || fi.state_digest == g_flushed_digest) &&
+                  (n == 1 || ((fi.flags & PODSYNC_FRAME_CHUNK) && fi.chunk_index == k)),
+              "snapshot header: flags %u base %" PRIu64 " state %" PRIu64 " (writer %" PRIu64 ")", fi.flags,
+              fi.base_version, fi.state_version, g_version);
+        net_send(data, size);
+    }
     C.snapshots_sent++;
-    net_send(data, size);
 }
 
 /* Replica b catches up through replica a (a replica serves delta_since too). */
@@ -1003,10 +1033,15 @@ static void op_peer_catchup(void) {
     uint64_t va = store_version(g_rep[a]), vb = store_version(g_rep[b]);
     if (vb == 0) return;  /* since 0 means "snapshot"; covered by heal */
     if (va > vb) {
-        size_t size = 0;
-        const uint8_t *frame = catchup_frame(g_rep[a], 0, vb, &size);
-        if (!frame) return;
-        int32_t st = replica_apply(b, frame, size, 2, 0);
+        size_t n = catchup_frames(g_rep[a], 0, vb);
+        if (n == 0) return;
+        int32_t st = PODSYNC_OK;
+        for (size_t k = 0; k < n; k++) {
+            const uint8_t *frame = NULL;
+            size_t size = 0;
+            if (podsync_store_frame(g_rep[a], k, &frame, &size) != PODSYNC_OK) die("podsync_store_frame");
+            st = replica_apply(b, frame, size, 2, 0);
+        }
         CHECK(st == PODSYNC_OK, "replica %d catch-up through replica %d: %s", b, a, podsync_status_name(st));
         CHECK(store_version(g_rep[b]) == va, "replica %d not at peer's version %" PRIu64 " after catch-up", b, va);
         CHECK(store_digest(g_rep[b]) == store_digest(g_rep[a]), "replica %d digest != peer's after catch-up", b);
@@ -1081,6 +1116,7 @@ static void handover(void) {
     podsync_store_free(g_writer);
     g_wopts = g_opts;
     use_combo(&g_wopts, writer_combo(g_epoch));
+    g_wopts.frame_format = g_epoch % 2 ? 2 : 1;  /* writers alternate frame formats */
     if (!g_horizon_mode) g_wopts.stream_id = g_opts.stream_id + g_epoch;
     g_writer = new_store_with(PODSYNC_ROLE_WRITER, &g_wopts);
     EXPECT_ST("podsync_store_set_time", podsync_store_set_time(g_writer, g_now_ms), g_writer, PODSYNC_OK);
@@ -1122,15 +1158,19 @@ static void handover(void) {
     g_rep[fresh] = new_replica(fresh);
     size_t n = 0;
     int32_t st = podsync_store_snapshot(g_writer, &n);
-    if (!EXPECT_ST("podsync_store_snapshot(handover)", st, g_writer, PODSYNC_OK) || n != 1) return;
-    const uint8_t *data = NULL;
-    size_t size = 0;
-    if (!EXPECT_ST("podsync_store_frame", podsync_store_frame(g_writer, 0, &data, &size), g_writer, PODSYNC_OK)) return;
-    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
-    EXPECT_ST("podsync_frame_validate(handover snapshot)", podsync_frame_validate(data, size, &fi), NULL, PODSYNC_OK);
-    CHECK_CODEC(&fi, &g_wopts, 0, "handover snapshot");
+    if (!EXPECT_ST("podsync_store_snapshot(handover)", st, g_writer, PODSYNC_OK) || n < 1) return;
     for (int r = 0; r < 2; r++) {
-        st = replica_apply(r, data, size, 1, 0);
+        /* One frame, or the chunks of a chunked snapshot, staged until the last. */
+        for (size_t k = 0; k < n; k++) {
+            const uint8_t *data = NULL;
+            size_t size = 0;
+            if (!EXPECT_ST("podsync_store_frame", podsync_store_frame(g_writer, k, &data, &size), g_writer, PODSYNC_OK)) return;
+            podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+            EXPECT_ST("podsync_frame_validate(handover snapshot)", podsync_frame_validate(data, size, &fi), NULL, PODSYNC_OK);
+            if (n == 1) CHECK_CODEC(&fi, &g_wopts, 0, "handover snapshot");
+            st = replica_apply(r, data, size, 1, 0);
+            if (k < n - 1) CHECK(st == PODSYNC_CHUNK_STAGED, "replica %d: handover chunk %zu: %s", r, k, podsync_status_name(st));
+        }
         CHECK(st == PODSYNC_OK, "replica %d: the new stream's snapshot returned %s", r, podsync_status_name(st));
         CHECK(store_version(g_rep[r]) == g_version && store_digest(g_rep[r]) == g_model_digest,
               "replica %d after the new stream's snapshot: version %" PRIu64 " (writer %" PRIu64 "), digest %s the "
@@ -1381,15 +1421,16 @@ int main(int argc, char **argv) {
         const uint8_t *data = NULL;
         EXPECT_ST2("delta_since(writer, 0)", podsync_store_delta_since(g_writer, 0, &n), g_writer, PODSYNC_OK,
                    PODSYNC_SNAPSHOT_REQUIRED);
-        if (n != 1) EXPECT_ST("podsync_store_snapshot", podsync_store_snapshot(g_writer, &n), g_writer, PODSYNC_OK);
-        if (n == 1 && podsync_store_frame(g_writer, 0, &data, &size) == PODSYNC_OK) {
-            uint64_t v = 0;
-            EXPECT_ST("apply snapshot to a new replica", podsync_store_apply(third, data, size, &v), third, PODSYNC_OK);
-            CHECK(v == g_version, "new replica at %" PRIu64 ", writer at %" PRIu64, v, g_version);
-            CHECK(store_digest(third) == store_digest(g_writer), "new replica digest differs");
-        } else {
-            CHECK(0, "no snapshot frame for a new replica");
+        /* delta_since(0) is a snapshot: one frame, or its chunks (staged until the last). */
+        CHECK(n >= 1, "no snapshot frame for a new replica");
+        uint64_t v = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (podsync_store_frame(g_writer, k, &data, &size) != PODSYNC_OK) die("podsync_store_frame");
+            EXPECT_ST("apply snapshot to a new replica", podsync_store_apply(third, data, size, &v), third,
+                      k == n - 1 ? PODSYNC_OK : PODSYNC_CHUNK_STAGED);
         }
+        CHECK(v == g_version, "new replica at %" PRIu64 ", writer at %" PRIu64, v, g_version);
+        CHECK(store_digest(third) == store_digest(g_writer), "new replica digest differs");
         podsync_store_free(third);
     }
 

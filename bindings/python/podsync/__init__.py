@@ -89,7 +89,7 @@ from ._ffi import (
     LibraryVersionError,
 )
 from ._chunks import ChunkedSnapshot, ChunkPosition
-from ._frames import FrameInfo, Section, peek, sections, validate
+from ._frames import FrameInfo, Section, peek, sections, slice_sections, validate
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
@@ -187,6 +187,7 @@ __all__ = [
     "peek",
     "read_frames",
     "sections",
+    "slice_sections",
     "status_name",
     "validate",
 ]

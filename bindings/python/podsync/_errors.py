@@ -26,6 +26,7 @@ class Status(enum.IntEnum):
     SNAPSHOT_REQUIRED = 6
     CHUNK_GAP = 7  #: since library 0.5.0
     CHUNK_STAGED = 8  #: since library 0.5.0
+    REFRESHING = 9  #: since library 0.5.0 (apply on a one-way replica out of sync)
     DONE = 10  #: since library 0.5.0 (podsync_snapshot_next: every chunk was produced)
     E_INVALID_ARGUMENT = -1
     E_UNKNOWN_TABLE = -2
@@ -67,6 +68,10 @@ class ApplyResult(enum.IntEnum):
     #: a chunk of a chunked snapshot was staged; the visible state stays as it was until the last
     #: chunk, which returns OK (since library 0.5.0)
     CHUNK_STAGED = 8
+    #: a ``one_way`` replica that is out of sync (where another replica would return GAP, or be
+    #: diverged) took what the frame holds of newer versions, key by key; ``info().refreshing`` is
+    #: True until its digest equals a frame's, which returns OK again (since library 0.5.0)
+    REFRESHING = 9
 
 
 def status_name(status: int) -> str:
@@ -204,7 +209,9 @@ class StreamMismatch(PodSyncError):
 class Diverged(PodSyncError):
     """The replica's records differ from the writer's; only a snapshot heals it.
     Raised as itself for PODSYNC_E_DIVERGED (the replica was already diverged; nothing changed)
-    and as :class:`DigestMismatch` when a frame just made it so."""
+    and as :class:`DigestMismatch` when a frame just made it so. Also raised, as itself, when a
+    ``one_way`` replica that is out of sync (``info().refreshing``; library 0.5.0) is asked for a
+    delta or a snapshot: it serves none until the rolling refresh brings it back in sync."""
 
 
 class DigestMismatch(Diverged):

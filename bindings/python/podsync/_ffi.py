@@ -43,9 +43,10 @@ ROLE_REPLICA = 2
 OPT_FRAME_DIGEST = 0x1
 OPT_MANUAL_CLOCK = 0x2
 OPT_FILL_IN_PLACE = 0x4  # since library 0.5.0
+OPT_ONE_WAY = 0x8  # since library 0.5.0
 
 STORE_OPTIONS_VERSION = 4
-STORE_INFO_VERSION = 1
+STORE_INFO_VERSION = 2
 FRAME_INFO_VERSION = 3
 FRAME_SECTION_VERSION = 1
 CHUNK_POSITION_VERSION = 1  # since library 0.5.0
@@ -55,7 +56,8 @@ FRAME_PREFIX_SIZE = 16  # the prefix every frame starts with (since library 0.5.
 FRAME_RESET = 0x1
 FRAME_HAS_DIGEST = 0x2
 FRAME_CHUNK = 0x4  # since library 0.5.0
-CHUNK_LAST = 0x1  # podsync_frame_info.chunk_flags (since library 0.5.0)
+FRAME_SLICE = 0x10000  # podsync_frame_info.flags only, not a header flag: a refresh slice (0.5.0)
+CHUNK_LAST = 0x1  # podsync_frame_info.chunk_flags and slice_flags (since library 0.5.0)
 MIN_CHUNK_BYTES = 512  # since library 0.5.0
 CODEC_NONE = 0
 CODEC_ZSTD = 1
@@ -117,7 +119,8 @@ class StoreOptions(Structure):
         ("max_tombstones", c_uint64),
         # since options version 4 (library 0.5.0)
         ("frame_format", c_uint32),
-        ("reserved", c_uint32),
+        ("refresh_flushes", c_uint32),  # "reserved" (must be 0) before the rolling refresh
+        ("refresh_ms", c_uint64),
     ]
 
 
@@ -177,6 +180,9 @@ class StoreInfo(Structure):
         ("generation", c_uint64),
         ("diverged", c_uint32),
         ("table_count", c_uint32),
+        # since store info version 2 (library 0.5.0)
+        ("refreshing", c_uint32),
+        ("reserved", c_uint32),
     ]
 
 
@@ -209,6 +215,14 @@ class FrameInfo(Structure):
         ("chunk_start_table", c_uint32),
         ("chunk_end_table", c_uint32),
         ("chunk_flags", c_uint32),
+        ("slice_section_count", c_uint32),
+        ("slice_pass", c_uint64),
+        ("slice_index", c_uint64),
+        ("slice_start_key", c_uint64),
+        ("slice_end_key", c_uint64),
+        ("slice_start_table", c_uint32),
+        ("slice_end_table", c_uint32),
+        ("slice_flags", c_uint32),
         ("reserved", c_uint32),
     ]
 

@@ -16,6 +16,7 @@ from ._ffi import (
     FRAME_INFO_VERSION,
     FRAME_RESET,
     FRAME_SECTION_VERSION,
+    FRAME_SLICE,
     LIB,
     FrameInfo as _CFrameInfo,
     FrameSection as _CFrameSection,
@@ -59,6 +60,27 @@ class FrameInfo:
     chunk_end_key: int = 0
     chunk_record_count: int = 0  #: the last chunk only: the records of all chunks together
     chunk_flags: int = 0  #: ``CHUNK_*`` bits (:data:`podsync.CHUNK_LAST`)
+    # The rolling refresh (library 0.5.0): meaningful when :attr:`has_slice`, else 0.
+    #: sections of the refresh slice, after the ``section_count`` sections of changes
+    slice_section_count: int = 0
+    slice_pass: int = 0  #: the refresh pass the slice belongs to
+    slice_index: int = 0  #: the slice's index in its pass (0 for the first)
+    slice_start_table: int = 0  #: the slice covers (slice_start_table, slice_start_key) ...
+    slice_start_key: int = 0
+    slice_end_table: int = 0  #: ... to (slice_end_table, slice_end_key) excluded; not the last slice
+    slice_end_key: int = 0
+    slice_flags: int = 0  #: ``CHUNK_LAST``: the pass's last slice
+
+    @property
+    def has_slice(self) -> bool:
+        """The frame carries a slice of the writer's rolling refresh (``FRAME_SLICE`` in
+        :attr:`flags`, set by the library's frame info, not a header flag; library 0.5.0)."""
+        return bool(self.flags & FRAME_SLICE)
+
+    @property
+    def is_last_slice(self) -> bool:
+        """A refresh slice with the LAST flag: the one that ends its pass."""
+        return bool(self.flags & FRAME_SLICE) and bool(self.slice_flags & CHUNK_LAST)
 
     @property
     def is_snapshot(self) -> bool:
@@ -89,6 +111,8 @@ class FrameInfo:
             c.state_version, c.state_digest, c.transforms, c.payload_length, c.dictionary_id,
             c.term, c.snapshot_id, c.chunk_index, c.chunk_start_table, c.chunk_start_key,
             c.chunk_end_table, c.chunk_end_key, c.chunk_record_count, c.chunk_flags,
+            c.slice_section_count, c.slice_pass, c.slice_index, c.slice_start_table, c.slice_start_key,
+            c.slice_end_table, c.slice_end_key, c.slice_flags,
         )  # fmt: skip
 
 
@@ -179,12 +203,26 @@ def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
     """The frame's sections, validated first (as :func:`validate`), with keys and records as
     read-only numpy arrays over the frame's own bytes: no copy when the buffer is C-contiguous and
     8-byte aligned (frames from a store are 64-byte aligned); otherwise the frame is first copied
-    once into an aligned buffer. With a `schema`, records use its tables' dtypes."""
+    once into an aligned buffer. With a `schema`, records use its tables' dtypes. These are the
+    frame's ``section_count`` sections of changes; a refresh slice's are :func:`slice_sections`."""
+    return _read_sections(frame, schema, False, "sections")
+
+
+def slice_sections(frame: Any, schema: Schema | None = None) -> list[Section]:
+    """The sections of the refresh slice a frame carries (:attr:`FrameInfo.has_slice`; library
+    0.5.0), read as :func:`sections` reads the sections of changes: the writer's records whose
+    (table id, key hash) lies in the slice's range (``slice_start_*`` to ``slice_end_*``, ordered
+    as chunk ranges are), as of the frame's version. ``slice_section_count`` of them (an
+    empty list for a frame without a slice)."""
+    return _read_sections(frame, schema, True, "slice_sections")
+
+
+def _read_sections(frame: Any, schema: Schema | None, of_slice: bool, call: str) -> list[Section]:
     try:
         data = frame if isinstance(frame, np.ndarray) else np.asarray(memoryview(frame))
     except TypeError:
         raise ArgumentTypeError(
-            f"expected a bytes-like object (buffer protocol), got {type(frame).__name__}", call="sections"
+            f"expected a bytes-like object (buffer protocol), got {type(frame).__name__}", call=call
         ) from None
     if data.dtype != np.uint8 or data.ndim != 1 or not data.flags.c_contiguous:
         data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
@@ -200,7 +238,8 @@ def sections(frame: Any, schema: Schema | None = None) -> list[Section]:
     data.flags.writeable = False
     info = validate(data)
     result: list[Section] = []
-    for index in range(info.section_count):
+    first, count = (info.section_count, info.slice_section_count) if of_slice else (0, info.section_count)
+    for index in range(first, first + count):
         sec = _CFrameSection()
         sec.version = FRAME_SECTION_VERSION
         status = LIB.podsync_frame_section_get(base, data.size, index, ctypes.byref(sec))

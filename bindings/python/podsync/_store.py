@@ -34,6 +34,7 @@ from ._ffi import (
     OPT_FILL_IN_PLACE,
     OPT_FRAME_DIGEST,
     OPT_MANUAL_CLOCK,
+    OPT_ONE_WAY,
     ROLE_REPLICA,
     ROLE_WRITER,
     STORE_INFO_VERSION,
@@ -82,6 +83,11 @@ class StoreInfo:
     generation: int  #: changes whenever record memory may have moved
     diverged: bool  #: replica: True after DigestMismatch until a snapshot
     table_count: int
+    #: ``one_way`` replica (library 0.5.0): True while it is out of sync (apply returns
+    #: ``REFRESHING``): each record is some version's, ``state_version`` is the last version it was
+    #: in sync at, and it serves no deltas or snapshots. Last, with a default, so that the
+    #: positional order and arity of the fields above stay.
+    refreshing: bool = False
 
 
 class TableView:
@@ -146,6 +152,9 @@ def _options(
     max_tombstones: int | None = None,
     frame_format: int | None = None,
     fill_in_place: bool | None = None,
+    refresh_flushes: int | None = None,
+    refresh_ms: int | None = None,
+    one_way: bool | None = None,
 ) -> StoreOptions:
     """The options struct (version 4): the library's defaults, then every option given. Integers
     are checked against their C field's range (ctypes would wrap them silently): TypeError for a
@@ -160,12 +169,15 @@ def _options(
         "max_decoded_bytes": max_decoded_bytes,
         "max_records": max_records,
         "max_tombstones": max_tombstones,
+        "refresh_ms": refresh_ms,
     }
     checked = {name: checked_int(name, v, 0, U64_MAX) for name, v in values.items() if v is not None}
     if transforms is not None:
         checked["transforms"] = checked_int("transforms", transforms, 0, U32_MAX)
     if frame_format is not None:  # 0, 1 or 2: the library refuses others (InvalidArgument)
         checked["frame_format"] = checked_int("frame_format", frame_format, 0, U32_MAX)
+    if refresh_flushes is not None:
+        checked["refresh_flushes"] = checked_int("refresh_flushes", refresh_flushes, 0, U32_MAX)
     if compression_level is not None:  # may be negative: zstd's fast levels
         checked["compression_level"] = checked_int("compression_level", compression_level, -(1 << 31), (1 << 31) - 1)
     opts = StoreOptions()
@@ -178,6 +190,8 @@ def _options(
         opts.flags = (opts.flags | OPT_MANUAL_CLOCK) if manual_clock else (opts.flags & ~OPT_MANUAL_CLOCK)
     if fill_in_place is not None:
         opts.flags = (opts.flags | OPT_FILL_IN_PLACE) if fill_in_place else (opts.flags & ~OPT_FILL_IN_PLACE)
+    if one_way is not None:
+        opts.flags = (opts.flags | OPT_ONE_WAY) if one_way else (opts.flags & ~OPT_ONE_WAY)
     for name, value in checked.items():
         setattr(opts, name, value)
     return opts
@@ -239,11 +253,19 @@ class Store:
     or 2, compact headers that receivers of library 0.5.0 and later read; 0 means 1; chunks are
     always format 2) and ``fill_in_place`` (replica: while it is empty and follows no stream, the
     chunks of a chunked snapshot fill its tables as they arrive, version 0 until the last chunk,
-    instead of being staged beside the state: no double memory for a late joiner; default False).
+    instead of being staged beside the state: no double memory for a late joiner; default False),
+    and the rolling refresh: ``refresh_flushes`` (writer: 0, the default, is off; R > 0: every
+    flush also carries the next slice of the whole state, about records / R of them, so the state
+    is re-sent every R flushes; turns the XOR transform off), ``refresh_ms`` (writer with
+    ``refresh_flushes``: after this many milliseconds without a frame :meth:`flush_due` says True
+    and a flush of an empty batch sends a slice alone; 0, the default: only with flushes) and
+    ``one_way`` (replica on a link that cannot ask back: instead of ``GAP`` it takes the newer
+    absolute content of the frames it gets, key by key, and returns ``REFRESHING`` until its digest
+    equals a frame's; default False).
     Integer options are checked against their C type: :class:`TypeError` for a non-integer,
     :class:`OverflowError` (also a :class:`ValueError`) outside ``0..2**64-1`` (``transforms``,
-    ``frame_format``: ``0..2**32-1``; ``compression_level``: a signed 32-bit int); a
-    ``frame_format`` other than 0, 1 or 2 raises :class:`InvalidArgument`. A replica fed from an
+    ``frame_format``, ``refresh_flushes``: ``0..2**32-1``; ``compression_level``: a signed 32-bit
+    int); a ``frame_format`` other than 0, 1 or 2 raises :class:`InvalidArgument`. A replica fed from an
     untrusted source sets ``max_records`` and ``max_decoded_bytes``.
 
     A store is used by one thread at a time. ``close()`` frees it (idempotent; also done by
@@ -463,7 +485,9 @@ class Store:
             self._fail(status, "podsync_store_set_time")
 
     def flush_due(self) -> bool:
-        """True if the flush policy says the pending batch should be flushed now."""
+        """True if the flush policy says the pending batch should be flushed now (with
+        ``refresh_ms``, library 0.5.0: also when no frame went out for that long, even with nothing
+        pending; :meth:`flush` then sends a refresh-only frame)."""
         status = LIB.podsync_store_flush_due(self._h().ptr)
         if status < 0:
             self._fail(status, "podsync_store_flush_due")
@@ -500,7 +524,10 @@ class Store:
 
     def flush(self, *, copy: bool = False) -> list[Frame]:
         """Writer only: turns the pending batch into frames (none if it is empty), each advancing
-        the version by one.
+        the version by one. With ``refresh_flushes`` (library 0.5.0) the last frame also carries
+        the next refresh slice of the state (``peek(frame).has_slice``), and with ``refresh_ms``
+        an empty batch gives one refresh-only frame (no changes; it leaves the version as it is)
+        once :meth:`flush_due` says so.
 
         With ``copy=False`` (default) the frames are read-only ``memoryview``s of the store's
         outbox: no copy. They are valid until the next ``flush``/``delta_since``/``snapshot``/
@@ -609,7 +636,12 @@ class Store:
         already staged, ``STALE`` for an older snapshot, ``CHUNK_GAP`` for a chunk ahead of the
         one expected (nothing changed: resume from :meth:`staging`), or raises
         :class:`ChunkMismatch` for a chunk that contradicts those staged (the staging is
-        dropped)."""
+        dropped).
+
+        A ``one_way`` replica (library 0.5.0) never returns ``GAP``: out of sync, it takes what
+        the frame holds of versions newer than each of its records (changes and refresh slices,
+        key by key) and returns ``REFRESHING`` (``info().refreshing`` is True); a frame whose
+        digest its state then equals returns ``OK`` and it is in sync again."""
         ptr = self._write_ptr("apply")
         arg, size, keep = buffer_arg(frame)
         status = LIB.podsync_store_apply(ptr, arg, size, None)
@@ -703,6 +735,7 @@ class Store:
         return StoreInfo(
             Role(c.role), c.schema_hash, c.stream_id, c.state_version, c.sequence, c.digest,
             c.catchup_floor, c.pending_changes, c.generation, bool(c.diverged), c.table_count,
+            bool(c.refreshing),
         )  # fmt: skip
 
     def metrics(self) -> dict[str, object]:
@@ -853,9 +886,14 @@ class Writer(Store):
     that makes it at least 5% smaller), ``transforms`` (``TRANSFORM_*`` bits used before
     compressing), ``max_records`` (most live records, pending writes included: a write past it
     raises :class:`LimitError` and writes nothing), ``max_tombstones`` (deletions remembered for
-    catch-up deltas) and ``frame_format`` (1: format-1 frames, the default; 2: compact format-2
-    headers, read by replicas of library 0.5.0 and later; chunks are always format 2); None =
-    library default.
+    catch-up deltas), ``frame_format`` (1: format-1 frames, the default; 2: compact format-2
+    headers, read by replicas of library 0.5.0 and later; chunks and refresh slices are always
+    format 2), ``refresh_flushes`` (rolling refresh, library 0.5.0: 0 = off, the default; R > 0:
+    every flush's last frame also carries the next slice of the whole state, about records / R of
+    them, so the state is re-sent every R flushes and ``one_way`` replicas converge without asking
+    back; turns the XOR transform off) and ``refresh_ms`` (with ``refresh_flushes``: after this many
+    milliseconds without a frame :meth:`flush_due` is True and :meth:`flush` of an empty batch sends
+    a refresh-only frame; 0 = only with flushes); None = library default.
     """
 
     def __init__(
@@ -875,6 +913,8 @@ class Writer(Store):
         max_records: int | None = None,
         max_tombstones: int | None = None,
         frame_format: int | None = None,
+        refresh_flushes: int | None = None,
+        refresh_ms: int | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -892,6 +932,8 @@ class Writer(Store):
             max_records=max_records,
             max_tombstones=max_tombstones,
             frame_format=frame_format,
+            refresh_flushes=refresh_flushes,
+            refresh_ms=refresh_ms,
         )
 
     def __enter__(self) -> Writer:
@@ -909,7 +951,12 @@ class Replica(Store):
     both. ``fill_in_place`` (library 0.5.0): while the replica is empty and follows no stream, the
     chunks of a chunked snapshot fill its tables as they arrive (readers see them fill; version 0
     until the last chunk) instead of being staged beside the state. ``frame_format`` is the format
-    of the frames it serves to further replicas (``delta_since``, ``snapshot``)."""
+    of the frames it serves to further replicas (``delta_since``, ``snapshot``). ``one_way``
+    (library 0.5.0): a replica on a link that cannot ask back (broadcast, a lossy one-way link)
+    never returns ``GAP``: out of sync, it takes the absolute content of the frames it gets, key by
+    key, newest version first, returns ``REFRESHING`` and has ``info().refreshing`` set (serving no
+    deltas or snapshots meanwhile); a frame whose digest it then equals returns ``OK`` again. It
+    converges through the writer's rolling refresh (``Writer(refresh_flushes=R)``)."""
 
     def __init__(
         self,
@@ -922,11 +969,12 @@ class Replica(Store):
         max_tombstones: int | None = None,
         fill_in_place: bool | None = None,
         frame_format: int | None = None,
+        one_way: bool | None = None,
     ) -> None:
         super().__init__(
             schema, Role.REPLICA, frame_digest=frame_digest, tombstone_horizon=tombstone_horizon,
             max_decoded_bytes=max_decoded_bytes, max_records=max_records, max_tombstones=max_tombstones,
-            fill_in_place=fill_in_place, frame_format=frame_format,
+            fill_in_place=fill_in_place, frame_format=frame_format, one_way=one_way,
         )
 
     def __enter__(self) -> Replica:

@@ -39,7 +39,6 @@ calls = {
  "store_create NULL out": lambda: LIB.podsync_store_create(s._ptr, 1, None, None),
  "store_create opts v5": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=5)), ctypes.byref(StoreP())),
  "store_create frame_format 3": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=4, flags=1, frame_format=3)), ctypes.byref(StoreP())),
- "store_create reserved 1": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=4, flags=1, reserved=1)), ctypes.byref(StoreP())),
  "store_create opts v0": lambda: LIB.podsync_store_create(s._ptr, 1, ctypes.byref(StoreOptions(version=0)), ctypes.byref(StoreP())),
  "put NULL store": lambda: LIB.podsync_store_put(None, 1, 1, b"12345678", 8),
  "put NULL record": lambda: LIB.podsync_store_put(wp, 1, 1, None, 8),

@@ -90,14 +90,17 @@ def test_header_constants_match() -> None:
     assert (defines["E_SNAPSHOT_EXPIRED"], defines["E_FRAME_FEATURE"], defines["E_CHUNK_MISMATCH"]) == (-24, -28, -29)
     assert podsync.ApplyResult.CHUNK_GAP == podsync.Status.CHUNK_GAP
     assert podsync.ApplyResult.CHUNK_STAGED == podsync.Status.CHUNK_STAGED
+    # The rolling refresh (library 0.5.0).
+    assert defines["REFRESHING"] == podsync.Status.REFRESHING == podsync.ApplyResult.REFRESHING == 9
+    assert defines["STORE_INFO_VERSION"] == 2
     hex_defines = {
         m.group(1): int(m.group(2), 16)
         for m in re.finditer(r"#define\s+PODSYNC_(\w+)\s+0x([0-9a-fA-F]+)u?\s", HEADER.read_text())
     }
     for name in ("XOR", "TRANSPOSE", "KEY_GAPS", "COLUMNS", "ALL"):
         assert hex_defines[f"TRANSFORM_{name}"] == getattr(podsync, f"TRANSFORM_{name}"), name
-    for name in ("OPT_FRAME_DIGEST", "OPT_MANUAL_CLOCK", "OPT_FILL_IN_PLACE", "FRAME_RESET", "FRAME_HAS_DIGEST",
-                 "FRAME_CHUNK", "CHUNK_LAST"):  # fmt: skip
+    for name in ("OPT_FRAME_DIGEST", "OPT_MANUAL_CLOCK", "OPT_FILL_IN_PLACE", "OPT_ONE_WAY", "FRAME_RESET",
+                 "FRAME_HAS_DIGEST", "FRAME_CHUNK", "FRAME_SLICE", "CHUNK_LAST"):  # fmt: skip
         assert hex_defines[name] == getattr(_ffi, name), name
     assert podsync.CHUNK_LAST == hex_defines["CHUNK_LAST"]
 
@@ -132,18 +135,36 @@ def test_a_version_2_metrics_struct_is_filled_up_to_dictionary_frames() -> None:
         assert set(w.metrics()) >= {"chunks_out", "snapshot_bytes_held", "chunks_staged", "chunk_gaps", "staging_bytes_held"}
 
 
+def test_a_version_1_store_info_struct_is_filled_up_to_table_count() -> None:
+    """Hosts of library 0.1.0 to 0.4.0 pass the 80-byte store info of version 1: the library must
+    not write the fields appended in version 2 (library 0.5.0); a version-2 struct gets them, its
+    reserved field written as 0."""
+    with podsync.Writer(podsync.Schema({1: np.dtype([("x", "<u8")])})) as w:
+        old = _ffi.StoreInfo()
+        old.version, old.refreshing, old.reserved = 1, 7, 7
+        assert _ffi.LIB.podsync_store_info_get(w._h().ptr, ctypes.byref(old)) == 0
+        assert (old.role, old.table_count, old.refreshing, old.reserved) == (_ffi.ROLE_WRITER, 1, 7, 7)
+        new = _ffi.StoreInfo()
+        new.version, new.refreshing, new.reserved = 2, 7, 7
+        assert _ffi.LIB.podsync_store_info_get(w._h().ptr, ctypes.byref(new)) == 0
+        assert (new.role, new.table_count, new.refreshing, new.reserved) == (_ffi.ROLE_WRITER, 1, 0, 0)
+
+
 def test_a_version_3_options_struct_gets_format_1_frames_and_garbage_past_it_is_ignored() -> None:
     """Hosts of library 0.4.0 pass the 88-byte version-3 struct: options_init must not write the
-    version-4 fields, and a store created from it writes format-1 frames whatever the bytes past
-    88 hold (a frame_format of 2 and a nonzero reserved would otherwise be read)."""
+    version-4 fields, and a store created from it writes format-1 frames without refresh slices
+    whatever the bytes past 88 hold (a frame_format of 2 and a refresh_flushes of 1 would otherwise
+    be read)."""
     opts = _ffi.StoreOptions()
-    opts.frame_format = opts.reserved = 7
+    opts.frame_format = opts.refresh_flushes = opts.refresh_ms = 7
     assert _ffi.LIB.podsync_store_options_init(ctypes.byref(opts), 3) == 0
-    assert (opts.version, opts.max_tombstones, opts.frame_format, opts.reserved) == (3, 1048576, 7, 7)
-    opts.frame_format, opts.reserved = 2, 9  # what a version-4 reader would refuse / use
+    assert (opts.version, opts.max_tombstones, opts.frame_format, opts.refresh_flushes, opts.refresh_ms) == (
+        3, 1048576, 7, 7, 7)  # fmt: skip
+    opts.frame_format, opts.refresh_flushes, opts.refresh_ms = 2, 1, 1  # what a version-4 reader would use
     full = _ffi.StoreOptions()
+    full.refresh_ms = 7
     assert _ffi.LIB.podsync_store_options_init(ctypes.byref(full), 4) == 0
-    assert (full.version, full.frame_format, full.reserved) == (4, 1, 0)
+    assert (full.version, full.frame_format, full.refresh_flushes, full.refresh_ms) == (4, 1, 0, 0)
     with podsync.Schema({1: np.dtype([("x", "<u8")])}) as s:
         out = _ffi.StoreP()
         assert _ffi.LIB.podsync_store_create(s._handle(), _ffi.ROLE_WRITER, ctypes.byref(opts), ctypes.byref(out)) == 0
@@ -152,7 +173,8 @@ def test_a_version_3_options_struct_gets_format_1_frames_and_garbage_past_it_is_
             count, data, size = ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
             assert _ffi.LIB.podsync_store_flush(out, ctypes.byref(count)) == 0 and count.value == 1
             assert _ffi.LIB.podsync_store_frame(out, 0, ctypes.byref(data), ctypes.byref(size)) == 0
-            assert podsync.peek(ctypes.string_at(data.value, size.value)).format_version == 1
+            info = podsync.peek(ctypes.string_at(data.value, size.value))
+            assert info.format_version == 1 and not info.has_slice
         finally:
             _ffi.LIB.podsync_store_free(out)
 
@@ -185,29 +207,32 @@ def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_b
         (_ffi.Field, 24, {"name": 0, "type": 8, "offset": 12, "count": 16, "reserved": 20}),
         (
             _ffi.StoreOptions,
-            96,
+            104,
             {"version": 0, "flags": 4, "stream_id": 8, "max_batch_records": 16, "max_batch_bytes": 24,
              "max_batch_age_ms": 32, "max_frame_bytes": 40, "tombstone_horizon": 48,
              "compression_level": 56, "transforms": 60, "max_decoded_bytes": 64,
-             "max_records": 72, "max_tombstones": 80, "frame_format": 88, "reserved": 92},
+             "max_records": 72, "max_tombstones": 80, "frame_format": 88, "refresh_flushes": 92,
+             "refresh_ms": 96},
         ),
         (
             _ffi.StoreInfo,
-            80,
+            88,
             {"version": 0, "role": 4, "schema_hash": 8, "stream_id": 16, "state_version": 24,
              "sequence": 32, "digest": 40, "catchup_floor": 48, "pending_changes": 56,
-             "generation": 64, "diverged": 72, "table_count": 76},
+             "generation": 64, "diverged": 72, "table_count": 76, "refreshing": 80, "reserved": 84},
         ),
         (
             _ffi.FrameInfo,
-            160,
+            208,
             {"version": 0, "format_version": 4, "header_length": 8, "flags": 12, "section_count": 16,
              "codec": 20, "frame_length": 24, "schema_hash": 32, "stream_id": 40, "sequence": 48,
              "base_version": 56, "state_version": 64, "state_digest": 72, "transforms": 80,
              "dictionary_id": 84, "payload_length": 88, "term": 96, "snapshot_id": 104,
              "chunk_index": 112, "chunk_start_key": 120, "chunk_end_key": 128,
              "chunk_record_count": 136, "chunk_start_table": 144, "chunk_end_table": 148,
-             "chunk_flags": 152, "reserved": 156},
+             "chunk_flags": 152, "slice_section_count": 156, "slice_pass": 160, "slice_index": 168,
+             "slice_start_key": 176, "slice_end_key": 184, "slice_start_table": 192,
+             "slice_end_table": 196, "slice_flags": 200, "reserved": 204},
         ),
         (
             _ffi.Metrics,

@@ -85,7 +85,10 @@ pub const PODSYNC_CHUNK_GAP: i32 = 7;
 /// Apply: a chunk was staged; the visible state stays as it was until the last chunk (since
 /// library 0.5.0).
 pub const PODSYNC_CHUNK_STAGED: i32 = 8;
-// 9 is reserved for PODSYNC_REFRESHING (docs/FORMAT.md, rolling refresh).
+/// Apply, `PODSYNC_OPT_ONE_WAY`: the replica is out of sync and took what the frame holds of
+/// newer versions; it is in sync again (`PODSYNC_OK`) once its digest equals a frame's (since
+/// library 0.5.0).
+pub const PODSYNC_REFRESHING: i32 = 9;
 /// snapshot_next: every chunk was produced (since library 0.5.0).
 pub const PODSYNC_DONE: i32 = 10;
 /// NULL pointer, bad value, wrong struct version.
@@ -231,6 +234,11 @@ pub const PODSYNC_OPT_MANUAL_CLOCK: u32 = 0x2;
 /// tables as they arrive (readers see them fill; version 0 until the last chunk) instead of being
 /// staged beside the state: no double memory for a late joiner (since library 0.5.0).
 pub const PODSYNC_OPT_FILL_IN_PLACE: u32 = 0x4;
+/// Replica on a link that cannot ask back: where another replica would return `PODSYNC_GAP` (or
+/// is diverged) it takes the absolute content of the frames it gets, key by key, newest version
+/// first (`PODSYNC_REFRESHING`), and is back in sync when its digest equals the frame's;
+/// converges by the writer's rolling refresh (since library 0.5.0).
+pub const PODSYNC_OPT_ONE_WAY: u32 = 0x8;
 
 /// The options struct version of this header (4 since library 0.5.0; 3 since 0.4.0; 2 since
 /// 0.2.0).
@@ -248,7 +256,7 @@ pub const PODSYNC_TRANSFORM_COLUMNS: u32 = 0x8;
 /// Every transform.
 pub const PODSYNC_TRANSFORM_ALL: u32 = 0xF;
 
-/// `podsync_store_options` (96 bytes, versioned; a version-1 struct ends at byte 56, a version-2
+/// `podsync_store_options` (104 bytes, versioned; a version-1 struct ends at byte 56, a version-2
 /// struct at byte 72, a version-3 struct at byte 88).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,13 +303,25 @@ pub struct podsync_store_options {
     ///
     /// Since options version 3 (library 0.4.0).
     pub max_tombstones: u64,
-    /// Writer: the format of frames that need no format-2 feature: 1 or 2 (0 = 1). Chunks are
-    /// always format 2. Replicas of library 0.5.0 and later read both (docs/ABI.md).
+    /// Writer: the format of frames that need no format-2 feature: 1 or 2 (0 = 1). Chunks and
+    /// refresh slices are always format 2. Replicas of library 0.5.0 and later read both
+    /// (docs/ABI.md).
     ///
     /// Since options version 4 (library 0.5.0).
     pub frame_format: u32,
-    /// Must be 0.
-    pub reserved: u32,
+    /// Writer: rolling refresh. 0 = off (the default); R > 0: every flush also carries the next
+    /// slice of the whole state, about records / R of them (at most half of max_frame_bytes), so
+    /// the state is re-sent every R flushes and a `PODSYNC_OPT_ONE_WAY` replica converges without
+    /// asking back. Turns the XOR transform off (slices and changes travel as absolute values).
+    ///
+    /// Since options version 4 (library 0.5.0).
+    pub refresh_flushes: u32,
+    /// Writer with refresh_flushes: when no frame went out for this long,
+    /// `podsync_store_flush_due` says `PODSYNC_FLUSH_DUE` and a flush of an empty batch sends a
+    /// slice alone. 0 = only with flushes.
+    ///
+    /// Since options version 4 (library 0.5.0).
+    pub refresh_ms: u64,
 }
 
 /// `PODSYNC_STORE_OPTIONS_INIT`.
@@ -320,13 +340,14 @@ pub const PODSYNC_STORE_OPTIONS_INIT: podsync_store_options = podsync_store_opti
     max_records: 0,
     max_tombstones: 1048576,
     frame_format: 1,
-    reserved: 0,
+    refresh_flushes: 0,
+    refresh_ms: 0,
 };
 
-/// The `podsync_store_info` struct version this header declares.
-pub const PODSYNC_STORE_INFO_VERSION: u32 = 1;
+/// The `podsync_store_info` struct version this header declares (2 since library 0.5.0).
+pub const PODSYNC_STORE_INFO_VERSION: u32 = 2;
 
-/// `podsync_store_info` (80 bytes, versioned output struct).
+/// `podsync_store_info` (88 bytes, versioned output struct; version 1 ends at byte 80).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_store_info {
@@ -356,6 +377,14 @@ pub struct podsync_store_info {
     pub diverged: u32,
     /// Number of tables in the schema.
     pub table_count: u32,
+    /// `PODSYNC_OPT_ONE_WAY` replica: 1 while out of sync (its records are each some version's,
+    /// state_version is the last version it was in sync at); it serves no deltas or snapshots
+    /// meanwhile.
+    ///
+    /// Since store info version 2 (library 0.5.0).
+    pub refreshing: u32,
+    /// Written as 0.
+    pub reserved: u32,
 }
 
 /// `PODSYNC_STORE_INFO_INIT`.
@@ -372,6 +401,8 @@ pub const PODSYNC_STORE_INFO_INIT: podsync_store_info = podsync_store_info {
     generation: 0,
     diverged: 0,
     table_count: 0,
+    refreshing: 0,
+    reserved: 0,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -540,8 +571,12 @@ pub const PODSYNC_FRAME_RESET: u32 = 0x1;
 pub const PODSYNC_FRAME_HAS_DIGEST: u32 = 0x2;
 /// One chunk of a chunked snapshot (format 2; since library 0.5.0).
 pub const PODSYNC_FRAME_CHUNK: u32 = 0x4;
+/// Not a header flag: set in `podsync_frame_info.flags` when the frame carries a refresh slice
+/// (since library 0.5.0).
+pub const PODSYNC_FRAME_SLICE: u32 = 0x10000;
 
-/// `podsync_frame_info.chunk_flags`: the snapshot's last chunk.
+/// `podsync_frame_info.chunk_flags`: the snapshot's last chunk (and in `slice_flags`: the refresh
+/// pass's last slice).
 pub const PODSYNC_CHUNK_LAST: u32 = 0x1;
 
 /// The payload is not compressed.
@@ -552,7 +587,7 @@ pub const PODSYNC_CODEC_ZSTD: u32 = 1;
 /// The `podsync_frame_info` struct version this header declares (3 since library 0.5.0).
 pub const PODSYNC_FRAME_INFO_VERSION: u32 = 3;
 
-/// `podsync_frame_info` (160 bytes, versioned output struct; version 1 ends at byte 80, version 2
+/// `podsync_frame_info` (208 bytes, versioned output struct; version 1 ends at byte 80, version 2
 /// at byte 96).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -613,6 +648,23 @@ pub struct podsync_frame_info {
     pub chunk_end_table: u32,
     /// `PODSYNC_CHUNK_*`.
     pub chunk_flags: u32,
+    /// `PODSYNC_FRAME_SLICE`: sections of the slice, after the section_count sections of changes
+    /// (`podsync_frame_section_get` reads them at indices section_count and up).
+    pub slice_section_count: u32,
+    /// `PODSYNC_FRAME_SLICE`: the refresh pass ...
+    pub slice_pass: u64,
+    /// ... and the slice's index in it.
+    pub slice_index: u64,
+    /// The slice covers (slice_start_table, slice_start_key) ...
+    pub slice_start_key: u64,
+    /// ... to (slice_end_table, slice_end_key) excluded; not LAST only.
+    pub slice_end_key: u64,
+    /// The table of the slice's first key.
+    pub slice_start_table: u32,
+    /// The table of the first key after the slice (not LAST only).
+    pub slice_end_table: u32,
+    /// `PODSYNC_CHUNK_LAST`: the pass's last slice.
+    pub slice_flags: u32,
     /// Written as 0.
     pub reserved: u32,
 }
@@ -644,6 +696,14 @@ pub const PODSYNC_FRAME_INFO_INIT: podsync_frame_info = podsync_frame_info {
     chunk_start_table: 0,
     chunk_end_table: 0,
     chunk_flags: 0,
+    slice_section_count: 0,
+    slice_pass: 0,
+    slice_index: 0,
+    slice_start_key: 0,
+    slice_end_key: 0,
+    slice_start_table: 0,
+    slice_end_table: 0,
+    slice_flags: 0,
     reserved: 0,
 };
 
@@ -702,9 +762,10 @@ const _: () = {
     assert!(offset_of!(podsync_field, count) == 16);
     assert!(offset_of!(podsync_field, reserved) == 20);
 
-    assert!(size_of::<podsync_store_options>() == 96);
+    assert!(size_of::<podsync_store_options>() == 104);
     assert!(offset_of!(podsync_store_options, frame_format) == 88);
-    assert!(offset_of!(podsync_store_options, reserved) == 92);
+    assert!(offset_of!(podsync_store_options, refresh_flushes) == 92);
+    assert!(offset_of!(podsync_store_options, refresh_ms) == 96);
     assert!(offset_of!(podsync_store_options, compression_level) == 56);
     assert!(offset_of!(podsync_store_options, transforms) == 60);
     assert!(offset_of!(podsync_store_options, max_decoded_bytes) == 64);
@@ -719,7 +780,9 @@ const _: () = {
     assert!(offset_of!(podsync_store_options, max_frame_bytes) == 40);
     assert!(offset_of!(podsync_store_options, tombstone_horizon) == 48);
 
-    assert!(size_of::<podsync_store_info>() == 80);
+    assert!(size_of::<podsync_store_info>() == 88);
+    assert!(offset_of!(podsync_store_info, refreshing) == 80);
+    assert!(offset_of!(podsync_store_info, reserved) == 84);
     assert!(offset_of!(podsync_store_info, version) == 0);
     assert!(offset_of!(podsync_store_info, role) == 4);
     assert!(offset_of!(podsync_store_info, schema_hash) == 8);
@@ -733,7 +796,16 @@ const _: () = {
     assert!(offset_of!(podsync_store_info, diverged) == 72);
     assert!(offset_of!(podsync_store_info, table_count) == 76);
 
-    assert!(size_of::<podsync_frame_info>() == 160);
+    assert!(size_of::<podsync_frame_info>() == 208);
+    assert!(offset_of!(podsync_frame_info, slice_section_count) == 156);
+    assert!(offset_of!(podsync_frame_info, slice_pass) == 160);
+    assert!(offset_of!(podsync_frame_info, slice_index) == 168);
+    assert!(offset_of!(podsync_frame_info, slice_start_key) == 176);
+    assert!(offset_of!(podsync_frame_info, slice_end_key) == 184);
+    assert!(offset_of!(podsync_frame_info, slice_start_table) == 192);
+    assert!(offset_of!(podsync_frame_info, slice_end_table) == 196);
+    assert!(offset_of!(podsync_frame_info, slice_flags) == 200);
+    assert!(offset_of!(podsync_frame_info, reserved) == 204);
     assert!(offset_of!(podsync_frame_info, term) == 96);
     assert!(offset_of!(podsync_frame_info, snapshot_id) == 104);
     assert!(offset_of!(podsync_frame_info, chunk_index) == 112);
@@ -743,7 +815,6 @@ const _: () = {
     assert!(offset_of!(podsync_frame_info, chunk_start_table) == 144);
     assert!(offset_of!(podsync_frame_info, chunk_end_table) == 148);
     assert!(offset_of!(podsync_frame_info, chunk_flags) == 152);
-    assert!(offset_of!(podsync_frame_info, reserved) == 156);
     assert!(offset_of!(podsync_frame_info, transforms) == 80);
     assert!(offset_of!(podsync_frame_info, dictionary_id) == 84);
     assert!(offset_of!(podsync_frame_info, payload_length) == 88);

@@ -176,10 +176,21 @@ fn struct_versions() {
         let mut info = PODSYNC_STORE_INFO_INIT;
         info.version = 0;
         assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_E_INVALID_ARGUMENT);
-        info.version = 2;
+        info.version = 7;
         assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_OK);
-        assert_eq!(info.version, 2, "the caller's version is left as set");
+        assert_eq!(info.version, 7, "the caller's version is left as set");
         assert_eq!(info.state_version, 1);
+        // A version-1 struct (80 bytes) is not written past table_count; version 2 writes
+        // refreshing and reserved (0 for a writer).
+        let mut info = PODSYNC_STORE_INFO_INIT;
+        info.version = 1;
+        info.refreshing = 5;
+        info.reserved = 5;
+        assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_OK);
+        assert_eq!((info.table_count, info.refreshing, info.reserved), (1, 5, 5), "bytes 80..88");
+        info.version = PODSYNC_STORE_INFO_VERSION;
+        assert_eq!(podsync_store_info_get(f.replica, &mut info), PODSYNC_OK);
+        assert_eq!((info.refreshing, info.reserved), (0, 0));
 
         let mut fi = PODSYNC_FRAME_INFO_INIT;
         fi.version = 0;
@@ -388,17 +399,27 @@ fn prometheus_text_follows_the_buffer_contract() {
         assert!(v2.contains("podsync_frames_out_total{store=\"w\"} 1\n"), "{v2}");
         assert!(v2.contains("by=\"zero_columns\"}"), "{v2}");
 
-        // Version 1: the counters appended by version 2 are left out.
+        // Version 1: the counters appended by version 2 are left out; version 2: the 5 counters
+        // and gauges of version 3 (chunked snapshots, library 0.5.0).
+        let text_of = |m: &podsync_metrics| {
+            let mut size = 0usize;
+            let st = podsync_metrics_prometheus(m, null(), null_mut(), 0, &mut size);
+            assert_eq!(st, PODSYNC_E_BUFFER_TOO_SMALL);
+            let mut buf = vec![0u8; size];
+            let mut got = 0usize;
+            let st = podsync_metrics_prometheus(m, null(), buf.as_mut_ptr().cast(), size, &mut got);
+            assert_eq!((st, got), (PODSYNC_OK, size));
+            String::from_utf8(buf[..size - 1].to_vec()).unwrap()
+        };
+        let samples = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+        m.version = 2;
+        let v2_struct = text_of(&m);
+        assert!(!v2_struct.contains("podsync_chunks_out_total"), "{v2_struct}");
+        assert_eq!(samples(&v2), samples(&v2_struct) + 5, "5 of version 3:\n{v2_struct}");
         m.version = 1;
         m.saved_by_zero_columns = 7;
-        let st = podsync_metrics_prometheus(&m, null(), null_mut(), 0, &mut size);
-        assert_eq!(st, PODSYNC_E_BUFFER_TOO_SMALL);
-        let mut buf = vec![0u8; size];
-        let st = podsync_metrics_prometheus(&m, null(), buf.as_mut_ptr().cast(), size, &mut got);
-        assert_eq!(st, PODSYNC_OK);
-        let v1 = std::str::from_utf8(&buf[..size - 1]).unwrap();
-        let samples = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples(&v2), samples(v1) + 4, "4 counters of version 2 left out:\n{v1}");
+        let v1 = &text_of(&m);
+        assert_eq!(samples(&v2_struct), samples(v1) + 4, "4 counters of version 2 left out:\n{v1}");
         assert!(!v1.contains("by=\"zero_columns\"}"), "{v1}");
         assert!(v1.contains("podsync_frames_out_total 1\n"), "{v1}");
 
@@ -612,30 +633,56 @@ fn chunked_snapshots_follow_the_header() {
 
 #[test]
 fn options_version_4_frame_format_and_the_prefix() {
-    // Header: options version 4 appends frame_format (0/1/2) and reserved (must be 0); a version-3
-    // struct is read and written only up to byte 88; peek given the 16-byte prefix only returns
-    // FRAME_TRUNCATED with format_version and header_length filled.
+    // Header: options version 4 appends frame_format (0/1/2), refresh_flushes and refresh_ms
+    // (the rolling refresh); a version-3 struct is read and written only up to byte 88; peek given
+    // the 16-byte prefix only returns FRAME_TRUNCATED with format_version and header_length filled.
     let f = fixture();
     unsafe {
         let mut o = PODSYNC_STORE_OPTIONS_INIT;
         o.frame_format = 9;
-        o.reserved = 9;
+        o.refresh_flushes = 9;
+        o.refresh_ms = 9;
         assert_eq!(podsync_store_options_init(&mut o, 3), PODSYNC_OK);
-        assert_eq!((o.version, o.frame_format, o.reserved), (3, 9, 9), "bytes 88..96 not written");
+        assert_eq!(
+            (o.version, o.frame_format, o.refresh_flushes, o.refresh_ms),
+            (3, 9, 9, 9),
+            "bytes 88..104 not written"
+        );
         let mut w = null_mut();
         assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w), PODSYNC_OK);
         podsync_store_free(w);
-        for (format, reserved, want) in
-            [(0, 0, PODSYNC_OK), (1, 0, PODSYNC_OK), (2, 0, PODSYNC_OK), (3, 0, -1), (2, 1, -1)]
-        {
+        // Version 4 fills them with their defaults: format 1, refresh off.
+        o.version = 4;
+        assert_eq!(podsync_store_options_init(&mut o, 4), PODSYNC_OK);
+        assert_eq!((o.frame_format, o.refresh_flushes, o.refresh_ms), (1, 0, 0));
+        for (format, refresh, want) in [
+            (0, 0, PODSYNC_OK),
+            (1, 0, PODSYNC_OK),
+            (2, 0, PODSYNC_OK),
+            (3, 0, -1),
+            (1, 1, PODSYNC_OK),
+            (2, u32::MAX, PODSYNC_OK),
+        ] {
             let mut o = PODSYNC_STORE_OPTIONS_INIT;
             o.frame_format = format;
-            o.reserved = reserved;
+            o.refresh_flushes = refresh;
+            o.refresh_ms = 100;
             let mut w = null_mut();
             let st = podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w);
-            assert_eq!(st, want, "frame_format {format}, reserved {reserved}");
+            assert_eq!(st, want, "frame_format {format}, refresh_flushes {refresh}");
             podsync_store_free(w);
         }
+        // PODSYNC_OPT_ONE_WAY is a known flag (an unknown one is refused).
+        let mut o = PODSYNC_STORE_OPTIONS_INIT;
+        o.flags |= PODSYNC_OPT_ONE_WAY;
+        let mut r = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, &o, &mut r), PODSYNC_OK);
+        podsync_store_free(r);
+        o.flags |= 0x10;
+        let mut r = null_mut();
+        let st = podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, &o, &mut r);
+        assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "flag 0x10 is not defined");
+        assert!(r.is_null());
         let opts = PODSYNC_STORE_OPTIONS_INIT;
         o = opts;
         o.flags |= PODSYNC_OPT_FILL_IN_PLACE;
@@ -653,11 +700,15 @@ fn options_version_4_frame_format_and_the_prefix() {
         let mut info = PODSYNC_FRAME_INFO_INIT;
         info.term = 5;
         info.reserved = 5;
+        info.slice_pass = 5;
+        info.slice_flags = 5;
         assert_eq!(
             podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut info),
             PODSYNC_OK
         );
         assert_eq!((info.term, info.snapshot_id, info.chunk_flags, info.reserved), (0, 0, 0, 0));
+        assert_eq!((info.slice_pass, info.slice_flags, info.slice_section_count), (0, 0, 0));
+        assert_eq!(info.flags & PODSYNC_FRAME_SLICE, 0, "no slice without a rolling refresh");
         // A version-2 struct is filled up to payload_length only.
         let mut info = PODSYNC_FRAME_INFO_INIT;
         info.version = 2;
@@ -667,6 +718,92 @@ fn options_version_4_frame_format_and_the_prefix() {
             podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut info),
             PODSYNC_OK
         );
-        assert_eq!((info.term, info.chunk_index), (5, 5), "bytes 96..160 not written");
+        assert_eq!((info.term, info.chunk_index), (5, 5), "bytes 96..208 not written");
+    }
+}
+
+#[test]
+fn rolling_refresh_slices_refreshing_and_one_way() {
+    // Header (0.5.0): a writer with refresh_flushes R puts the next slice of its state into the
+    // last frame of every flush (PODSYNC_FRAME_SLICE in info.flags, slice_* fields, its sections
+    // after the section_count change sections); a PODSYNC_OPT_ONE_WAY replica given a frame past
+    // a gap returns PODSYNC_REFRESHING with info.refreshing = 1 where another returns PODSYNC_GAP.
+    let f = fixture();
+    unsafe {
+        let mut o = PODSYNC_STORE_OPTIONS_INIT;
+        o.refresh_flushes = 2;
+        let mut w = null_mut();
+        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w), PODSYNC_OK);
+        let mut o = PODSYNC_STORE_OPTIONS_INIT;
+        o.flags |= PODSYNC_OPT_ONE_WAY;
+        let (mut one_way, mut plain) = (null_mut(), null_mut());
+        assert_eq!(
+            podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, &o, &mut one_way),
+            PODSYNC_OK
+        );
+        assert_eq!(
+            podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, null(), &mut plain),
+            PODSYNC_OK
+        );
+        let mut frames = Vec::new();
+        for k in 0..4u64 {
+            let rec = [k as u8 + 1; 16];
+            assert_eq!(podsync_store_put(w, 1, k, rec.as_ptr().cast(), 16), PODSYNC_OK);
+            let mut n = 0;
+            assert_eq!(podsync_store_flush(w, &mut n), PODSYNC_OK);
+            assert_eq!(n, 1);
+            let (mut data, mut size) = (null(), 0);
+            assert_eq!(podsync_store_frame(w, 0, &mut data, &mut size), PODSYNC_OK);
+            frames.push(std::slice::from_raw_parts(data, size).to_vec());
+        }
+        let mut ends = Vec::new();
+        for (i, fr) in frames.iter().enumerate() {
+            let mut info = PODSYNC_FRAME_INFO_INIT;
+            assert_eq!(podsync_frame_validate(fr.as_ptr().cast(), fr.len(), &mut info), PODSYNC_OK);
+            assert_eq!(info.flags & PODSYNC_FRAME_SLICE, PODSYNC_FRAME_SLICE, "frame {i}");
+            assert_eq!(info.format_version, 2, "a slice makes a format-2 frame");
+            assert_eq!((info.section_count, info.reserved), (1, 0));
+            assert!(info.slice_section_count <= 1, "one table");
+            // A slice section sits after the change sections and puts only (a slice of a range
+            // that holds no record has none).
+            for idx in 0..info.slice_section_count as usize {
+                let mut sec = PODSYNC_FRAME_SECTION_INIT;
+                let idx = info.section_count as usize + idx;
+                let st = podsync_frame_section_get(fr.as_ptr().cast(), fr.len(), idx, &mut sec);
+                assert_eq!(st, PODSYNC_OK, "slice section of frame {i}");
+                assert_eq!((sec.table_id, sec.delete_count), (1, 0));
+                assert!(sec.put_count >= 1);
+            }
+            let past = info.section_count as usize + info.slice_section_count as usize;
+            let mut sec = PODSYNC_FRAME_SECTION_INIT;
+            let st = podsync_frame_section_get(fr.as_ptr().cast(), fr.len(), past, &mut sec);
+            assert_eq!(st, PODSYNC_E_INVALID_ARGUMENT, "index past the slice's sections");
+            ends.push((
+                info.slice_pass,
+                info.slice_index,
+                info.slice_flags,
+                info.slice_section_count,
+            ));
+        }
+        // Pass 0 starts at frame 0; with R = 2 and up to 4 records a pass ends within 4 flushes,
+        // and some slice holds records.
+        assert_eq!((ends[0].0, ends[0].1), (0, 0));
+        assert!(ends.iter().any(|e| e.2 & PODSYNC_CHUNK_LAST != 0), "{ends:?}");
+        assert!(ends.iter().any(|e| e.3 > 0), "{ends:?}");
+
+        // Frame 0 lost: GAP for the plain replica, REFRESHING for the one-way one.
+        let (fr, mut v) = (&frames[1], 0u64);
+        assert_eq!(podsync_store_apply(plain, fr.as_ptr().cast(), fr.len(), &mut v), PODSYNC_GAP);
+        assert_eq!(v, 0);
+        let st = podsync_store_apply(one_way, fr.as_ptr().cast(), fr.len(), &mut v);
+        assert_eq!(st, PODSYNC_REFRESHING);
+        let mut info = PODSYNC_STORE_INFO_INIT;
+        assert_eq!(podsync_store_info_get(one_way, &mut info), PODSYNC_OK);
+        assert_eq!((info.refreshing, info.state_version), (1, 0));
+        let name = std::ffi::CStr::from_ptr(podsync_status_name(PODSYNC_REFRESHING));
+        assert_eq!(name.to_str(), Ok("PODSYNC_REFRESHING"));
+        podsync_store_free(one_way);
+        podsync_store_free(plain);
+        podsync_store_free(w);
     }
 }

@@ -209,7 +209,7 @@ fn init_macros_match_the_header() {
     use podsync_sys::*;
     let header = squash(&header().replace("\\\n", " "));
     assert!(header.contains(
-        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0 }"
+        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0, 0 }"
     ));
     let o = PODSYNC_STORE_OPTIONS_INIT;
     assert_eq!(
@@ -222,7 +222,7 @@ fn init_macros_match_the_header() {
         (0, PODSYNC_TRANSFORM_ALL, 1 << 30)
     );
     assert_eq!((o.max_records, o.max_tombstones), (0, 1048576));
-    assert_eq!((o.frame_format, o.reserved), (1, 0));
+    assert_eq!((o.frame_format, o.refresh_flushes, o.refresh_ms), (1, 0, 0));
     // The library's own defaults for this header's version equal the macro.
     let mut lib = podsync_store_options {
         version: 0,
@@ -239,12 +239,14 @@ fn init_macros_match_the_header() {
         max_records: 9,
         max_tombstones: 0,
         frame_format: 7,
-        reserved: 0,
+        refresh_flushes: 7,
+        refresh_ms: 7,
     };
     assert_eq!(unsafe { podsync_store_options_init(&mut lib, PODSYNC_STORE_OPTIONS_VERSION) }, 0);
     assert_eq!(lib, o);
 
-    // Since library 0.5.0: the chunk position, and the frame info's 26 fields (10 of version 3).
+    // Since library 0.5.0: the chunk position, and the frame info's 34 fields (18 of version 3:
+    // the chunk's and the refresh slice's).
     assert!(header.contains(
         "#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0 }"
     ));
@@ -256,13 +258,25 @@ fn init_macros_match_the_header() {
     let info_init = "#define PODSYNC_FRAME_INFO_INIT { PODSYNC_FRAME_INFO_VERSION,";
     let start = header.find(info_init).expect("PODSYNC_FRAME_INFO_INIT") + info_init.len();
     let zeros = &header[start..start + header[start..].find('}').unwrap()];
-    assert_eq!(zeros.split(',').filter(|z| z.trim() == "0").count(), 25, "{zeros}");
+    assert_eq!(zeros.split(',').filter(|z| z.trim() == "0").count(), 33, "{zeros}");
     let f = PODSYNC_FRAME_INFO_INIT;
     assert_eq!(f.version, PODSYNC_FRAME_INFO_VERSION);
     assert_eq!(
         (f.term, f.snapshot_id, f.chunk_index, f.chunk_record_count, f.chunk_flags, f.reserved),
         (0, 0, 0, 0, 0, 0)
     );
+    assert_eq!(
+        (f.slice_section_count, f.slice_pass, f.slice_index, f.slice_start_key, f.slice_end_key),
+        (0, 0, 0, 0, 0)
+    );
+    assert_eq!((f.slice_start_table, f.slice_end_table, f.slice_flags), (0, 0, 0));
+
+    // Store info version 2 (library 0.5.0): 14 fields, all 0 but the version.
+    assert!(header.contains(
+        "#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }"
+    ));
+    let i = PODSYNC_STORE_INFO_INIT;
+    assert_eq!((i.version, i.diverged, i.table_count, i.refreshing, i.reserved), (2, 0, 0, 0, 0));
 }
 
 fn zeroed_position() -> podsync_sys::podsync_chunk_position {
@@ -303,7 +317,7 @@ fn status_names_are_the_macro_names() {
             n += 1;
         }
     }
-    assert_eq!(n, 35);
+    assert_eq!(n, 36);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
 }

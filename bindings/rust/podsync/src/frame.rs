@@ -1,6 +1,7 @@
 //! Reading frames without a store: [`peek`] a header, [`validate`] a whole frame (or
 //! [`validate_limited`], bounding what a compressed frame may decode to), walk its [`sections`]
-//! in place, and [`FrameBuf`], a 64-byte aligned buffer to receive frames into.
+//! (and the sections of its refresh slice, [`slice_sections`]) in place, and [`FrameBuf`], a
+//! 64-byte aligned buffer to receive frames into.
 //!
 //! A stream reader reads the [`PREFIX_SIZE`]-byte prefix, calls [`peek`] to learn the header's
 //! length (a [`ErrorKind::FrameTruncated`] error whose [`Error::frame_info`] carries it), reads the
@@ -71,9 +72,12 @@ pub struct FrameInfo {
     pub format_version: u32,
     /// Bytes of the header ([`HEADER_SIZE`] in format version 1; 40 and up in format 2).
     pub header_length: u32,
-    /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST` | `PODSYNC_FRAME_CHUNK`.
+    /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST` | `PODSYNC_FRAME_CHUNK`, and
+    /// `PODSYNC_FRAME_SLICE` (not a header flag: set when the frame carries a refresh slice; see
+    /// [`has_slice`](FrameInfo::has_slice)).
     pub flags: u32,
-    /// Number of sections: one per table with changes.
+    /// Number of sections of changes: one per table with changes (a refresh slice's sections come
+    /// after them, [`slice_section_count`](FrameInfo::slice_section_count)).
     pub section_count: u32,
     /// `PODSYNC_CODEC_*`.
     pub codec: u32,
@@ -122,6 +126,29 @@ pub struct FrameInfo {
     pub chunk_end_table: u32,
     /// `PODSYNC_CHUNK_*` bits: `PODSYNC_CHUNK_LAST` on the last chunk.
     pub chunk_flags: u32,
+    /// A frame with a refresh slice ([`has_slice`](FrameInfo::has_slice), since library 0.5.0):
+    /// the slice's sections, which follow the [`section_count`](FrameInfo::section_count)
+    /// sections of changes ([`slice_sections`] reads them); 0 for a slice of an empty range or
+    /// state, and for a frame without a slice.
+    pub slice_section_count: u32,
+    /// A frame with a slice: the writer's refresh pass (0 for the first), which re-sends its
+    /// whole state once.
+    pub slice_pass: u64,
+    /// A frame with a slice: the slice's index in its pass (0 for the first).
+    pub slice_index: u64,
+    /// A frame with a slice: the first key it covers is `(slice_start_table, slice_start_key)`,
+    /// `(0, 0)` in slice 0 of a pass. Keys are ordered as in chunks: by table id, then by the
+    /// key's hash (`seed(t, k)`).
+    pub slice_start_key: u64,
+    /// A slice other than its pass's last: the first key it does not cover is
+    /// `(slice_end_table, slice_end_key)`, where the next slice starts.
+    pub slice_end_key: u64,
+    /// See [`slice_start_key`](FrameInfo::slice_start_key).
+    pub slice_start_table: u32,
+    /// See [`slice_end_key`](FrameInfo::slice_end_key).
+    pub slice_end_table: u32,
+    /// `PODSYNC_CHUNK_LAST` on the pass's last slice ([`is_last_slice`](FrameInfo::is_last_slice)).
+    pub slice_flags: u32,
 }
 
 impl FrameInfo {
@@ -141,6 +168,36 @@ impl FrameInfo {
     /// replica to the snapshot's state.
     pub fn is_last_chunk(&self) -> bool {
         self.is_chunk() && self.chunk_flags & sys::PODSYNC_CHUNK_LAST != 0
+    }
+
+    /// The frame carries a refresh slice (`PODSYNC_FRAME_SLICE`, since library 0.5.0): the
+    /// writer has a rolling refresh ([`StoreOptions::refresh_flushes`](crate::StoreOptions::refresh_flushes))
+    /// and put the next slice of its whole state into this frame, after its changes. Such frames
+    /// are format 2. A frame with a slice and no changes (`section_count` 0, `base_version ==
+    /// state_version`) is a refresh-only frame of an idle writer
+    /// ([`StoreOptions::refresh_ms`](crate::StoreOptions::refresh_ms)).
+    ///
+    /// ```
+    /// use podsync::{Schema, Store, StoreOptions, frame};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table(1, 8, 8, &[])?;
+    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().refresh_flushes(4))?;
+    /// writer.put_many(1, &[1, 2, 3, 4, 5, 6, 7, 8], &[0u64; 8])?;
+    /// writer.flush()?;
+    /// let info = frame::peek(writer.frame(0).unwrap())?;
+    /// assert!(info.has_slice());
+    /// assert_eq!((info.format_version, info.slice_pass, info.slice_index), (2, 0, 0));
+    /// assert_eq!(info.section_count, 1); // the changes; the slice's sections follow
+    /// # Ok(()) }
+    /// ```
+    pub fn has_slice(&self) -> bool {
+        self.flags & sys::PODSYNC_FRAME_SLICE != 0
+    }
+
+    /// The last slice of a refresh pass (`PODSYNC_CHUNK_LAST` in `slice_flags`): the next frame's
+    /// slice starts pass `slice_pass + 1` at index 0.
+    pub fn is_last_slice(&self) -> bool {
+        self.has_slice() && self.slice_flags & sys::PODSYNC_CHUNK_LAST != 0
     }
 
     /// The writer's state digest after the frame, if the frame carries one.
@@ -174,6 +231,14 @@ impl FrameInfo {
             chunk_start_table: r.chunk_start_table,
             chunk_end_table: r.chunk_end_table,
             chunk_flags: r.chunk_flags,
+            slice_section_count: r.slice_section_count,
+            slice_pass: r.slice_pass,
+            slice_index: r.slice_index,
+            slice_start_key: r.slice_start_key,
+            slice_end_key: r.slice_end_key,
+            slice_start_table: r.slice_start_table,
+            slice_end_table: r.slice_end_table,
+            slice_flags: r.slice_flags,
         }
     }
 }
@@ -321,8 +386,10 @@ fn validated(func: &str, st: i32, size: usize, raw: &sys::podsync_frame_info) ->
     Ok(FrameInfo::from_raw(raw))
 }
 
-/// Validates the frame (as [`validate`]: a bad frame is reported as such first), then iterates over its sections, one per table with
-/// changes, reading keys and records in place (`podsync_frame_section_get`; no copy).
+/// Validates the frame (as [`validate`]: a bad frame is reported as such first), then iterates
+/// over its sections of changes, one per table with changes, reading keys and records in place
+/// (`podsync_frame_section_get`; no copy). The sections of a refresh slice are not among them:
+/// [`slice_sections`] reads those.
 ///
 /// `data` must start on an 8-byte boundary, which the library requires to read keys in place:
 /// otherwise this returns [`ErrorKind::InvalidArgument`] rather than copying behind your back.
@@ -343,6 +410,57 @@ fn validated(func: &str, st: i32, size: usize, raw: &sys::podsync_frame_info) ->
 /// process; see [`check_abi`](crate::check_abi)).
 pub fn sections(data: &[u8]) -> Result<Sections<'_>> {
     let info = validate(data)?;
+    let end = info.section_count;
+    sections_in(data, info, 0, end)
+}
+
+/// Validates the frame (as [`validate`]), then iterates over the sections of its refresh slice
+/// (since library 0.5.0), which follow its sections of changes: puts only, the current records of
+/// the slice's range of keys at the frame's `state_version`. Empty for a frame without a slice
+/// ([`FrameInfo::has_slice`]). Reads in place like [`sections`].
+///
+/// # Errors
+///
+/// As [`sections`].
+///
+/// # Panics
+///
+/// If the loaded library implements another ABI version than this binding (checked once per
+/// process; see [`check_abi`](crate::check_abi)).
+///
+/// # Examples
+///
+/// ```
+/// use podsync::{Schema, Store, StoreOptions, frame};
+/// # fn main() -> podsync::Result<()> {
+/// let schema = Schema::new().table(1, 8, 8, &[])?;
+/// // A whole pass in one slice (refresh_flushes 1): the frame re-sends the whole state.
+/// let mut writer = Store::writer_with(&schema, &StoreOptions::new().refresh_flushes(1))?;
+/// writer.put_many(1, &[1, 2, 3], &[10u64, 20, 30])?;
+/// writer.flush()?;
+/// writer.put_as(1, 2, &21u64)?;
+/// writer.flush()?;
+/// let f = writer.frame(0).unwrap();
+/// let changed: Vec<u64> = frame::sections(f)?.flat_map(|s| s.unwrap().put_keys().to_vec()).collect();
+/// assert_eq!(changed, [2]);
+/// let mut state: Vec<(u64, u64)> = Vec::new();
+/// for s in frame::slice_sections(f)? {
+///     let s = s?;
+///     assert!(s.delete_keys().is_empty());
+///     state.extend(s.put_keys().iter().copied().zip(s.records_as::<u64>()?.iter().copied()));
+/// }
+/// state.sort();
+/// assert_eq!(state, [(1, 10), (2, 21), (3, 30)]);
+/// # Ok(()) }
+/// ```
+pub fn slice_sections(data: &[u8]) -> Result<Sections<'_>> {
+    let info = validate(data)?;
+    let start = info.section_count;
+    let end = if info.has_slice() { start.saturating_add(info.slice_section_count) } else { start };
+    sections_in(data, info, start, end)
+}
+
+fn sections_in(data: &[u8], info: FrameInfo, start: u32, end: u32) -> Result<Sections<'_>> {
     if !(data.as_ptr() as usize).is_multiple_of(8) {
         return Err(Error::from_kind(
             ErrorKind::InvalidArgument,
@@ -354,15 +472,18 @@ pub fn sections(data: &[u8]) -> Result<Sections<'_>> {
             ),
         ));
     }
-    Ok(Sections { data, info, next: 0 })
+    Ok(Sections { data, info, next: start, end })
 }
 
-/// Iterator over the sections of a validated frame ([`sections`]).
+/// Iterator over the sections of a validated frame: its changes ([`sections`]) or its refresh
+/// slice ([`slice_sections`]).
 #[derive(Clone)]
 pub struct Sections<'a> {
     data: &'a [u8],
     info: FrameInfo,
     next: u32,
+    /// One past the last section index to read.
+    end: u32,
 }
 
 impl<'a> Sections<'a> {
@@ -450,20 +571,20 @@ impl<'a> Iterator for Sections<'a> {
     type Item = Result<Section<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.info.section_count {
+        if self.next >= self.end {
             return None;
         }
         let index = self.next;
         self.next += 1;
         let item = self.get(index);
         if item.is_err() {
-            self.next = self.info.section_count; // stop after an error
+            self.next = self.end; // stop after an error
         }
         Some(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = (self.info.section_count - self.next) as usize;
+        let n = (self.end - self.next) as usize;
         (n, Some(n))
     }
 }
@@ -473,12 +594,17 @@ impl std::iter::FusedIterator for Sections<'_> {}
 
 impl fmt::Debug for Sections<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sections").field("info", &self.info).field("next", &self.next).finish()
+        f.debug_struct("Sections")
+            .field("info", &self.info)
+            .field("next", &self.next)
+            .field("end", &self.end)
+            .finish()
     }
 }
 
 /// One table's changes in a frame, pointing into the frame's bytes: the keys put with their
-/// records, and the keys deleted (applied deletes first, then puts).
+/// records, and the keys deleted (applied deletes first, then puts). A section of a refresh slice
+/// ([`slice_sections`]) has puts only: the current records of the slice's range.
 #[derive(Clone, Copy)]
 pub struct Section<'a> {
     table_id: u32,

@@ -33,7 +33,14 @@
 //!   [`Store::snapshot`] cuts a state larger than `max_frame_bytes` into chunks by itself;
 //! - frames of format 2 (since library 0.5.0; compact headers, [`StoreOptions::frame_format`])
 //!   are read like those of format 1: a stream reader reads the 16-byte prefix first
-//!   ([`frame::PREFIX_SIZE`], [`frame::FrameBuf::read_frame`]).
+//!   ([`frame::PREFIX_SIZE`], [`frame::FrameBuf::read_frame`]);
+//! - replicas on a link that cannot ask back converge by the writer's **rolling refresh** (since
+//!   library 0.5.0): with [`StoreOptions::refresh_flushes`] every flush also carries the next
+//!   slice of the writer's state ([`frame::FrameInfo::has_slice`], [`frame::slice_sections`]),
+//!   and [`StoreOptions::refresh_ms`] keeps an idle writer sending them; a
+//!   [`StoreOptions::one_way`] replica never reports a gap: out of sync it takes newer content key
+//!   by key ([`Applied::Refreshing`], [`StoreInfo::refreshing`]) until its digest equals a
+//!   frame's.
 //!
 //! # Quick start
 //!

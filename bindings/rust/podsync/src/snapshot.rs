@@ -543,7 +543,9 @@ impl<R: Role> Store<R> {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] if `max_chunk_bytes` (or, for 0, `max_frame_bytes`) is below
-    /// [`MIN_CHUNK_BYTES`]; [`ErrorKind::Diverged`] on a diverged replica;
+    /// [`MIN_CHUNK_BYTES`]; [`ErrorKind::Diverged`] on a diverged replica, and on a
+    /// [`one_way`](crate::StoreOptions::one_way) replica out of sync
+    /// ([`StoreInfo::refreshing`](crate::StoreInfo::refreshing));
     /// [`ErrorKind::NoMemory`] if the sorted keys cannot be allocated.
     pub fn begin_snapshot(&mut self, max_chunk_bytes: usize) -> Result<Snapshot> {
         self.start_snapshot(None, max_chunk_bytes)

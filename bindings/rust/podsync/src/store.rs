@@ -256,6 +256,65 @@ impl StoreOptions {
         self
     }
 
+    /// Writer: the rolling refresh (since library 0.5.0; default 0, off). With `flushes` R > 0,
+    /// the last frame of every [`flush`](Store::flush) also carries the next slice of the
+    /// writer's whole state, about records / R of them (at most half of
+    /// [`max_frame_bytes`](StoreOptions::max_frame_bytes)), so the whole state is re-sent every R
+    /// flushes and a [`one_way`](StoreOptions::one_way) replica that lost frames converges
+    /// without asking back. Frames with a slice are format 2
+    /// ([`FrameInfo::has_slice`](crate::frame::FrameInfo::has_slice)), and the XOR transform is
+    /// off (changes and slices travel as absolute values, which a replica out of sync can take).
+    ///
+    /// ```
+    /// use podsync::{Applied, Schema, Store, StoreOptions};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table(1, 8, 8, &[])?;
+    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().refresh_flushes(2))?;
+    /// let mut replica = Store::replica_with(&schema, &StoreOptions::new().one_way(true))?;
+    /// writer.put_many(1, &[1, 2, 3, 4], &[1u64, 2, 3, 4])?;
+    /// writer.flush()?; // v1: lost on the way
+    /// let mut last = None;
+    /// for tick in 0..4u64 {
+    ///     writer.put_as(1, 1, &(10 + tick))?;
+    ///     writer.flush()?;
+    ///     // A one-way replica never reports a gap: it takes what the frames hold.
+    ///     last = Some(replica.apply(writer.frame(0).unwrap())?);
+    ///     assert!(!matches!(last, Some(Applied::Gap { .. })));
+    /// }
+    /// // Two slices a pass: the state came around once, and the replica is in sync.
+    /// assert_eq!(last, Some(Applied::Ok));
+    /// assert_eq!(replica.digest()?, writer.digest()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn refresh_flushes(mut self, flushes: u32) -> StoreOptions {
+        self.raw.refresh_flushes = flushes;
+        self
+    }
+
+    /// Writer with [`refresh_flushes`](StoreOptions::refresh_flushes): when no frame went out
+    /// for `ms` milliseconds, [`Store::flush_due`] says true and a [`flush`](Store::flush) of an
+    /// empty batch sends one refresh-only frame (a slice alone, at the writer's version), so an
+    /// idle writer keeps refreshing its replicas (since library 0.5.0; default 0: slices go out
+    /// only with flushes of changes). Time is the store's clock
+    /// ([`manual_clock`](StoreOptions::manual_clock), [`Store::set_time`]).
+    pub fn refresh_ms(mut self, ms: u64) -> StoreOptions {
+        self.raw.refresh_ms = ms;
+        self
+    }
+
+    /// Replica on a link that cannot ask back (`PODSYNC_OPT_ONE_WAY`, since library 0.5.0; default
+    /// off): where another replica would return [`Applied::Gap`] (or is diverged), it goes out of
+    /// sync and takes the absolute content of the frames it gets, key by key, newest version
+    /// first ([`Applied::Refreshing`], [`StoreInfo::refreshing`]), and is in sync again
+    /// ([`Applied::Ok`]) once its digest equals a frame's. It converges by the writer's rolling
+    /// refresh ([`refresh_flushes`](StoreOptions::refresh_flushes)); frames must carry the
+    /// writer's digest ([`frame_digest`](StoreOptions::frame_digest), on by default) for it to
+    /// know. Out of sync, it serves no deltas or snapshots ([`ErrorKind::Diverged`]).
+    pub fn one_way(mut self, on: bool) -> StoreOptions {
+        self.set_flag(sys::PODSYNC_OPT_ONE_WAY, on);
+        self
+    }
+
     /// The C struct.
     pub fn raw(&self) -> &sys::podsync_store_options {
         &self.raw
@@ -263,7 +322,8 @@ impl StoreOptions {
 
     /// Options from a C struct (its `version` is passed to the library as is: a version-2 struct
     /// gets the library's default limits, whatever its `max_records` and `max_tombstones` hold, and
-    /// an older struct than version 4 format-1 frames, whatever its `frame_format` holds).
+    /// an older struct than version 4 format-1 frames and no rolling refresh, whatever its
+    /// `frame_format`, `refresh_flushes` and `refresh_ms` hold).
     pub fn from_raw(raw: sys::podsync_store_options) -> StoreOptions {
         StoreOptions { raw }
     }
@@ -302,6 +362,12 @@ pub struct StoreInfo {
     pub diverged: bool,
     /// Number of tables in the schema.
     pub table_count: u32,
+    /// A [`one_way`](StoreOptions::one_way) replica out of sync (store info version 2, since
+    /// library 0.5.0): true from its first [`Applied::Refreshing`] until an [`Applied::Ok`] (or a
+    /// snapshot). Meanwhile its records are each some version's, `state_version` is the last
+    /// version it was in sync at, and it serves no deltas or snapshots
+    /// ([`ErrorKind::Diverged`]). Always false for other stores.
+    pub refreshing: bool,
 }
 
 /// Outcome of a successful write.
@@ -359,8 +425,28 @@ pub enum Delta {
 }
 
 /// Outcome of [`Store::apply`] (errors aside).
+///
+/// `#[non_exhaustive]`: the outcomes grow with the library (library 0.5.0 alone added
+/// [`ChunkStaged`](Applied::ChunkStaged), [`ChunkGap`](Applied::ChunkGap) and
+/// [`Refreshing`](Applied::Refreshing), and docs/FORMAT.md reserves more features), so a variant
+/// a later release of this crate adds must not break code that matches on this enum. Match the
+/// variants you act on and give the rest an arm of their own:
+///
+/// ```
+/// use podsync::Applied;
+/// fn next_step(outcome: Applied) -> &'static str {
+///     match outcome {
+///         Applied::Gap { .. } => "ask for a delta since the replica's version",
+///         Applied::ChunkGap => "ask for the snapshot from Store::staging's position",
+///         Applied::Refreshing => "nothing: the writer's rolling refresh brings it back",
+///         _ => "nothing", // Ok, Duplicate, Stale, ChunkStaged, and what later releases add
+///     }
+/// }
+/// assert_eq!(next_step(Applied::Duplicate), "nothing");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[must_use = "Gap means the replica needs a catch-up delta since replica_version, ChunkGap a resumed snapshot"]
+#[non_exhaustive]
 pub enum Applied {
     /// `PODSYNC_OK`: applied.
     Ok,
@@ -385,6 +471,13 @@ pub enum Applied {
     /// to resume from: the producer continues with [`Store::snapshot_resume`] (or, if that
     /// fails with [`ErrorKind::SnapshotExpired`], sends a new snapshot).
     ChunkGap,
+    /// `PODSYNC_REFRESHING` (since library 0.5.0): a [`one_way`](StoreOptions::one_way) replica
+    /// is out of sync ([`StoreInfo::refreshing`]) and took what the frame holds of versions newer
+    /// than its own of each key. It is in sync again ([`Applied::Ok`]) once its digest equals a
+    /// frame's, which the writer's rolling refresh
+    /// ([`refresh_flushes`](StoreOptions::refresh_flushes)) brings about without a request.
+    /// Its version stays the last it was in sync at meanwhile.
+    Refreshing,
 }
 
 impl Applied {
@@ -404,6 +497,7 @@ impl Applied {
             Applied::Stale => sys::PODSYNC_STALE,
             Applied::ChunkStaged => sys::PODSYNC_CHUNK_STAGED,
             Applied::ChunkGap => sys::PODSYNC_CHUNK_GAP,
+            Applied::Refreshing => sys::PODSYNC_REFRESHING,
         }
     }
 }
@@ -598,7 +692,7 @@ impl<R: Role> Store<R> {
     /// which this crate never passes; an error it returned would be passed on.
     pub fn info(&self) -> Result<StoreInfo> {
         let mut raw = sys::PODSYNC_STORE_INFO_INIT;
-        // SAFETY: valid handle; raw is a version-1 info struct.
+        // SAFETY: valid handle; raw is an info struct of this header's version (2).
         let st = unsafe { sys::podsync_store_info_get(self.ptr.as_ptr(), &mut raw) };
         self.check(st)?;
         Ok(StoreInfo {
@@ -613,6 +707,7 @@ impl<R: Role> Store<R> {
             generation: raw.generation,
             diverged: raw.diverged != 0,
             table_count: raw.table_count,
+            refreshing: raw.refreshing != 0,
         })
     }
 
@@ -944,8 +1039,9 @@ impl<R: Role> Store<R> {
     /// # Errors
     ///
     /// [`ErrorKind::VersionAhead`] if `since_version` is newer than the store;
-    /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frame cannot
-    /// be allocated.
+    /// [`ErrorKind::Diverged`] on a diverged replica, and on a [`one_way`](StoreOptions::one_way)
+    /// replica out of sync ([`StoreInfo::refreshing`]); [`ErrorKind::NoMemory`] if the frame
+    /// cannot be allocated.
     pub fn delta_since(&mut self, since_version: u64) -> Result<Delta> {
         self.reap_snapshots();
         let mut n = 0usize;
@@ -971,8 +1067,9 @@ impl<R: Role> Store<R> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Diverged`] on a diverged replica; [`ErrorKind::NoMemory`] if the frames cannot
-    /// be allocated. The outbox is empty after an error.
+    /// [`ErrorKind::Diverged`] on a diverged replica, and on a [`one_way`](StoreOptions::one_way)
+    /// replica out of sync ([`StoreInfo::refreshing`]); [`ErrorKind::NoMemory`] if the frames
+    /// cannot be allocated. The outbox is empty after an error.
     pub fn snapshot(&mut self) -> Result<usize> {
         self.reap_snapshots();
         let mut n = 0usize;
@@ -1237,7 +1334,10 @@ impl Store<Writer> {
     }
 
     /// True if the flush policy says the pending batch should be flushed now
-    /// (`podsync_store_flush_due`). Moves nothing: views stay valid.
+    /// (`podsync_store_flush_due`), or (since library 0.5.0) if a writer with a rolling refresh
+    /// and [`refresh_ms`](StoreOptions::refresh_ms) sent no frame for that long: a
+    /// [`flush`](Store::flush) then sends a refresh-only frame even with nothing pending. Moves
+    /// nothing: views stay valid.
     ///
     /// # Errors
     ///
@@ -1256,6 +1356,13 @@ impl Store<Writer> {
 
     /// Turns the pending batch into frames (`podsync_store_flush`), each advancing the version by
     /// one; returns how many (0 for an empty batch). Read them with [`frames`](Store::frames).
+    ///
+    /// With a rolling refresh ([`refresh_flushes`](StoreOptions::refresh_flushes), since library
+    /// 0.5.0) the last frame also carries the next slice of the state
+    /// ([`FrameInfo::has_slice`](crate::frame::FrameInfo::has_slice)); and when
+    /// [`refresh_ms`](StoreOptions::refresh_ms) passed without a frame, an empty batch gives one
+    /// refresh-only frame: a slice alone, at the current version (its `base_version` equals its
+    /// `state_version`, which does not advance).
     ///
     /// # Errors
     ///
@@ -1322,7 +1429,12 @@ impl Store<Replica> {
     /// snapshot's state in one step ([`Applied::Ok`]), [`Applied::Duplicate`] for a chunk staged
     /// already, [`Applied::ChunkGap`] for one ahead of the expected one (resume from
     /// [`staging`](Store::staging)), [`Applied::Stale`] for a chunk of an older snapshot. Chunk 0
-    /// of a newer snapshot replaces an unfinished one.
+    /// of a newer snapshot replaces an unfinished one. A [`one_way`](StoreOptions::one_way)
+    /// replica (since library 0.5.0) never returns [`Applied::Gap`]: out of sync it takes what
+    /// each frame holds of newer versions and returns [`Applied::Refreshing`] until its digest
+    /// equals a frame's ([`Applied::Ok`]). A synced replica takes a frame's changes and ignores
+    /// its refresh slice; a refresh-only frame at the replica's version is
+    /// [`Applied::Duplicate`].
     ///
     /// # Errors
     ///
@@ -1344,7 +1456,9 @@ impl Store<Replica> {
     ///   [`ErrorKind::NoMemory`];
     /// - divergence: [`ErrorKind::DigestMismatch`] (the frame **was applied**, and the replica's
     ///   digest differs from the writer's: it is now diverged and needs a snapshot),
-    ///   [`ErrorKind::Diverged`] (a delta offered to a diverged replica).
+    ///   [`ErrorKind::Diverged`] (a delta offered to a diverged replica; a
+    ///   [`one_way`](StoreOptions::one_way) replica takes it instead, out of sync:
+    ///   [`Applied::Refreshing`]).
     ///
     /// Every error is counted in [`Metrics::rejects`].
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
@@ -1366,6 +1480,7 @@ impl Store<Replica> {
             sys::PODSYNC_STALE => Ok(Applied::Stale),
             sys::PODSYNC_CHUNK_STAGED => Ok(Applied::ChunkStaged),
             sys::PODSYNC_CHUNK_GAP => Ok(Applied::ChunkGap),
+            sys::PODSYNC_REFRESHING => Ok(Applied::Refreshing),
             other => Err(unexpected("podsync_store_apply", other)),
         }
     }
@@ -1389,7 +1504,8 @@ impl<R: Role> fmt::Debug for Store<R> {
                     .field("digest", &format_args!("{:016x}", i.digest))
                     .field("stream_id", &format_args!("{:016x}", i.stream_id))
                     .field("pending_changes", &i.pending_changes)
-                    .field("diverged", &i.diverged);
+                    .field("diverged", &i.diverged)
+                    .field("refreshing", &i.refreshing);
             }
             Err(e) => {
                 d.field("info", &e);

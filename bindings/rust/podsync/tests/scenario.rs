@@ -504,6 +504,8 @@ impl Sim {
                     self.resume(i);
                 }
             }
+            // No replica here is one-way, and no outcome a later release adds is expected.
+            other => panic!("{}: unexpected {other:?}", self.ctx()),
         }
         if info.is_last_chunk() && got == Applied::Ok {
             self.stats.chunk_switches += 1;
