@@ -129,7 +129,9 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                              from the writer's: the replica is now marked diverged
                                              and needs a snapshot                                 */
 #define PODSYNC_E_DIVERGED           -19  /* replica is diverged: it accepts only a snapshot and
-                                             serves no frames until one heals it                  */
+                                             serves no frames until one heals it; also what a
+                                             PODSYNC_OPT_ONE_WAY replica out of sync answers to
+                                             delta_since and snapshots                            */
 #define PODSYNC_E_VERSION_AHEAD      -20  /* delta_since a version the store has not reached      */
 #define PODSYNC_E_FRAME_TOO_LARGE    -21  /* frame's decoded size exceeds max_decoded_bytes
                                              (since library 0.2.0)                                */
@@ -250,10 +252,15 @@ typedef struct podsync_store podsync_store;
                                            double memory for a late joiner (since 0.5.0)         */
 #define PODSYNC_OPT_ONE_WAY       0x8u  /* replica on a link that cannot ask back: where another
                                            replica would return PODSYNC_GAP (or is diverged) it
-                                           takes the absolute content of the frames it gets, key
-                                           by key, newest version first (PODSYNC_REFRESHING), and
-                                           is back in sync when its digest equals the frame's;
-                                           converges by the writer's rolling refresh (since 0.5.0) */
+                                           goes out of sync (info.refreshing) and takes the
+                                           absolute content of the frames it gets, each key only
+                                           when the frame is newer than what it holds of that key
+                                           (PODSYNC_REFRESHING); it is in sync again (PODSYNC_OK)
+                                           when its digest equals a frame's, so the writer must
+                                           send digests (PODSYNC_OPT_FRAME_DIGEST) and a rolling
+                                           refresh (refresh_flushes). Out of sync it serves no
+                                           deltas or snapshots (PODSYNC_E_DIVERGED). docs/FORMAT.md,
+                                           "Rolling refresh", states the guarantee (since 0.5.0) */
 
 #define PODSYNC_STORE_OPTIONS_VERSION 4
 
@@ -311,9 +318,10 @@ typedef struct podsync_store_options {
     uint32_t refresh_flushes;    /* writer: rolling refresh. 0 = off (the default); R > 0: every
                                     flush also carries the next slice of the whole state, about
                                     records / R of them (at most half of max_frame_bytes), so the
-                                    state is re-sent every R flushes and a PODSYNC_OPT_ONE_WAY
-                                    replica converges without asking back. Turns the XOR
-                                    transform off (slices and changes travel as absolute values) */
+                                    state is re-sent about every R flushes and a
+                                    PODSYNC_OPT_ONE_WAY replica converges without asking back.
+                                    Turns the XOR transform off (slices and changes travel as
+                                    absolute values). Replicas ignore it */
     uint64_t refresh_ms;         /* writer with refresh_flushes: when no frame went out for this
                                     long, podsync_store_flush_due says PODSYNC_FLUSH_DUE and a
                                     flush of an empty batch sends a slice alone. 0 = only with
@@ -367,7 +375,8 @@ PODSYNC_API int32_t podsync_store_delete_many(podsync_store *store, uint32_t tab
    call is not needed. */
 PODSYNC_API int32_t podsync_store_set_time(podsync_store *store, uint64_t now_ms);
 /* PODSYNC_FLUSH_DUE if the policy says the pending batch should be flushed now (limits reached or
-   oldest change older than max_batch_age_ms), else PODSYNC_OK. */
+   oldest change older than max_batch_age_ms), or, with a rolling refresh, when refresh_ms passed
+   without a frame; else PODSYNC_OK. */
 PODSYNC_API int32_t podsync_store_flush_due(podsync_store *store);
 
 /* --- Producing frames. Each of these replaces the store's outbox with new frames (possibly none),
@@ -375,7 +384,10 @@ PODSYNC_API int32_t podsync_store_flush_due(podsync_store *store);
    replica refuses delta_since and snapshot with PODSYNC_E_DIVERGED. */
 
 /* Writer only: turns the pending batch into frames. Each frame advances the writer's version by
-   one. An empty batch produces no frame and leaves the version as it is. */
+   one. An empty batch produces no frame and leaves the version as it is, except with a rolling
+   refresh (refresh_flushes and refresh_ms) once refresh_ms passed without a frame: then it produces
+   one refresh-only frame (a slice of the state at the writer's version, which it does not
+   advance). */
 PODSYNC_API int32_t podsync_store_flush(podsync_store *store, size_t *frame_count_out);
 /* One frame carrying every change since `since_version` (absolute values and deletions), as of the
    last flush (pending writes are not included). Produces no frame if since_version is the current
@@ -399,10 +411,13 @@ PODSYNC_API int32_t podsync_store_frame(const podsync_store *store, size_t index
 
 /* Validates the whole frame, then applies it atomically. size must be exactly the frame's length.
    Returns PODSYNC_OK (applied), PODSYNC_DUPLICATE (already had it), PODSYNC_GAP (the frame's base is
-   ahead: ask for a delta since *version_out), PODSYNC_STALE (an older snapshot), or an error with
-   the state unchanged (PODSYNC_E_DIGEST_MISMATCH excepted: see its definition). A delta is applied
-   when base_version <= replica version < frame version; a snapshot replaces the state. version_out
-   may be NULL; it receives the replica's version after the call. */
+   ahead: ask for a delta since *version_out), PODSYNC_STALE (an older snapshot), for chunks
+   PODSYNC_CHUNK_STAGED and PODSYNC_CHUNK_GAP (see "Chunked snapshots"), for a
+   PODSYNC_OPT_ONE_WAY replica out of sync PODSYNC_REFRESHING (see the flag), or an error with the
+   state unchanged (PODSYNC_E_DIGEST_MISMATCH excepted: see its definition). A delta is applied when
+   base_version <= replica version < frame version; a snapshot replaces the state; a refresh slice
+   riding a frame is ignored by a replica in sync (it describes the state the replica then holds).
+   version_out may be NULL; it receives the replica's version after the call. */
 PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame, size_t size,
                                         uint64_t *version_out);
 
@@ -561,8 +576,9 @@ typedef struct podsync_metrics {
                                      flush: writes - changes flushed */
     /* applying frames (replica) */
     uint64_t frames_applied;      /* frames whose changes were applied: PODSYNC_OK, and
-                                     PODSYNC_E_DIGEST_MISMATCH (applied, then found diverged) */
-    uint64_t records_applied;     /* puts + deletes applied */
+                                     PODSYNC_E_DIGEST_MISMATCH (applied, then found diverged),
+                                     and PODSYNC_REFRESHING (since 0.5.0) */
+    uint64_t records_applied;     /* puts + deletes applied (staged chunks' records included) */
     uint64_t wire_bytes_in;       /* bytes of the frames applied */
     uint64_t duplicates;          /* PODSYNC_DUPLICATE */
     uint64_t gaps;                /* PODSYNC_GAP */

@@ -13,6 +13,9 @@
  *     between chunks, against the target "2 chunks + the records changed meanwhile";
  *   - a fresh fill-in-place replica's RSS growth, against "1.3 x the raw record bytes + 24 B a key".
  *
+ * Last, the bytes per flush of the 1% tick of 100,000 records with and without a rolling refresh
+ * (refresh_flushes = 100), plain and at zstd level 1.
+ *
  * Usage: snapshot_bench [N] [REPS]   (defaults 1000000 and 5). Every figure is the median of REPS.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -305,6 +308,45 @@ int main(int argc, char **argv) {
     printf("snapshot apply (fresh): %.2fx memcpy (%.2f ms; target <= 3x)\n", fr / m, fr / 1e6);
     printf("snapshot apply (fresh, fill in place): %.2fx memcpy (%.2f ms)\n", ip / m, ip / 1e6);
     printf("snapshot apply (switch): %.2fx memcpy (%.2f ms; target <= 4x)\n", sw / m, sw / 1e6);
+    /* The rolling refresh: bytes per flush of the 1% tick of 100,000 entities, with and without a
+       slice of the state in every flush (R = 100), plain and at zstd level 1. */
+    printf("\nrolling refresh, 1%% tick of 100000 records of %d B, 200 flushes:\n", RECORD_SIZE);
+    for (int level = 0; level <= 1; level++) {
+        double per_flush[2] = {0, 0};
+        for (int refresh = 0; refresh <= 1; refresh++) {
+            podsync_store_options o = PODSYNC_STORE_OPTIONS_INIT;
+            o.stream_id = 0x5EED0000C0DEull;
+            o.max_batch_records = 0;
+            o.max_batch_bytes = 0;
+            o.compression_level = level;
+            o.refresh_flushes = refresh ? 100 : 0;
+            podsync_store *rw = NULL;
+            check(podsync_store_create(schema, PODSYNC_ROLE_WRITER, &o, &rw), "podsync_store_create", NULL);
+            size_t m = n < 100000 ? n : 100000;
+            check(podsync_store_put_many(rw, TABLE, keys, recs, m, m * RECORD_SIZE), "put_many", rw);
+            check(podsync_store_flush(rw, &frames), "flush", rw);
+            uint64_t r2 = 99;
+            size_t bytes_out = 0;
+            for (int f = 0; f < 200; f++) {
+                for (size_t i = 0; i < m / 100; i++) {
+                    tick_keys[i] = keys[splitmix64(&r2) % m];
+                    memcpy(tick_buf + i * RECORD_SIZE, recs + (splitmix64(&r2) % m) * RECORD_SIZE, RECORD_SIZE);
+                }
+                check(podsync_store_put_many(rw, TABLE, tick_keys, tick_buf, m / 100, m / 100 * RECORD_SIZE), "put_many", rw);
+                check(podsync_store_flush(rw, &frames), "flush", rw);
+                for (size_t k = 0; k < frames; k++) {
+                    const uint8_t *data;
+                    size_t size;
+                    check(podsync_store_frame(rw, k, &data, &size), "frame", rw);
+                    bytes_out += size;
+                }
+            }
+            per_flush[refresh] = (double)bytes_out / 200;
+            podsync_store_free(rw);
+        }
+        printf("  zstd level %d: %.0f B a flush without refresh, %.0f B with R = 100 (%.2fx; the state is "
+               "re-sent every 100 flushes)\n", level, per_flush[0], per_flush[1], per_flush[1] / per_flush[0]);
+    }
     free(list.data);
     free(list.size);
     free(older.data);
