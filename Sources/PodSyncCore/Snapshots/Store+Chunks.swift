@@ -137,7 +137,7 @@ extension Store {
             let upper: UInt64 = chunk.last || chunk.endTable != section.tableID ? .max : chunk.endKey
             let covered = max(Double(upper) / 18_446_744_073_709_551_616.0, 1.0 / 1_048_576)
             let have = Double(target[t].count &+ section.putCount)
-            var estimate = min(have / covered * 1.05, have * 64 + 65_536)
+            var estimate = min(have / covered, have * 64 + 65_536)
             if options.maxRecords != 0 { estimate = min(estimate, Double(options.maxRecords)) }
             try target[t].reserve(max(Int(estimate) &- target[t].count, section.putCount))
         }
