@@ -535,3 +535,67 @@ func recomputeChecksumV2(_ frame: inout [UInt8]) {
     let sum = frame[16...].withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, $0.count, seed) }
     frame.setU64(8, sum)
 }
+
+@Suite struct ChunkedDeltaTests {
+    @Test func aLargeCatchUpDeltaIsChunkedAndAppliedAtTheLastChunk() throws {
+        let s = try standardSchema()
+        let w = try loadedWriter(s, 2000) { $0.maxFrameBytes = 4096 }
+        let r = try Store.replica(s)
+        try r.applyAll(try w.snapshot().frames)
+        let before = (r.version, r.digest(), r.dump())
+        for k in UInt64(0)..<600 { w.put(tableA, k &* 7919, salt: 3) }
+        for k in UInt64(600)..<700 { w.delete(tableA, k &* 7919) }
+        for k in UInt64(0)..<50 { w.put(tableB, 1 << 50 | k) }
+        _ = try w.flushOK()
+        w.put(tableA, 5, salt: 4)
+        _ = try w.flushOK()
+        let (st, frames) = w.deltaSince(before.0)
+        expectStatus(st, PODSYNC_OK)
+        try #require(frames.count > 3, "a \(frames.count)-frame delta")
+        var total: UInt64 = 0, carried: UInt64 = 0, deletions: UInt64 = 0
+        for (i, f) in frames.enumerated() {
+            #expect(f.count <= 4096)
+            let info = frameInfo(f)
+            #expect(info.flags & PODSYNC_FRAME_CHUNK != 0 && info.flags & PODSYNC_FRAME_RESET == 0 && info.chunk_index == UInt64(i))
+            #expect(info.base_version == before.0 && info.state_version == w.version)
+            if info.chunk_flags & PODSYNC_CHUNK_LAST != 0 { total = info.chunk_record_count }
+            for k in 0..<Int(info.section_count) {
+                var sec = podsync_frame_section()
+                sec.version = UInt32(PODSYNC_FRAME_SECTION_VERSION)
+                expectStatus(withAligned(f) { podsync_frame_section_get($0, $1, k, &sec) }, PODSYNC_OK)
+                carried += sec.put_count + sec.delete_count
+                deletions += sec.delete_count
+            }
+        }
+        #expect(total == carried && deletions > 0, "the last chunk counts \(total) changes, the chunks carry \(carried)")
+        // A replica without the base version: staged, then GAP at the last chunk; nothing changes.
+        let fresh = try Store.replica(s)
+        for (i, f) in frames.enumerated() {
+            expectStatus(fresh.apply(f).status, i == frames.count - 1 ? PODSYNC_GAP : PODSYNC_CHUNK_STAGED, "fresh, chunk \(i)")
+        }
+        #expect(fresh.version == 0 && fresh.count(tableA) == 0)
+        // Lost chunk 1: CHUNK_GAP; the visible state holds until a complete delta arrives.
+        expectStatus(r.apply(frames[0]).status, PODSYNC_CHUNK_STAGED)
+        expectStatus(r.apply(frames[2]).status, PODSYNC_CHUNK_GAP)
+        #expect((r.version, r.digest()) == (before.0, before.1) && r.dump() == before.2)
+        for (i, f) in frames.enumerated() {
+            let want = i == 0 ? PODSYNC_DUPLICATE : (i == frames.count - 1 ? PODSYNC_OK : PODSYNC_CHUNK_STAGED)
+            expectStatus(r.apply(f).status, want, "chunk \(i)")
+        }
+        #expect(r.version == w.version && r.dump() == w.dump() && r.digest() == w.digest())
+        expectStatus(r.apply(frames[1]).status, PODSYNC_DUPLICATE, "a chunk of a delta the replica has")
+        // Compressed chunks too.
+        let wz = try loadedWriter(s, 2000) { $0.maxFrameBytes = 4096; $0.compressionLevel = 1 }
+        let rz = try Store.replica(s)
+        try rz.applyAll(try wz.snapshot().frames)
+        let base = wz.version
+        for k in UInt64(0)..<900 { wz.put(tableA, k &* 7919, salt: 9) }
+        for k in UInt64(900)..<950 { wz.delete(tableA, k &* 7919) }
+        _ = try wz.flushOK()
+        let (stz, fz) = wz.deltaSince(base)
+        expectStatus(stz, PODSYNC_OK)
+        #expect(fz.count > 1)
+        try rz.applyAll(fz)
+        #expect(rz.dump() == wz.dump())
+    }
+}

@@ -419,17 +419,18 @@ static int32_t replica_apply(int r, const uint8_t *data, size_t size, int src, i
     if (is_reset) {
         expect = fi.state_version < R && !fresh ? PODSYNC_STALE : PODSYNC_OK;
         expect_alt = fi.state_version == R && !fresh ? PODSYNC_DUPLICATE : expect;
-        /* The chunks of a chunked snapshot, delivered in order, are staged until the last one. */
-        if ((fi.flags & PODSYNC_FRAME_CHUNK) && !(fi.chunk_flags & PODSYNC_CHUNK_LAST)) {
-            if (expect == PODSYNC_OK) expect = PODSYNC_CHUNK_STAGED;
-            if (expect_alt == PODSYNC_OK) expect_alt = PODSYNC_CHUNK_STAGED;
-        }
     } else if (fi.state_version <= R) {
         expect = expect_alt = PODSYNC_DUPLICATE;
     } else if (fi.base_version > R) {
         expect = expect_alt = PODSYNC_GAP;
     } else {
         expect = expect_alt = PODSYNC_OK;
+    }
+    /* The chunks of a chunked snapshot or catch-up delta, delivered in order, are staged until the
+       last one, which is classified as the whole frame would be. */
+    if ((fi.flags & PODSYNC_FRAME_CHUNK) && !(fi.chunk_flags & PODSYNC_CHUNK_LAST)) {
+        if (expect == PODSYNC_OK || expect == PODSYNC_GAP) expect = PODSYNC_CHUNK_STAGED;
+        if (expect_alt == PODSYNC_OK || expect_alt == PODSYNC_GAP) expect_alt = PODSYNC_CHUNK_STAGED;
     }
 
     uint64_t v = 0xdeadbeef;

@@ -231,11 +231,12 @@ public enum FrameReader {
     static func checkChunkKeys(_ header: FrameHeader, _ sections: [SectionView]) throws(PodSyncError) {
         guard let chunk = header.chunk else { return }
         for s in sections {
-            guard s.deleteCount == 0 else { throw .malformed("a snapshot chunk cannot carry deletions") }
+            // (A RESET frame carries no deletions: step 10.)
             let before = (s.tableID, UInt64(0)) < (chunk.startTable, chunk.startKey)
             let after = !chunk.last && (s.tableID, UInt64.max) >= (chunk.endTable, chunk.endKey)
             guard before || after else { continue }  // the whole table lies inside the range
-            for i in 0..<s.putCount {
+            for i in 0..<(s.putCount &+ s.deleteCount) {
+                // Put keys, then delete keys (they follow each other in the section).
                 let seed = keySeed(table: s.tableID, key: s.putKeys.le(8 * i, as: UInt64.self))
                 if (s.tableID, seed) < (chunk.startTable, chunk.startKey) {
                     throw .malformed("chunk holds a key of table \(s.tableID) before its start")

@@ -158,7 +158,10 @@ enum HeaderV2 {
         if header.isReset {
             guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
         } else if header.chunk != nil {
-            throw PodSyncError(Status.frameFeature, "chunked catch-up deltas are not implemented by this library")
+            // A chunk of a catch-up delta.
+            guard header.stateVersion > header.baseVersion else {
+                throw .malformed("chunked delta base version \(header.baseVersion) is not below its version \(header.stateVersion)")
+            }
         } else if header.slice != nil && header.sectionCount == 0 {
             // A refresh-only frame: a slice without changes, at the writer's version.
             guard header.stateVersion >= header.baseVersion else { throw .malformed("version_delta underflow") }

@@ -3,6 +3,9 @@
 final class Staging {
     let streamID: UInt64
     let snapshotID: UInt64
+    /// A chunked catch-up delta (from `baseVersion`) rather than a snapshot.
+    let isDelta: Bool
+    let baseVersion: UInt64
     let stateVersion: UInt64
     let stateDigest: UInt64
     let hasDigest: Bool
@@ -15,9 +18,14 @@ final class Staging {
     var tables: UnsafeMutablePointer<Table>?
     let tableCount: Int
 
+    /// A chunked delta's deletions, per table (its puts go to `tables`).
+    var deletes: UnsafeMutablePointer<RawVector<UInt64>>?
+
     init(header: FrameHeader, chunk: ChunkRecord, schema: Schema, inPlace: Bool) {
         streamID = header.streamID
         snapshotID = chunk.snapshotID
+        isDelta = !header.isReset
+        baseVersion = header.baseVersion
         stateVersion = header.stateVersion
         stateDigest = header.stateDigest
         hasDigest = header.hasDigest
@@ -27,6 +35,11 @@ final class Staging {
             for (i, table) in schema.tables.enumerated() { (fresh + i).initialize(to: Table(schema: table)) }
             tables = fresh
         }
+        if isDelta {
+            let lists = UnsafeMutablePointer<RawVector<UInt64>>.allocate(capacity: max(tableCount, 1))
+            for i in 0..<tableCount { (lists + i).initialize(to: RawVector<UInt64>()) }
+            deletes = lists
+        }
     }
 
     deinit {
@@ -34,10 +47,15 @@ final class Staging {
             tables.deinitialize(count: tableCount)
             tables.deallocate()
         }
+        if let deletes {
+            deletes.deinitialize(count: tableCount)
+            deletes.deallocate()
+        }
     }
 
     func isPart(of header: FrameHeader, _ chunk: ChunkRecord) -> Bool {
         header.streamID == streamID && chunk.snapshotID == snapshotID && header.stateVersion == stateVersion
+            && header.baseVersion == baseVersion && header.isReset != isDelta
     }
 
     /// Approximate memory of the staged tables (metrics).

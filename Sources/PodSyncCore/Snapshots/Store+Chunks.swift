@@ -36,8 +36,16 @@ extension Store {
 
     /// Classifies and applies one validated chunk. Returns the status of podsync_store_apply.
     mutating func applyChunk(_ header: FrameHeader, _ chunk: ChunkRecord, _ sections: [SectionView], frameBytes: Int) throws(PodSyncError) -> Int32 {
+        if !header.isReset {
+            // A chunk of a catch-up delta: checked like the delta it is part of.
+            if diverged { throw PodSyncError(Status.diverged, "replica diverged from the writer; only a snapshot is accepted") }
+            if bound && header.streamID != streamID {
+                throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID)); apply a snapshot of the new stream")
+            }
+            if bound && header.stateVersion <= version { return Status.duplicate }
+        }
         // 1. Older than (or equal to) what the replica holds of the same stream.
-        if bound && header.streamID == streamID && !diverged {
+        if header.isReset && bound && header.streamID == streamID && !diverged {
             if header.stateVersion < version { return Status.stale }
             if header.stateVersion == version { return Status.duplicate }
         }
@@ -58,7 +66,7 @@ extension Store {
         } else if chunk.index == 0 && (staging == nil || staging!.streamID != header.streamID || header.stateVersion >= staging!.stateVersion) {
             // 3. The first chunk of a newer snapshot: it replaces what was staged.
             dropStaging()
-            let inPlace = options.fillInPlace && !bound && version == 0 && isEmpty
+            let inPlace = header.isReset && options.fillInPlace && !bound && version == 0 && isEmpty
             staging = Staging(header: header, chunk: chunk, schema: schema, inPlace: inPlace)
             wantedChunk = nil
         } else {
@@ -92,7 +100,7 @@ extension Store {
             problem = "chunk \(chunk.index) carries another state digest than the chunks before it"
         } else if chunk.last {
             var puts: UInt64 = 0
-            for section in sections { puts &+= UInt64(section.putCount) }
+            for section in sections { puts &+= UInt64(section.putCount &+ section.deleteCount) }
             if s.records &+ puts != chunk.recordCount {
                 problem = "the last chunk says the snapshot has \(chunk.recordCount) records, the chunks hold \(s.records &+ puts)"
             }
@@ -115,7 +123,7 @@ extension Store {
         if chunk.index == 0 && chunk.last {
             // A one-chunk snapshot: its record count is checked here.
             var puts: UInt64 = 0
-            for section in sections { puts &+= UInt64(section.putCount) }
+            for section in sections { puts &+= UInt64(section.putCount &+ section.deleteCount) }
             if puts != chunk.recordCount {
                 dropStaging()
                 throw chunkMismatch("the only chunk says the snapshot has \(chunk.recordCount) records and holds \(puts)")
@@ -126,6 +134,11 @@ extension Store {
         for section in sections { puts &+= section.putCount }
         if options.maxRecords != 0 && s.records &+ UInt64(puts) > options.maxRecords {
             throw PodSyncError(Status.limit, "the snapshot being staged would hold more than \(options.maxRecords) records, the store's max_records")
+        }
+        for section in sections where section.deleteCount > 0 {
+            guard let lists = s.deletes, lists[section.tableIndex].reserve(lists[section.tableIndex].count &+ section.deleteCount) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate the deletions of a staged delta")
+            }
         }
         for section in sections {
             let t = section.tableIndex
@@ -167,6 +180,9 @@ extension Store {
                 }
                 added &+= recordDigest(table: id, key: key, record: record, size: size)
             }
+            if let lists = s.deletes {
+                for i in 0..<section.deleteCount { lists[t].append(section.deleteKeys.le(8 &* i, as: UInt64.self)) }
+            }
         }
         if chunk.index == 0 && s.tables == nil { generation &+= 1 }
         s.digest &+= added
@@ -174,7 +190,9 @@ extension Store {
             digest &+= added
             generation &+= 1
         }
-        s.records &+= UInt64(puts)
+        var deletes = 0
+        for section in sections { deletes &+= section.deleteCount }
+        s.records &+= UInt64(puts &+ deletes)
         s.nextIndex = chunk.index &+ 1
         s.nextTable = chunk.endTable
         s.nextKey = chunk.endKey
@@ -184,6 +202,7 @@ extension Store {
     /// moved past it meanwhile.
     mutating func switchToStaged(_ s: Staging, _ header: FrameHeader) throws(PodSyncError) -> Int32 {
         staging = nil
+        if s.isDelta { return try commitStagedDelta(s, header) }
         if bound && header.streamID == streamID && !diverged && s.tables != nil {
             if s.stateVersion < version { return Status.stale }
             if s.stateVersion == version { return Status.duplicate }
@@ -210,6 +229,48 @@ extension Store {
         if s.hasDigest && s.stateDigest != digest {
             diverged = true
             throw PodSyncError(Status.digestMismatch, "state digest \(hex(digest)) after snapshot version \(version) differs from the writer's \(hex(s.stateDigest)); the replica needs a snapshot")
+        }
+        return Status.ok
+    }
+
+    /// After the last chunk of a catch-up delta: classified as the delta would be, then applied in
+    /// one step.
+    mutating func commitStagedDelta(_ s: Staging, _ header: FrameHeader) throws(PodSyncError) -> Int32 {
+        if diverged { throw PodSyncError(Status.diverged, "replica diverged from the writer; only a snapshot is accepted") }
+        if bound && header.streamID != streamID {
+            throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID))")
+        }
+        if bound && s.stateVersion <= version { return Status.duplicate }
+        if s.baseVersion > version { return Status.gap }
+        guard let staged = s.tables, let lists = s.deletes else { return Status.gap }
+        var sections: [SectionView] = []
+        for t in 0..<tableCount where staged[t].count > 0 || lists[t].count > 0 {
+            sections.append(SectionView(
+                tableID: schema.tables[t].id, recordSize: staged[t].recordSize, putCount: staged[t].count,
+                deleteCount: lists[t].count, putKeys: UnsafeRawPointer(staged[t].keys.base),
+                deleteKeys: UnsafeRawPointer(lists[t].base), records: UnsafeRawPointer(staged[t].records.base), tableIndex: t))
+        }
+        var deletes = 0
+        for section in sections { deletes &+= section.deleteCount }
+        let keeps = keepsTombstones(for: deletes)
+        try reserveForDelta(sections, keepsTombstones: keeps)
+        if !images.isEmpty {
+            for section in sections { try reserveSaves(table: section.tableIndex, count: section.putCount &+ section.deleteCount) }
+        }
+        if !keeps { forgetAllTombstones(floor: s.stateVersion) }
+        applyDelta(sections, version: s.stateVersion, tombstones: keeps, absentNeedTombstones: s.stateVersion != s.baseVersion &+ 1)
+        metrics.framesApplied &+= 1
+        if header.streamID != 0 {
+            streamID = header.streamID
+            bound = true
+        }
+        sequence = header.sequence
+        version = s.stateVersion
+        generation &+= 1
+        purgeTombstones()
+        if s.hasDigest && s.stateDigest != digest {
+            diverged = true
+            throw PodSyncError(Status.digestMismatch, "state digest \(hex(digest)) after version \(version) differs from the writer's \(hex(s.stateDigest)); the replica needs a snapshot")
         }
         return Status.ok
     }

@@ -375,6 +375,10 @@ extension Store {
         }
         let fields = header(flags: frameFlags, sequence: sequence &+ 1, base: since, state: version, digest: digest)
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
+        if options.maxFrameBytes != 0 && UInt64(length) > options.maxFrameBytes {
+            try chunkedDelta(since: since, collected: collected)
+            return Status.ok
+        }
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte catch-up delta")
         }
