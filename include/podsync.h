@@ -285,9 +285,8 @@ typedef struct podsync_store_options {
                                     0 = no limit (50) */
     uint64_t max_frame_bytes;    /* a flush splits its changes into frames of at most this size
                                     (a frame always holds at least one change); 0 = no limit
-                                    (64 MiB). A snapshot larger than this is cut into chunks of
-                                    at most this size (since 0.5.0); catch-up deltas are single
-                                    frames. */
+                                    (64 MiB). A snapshot or catch-up delta larger than this is
+                                    cut into chunks of at most this size (since 0.5.0). */
     uint64_t tombstone_horizon;  /* deletions are remembered for this many versions, so a delta
                                     since an older version needs a snapshot; 0 = forever (65536) */
     /* since options version 2 (library 0.2.0) */
@@ -390,7 +389,9 @@ PODSYNC_API int32_t podsync_store_flush_due(podsync_store *store);
    advance). */
 PODSYNC_API int32_t podsync_store_flush(podsync_store *store, size_t *frame_count_out);
 /* One frame carrying every change since `since_version` (absolute values and deletions), as of the
-   last flush (pending writes are not included). Produces no frame if since_version is the current
+   last flush (pending writes are not included); when that frame would be larger than
+   max_frame_bytes, the chunks of a chunked delta instead (since 0.5.0; each at most
+   max_frame_bytes, applied by a replica at the last one: see "Chunked snapshots"). Produces no frame if since_version is the current
    version. Returns PODSYNC_SNAPSHOT_REQUIRED (and no frame) if since_version is older than the
    store covers (info.catchup_floor), PODSYNC_E_VERSION_AHEAD if it is newer than the store.
    since_version 0 produces a snapshot. */
@@ -434,7 +435,10 @@ PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame,
 
    A replica given a chunk (podsync_store_apply) stages it beside its state, which it keeps
    serving (reads, digest, delta_since, snapshots) unchanged, and returns PODSYNC_CHUNK_STAGED; the
-   last chunk switches it to the snapshot's state in one step (PODSYNC_OK). Repeated chunks are
+   last chunk switches it to the snapshot's state in one step (PODSYNC_OK). The chunks of a large
+   catch-up delta (podsync_store_delta_since) are staged the same way and applied in one step at
+   the last one, which then answers as the whole delta would (PODSYNC_OK, DUPLICATE or GAP); a lost
+   delta chunk is healed by asking for the delta again. Repeated chunks are
    PODSYNC_DUPLICATE; a chunk ahead of the expected one is PODSYNC_CHUNK_GAP (nothing changes:
    ask the producer for podsync_snapshot_resume() from podsync_store_staging()'s position); a
    chunk that contradicts those staged is PODSYNC_E_CHUNK_MISMATCH (the staging is dropped); chunk 0
