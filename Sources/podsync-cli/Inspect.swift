@@ -35,9 +35,16 @@ struct FrameSummary {
     var isCompressed: Bool { header.codec != FrameLayout.codecNone }
     var isPlain: Bool { header.codec == FrameLayout.codecNone && header.transforms == 0 }
 
-    /// "snapshot at version 20" or "delta 3 -> 4".
+    /// "snapshot at version 20" or "delta 3 -> 4"; "chunk 2 of snapshot at version 20" for a chunk.
     var kind: String {
-        header.isReset ? "snapshot at version \(header.stateVersion)" : "delta \(header.baseVersion) -> \(header.stateVersion)"
+        let whole = header.isReset ? "snapshot at version \(header.stateVersion)" : "delta \(header.baseVersion) -> \(header.stateVersion)"
+        guard let c = header.chunk else { return whole }
+        return "chunk \(c.index)\(c.last ? " (last)" : "") of \(whole)"
+    }
+
+    /// The chunk's or refresh slice's range of positions (table, seed) as text.
+    static func range(_ startTable: UInt32, _ startKey: UInt64, _ last: Bool, _ endTable: UInt32, _ endKey: UInt64) -> String {
+        "(\(startTable), \(hex16(startKey))) to " + (last ? "the end" : "(\(endTable), \(hex16(endKey)))")
     }
 
     func printText(_ out: Output) {
@@ -48,8 +55,15 @@ struct FrameSummary {
         out.line("  format \(h.formatVersion), header \(h.headerLength) bytes, flags \(flags.isEmpty ? "none" : flags.joined(separator: "|")), codec \(codecName(h.codec)), transforms \(transforms.isEmpty ? "none" : transforms.joined(separator: "|"))")
         out.line("  schema \(hex16(h.schemaHash)), stream \(hex16(h.streamID)), sequence \(h.sequence), digest \(h.hasDigest ? hex16(h.stateDigest) : "none")")
         out.line("  payload \(counted(h.payloadLength, "byte")), dictionary \(h.dictionaryID == 0 ? "none" : String(h.dictionaryID))")
-        for s in sections {
-            out.line("  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(s.xor ? " (XOR-ed with the receiver's records)" : "")")
+        if let c = h.chunk {
+            out.line("  chunk \(c.index) of snapshot id \(hex16(c.snapshotID)), positions \(Self.range(c.startTable, c.startKey, c.last, c.endTable, c.endKey))\(c.last ? ", \(counted(c.recordCount, "record")) in all chunks" : "")")
+        }
+        if let r = h.slice {
+            out.line("  refresh slice \(r.index) of pass \(r.pass)\(r.last ? " (last)" : ""), positions \(Self.range(r.startTable, r.startKey, r.last, r.endTable, r.endKey)), \(counted(r.sectionCount, "section"))")
+        }
+        for (i, s) in sections.enumerated() {
+            let slice = i >= h.sectionCount ? " (refresh slice)" : ""
+            out.line("  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(s.xor ? " (XOR-ed with the receiver's records)" : "")\(slice)")
         }
     }
 
@@ -66,10 +80,23 @@ struct FrameSummary {
             ("base_version", .int(h.baseVersion)), ("state_version", .int(h.stateVersion)),
             ("state_digest", h.hasDigest ? .hex(h.stateDigest) : .null),
             ("payload_length", .int(h.payloadLength)), ("dictionary_id", .int(h.dictionaryID)),
-            ("sections", .array(sections.map {
-                .object([("table", .int($0.table)), ("record_size", .int($0.recordSize)),
-                         ("puts", .int($0.puts)), ("deletes", .int($0.deletes)), ("xor", .bool($0.xor))])
+            ("sections", .array(sections.enumerated().map { i, s in
+                .object([("table", .int(s.table)), ("record_size", .int(s.recordSize)),
+                         ("puts", .int(s.puts)), ("deletes", .int(s.deletes)), ("xor", .bool(s.xor)),
+                         ("refresh_slice", .bool(i >= h.sectionCount))])
             })),
+            ("chunk", h.chunk.map { c in
+                .object([("snapshot_id", .hex(c.snapshotID)), ("index", .int(c.index)), ("last", .bool(c.last)),
+                         ("start_table", .int(c.startTable)), ("start_position", .hex(c.startKey)),
+                         ("end_table", c.last ? .null : .int(c.endTable)), ("end_position", c.last ? .null : .hex(c.endKey)),
+                         ("record_count", c.last ? .int(c.recordCount) : .null)])
+            } ?? .null),
+            ("refresh_slice", h.slice.map { r in
+                .object([("pass", .int(r.pass)), ("index", .int(r.index)), ("last", .bool(r.last)),
+                         ("start_table", .int(r.startTable)), ("start_position", .hex(r.startKey)),
+                         ("end_table", r.last ? .null : .int(r.endTable)), ("end_position", r.last ? .null : .hex(r.endKey)),
+                         ("sections", .int(r.sectionCount))])
+            } ?? .null),
         ])
     }
 }

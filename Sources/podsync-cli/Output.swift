@@ -173,7 +173,8 @@ func flagNames(_ flags: UInt32) -> [String] {
     var names: [String] = []
     if flags & FrameLayout.flagReset != 0 { names.append("RESET") }
     if flags & FrameLayout.flagHasDigest != 0 { names.append("HAS_DIGEST") }
-    let unknown = flags & ~(FrameLayout.flagReset | FrameLayout.flagHasDigest)
+    if flags & FrameLayout.flagChunk != 0 { names.append("CHUNK") }
+    let unknown = flags & ~(FrameLayout.flagReset | FrameLayout.flagHasDigest | FrameLayout.flagChunk)
     if unknown != 0 { names.append("0x" + String(unknown, radix: 16)) }
     return names
 }

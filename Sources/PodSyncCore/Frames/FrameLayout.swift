@@ -39,6 +39,8 @@ public enum FrameLayout {
 
     public static let flagReset: UInt32 = 0x1
     public static let flagHasDigest: UInt32 = 0x2
+    /// Format 2: a chunk of a chunked snapshot or delta.
+    public static let flagChunk: UInt32 = 0x4
     static let knownFlags: UInt32 = flagReset | flagHasDigest
 
     public static let codecNone: UInt8 = 0
