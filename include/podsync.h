@@ -460,9 +460,11 @@ typedef struct podsync_chunk_position {
     uint64_t state_version;     /* the version the snapshot describes */
     uint64_t chunk_index;       /* index of the next chunk (0 for the first) */
     uint64_t start_key;
+    uint64_t base_version;      /* 0 for a snapshot; a chunked catch-up delta's base version (a
+                                   delta is not resumed: ask for podsync_store_delta_since again) */
 } podsync_chunk_position;
 
-#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0 }
+#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Starts a chunked snapshot of the store's state (a writer's as of its last flush, a replica's as
    applied). max_chunk_bytes: the largest chunk, 0 for the store's max_frame_bytes; at least
@@ -479,7 +481,8 @@ PODSYNC_API int32_t podsync_snapshot_begin(podsync_store *store, size_t max_chun
    chunks from position->chunk_index, starting at its key, under the same snapshot id. Served when
    a snapshot with that id and version is still alive on this store, or when the store is still
    at that version of that stream; otherwise PODSYNC_E_SNAPSHOT_EXPIRED (the receiver then needs a
-   new snapshot, whose chunk 0 replaces its staging). */
+   new snapshot, whose chunk 0 replaces its staging). The position of a chunked delta
+   (base_version != 0) is always PODSYNC_E_SNAPSHOT_EXPIRED: ask for the delta again. */
 PODSYNC_API int32_t podsync_snapshot_resume(podsync_store *store,
                                             const podsync_chunk_position *position,
                                             size_t max_chunk_bytes, podsync_snapshot **out);
@@ -497,8 +500,9 @@ PODSYNC_API int32_t podsync_snapshot_position(const podsync_snapshot *snapshot,
 PODSYNC_API const char *podsync_snapshot_errmsg(const podsync_snapshot *snapshot);
 PODSYNC_API void podsync_snapshot_free(podsync_snapshot *snapshot);
 
-/* Replica: the chunked snapshot it is staging and the chunk it needs next (to resume after
-   PODSYNC_CHUNK_GAP), or PODSYNC_NOT_FOUND when it stages none. */
+/* Replica: the chunked snapshot (or delta: base_version != 0) it is staging and the chunk it needs
+   next (to resume after PODSYNC_CHUNK_GAP); after a PODSYNC_CHUNK_GAP with nothing staged, chunk 0
+   of that frame; PODSYNC_NOT_FOUND when it stages none. */
 PODSYNC_API int32_t podsync_store_staging(const podsync_store *store,
                                           podsync_chunk_position *position);
 
@@ -599,7 +603,8 @@ typedef struct podsync_metrics {
     uint64_t column_trials;       /* times the encoder re-tested which columns compress */
     uint64_t dictionary_frames;   /* frames produced compressed with a dictionary */
     /* since metrics version 3 (library 0.5.0) */
-    uint64_t chunks_out;          /* snapshot chunks produced (also counted in frames_out) */
+    uint64_t chunks_out;          /* chunks produced, of snapshots and catch-up deltas (also
+                                     counted in frames_out) */
     uint64_t snapshot_bytes_held; /* now: memory held by unfinished chunked snapshots for the
                                      records changed since their version (copy-on-write) */
     uint64_t chunks_staged;       /* PODSYNC_CHUNK_STAGED */

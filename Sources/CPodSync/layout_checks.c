@@ -23,4 +23,4 @@ PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, saved_by_zero_columns) == 904, m
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, dictionary_frames) == 928, metrics_dictionary_frames);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_frame_info, dictionary_id) == 84, frame_info_dictionary_id);
 PODSYNC_STATIC_ASSERT(offsetof(podsync_metrics, rejects) == 136, metrics_rejects);
-PODSYNC_STATIC_ASSERT(sizeof(podsync_chunk_position) == 56, chunk_position_size);
+PODSYNC_STATIC_ASSERT(sizeof(podsync_chunk_position) == 64, chunk_position_size);

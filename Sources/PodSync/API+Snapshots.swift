@@ -42,6 +42,9 @@ public func podsync_snapshot_resume(
     return withStore(store) { (s) throws(PodSyncError) in
         let p = try required(position, "position").pointee
         guard p.version >= 1 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "position.version must be PODSYNC_CHUNK_POSITION_VERSION") }
+        guard p.base_version == 0 else {
+            throw PodSyncError(PODSYNC_E_SNAPSHOT_EXPIRED, "position of a chunked delta (base version \(p.base_version)): a delta is not resumed; ask for delta_since again")
+        }
         guard p.term == 0 else {
             throw PodSyncError(PODSYNC_E_SNAPSHOT_EXPIRED, "term \(p.term) was never written by this library (terms come with failover)")
         }
@@ -82,6 +85,7 @@ func fill(_ out: UnsafeMutablePointer<podsync_chunk_position>, _ p: Store.ChunkP
     out.pointee.state_version = p.stateVersion
     out.pointee.chunk_index = p.chunkIndex
     out.pointee.start_key = p.startKey
+    out.pointee.base_version = p.baseVersion
 }
 
 @c @implementation

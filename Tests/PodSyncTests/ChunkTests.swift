@@ -29,7 +29,7 @@ final class SnapshotCursor {
 
     var position: podsync_chunk_position {
         var p = podsync_chunk_position(version: UInt32(PODSYNC_CHUNK_POSITION_VERSION), start_table: 0, stream_id: 0, term: 0,
-                                       snapshot_id: 0, state_version: 0, chunk_index: 0, start_key: 0)
+                                       snapshot_id: 0, state_version: 0, chunk_index: 0, start_key: 0, base_version: 0)
         expectStatus(podsync_snapshot_position(handle, &p), PODSYNC_OK, "snapshot_position")
         return p
     }
@@ -52,7 +52,7 @@ extension Store {
 
     func staging() -> podsync_chunk_position? {
         var p = podsync_chunk_position(version: UInt32(PODSYNC_CHUNK_POSITION_VERSION), start_table: 0, stream_id: 0, term: 0,
-                                       snapshot_id: 0, state_version: 0, chunk_index: 0, start_key: 0)
+                                       snapshot_id: 0, state_version: 0, chunk_index: 0, start_key: 0, base_version: 0)
         let st = podsync_store_staging(handle, &p)
         if st == PODSYNC_NOT_FOUND { return nil }
         expectStatus(st, PODSYNC_OK, "store_staging")
@@ -584,6 +584,14 @@ func recomputeChecksumV2(_ frame: inout [UInt8]) {
         }
         #expect(r.version == w.version && r.dump() == w.dump() && r.digest() == w.digest())
         expectStatus(r.apply(frames[1]).status, PODSYNC_DUPLICATE, "a chunk of a delta the replica has")
+        // A staged delta's position names its base; a producer does not resume deltas.
+        let lagging = try Store.replica(s)
+        expectStatus(lagging.apply(frames[0]).status, PODSYNC_CHUNK_STAGED)
+        let p = try #require(lagging.staging())
+        #expect(p.base_version == before.0 && p.chunk_index == 1)
+        let (rs, cursor) = w.resumeSnapshot(p, 4096)
+        expectStatus(rs, PODSYNC_E_SNAPSHOT_EXPIRED, "resume of a delta's position")
+        #expect(cursor == nil)
         // Compressed chunks too.
         let wz = try loadedWriter(s, 2000) { $0.maxFrameBytes = 4096; $0.compressionLevel = 1 }
         let rz = try Store.replica(s)

@@ -8,7 +8,7 @@
  *     different versions: the older one's chunks are STALE), then the switch;
  *   - a LAST chunk without the others (CHUNK_GAP; staging() names chunk 0 of that snapshot);
  *   - chunks of a snapshot older than (or as old as) the replica (STALE, DUPLICATE), also while a
- *     newer snapshot is staged and deltas move the replica past it (the staging is kept);
+ *     newer snapshot is staged and one-frame deltas move the replica past it (the staging is kept);
  *   - a chunk whose range overlaps the chunks staged, or leaves a hole, produced through the API
  *     (podsync_snapshot_resume with the right chunk_index and a start position before or after the
  *     expected one): E_CHUNK_MISMATCH, staging dropped (a fill-in-place replica goes back to empty);
@@ -32,7 +32,23 @@
  *   - a late chunk of a first cut after a resume cut the snapshot anew with other boundaries
  *     (allowed by docs/FORMAT.md, "Resume"): E_CHUNK_MISMATCH, staging dropped;
  *   - stores of 0 to 400 records in chunks of 512 to 2048 bytes: every chunk but the LAST holds a
- *     record (docs/FORMAT.md), the chunks hold every record once, and a replica switches.
+ *     record (docs/FORMAT.md), the chunks hold every record once, and a replica switches;
+ *   chunked catch-up deltas (podsync_store_delta_since whose frame would pass max_frame_bytes):
+ *   - their chunks: CHUNK without RESET, base = the since version, consecutive ranges, at most
+ *     max_frame_bytes (PODSYNC_MIN_CHUNK_BYTES when that is smaller), a change in every chunk but
+ *     maybe the LAST, whose count is the puts + deletes of all, a fresh id per call;
+ *   - delta and snapshot chunks on one replica: chunk 0 of either, at least as new as the staging,
+ *     replaces it (a fill in place goes back to empty); an older one's chunks are STALE; another
+ *     delta of the same version replaces the staged one; the LAST applies the staged delta in one
+ *     step; afterwards its chunks are DUPLICATE;
+ *   - a delta's LAST on a replica without its base (or following no stream): GAP, nothing changed,
+ *     the staging gone; a replica past the base applies it; chunks of a delta at the replica's
+ *     version are DUPLICATE;
+ *   - a lost delta chunk: CHUNK_GAP; what podsync_snapshot_resume makes of staging()'s position; a
+ *     new delta_since replaces the staging;
+ *   - a forged record count or digest (E_CHUNK_MISMATCH, staging dropped), a delete key before the
+ *     chunk's start or at its end (E_FRAME_MALFORMED, also from podsync_frame_validate);
+ *   - a delta chunk on a diverged replica (E_DIVERGED), of another stream (E_STREAM_MISMATCH).
  *
  * The checksum of a format-2 frame (docs/FORMAT.md, "Header") is recomputed here with libxxhash:
  * XXH3_64bits_withSeed(frame + 16, length - 16, seed = bytes 0..7 read as a little-endian u64),
@@ -605,11 +621,28 @@ static void case_last_alone(void) {
     end_case(NULL);
 }
 
+/* The one frame of a catch-up delta small enough for max_frame_bytes (a larger one comes as chunks:
+   case_chunked_delta). */
+static void one_frame_delta(int line, podsync_store *w, uint64_t since, const uint8_t **f, size_t *fsize) {
+    size_t n = 0;
+    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+    int good = podsync_store_delta_since(w, since, &n) == PODSYNC_OK && n == 1 &&
+               podsync_store_frame(w, 0, f, fsize) == PODSYNC_OK && podsync_frame_validate(*f, *fsize, &fi) == PODSYNC_OK &&
+               !(fi.flags & (PODSYNC_FRAME_CHUNK | PODSYNC_FRAME_RESET)) && fi.base_version == since && *fsize <= 4096;
+    if (good) {
+        g_passed++;
+    } else {
+        g_failed++;
+        fail_report(line, "delta_since(%" PRIu64 "): %zu frame(s), flags 0x%x, %zu bytes: expected one frame of at most "
+                    "4096 bytes", since, n, fi.flags, *fsize);
+    }
+}
+
 static void case_older(void) {
-    begin_case("chunks of a snapshot older than the replica; the staging kept while deltas pass it");
+    begin_case("chunks of a snapshot older than the replica; the staging kept while one-frame deltas pass it");
     chunkset *A = snapshot_of(g_w, 4096);
     uint64_t va = A->version;
-    writer_tick(g_w, 200);
+    writer_tick(g_w, 15); /* small: the deltas below fit in one frame */
     chunkset *C = snapshot_of(g_w, 4096);
     podsync_store *r = new_replica();
     APPLY_ALL(r, C);
@@ -622,16 +655,14 @@ static void case_older(void) {
     /* a replica at A's version stages D (two versions later); deltas bring it to D's version and past */
     podsync_store *q = new_replica();
     APPLY_ALL(q, A);
-    writer_tick(g_w, 150);
+    writer_tick(g_w, 15);
     chunkset *D = snapshot_of(g_w, 4096);
     uint64_t vd = D->version;
     STAGE(q, D, 0, 3);
     STAGING_AT("staged D0..D2", q, D, 3);
-    size_t n = 0;
     const uint8_t *f = NULL;
     size_t fsize = 0;
-    EXPECT_ST("delta_since(A)", podsync_store_delta_since(g_w, va, &n), PODSYNC_OK);
-    EXPECT_ST("frame", podsync_store_frame(g_w, 0, &f, &fsize), PODSYNC_OK);
+    one_frame_delta(__LINE__, g_w, va, &f, &fsize);
     vis before = capture(q);
     uint64_t v = 0;
     EXPECT_ST("catch-up delta to D's version while D is staged", podsync_store_apply(q, f, fsize, &v), PODSYNC_OK);
@@ -640,9 +671,8 @@ static void case_older(void) {
           v, vd, staging_equal(&before, &after) ? "kept" : "changed");
     APPLY_CHUNK("D3 with the replica at D's version", q, D, 3, PODSYNC_DUPLICATE, KEEP_ALL);
     APPLY_CHUNK("D's LAST", q, D, D->n - 1, PODSYNC_DUPLICATE, KEEP_ALL);
-    writer_tick(g_w, 50);
-    EXPECT_ST("delta_since(D)", podsync_store_delta_since(g_w, vd, &n), PODSYNC_OK);
-    EXPECT_ST("frame", podsync_store_frame(g_w, 0, &f, &fsize), PODSYNC_OK);
+    writer_tick(g_w, 15);
+    one_frame_delta(__LINE__, g_w, vd, &f, &fsize);
     EXPECT_ST("delta past D", podsync_store_apply(q, f, fsize, &v), PODSYNC_OK);
     APPLY_CHUNK("D3 with the replica past D", q, D, 3, PODSYNC_STALE, KEEP_ALL);
     APPLY_CHUNK("D0 with the replica past D", q, D, 0, PODSYNC_STALE, KEEP_ALL);
@@ -1375,6 +1405,516 @@ static void case_outlives_store(void) {
     end_case(NULL);
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Chunked catch-up deltas (docs/FORMAT.md, "Chunked snapshots and deltas")                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* seed(t, k) (docs/FORMAT.md, "State digest"): a chunk's range is one of (table id, seed). */
+static uint64_t key_seed(uint32_t table_id, uint64_t key) {
+    uint64_t x = key ^ ((uint64_t)table_id * 0x9E3779B97F4A7C15ull);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+static int pos_less(uint32_t t1, uint64_t k1, uint32_t t2, uint64_t k2) { return t1 < t2 || (t1 == t2 && k1 < k2); }
+
+/* The frames podsync_store_delta_since(since) puts into s's outbox, copied. */
+static chunkset *delta_of(podsync_store *s, uint64_t since) {
+    chunkset *cs = calloc(1, sizeof *cs);
+    size_t n = 0;
+    if (!cs || podsync_store_delta_since(s, since, &n) != PODSYNC_OK || n > MAX_CHUNKS) die("delta_since");
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *d = NULL;
+        size_t sz = 0;
+        if (podsync_store_frame(s, i, &d, &sz) != PODSYNC_OK) die("store_frame");
+        cs->data[i] = xalloc64(sz);
+        memcpy(cs->data[i], d, sz);
+        cs->size[i] = sz;
+        podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+        if (podsync_frame_validate(d, sz, &fi) != PODSYNC_OK) die("delta frame does not validate");
+        cs->info[i] = fi;
+        cs->id = fi.snapshot_id;
+        cs->version = fi.state_version;
+        cs->n++;
+    }
+    return cs;
+}
+
+/* Puts and deletes of chunk i (a plain frame). */
+static void chunk_changes(const chunkset *cs, size_t i, uint64_t *puts, uint64_t *deletes) {
+    *puts = *deletes = 0;
+    for (uint32_t j = 0; j < cs->info[i].section_count; j++) {
+        podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
+        if (podsync_frame_section_get(cs->data[i], cs->size[i], j, &sec) != PODSYNC_OK) die("section_get");
+        *puts += sec.put_count;
+        *deletes += sec.delete_count;
+    }
+}
+
+/* Deletes about n existing records (spread over the tables), without flushing. */
+static void delete_some(podsync_store *w, size_t n) {
+    for (int t = 0; t < NT; t++) {
+        const void *records = NULL;
+        const uint64_t *keys = NULL;
+        size_t count = 0;
+        if (podsync_store_table(w, TID[t], &records, &keys, &count) != PODSYNC_OK) die("store_table");
+        size_t want = n / NT, step = want ? count / want : 0;
+        uint64_t *copy = malloc((want + 1) * 8);
+        size_t k = 0;
+        if (!copy) die("out of memory");
+        for (size_t i = 0; step && i < count && k < want; i += step) copy[k++] = keys[i];
+        for (size_t i = 0; i < k; i++) {
+            int32_t st = podsync_store_delete(w, TID[t], copy[i]);
+            if (st != PODSYNC_OK && st != PODSYNC_FLUSH_DUE) die("delete");
+        }
+        free(copy);
+    }
+}
+
+/* The chunks of a chunked delta as include/podsync.h and FORMAT.md describe them. */
+static void check_delta_chunks(int line, const char *what, const chunkset *X, uint64_t since, uint64_t version,
+                               size_t limit, uint64_t *deletes_out) {
+    uint64_t changes = 0, deletes = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < X->n; i++) {
+        const podsync_frame_info *fi = &X->info[i];
+        int last = is_last(X, i);
+        uint64_t p = 0, d = 0;
+        chunk_changes(X, i, &p, &d);
+        changes += p + d;
+        deletes += d;
+        int good = fi->format_version == 2 && fi->flags == (PODSYNC_FRAME_CHUNK | PODSYNC_FRAME_HAS_DIGEST) &&
+                   fi->base_version == since && fi->state_version == version && fi->snapshot_id == X->id &&
+                   X->id != 0 && fi->stream_id == STREAM && fi->chunk_index == i && last == (i + 1 == X->n) &&
+                   X->size[i] <= limit && (p + d > 0 || last) &&
+                   fi->chunk_start_table == (i ? X->info[i - 1].chunk_end_table : 0u) &&
+                   fi->chunk_start_key == (i ? X->info[i - 1].chunk_end_key : 0u) &&
+                   (last || pos_less(fi->chunk_start_table, fi->chunk_start_key, fi->chunk_end_table, fi->chunk_end_key));
+        if (!good && bad++ < 3)
+            fail_report(line, "%s: chunk %zu of %zu: format %u flags 0x%x %" PRIu64 " -> %" PRIu64 " (expected %" PRIu64
+                        " -> %" PRIu64 ") id %016" PRIx64 " index %" PRIu64 " %zu bytes (limit %zu) %" PRIu64 " puts %"
+                        PRIu64 " deletes, from (%u, %016" PRIx64 ") to (%u, %016" PRIx64 ")", what, i, X->n,
+                        fi->format_version, fi->flags, fi->base_version, fi->state_version, since, version,
+                        fi->snapshot_id, fi->chunk_index, X->size[i], limit, p, d, fi->chunk_start_table,
+                        fi->chunk_start_key, fi->chunk_end_table, fi->chunk_end_key);
+    }
+    if (X->n && X->info[X->n - 1].chunk_record_count != changes && bad++ < 3)
+        fail_report(line, "%s: the LAST chunk counts %" PRIu64 " changes, the chunks hold %" PRIu64, what,
+                    X->info[X->n - 1].chunk_record_count, changes);
+    if (bad) g_failed++;
+    else g_passed++;
+    if (deletes_out) *deletes_out = deletes;
+}
+
+/* Replaces the LAST chunk's record count with another of the same LEB128 size (checksum recomputed). */
+static uint8_t *forged_count(const chunkset *cs) {
+    size_t last = cs->n - 1;
+    uint8_t *f = copy_frame(cs, last);
+    hdr h = parse_header(f, cs->size[last]);
+    if (!h.count_at) die("no record_count in the LAST chunk");
+    uint64_t forged = h.record_count + 1;
+    if (leb_size(forged) != h.count_len) forged = h.record_count - 1;
+    write_leb(f + h.count_at, forged);
+    refresh_checksum(f, cs->size[last]);
+    return f;
+}
+
+/* Versions vo < va < vm < vd of g_w: snapshots O, A, M, D; chunked deltas Xm (va -> vm), X and Y
+   (va -> vd, two calls: two ids), Z (vo -> vd). */
+typedef struct dset {
+    chunkset *O, *A, *M, *D, *Xm, *X, *Y, *Z;
+} dset;
+
+static dset make_dset(void) {
+    dset s;
+    s.O = snapshot_of(g_w, 4096);
+    writer_tick(g_w, 100);
+    s.A = snapshot_of(g_w, 4096);
+    delete_some(g_w, 60);
+    writer_tick(g_w, 300);
+    s.M = snapshot_of(g_w, 4096);
+    s.Xm = delta_of(g_w, s.A->version);
+    delete_some(g_w, 60);
+    writer_tick(g_w, 300);
+    s.D = snapshot_of(g_w, 4096);
+    s.X = delta_of(g_w, s.A->version);
+    s.Y = delta_of(g_w, s.A->version);
+    s.Z = delta_of(g_w, s.O->version);
+    return s;
+}
+
+static void free_dset(dset *s) {
+    chunkset **all[] = {&s->O, &s->A, &s->M, &s->D, &s->Xm, &s->X, &s->Y, &s->Z};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free_chunks(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+/* A replica at the version of snapshot S. */
+static podsync_store *replica_at(const chunkset *S) {
+    podsync_store *r = new_replica();
+    APPLY_ALL(r, S);
+    return r;
+}
+
+static void case_delta_chunks(dset *s) {
+    begin_case("a catch-up delta larger than max_frame_bytes comes as chunks");
+    uint64_t deletes = 0;
+    check_delta_chunks(__LINE__, "X", s->X, s->A->version, s->D->version, 4096, &deletes);
+    check_delta_chunks(__LINE__, "Y", s->Y, s->A->version, s->D->version, 4096, NULL);
+    check_delta_chunks(__LINE__, "Xm", s->Xm, s->A->version, s->M->version, 4096, NULL);
+    check_delta_chunks(__LINE__, "Z", s->Z, s->O->version, s->D->version, 4096, NULL);
+    CHECK(s->X->n >= 6 && s->Xm->n >= 3 && deletes > 0 && s->Y->n == s->X->n && s->X->id != s->Y->id &&
+              s->X->info[s->X->n - 1].chunk_record_count == s->Y->info[s->Y->n - 1].chunk_record_count,
+          "X: %zu chunks, %" PRIu64 " deletes; Y: %zu chunks; ids %016" PRIx64 " %016" PRIx64, s->X->n, deletes,
+          s->Y->n, s->X->id, s->Y->id);
+    /* max_frame_bytes below PODSYNC_MIN_CHUNK_BYTES: chunks of at most PODSYNC_MIN_CHUNK_BYTES */
+    podsync_store_options o = PODSYNC_STORE_OPTIONS_INIT;
+    o.flags = PODSYNC_OPT_FRAME_DIGEST;
+    o.stream_id = STREAM;
+    o.max_frame_bytes = 200;
+    podsync_store *w = NULL;
+    if (podsync_store_create(g_schema, PODSYNC_ROLE_WRITER, &o, &w) != PODSYNC_OK) die("store_create");
+    writer_tick(w, 40);
+    podsync_store *r = new_replica();
+    size_t n = 0;
+    EXPECT_ST("snapshot", podsync_store_snapshot(w, &n), PODSYNC_OK);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *d = NULL;
+        size_t sz = 0;
+        uint64_t v = 0;
+        podsync_store_frame(w, i, &d, &sz);
+        podsync_store_apply(r, d, sz, &v);
+    }
+    uint64_t since = capture(w).version;
+    writer_tick(w, 60);
+    chunkset *S = delta_of(w, since);
+    size_t over = 0, over_min = 0;
+    for (size_t i = 0; i < S->n; i++) {
+        over += S->size[i] > 200;
+        over_min += S->size[i] > PODSYNC_MIN_CHUNK_BYTES;
+    }
+    check_delta_chunks(__LINE__, "max_frame_bytes 200", S, since, capture(w).version, PODSYNC_MIN_CHUNK_BYTES, NULL);
+    CHECK(S->n > 2 && over > 0 && over_min == 0, "max_frame_bytes 200: %zu chunks, %zu above 200 bytes, %zu above %d",
+          S->n, over, over_min, PODSYNC_MIN_CHUNK_BYTES);
+    APPLY_ALL(r, S);
+    SAME_RECORDS("after the chunks of at most 512 bytes", r, w);
+    char detail[200];
+    snprintf(detail, sizeof detail, "X %" PRIu64 " -> %" PRIu64 ": %zu chunks, %" PRIu64 " changes (%" PRIu64
+             " deletes); at max_frame_bytes 200: %zu chunks", s->A->version, s->D->version, s->X->n,
+             s->X->info[s->X->n - 1].chunk_record_count, deletes, S->n);
+    free_chunks(S);
+    podsync_store_free(r);
+    podsync_store_free(w);
+    end_case(detail);
+}
+
+static void case_delta_and_snapshot(dset *s) {
+    begin_case("delta chunks and snapshot chunks on one replica: chunk 0 of the one at least as new replaces the staging");
+    chunkset *X = s->X, *Y = s->Y, *D = s->D, *M = s->M, *Xm = s->Xm;
+    size_t n = X->n;
+    podsync_store *q = replica_at(s->A);
+    STAGE(q, D, 0, 2);
+    STAGING_AT("D0, D1 staged", q, D, 2);
+    APPLY_CHUNK("X0 (a delta as new as the staged snapshot: replaces it)", q, X, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    STAGING_AT("X staged", q, X, 1);
+    APPLY_CHUNK("D2 (D no longer staged; as new as X)", q, D, 2, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    APPLY_CHUNK("M0 (a snapshot older than the staged delta)", q, M, 0, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("M1", q, M, 1, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("Xm0 (a delta older than the staged one)", q, Xm, 0, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("Xm's LAST", q, Xm, Xm->n - 1, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("D0 (a snapshot as new as the staged delta: replaces it)", q, D, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    STAGING_AT("D staged again", q, D, 1);
+    APPLY_CHUNK("X1 (X no longer staged)", q, X, 1, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    APPLY_CHUNK("X0 again (replaces D)", q, X, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    APPLY_CHUNK("Y0 (another delta of that version and base: replaces X)", q, Y, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    STAGING_AT("Y staged", q, Y, 1);
+    APPLY_CHUNK("X1 (X no longer staged)", q, X, 1, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    APPLY_CHUNK("X0 again (replaces Y)", q, X, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    STAGE(q, X, 1, n - 1);
+    STAGING_AT("X staged up to its LAST", q, X, n - 1);
+    APPLY_CHUNK("X1 again", q, X, 1, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_CHUNK("Y's LAST (Y not staged)", q, Y, Y->n - 1, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    APPLY_CHUNK("D's LAST (D not staged)", q, D, D->n - 1, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    vis v = capture(q);
+    CHECK(v.version == s->A->version, "the replica moved to %" PRIu64 " before X's LAST", v.version);
+    APPLY_CHUNK("X's LAST: the staged delta applies in one step", q, X, n - 1, PODSYNC_OK, 0);
+    SAME_RECORDS("after X", q, g_w);
+    STAGING_IS("after X: nothing staged", q, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    APPLY_CHUNK("X0 after X (DUPLICATE: the replica is at its version)", q, X, 0, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_CHUNK("X's LAST again", q, X, n - 1, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_CHUNK("Y0 after X", q, Y, 0, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_CHUNK("Xm0 after X (older)", q, Xm, 0, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_CHUNK("D0 after X (rule 1: the replica's version)", q, D, 0, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_CHUNK("M0 after X (rule 1: older)", q, M, 0, PODSYNC_STALE, KEEP_ALL);
+    STAGING_IS("still nothing staged", q, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    podsync_store_free(q);
+
+    /* a newer delta replaces a staged snapshot; the snapshot's chunks are then STALE */
+    q = replica_at(s->A);
+    STAGE(q, M, 0, 3);
+    APPLY_CHUNK("X0 (newer than the staged M)", q, X, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    APPLY_CHUNK("M3 (older than the staged X)", q, M, 3, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("M0 (older than the staged X)", q, M, 0, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("X1", q, X, 1, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    /* and a newer snapshot replaces a staged delta: the delta's chunks are then STALE */
+    podsync_store *q2 = replica_at(s->A);
+    STAGE(q2, Xm, 0, 2);
+    APPLY_CHUNK("D0 (newer than the staged Xm)", q2, D, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    APPLY_CHUNK("Xm2 (older than the staged D)", q2, Xm, 2, PODSYNC_STALE, KEEP_ALL);
+    APPLY_CHUNK("Xm0 (older than the staged D)", q2, Xm, 0, PODSYNC_STALE, KEEP_ALL);
+    STAGING_AT("D staged", q2, D, 1);
+    STAGE(q2, D, 1, D->n - 1);
+    APPLY_CHUNK("D's LAST: the switch", q2, D, D->n - 1, PODSYNC_OK, 0);
+    SAME_RECORDS("after D", q2, g_w);
+    STAGE(q, X, 2, n - 1);
+    APPLY_CHUNK("X's LAST", q, X, n - 1, PODSYNC_OK, 0);
+    SAME_RECORDS("after X", q, g_w);
+    podsync_store_free(q);
+    podsync_store_free(q2);
+    end_case(NULL);
+}
+
+static void case_delta_base(dset *s) {
+    begin_case("a chunked delta on a replica without its base: staged, GAP at the LAST, nothing changed");
+    chunkset *X = s->X;
+    podsync_store *q = replica_at(s->O); /* vo < va, X's base */
+    STAGE(q, X, 0, X->n - 1);
+    APPLY_CHUNK("X's LAST, the replica before its base", q, X, X->n - 1, PODSYNC_GAP, KEEP_VISIBLE);
+    STAGING_IS("the staged delta is gone", q, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    vis v = capture(q);
+    CHECK(v.version == s->O->version, "after the GAP: version %" PRIu64 ", expected %" PRIu64, v.version, s->O->version);
+    APPLY_CHUNK("X1 after the GAP (nothing staged)", q, X, 1, PODSYNC_CHUNK_GAP, KEEP_VISIBLE);
+    STAGING_IS("wants chunk 0 of X", q, PODSYNC_OK, X->id, X->version, 0, 0, 0);
+    /* the delta from the replica's own version applies */
+    APPLY_ALL(q, s->Z);
+    SAME_RECORDS("after Z", q, g_w);
+    podsync_store_free(q);
+
+    /* a replica that follows no stream: GAP too, and it stays empty */
+    q = new_replica();
+    STAGE(q, X, 0, X->n - 1);
+    APPLY_CHUNK("X's LAST on an empty replica", q, X, X->n - 1, PODSYNC_GAP, KEEP_VISIBLE);
+    v = capture(q);
+    CHECK(v.version == 0 && v.stream == 0 && v.count[0] + v.count[1] + v.count[2] == 0,
+          "an empty replica after a delta's GAP: version %" PRIu64 ", %zu records", v.version,
+          v.count[0] + v.count[1] + v.count[2]);
+    STAGING_IS("nothing staged", q, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    podsync_store_free(q);
+    /* filling in place: a delta's chunk 0 replaces the fill (the tables go back to empty) */
+    q = new_store(PODSYNC_ROLE_REPLICA, PODSYNC_OPT_FILL_IN_PLACE, 0, NULL);
+    STAGE_IN_PLACE(q, s->D, 0, 2);
+    APPLY_CHUNK("X0 on a replica filling in place with D", q, X, 0, PODSYNC_CHUNK_STAGED, 0);
+    v = capture(q);
+    CHECK(v.version == 0 && v.digest == 0 && v.count[0] + v.count[1] + v.count[2] == 0,
+          "the fill in place not removed: %zu records", v.count[0] + v.count[1] + v.count[2]);
+    STAGING_AT("X staged", q, X, 1);
+    podsync_store_free(q);
+
+    /* a replica past the base (at M, between va and vd) applies X; Xm is DUPLICATE there */
+    q = replica_at(s->M);
+    for (size_t i = 0; i < s->Xm->n; i++) APPLY_CHUNK("Xm on a replica at its version", q, s->Xm, i, PODSYNC_DUPLICATE, KEEP_ALL);
+    APPLY_ALL(q, X);
+    SAME_RECORDS("X applied past its base", q, g_w);
+    podsync_store_free(q);
+    end_case(NULL);
+}
+
+static void case_delta_lost_chunk(dset *s) {
+    begin_case("a lost delta chunk: CHUNK_GAP; no resume for a delta: a new delta_since replaces the staging");
+    chunkset *X = s->X, *Y = s->Y;
+    podsync_store *q = replica_at(s->A);
+    STAGE(q, X, 0, 2);
+    APPLY_CHUNK("X3 (X2 lost)", q, X, 3, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    STAGING_AT("staging() names X2", q, X, 2);
+    APPLY_CHUNK("X4", q, X, 4, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    /* what podsync_snapshot_resume makes of that position: the writer is still at X's version, so
+       it serves chunks of a SNAPSHOT under X's id, which cannot continue the staged delta */
+    podsync_chunk_position p = PODSYNC_CHUNK_POSITION_INIT;
+    EXPECT_ST("staging", podsync_store_staging(q, &p), PODSYNC_OK);
+    podsync_snapshot *h = NULL;
+    int32_t rst = podsync_snapshot_resume(g_w, &p, 4096, &h);
+    char detail[240];
+    if (rst == PODSYNC_OK) {
+        chunkset *R = calloc(1, sizeof *R);
+        if (!R) die("out of memory");
+        take_chunks(R, h, 1);
+        podsync_snapshot_free(h);
+        CHECK(R->n == 1 && (R->info[0].flags & PODSYNC_FRAME_RESET) && R->info[0].snapshot_id == X->id &&
+                  R->info[0].chunk_index == 2,
+              "resume at a delta's position: %zu chunk(s), flags 0x%x", R->n, R->n ? R->info[0].flags : 0);
+        APPLY_CHUNK("the resumed (snapshot) chunk 2 under X's id", q, R, 0, PODSYNC_CHUNK_GAP, KEEP_ALL);
+        snprintf(detail, sizeof detail, "podsync_snapshot_resume at the staged delta's position: served as snapshot "
+                 "chunk %" PRIu64 " (RESET) under its id, CHUNK_GAP there", R->info[0].chunk_index);
+        free_chunks(R);
+    } else {
+        CHECK(h == NULL, "a failed resume left *out set");
+        snprintf(detail, sizeof detail, "podsync_snapshot_resume at the staged delta's position: %s",
+                 podsync_status_name(rst));
+    }
+    APPLY_CHUNK("Y0 (asked again: replaces X)", q, Y, 0, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+    STAGING_AT("Y staged", q, Y, 1);
+    APPLY_CHUNK("X2 late (X no longer staged)", q, X, 2, PODSYNC_CHUNK_GAP, KEEP_ALL);
+    STAGE(q, Y, 1, Y->n - 1);
+    APPLY_CHUNK("Y's LAST", q, Y, Y->n - 1, PODSYNC_OK, 0);
+    SAME_RECORDS("after Y", q, g_w);
+    APPLY_CHUNK("X2 after Y (its version: DUPLICATE)", q, X, 2, PODSYNC_DUPLICATE, KEEP_ALL);
+    podsync_metrics m;
+    memset(&m, 0, sizeof m);
+    m.version = PODSYNC_METRICS_VERSION;
+    EXPECT_ST("metrics", podsync_store_metrics(q, &m), PODSYNC_OK);
+    CHECK(m.staging_bytes_held == 0, "staging_bytes_held %" PRIu64 " after the switch", m.staging_bytes_held);
+    podsync_store_free(q);
+    end_case(detail);
+}
+
+static void case_delta_forged(dset *s) {
+    begin_case("a chunked delta with a forged record count, a forged digest, a delete key outside its range");
+    chunkset *X = s->X;
+    size_t last = X->n - 1;
+    podsync_store *q = replica_at(s->A);
+    uint8_t *f = forged_count(X);
+    podsync_frame_info fi = PODSYNC_FRAME_INFO_INIT;
+    EXPECT_ST("the forged LAST validates (a count is not checkable alone)", podsync_frame_validate(f, X->size[last], &fi),
+              PODSYNC_OK);
+    STAGE(q, X, 0, last);
+    APPLY("X's LAST with a forged record count", q, f, X->size[last], PODSYNC_E_CHUNK_MISMATCH, KEEP_VISIBLE);
+    STAGING_IS("after the forged count: nothing staged", q, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    APPLY_CHUNK("the true LAST now (nothing staged)", q, X, last, PODSYNC_CHUNK_GAP, KEEP_VISIBLE);
+    STAGING_IS("wants chunk 0 of X", q, PODSYNC_OK, X->id, X->version, 0, 0, 0);
+    free(f);
+    /* a middle chunk with another state digest */
+    f = copy_frame(X, 2);
+    put_u64(f + 32, get_u64(f + 32) ^ 0x100);
+    refresh_checksum(f, X->size[2]);
+    STAGE(q, X, 0, 2);
+    APPLY("X2 with another state digest", q, f, X->size[2], PODSYNC_E_CHUNK_MISMATCH, KEEP_VISIBLE);
+    STAGING_IS("after the forged digest: nothing staged", q, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    free(f);
+
+    /* a delete key outside the chunk's range: before its start, or exactly at its end (the next
+       chunk's first position) */
+    size_t tried = 0;
+    for (int where = 0; where < 2; where++) {
+        size_t k = 0;
+        uint32_t sec_index = 0;
+        podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
+        int found = 0;
+        for (k = 1; k < last && !found; k++) {
+            const podsync_frame_info *ci = &X->info[k];
+            for (sec_index = 0; sec_index < ci->section_count && !found; sec_index++) {
+                sec = (podsync_frame_section)PODSYNC_FRAME_SECTION_INIT;
+                if (podsync_frame_section_get(X->data[k], X->size[k], sec_index, &sec) != PODSYNC_OK) die("section_get");
+                found = sec.delete_count > 0 && sec.table_id == (where == 0 ? ci->chunk_start_table : ci->chunk_end_table);
+            }
+        }
+        CHECK(found, "no chunk with deletions at its %s table", where == 0 ? "start" : "end");
+        if (!found) continue;
+        k--;
+        const podsync_frame_info *ci = &X->info[k];
+        uint64_t key = 0;
+        if (where == 0) {
+            /* any key of that table whose seed lies before the start */
+            while (!pos_less(sec.table_id, key_seed(sec.table_id, key), ci->chunk_start_table, ci->chunk_start_key)) key++;
+        } else {
+            /* the key with seed == end: the first change of the next chunk in that table */
+            podsync_frame_section nx = PODSYNC_FRAME_SECTION_INIT;
+            int got = 0;
+            for (uint32_t j = 0; j < X->info[k + 1].section_count && !got; j++) {
+                if (podsync_frame_section_get(X->data[k + 1], X->size[k + 1], j, &nx) != PODSYNC_OK) die("section_get");
+                if (nx.table_id != sec.table_id) continue;
+                for (uint64_t i = 0; i < nx.put_count + nx.delete_count; i++) {
+                    uint64_t c = i < nx.put_count ? nx.put_keys[i] : nx.delete_keys[i - nx.put_count];
+                    if (key_seed(sec.table_id, c) == ci->chunk_end_key) key = c, got = 1;
+                }
+            }
+            CHECK(got, "chunk %zu ends at (%u, %016" PRIx64 "), but the next chunk has no change there", k,
+                  ci->chunk_end_table, ci->chunk_end_key);
+            if (!got) continue;
+        }
+        f = copy_frame(X, k);
+        size_t at = (size_t)((const uint8_t *)sec.delete_keys - X->data[k]);
+        put_u64(f + at, key);
+        refresh_checksum(f, X->size[k]);
+        podsync_store *r = replica_at(s->A);
+        STAGE(r, X, 0, k);
+        char what[160];
+        snprintf(what, sizeof what, "chunk %zu deleting key %" PRIu64 " of table %u, %s", k, key, sec.table_id,
+                 where == 0 ? "before its start" : "at its end");
+        EXPECT_ST("validate the chunk with a key out of its range", podsync_frame_validate(f, X->size[k], NULL),
+                  PODSYNC_E_FRAME_MALFORMED);
+        APPLY(what, r, f, X->size[k], PODSYNC_E_FRAME_MALFORMED, KEEP_ALL);
+        APPLY_CHUNK("the true chunk", r, X, k, PODSYNC_CHUNK_STAGED, KEEP_VISIBLE);
+        STAGE(r, X, k + 1, last);
+        APPLY_CHUNK("X's LAST", r, X, last, PODSYNC_OK, 0);
+        SAME_RECORDS("after X", r, g_w);
+        podsync_store_free(r);
+        free(f);
+        tried++;
+    }
+    APPLY_ALL(q, X);
+    SAME_RECORDS("the true chunks after all that", q, g_w);
+    podsync_store_free(q);
+    char detail[80];
+    snprintf(detail, sizeof detail, "%zu keys out of range", tried);
+    end_case(detail);
+}
+
+static void case_delta_diverged(void) {
+    begin_case("a delta chunk on a diverged replica (E_DIVERGED), of another stream (E_STREAM_MISMATCH)");
+    podsync_store *small = new_store(PODSYNC_ROLE_WRITER, 0, 0, NULL);
+    writer_tick(small, 40);
+    chunkset *S = snapshot_of(small, 65536);
+    CHECK(S->n == 1, "a one-chunk snapshot (%zu chunks)", S->n);
+    writer_tick(small, 300);
+    chunkset *X = delta_of(small, S->version);
+    check_delta_chunks(__LINE__, "X", X, S->version, capture(small).version, 4096, NULL);
+    CHECK(X->n >= 3, "a delta of %zu chunks", X->n);
+    podsync_store *r = new_replica();
+    uint8_t *f = copy_frame(S, 0);
+    put_u64(f + 32, get_u64(f + 32) ^ 1);
+    refresh_checksum(f, S->size[0]);
+    uint64_t v = 0;
+    EXPECT_ST("the only chunk with a forged digest", podsync_store_apply(r, f, S->size[0], &v), PODSYNC_E_DIGEST_MISMATCH);
+    free(f);
+    CHECK(capture(r).diverged == 1, "not diverged");
+    APPLY_CHUNK("X0 on the diverged replica", r, X, 0, PODSYNC_E_DIVERGED, KEEP_ALL);
+    APPLY_CHUNK("X1", r, X, 1, PODSYNC_E_DIVERGED, KEEP_ALL);
+    APPLY_CHUNK("X's LAST", r, X, X->n - 1, PODSYNC_E_DIVERGED, KEEP_ALL);
+    STAGING_IS("nothing staged", r, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    APPLY_CHUNK("the true snapshot heals it", r, S, 0, PODSYNC_OK, 0);
+    APPLY_ALL(r, X);
+    SAME_RECORDS("healed, then X", r, small);
+
+    /* another stream: a writer with the same schema and another stream id */
+    podsync_store_options o = PODSYNC_STORE_OPTIONS_INIT;
+    o.flags = PODSYNC_OPT_FRAME_DIGEST;
+    o.stream_id = STREAM + 7;
+    o.max_frame_bytes = 4096;
+    podsync_store *w2 = NULL;
+    if (podsync_store_create(g_schema, PODSYNC_ROLE_WRITER, &o, &w2) != PODSYNC_OK) die("store_create");
+    writer_tick(w2, 40);
+    uint64_t since = capture(w2).version;
+    writer_tick(w2, 300);
+    chunkset *W = delta_of(w2, since);
+    CHECK(W->n >= 2 && (W->info[0].flags & PODSYNC_FRAME_CHUNK) && W->info[0].stream_id == STREAM + 7,
+          "another stream's delta: %zu frames", W->n);
+    APPLY_CHUNK("chunk 0 of another stream's delta", r, W, 0, PODSYNC_E_STREAM_MISMATCH, KEEP_ALL);
+    APPLY_CHUNK("its LAST", r, W, W->n - 1, PODSYNC_E_STREAM_MISMATCH, KEEP_ALL);
+    STAGING_IS("nothing staged", r, PODSYNC_NOT_FOUND, 0, 0, 0, 0, 0);
+    podsync_store_free(r);
+    podsync_store_free(small);
+    podsync_store_free(w2);
+    free_chunks(S);
+    free_chunks(X);
+    free_chunks(W);
+    end_case(NULL);
+}
+
 int main(void) {
     g_schema = make_schema(0);
     g_other_schema = make_schema(1);
@@ -1397,6 +1937,15 @@ int main(void) {
     case_duplicate_key();
     case_two_cuts();
     case_chunk_sizes();
+
+    dset d = make_dset();
+    case_delta_chunks(&d);
+    case_delta_and_snapshot(&d);
+    case_delta_base(&d);
+    case_delta_lost_chunk(&d);
+    case_delta_forged(&d);
+    free_dset(&d);
+    case_delta_diverged();
 
     podsync_store_free(g_w);
     podsync_schema_free(g_schema);

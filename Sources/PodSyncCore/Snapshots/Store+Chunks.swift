@@ -10,8 +10,12 @@ extension Store {
         public var chunkIndex: UInt64
         public var startTable: UInt32
         public var startKey: UInt64
+        /// 0 for a snapshot; a chunked delta's base version.
+        public var baseVersion: UInt64 = 0
 
-        public init(streamID: UInt64, snapshotID: UInt64, stateVersion: UInt64, chunkIndex: UInt64, startTable: UInt32, startKey: UInt64) {
+        public init(streamID: UInt64, snapshotID: UInt64, stateVersion: UInt64, chunkIndex: UInt64, startTable: UInt32, startKey: UInt64,
+                    baseVersion: UInt64 = 0) {
+            self.baseVersion = baseVersion
             self.streamID = streamID
             self.snapshotID = snapshotID
             self.stateVersion = stateVersion
@@ -26,7 +30,8 @@ extension Store {
     public var stagingPosition: ChunkPosition? {
         if let s = staging {
             return ChunkPosition(streamID: s.streamID, snapshotID: s.snapshotID, stateVersion: s.stateVersion,
-                                 chunkIndex: s.nextIndex, startTable: s.nextTable, startKey: s.nextKey)
+                                 chunkIndex: s.nextIndex, startTable: s.nextTable, startKey: s.nextKey,
+                                 baseVersion: s.isDelta ? s.baseVersion : 0)
         }
         return wantedChunk
     }
@@ -74,7 +79,7 @@ extension Store {
             if let s = staging, header.streamID == s.streamID, header.stateVersion < s.stateVersion { return Status.stale }
             if staging == nil {
                 wantedChunk = ChunkPosition(streamID: header.streamID, snapshotID: chunk.snapshotID, stateVersion: header.stateVersion,
-                                            chunkIndex: 0, startTable: 0, startKey: 0)
+                                            chunkIndex: 0, startTable: 0, startKey: 0, baseVersion: header.baseVersion)
             }
             metrics.chunkGaps &+= 1
             return Status.chunkGap

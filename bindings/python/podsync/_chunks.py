@@ -35,19 +35,23 @@ class ChunkPosition:
     start_table: int  #: the next chunk starts at key (start_table, start_key)
     start_key: int
     term: int = 0  #: the writer's term (0 in library 0.5.0)
+    #: 0 for a snapshot; a chunked catch-up delta's base version (a delta is not resumed:
+    #: :meth:`Store.snapshot_resume` raises :class:`SnapshotExpired`; ask for the delta again)
+    base_version: int = 0
 
     @classmethod
     def _from_c(cls, c: _CChunkPosition) -> ChunkPosition:
         return cls(
             stream_id=c.stream_id, snapshot_id=c.snapshot_id, state_version=c.state_version,
             chunk_index=c.chunk_index, start_table=c.start_table, start_key=c.start_key, term=c.term,
+            base_version=c.base_version,
         )  # fmt: skip
 
     def _to_c(self) -> _CChunkPosition:
         c = _CChunkPosition()
         c.version = CHUNK_POSITION_VERSION
         c.start_table = checked_int("start_table", self.start_table, 0, U32_MAX)
-        for name in ("stream_id", "term", "snapshot_id", "state_version", "chunk_index", "start_key"):
+        for name in ("stream_id", "term", "snapshot_id", "state_version", "chunk_index", "start_key", "base_version"):
             setattr(c, name, checked_int(name, getattr(self, name), 0, U64_MAX))
         return c
 
@@ -65,7 +69,7 @@ class ChunkedSnapshot:
     Each ``next()`` produces one chunk (``podsync_snapshot_next``) and returns a COPY of its
     bytes, yours to keep, send or apply (the library's buffer is reused by the next chunk). Only
     one chunk is held at a time, so a snapshot of any size streams in ``max_chunk_bytes`` of
-    memory plus the sorted keys (8 bytes a record) and the records changed meanwhile. The store
+    memory plus the records changed meanwhile. The store
     may keep writing, flushing and applying between chunks: the chunks still describe the state at
     :attr:`state_version` (copy-on-write), so iterating while writing works.
 

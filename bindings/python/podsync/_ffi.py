@@ -253,6 +253,7 @@ class ChunkPosition(Structure):
         ("state_version", c_uint64),
         ("chunk_index", c_uint64),
         ("start_key", c_uint64),
+        ("base_version", c_uint64),
     ]
 
 

@@ -248,9 +248,9 @@ def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_b
         ),
         (
             _ffi.ChunkPosition,
-            56,
+            64,
             {"version": 0, "start_table": 4, "stream_id": 8, "term": 16, "snapshot_id": 24,
-             "state_version": 32, "chunk_index": 40, "start_key": 48},
+             "state_version": 32, "chunk_index": 40, "start_key": 48, "base_version": 56},
         ),
         (
             _ffi.FrameSection,

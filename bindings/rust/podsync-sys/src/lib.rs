@@ -420,7 +420,7 @@ pub struct podsync_snapshot {
 /// The `podsync_chunk_position` struct version this header declares.
 pub const PODSYNC_CHUNK_POSITION_VERSION: u32 = 1;
 
-/// `podsync_chunk_position` (56 bytes, versioned): where a chunked snapshot continues, the
+/// `podsync_chunk_position` (64 bytes, versioned): where a chunked snapshot continues, the
 /// snapshot's identity and its next chunk.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -441,6 +441,9 @@ pub struct podsync_chunk_position {
     pub chunk_index: u64,
     /// The next chunk starts at key (start_table, start_key).
     pub start_key: u64,
+    /// 0 for a snapshot; a chunked catch-up delta's base version (a delta is not resumed: ask for
+    /// `delta_since` again).
+    pub base_version: u64,
 }
 
 /// `PODSYNC_CHUNK_POSITION_INIT`.
@@ -453,6 +456,7 @@ pub const PODSYNC_CHUNK_POSITION_INIT: podsync_chunk_position = podsync_chunk_po
     state_version: 0,
     chunk_index: 0,
     start_key: 0,
+    base_version: 0,
 };
 
 /// The smallest `max_chunk_bytes` of `podsync_snapshot_begin` and `podsync_snapshot_resume` (a
@@ -843,7 +847,7 @@ const _: () = {
     assert!(offset_of!(podsync_frame_section, records) == 40);
     assert!(offset_of!(podsync_frame_section, delete_keys) == 48);
 
-    assert!(size_of::<podsync_chunk_position>() == 56);
+    assert!(size_of::<podsync_chunk_position>() == 64);
     assert!(offset_of!(podsync_chunk_position, version) == 0);
     assert!(offset_of!(podsync_chunk_position, start_table) == 4);
     assert!(offset_of!(podsync_chunk_position, stream_id) == 8);

@@ -248,7 +248,7 @@ fn init_macros_match_the_header() {
     // Since library 0.5.0: the chunk position, and the frame info's 34 fields (18 of version 3:
     // the chunk's and the refresh slice's).
     assert!(header.contains(
-        "#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0 }"
+        "#define PODSYNC_CHUNK_POSITION_INIT { PODSYNC_CHUNK_POSITION_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }"
     ));
     let p = PODSYNC_CHUNK_POSITION_INIT;
     assert_eq!(
@@ -289,6 +289,7 @@ fn zeroed_position() -> podsync_sys::podsync_chunk_position {
         state_version: 0,
         chunk_index: 0,
         start_key: 0,
+        base_version: 0,
     }
 }
 

@@ -45,6 +45,10 @@ pub struct ChunkPosition {
     pub start_table: u32,
     /// The next chunk's first key in `start_table`.
     pub start_key: u64,
+    /// 0 for a snapshot; a chunked catch-up delta's base version. A delta is not resumed
+    /// ([`Store::snapshot_resume`] fails with
+    /// [`ErrorKind::SnapshotExpired`](crate::ErrorKind::SnapshotExpired)): ask for the delta again.
+    pub base_version: u64,
 }
 
 impl ChunkPosition {
@@ -59,6 +63,7 @@ impl ChunkPosition {
             state_version: self.state_version,
             chunk_index: self.chunk_index,
             start_key: self.start_key,
+            base_version: self.base_version,
         }
     }
 
@@ -72,6 +77,7 @@ impl ChunkPosition {
             chunk_index: raw.chunk_index,
             start_table: raw.start_table,
             start_key: raw.start_key,
+            base_version: raw.base_version,
         }
     }
 }

@@ -79,6 +79,7 @@ fn a_snapshot_streams_in_chunks_while_the_writer_writes_and_flushes() {
             chunk_index: 0,
             start_table: 0,
             start_key: 0,
+            base_version: 0,
         }
     );
     assert!(!snap.is_finished());
@@ -665,6 +666,7 @@ fn raw_chunk_structs_round_trip() {
         chunk_index: 5,
         start_table: 6,
         start_key: 7,
+        base_version: 8,
     };
     let raw = p.raw();
     assert_eq!(raw.version, sys::PODSYNC_CHUNK_POSITION_VERSION);

@@ -40,6 +40,8 @@ struct Staged {
     stream: u64,
     snapshot_id: u64,
     version: u64,
+    /// 0 for a snapshot; a chunked delta's base version.
+    base: u64,
     /// The chunk expected next, and its first key.
     next: u64,
     next_table: u32,
@@ -361,6 +363,7 @@ impl Sim {
                 chunk_index: s.next,
                 start_table: s.next_table,
                 start_key: s.next_key,
+                base_version: s.base,
             };
             assert_eq!(self.replicas[i].staging().unwrap(), Some(pos), "{}", self.ctx());
         }
@@ -418,10 +421,10 @@ impl Sim {
                 (Applied::ChunkStaged, Some(next))
             }
         };
-        let identity = (c.stream_id, c.snapshot_id, c.state_version);
+        let identity = (c.stream_id, c.snapshot_id, c.state_version, c.base_version);
         match staged {
             // 2. Part of the staged snapshot.
-            Some(s) if (s.stream, s.snapshot_id, s.version) == identity => {
+            Some(s) if (s.stream, s.snapshot_id, s.version, s.base) == identity => {
                 if c.chunk_index < s.next {
                     (Applied::Duplicate, staged)
                 } else if c.chunk_index > s.next {
@@ -445,6 +448,7 @@ impl Sim {
                     stream: c.stream_id,
                     snapshot_id: c.snapshot_id,
                     version: c.state_version,
+                    base: c.base_version,
                     next: 0,
                     next_table: 0,
                     next_key: 0,
