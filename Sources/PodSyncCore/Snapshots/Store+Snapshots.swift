@@ -252,19 +252,17 @@ extension Store {
         stream.found.removeAll()
         stream.extras.removeAll()
         guard stream.found.reserve(capacity) else { throw PodSyncError(Status.noMemory, "cannot allocate a chunk's keys") }
-        let found = UnsafeMutablePointer(mutating: stream.found.base)
-        var nFound = 0
+        var failed = false
         tables[t].index.scan(from: from, below: end) { h, e in
-            if nFound == stream.found.capacity {
-                stream.found.count = nFound
-                _ = stream.found.reserve(nFound &* 2)
+            // Entries displaced past the counted buckets may add a few more: grow, fallibly.
+            if failed || (stream.found.count == stream.found.capacity && !stream.found.reserve(stream.found.count &* 2)) {
+                failed = true
+                return
             }
-            stream.found.base[nFound] = ChunkEntry(hash: h, key: e.key, record: nil, slot: e.slot)
-            nFound &+= 1
+            stream.found.append(ChunkEntry(hash: h, key: e.key, record: nil, slot: e.slot))
         }
-        _ = found
-        stream.found.count = nFound
-        guard stream.found.capacity >= nFound else { throw PodSyncError(Status.noMemory, "cannot allocate a chunk's keys") }
+        guard !failed else { throw PodSyncError(Status.noMemory, "cannot allocate a chunk's keys") }
+        let nFound = stream.found.count
         // Values at the image's version: saved, or unchanged since (flushed version <= V).
         var kept = 0
         let f = stream.found.base
