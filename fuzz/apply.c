@@ -15,9 +15,11 @@
  * frame's version and digest; DIGEST_MISMATCH marks the replica diverged; the library's digest
  * equals the digest recomputed from the records, and every key's get() finds its slot. A frame the
  * replica accepted must also pass podsync_frame_validate (the schema-free checks are a subset).
- * With the serve bit, the replica finally produces a snapshot and a catch-up delta: both must
- * validate, and the snapshot must rebuild the same digest on a fresh replica. Any violation
- * abort()s.
+ * With the serve bit, the replica finally produces a snapshot, a chunked snapshot (512-byte
+ * chunks, podsync_snapshot_begin) and a catch-up delta: all must validate, the chunks must be
+ * contiguous, at most 512 bytes unless they hold one record, and count their records in the last
+ * one, and both snapshots must rebuild the same digest on a fresh replica. Any violation abort()s.
+ * Chunks, slices and format-2 frames follow docs/FORMAT.md as fz_apply_checked says.
  *
  * apply_dict.c defines FZ_APPLY_DICTIONARY: the replica then has the shared dictionary loaded
  * (fz_shared_dictionary: trained at startup from a writer, the same one make_corpus uses for its
@@ -118,6 +120,53 @@ static void serve_check(podsync_store *replica, const podsync_schema *handle, co
     FZ_REQUIRE(a == b, "snapshot rebuilt digest %016" PRIx64 ", replica has %016" PRIx64, b, a);
     podsync_store_free(fresh);
 
+    /* the same state as a chunked snapshot of 512-byte chunks: each valid, contiguous, at most
+       512 bytes unless it holds one record, staged by a fresh replica that switches at the last */
+    podsync_snapshot *snap = NULL;
+    FZ_OK(podsync_snapshot_begin(replica, PODSYNC_MIN_CHUNK_BYTES, &snap));
+    fresh = new_replica(handle, 0);
+    uint64_t id = 0, next_key = 0, records = 0;
+    uint32_t next_table = 0;
+    for (uint64_t i = 0;; i++) {
+        const uint8_t *chunk = NULL;
+        size_t csize = 0;
+        st = podsync_snapshot_next(snap, &chunk, &csize);
+        FZ_REQUIRE(st == PODSYNC_OK || st == PODSYNC_DONE, "snapshot_next (chunk %" PRIu64 ") of the replica returned %s: %s", i,
+                   podsync_status_name(st), podsync_snapshot_errmsg(snap));
+        FZ_REQUIRE(st == PODSYNC_OK || i > 0, "snapshot_next: DONE before the first chunk");
+        if (st == PODSYNC_DONE) break;
+        st = podsync_frame_validate(chunk, csize, &fi);
+        FZ_REQUIRE(st == PODSYNC_OK, "the replica's chunk %" PRIu64 " fails validation: %s", i, podsync_status_name(st));
+        if (i == 0) id = fi.snapshot_id;
+        int last = (fi.chunk_flags & PODSYNC_CHUNK_LAST) != 0;
+        FZ_REQUIRE((fi.flags & (PODSYNC_FRAME_RESET | PODSYNC_FRAME_CHUNK)) == (PODSYNC_FRAME_RESET | PODSYNC_FRAME_CHUNK) &&
+                       fi.snapshot_id == id && fi.chunk_index == i && fi.chunk_start_table == next_table && fi.chunk_start_key == next_key &&
+                       fi.state_version == info.state_version && fi.stream_id == info.stream_id,
+                   "the replica's chunk %" PRIu64 ": flags %x snapshot %016" PRIx64 " index %" PRIu64 " from (%u, %016" PRIx64 ") v%" PRIu64,
+                   i, fi.flags, fi.snapshot_id, fi.chunk_index, fi.chunk_start_table, fi.chunk_start_key, fi.state_version);
+        podsync_metrics m0 = {0};
+        m0.version = PODSYNC_METRICS_VERSION;
+        FZ_OK(podsync_store_metrics(fresh, &m0));
+        st = fz_apply_checked(fresh, schema, chunk, csize);
+        FZ_REQUIRE(st == (last ? PODSYNC_OK : PODSYNC_CHUNK_STAGED), "the replica's chunk %" PRIu64 "%s on a fresh replica: %s (%s)", i,
+                   last ? " (last)" : "", podsync_status_name(st), podsync_store_errmsg(fresh));
+        podsync_metrics m1 = {0};
+        m1.version = PODSYNC_METRICS_VERSION;
+        FZ_OK(podsync_store_metrics(fresh, &m1));
+        uint64_t in_chunk = m1.records_applied - m0.records_applied;
+        records += in_chunk;
+        FZ_REQUIRE(csize <= PODSYNC_MIN_CHUNK_BYTES || in_chunk == 1, "the replica's chunk %" PRIu64 " is %zu bytes with %" PRIu64 " records",
+                   i, csize, in_chunk);
+        next_table = fi.chunk_end_table;
+        next_key = fi.chunk_end_key;
+        if (last) FZ_REQUIRE(fi.chunk_record_count == records, "the last chunk counts %" PRIu64 " records, the chunks hold %" PRIu64,
+                             fi.chunk_record_count, records);
+    }
+    podsync_snapshot_free(snap);
+    FZ_OK(podsync_store_digest(fresh, &b));
+    FZ_REQUIRE(a == b, "chunked snapshot rebuilt digest %016" PRIx64 ", replica has %016" PRIx64, b, a);
+    podsync_store_free(fresh);
+
     uint64_t since = info.state_version / 2;
     st = podsync_store_delta_since(replica, since, &n);
     FZ_REQUIRE(st == PODSYNC_OK || st == PODSYNC_SNAPSHOT_REQUIRED, "delta_since(%" PRIu64 ") at version %" PRIu64 " returned %s",
@@ -164,7 +213,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FZ_REQUIRE(buf != NULL, "out of memory");
         memcpy(buf + misalign, c.frame[i], c.size[i]);
         int32_t st = fz_apply_checked(replica, schema, buf + misalign, c.size[i]);
-        if (st >= 0 || st == PODSYNC_E_DIGEST_MISMATCH || st == PODSYNC_E_DIVERGED || st == PODSYNC_E_STREAM_MISMATCH)
+        /* statuses that come after validation: the frame passes every schema-free check */
+        if (st >= 0 || st == PODSYNC_E_DIGEST_MISMATCH || st == PODSYNC_E_DIVERGED || st == PODSYNC_E_STREAM_MISMATCH ||
+            st == PODSYNC_E_CHUNK_MISMATCH)
             require_valid(buf + misalign, c.size[i], st);
         free(buf);
     }

@@ -12,6 +12,16 @@
 
 #include <xxhash.h>
 
+int fz_trace(void) {
+    static int known, on;
+    if (!known) {
+        const char *v = getenv("PODSYNC_FUZZ_TRACE");
+        on = v && *v && strcmp(v, "0") != 0;
+        known = 1;
+    }
+    return on;
+}
+
 void fz_violation(const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -49,7 +59,110 @@ uint64_t fz_next(uint64_t *state) {
 }
 uint64_t fz_below(uint64_t *state, uint64_t n) { return n ? fz_next(state) % n : 0; }
 
+/* ------------------------------------------------------------------------------------------ */
+/* LEB128 and the format-2 header                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+int fz_leb_read(const uint8_t *p, size_t *pos, size_t end, uint64_t *value) {
+    uint64_t v = 0;
+    unsigned shift = 0;
+    size_t i = *pos;
+    for (;;) {
+        if (i >= end || shift >= 70) return -1;
+        uint8_t b = p[i++];
+        if (shift == 63 && (b & 0x7F) > 1) return -1;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) break;
+        shift += 7;
+    }
+    *pos = i;
+    *value = v;
+    return 0;
+}
+
+size_t fz_leb_size(uint64_t value) {
+    size_t n = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t fz_leb_write(uint8_t *p, uint64_t value) {
+    size_t n = 0;
+    while (value >= 0x80) {
+        p[n++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    p[n++] = (uint8_t)value;
+    return n;
+}
+
+int fz_is_v2(const uint8_t *frame, size_t size) {
+    return size >= 16 && memcmp(frame, "PSYN", 4) == 0 && frame[4] == 2;
+}
+
+int fz_v2_parse(const uint8_t *f, size_t size, fz_v2_header *h) {
+    memset(h, 0, sizeof *h);
+    if (!fz_is_v2(f, size)) return -1;
+    size_t hl = 8 * (size_t)f[FZ_V2_OFF_UNITS];
+    if (hl < 40 || hl > size) return -1;
+    h->header_length = hl;
+    h->flags = fz_rd16(f + FZ_V2_OFF_FLAGS);
+    size_t pos = (h->flags & PODSYNC_FRAME_HAS_DIGEST) ? 40 : 32;
+    if (fz_leb_read(f, &pos, hl, &h->frame_length) || fz_leb_read(f, &pos, hl, &h->term) ||
+        fz_leb_read(f, &pos, hl, &h->sequence) || fz_leb_read(f, &pos, hl, &h->base_version) ||
+        fz_leb_read(f, &pos, hl, &h->version_delta) || fz_leb_read(f, &pos, hl, &h->section_count) || pos >= hl)
+        return -1;
+    h->codec = f[pos++];
+    if (fz_leb_read(f, &pos, hl, &h->transforms)) return -1;
+    if (h->codec != 0 || h->transforms != 0) {
+        h->has_payload_length = 1;
+        if (fz_leb_read(f, &pos, hl, &h->payload_length)) return -1;
+    }
+    h->ext_at = pos;
+    while (pos < hl && f[pos] != 0) {
+        uint64_t tag, len;
+        if (fz_leb_read(f, &pos, hl, &tag) || fz_leb_read(f, &pos, hl, &len) || len > hl - pos) return -1;
+        pos += (size_t)len;
+    }
+    h->ext_len = pos - h->ext_at;
+    return 0;
+}
+
+int fz_v2_write(uint8_t *f, size_t size, const fz_v2_header *h, const uint8_t *ext) {
+    size_t hl = h->header_length;
+    if (hl < 40 || hl % 8 || hl > 2040 || hl > size) return -1;
+    uint8_t buf[2048];
+    size_t pos = (h->flags & PODSYNC_FRAME_HAS_DIGEST) ? 40 : 32;
+    memcpy(buf, f, pos);
+    buf[FZ_V2_OFF_UNITS] = (uint8_t)(hl / 8);
+    buf[FZ_V2_OFF_FLAGS] = (uint8_t)h->flags;
+    buf[FZ_V2_OFF_FLAGS + 1] = (uint8_t)(h->flags >> 8);
+    const uint64_t fields[6] = {h->frame_length, h->term, h->sequence, h->base_version, h->version_delta, h->section_count};
+    for (int i = 0; i < 6; i++) pos += fz_leb_write(buf + pos, fields[i]);
+    buf[pos++] = h->codec;
+    pos += fz_leb_write(buf + pos, h->transforms);
+    if (h->has_payload_length) pos += fz_leb_write(buf + pos, h->payload_length);
+    if (pos + h->ext_len > hl) return -1;
+    memcpy(buf + pos, ext, h->ext_len);
+    pos += h->ext_len;
+    memset(buf + pos, 0, hl - pos);
+    memcpy(f, buf, hl);
+    return 0;
+}
+
 int fz_fix_checksum(uint8_t *frame, size_t size) {
+    if (fz_is_v2(frame, size)) {
+        size_t hl = 8 * (size_t)frame[FZ_V2_OFF_UNITS];
+        if (hl < 40 || hl > size) return 0;
+        size_t pos = (fz_rd16(frame + FZ_V2_OFF_FLAGS) & PODSYNC_FRAME_HAS_DIGEST) ? 40 : 32;
+        uint64_t length = 0;
+        if (fz_leb_read(frame, &pos, hl, &length) || length < 16 || length > size) return 0;
+        fz_wr64(frame + FZ_OFF_CHECKSUM, XXH3_64bits_withSeed(frame + 16, (size_t)length - 16, fz_rd64(frame)));
+        return 1;
+    }
     if (size < 24) return 0;
     uint64_t length = fz_rd64(frame + FZ_OFF_FRAME_LENGTH);
     if (length < 16 || length > size) return 0;
@@ -259,9 +372,12 @@ static uint64_t fmix64(uint64_t x) {
     return x;
 }
 
+uint64_t fz_seed(uint32_t table_id, uint64_t key) { return fmix64(key ^ ((uint64_t)table_id * 0x9E3779B97F4A7C15ull)); }
+
+int fz_pos_less(uint32_t ta, uint64_t ka, uint32_t tb, uint64_t kb) { return ta < tb || (ta == tb && ka < kb); }
+
 uint64_t fz_record_digest(uint32_t table_id, uint64_t key, const void *record, size_t size) {
-    uint64_t seed = fmix64(key ^ ((uint64_t)table_id * 0x9E3779B97F4A7C15ull));
-    return XXH3_64bits_withSeed(record, size, seed);
+    return XXH3_64bits_withSeed(record, size, fz_seed(table_id, key));
 }
 
 uint64_t fz_recompute_digest(const podsync_store *store, const fz_schema_desc *d) {
@@ -302,12 +418,29 @@ fz_state fz_capture(const podsync_store *store, const fz_schema_desc *schema) {
     s.stream = info.stream_id;
     s.sequence = info.sequence;
     s.diverged = info.diverged;
+    s.refreshing = info.refreshing;
+    FZ_REQUIRE(info.reserved == 0 && info.refreshing <= 1 && info.diverged <= 1, "store info: refreshing %u diverged %u reserved %u",
+               info.refreshing, info.diverged, info.reserved);
     for (size_t t = 0; t < schema->table_count; t++) {
         size_t n = 0;
         FZ_OK(podsync_store_count(store, schema->tables[t].id, &n));
         s.total += n;
         if (t < FZ_STATE_TABLES) s.counts[t] = n;
     }
+    podsync_chunk_position pos = PODSYNC_CHUNK_POSITION_INIT;
+    int32_t st = podsync_store_staging(store, &pos);
+    FZ_REQUIRE(st == PODSYNC_OK || st == PODSYNC_NOT_FOUND, "podsync_store_staging returned %s", podsync_status_name(st));
+    s.staged = st == PODSYNC_OK;
+    if (s.staged) {
+        s.staging = pos;
+        FZ_REQUIRE(pos.term == 0 && pos.snapshot_id != 0 && (pos.chunk_index != 0 || (pos.start_table == 0 && pos.start_key == 0)),
+                   "podsync_store_staging: term %" PRIu64 " snapshot %016" PRIx64 " chunk %" PRIu64 " at (%u, %016" PRIx64 ")", pos.term,
+                   pos.snapshot_id, pos.chunk_index, pos.start_table, pos.start_key);
+    }
+    s.metrics.version = PODSYNC_METRICS_VERSION;
+    FZ_OK(podsync_store_metrics(store, &s.metrics));
+    FZ_REQUIRE(s.staged || s.metrics.staging_bytes_held == 0, "nothing staged but staging_bytes_held %" PRIu64,
+               s.metrics.staging_bytes_held);
     return s;
 }
 
@@ -319,12 +452,194 @@ void fz_require_same(const fz_state *a, const fz_state *b, const char *what) {
     FZ_REQUIRE(a->stream == b->stream, "%s: stream changed %016" PRIx64 " -> %016" PRIx64, what, a->stream, b->stream);
     FZ_REQUIRE(a->sequence == b->sequence, "%s: sequence changed %" PRIu64 " -> %" PRIu64, what, a->sequence, b->sequence);
     FZ_REQUIRE(a->diverged == b->diverged, "%s: diverged changed %u -> %u", what, a->diverged, b->diverged);
+    FZ_REQUIRE(a->refreshing == b->refreshing, "%s: refreshing changed %u -> %u", what, a->refreshing, b->refreshing);
     FZ_REQUIRE(a->total == b->total, "%s: records in all tables changed %zu -> %zu", what, a->total, b->total);
     for (size_t t = 0; t < FZ_STATE_TABLES; t++)
         FZ_REQUIRE(a->counts[t] == b->counts[t], "%s: count of table #%zu changed %zu -> %zu", what, t, a->counts[t], b->counts[t]);
 }
 
+static int same_position(const podsync_chunk_position *a, const podsync_chunk_position *b) {
+    return a->stream_id == b->stream_id && a->term == b->term && a->snapshot_id == b->snapshot_id &&
+           a->state_version == b->state_version && a->chunk_index == b->chunk_index && a->start_table == b->start_table &&
+           a->start_key == b->start_key && a->base_version == b->base_version;
+}
+
+int fz_same_staging(const fz_state *a, const fz_state *b) {
+    return a->staged == b->staged && (!a->staged || same_position(&a->staging, &b->staging));
+}
+
+static void describe_staging(const fz_state *s, char *out, size_t n) {
+    if (!s->staged) snprintf(out, n, "none");
+    else snprintf(out, n, "%s %016" PRIx64 " of stream %016" PRIx64 " v%" PRIu64 "->%" PRIu64 ", chunk %" PRIu64 " at (%u, %016" PRIx64 ")",
+                  s->staging.base_version ? "delta" : "snapshot", s->staging.snapshot_id, s->staging.stream_id, s->staging.base_version,
+                  s->staging.state_version, s->staging.chunk_index, s->staging.start_table, s->staging.start_key);
+}
+
+void fz_require_same_staging(const fz_state *a, const fz_state *b, const char *what) {
+    if (fz_same_staging(a, b)) return;
+    char x[160], y[160];
+    describe_staging(a, x, sizeof x);
+    describe_staging(b, y, sizeof y);
+    fz_violation(__FILE__, __LINE__, "%s: the staging changed from %s to %s", what, x, y);
+}
+
+/* The counters apply keeps move with its status, and only they. */
+static void require_counters(const fz_state *a, const fz_state *b, int32_t st) {
+    const podsync_metrics *x = &a->metrics, *y = &b->metrics;
+    const struct {
+        const char *name;
+        uint64_t before, after, want;
+    } c[] = {
+        {"duplicates", x->duplicates, y->duplicates, st == PODSYNC_DUPLICATE},
+        {"gaps", x->gaps, y->gaps, st == PODSYNC_GAP},
+        {"stale", x->stale, y->stale, st == PODSYNC_STALE},
+        {"chunks_staged", x->chunks_staged, y->chunks_staged, st == PODSYNC_CHUNK_STAGED},
+        {"chunk_gaps", x->chunk_gaps, y->chunk_gaps, st == PODSYNC_CHUNK_GAP},
+        {"frames_applied", x->frames_applied, y->frames_applied,
+         st == PODSYNC_OK || st == PODSYNC_E_DIGEST_MISMATCH || st == PODSYNC_REFRESHING},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        FZ_REQUIRE(c[i].after - c[i].before == c[i].want, "apply returned %s: metrics %s went %" PRIu64 " -> %" PRIu64,
+                   podsync_status_name(st), c[i].name, c[i].before, c[i].after);
+    for (int k = 1; k < PODSYNC_METRICS_STATUSES; k++)
+        FZ_REQUIRE(y->rejects[k] - x->rejects[k] == (uint64_t)(st == -k), "apply returned %s: rejects[%d] went %" PRIu64 " -> %" PRIu64,
+                   podsync_status_name(st), k, x->rejects[k], y->rejects[k]);
+}
+
+/* The staging names this chunk's snapshot (or chunked delta: base_version, 0 for a snapshot). */
+static int same_identity(const fz_state *s, const podsync_frame_info *h) {
+    uint64_t base = (h->flags & PODSYNC_FRAME_RESET) ? 0 : h->base_version;
+    return s->staged && s->staging.stream_id == h->stream_id && s->staging.snapshot_id == h->snapshot_id &&
+           s->staging.state_version == h->state_version && s->staging.base_version == base;
+}
+
+/* A chunk of a chunked snapshot (flags RESET and CHUNK) or of a chunked catch-up delta (CHUNK
+   alone): docs/FORMAT.md, "Chunked snapshots and deltas", rules 1 to 5, and the header's "Chunked
+   snapshots". podsync_store_staging reports the staged snapshot's (delta's) next chunk, or, with
+   nothing staged, chunk 0 of the last one whose later chunk came first ("wanted"); the two differ
+   only in that a staging that holds a chunk expects chunk 1 or later. A delta chunk is first
+   checked like the delta it is part of (step 3 of the classification: DIVERGED, STREAM_MISMATCH,
+   then DUPLICATE when its version is not above the replica's); its last chunk applies the staged
+   delta as the whole delta would be (GAP when its base is ahead; the staging is gone either way). */
+static void check_chunk(int32_t st, const fz_state *before, const fz_state *after, const podsync_frame_info *h) {
+    const char *name = podsync_status_name(st);
+    int delta = !(h->flags & PODSYNC_FRAME_RESET);
+    int last = (h->chunk_flags & PODSYNC_CHUNK_LAST) != 0;
+    int same_stream = before->stream != 0 && before->stream == h->stream_id;
+    int follows = same_stream && !before->diverged;
+    /* classified before the staging: stale or duplicate whatever is staged */
+    int rule1 = delta ? same_stream && h->state_version <= before->version : follows && h->state_version <= before->version;
+    /* a delta chunk a replica must refuse (step 3) */
+    int refused = delta && (before->diverged || (before->stream != 0 && !same_stream));
+    int same = same_identity(before, h);
+    int real = before->staged && before->staging.chunk_index > 0; /* certainly a staging, not a wanted chunk */
+    int older = real && before->staging.stream_id == h->stream_id && h->state_version < before->staging.state_version;
+    /* the chunk continues the staging, or (chunk 0) starts one (rule 3) */
+    int continues = same && real && h->chunk_index == before->staging.chunk_index && h->chunk_start_table == before->staging.start_table &&
+                    h->chunk_start_key == before->staging.start_key;
+    int starts = h->chunk_index == 0 && !(same && real) && !older;
+    char bs[200];
+    describe_staging(before, bs, sizeof bs);
+    FZ_REQUIRE(!refused || st < 0, "%s for a chunk of a delta of stream %016" PRIx64 " on a replica of stream %016" PRIx64 " (diverged %u)",
+               name, h->stream_id, before->stream, before->diverged);
+    switch (st) {
+    case PODSYNC_CHUNK_STAGED:
+        fz_require_same(before, after, name);
+        FZ_REQUIRE(!last && !rule1 && (continues || starts),
+                   "CHUNK_STAGED for chunk %" PRIu64 "%s of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 " at (%u, %016" PRIx64
+                   "); replica at v%" PRIu64 " (follows %d), staging %s",
+                   h->chunk_index, last ? " (last)" : "", h->snapshot_id, h->base_version, h->state_version, h->chunk_start_table,
+                   h->chunk_start_key, before->version, follows, bs);
+        FZ_REQUIRE(same_identity(after, h) && after->staging.chunk_index == h->chunk_index + 1 &&
+                       after->staging.start_table == h->chunk_end_table && after->staging.start_key == h->chunk_end_key,
+                   "CHUNK_STAGED for chunk %" PRIu64 " ending at (%u, %016" PRIx64 "), but the staging expects chunk %" PRIu64
+                   " at (%u, %016" PRIx64 ") of %016" PRIx64,
+                   h->chunk_index, h->chunk_end_table, h->chunk_end_key, after->staging.chunk_index, after->staging.start_table,
+                   after->staging.start_key, after->staging.snapshot_id);
+        break;
+    case PODSYNC_CHUNK_GAP: {
+        fz_require_same(before, after, name);
+        FZ_REQUIRE(!rule1 && h->chunk_index > 0 && !older && !continues && !(same && real && h->chunk_index < before->staging.chunk_index),
+                   "CHUNK_GAP for chunk %" PRIu64 " of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 "; replica at v%" PRIu64 " (follows %d), staging %s",
+                   h->chunk_index, h->snapshot_id, h->base_version, h->state_version, before->version, follows, bs);
+        /* nothing staged: the replica now waits for chunk 0 of this snapshot (delta) */
+        int wanted = after->staged && same_identity(after, h) && after->staging.chunk_index == 0 && after->staging.start_table == 0 &&
+                     after->staging.start_key == 0;
+        FZ_REQUIRE(fz_same_staging(before, after) || (!real && wanted), "CHUNK_GAP moved the staging (before: %s)", bs);
+        break;
+    }
+    case PODSYNC_DUPLICATE:
+        fz_require_same(before, after, name);
+        fz_require_same_staging(before, after, "DUPLICATE chunk");
+        FZ_REQUIRE((rule1 && (delta || h->state_version == before->version)) || (same && real && h->chunk_index < before->staging.chunk_index),
+                   "DUPLICATE for chunk %" PRIu64 " of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 "; replica at v%" PRIu64 " (follows %d), staging %s",
+                   h->chunk_index, h->snapshot_id, h->base_version, h->state_version, before->version, follows, bs);
+        break;
+    case PODSYNC_STALE:
+        fz_require_same(before, after, name);
+        fz_require_same_staging(before, after, "STALE chunk");
+        FZ_REQUIRE((!delta && follows && h->state_version < before->version) ||
+                       (before->staged && before->staging.stream_id == h->stream_id && h->state_version < before->staging.state_version),
+                   "STALE for chunk %" PRIu64 " of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 "; replica at v%" PRIu64 " (follows %d), staging %s",
+                   h->chunk_index, h->snapshot_id, h->base_version, h->state_version, before->version, follows, bs);
+        break;
+    case PODSYNC_GAP:
+        /* the last chunk of a delta whose base is ahead: classified as the whole delta */
+        fz_require_same(before, after, name);
+        FZ_REQUIRE(delta && last && !rule1 && (continues || starts) && h->base_version > before->version,
+                   "GAP for chunk %" PRIu64 "%s of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 "; replica at v%" PRIu64 ", staging %s",
+                   h->chunk_index, last ? " (last)" : "", h->snapshot_id, h->base_version, h->state_version, before->version, bs);
+        FZ_REQUIRE(!after->staged, "GAP at the last chunk of a delta: the replica still stages it");
+        break;
+    case PODSYNC_OK:
+    case PODSYNC_E_DIGEST_MISMATCH:
+        /* the switch (rule 5) */
+        FZ_REQUIRE(last && !rule1 && (continues || starts),
+                   "%s for chunk %" PRIu64 "%s of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 "; replica at v%" PRIu64 " (follows %d), staging %s",
+                   name, h->chunk_index, last ? " (last)" : "", h->snapshot_id, h->base_version, h->state_version, before->version, follows, bs);
+        FZ_REQUIRE(!delta || h->base_version <= before->version, "a delta %" PRIu64 "->%" PRIu64 " applied at its last chunk at version %" PRIu64,
+                   h->base_version, h->state_version, before->version);
+        FZ_REQUIRE(after->version == h->state_version && after->stream == (h->stream_id ? h->stream_id : before->stream) &&
+                       after->sequence == h->sequence && !after->refreshing,
+                   "switch (%s): replica at version %" PRIu64 " stream %016" PRIx64 " sequence %" PRIu64 " refreshing %u, chunk says %" PRIu64
+                   " %016" PRIx64 " %" PRIu64, name, after->version, after->stream, after->sequence, after->refreshing, h->state_version,
+                   h->stream_id, h->sequence);
+        FZ_REQUIRE(delta || after->total == h->chunk_record_count, "switch (%s): the replica holds %zu records, the last chunk says %" PRIu64,
+                   name, after->total, h->chunk_record_count);
+        FZ_REQUIRE(!after->staged, "switch (%s): the replica still stages a snapshot", name);
+        if (st == PODSYNC_OK)
+            FZ_REQUIRE(!after->diverged && (!(h->flags & PODSYNC_FRAME_HAS_DIGEST) || after->digest == h->state_digest),
+                       "switch OK: diverged %u, digest %016" PRIx64 ", the chunk's %016" PRIx64, after->diverged, after->digest,
+                       h->state_digest);
+        else
+            FZ_REQUIRE(after->diverged && (h->flags & PODSYNC_FRAME_HAS_DIGEST) && after->digest != h->state_digest,
+                       "switch DIGEST_MISMATCH: diverged %u, flags %x, digest %016" PRIx64 ", the chunk's %016" PRIx64, after->diverged,
+                       h->flags, after->digest, h->state_digest);
+        break;
+    case PODSYNC_E_CHUNK_MISMATCH:
+        fz_require_same(before, after, name);
+        FZ_REQUIRE(!rule1 && ((same && h->chunk_index == before->staging.chunk_index) || (h->chunk_index == 0 && last && starts)),
+                   "CHUNK_MISMATCH for chunk %" PRIu64 "%s of %016" PRIx64 " v%" PRIu64 "; replica at v%" PRIu64 ", staging %s",
+                   h->chunk_index, last ? " (last)" : "", h->snapshot_id, h->state_version, before->version, bs);
+        FZ_REQUIRE(!after->staged, "CHUNK_MISMATCH: the staging was not dropped");
+        break;
+    default:
+        FZ_REQUIRE(st < 0, "apply returned %s for a chunk", name);
+        FZ_REQUIRE(st != PODSYNC_E_INTERNAL, "apply returned PODSYNC_E_INTERNAL for a chunk");
+        fz_require_same(before, after, name);
+        /* "A call that returns an error leaves the handle's state exactly as it was" */
+        fz_require_same_staging(before, after, name);
+        break;
+    }
+}
+
 int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size) {
+    return fz_apply_checked_ex(replica, schema, frame, size, 0);
+}
+
+int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size,
+                            uint32_t flags) {
+    int one_way = (flags & PODSYNC_OPT_ONE_WAY) != 0;
     fz_state before = fz_capture(replica, schema);
     podsync_frame_info h = PODSYNC_FRAME_INFO_INIT;
     int have_header = podsync_frame_peek(frame, size, &h) == PODSYNC_OK;
@@ -332,16 +647,40 @@ int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, c
     uint64_t version_out = unset;
     int32_t st = podsync_store_apply(replica, frame, size, &version_out);
     fz_state after = fz_capture(replica, schema);
+    const char *name = podsync_status_name(st);
+    if (fz_trace())
+        fprintf(stderr, "fz_apply: %zu bytes, format %u flags %x v%" PRIu64 "->%" PRIu64 " stream %016" PRIx64 " chunk %" PRIu64
+                " of %016" PRIx64 " [%u/%016" PRIx64 ", %u/%016" PRIx64 ") count %" PRIu64 ": %s (%s); replica v%" PRIu64
+                " -> v%" PRIu64 ", %zu records, staging %s\n",
+                size, h.format_version, h.flags, h.base_version, h.state_version, h.stream_id, h.chunk_index, h.snapshot_id,
+                h.chunk_start_table, h.chunk_start_key, h.chunk_end_table, h.chunk_end_key, h.chunk_record_count, name,
+                st < 0 || st == PODSYNC_CHUNK_GAP ? podsync_store_errmsg(replica) : "", before.version, after.version, after.total,
+                after.staged ? "yes" : "no");
     FZ_REQUIRE(after.digest == after.recomputed,
                "after apply (%s): library digest %016" PRIx64 " but the records sum to %016" PRIx64,
-               podsync_status_name(st), after.digest, after.recomputed);
+               name, after.digest, after.recomputed);
     FZ_REQUIRE(version_out == after.version || (st < 0 && version_out == unset),
                "apply returned %s with version_out %" PRIu64 " but the replica is at %" PRIu64,
-               podsync_status_name(st), version_out, after.version);
+               name, version_out, after.version);
+    FZ_REQUIRE(st != PODSYNC_E_INTERNAL, "apply returned PODSYNC_E_INTERNAL: %s", podsync_store_errmsg(replica));
+    require_counters(&before, &after, st);
     int reset = have_header && (h.flags & PODSYNC_FRAME_RESET);
+    int chunk = have_header && (h.flags & PODSYNC_FRAME_CHUNK);
+    if (chunk) {
+        check_chunk(st, &before, &after, &h);
+        return st;
+    }
+    /* Not a chunk: the staging is not touched. */
+    fz_require_same_staging(&before, &after, name);
+    int refresh_only = have_header && (h.flags & PODSYNC_FRAME_SLICE) && h.section_count == 0;
     /* The replica follows the frame's stream and vouches for its version (the apply rules' test). */
     int same_stream = before.stream == h.stream_id;
     int follows = before.stream != 0 && same_stream && !before.diverged; /* stream 0: follows none yet */
+    /* A one-way replica goes (or is) out of sync where another would answer GAP or DIVERGED, and
+       applies absolute content (docs/FORMAT.md, "Rolling refresh"). */
+    int out_of_sync = one_way && !reset &&
+                      (before.refreshing || before.diverged || h.base_version > before.version || refresh_only);
+    FZ_REQUIRE(one_way || !after.refreshing, "apply %s: a replica that is not one-way is refreshing", name);
     switch (st) {
     case PODSYNC_OK:
         FZ_REQUIRE(have_header, "apply OK but podsync_frame_peek rejects the frame");
@@ -353,14 +692,24 @@ int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, c
                    "apply OK: replica at version %" PRIu64 " stream %016" PRIx64 " sequence %" PRIu64
                    ", frame says %" PRIu64 " %016" PRIx64 " %" PRIu64,
                    after.version, after.stream, after.sequence, h.state_version, h.stream_id, h.sequence);
-        FZ_REQUIRE(!after.diverged, "apply OK but the replica is marked diverged");
+        FZ_REQUIRE(!after.diverged && !after.refreshing, "apply OK but the replica is marked diverged (%u) or refreshing (%u)",
+                   after.diverged, after.refreshing);
         FZ_REQUIRE(!(h.flags & PODSYNC_FRAME_HAS_DIGEST) || after.digest == h.state_digest,
                    "apply OK but digest %016" PRIx64 " differs from the frame's %016" PRIx64, after.digest, h.state_digest);
         if (reset) {
             FZ_REQUIRE(!(follows && h.state_version <= before.version),
                        "snapshot to version %" PRIu64 " applied over version %" PRIu64 " of the same stream",
                        h.state_version, before.version);
+        } else if (out_of_sync) {
+            /* back in sync: only by a digest equal to the frame's */
+            FZ_REQUIRE((h.flags & PODSYNC_FRAME_HAS_DIGEST) && (before.stream == 0 || same_stream),
+                       "one-way replica (refreshing %u, diverged %u, v%" PRIu64 ") in sync after a frame %" PRIu64 "->%" PRIu64
+                       " of stream %016" PRIx64 " (flags %x); it follows %016" PRIx64,
+                       before.refreshing, before.diverged, before.version, h.base_version, h.state_version, h.stream_id, h.flags,
+                       before.stream);
         } else {
+            FZ_REQUIRE(!refresh_only, "a refresh-only frame (v%" PRIu64 ") applied to a synced replica at version %" PRIu64
+                       " (FORMAT.md: DUPLICATE or GAP)", h.state_version, before.version);
             FZ_REQUIRE(!before.diverged, "delta applied to a diverged replica");
             FZ_REQUIRE(before.stream == 0 || same_stream, "delta of another stream applied");
             /* Known deviation (reported with issue 9): a replica that follows no stream applies a
@@ -372,35 +721,53 @@ int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, c
                        before.version);
         }
         break;
+    case PODSYNC_REFRESHING:
+        FZ_REQUIRE(have_header && out_of_sync,
+                   "REFRESHING for a frame %" PRIu64 "->%" PRIu64 " (flags %x) on a %s replica at version %" PRIu64
+                   " (refreshing %u, diverged %u)", h.base_version, h.state_version, h.flags, one_way ? "one-way" : "two-way",
+                   before.version, before.refreshing, before.diverged);
+        FZ_REQUIRE(before.stream == 0 || same_stream, "REFRESHING for a frame of stream %016" PRIx64 " on a replica of %016" PRIx64,
+                   h.stream_id, before.stream);
+        FZ_REQUIRE(after.refreshing && !after.diverged && after.version == before.version && after.sequence == before.sequence &&
+                       after.stream == (before.stream ? before.stream : h.stream_id),
+                   "REFRESHING: refreshing %u diverged %u version %" PRIu64 " (was %" PRIu64 ") sequence %" PRIu64 " (was %" PRIu64
+                   ") stream %016" PRIx64, after.refreshing, after.diverged, after.version, before.version, after.sequence,
+                   before.sequence, after.stream);
+        FZ_REQUIRE(!(h.flags & PODSYNC_FRAME_HAS_DIGEST) || after.digest != h.state_digest,
+                   "REFRESHING, but the replica's digest equals the frame's (%016" PRIx64 "): it is in sync", after.digest);
+        break;
     case PODSYNC_DUPLICATE:
     case PODSYNC_GAP:
     case PODSYNC_STALE:
-        fz_require_same(&before, &after, podsync_status_name(st));
-        FZ_REQUIRE(have_header, "apply %s but podsync_frame_peek rejects the frame", podsync_status_name(st));
+        fz_require_same(&before, &after, name);
+        FZ_REQUIRE(have_header, "apply %s but podsync_frame_peek rejects the frame", name);
         /* a delta is classified only by a replica that is not diverged and follows its stream (or none) */
         FZ_REQUIRE(reset || (!before.diverged && (before.stream == 0 || same_stream)),
                    "%s for a delta of stream %016" PRIx64 " on a replica of stream %016" PRIx64 " (diverged %u)",
-                   podsync_status_name(st), h.stream_id, before.stream, before.diverged);
+                   name, h.stream_id, before.stream, before.diverged);
+        FZ_REQUIRE(reset || !before.refreshing, "%s for a delta on a refreshing one-way replica", name);
         if (st == PODSYNC_DUPLICATE)
             FZ_REQUIRE(reset ? (follows && h.state_version == before.version) : h.state_version <= before.version,
                        "DUPLICATE for a frame to version %" PRIu64 " at version %" PRIu64, h.state_version, before.version);
         else if (st == PODSYNC_GAP)
-            FZ_REQUIRE(!reset && h.base_version > before.version, "GAP for a frame from version %" PRIu64 " at version %" PRIu64,
-                       h.base_version, before.version);
+            FZ_REQUIRE(!reset && !one_way && (h.base_version > before.version || refresh_only),
+                       "GAP for a frame from version %" PRIu64 " at version %" PRIu64 " (%s replica)", h.base_version,
+                       before.version, one_way ? "one-way" : "two-way");
         else
             FZ_REQUIRE(reset && follows && h.state_version < before.version,
                        "STALE for a frame to version %" PRIu64 " at version %" PRIu64, h.state_version, before.version);
         break;
     case PODSYNC_E_DIGEST_MISMATCH:
         FZ_REQUIRE(have_header && (h.flags & PODSYNC_FRAME_HAS_DIGEST), "DIGEST_MISMATCH for a frame without a digest");
+        FZ_REQUIRE(!out_of_sync, "DIGEST_MISMATCH from a one-way replica out of sync (it answers REFRESHING)");
         FZ_REQUIRE(after.version == h.state_version && after.diverged, "DIGEST_MISMATCH: version %" PRIu64 " (frame %" PRIu64
                    "), diverged %u", after.version, h.state_version, after.diverged);
         FZ_REQUIRE(after.digest != h.state_digest, "DIGEST_MISMATCH but the digests are equal (%016" PRIx64 ")", after.digest);
         break;
     default:
         FZ_REQUIRE(st < 0, "apply returned an unexpected status %d", (int)st);
-        FZ_REQUIRE(st != PODSYNC_E_INTERNAL, "apply returned PODSYNC_E_INTERNAL: %s", podsync_store_errmsg(replica));
-        fz_require_same(&before, &after, podsync_status_name(st));
+        FZ_REQUIRE(!(one_way && st == PODSYNC_E_DIVERGED && !reset), "a one-way replica answered DIVERGED for a delta");
+        fz_require_same(&before, &after, name);
         break;
     }
     return st;

@@ -29,6 +29,10 @@ void fz_violation(const char *file, int line, const char *fmt, ...)
         if (!(cond)) fz_violation(__FILE__, __LINE__, __VA_ARGS__);  \
     } while (0)
 
+/* PODSYNC_FUZZ_TRACE=1 in the environment: fz_apply_checked prints every apply (frame header,
+   status, message) to stderr, to read what a kept input does. */
+int fz_trace(void);
+
 /* A setup call that must succeed (not something the input controls). */
 #define FZ_OK(call)                                                                        \
     do {                                                                                   \
@@ -68,8 +72,47 @@ enum {
     FZ_OFF_PAYLOAD_LENGTH = 80,
 };
 
-/* Recomputes the checksum (XXH3-64 of [16, frame_length) into offset 8) when the frame_length field
-   lies within [16, size]; returns 1 if it wrote one. */
+/* Format version 2 (docs/FORMAT.md, "Format version 2"): the prefix, then minimal LEB128 core
+   fields from offset 32 (40 with HAS_DIGEST), then extension records up to header_length. */
+enum {
+    FZ_V2_OFF_UNITS = 5,      /* header_length = 8 * this byte */
+    FZ_V2_OFF_FLAGS = 6,      /* u16 */
+    FZ_V2_OFF_SCHEMA_HASH = 16,
+    FZ_V2_OFF_STREAM_ID = 24,
+    FZ_V2_OFF_STATE_DIGEST = 32,
+};
+#define FZ_V2_TAG_CHUNK 1u
+#define FZ_V2_TAG_REFRESH_SLICE 3u
+
+/* 1 if the bytes start like a format-2 frame (magic, byte 4 == 2). */
+int fz_is_v2(const uint8_t *frame, size_t size);
+
+/* A format-2 header as the mutator and the corpus generator read and rewrite it: the core fields
+   and the span of the extension records (copied as they are). fz_v2_parse returns 0 when the
+   bytes hold a header of this shape (without checking what the library checks), -1 otherwise;
+   fz_v2_write re-encodes it into frame[0, header_length) (same header_length; the checksum is left
+   as it is) and returns -1 when it does not fit. */
+typedef struct fz_v2_header {
+    size_t header_length;
+    uint16_t flags;
+    uint64_t frame_length, term, sequence, base_version, version_delta, section_count;
+    uint8_t codec;
+    uint64_t transforms;
+    int has_payload_length;
+    uint64_t payload_length;
+    size_t ext_at, ext_len; /* the extension records: bytes [ext_at, ext_at + ext_len) */
+} fz_v2_header;
+int fz_v2_parse(const uint8_t *frame, size_t size, fz_v2_header *h);
+int fz_v2_write(uint8_t *frame, size_t size, const fz_v2_header *h, const uint8_t *ext);
+
+/* LEB128 (unsigned): reads at *pos below end (-1 if it does not end there or passes 64 bits). */
+int fz_leb_read(const uint8_t *p, size_t *pos, size_t end, uint64_t *value);
+size_t fz_leb_write(uint8_t *p, uint64_t value);
+size_t fz_leb_size(uint64_t value);
+
+/* Recomputes the checksum when the frame's length field lies within [16, size]: format 1 XXH3-64
+   of [16, frame_length) into offset 8; format 2 the same seeded with bytes [0, 8). Returns 1 if
+   it wrote one. */
 int fz_fix_checksum(uint8_t *frame, size_t size);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -135,32 +178,56 @@ podsync_store_options fz_options(int32_t level, uint32_t transforms, uint64_t ma
 
 /* h(t, k, r) of docs/FORMAT.md. */
 uint64_t fz_record_digest(uint32_t table_id, uint64_t key, const void *record, size_t size);
+/* seed(t, k) of docs/FORMAT.md: the hash that orders the keys of chunks and refresh slices. */
+uint64_t fz_seed(uint32_t table_id, uint64_t key);
+/* (table, seed) positions, compared table first. */
+int fz_pos_less(uint32_t ta, uint64_t ka, uint32_t tb, uint64_t kb);
 
 /* The state digest recomputed from the store's tables (independently of the library's incremental
    digest); FZ_REQUIRE-checks every table's index on the way: each key's podsync_store_get returns
    its slot in podsync_store_table. */
 uint64_t fz_recompute_digest(const podsync_store *store, const fz_schema_desc *schema);
 
-/* What must not change when an apply is rejected. */
+/* What must not change when an apply is rejected (the visible state), the staging of a chunked
+   snapshot (podsync_store_staging: the staged snapshot's next chunk, or chunk 0 of the snapshot a
+   replica waits for), and the counters apply keeps. */
 typedef struct fz_state {
     uint64_t digest;       /* podsync_store_digest */
     uint64_t recomputed;   /* fz_recompute_digest */
     uint64_t version, stream, sequence;
     uint32_t diverged;
+    uint32_t refreshing;   /* store info v2 (one-way replicas) */
     size_t total;                    /* records in all tables */
     size_t counts[FZ_STATE_TABLES];  /* of the first tables */
+    int staged;                      /* podsync_store_staging returned OK (else NOT_FOUND) */
+    podsync_chunk_position staging;
+    podsync_metrics metrics;
 } fz_state;
 
 fz_state fz_capture(const podsync_store *store, const fz_schema_desc *schema);
-/* FZ_REQUIRE-fails naming the field that differs. */
+/* FZ_REQUIRE-fails naming the field of the visible state that differs. */
 void fz_require_same(const fz_state *before, const fz_state *after, const char *what);
+/* FZ_REQUIRE-fails if the staging positions differ. */
+void fz_require_same_staging(const fz_state *before, const fz_state *after, const char *what);
+/* 1 if a and b hold the same staging position (or both none). */
+int fz_same_staging(const fz_state *a, const fz_state *b);
 
-/* Applies one frame to a replica and checks the outcome against the header's rules: a rejection
-   or DUPLICATE/GAP/STALE leaves the state as it was; OK reaches the frame's version (and digest,
-   with HAS_DIGEST); DIGEST_MISMATCH reaches the version and marks the replica diverged; the
-   library's digest always equals the recomputed one. The frame need not be valid. Returns the
-   status. */
+/* Applies one frame to a replica and checks the outcome against the header's and docs/FORMAT.md's
+   rules: a rejection or DUPLICATE/GAP/STALE leaves the state as it was; OK reaches the frame's
+   version (and digest, with HAS_DIGEST); DIGEST_MISMATCH reaches the version and marks the replica
+   diverged; the library's digest always equals the recomputed one. Chunks ("Chunked snapshots and
+   deltas", rules 1-5): CHUNK_STAGED, CHUNK_GAP, DUPLICATE and STALE leave the visible state as it
+   was and move the staging as the rules say; the last chunk switches (OK or DIGEST_MISMATCH: the
+   snapshot's version, digest and record count; a chunked delta's version and digest, or GAP when
+   its base is ahead); CHUNK_MISMATCH drops the staging; other errors change nothing, staging
+   included. Frames that are not chunks never touch the staging. The
+   counters of podsync_store_metrics move with the status. The frame need not be valid. The
+   replica must not fill in place (PODSYNC_OPT_FILL_IN_PLACE). Returns the status. */
 int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size);
+/* The same for a replica created with `flags` (PODSYNC_OPT_ONE_WAY: REFRESHING and the return to
+   sync by digest ("Rolling refresh") are then expected where another replica answers GAP). */
+int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size,
+                            uint32_t flags);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The shared dictionary                                                                      */

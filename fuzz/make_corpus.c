@@ -11,14 +11,22 @@
  *     deletes, a catch-up delta since version 1, a final snapshot. Every frame is a `validate` seed;
  *     `apply` gets containers of them in orders that apply (all flushes; snapshot then the later
  *     flushes; the first frame then the catch-up delta; the final snapshot);
+ *   - the same in frame format 2, and with a rolling refresh (slices in every flush, a refresh-only
+ *     frame when idle), plain and compressed, some with small max_frame_bytes (chunked snapshots);
+ *   - chunked snapshots (podsync_snapshot_begin with 512- to 700-byte chunks) written while the
+ *     writer goes on, and resumed (podsync_snapshot_resume from a replica's podsync_store_staging):
+ *     every chunk a `validate` seed, containers that stage them in order and switch, lose one
+ *     (CHUNK_GAP) and resume, interleave two snapshots, and switch over a replica that had a delta;
  *   - the same compressed with the shared dictionary (fz_shared_dictionary) for `apply_dict`
  *     (which also gets a share of the plain containers) and `validate`;
  *   - canonical schema encodings (the test schemas and some edge cases) for `schema_decode`;
  *   - dictionaries (the shared one, others trained by the library, small and large) and a few
  *     near-dictionaries for `load_dictionary`;
- *   - writer programs (writer_program.c's format) over levels, masks, schemas and frame sizes;
- *   - metrics of a real writer and replica with valid and invalid label sets for
- *     `metrics_prometheus`;
+ *   - writer programs (writer_program.c's format) over levels, masks, schemas and frame sizes, in
+ *     frame format 2, streaming chunked snapshots (lost chunks, resumes, closed snapshots), with a
+ *     rolling refresh, an idle clock and a one-way replica losing frames;
+ *   - metrics of a real writer and replica (version 3: chunks out, a snapshot held open, chunks
+ *     staged, a chunk gap) with valid and invalid label sets for `metrics_prometheus`;
  *   - each FILE (fuzz/make-corpus passes every file of Tests/fixtures/bombs) as a `validate`
  *     seed; schema encodings also for `schema_decode`; frames also for `apply` and `apply_dict`,
  *     in containers with the schema of NAME.schema next to NAME.bin (default and tight limits).
@@ -125,12 +133,17 @@ static void put_table(podsync_store *w, const fz_table *t, uint64_t first_key, u
     free(keys);
 }
 
-/* One writer history; its frames go to `validate` and in containers to `container_target`. */
-static void scenario(unsigned schema, int32_t level, uint32_t transforms, uint64_t max_frame_bytes, const uint8_t *dict,
-                     size_t dict_size, const char *container_target) {
+/* One writer history; its frames go to `validate` and in containers to `container_target`.
+   format: the writer's frame_format; refresh: refresh_flushes (with refresh_ms 10, and a
+   refresh-only frame after the last flush). */
+static void scenario_ex(unsigned schema, int32_t level, uint32_t transforms, uint64_t max_frame_bytes, const uint8_t *dict,
+                        size_t dict_size, const char *container_target, uint32_t format, uint32_t refresh) {
     const fz_schema_desc *d = fz_schema_desc_get(schema);
     podsync_schema *s = fz_schema_new(schema);
     podsync_store_options o = fz_options(level, transforms, max_frame_bytes);
+    o.frame_format = format;
+    o.refresh_flushes = refresh;
+    o.refresh_ms = refresh ? 10 : 0;
     podsync_store *w = NULL;
     FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
     podsync_schema_free(s);
@@ -168,6 +181,12 @@ static void scenario(unsigned schema, int32_t level, uint32_t transforms, uint64
     FZ_OK(podsync_store_delete_many(w, d->tables[0].id, del, 10, NULL));
     FZ_OK(podsync_store_flush(w, &n));
     flushes[3][0] = keep_outbox(&k, w, n, "flush4-");
+    if (refresh) { /* idle: a slice alone */
+        FZ_OK(podsync_store_set_time(w, 1000));
+        FZ_OK(podsync_store_flush(w, &n));
+        FZ_REQUIRE(n == 1, "an idle flush with a rolling refresh made %zu frames", n);
+        keep_outbox(&k, w, n, "refresh-only");
+    }
     flushes[3][1] = k.count;
     FZ_OK(podsync_store_delta_since(w, 1, &n));
     size_t catchup = keep_outbox(&k, w, n, "catchup1-");
@@ -175,7 +194,8 @@ static void scenario(unsigned schema, int32_t level, uint32_t transforms, uint64
     size_t snap_end = keep_outbox(&k, w, n, "snapshot-");
 
     char prefix[96], name[160];
-    snprintf(prefix, sizeof prefix, "s%u-l%d-t%x-m%" PRIu64 "%s", schema, (int)level, transforms, max_frame_bytes, dict ? "-dict" : "");
+    snprintf(prefix, sizeof prefix, "s%u-l%d-t%x-m%" PRIu64 "%s-f%u-r%u", schema, (int)level, transforms, max_frame_bytes,
+             dict ? "-dict" : "", format, refresh);
     for (size_t i = 0; i < k.count; i++) {
         snprintf(name, sizeof name, "%s-%s", prefix, k.name[i]);
         write_file("validate", name, k.data[i], k.size[i]);
@@ -192,14 +212,137 @@ static void scenario(unsigned schema, int32_t level, uint32_t transforms, uint64
         for (size_t i = flushes[f][0]; i < flushes[f][1]; i++) idx[m++] = i;
     snprintf(name, sizeof name, "%s-snapshot-then-flushes", prefix);
     write_container(container_target, name, cfg | (transforms & 1 ? 0x08 : 0), &k, idx, m); /* misaligned by 1 sometimes */
-    idx[0] = flushes[0][0];
-    idx[1] = catchup;
+    /* the first frame (version 1), then the catch-up delta since version 1 (one frame, or its chunks) */
+    m = 0;
+    idx[m++] = flushes[0][0];
+    for (size_t i = catchup; i < snap_end && m < FZ_MAX_FRAMES; i++) idx[m++] = i;
     snprintf(name, sizeof name, "%s-catchup", prefix);
-    write_container(container_target, name, cfg | FZ_CFG_SERVE, &k, idx, 2);
-    idx[0] = snap_end;
-    idx[1] = flushes[0][0]; /* then a delta it already has: DUPLICATE */
+    write_container(container_target, name, cfg | FZ_CFG_SERVE, &k, idx, m);
+    /* the final snapshot (one frame, or all its chunks), then a delta it already has: DUPLICATE */
+    m = 0;
+    for (size_t i = snap_end; i < k.count && m < FZ_MAX_FRAMES - 1; i++) idx[m++] = i;
+    idx[m++] = flushes[0][0];
     snprintf(name, sizeof name, "%s-final-snapshot", prefix);
-    write_container(container_target, name, cfg | FZ_CFG_TIGHT, &k, idx, 2);
+    write_container(container_target, name, cfg | FZ_CFG_TIGHT, &k, idx, m);
+    kept_free(&k);
+    podsync_store_free(w);
+}
+
+static void scenario(unsigned schema, int32_t level, uint32_t transforms, uint64_t max_frame_bytes, const uint8_t *dict,
+                     size_t dict_size, const char *container_target) {
+    scenario_ex(schema, level, transforms, max_frame_bytes, dict, dict_size, container_target, 1, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Chunked snapshots                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Up to `max` chunks of a snapshot stream into k (named prefix<i>); returns how many. */
+static size_t keep_chunks(kept *k, podsync_snapshot *h, size_t max, const char *prefix, size_t first_index) {
+    size_t n = 0;
+    while (n < max && k->count < MAX_KEPT) {
+        const uint8_t *f = NULL;
+        size_t size = 0;
+        int32_t st = podsync_snapshot_next(h, &f, &size);
+        if (st == PODSYNC_DONE) break;
+        FZ_REQUIRE(st == PODSYNC_OK, "snapshot_next returned %s", podsync_status_name(st));
+        k->data[k->count] = malloc(size);
+        FZ_REQUIRE(k->data[k->count] != NULL, "out of memory");
+        memcpy(k->data[k->count], f, size);
+        k->size[k->count] = size;
+        snprintf(k->name[k->count], sizeof k->name[0], "%s%zu", prefix, first_index + n);
+        k->count++;
+        n++;
+    }
+    return n;
+}
+
+/* Chunked snapshots of a writer (podsync_snapshot_begin with small chunks), written while the
+   writer goes on: chunks for `validate`, and for `target` containers that stage them in order,
+   lose one and get CHUNK_GAP, resume (podsync_snapshot_resume from a replica's staging, with
+   other chunk sizes), interleave two snapshots, and apply a later delta after the switch. */
+static void chunk_scenario(unsigned schema, int32_t level, uint32_t transforms, const char *target) {
+    const fz_schema_desc *d = fz_schema_desc_get(schema);
+    podsync_schema *s = fz_schema_new(schema);
+    podsync_store_options o = fz_options(level, transforms, 0);
+    podsync_store *w = NULL, *r = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    podsync_store_options ro = fz_options(0, PODSYNC_TRANSFORM_ALL, 0);
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_REPLICA, &ro, &r));
+    podsync_schema_free(s);
+    uint64_t rng = 77 + schema * 13 + (uint64_t)(level + 100) + transforms;
+    kept k = {0};
+    size_t n = 0;
+    for (size_t t = 0; t < d->table_count; t++)
+        put_table(w, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, t == 0 ? 60 : 20, (unsigned)(t + 2), &rng);
+    FZ_OK(podsync_store_flush(w, &n));
+    size_t flush1 = keep_outbox(&k, w, n, "flush1-");
+    /* snapshot A of version 1, in chunks of 512 bytes (at most 12 kept) */
+    podsync_snapshot *a = NULL;
+    FZ_OK(podsync_snapshot_begin(w, 512, &a));
+    size_t a0 = k.count, an = keep_chunks(&k, a, 3, "a", 0);
+    /* changes and a flush while A streams: A's later chunks still describe version 1 */
+    put_table(w, &d->tables[0], 1, 1, 10, 1, &rng);
+    FZ_OK(podsync_store_delete(w, d->tables[d->table_count - 1].id, 1000 * (d->table_count - 1) + 1));
+    FZ_OK(podsync_store_flush(w, &n));
+    size_t flush2 = keep_outbox(&k, w, n, "flush2-");
+    an += keep_chunks(&k, a, 9, "a", 3);
+    /* a replica stages A's first three chunks; it then needs chunk 3: resume there with 700-byte chunks */
+    for (size_t i = 0; i < 3 && i < an; i++) podsync_store_apply(r, k.data[a0 + i], k.size[a0 + i], NULL);
+    podsync_chunk_position pos = PODSYNC_CHUNK_POSITION_INIT;
+    size_t resumed0 = k.count, resumed = 0;
+    if (podsync_store_staging(r, &pos) == PODSYNC_OK) {
+        podsync_snapshot *b = NULL;
+        FZ_OK(podsync_snapshot_resume(w, &pos, 700, &b));
+        resumed = keep_chunks(&k, b, 10, "resumed", pos.chunk_index);
+        podsync_snapshot_free(b);
+    }
+    podsync_snapshot_free(a);
+    /* snapshot C of version 2 (the writer's state now), 600-byte chunks */
+    podsync_snapshot *c = NULL;
+    FZ_OK(podsync_snapshot_begin(w, 600, &c));
+    size_t c0 = k.count, cn = keep_chunks(&k, c, 12, "c", 0);
+    podsync_snapshot_free(c);
+    podsync_store_free(r);
+
+    char prefix[96], name[160];
+    snprintf(prefix, sizeof prefix, "chunks-s%u-l%d-t%x", schema, (int)level, transforms);
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "%s-%s", prefix, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    uint8_t cfg = (uint8_t)schema;
+    size_t idx[FZ_MAX_FRAMES], m = 0;
+    /* A in order (the switch at its last chunk), then the delta from version 1 to 2 */
+    for (size_t i = 0; i < an && m < FZ_MAX_FRAMES - 2; i++) idx[m++] = a0 + i;
+    if (m == an) idx[m++] = flush2;
+    snprintf(name, sizeof name, "%s-in-order", prefix);
+    write_container(target, name, cfg | FZ_CFG_SERVE, &k, idx, m);
+    /* a lost chunk: CHUNK_GAP, then the resumed chunks */
+    m = 0;
+    for (size_t i = 0; i < 3 && i < an; i++) idx[m++] = a0 + i;
+    if (an > 4) idx[m++] = a0 + 4;
+    for (size_t i = 0; i < resumed && m < FZ_MAX_FRAMES; i++) idx[m++] = resumed0 + i;
+    snprintf(name, sizeof name, "%s-gap-resume", prefix);
+    write_container(target, name, cfg | FZ_CFG_SERVE, &k, idx, m);
+    /* two snapshots interleaved: A's chunk 0, C's chunk 0 (newer: replaces), A's chunk 1 (STALE),
+       the rest of C, a chunk repeated (DUPLICATE) */
+    m = 0;
+    idx[m++] = a0;
+    idx[m++] = c0;
+    if (an > 1) idx[m++] = a0 + 1;
+    for (size_t i = 1; i < cn && m < FZ_MAX_FRAMES - 1; i++) idx[m++] = c0 + i;
+    if (cn > 1) idx[m++] = c0 + 1;
+    snprintf(name, sizeof name, "%s-interleaved", prefix);
+    write_container(target, name, cfg, &k, idx, m);
+    /* a replica at version 1 (the delta) gets C; then A's chunks are STALE */
+    m = 0;
+    idx[m++] = flush1;
+    for (size_t i = 0; i < cn && m < FZ_MAX_FRAMES - 2; i++) idx[m++] = c0 + i;
+    if (an > 2) idx[m++] = a0 + 2;
+    idx[m++] = flush2; /* DUPLICATE after the switch to version 2 */
+    snprintf(name, sizeof name, "%s-over-delta", prefix);
+    write_container(target, name, cfg | FZ_CFG_TIGHT, &k, idx, m);
     kept_free(&k);
     podsync_store_free(w);
 }
@@ -230,13 +373,40 @@ static void metrics_seeds(void) {
             if (f == 4) podsync_store_apply(r, frame, size - 8, NULL); /* a rejected (truncated) frame */
         }
     }
+    /* metrics version 3: chunks out, a snapshot held open over a flush (copy-on-write), chunks
+       staged on a fresh replica and a chunk gap */
+    podsync_schema *s0 = fz_schema_new(0);
+    podsync_store *r2 = NULL;
+    FZ_OK(podsync_store_create(s0, PODSYNC_ROLE_REPLICA, &o, &r2));
+    podsync_schema_free(s0);
+    podsync_snapshot *snap = NULL;
+    FZ_OK(podsync_snapshot_begin(w, 512, &snap));
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *chunk = NULL;
+        size_t size = 0;
+        if (podsync_snapshot_next(snap, &chunk, &size) != PODSYNC_OK) break;
+        if (i != 2) podsync_store_apply(r2, chunk, size, NULL);
+    }
+    put_table(w, &fz_schema_desc_get(0)->tables[0], 1, 1, 80, 2, &rng);
+    size_t n = 0;
+    FZ_OK(podsync_store_flush(w, &n));
     podsync_metrics m[2];
     memset(m, 0, sizeof m);
     m[0].version = m[1].version = PODSYNC_METRICS_VERSION;
     FZ_OK(podsync_store_metrics(w, &m[0]));
-    FZ_OK(podsync_store_metrics(r, &m[1]));
+    FZ_OK(podsync_store_metrics(r2, &m[1]));
+    m[1].frames_applied += 0; /* the replica's own counters */
+    podsync_metrics applied;
+    memset(&applied, 0, sizeof applied);
+    applied.version = PODSYNC_METRICS_VERSION;
+    FZ_OK(podsync_store_metrics(r, &applied));
+    m[1].duplicates = applied.duplicates;
+    memcpy(m[1].rejects, applied.rejects, sizeof m[1].rejects);
+    m[1].rejects[25] = 3; /* a status without a name, counted */
+    podsync_snapshot_free(snap);
     podsync_store_free(w);
     podsync_store_free(r);
+    podsync_store_free(r2);
     static const char *labels[] = {
         "", "store=\"a\",role=\"writer\"", "x=\"\"", "_a1=\"esc \\\\ \\\" \\n\",b=\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
         "le=\"1\"", "a=\"1\",a=\"2\"", "a=\"1\",", "__x=\"1\"", "a=\"\\q\"", "a=\"\xff\"", "1a=\"x\"", "a=\"open",
@@ -357,7 +527,7 @@ static void dictionaries(const uint8_t *shared, size_t shared_size) {
 /* writer_program's format: level index, transforms, options byte, then operations, each an opcode
    and a table byte, then its operands (writer_program.c, run_program). */
 typedef struct program {
-    uint8_t b[1024];
+    uint8_t b[2048];
     size_t n;
 } program;
 
@@ -369,7 +539,14 @@ static void emit(program *p, size_t count, const uint8_t *bytes) {
 #define EMIT(p, ...) emit(p, sizeof((const uint8_t[]){__VA_ARGS__}), (const uint8_t[]){__VA_ARGS__})
 
 enum { OP_PUT = 0, OP_PUT_MANY = 3, OP_DELETE = 4, OP_DELETE_MANY = 5, OP_FLUSH = 6, OP_CATCH_UP = 8, OP_DELTA_SINCE = 9,
-       OP_SNAPSHOT = 10, OP_DICTIONARY = 11, OP_SERVE = 12, OP_REPLAY_READ = 13 };
+       OP_SNAPSHOT = 10, OP_DICTIONARY = 11, OP_SERVE = 12, OP_REPLAY_READ = 13, OP_SNAP_BEGIN = 14, OP_SNAP_STEP = 15,
+       OP_TIME = 16, OP_LOSE = 17 };
+/* OP_SNAP_BEGIN's byte: bit 0 the replica in step produces, bit 1 the lagging replica receives,
+   bits 2-4 max_chunk_bytes among {0, 512, 600, 1000, 4096, 100, 511, 2048}. OP_SNAP_STEP's byte:
+   bits 0-2 % 6: 0-1 deliver, 2 lose, 3 deliver the last again, 4 resume (bit 3: with
+   512/777/3000-byte chunks by bits 6-7), 5 close; bits 4-5: 1-4 chunks. */
+enum { STEP_DELIVER = 0, STEP_LOSE = 2, STEP_AGAIN = 3, STEP_RESUME = 4, STEP_CLOSE = 5 };
+#define STEPS(action, count) ((uint8_t)((action) | (((count) - 1) << 4)))
 
 static void programs(void) {
     program body = {{0}, 0};
@@ -437,6 +614,74 @@ static void programs(void) {
     write_file("writer_program", "program-l19", buf, 3 + body.n);
     buf[0] = 2;
     write_file("writer_program", "program-l-1", buf, 3 + body.n);
+
+    /* chunked snapshot streams: a receiver stages chunks while the writer goes on, loses one,
+       resumes, a closed snapshot resumed (served at the same version, else expired) */
+    program chunks = {{0}, 0};
+    EMIT(&chunks, OP_PUT_MANY, 0, 95, 0, 1, 3, OP_PUT_MANY, 0, 95, 100, 1, 2, OP_PUT_MANY, 1, 40, 0, 3, 0, OP_FLUSH, 0);
+    EMIT(&chunks, OP_SNAP_BEGIN, 0, 1 << 2);                              /* writer -> fresh, 512-byte chunks */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 2));
+    EMIT(&chunks, OP_PUT_MANY, 0, 30, 0, 1, 1, OP_DELETE, 0, 5, OP_FLUSH, 0); /* copy-on-write */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_LOSE, 1), OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 1)); /* CHUNK_GAP */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEP_RESUME | 8 | 0x40);              /* resume with 777-byte chunks */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_AGAIN, 1));
+    for (int i = 0; i < 5; i++) EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 4), OP_PUT, 0, (uint8_t)(10 + i), 1, OP_FLUSH, 0);
+    EMIT(&chunks, OP_CATCH_UP, 0);
+    EMIT(&chunks, OP_SNAP_BEGIN, 0, 1 | 2 | (3 << 2));                  /* replica -> lagging replica, 1000 bytes */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 1), OP_SNAP_STEP, 0, STEP_CLOSE);
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEP_RESUME);                         /* served: the replica is still at that version */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 4), OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 4));
+    EMIT(&chunks, OP_SNAP_BEGIN, 0, 2 | (1 << 2));                       /* writer -> lagging replica */
+    EMIT(&chunks, OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 2), OP_SNAP_STEP, 0, STEP_CLOSE);
+    EMIT(&chunks, OP_PUT, 0, 3, 2, OP_FLUSH, 0, OP_SNAP_STEP, 0, STEP_RESUME);   /* expired */
+    EMIT(&chunks, OP_SNAP_BEGIN, 0, 5 << 2);                             /* 100-byte chunks: refused */
+    EMIT(&chunks, OP_SNAP_BEGIN, 0, 0, OP_SNAP_STEP, 0, STEPS(STEP_DELIVER, 4));
+    EMIT(&chunks, OP_SNAPSHOT, 0, OP_DELTA_SINCE, 0, 0);
+    static const uint8_t chunk_opts[][3] = {
+        {0, 0x0, 0x00}, {0, 0x10, 0x01}, {1, 0xE, 0x02}, {3, 0x1F, 0x03}, {0, 0x0, 0x04 | 0x08}, {1, 0x16, 0x04 | 0x10},
+        {0, 0x10, 0x24}, {1, 0x6, 0x04 | 0x18},
+    };
+    for (size_t i = 0; i < sizeof chunk_opts / sizeof chunk_opts[0]; i++) {
+        memcpy(buf, chunk_opts[i], 3);
+        memcpy(buf + 3, chunks.b, chunks.n);
+        char name[64];
+        snprintf(name, sizeof name, "chunks-%zu", i);
+        write_file("writer_program", name, buf, 3 + chunks.n);
+    }
+
+    /* rolling refresh: slices in every flush, frames lost on the way to the one-way replica,
+       refresh-only frames when idle, passes it must converge in */
+    program refresh = {{0}, 0};
+    EMIT(&refresh, OP_PUT_MANY, 0, 60, 0, 1, 3, OP_PUT_MANY, 1, 20, 0, 2, 0, OP_FLUSH, 0);
+    EMIT(&refresh, OP_LOSE, 0, 1);                                        /* two frames lost */
+    for (uint8_t i = 0; i < 4; i++) EMIT(&refresh, OP_PUT, 0, (uint8_t)(i * 7), 1, OP_DELETE, 1, (uint8_t)(2 * i), OP_FLUSH, 0);
+    for (uint8_t i = 0; i < 10; i++) EMIT(&refresh, OP_PUT, 0, (uint8_t)(100 + i), 2, OP_FLUSH, 0);
+    EMIT(&refresh, OP_TIME, 0, 3, OP_FLUSH, 0, OP_TIME, 0, 0, OP_FLUSH, 0); /* idle: a slice alone, then nothing due */
+    EMIT(&refresh, OP_TIME, 0, 2, OP_FLUSH, 0, OP_TIME, 0, 3, OP_FLUSH, 0);
+    EMIT(&refresh, OP_LOSE, 0, 0, OP_PUT_MANY, 0, 40, 50, 1, 1, OP_FLUSH, 0);
+    for (uint8_t i = 0; i < 12; i++) EMIT(&refresh, OP_PUT, 1, (uint8_t)(3 * i), 1, OP_FLUSH, 0);
+    EMIT(&refresh, OP_CATCH_UP, 0, OP_SNAPSHOT, 0, OP_REPLAY_READ, 0);
+    static const uint8_t refresh_opts[][3] = {
+        {0, 0x40 | 0x80, 0x80},        {0, 0x20 | 0x80 | 0x10, 0x81}, {1, 0x60 | 0x0E, 0x82}, {0, 0x40 | 0x80, 0x84 | 0x08},
+        {3, 0x60 | 0x80 | 0x1F, 0x83}, {0, 0x20, 0x80 | 0x20},        {1, 0x40 | 0x80 | 0x16, 0x84 | 0x10 | 0x40},
+    };
+    for (size_t i = 0; i < sizeof refresh_opts / sizeof refresh_opts[0]; i++) {
+        memcpy(buf, refresh_opts[i], 3);
+        memcpy(buf + 3, refresh.b, refresh.n);
+        char name[64];
+        snprintf(name, sizeof name, "refresh-%zu", i);
+        write_file("writer_program", name, buf, 3 + refresh.n);
+    }
+    /* the first programs again in frame format 2 */
+    memcpy(buf + 3, body.b, body.n);
+    for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
+        buf[0] = (uint8_t)(schema % 2);
+        buf[1] = 0x10 | 0xF;
+        buf[2] = (uint8_t)(schema | (schema == 1 ? 0x04 | 0x08 : 0));
+        char name[64];
+        snprintf(name, sizeof name, "program-f2-s%u", schema);
+        write_file("writer_program", name, buf, 3 + body.n);
+    }
 }
 
 static uint8_t *read_all(const char *path, size_t *size_out) {
@@ -544,6 +789,19 @@ int main(int argc, char **argv) {
     }
     scenario(0, -1, 0xF, 0, NULL, 0, "apply");
     scenario(0, 19, 0xF, 0, NULL, 0, "apply");
+    /* format 2 (compact headers), chunked snapshots, rolling refresh slices */
+    for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
+        scenario_ex(schema, 0, 0, 0, NULL, 0, "apply", 2, 0);
+        scenario_ex(schema, 1, 0xF, 0, NULL, 0, "apply", 2, 0);
+        scenario_ex(schema, 0, 0, 0, NULL, 0, "apply", 1, 3);
+        scenario_ex(schema, 1, 0xE, 1024, NULL, 0, "apply", 1, 2);
+        scenario_ex(schema, 0, 0, 512, NULL, 0, "apply", 2, 4);
+        chunk_scenario(schema, 0, 0, "apply");
+        chunk_scenario(schema, 1, 0xE, "apply");
+    }
+    chunk_scenario(0, 3, 0xF, "apply_dict");
+    scenario_ex(0, 3, 0xF, 0, dict, dict_size, "apply_dict", 2, 3);
+    chunk_scenario(2, 19, 0xF, "apply");
     scenario(0, 1, 0x7, 0, dict, dict_size, "apply_dict");
     scenario(0, 0, 0, 0, NULL, 0, "apply_dict"); /* plain frames on the dictionary replica too */
     scenario(2, 1, 0xF, 0, NULL, 0, "apply_dict");

@@ -15,10 +15,16 @@
  *   - the size query answers BUFFER_TOO_SMALL with the size; a buffer one byte short gets
  *     BUFFER_TOO_SMALL and is left untouched; the exact size gets OK and a NUL-terminated text of
  *     that size;
- *   - the text is lines of "# HELP name ...", "# TYPE name counter|histogram" and samples
- *     "name[{labels}] value"; every sample carries the caller's labels first; the counters equal
- *     the struct's fields; histogram buckets are the (wrapping) cumulative sums of the struct's
- *     and _count equals the last; version-1 structs show no field appended in version 2.
+ *   - the text is lines of "# HELP name ...", "# TYPE name counter|gauge|histogram" and samples
+ *     "name[{labels}] value"; every family has one HELP and one TYPE line, before its samples;
+ *     counters end in _total, gauges in _bytes (the two gauges of metrics version 3:
+ *     podsync_snapshot_held_bytes and podsync_staging_held_bytes), and every sample belongs to the
+ *     family of the last TYPE line; every sample carries the caller's labels first; the counters
+ *     and gauges equal the struct's fields; histogram buckets are the (wrapping) cumulative sums
+ *     of the struct's and _count equals the last; a struct shows exactly the fields of its
+ *     version: version-1 structs none appended in version 2 (saved_by_zero_columns ..
+ *     dictionary_frames), version-2 structs none appended in version 3 (chunks_out ..
+ *     staging_bytes_held), whatever bytes follow in the caller's memory.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -134,6 +140,10 @@ static int find_sample(const char *text, const char *name, const char *extra, co
 static void check_structure(const char *text, size_t len, const char *labels) {
     FZ_REQUIRE(len > 0 && text[len - 1] == '\n', "the text does not end with a line break");
     size_t ll = strlen(labels);
+    char family[128] = "", type[16] = "", helped[128] = "";
+    /* families seen, to find a second HELP/TYPE of one name */
+    static char seen[128][128];
+    size_t nseen = 0;
     for (const char *line = text; line < text + len;) {
         const char *eol = memchr(line, '\n', (size_t)(text + len - line));
         FZ_REQUIRE(eol != NULL, "a line without its line break");
@@ -141,16 +151,43 @@ static void check_structure(const char *text, size_t len, const char *labels) {
         if (line[0] == '#') {
             FZ_REQUIRE((n > 15 && strncmp(line, "# HELP podsync_", 15) == 0) || (n > 15 && strncmp(line, "# TYPE podsync_", 15) == 0),
                        "comment line \"%.*s\"", (int)n, line);
-            if (line[2] == 'T') {
-                const char *type = memchr(line + 7, ' ', n - 7);
-                FZ_REQUIRE(type && ((size_t)(eol - type) == 8 ? strncmp(type, " counter", 8) == 0
-                                                              : strncmp(type, " histogram", 10) == 0 && eol - type == 10),
-                           "TYPE line \"%.*s\"", (int)n, line);
+            const char *name = line + 7, *sp = memchr(name, ' ', n - 7);
+            FZ_REQUIRE(sp && sp - name < 127, "comment line \"%.*s\": no name", (int)n, line);
+            size_t nl = (size_t)(sp - name);
+            if (line[2] == 'H') {
+                FZ_REQUIRE(sp + 1 < eol, "HELP line \"%.*s\" without text", (int)n, line);
+                memcpy(helped, name, nl);
+                helped[nl] = 0;
+                for (size_t k = 0; k < nseen; k++) FZ_REQUIRE(strcmp(seen[k], helped) != 0, "family %s appears twice", helped);
+                FZ_REQUIRE(nseen < 128, "more than 128 families");
+                strcpy(seen[nseen++], helped);
+            } else {
+                memcpy(family, name, nl);
+                family[nl] = 0;
+                FZ_REQUIRE(strcmp(family, helped) == 0, "TYPE line of %s does not follow its HELP line (%s)", family, helped);
+                size_t tl = (size_t)(eol - sp - 1);
+                FZ_REQUIRE(tl < sizeof type, "TYPE line \"%.*s\"", (int)n, line);
+                memcpy(type, sp + 1, tl);
+                type[tl] = 0;
+                size_t fl = strlen(family);
+                if (strcmp(type, "counter") == 0)
+                    FZ_REQUIRE(fl > 6 && strcmp(family + fl - 6, "_total") == 0, "counter %s does not end in _total", family);
+                else if (strcmp(type, "gauge") == 0)
+                    FZ_REQUIRE(strcmp(family, "podsync_snapshot_held_bytes") == 0 || strcmp(family, "podsync_staging_held_bytes") == 0,
+                               "gauge %s: the header defines two, podsync_snapshot_held_bytes and podsync_staging_held_bytes", family);
+                else
+                    FZ_REQUIRE(strcmp(type, "histogram") == 0, "TYPE line \"%.*s\"", (int)n, line);
             }
         } else {
             FZ_REQUIRE(n > 8 && strncmp(line, "podsync_", 8) == 0, "sample line \"%.*s\"", (int)n, line);
             size_t name = 0;
             while (name < n && (is_letter((uint8_t)line[name]) || is_digit((uint8_t)line[name]))) name++;
+            size_t fl = strlen(family);
+            int member = fl > 0 && name >= fl && memcmp(line, family, fl) == 0 &&
+                         (name == fl || (strcmp(type, "histogram") == 0 &&
+                                         ((name - fl == 7 && memcmp(line + fl, "_bucket", 7) == 0) ||
+                                          (name - fl == 6 && memcmp(line + fl, "_count", 6) == 0))));
+            FZ_REQUIRE(member, "sample line \"%.*s\" outside its family (last TYPE: %s %s)", (int)n, line, family, type);
             if (ll) FZ_REQUIRE(n > name + 1 + ll && line[name] == '{' && memcmp(line + name + 1, labels, ll) == 0 &&
                                    (line[name + 1 + ll] == '}' || line[name + 1 + ll] == ','),
                                "sample line \"%.*s\" without the labels first", (int)n, line);
@@ -172,12 +209,16 @@ static void check_values(const char *text, const char *labels, const podsync_met
         {"podsync_records_out_total", offsetof(podsync_metrics, records_out)},
         {"podsync_frames_out_plain_bytes_total", offsetof(podsync_metrics, raw_bytes_out)},
         {"podsync_frames_out_wire_bytes_total", offsetof(podsync_metrics, wire_bytes_out)},
+        {"podsync_frames_out_compressed_total", offsetof(podsync_metrics, compressed_frames)},
         {"podsync_writes_total", offsetof(podsync_metrics, writes)},
         {"podsync_frames_applied_total", offsetof(podsync_metrics, frames_applied)},
         {"podsync_records_applied_total", offsetof(podsync_metrics, records_applied)},
         {"podsync_frames_duplicate_total", offsetof(podsync_metrics, duplicates)},
         {"podsync_frames_gap_total", offsetof(podsync_metrics, gaps)},
+        {"podsync_snapshots_stale_total", offsetof(podsync_metrics, stale)},
         {"podsync_resyncs_total", offsetof(podsync_metrics, resyncs)},
+        {"podsync_coalesced_writes_total", offsetof(podsync_metrics, coalesced_writes)},
+        {"podsync_frames_applied_wire_bytes_total", offsetof(podsync_metrics, wire_bytes_in)},
     };
     uint64_t v = 0;
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
@@ -192,6 +233,54 @@ static void check_values(const char *text, const char *labels, const podsync_met
     has = find_sample(text, "podsync_encoder_saved_bytes_total", "by=\"zero_columns\"", labels, &v);
     FZ_REQUIRE(version == 1 ? !has : (has && v == m->saved_by_zero_columns), "zero_columns: %s for a version-%u struct",
                has ? "shown" : "missing", version);
+    static const struct {
+        const char *name, *extra;
+        size_t offset;
+        uint32_t since;
+    } more[] = {
+        {"podsync_encoder_saved_bytes_total", "by=\"key_gaps\"", offsetof(podsync_metrics, saved_by_key_gaps), 1},
+        {"podsync_encoder_saved_bytes_total", "by=\"compression\"", offsetof(podsync_metrics, saved_by_compression), 1},
+        {"podsync_raw_column_bytes_total", NULL, offsetof(podsync_metrics, raw_column_bytes), 2},
+        {"podsync_column_trials_total", NULL, offsetof(podsync_metrics, column_trials), 2},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        uint64_t want;
+        memcpy(&want, (const uint8_t *)m + more[i].offset, 8);
+        has = find_sample(text, more[i].name, more[i].extra, labels, &v);
+        FZ_REQUIRE(version < more[i].since ? !has : (has && v == want), "%s{%s}: %s (%" PRIu64 ", the struct says %" PRIu64
+                   ") for a version-%u struct", more[i].name, more[i].extra ? more[i].extra : "", has ? "shown" : "missing", v, want,
+                   version);
+    }
+    /* rejected applies: every error status that has a name, and the number of any other counted */
+    for (int k = 1; k < PODSYNC_METRICS_STATUSES; k++) {
+        const char *sname = podsync_status_name(-k);
+        int known = strcmp(sname, "PODSYNC_UNKNOWN_STATUS") != 0;
+        char extra[96];
+        if (known) snprintf(extra, sizeof extra, "status=\"%s\"", sname);
+        else snprintf(extra, sizeof extra, "status=\"%d\"", -k);
+        has = find_sample(text, "podsync_frames_rejected_total", extra, labels, &v);
+        FZ_REQUIRE((known || m->rejects[k] != 0) ? (has && v == m->rejects[k]) : !has,
+                   "podsync_frames_rejected_total{%s}: %s (%" PRIu64 "), the struct says %" PRIu64, extra, has ? "shown" : "missing", v,
+                   m->rejects[k]);
+    }
+    /* metrics version 3 (library 0.5.0): three counters and two gauges */
+    static const struct {
+        const char *name;
+        size_t offset;
+    } v3[] = {
+        {"podsync_chunks_out_total", offsetof(podsync_metrics, chunks_out)},
+        {"podsync_chunks_staged_total", offsetof(podsync_metrics, chunks_staged)},
+        {"podsync_chunk_gaps_total", offsetof(podsync_metrics, chunk_gaps)},
+        {"podsync_snapshot_held_bytes", offsetof(podsync_metrics, snapshot_bytes_held)},
+        {"podsync_staging_held_bytes", offsetof(podsync_metrics, staging_bytes_held)},
+    };
+    for (size_t i = 0; i < sizeof v3 / sizeof v3[0]; i++) {
+        uint64_t want;
+        memcpy(&want, (const uint8_t *)m + v3[i].offset, 8);
+        has = find_sample(text, v3[i].name, NULL, labels, &v);
+        FZ_REQUIRE(version < 3 ? !has : (has && v == want), "%s: %s (%" PRIu64 ", the struct says %" PRIu64 ") for a version-%u struct",
+                   v3[i].name, has ? "shown" : "missing", v, want, version);
+    }
     const char *families[2] = {"podsync_encode_duration_seconds", "podsync_apply_duration_seconds"};
     const uint64_t *buckets[2] = {m->encode_ns, m->apply_ns};
     for (int h = 0; h < 2; h++) {
@@ -233,8 +322,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const uint32_t versions[4] = {1, 2, PODSYNC_METRICS_VERSION, 0};
     m.version = data[0] < 4 ? versions[data[0]] : data[0];
     m.reserved = 0;
-    /* a version-1 caller's struct ends before saved_by_zero_columns: what follows must not show */
+    /* a version-1 caller's struct ends before saved_by_zero_columns, a version-2 one before
+       chunks_out: what follows must not show */
     if (m.version == 1) memset(&m.saved_by_zero_columns, 0xEE, sizeof m - offsetof(podsync_metrics, saved_by_zero_columns));
+    if (m.version == 2) memset(&m.chunks_out, 0xEE, sizeof m - offsetof(podsync_metrics, chunks_out));
 
     int valid = m.version >= 1 && labels_valid((const uint8_t *)labels, effective);
     size_t need = 0;

@@ -11,10 +11,24 @@
  *     only what validate accepts, and may answer PODSYNC_E_FRAME_TOO_LARGE for what it accepts.
  *   - encoded frames declaring more than 4 MiB of packed payload are checked with the limited
  *     variant only (it must refuse them): at the default limit they may cost seconds by design;
- *   - podsync_frame_section_get on every section index (also of frames that fail validation: it
- *     re-checks bounds and must stay inside the buffer): a plain valid frame gives every section,
- *     in ascending table order, with keys and records inside the frame (all read, so ASan checks
- *     them); an encoded one PODSYNC_E_UNSUPPORTED_CODEC; an index past the last is an error.
+ *   - a valid frame obeys its format's header rules (docs/FORMAT.md): format 1 a header of at
+ *     least 88 bytes, flags RESET and HAS_DIGEST only; format 2 (steps V4 to V17) a header of 40
+ *     to 2040 bytes, a multiple of 8, flags of the low byte RESET, HAS_DIGEST and CHUNK only, term
+ *     0 (no TERM_HISTORY is known), CHUNK exactly with a CHUNK record (snapshot id not 0, chunk 0
+ *     starting at (0, 0), an end after the start or LAST with record_count; a chunked snapshot
+ *     RESET with base 0, a chunked delta base < state), REFRESH_SLICE neither on a RESET frame nor
+ *     on a chunk, a refresh-only frame at base <= state, other deltas base < state, XOR only from
+ *     v to v + 1 and never on a chunk, COLUMNS only with TRANSPOSE, stream id 0 only for the empty
+ *     snapshot at version 0;
+ *   - podsync_frame_section_get on every section index, the slice's included (also of frames that
+ *     fail validation: it re-checks bounds and must stay inside the buffer): a plain valid frame
+ *     gives every section, in ascending table order within the changes and within the slice, with
+ *     keys and records inside the frame (all read, so ASan checks them), no deletions in a RESET
+ *     frame (chunks of snapshots included) or a slice section, and (step V21) every key of a
+ *     chunk (puts and deletes of a chunked delta), and every key of a
+ *     slice section, at a position (table, seed(t, k)) inside the chunk's or slice's range, and no
+ *     key twice in a chunk; an encoded one PODSYNC_E_UNSUPPORTED_CODEC; an index past the last is
+ *     an error.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,11 +51,52 @@ static int within(const void *p, size_t bytes, const uint8_t *buf, size_t size) 
     return q >= buf && q <= buf + size && bytes <= (size_t)(buf + size - q);
 }
 
-/* Reads every section; returns how many returned OK. */
-static size_t read_sections(const uint8_t *buf, size_t size, size_t count, int32_t validated, int plain) {
+/* Inside [start, end) of (table, seed) positions (LAST: no end). */
+static int in_range(uint32_t t, uint64_t seed, uint32_t st, uint64_t sk, int last, uint32_t et, uint64_t ek) {
+    return !fz_pos_less(t, seed, st, sk) && (last || fz_pos_less(t, seed, et, ek));
+}
+
+typedef struct tkey {
+    uint32_t table;
+    uint64_t key;
+} tkey;
+
+static int tkey_cmp(const void *a, const void *b) {
+    const tkey *x = a, *y = b;
+    if (x->table != y->table) return x->table < y->table ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* V21: no key appears twice in a chunk (puts and deletes of all its sections). */
+static void check_chunk_repeats(const uint8_t *buf, size_t size, size_t count) {
+    size_t n = 0, cap = 0;
+    tkey *all = NULL;
+    for (size_t i = 0; i < count; i++) {
+        podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
+        FZ_OK(podsync_frame_section_get(buf, size, i, &sec));
+        size_t more = (size_t)(sec.put_count + sec.delete_count);
+        if (n + more > cap) {
+            cap = 2 * (n + more);
+            all = realloc(all, cap * sizeof *all);
+            FZ_REQUIRE(all != NULL, "out of memory");
+        }
+        for (uint64_t k = 0; k < sec.put_count; k++) all[n++] = (tkey){sec.table_id, sec.put_keys[k]};
+        for (uint64_t k = 0; k < sec.delete_count; k++) all[n++] = (tkey){sec.table_id, sec.delete_keys[k]};
+    }
+    if (n > 1) qsort(all, n, sizeof *all, tkey_cmp);
+    for (size_t i = 1; i < n; i++)
+        FZ_REQUIRE(tkey_cmp(&all[i - 1], &all[i]) != 0, "validate OK for a chunk that lists key %" PRIu64 " of table %u twice (FORMAT.md V21)",
+                   all[i].key, all[i].table);
+    free(all);
+}
+
+/* Reads every section (the changes, then the slice's); returns how many returned OK. */
+static size_t read_sections(const uint8_t *buf, size_t size, const podsync_frame_info *h, int32_t validated, int plain) {
     volatile uint64_t sink = 0;
     size_t ok = 0;
+    size_t count = (size_t)h->section_count + h->slice_section_count;
     uint32_t previous_table = 0;
+    int chunk = (h->flags & PODSYNC_FRAME_CHUNK) != 0;
     for (size_t i = 0; i <= count && i < 4096; i++) {
         podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
         int32_t st = podsync_frame_section_get(buf, size, i, &sec);
@@ -69,10 +124,28 @@ static size_t read_sections(const uint8_t *buf, size_t size, size_t count, int32
         FZ_REQUIRE(sec.put_count == 0 || (sec.put_count <= size / sec.record_size &&
                                           within(sec.records, sec.put_count * sec.record_size, buf, size)),
                    "section %zu: records outside the frame", i);
+        int slice = i >= h->section_count;
         if (validated == PODSYNC_OK) {
-            FZ_REQUIRE(i == 0 || sec.table_id > previous_table, "section %zu: table %u after table %u", i, sec.table_id,
-                       previous_table);
+            /* ascending table ids within the changes, and again within the slice */
+            FZ_REQUIRE(i == 0 || i == h->section_count || sec.table_id > previous_table, "section %zu: table %u after table %u", i,
+                       sec.table_id, previous_table);
             previous_table = sec.table_id;
+            FZ_REQUIRE(sec.delete_count == 0 || !((h->flags & PODSYNC_FRAME_RESET) || slice),
+                       "section %zu of a valid frame (flags %x, %s) carries %" PRIu64 " deletions", i, h->flags,
+                       slice ? "slice section" : "change section", sec.delete_count);
+            /* V21: every key in the chunk's (the slice's) range */
+            if (chunk || slice) {
+                int last = chunk ? (h->chunk_flags & PODSYNC_CHUNK_LAST) != 0 : (h->slice_flags & PODSYNC_CHUNK_LAST) != 0;
+                uint32_t st_ = chunk ? h->chunk_start_table : h->slice_start_table, et = chunk ? h->chunk_end_table : h->slice_end_table;
+                uint64_t sk = chunk ? h->chunk_start_key : h->slice_start_key, ek = chunk ? h->chunk_end_key : h->slice_end_key;
+                for (uint64_t k = 0; k < sec.put_count + sec.delete_count; k++) {
+                    uint64_t key = k < sec.put_count ? sec.put_keys[k] : sec.delete_keys[k - sec.put_count];
+                    uint64_t seed = fz_seed(sec.table_id, key);
+                    FZ_REQUIRE(in_range(sec.table_id, seed, st_, sk, last, et, ek),
+                               "valid %s: key %" PRIu64 " of table %u at seed %016" PRIx64 " outside [(%u, %016" PRIx64 "), %s(%u, %016" PRIx64
+                               "))", chunk ? "chunk" : "slice", key, sec.table_id, seed, st_, sk, last ? "LAST " : "", et, ek);
+                }
+            }
         }
         for (uint64_t k = 0; k < sec.put_count; k++) sink += sec.put_keys[k];
         for (uint64_t k = 0; k < sec.delete_count; k++) sink += sec.delete_keys[k];
@@ -81,6 +154,94 @@ static size_t read_sections(const uint8_t *buf, size_t size, size_t count, int32
     }
     (void)sink;
     return ok;
+}
+
+/* The header rules a valid frame obeys (its format's), from the info validate filled. */
+static void check_valid_header(const podsync_frame_info *info, size_t size) {
+    FZ_REQUIRE(info->frame_length == size && size % 8 == 0 && info->header_length <= size && info->header_length % 8 == 0,
+               "validate OK: frame_length %" PRIu64 " header_length %u, size %zu", info->frame_length, info->header_length, size);
+    FZ_REQUIRE(info->codec <= PODSYNC_CODEC_ZSTD && info->transforms <= PODSYNC_TRANSFORM_ALL,
+               "validate OK: codec %u transforms %x", info->codec, info->transforms);
+    FZ_REQUIRE(info->codec != 0 || info->transforms != 0 || info->payload_length == size - info->header_length,
+               "validate OK: plain frame with payload_length %" PRIu64, info->payload_length);
+    FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_COLUMNS) || (info->transforms & PODSYNC_TRANSFORM_TRANSPOSE),
+               "validate OK: transforms %x (COLUMNS without TRANSPOSE)", info->transforms);
+    FZ_REQUIRE(info->stream_id != 0 || ((info->flags & PODSYNC_FRAME_RESET) && info->state_version == 0),
+               "validate OK: stream id 0 for a frame (flags %x) to version %" PRIu64, info->flags, info->state_version);
+    int reset = (info->flags & PODSYNC_FRAME_RESET) != 0;
+    int chunk = (info->flags & PODSYNC_FRAME_CHUNK) != 0;
+    int slice = (info->flags & PODSYNC_FRAME_SLICE) != 0;
+    if (info->format_version == 1) {
+        FZ_REQUIRE(info->header_length >= PODSYNC_FRAME_HEADER_SIZE, "validate OK: format 1 with header_length %u", info->header_length);
+        FZ_REQUIRE((info->flags & ~(uint32_t)(PODSYNC_FRAME_RESET | PODSYNC_FRAME_HAS_DIGEST)) == 0, "validate OK: format 1 flags %x",
+                   info->flags);
+        FZ_REQUIRE(info->term == 0 && info->snapshot_id == 0 && info->slice_section_count == 0 && info->chunk_flags == 0 &&
+                       info->slice_flags == 0,
+                   "validate OK: format 1 with term %" PRIu64 " snapshot %016" PRIx64 " slice sections %u", info->term, info->snapshot_id,
+                   info->slice_section_count);
+        FZ_REQUIRE(reset ? info->base_version == 0 : info->base_version < info->state_version,
+                   "validate OK: flags %x base %" PRIu64 " state %" PRIu64, info->flags, info->base_version, info->state_version);
+        FZ_REQUIRE((info->flags & PODSYNC_FRAME_HAS_DIGEST) || info->state_digest == 0, "validate OK: a digest without HAS_DIGEST");
+        return;
+    }
+    FZ_REQUIRE(info->format_version == 2, "validate OK: format version %u", info->format_version);
+    FZ_REQUIRE(info->header_length >= 40 && info->header_length <= 2040, "validate OK: format 2 with header_length %u",
+               info->header_length);
+    /* V11: the low byte holds only the flags this library knows; the high byte is ignorable hints */
+    FZ_REQUIRE((info->flags & 0xFFu & ~(uint32_t)(PODSYNC_FRAME_RESET | PODSYNC_FRAME_HAS_DIGEST | PODSYNC_FRAME_CHUNK)) == 0 &&
+                   (info->flags & ~(uint32_t)(0xFFFFu | PODSYNC_FRAME_SLICE)) == 0,
+               "validate OK: format 2 flags %x", info->flags);
+    FZ_REQUIRE(info->term == 0, "validate OK: term %" PRIu64 " (no TERM_HISTORY record is known)", info->term);
+    FZ_REQUIRE((info->flags & PODSYNC_FRAME_HAS_DIGEST) || info->state_digest == 0, "validate OK: a digest without HAS_DIGEST");
+    FZ_REQUIRE(chunk == (info->snapshot_id != 0), "validate OK: flags %x with snapshot id %016" PRIx64, info->flags, info->snapshot_id);
+    if (chunk) {
+        int last = (info->chunk_flags & PODSYNC_CHUNK_LAST) != 0;
+        FZ_REQUIRE(!slice && (info->chunk_flags & ~(uint32_t)PODSYNC_CHUNK_LAST) == 0, "validate OK: chunk with flags %x chunk_flags %x",
+                   info->flags, info->chunk_flags);
+        FZ_REQUIRE(info->chunk_index != 0 || (info->chunk_start_table == 0 && info->chunk_start_key == 0),
+                   "validate OK: chunk 0 starts at (%u, %016" PRIx64 ")", info->chunk_start_table, info->chunk_start_key);
+        FZ_REQUIRE(last ? (info->chunk_end_table == 0 && info->chunk_end_key == 0)
+                        : (fz_pos_less(info->chunk_start_table, info->chunk_start_key, info->chunk_end_table, info->chunk_end_key) &&
+                           info->chunk_record_count == 0),
+                   "validate OK: chunk %" PRIu64 " [(%u, %016" PRIx64 "), (%u, %016" PRIx64 ")) flags %x count %" PRIu64, info->chunk_index,
+                   info->chunk_start_table, info->chunk_start_key, info->chunk_end_table, info->chunk_end_key, info->chunk_flags,
+                   info->chunk_record_count);
+        /* a chunked snapshot (RESET, base 0) or a chunked catch-up delta (base < state) */
+        FZ_REQUIRE(reset ? info->base_version == 0 : info->base_version < info->state_version,
+                   "validate OK: a chunk with flags %x, versions %" PRIu64 "->%" PRIu64, info->flags, info->base_version, info->state_version);
+    } else {
+        FZ_REQUIRE(info->chunk_index == 0 && info->chunk_flags == 0 && info->chunk_start_table == 0 && info->chunk_start_key == 0 &&
+                       info->chunk_end_table == 0 && info->chunk_end_key == 0 && info->chunk_record_count == 0,
+                   "validate OK: chunk fields without a CHUNK record");
+    }
+    if (slice) {
+        int last = (info->slice_flags & PODSYNC_CHUNK_LAST) != 0;
+        FZ_REQUIRE(!reset && info->state_version != 0 && (info->slice_flags & ~(uint32_t)PODSYNC_CHUNK_LAST) == 0,
+                   "validate OK: a slice with flags %x, version %" PRIu64 ", slice_flags %x", info->flags, info->state_version,
+                   info->slice_flags);
+        FZ_REQUIRE(info->slice_index != 0 || (info->slice_start_table == 0 && info->slice_start_key == 0),
+                   "validate OK: slice 0 starts at (%u, %016" PRIx64 ")", info->slice_start_table, info->slice_start_key);
+        FZ_REQUIRE(last ? (info->slice_end_table == 0 && info->slice_end_key == 0)
+                        : fz_pos_less(info->slice_start_table, info->slice_start_key, info->slice_end_table, info->slice_end_key),
+                   "validate OK: slice %" PRIu64 " [(%u, %016" PRIx64 "), (%u, %016" PRIx64 ")) flags %x", info->slice_index,
+                   info->slice_start_table, info->slice_start_key, info->slice_end_table, info->slice_end_key, info->slice_flags);
+        FZ_REQUIRE(info->slice_section_count <= 65535, "validate OK: %u slice sections", info->slice_section_count);
+    } else {
+        FZ_REQUIRE(info->slice_section_count == 0 && info->slice_pass == 0 && info->slice_index == 0 && info->slice_flags == 0 &&
+                       info->slice_start_table == 0 && info->slice_start_key == 0 && info->slice_end_table == 0 && info->slice_end_key == 0,
+                   "validate OK: slice fields without a REFRESH_SLICE record");
+    }
+    /* V17: the kind rules */
+    if (reset) FZ_REQUIRE(info->base_version == 0, "validate OK: RESET with base %" PRIu64, info->base_version);
+    else if (slice && info->section_count == 0)
+        FZ_REQUIRE(info->base_version <= info->state_version, "validate OK: refresh-only frame %" PRIu64 "->%" PRIu64,
+                   info->base_version, info->state_version);
+    else
+        FZ_REQUIRE(info->base_version < info->state_version, "validate OK: delta %" PRIu64 "->%" PRIu64, info->base_version,
+                   info->state_version);
+    FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_XOR) || (!reset && !chunk && info->state_version == info->base_version + 1),
+               "validate OK: XOR in a frame (flags %x) %" PRIu64 "->%" PRIu64, info->flags, info->base_version, info->state_version);
+    FZ_REQUIRE(info->reserved == 0, "validate OK: info.reserved %u", info->reserved);
 }
 
 /* Encoded frames that declare more than this many packed bytes are validated with limits only:
@@ -133,14 +294,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st == PODSYNC_OK) {
         FZ_REQUIRE(pst == PODSYNC_OK, "validate OK but peek %s", podsync_status_name(pst));
         FZ_REQUIRE(memcmp(&peek, &info, sizeof info) == 0, "validate and peek fill different info");
-        FZ_REQUIRE(info.frame_length == size && info.header_length >= PODSYNC_FRAME_HEADER_SIZE && info.header_length <= size,
-                   "validate OK: frame_length %" PRIu64 " header_length %u, size %zu", info.frame_length, info.header_length, size);
-        FZ_REQUIRE(info.codec <= PODSYNC_CODEC_ZSTD && info.transforms <= PODSYNC_TRANSFORM_ALL && info.flags <= 3,
-                   "validate OK: codec %u transforms %x flags %x", info.codec, info.transforms, info.flags);
-        FZ_REQUIRE(info.codec != 0 || info.transforms != 0 || info.payload_length == size - info.header_length,
-                   "validate OK: plain frame with payload_length %" PRIu64, info.payload_length);
-        FZ_REQUIRE((info.flags & PODSYNC_FRAME_RESET) ? info.base_version == 0 : info.base_version < info.state_version,
-                   "validate OK: flags %x base %" PRIu64 " state %" PRIu64, info.flags, info.base_version, info.state_version);
+        check_valid_header(&info, size);
+    }
+    /* The stream reader's way (include/podsync.h, PODSYNC_FRAME_PREFIX_SIZE): the prefix alone is
+       TRUNCATED with format_version and header_length filled; up to the header, peek agrees. */
+    if (pst == PODSYNC_OK && size >= PODSYNC_FRAME_PREFIX_SIZE) {
+        podsync_frame_info pre = PODSYNC_FRAME_INFO_INIT;
+        int32_t p16 = podsync_frame_peek(buf, PODSYNC_FRAME_PREFIX_SIZE, &pre);
+        FZ_REQUIRE(p16 == PODSYNC_E_FRAME_TRUNCATED && pre.format_version == peek.format_version &&
+                       pre.header_length == peek.header_length,
+                   "peek of the %d-byte prefix: %s, format %u header %u (the whole header: format %u header %u)",
+                   PODSYNC_FRAME_PREFIX_SIZE, podsync_status_name(p16), pre.format_version, pre.header_length, peek.format_version,
+                   peek.header_length);
+        podsync_frame_info hdr = PODSYNC_FRAME_INFO_INIT;
+        int32_t ph = podsync_frame_peek(buf, peek.header_length, &hdr);
+        FZ_REQUIRE(ph == PODSYNC_OK && hdr.frame_length == peek.frame_length && hdr.state_version == peek.state_version &&
+                       hdr.flags == peek.flags,
+                   "peek of the %u-byte header: %s", peek.header_length, podsync_status_name(ph));
     }
 
     fz_validate_limited_fn limited = fz_validate_limited();
@@ -164,9 +334,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     if (pst == PODSYNC_OK) {
         int plain = peek.codec == PODSYNC_CODEC_NONE && peek.transforms == 0;
-        size_t ok = read_sections(buf, size, peek.section_count, st, plain);
+        size_t ok = read_sections(buf, size, &peek, st, plain);
         if (st == PODSYNC_OK && plain)
-            FZ_REQUIRE(ok == peek.section_count, "%zu of %u sections readable", ok, peek.section_count);
+            FZ_REQUIRE(ok == (size_t)peek.section_count + peek.slice_section_count, "%zu of %u + %u sections readable", ok,
+                       peek.section_count, peek.slice_section_count);
+        if (st == PODSYNC_OK && plain && (peek.flags & PODSYNC_FRAME_CHUNK)) check_chunk_repeats(buf, size, peek.section_count);
     }
     free(buf);
     free(odd);
