@@ -1235,7 +1235,8 @@ static void case_duplicate_key(void) {
     }
     CHECK(at != 0, "no section with two keys");
     refresh_checksum(f, A->size[k]);
-    EXPECT_ST("validate (duplicates are found while staging)", podsync_frame_validate(f, A->size[k], NULL), PODSYNC_OK);
+    EXPECT_ST("validate (FORMAT.md V21: a key listed twice)", podsync_frame_validate(f, A->size[k], NULL),
+              PODSYNC_E_FRAME_MALFORMED);
     podsync_store *r = new_replica();
     STAGE(r, A, 0, k);
     APPLY("a key twice", r, f, A->size[k], PODSYNC_E_FRAME_MALFORMED, KEEP_ALL);

@@ -230,6 +230,9 @@ public enum FrameReader {
     /// KEY_GAPS transform reorders keys, so their order proves nothing.)
     static func checkChunkKeys(_ header: FrameHeader, _ sections: [SectionView]) throws(PodSyncError) {
         guard let chunk = header.chunk else { return }
+        for s in sections where try hasRepeatedKey(s) {
+            throw .malformed("chunk lists a key of table \(s.tableID) twice")
+        }
         for s in sections {
             // (A RESET frame carries no deletions: step 10.)
             let before = (s.tableID, UInt64(0)) < (chunk.startTable, chunk.startKey)
@@ -246,6 +249,32 @@ public enum FrameReader {
                 }
             }
         }
+    }
+
+    /// Whether a section lists a key twice (puts and deletes together). Keys in ascending seed
+    /// order (PodSync's plain chunks) or ascending key order (KEY_GAPS) prove it at once; any other
+    /// order is checked with a set.
+    static func hasRepeatedKey(_ s: SectionView) throws(PodSyncError) -> Bool {
+        let n = s.putCount &+ s.deleteCount
+        guard n > 1 else { return false }
+        var bySeed = true, byKey = true
+        var previousKey = s.putKeys.le(0, as: UInt64.self)
+        var previousSeed = keySeed(table: s.tableID, key: previousKey)
+        // Puts and deletes are each in order; across the two lists the sets must not meet either.
+        for i in 1..<n where i != s.putCount {
+            let key = s.putKeys.le(8 &* i, as: UInt64.self)
+            let seed = keySeed(table: s.tableID, key: key)
+            if seed <= previousSeed { bySeed = false }
+            if key <= previousKey { byKey = false }
+            if !bySeed && !byKey { break }
+            previousKey = key
+            previousSeed = seed
+        }
+        if (bySeed || byKey) && (s.putCount == 0 || s.deleteCount == 0) { return false }
+        var seen = KeyIndex()
+        guard seen.reserve(n) else { throw PodSyncError(Status.noMemory, "cannot allocate the check of a chunk's keys") }
+        for i in 0..<n where seen.insertIfAbsent(s.putKeys.le(8 &* i, as: UInt64.self), slot: 0) != nilSlot { return true }
+        return false
     }
 
     /// Step V21 for refresh slices: every key of a slice section lies in the slice's range.

@@ -6,7 +6,7 @@ extension Store {
     /// Cuts the changes `delta(since:)` collected into the tables' catch-up lists (tables
     /// `collected`) into chunks of at most max_frame_bytes.
     mutating func chunkedDelta(since: UInt64, collected: [Int]) throws(PodSyncError) {
-        let limit = max(Int(clamping: options.maxFrameBytes), Store.minChunkBytes)
+        let limit = max(Int(clamping: options.maxFrameBytes), 1)  // a chunk still holds one change
         // Every change of every table, in position order: puts carry their record, deletes none.
         var entries = RawVector<ChunkEntry>()
         var total = 0

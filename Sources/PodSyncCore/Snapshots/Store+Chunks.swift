@@ -69,7 +69,13 @@ extension Store {
                 throw error
             }
         } else if chunk.index == 0 && (staging == nil || staging!.streamID != header.streamID || header.stateVersion >= staging!.stateVersion) {
-            // 3. The first chunk of a newer snapshot: it replaces what was staged.
+            // 3. The first chunk of a newer snapshot: it replaces what was staged (checked first
+            // against the record limit, so a refused chunk leaves the staging as it was).
+            var puts: UInt64 = 0
+            for section in sections { puts &+= UInt64(section.putCount) }
+            if options.maxRecords != 0 && puts > options.maxRecords {
+                throw PodSyncError(Status.limit, "the snapshot being staged would hold more than \(options.maxRecords) records, the store's max_records")
+            }
             dropStaging()
             let inPlace = header.isReset && options.fillInPlace && !bound && version == 0 && isEmpty
             staging = Staging(header: header, chunk: chunk, schema: schema, inPlace: inPlace)
@@ -85,7 +91,10 @@ extension Store {
             return Status.chunkGap
         }
         let s = staging!
-        try stageChunk(s, header, chunk, sections)
+        do { try stageChunk(s, header, chunk, sections) } catch {
+            if chunk.index == 0 && s.nextIndex == 0 { staging = nil }  // a staging that never held a chunk
+            throw error
+        }
         metrics.wireBytesIn &+= UInt64(frameBytes)
         for section in sections { metrics.recordsApplied &+= UInt64(section.putCount) }
         guard chunk.last else {

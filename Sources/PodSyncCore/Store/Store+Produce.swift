@@ -413,7 +413,12 @@ extension Store {
         let fields = header(flags: frameFlags | FrameLayout.flagReset, sequence: sequence &+ 1, base: 0, state: version, digest: digest)
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         if options.maxFrameBytes != 0 && UInt64(length) > options.maxFrameBytes {
-            var stream = try beginSnapshot(maxChunkBytes: max(Int(clamping: options.maxFrameBytes), Store.minChunkBytes))
+            // At max_frame_bytes, below the minimum a caller may ask of podsync_snapshot_begin if
+            // need be: a chunk still holds one record.
+            var snapshotID: UInt64 = 0
+            while snapshotID == 0 { snapshotID = UInt64.random(in: 1...UInt64.max) }
+            var stream = SnapshotStream(image: makeImage(id: snapshotID), table: 0, position: 0, chunkIndex: 0,
+                                        maxChunkBytes: Int(clamping: options.maxFrameBytes))
             outbox.clear()
             do {
                 while !stream.finished { try produceChunk(&stream) }
