@@ -158,7 +158,9 @@ enum HeaderV2 {
         if header.isReset {
             guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
         } else if header.chunk != nil {
-            // A chunk of a catch-up delta.
+            // A chunk of a catch-up delta; from version 1 on (base 0 would be a snapshot, and
+            // base_version 0 names snapshots in podsync_chunk_position).
+            guard header.baseVersion >= 1 else { throw .malformed("a chunked delta must start at version 1 or later") }
             guard header.stateVersion > header.baseVersion else {
                 throw .malformed("chunked delta base version \(header.baseVersion) is not below its version \(header.stateVersion)")
             }

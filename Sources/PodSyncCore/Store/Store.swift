@@ -275,7 +275,8 @@ public struct Store: ~Copyable {
             let t = now()
             if t >= batchStartMs && t - batchStartMs >= options.maxBatchAgeMs { return Status.flushDue }
         }
-        return Status.ok
+        // A rolling refresh that has waited refresh_ms is due whatever the batch holds.
+        return refreshDue ? Status.flushDue : Status.ok
     }
 
     // MARK: Outbox
