@@ -89,7 +89,8 @@ extension Store {
         if header.isReset && (bound || version != 0) { metrics.resyncs &+= 1 }
         metrics.framesApplied &+= 1
         metrics.wireBytesIn &+= UInt64(frame.count)
-        for s in sections { metrics.recordsApplied &+= UInt64(s.putCount + s.deleteCount) }
+        // A refresh slice riding the frame is not applied by a replica in sync.
+        for s in sections.prefix(header.sectionCount) { metrics.recordsApplied &+= UInt64(s.putCount + s.deleteCount) }
         // Stream id 0 is "no stream" (an unbound replica serving what it has): it binds nothing.
         if header.streamID != 0 {
             streamID = header.streamID
