@@ -372,6 +372,24 @@ static uint64_t fmix64(uint64_t x) {
     return x;
 }
 
+uint64_t fz_plain_changes(const uint8_t *frame, size_t size, size_t count) {
+    uint8_t *copy = NULL;
+    if ((uintptr_t)frame % 8) {
+        copy = malloc(size ? size : 1);
+        FZ_REQUIRE(copy != NULL, "out of memory");
+        memcpy(copy, frame, size);
+        frame = copy;
+    }
+    uint64_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
+        FZ_OK(podsync_frame_section_get(frame, size, i, &sec));
+        n += sec.put_count + sec.delete_count;
+    }
+    free(copy);
+    return n;
+}
+
 uint64_t fz_seed(uint32_t table_id, uint64_t key) { return fmix64(key ^ ((uint64_t)table_id * 0x9E3779B97F4A7C15ull)); }
 
 int fz_pos_less(uint32_t ta, uint64_t ka, uint32_t tb, uint64_t kb) { return ta < tb || (ta == tb && ka < kb); }
@@ -681,6 +699,14 @@ int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema
     int out_of_sync = one_way && !reset &&
                       (before.refreshing || before.diverged || h.base_version > before.version || refresh_only);
     FZ_REQUIRE(one_way || !after.refreshing, "apply %s: a replica that is not one-way is refreshing", name);
+    /* records_applied counts "puts + deletes applied": those of the frame's changes (a replica in
+       sync ignores a refresh slice); a plain frame shows them */
+    if ((st == PODSYNC_OK || st == PODSYNC_E_DIGEST_MISMATCH) && !out_of_sync && h.codec == 0 && h.transforms == 0) {
+        uint64_t changes = fz_plain_changes(frame, size, h.section_count);
+        FZ_REQUIRE(after.metrics.records_applied - before.metrics.records_applied == changes,
+                   "apply %s of a frame of %" PRIu64 " changes (and %u slice sections): records_applied went %" PRIu64 " -> %" PRIu64, name,
+                   changes, h.slice_section_count, before.metrics.records_applied, after.metrics.records_applied);
+    }
     switch (st) {
     case PODSYNC_OK:
         FZ_REQUIRE(have_header, "apply OK but podsync_frame_peek rejects the frame");

@@ -178,6 +178,9 @@ podsync_store_options fz_options(int32_t level, uint32_t transforms, uint64_t ma
 
 /* h(t, k, r) of docs/FORMAT.md. */
 uint64_t fz_record_digest(uint32_t table_id, uint64_t key, const void *record, size_t size);
+/* The puts and deletes of the first `count` sections of a plain frame (codec 0, transforms 0), read
+   with podsync_frame_section_get from an 8-byte aligned copy when the frame is not aligned. */
+uint64_t fz_plain_changes(const uint8_t *frame, size_t size, size_t count);
 /* seed(t, k) of docs/FORMAT.md: the hash that orders the keys of chunks and refresh slices. */
 uint64_t fz_seed(uint32_t table_id, uint64_t key);
 /* (table, seed) positions, compared table first. */

@@ -390,21 +390,28 @@ static uint64_t delta_changes(const run *x, uint64_t since, uint64_t *puts, uint
     return total;
 }
 
-/* A plain chunk's (or slice section's) keys: inside [start, end) and ascending in hash order. */
+static void check_keys_in_range(const uint64_t *keys, uint64_t n, uint32_t table, uint32_t st, uint64_t sk, int last, uint32_t et, uint64_t ek,
+                                const char *what) {
+    uint64_t previous = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t seed = fz_seed(table, keys[k]);
+        FZ_REQUIRE(!fz_pos_less(table, seed, st, sk) && (last || fz_pos_less(table, seed, et, ek)),
+                   "%s: key %" PRIu64 " of table %u (seed %016" PRIx64 ") outside its range", what, keys[k], table, seed);
+        FZ_REQUIRE(k == 0 || seed > previous, "%s: keys of table %u not in ascending hash order", what, table);
+        previous = seed;
+    }
+}
+
+/* A plain chunk's (or slice section's) keys: inside [start, end) and ascending in hash order (the
+   puts, and a chunked delta's deletes); deletions only in chunks of deltas. */
 static void check_plain_ranges(const uint8_t *f, size_t n, size_t first, size_t count, uint32_t st, uint64_t sk, int last, uint32_t et,
-                               uint64_t ek, const char *what) {
+                               uint64_t ek, int deletes, const char *what) {
     for (size_t i = first; i < first + count; i++) {
         podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
         FZ_OK(podsync_frame_section_get(f, n, i, &sec));
-        uint64_t previous = 0;
-        for (uint64_t k = 0; k < sec.put_count; k++) {
-            uint64_t seed = fz_seed(sec.table_id, sec.put_keys[k]);
-            FZ_REQUIRE(!fz_pos_less(sec.table_id, seed, st, sk) && (last || fz_pos_less(sec.table_id, seed, et, ek)),
-                       "%s: key %" PRIu64 " of table %u (seed %016" PRIx64 ") outside its range", what, sec.put_keys[k], sec.table_id, seed);
-            FZ_REQUIRE(k == 0 || seed > previous, "%s: keys of table %u not in ascending hash order", what, sec.table_id);
-            previous = seed;
-        }
-        FZ_REQUIRE(sec.delete_count == 0, "%s: section %zu carries deletions", what, i);
+        check_keys_in_range(sec.put_keys, sec.put_count, sec.table_id, st, sk, last, et, ek, what);
+        check_keys_in_range(sec.delete_keys, sec.delete_count, sec.table_id, st, sk, last, et, ek, what);
+        FZ_REQUIRE(deletes || sec.delete_count == 0, "%s: section %zu carries deletions", what, i);
     }
 }
 
@@ -457,9 +464,7 @@ static void check_snapshot_outbox(run *x, podsync_store *from, const podsync_sto
     uint64_t id = 0;
     uint32_t table = 0;
     uint64_t key = 0;
-    /* podsync_store_snapshot cuts chunks of at least PODSYNC_MIN_CHUNK_BYTES; what the header
-       promises (at most max_frame_bytes) apply_snapshot_frames checks */
-    size_t limit = x->max_frame_bytes < PODSYNC_MIN_CHUNK_BYTES ? PODSYNC_MIN_CHUNK_BYTES : (size_t)x->max_frame_bytes;
+    /* the size of each chunk (at most max_frame_bytes unless it holds one record): apply_snapshot_frames */
     for (size_t i = 0; i < n; i++) {
         const uint8_t *f = NULL;
         size_t size = 0;
@@ -477,11 +482,9 @@ static void check_snapshot_outbox(run *x, podsync_store *from, const podsync_sto
                    what, i, n, info.snapshot_id, id, info.chunk_index, info.chunk_start_table, info.chunk_start_key, table, key, last);
         FZ_REQUIRE(!last || info.chunk_record_count == records, "%s: the last chunk counts %" PRIu64 " records, the state holds %" PRIu64,
                    what, info.chunk_record_count, records);
-        FZ_REQUIRE(size <= limit, "%s: chunk %zu is %zu bytes, max_frame_bytes %" PRIu64 " (chunks of at least %d)", what, i, size,
-                   x->max_frame_bytes, PODSYNC_MIN_CHUNK_BYTES);
         if (info.codec == 0 && info.transforms == 0)
             check_plain_ranges(f, size, 0, info.section_count, info.chunk_start_table, info.chunk_start_key, last, info.chunk_end_table,
-                               info.chunk_end_key, what);
+                               info.chunk_end_key, 0, what);
         table = info.chunk_end_table;
         key = info.chunk_end_key;
     }
@@ -528,7 +531,7 @@ static int check_delta_outbox(run *x, podsync_store *from, const podsync_store_i
                    what, info.chunk_record_count, total);
         if (info.codec == 0 && info.transforms == 0)
             check_plain_ranges(f, size, 0, info.section_count, info.chunk_start_table, info.chunk_start_key, last, info.chunk_end_table,
-                               info.chunk_end_key, what);
+                               info.chunk_end_key, 1, what);
         table = info.chunk_end_table;
         key = info.chunk_end_key;
     }
@@ -574,7 +577,7 @@ static void check_slice(run *x, const uint8_t *f, size_t n, const podsync_frame_
     }
     if (info->codec != 0 || info->transforms != 0) return;
     check_plain_ranges(f, n, info->section_count, info->slice_section_count, info->slice_start_table, info->slice_start_key, last,
-                       info->slice_end_table, info->slice_end_key, "slice");
+                       info->slice_end_table, info->slice_end_key, 0, "slice");
     /* its records are the model's, and every key of the model in its range is there */
     uint64_t total = 0, sent = 0, in_range = 0;
     uint32_t widest = 8;
@@ -692,8 +695,11 @@ static void op_flush(run *x) {
         FZ_REQUIRE(st == want, "%s frame %zu of %zu (%zu bytes, v%" PRIu64 "): apply returned %s, expected %s: %s",
                    refresh_only ? "refresh-only" : "flush", i, n, size, info.state_version, podsync_status_name(st),
                    podsync_status_name(want), podsync_store_errmsg(x->r));
-        uint64_t changes = records_applied(x->r) - applied;
-        if (!refresh_only && x->max_frame_bytes != 0 && changes != 1) {
+        /* the frame's changes: a plain frame shows them; records_applied counts them otherwise
+           (fz_apply_checked checks it against a plain frame's) */
+        int plain = info.codec == 0 && info.transforms == 0;
+        uint64_t changes = plain ? fz_plain_changes(f, size, info.section_count) : records_applied(x->r) - applied;
+        if (!refresh_only && x->max_frame_bytes != 0 && changes != 1 && (plain || !slice)) {
             /* the changes' part of the frame: all of it, or up to the slice's first section */
             size_t part = size;
             if (slice && info.codec == 0 && info.transforms == 0 && info.slice_section_count > 0) {
@@ -701,7 +707,7 @@ static void op_flush(run *x) {
                 FZ_OK(podsync_frame_section_get(f, size, info.section_count, &sec));
                 part = (size_t)((const uint8_t *)sec.put_keys - 40 - f);
             }
-            FZ_REQUIRE(part <= x->max_frame_bytes || (slice && (info.codec != 0 || info.transforms != 0)),
+            FZ_REQUIRE(part <= x->max_frame_bytes,
                        "flush frame of %zu bytes (%zu of changes) holds %" PRIu64 " changes; max_frame_bytes %" PRIu64, size, part, changes,
                        x->max_frame_bytes);
         }
@@ -1058,7 +1064,7 @@ static int produce(run *x, int lose) {
     FZ_REQUIRE(size <= s->max_chunk, "chunk %" PRIu64 " of %zu bytes, max_chunk_bytes %zu", info.chunk_index, size, s->max_chunk);
     if (info.codec == 0 && info.transforms == 0)
         check_plain_ranges(f, size, 0, info.section_count, info.chunk_start_table, info.chunk_start_key, last, info.chunk_end_table,
-                           info.chunk_end_key, "chunk");
+                           info.chunk_end_key, 0, "chunk");
     s->next_index++;
     s->next_table = info.chunk_end_table;
     s->next_key = info.chunk_end_key;
