@@ -560,6 +560,8 @@ static void check_chunk(int32_t st, const fz_state *before, const fz_state *afte
     describe_staging(before, bs, sizeof bs);
     FZ_REQUIRE(!refused || st < 0, "%s for a chunk of a delta of stream %016" PRIx64 " on a replica of stream %016" PRIx64 " (diverged %u)",
                name, h->stream_id, before->stream, before->diverged);
+    /* V17: a chunked delta starts at version 1 or later (from version 0 it would be a snapshot) */
+    FZ_REQUIRE(!(delta && h->base_version == 0) || st < 0, "%s for a chunk of a delta from version 0 (FORMAT.md V17: MALFORMED)", name);
     switch (st) {
     case PODSYNC_CHUNK_STAGED:
         fz_require_same(before, after, name);

@@ -16,7 +16,7 @@
  *     to 2040 bytes, a multiple of 8, flags of the low byte RESET, HAS_DIGEST and CHUNK only, term
  *     0 (no TERM_HISTORY is known), CHUNK exactly with a CHUNK record (snapshot id not 0, chunk 0
  *     starting at (0, 0), an end after the start or LAST with record_count; a chunked snapshot
- *     RESET with base 0, a chunked delta base < state), REFRESH_SLICE neither on a RESET frame nor
+ *     RESET with base 0, a chunked delta 1 <= base < state), REFRESH_SLICE neither on a RESET frame nor
  *     on a chunk, a refresh-only frame at base <= state, other deltas base < state, XOR only from
  *     v to v + 1 and never on a chunk, COLUMNS only with TRANSPOSE, stream id 0 only for the empty
  *     snapshot at version 0;
@@ -206,8 +206,8 @@ static void check_valid_header(const podsync_frame_info *info, size_t size) {
                    "validate OK: chunk %" PRIu64 " [(%u, %016" PRIx64 "), (%u, %016" PRIx64 ")) flags %x count %" PRIu64, info->chunk_index,
                    info->chunk_start_table, info->chunk_start_key, info->chunk_end_table, info->chunk_end_key, info->chunk_flags,
                    info->chunk_record_count);
-        /* a chunked snapshot (RESET, base 0) or a chunked catch-up delta (base < state) */
-        FZ_REQUIRE(reset ? info->base_version == 0 : info->base_version < info->state_version,
+        /* a chunked snapshot (RESET, base 0) or a chunked catch-up delta (V17: 1 <= base < state) */
+        FZ_REQUIRE(reset ? info->base_version == 0 : info->base_version >= 1 && info->base_version < info->state_version,
                    "validate OK: a chunk with flags %x, versions %" PRIu64 "->%" PRIu64, info->flags, info->base_version, info->state_version);
     } else {
         FZ_REQUIRE(info->chunk_index == 0 && info->chunk_flags == 0 && info->chunk_start_table == 0 && info->chunk_start_key == 0 &&
