@@ -145,6 +145,13 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_SNAPSHOT_EXPIRED  -24  /* snapshot_resume: this store no longer holds the state
                                              of that snapshot; start a new one (since 0.5.0)     */
 /* -25 .. -27 are reserved (terms, subscriptions: docs/FORMAT.md) */
+#define PODSYNC_E_TERM_FENCED      -25  /* apply: a frame of an older term than the one the
+                                           replica follows (an old writer that came back);
+                                           nothing changed (since 0.6.0) */
+#define PODSYNC_E_HISTORY_DIVERGED -26  /* apply: the replica applied versions of an older term
+                                           past the point where the frame's term took over (or
+                                           cannot tell); nothing changed: it needs a snapshot
+                                           (since 0.6.0) */
 #define PODSYNC_E_FRAME_FEATURE     -28  /* the frame uses a critical flag or extension record
                                              this library does not implement; upgrade it (since
                                              library 0.5.0)                                      */
@@ -152,6 +159,12 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                              it (overlapping or missing keys, a forged count); the
                                              staging was dropped, the visible state is unchanged
                                              (since library 0.5.0)                               */
+#define PODSYNC_E_IO               -31  /* a file operation failed (disk full, read-only,
+                                           missing, locked by another store); the message names
+                                           the file and the system error (since 0.6.0) */
+#define PODSYNC_E_FILE_CORRUPT     -32  /* a checkpoint or log file fails its checksum or its
+                                           structure, or belongs to another stream or schema
+                                           (since 0.6.0) */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
 /* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.
@@ -386,7 +399,12 @@ PODSYNC_API int32_t podsync_store_flush_due(podsync_store *store);
    one. An empty batch produces no frame and leaves the version as it is, except with a rolling
    refresh (refresh_flushes and refresh_ms) once refresh_ms passed without a frame: then it produces
    one refresh-only frame (a slice of the state at the writer's version, which it does not
-   advance). */
+   advance).
+   A durable store logs the frames before returning them (fsync with PODSYNC_LOG_EVERY_FRAME). If
+   the log cannot be written (PODSYNC_E_IO), no frame is handed out, the version the flush reached
+   stays in memory, and every call that produces frames (flush, delta_since, snapshot, snapshot_begin)
+   is refused with PODSYNC_E_IO until podsync_store_checkpoint succeeds: what a replica could see
+   is always on disk first. */
 PODSYNC_API int32_t podsync_store_flush(podsync_store *store, size_t *frame_count_out);
 /* One frame carrying every change since `since_version` (absolute values and deletions), as of the
    last flush (pending writes are not included); when that frame would be larger than
@@ -418,7 +436,11 @@ PODSYNC_API int32_t podsync_store_frame(const podsync_store *store, size_t index
    state unchanged (PODSYNC_E_DIGEST_MISMATCH excepted: see its definition). A delta is applied when
    base_version <= replica version < frame version; a snapshot replaces the state; a refresh slice
    riding a frame is ignored by a replica in sync (it describes the state the replica then holds).
-   version_out may be NULL; it receives the replica's version after the call. */
+   Terms (format 2, since 0.6.0): a frame of an older term than the replica follows is
+   PODSYNC_E_TERM_FENCED; one of a newer term whose history left the replica's term before the
+   replica's version is PODSYNC_E_HISTORY_DIVERGED (needs a snapshot). A durable replica logs each
+   frame it applied; if that fails the frame stays applied and the call returns PODSYNC_E_IO (like
+   PODSYNC_E_DIGEST_MISMATCH, an error after the change). version_out may be NULL; it receives the replica's version after the call. */
 PODSYNC_API int32_t podsync_store_apply(podsync_store *store, const void *frame, size_t size,
                                         uint64_t *version_out);
 
@@ -506,6 +528,128 @@ PODSYNC_API void podsync_snapshot_free(podsync_snapshot *snapshot);
 PODSYNC_API int32_t podsync_store_staging(const podsync_store *store,
                                           podsync_chunk_position *position);
 
+/* --- Durability and failover (since library 0.6.0). docs/FORMAT.md, "Files", and the README,
+   "Durability and failover". A durable store lives in a directory: complete checkpoints
+   (checkpoint-<version>.psc, each a small header plus a chunked snapshot and what delta_since
+   needs) and frame log segments (log-<version>.psl, the frames the store produced or applied after
+   a version). The directory is locked (flock) by the store that opened it.
+
+   What survives what (tested): a kill -9 or power loss at any point leaves every complete
+   checkpoint readable (written to a temporary file, fsync, rename, fsync of the directory) and the
+   log readable up to its last complete record; podsync_store_open restores the newest checkpoint
+   that verifies plus the log after it. With PODSYNC_LOG_EVERY_FRAME a writer logs and fsyncs the
+   frames of a flush before podsync_store_flush returns them, so it reopens at exactly the last
+   version it handed out, in the same term. With any other policy (or no log) it reopens at the
+   last durable version in a NEW term, so replicas that saw later versions are told
+   (PODSYNC_E_HISTORY_DIVERGED) instead of silently mixing histories. A full disk or a read-only
+   directory makes the call that wrote fail with PODSYNC_E_IO, leaving the previous checkpoint and
+   the log intact and the store working in memory (see podsync_store_flush below). */
+
+#define PODSYNC_LOG_NONE        0  /* no frame log: the store reopens at its last checkpoint */
+#define PODSYNC_LOG_EVERY_FRAME 1  /* fsync each flush's frames (writer: before handing them out)
+                                      and each applied frame (replica) */
+#define PODSYNC_LOG_INTERVAL    2  /* fsync when sync_interval_ms passed since the last fsync (and
+                                      on podsync_store_sync) */
+#define PODSYNC_LOG_OS          3  /* write, never fsync: survives a kill of the process, not a
+                                      power loss */
+
+#define PODSYNC_DURABILITY_OPTIONS_VERSION 1
+
+typedef struct podsync_durability_options {
+    uint32_t version;           /* set by the caller: PODSYNC_DURABILITY_OPTIONS_VERSION */
+    uint32_t log_policy;        /* PODSYNC_LOG_*; default PODSYNC_LOG_EVERY_FRAME */
+    uint64_t sync_interval_ms;  /* PODSYNC_LOG_INTERVAL: default 100 */
+    uint64_t new_term;          /* a writer that reopens without proof that it lost nothing starts
+                                   this term (0: its previous term + 1). Terms of a stream must be
+                                   unique: where replicas may be promoted, pass the term your
+                                   coordinator assigns */
+    uint32_t keep_checkpoints;  /* complete checkpoints kept, at least 1; default 2 (the newest
+                                   and the one before, with the logs from it on) */
+    uint32_t flags;             /* 0 */
+} podsync_durability_options;
+
+#define PODSYNC_DURABILITY_OPTIONS_INIT { PODSYNC_DURABILITY_OPTIONS_VERSION, PODSYNC_LOG_EVERY_FRAME, 100, 0, 2, 0 }
+
+PODSYNC_API int32_t podsync_durability_options_init(podsync_durability_options *options,
+                                                    uint32_t version);
+
+#define PODSYNC_OPEN_INFO_VERSION 1
+
+#define PODSYNC_OPENED_CREATED  0x1u  /* the directory held no checkpoint: a new store was made */
+#define PODSYNC_OPENED_NEW_TERM 0x2u  /* the writer started a new term (it could not prove it lost
+                                         nothing, or it was told to) */
+#define PODSYNC_OPENED_FALLBACK 0x4u  /* a newer checkpoint did not verify; an older one was used */
+
+/* What podsync_store_open found. */
+typedef struct podsync_open_info {
+    uint32_t version;             /* set by the caller: PODSYNC_OPEN_INFO_VERSION */
+    uint32_t flags;               /* PODSYNC_OPENED_* */
+    uint64_t checkpoint_version;  /* the checkpoint restored */
+    uint64_t restored_version;    /* the version after replaying the log */
+    uint64_t log_frames;          /* log frames replayed (duplicates of the checkpoint included) */
+    uint64_t dropped_bytes;       /* log bytes from the first torn or corrupt record on, dropped */
+    uint64_t term;                /* the term the store writes (writer) or follows (replica) */
+    int32_t skipped_status;       /* why a newer checkpoint was skipped (0 if none was) */
+    uint32_t reserved;            /* written as 0 */
+} podsync_open_info;
+
+#define PODSYNC_OPEN_INFO_INIT { PODSYNC_OPEN_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Opens the durable store in `directory` (created if missing), or creates one there. With no
+   checkpoint in it, a store is created from `schema` and `role` and its first checkpoint (version
+   0) is written at once, so a writer's stream id is durable before its first frame. Otherwise the
+   newest checkpoint that verifies is restored, then every log record after it, checking every
+   checksum and stopping at the first torn or corrupt record (info->dropped_bytes); a newer
+   checkpoint that fails is skipped (PODSYNC_OPENED_FALLBACK, info->skipped_status). `schema` may
+   be NULL when opening (the checkpoint's schema is used); given, it must hash equal
+   (PODSYNC_E_SCHEMA_MISMATCH). `role` 0 takes the files' role; another role than the files' is
+   PODSYNC_E_WRONG_ROLE. `options` as for podsync_store_create (NULL: defaults; stream_id is
+   ignored when opening). `durability` NULL: defaults. `info` may be NULL. A restored writer keeps
+   its stream id and version: replicas continue with deltas. On error *out is NULL and
+   podsync_last_errmsg() says why: PODSYNC_E_IO (cannot create, read or lock the directory),
+   PODSYNC_E_FILE_CORRUPT (no checkpoint verifies; a log of another stream), or an error of the
+   frames inside. Work: the files' size. */
+PODSYNC_API int32_t podsync_store_open(const char *directory, const podsync_schema *schema,
+                                       uint32_t role, const podsync_store_options *options,
+                                       const podsync_durability_options *durability,
+                                       podsync_open_info *info, podsync_store **out);
+
+/* Writes a checkpoint of a durable store now (all chunks; see podsync_checkpoint_begin to spread
+   the work): the state as of the last flush (writer) or apply (replica). On success the new
+   checkpoint is complete and durable, a new log segment starts, and checkpoints and log segments
+   older than the kept ones are removed. On PODSYNC_E_IO (disk full, read-only) nothing of the
+   new checkpoint remains and the older files and the store are as they were. A store that was
+   not opened with podsync_store_open: PODSYNC_E_INVALID_ARGUMENT. */
+PODSYNC_API int32_t podsync_store_checkpoint(podsync_store *store);
+
+typedef struct podsync_checkpoint podsync_checkpoint;
+
+/* Starts a checkpoint of the store's state now, to be written step by step while the store keeps
+   working (writes, flushes, applies: the image is kept by copy-on-write, as for
+   podsync_snapshot_begin). The handle belongs to its store for threading, like a snapshot. */
+PODSYNC_API int32_t podsync_checkpoint_begin(podsync_store *store, podsync_checkpoint **out);
+/* Writes at least one chunk and about max_bytes (0: everything). Returns PODSYNC_OK while more
+   remains, PODSYNC_DONE when the checkpoint is complete and durable (as podsync_store_checkpoint),
+   or an error (the checkpoint is abandoned; its temporary file removed). */
+PODSYNC_API int32_t podsync_checkpoint_step(podsync_checkpoint *checkpoint, size_t max_bytes);
+PODSYNC_API const char *podsync_checkpoint_errmsg(const podsync_checkpoint *checkpoint);
+/* Abandons an unfinished checkpoint (its temporary file is removed). NULL is allowed. */
+PODSYNC_API void podsync_checkpoint_free(podsync_checkpoint *checkpoint);
+
+/* Forces the frame log to disk now (fsync), whatever the policy. */
+PODSYNC_API int32_t podsync_store_sync(podsync_store *store);
+
+/* Promotion: turns a replica into the writer of the stream it follows, in term `new_term` (greater
+   than the term it follows; unique: see new_term above), continuing from its version. Its frames
+   carry the term and its history (docs/FORMAT.md, "Terms and fencing"): replicas at versions up to
+   the promotion point continue with deltas; one that applied later versions of the old term gets
+   PODSYNC_E_HISTORY_DIVERGED and needs a snapshot; frames of the old term are refused by replicas
+   that follow the new one (PODSYNC_E_TERM_FENCED). A durable store logs the promotion (fsync)
+   before returning. Refused (PODSYNC_E_WRONG_ROLE, PODSYNC_E_DIVERGED, PODSYNC_E_INVALID_ARGUMENT)
+   on a writer, a diverged or refreshing replica, one that follows no stream, or a term not above
+   its own; a staged chunked snapshot is dropped. */
+PODSYNC_API int32_t podsync_store_promote(podsync_store *store, uint64_t new_term);
+
 /* --- Reads (writer and replica). Records are returned as borrowed pointers into the store, valid
    until the next write, apply or free on this store (info.generation changes when they may move). */
 
@@ -521,7 +665,7 @@ PODSYNC_API int32_t podsync_store_table(const podsync_store *store, uint32_t tab
                                         const void **records_out, const uint64_t **keys_out,
                                         size_t *count_out);
 
-#define PODSYNC_STORE_INFO_VERSION 2
+#define PODSYNC_STORE_INFO_VERSION 3
 
 typedef struct podsync_store_info {
     uint32_t version;           /* set by the caller: PODSYNC_STORE_INFO_VERSION */
@@ -544,9 +688,18 @@ typedef struct podsync_store_info {
                                    are each some version's, state_version is the last version it
                                    was in sync at); it serves no deltas or snapshots meanwhile */
     uint32_t reserved;          /* written as 0 */
+    /* since store info version 3 (library 0.6.0) */
+    uint64_t term;              /* the term the writer writes, or the replica follows (0: none) */
+    uint64_t durable_version;   /* durable store: the newest version on disk (checkpoint or
+                                   fsynced log); 0 for a store without files */
+    uint64_t log_bytes;         /* durable store: bytes in the log segments since the newest
+                                   checkpoint (checkpoint when this grows large) */
+    uint32_t durable;           /* 1 for a store opened with podsync_store_open */
+    uint32_t log_failed;        /* 1 after a log write failed: frames are refused (PODSYNC_E_IO)
+                                   until podsync_store_checkpoint succeeds */
 } podsync_store_info;
 
-#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 PODSYNC_API int32_t podsync_store_info_get(const podsync_store *store, podsync_store_info *info);
 

@@ -45,12 +45,12 @@ public func podsync_snapshot_resume(
         guard p.base_version == 0 else {
             throw PodSyncError(PODSYNC_E_SNAPSHOT_EXPIRED, "position of a chunked delta (base version \(p.base_version)): a delta is not resumed; ask for delta_since again")
         }
-        guard p.term == 0 else {
-            throw PodSyncError(PODSYNC_E_SNAPSHOT_EXPIRED, "term \(p.term) was never written by this library (terms come with failover)")
-        }
         let stream = try s.resumeSnapshot(
             id: p.snapshot_id, streamID: p.stream_id, stateVersion: p.state_version, chunkIndex: p.chunk_index,
             startTable: p.start_table, startKey: p.start_key, maxChunkBytes: try chunkBytes(max_chunk_bytes))
+        guard stream.image.term == p.term else {
+            throw PodSyncError(PODSYNC_E_SNAPSHOT_EXPIRED, "snapshot of term \(p.term) asked of a store in term \(stream.image.term)")
+        }
         out.pointee = box(SnapshotHandle(owner: owner, stream: stream))
         return PODSYNC_OK
     }
@@ -80,7 +80,7 @@ public func podsync_snapshot_next(
 func fill(_ out: UnsafeMutablePointer<podsync_chunk_position>, _ p: Store.ChunkPosition) {
     out.pointee.start_table = p.startTable
     out.pointee.stream_id = p.streamID
-    out.pointee.term = 0
+    out.pointee.term = p.term
     out.pointee.snapshot_id = p.snapshotID
     out.pointee.state_version = p.stateVersion
     out.pointee.chunk_index = p.chunkIndex

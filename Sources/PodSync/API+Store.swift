@@ -137,6 +137,13 @@ public func podsync_store_info_get(_ store: OpaquePointer!, _ info: UnsafeMutabl
             info.pointee.refreshing = s.refreshing ? 1 : 0
             info.pointee.reserved = 0
         }
+        if info.pointee.version >= 3 {
+            info.pointee.term = s.term
+            info.pointee.durable_version = s.files?.durableVersion ?? 0
+            info.pointee.log_bytes = s.files?.logBytes ?? 0
+            info.pointee.durable = s.files == nil ? 0 : 1
+            info.pointee.log_failed = s.files?.logFailed == true ? 1 : 0
+        }
         return PODSYNC_OK
     }
 }

@@ -44,6 +44,10 @@ let allStatuses: [(code: Int32, name: String)] = [
     (PODSYNC_E_SNAPSHOT_EXPIRED, "PODSYNC_E_SNAPSHOT_EXPIRED"),
     (PODSYNC_E_FRAME_FEATURE, "PODSYNC_E_FRAME_FEATURE"),
     (PODSYNC_E_CHUNK_MISMATCH, "PODSYNC_E_CHUNK_MISMATCH"),
+    (PODSYNC_E_TERM_FENCED, "PODSYNC_E_TERM_FENCED"),
+    (PODSYNC_E_HISTORY_DIVERGED, "PODSYNC_E_HISTORY_DIVERGED"),
+    (PODSYNC_E_IO, "PODSYNC_E_IO"),
+    (PODSYNC_E_FILE_CORRUPT, "PODSYNC_E_FILE_CORRUPT"),
     (PODSYNC_E_INTERNAL, "PODSYNC_E_INTERNAL"),
 ]
 
@@ -426,6 +430,12 @@ final class Store {
         tables = schema.tables
     }
 
+    /// Wraps a handle made elsewhere (podsync_store_open).
+    init(handle: OpaquePointer, tables: [TableDef]) {
+        self.handle = handle
+        self.tables = tables
+    }
+
     static func writer(_ schema: Schema, _ configure: (inout Options) -> Void = { _ in }) throws -> Store {
         var o = Options()
         configure(&o)
@@ -438,7 +448,16 @@ final class Store {
         return try Store(schema, role: PODSYNC_ROLE_REPLICA, options: o)
     }
 
-    deinit { podsync_store_free(handle) }
+    private var closed = false
+
+    /// Frees the store now (a durable store then unlocks its directory); the wrapper is dead.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        podsync_store_free(handle)
+    }
+
+    deinit { close() }
 
     var errmsg: String { String(cString: podsync_store_errmsg(handle)) }
 

@@ -73,6 +73,9 @@ enum FrameBuilder {
         /// Format 2: the REFRESH_SLICE record; its sections are the last `slice.sectionCount`.
         var slice: SliceRecord? = nil
         var sectionCount = 0
+        /// The writer's term (format 2 when above 0) and its TERM_HISTORY.
+        var term: UInt64 = 0
+        var history = TermHistory()
         var codec: UInt8 = 0
         var transforms: UInt8 = 0
 
@@ -96,6 +99,8 @@ enum FrameBuilder {
                       stateDigest: h.stateDigest, formatVersion: UInt8(truncatingIfNeeded: h.formatVersion), chunk: h.chunk)
             sectionCount = h.sectionCount
             slice = h.slice
+            term = h.term
+            history = h.history
             codec = h.codec
             transforms = h.transforms
         }

@@ -24,6 +24,8 @@ public struct FrameHeader: Sendable, Equatable {
     public var chunk: ChunkRecord? = nil
     /// Format 2: the REFRESH_SLICE record of a frame carrying a slice of a rolling refresh.
     public var slice: SliceRecord? = nil
+    /// Format 2, term > 0: the TERM_HISTORY record (entry 0 is the frame's term).
+    public var history: TermHistory = TermHistory()
 
     /// The frame's sections: `sectionCount` of changes, then the slice's.
     public var totalSectionCount: Int { sectionCount &+ (slice?.sectionCount ?? 0) }

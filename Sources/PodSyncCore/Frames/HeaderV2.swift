@@ -20,6 +20,7 @@ enum HeaderV2 {
 
     static let tagChunk: UInt64 = 1
     static let tagRefreshSlice: UInt64 = 3
+    static let tagTermHistory: UInt64 = 5
     static let chunkLast: UInt8 = 0x1
 
     // MARK: LEB128
@@ -134,6 +135,8 @@ enum HeaderV2 {
                 header.chunk = try parseChunk(p, position, valueEnd)
             case tagRefreshSlice:
                 header.slice = try parseSlice(p, position, valueEnd)
+            case tagTermHistory:
+                header.history = try parseHistory(p, position, valueEnd, term: term)
             default:
                 if tag & 1 == 1 {
                     throw PodSyncError(Status.frameFeature, "frame carries extension record \(tag), a feature this library does not implement")
@@ -173,9 +176,14 @@ enum HeaderV2 {
             }
         }
         if header.slice != nil && header.stateVersion == 0 { throw .malformed("a refresh slice of version 0") }
-        guard header.term == 0 else {
-            // A term needs its TERM_HISTORY record (tag 5), which this library does not know yet.
-            throw .malformed("term \(header.term) without a TERM_HISTORY record")
+        // V18: a term above 0 comes with its history (entry 0 is that term), term 0 with none.
+        if header.term != 0 {
+            guard !header.history.isEmpty else { throw .malformed("term \(header.term) without a TERM_HISTORY record") }
+            guard header.stateVersion >= header.history.entries[0].startVersion else {
+                throw .malformed("version \(header.stateVersion) is before term \(header.term) began (\(header.history.entries[0].startVersion))")
+            }
+        } else if !header.history.isEmpty {
+            throw .malformed("a TERM_HISTORY record in a frame of term 0")
         }
         if header.transforms & FrameLayout.transformXOR != 0 && (header.isReset || header.stateVersion != header.baseVersion &+ 1) {
             throw .malformed("the XOR transform is only allowed in a delta from v to v + 1")
@@ -214,6 +222,39 @@ enum HeaderV2 {
         slice.sectionCount = Int(count)
         guard position == end else { throw .malformed("REFRESH_SLICE record has \(end - position) extra bytes") }
         return slice
+    }
+
+    /// TERM_HISTORY: 1 to 8 entries going back in time, entry 0 the frame's term.
+    static func parseHistory(_ p: UnsafeRawPointer, _ start: Int, _ end: Int, term: UInt64) throws(PodSyncError) -> TermHistory {
+        var position = start
+        let count = try readVarint(p, &position, end: end, "entry_count")
+        guard count >= 1 && count <= UInt64(TermHistory.maxEntries) else {
+            throw .malformed("TERM_HISTORY entry_count \(count) is not 1 to \(TermHistory.maxEntries)")
+        }
+        var history = TermHistory()
+        var expected = term
+        var lastStart = UInt64.max
+        for _ in 0..<Int(count) {
+            let entryTerm = try readVarint(p, &position, end: end, "term")
+            let startVersion = try readVarint(p, &position, end: end, "start_version")
+            let previous = try readVarint(p, &position, end: end, "previous_term")
+            guard entryTerm == expected else {
+                throw .malformed("TERM_HISTORY entry of term \(entryTerm) where term \(expected) was expected")
+            }
+            guard previous < entryTerm else { throw .malformed("TERM_HISTORY previous_term \(previous) is not below term \(entryTerm)") }
+            guard startVersion <= lastStart else { throw .malformed("TERM_HISTORY start versions increase going back in time") }
+            history.entries.append(TermEntry(term: entryTerm, startVersion: startVersion, previousTerm: previous))
+            expected = previous
+            lastStart = startVersion
+        }
+        guard position == end else { throw .malformed("TERM_HISTORY record has \(end - position) extra bytes") }
+        return history
+    }
+
+    static func historyValueLength(_ h: TermHistory) -> Int {
+        var n = varintSize(UInt64(h.entries.count))
+        for e in h.entries { n += varintSize(e.term) + varintSize(e.startVersion) + varintSize(e.previousTerm) }
+        return n
     }
 
     static func sliceValueLength(_ s: SliceRecord) -> Int {
@@ -258,11 +299,12 @@ enum HeaderV2 {
     /// The size of a format-2 header with these fields, for a frame of `frameLength` bytes.
     static func headerLength(_ h: FrameBuilder.HeaderFields, frameLength: UInt64, payloadLength: UInt64?) -> Int {
         var n = h.flags & FrameLayout.flagHasDigest != 0 ? 40 : 32
-        n += varintSize(frameLength) + 1 /* term 0 */ + varintSize(h.sequence) + varintSize(h.baseVersion)
+        n += varintSize(frameLength) + varintSize(h.term) + varintSize(h.sequence) + varintSize(h.baseVersion)
         n += varintSize(h.stateVersion &- h.baseVersion) + varintSize(UInt64(h.sectionCount)) + 1 + varintSize(UInt64(h.transforms))
         if let payloadLength { n += varintSize(payloadLength) }
         if let chunk = h.chunk { n += 2 + chunkValueLength(chunk) }
         if let slice = h.slice { n += 1 + varintSize(UInt64(sliceValueLength(slice))) + sliceValueLength(slice) }
+        if h.term != 0 { n += 1 + varintSize(UInt64(historyValueLength(h.history))) + historyValueLength(h.history) }
         return alignUp(max(n, minHeaderLength), 8)
     }
 
@@ -288,7 +330,7 @@ enum HeaderV2 {
             position = 40
         }
         writeVarint(frameLength, p, &position)
-        writeVarint(0, p, &position)  // term
+        writeVarint(h.term, p, &position)
         writeVarint(h.sequence, p, &position)
         writeVarint(h.baseVersion, p, &position)
         writeVarint(h.stateVersion &- h.baseVersion, p, &position)
@@ -331,7 +373,57 @@ enum HeaderV2 {
             }
             writeVarint(UInt64(r.sectionCount), p, &position)
         }
+        if h.term != 0 {
+            writeVarint(tagTermHistory, p, &position)
+            writeVarint(UInt64(historyValueLength(h.history)), p, &position)
+            writeVarint(UInt64(h.history.entries.count), p, &position)
+            for e in h.history.entries {
+                writeVarint(e.term, p, &position)
+                writeVarint(e.startVersion, p, &position)
+                writeVarint(e.previousTerm, p, &position)
+            }
+        }
         (p + position).initializeMemory(as: UInt8.self, repeating: 0, count: headerLength - position)
+    }
+}
+
+/// One entry of a TERM_HISTORY record: `term` continued `previousTerm` from `startVersion`.
+public struct TermEntry: Sendable, Equatable {
+    public var term: UInt64
+    public var startVersion: UInt64
+    public var previousTerm: UInt64
+
+    public init(term: UInt64, startVersion: UInt64, previousTerm: UInt64) {
+        self.term = term
+        self.startVersion = startVersion
+        self.previousTerm = previousTerm
+    }
+}
+
+/// The TERM_HISTORY extension record (tag 5): the terms of a stream going back in time, entry 0
+/// the current one (docs/FORMAT.md, "Terms and fencing").
+public struct TermHistory: Sendable, Equatable {
+    public static let maxEntries = 8
+    public var entries: [TermEntry] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Where the history left `term`: the start version of the first term after it, or nil when
+    /// the history does not reach back to it.
+    public func departure(from term: UInt64) -> UInt64? {
+        for e in entries where e.previousTerm == term { return e.startVersion }
+        return nil
+    }
+
+    /// The history of a new term that continues this one (whose current term is `current`) from
+    /// `version`.
+    public func starting(term: UInt64, at version: UInt64, after current: UInt64) -> TermHistory {
+        var next = TermHistory()
+        next.entries.append(TermEntry(term: term, startVersion: version, previousTerm: current))
+        next.entries.append(contentsOf: entries.prefix(TermHistory.maxEntries - 1))
+        return next
     }
 }
 

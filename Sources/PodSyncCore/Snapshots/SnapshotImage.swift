@@ -3,6 +3,8 @@
 struct SavedRecords: ~Copyable {
     var index: KeyIndex
     var records = ByteBuffer()
+    /// The version each saved record had at the snapshot's version (checkpoints keep it).
+    var versions = RawVector<UInt64>()
     var count = 0
     let recordSize: Int
 
@@ -17,13 +19,15 @@ struct SavedRecords: ~Copyable {
     mutating func reserve(_ additional: Int) -> Bool {
         let (bytes, overflow) = (count &+ additional).multipliedReportingOverflow(by: recordSize)
         return !overflow && index.reserve(additional) && records.reserve(bytes, preserving: count &* recordSize)
+            && versions.reserve(count &+ additional)
     }
 
     /// Saves `record` under `key` unless a value is saved already (the first save is the value at
     /// the snapshot's version). Room was reserved.
-    mutating func save(key: UInt64, record: UnsafeRawPointer) {
+    mutating func save(key: UInt64, record: UnsafeRawPointer, version: UInt64) {
         guard index.find(key) == nilSlot else { return }
         copyRecord(to: records.base + count &* recordSize, from: record, size: recordSize)
+        versions.append(version)
         index.insertNew(key, slot: UInt32(truncatingIfNeeded: count))
         count &+= 1
     }
@@ -32,6 +36,13 @@ struct SavedRecords: ~Copyable {
         guard count > 0 else { return nil }
         let slot = index.find(key)
         return slot == nilSlot ? nil : record(slot)
+    }
+
+    /// The saved record of `key` and its version, or nil.
+    @inline(__always) func find(versioned key: UInt64) -> (record: UnsafeRawPointer, version: UInt64)? {
+        guard count > 0 else { return nil }
+        let slot = index.find(key)
+        return slot == nilSlot ? nil : (record(slot), versions[Int(slot)])
     }
 
     @inline(__always) func record(_ slot: UInt32) -> UnsafeRawPointer {
@@ -49,6 +60,9 @@ public final class SnapshotImage {
     public let streamID: UInt64
     /// The records of the snapshot (all tables), for the LAST chunk's record_count.
     public let recordCount: UInt64
+    /// The term and history of the state at `version` (the chunks carry them).
+    public internal(set) var term: UInt64 = 0
+    public internal(set) var history = TermHistory()
     let saved: UnsafeMutablePointer<SavedRecords>
     let tableCount: Int
     /// Set when the store's state was replaced (a snapshot applied over it): the image can no
@@ -103,6 +117,8 @@ public struct SnapshotStream: ~Copyable {
     var merged = RawVector<ChunkEntry>()
     /// A resumed stream's first chunk starts exactly where the receiver asked.
     var resumeStart: (table: UInt32, key: UInt64)? = nil
+    /// Fill each entry's version (a checkpoint writes them beside the chunk).
+    var wantsVersions = false
 
     init(image: SnapshotImage, table: Int, position: UInt64, chunkIndex: UInt64, maxChunkBytes: Int) {
         self.image = image
@@ -122,4 +138,6 @@ struct ChunkEntry {
     var key: UInt64
     var record: UnsafeRawPointer?
     var slot: UInt32
+    /// The record's version at the image's version (filled for checkpoints only).
+    var version: UInt64 = 0
 }

@@ -9,6 +9,9 @@ final class Staging {
     let stateVersion: UInt64
     let stateDigest: UInt64
     let hasDigest: Bool
+    /// The term and history the replica follows after the switch.
+    let term: UInt64
+    let history: TermHistory
     var nextIndex: UInt64 = 0
     var nextTable: UInt32 = 0
     var nextKey: UInt64 = 0
@@ -29,6 +32,8 @@ final class Staging {
         stateVersion = header.stateVersion
         stateDigest = header.stateDigest
         hasDigest = header.hasDigest
+        term = header.term
+        history = header.history
         tableCount = schema.tables.count
         if !inPlace {
             let fresh = UnsafeMutablePointer<Table>.allocate(capacity: max(tableCount, 1))

@@ -36,7 +36,7 @@ extension Store {
         repeat {
             // Runs of entries that fit the chunk, table after table; at least one entry.
             var runs: [ChunkRun] = []
-            var used = Store.chunkHeaderRoom
+            var used = chunkHeaderRoom
             while k < collected.count {
                 let t = collected[k]
                 let size = tables[t].recordSize
@@ -87,9 +87,10 @@ extension Store {
             return SectionPlan(tableIndex: run.table, tableID: tables[run.table].schema.id, recordSize: tables[run.table].recordSize,
                                alignment: tables[run.table].schema.alignment, putCount: puts, deleteCount: run.to &- run.from &- puts)
         }
-        let fields = FrameBuilder.HeaderFields(
+        var fields = FrameBuilder.HeaderFields(
             flags: frameFlags, schemaHash: schemaHash, streamID: streamID, sequence: sequence &+ 1, baseVersion: since,
             stateVersion: version, stateDigest: digest, formatVersion: HeaderV2.formatVersion, chunk: chunk)
+        withTerm(&fields)
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte chunk of a catch-up delta")

@@ -12,6 +12,8 @@ extension Store {
         public var startKey: UInt64
         /// 0 for a snapshot; a chunked delta's base version.
         public var baseVersion: UInt64 = 0
+        /// The writer's term.
+        public var term: UInt64 = 0
 
         public init(streamID: UInt64, snapshotID: UInt64, stateVersion: UInt64, chunkIndex: UInt64, startTable: UInt32, startKey: UInt64,
                     baseVersion: UInt64 = 0) {
@@ -29,9 +31,11 @@ extension Store {
     /// later chunk arrived first; nil when there is neither.
     public var stagingPosition: ChunkPosition? {
         if let s = staging {
-            return ChunkPosition(streamID: s.streamID, snapshotID: s.snapshotID, stateVersion: s.stateVersion,
-                                 chunkIndex: s.nextIndex, startTable: s.nextTable, startKey: s.nextKey,
-                                 baseVersion: s.isDelta ? s.baseVersion : 0)
+            var p = ChunkPosition(streamID: s.streamID, snapshotID: s.snapshotID, stateVersion: s.stateVersion,
+                                  chunkIndex: s.nextIndex, startTable: s.nextTable, startKey: s.nextKey,
+                                  baseVersion: s.isDelta ? s.baseVersion : 0)
+            p.term = s.term
+            return p
         }
         return wantedChunk
     }
@@ -47,7 +51,10 @@ extension Store {
             if bound && header.streamID != streamID {
                 throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID)); apply a snapshot of the new stream")
             }
+            try checkTerm(header)
             if bound && header.stateVersion <= version { return Status.duplicate }
+        } else {
+            try checkFence(header)
         }
         // 1. Older than (or equal to) what the replica holds of the same stream.
         if header.isReset && bound && header.streamID == streamID && !diverged {
@@ -86,6 +93,7 @@ extension Store {
             if staging == nil {
                 wantedChunk = ChunkPosition(streamID: header.streamID, snapshotID: chunk.snapshotID, stateVersion: header.stateVersion,
                                             chunkIndex: 0, startTable: 0, startKey: 0, baseVersion: header.baseVersion)
+                wantedChunk!.term = header.term
             }
             metrics.chunkGaps &+= 1
             return Status.chunkGap
@@ -228,6 +236,7 @@ extension Store {
         }
         expireImages()
         refreshing = false
+        adoptTerm(s.term, s.history)
         if bound || version != 0 { metrics.resyncs &+= 1 }
         metrics.framesApplied &+= 1
         if header.streamID != 0 {
@@ -254,6 +263,7 @@ extension Store {
         if bound && header.streamID != streamID {
             throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID))")
         }
+        try checkTerm(header)
         if bound && s.stateVersion <= version { return Status.duplicate }
         if s.baseVersion > version { return Status.gap }
         guard let staged = s.tables, let lists = s.deletes else { return Status.gap }
@@ -273,6 +283,7 @@ extension Store {
         }
         if !keeps { forgetAllTombstones(floor: s.stateVersion) }
         applyDelta(sections, version: s.stateVersion, tombstones: keeps, absentNeedTombstones: s.stateVersion != s.baseVersion &+ 1)
+        adoptTerm(s.term, s.history)
         metrics.framesApplied &+= 1
         if header.streamID != 0 {
             streamID = header.streamID

@@ -8,13 +8,15 @@ import CPodSyncShims
 extension Store {
     /// The smallest chunk a caller may ask for (PODSYNC_MIN_CHUNK_BYTES).
     public static let minChunkBytes = 512
-    /// Room kept in a chunk for its header (the largest format-2 header with a CHUNK record).
-    static let chunkHeaderRoom = 160
+    /// Room kept in a chunk for its header (the largest format-2 header with a CHUNK record and
+    /// this store's TERM_HISTORY).
+    var chunkHeaderRoom: Int { 160 &+ (term == 0 ? 0 : 12 &+ HeaderV2.historyValueLength(history)) }
 
     /// Starts a chunked snapshot of the state as of the last flush (writer) or as applied
     /// (replica). `maxChunkBytes` 0 means the store's max_frame_bytes.
     public mutating func beginSnapshot(maxChunkBytes: Int, id: UInt64 = 0) throws(PodSyncError) -> SnapshotStream {
         try refuseIfDiverged()
+        try refuseIfLogFailed()
         let limit = try chunkLimit(maxChunkBytes)
         var snapshotID = id
         while snapshotID == 0 { snapshotID = UInt64.random(in: 1...UInt64.max) }
@@ -74,6 +76,8 @@ extension Store {
         for t in 0..<tableCount { total &+= UInt64(tables[t].dirty.count == 0 ? tables[t].count : flushedCount(t)) }
         let image = SnapshotImage(id: id, version: version, digest: digest, streamID: streamID, recordCount: total,
                                   tables: schema.tables)
+        image.term = term
+        image.history = history
         images.removeAll { $0.image == nil }
         images.append(WeakImage(image: image))
         return image
@@ -122,7 +126,7 @@ extension Store {
         let chunkStart = chunkStartKey(stream)
         stream.merged.removeAll()
         var runs: [ChunkRun] = []
-        var used = Store.chunkHeaderRoom
+        var used = chunkHeaderRoom
         var t = stream.table
         var position = stream.position
         while t < tableCount {
@@ -168,10 +172,12 @@ extension Store {
             SectionPlan(tableIndex: run.table, tableID: tables[run.table].schema.id, recordSize: tables[run.table].recordSize,
                         alignment: tables[run.table].schema.alignment, putCount: run.to &- run.from, deleteCount: 0)
         }
-        let fields = FrameBuilder.HeaderFields(
+        var fields = FrameBuilder.HeaderFields(
             flags: frameFlags | FrameLayout.flagReset, schemaHash: schemaHash, streamID: image.streamID,
             sequence: sequence &+ 1, baseVersion: 0, stateVersion: image.version, stateDigest: image.digest,
             formatVersion: HeaderV2.formatVersion, chunk: chunk)
+        fields.term = image.term
+        fields.history = image.history
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte chunk")
@@ -205,8 +211,10 @@ extension Store {
     /// The stream's snapshot and the chunk it produces next (podsync_snapshot_position).
     public func position(of stream: borrowing SnapshotStream) -> ChunkPosition {
         let start = chunkStartKey(stream)
-        return ChunkPosition(streamID: stream.image.streamID, snapshotID: stream.image.id, stateVersion: stream.image.version,
-                             chunkIndex: stream.chunkIndex, startTable: start.table, startKey: start.key)
+        var p = ChunkPosition(streamID: stream.image.streamID, snapshotID: stream.image.id, stateVersion: stream.image.version,
+                              chunkIndex: stream.chunkIndex, startTable: start.table, startKey: start.key)
+        p.term = stream.image.term
+        return p
     }
 
     /// Where the stream's next chunk starts: (0, 0) for chunk 0, where a resume asked, else the
@@ -270,6 +278,7 @@ extension Store {
         if V == version && tables[t].dirty.count == 0 && image.saved[t].count == 0 {
             // Nothing changed since the image was taken: every record is as it was.
             for i in 0..<nFound { f[i].record = UnsafeRawPointer(tables[t].record(Int(f[i].slot))) }
+            if stream.wantsVersions { for i in 0..<nFound { f[i].version = tables[t].meta[Int(f[i].slot)].version } }
             kept = nFound
         } else {
         for i in 0..<nFound {
@@ -279,12 +288,14 @@ extension Store {
                 podsync_prefetch(tables[t].record(s))
             }
             var e = f[i]
-            if let saved = image.saved[t].find(e.key) {
-                e.record = saved
+            if let saved = image.saved[t].find(versioned: e.key) {
+                e.record = saved.record
+                e.version = saved.version
             } else {
                 let v = tables[t].flushedVersion(Int(e.slot))
                 guard v != 0 && v <= V else { continue }
                 e.record = tables[t].flushedRecord(Int(e.slot))
+                e.version = v
             }
             f[kept] = e
             kept &+= 1
@@ -299,7 +310,8 @@ extension Store {
                 guard tables[t].index.find(e.key) == nilSlot else { return }
                 if stream.extras.count == stream.extras.capacity { _ = stream.extras.reserve(stream.extras.count &* 2 &+ 16) }
                 if stream.extras.count < stream.extras.capacity {
-                    stream.extras.append(ChunkEntry(hash: h, key: e.key, record: image.saved[t].record(e.slot), slot: e.slot))
+                    stream.extras.append(ChunkEntry(hash: h, key: e.key, record: image.saved[t].record(e.slot), slot: e.slot,
+                                                    version: image.saved[t].versions[Int(e.slot)]))
                 }
             }
         }
@@ -310,7 +322,7 @@ extension Store {
                       case let v = tables[t].preimages.versions[Int(pre)], v != 0 && v <= V else { return }
                 if stream.extras.count == stream.extras.capacity { _ = stream.extras.reserve(stream.extras.count &* 2 &+ 16) }
                 if stream.extras.count < stream.extras.capacity {
-                    stream.extras.append(ChunkEntry(hash: h, key: e.key, record: tables[t].preimages.record(pre), slot: pre))
+                    stream.extras.append(ChunkEntry(hash: h, key: e.key, record: tables[t].preimages.record(pre), slot: pre, version: v))
                 }
             }
         }
@@ -420,7 +432,7 @@ extension Store {
             for d in 0..<tables[t].dirty.count {
                 let pre = tables[t].dirty[d].pre
                 guard pre != nilSlot, case let v = tables[t].preimages.versions[Int(pre)], v != 0 && v <= image.version else { continue }
-                image.saved[t].save(key: tables[t].preimages.keys[Int(pre)], record: tables[t].preimages.record(pre))
+                image.saved[t].save(key: tables[t].preimages.keys[Int(pre)], record: tables[t].preimages.record(pre), version: v)
             }
         }
     }
@@ -431,7 +443,7 @@ extension Store {
         let v = tables[t].meta[Int(slot)].version
         for entry in images {
             guard let image = entry.image, !image.expired, v != 0 && v <= image.version else { continue }
-            image.saved[t].save(key: tables[t].keys[Int(slot)], record: tables[t].record(Int(slot)))
+            image.saved[t].save(key: tables[t].keys[Int(slot)], record: tables[t].record(Int(slot)), version: v)
         }
     }
 }

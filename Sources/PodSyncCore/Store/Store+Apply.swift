@@ -10,6 +10,9 @@ extension Store {
         defer { metrics.recordApply(since: start) }
         do {
             let status = try applyFrame(frame)
+            if files != nil && (status == Status.ok || status == Status.chunkStaged || status == Status.refreshing) {
+                try logApplied(frame)
+            }
             switch status {
             case Status.duplicate: metrics.duplicates &+= 1
             case Status.gap: metrics.gaps &+= 1
@@ -18,13 +21,17 @@ extension Store {
             }
             return status
         } catch {
+            if error.code == Status.digestMismatch && files != nil {
+                // Applied, then found diverged: the log must replay it to reach the same state.
+                try? logApplied(frame)
+            }
             if error.code < 0 && Int(-error.code) < Metrics.statuses { metrics.rejects[Int(-error.code)] &+= 1 }
             throw error
         }
     }
 
     mutating func applyFrame(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> Int32 {
-        guard role == .replica else {
+        guard role == .replica || restoring else {
             throw PodSyncError(Status.wrongRole, "apply is for replicas; this store is a writer")
         }
         let (header, sections) = try FrameReader.validate(
@@ -42,7 +49,8 @@ extension Store {
             if bound && header.streamID == 0 {
                 throw PodSyncError(Status.streamMismatch, "an empty snapshot of no stream (stream id 0) cannot replace the state of stream \(hex(streamID))")
             }
-            if bound && header.streamID == streamID && !diverged {
+            try checkFence(header)
+            if bound && header.streamID == streamID && !diverged && header.term == term {
                 if header.stateVersion < version { return Status.stale }
                 if header.stateVersion == version { return Status.duplicate }
             }
@@ -50,7 +58,12 @@ extension Store {
             applyReset(sections, version: header.stateVersion)
         } else {
             let oneWay = options.oneWay
-            if refreshing { return try applyOutOfSync(header, sections, frameBytes: frame.count) }
+            if refreshing {
+                try checkFence(header)
+                let status = try applyOutOfSync(header, sections, frameBytes: frame.count)
+                if header.term > term { adoptTerm(header.term, header.history) }
+                return status
+            }
             if diverged {
                 guard oneWay else {
                     throw PodSyncError(Status.diverged, "replica diverged from the writer; only a snapshot is accepted")
@@ -61,6 +74,14 @@ extension Store {
             if bound && header.streamID != streamID {
                 throw PodSyncError(Status.streamMismatch, "delta from stream \(hex(header.streamID)) but this replica follows \(hex(streamID)); apply a snapshot of the new stream")
             }
+            do { try checkTerm(header) } catch {
+                // A one-way replica cannot ask for the snapshot it needs: it heals by refreshing.
+                guard oneWay && error.code == Status.historyDiverged else { throw error }
+                startRefreshing(forgettingVersions: true)
+                let status = try applyOutOfSync(header, sections, frameBytes: frame.count)
+                adoptTerm(header.term, header.history)
+                return status
+            }
             if header.stateVersion <= version && bound { return Status.duplicate }
             // Half a snapshot filled in place is no state a delta can apply to.
             if let s = staging, s.tables == nil { return Status.gap }
@@ -68,7 +89,9 @@ extension Store {
             if header.baseVersion > version || (header.slice != nil && header.sectionCount == 0) {
                 guard oneWay else { return Status.gap }
                 startRefreshing(forgettingVersions: false)
-                return try applyOutOfSync(header, sections, frameBytes: frame.count)
+                let status = try applyOutOfSync(header, sections, frameBytes: frame.count)
+                adoptTerm(header.term, header.history)
+                return status
             }
             // A synced replica takes the changes; a refresh slice describes what it then holds.
             let sections = header.slice == nil ? sections : Array(sections.prefix(header.sectionCount))
@@ -98,6 +121,7 @@ extension Store {
         }
         sequence = header.sequence
         version = header.stateVersion
+        adoptTerm(header.term, header.history)
         generation &+= 1
         purgeTombstones()
         if header.hasDigest && header.stateDigest != digest {

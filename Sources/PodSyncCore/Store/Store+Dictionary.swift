@@ -70,13 +70,16 @@ extension Store {
         }
         let id = try zstd.load(dictionary: UnsafeRawBufferPointer(rebasing: dictionary[0..<size]))
         dictionarySamples = nil
+        try logDictionary()
         return id
     }
 
     /// Loads a zstd dictionary (copied): frames naming its id can be applied, and frames this
     /// store produces from now on are compressed with it. Returns its id.
     public mutating func loadDictionary(_ bytes: UnsafeRawBufferPointer) throws(PodSyncError) -> UInt32 {
-        try zstd.load(dictionary: bytes)
+        let id = try zstd.load(dictionary: bytes)
+        try logDictionary()
+        return id
     }
 
     /// The dictionary this store compresses with, if any (valid until the next load or train).

@@ -26,6 +26,20 @@ extension Store {
     /// Everything it needs is allocated before it changes anything.
     public mutating func flush() throws(PodSyncError) -> Int {
         try requireWriter("flush")
+        try refuseIfLogFailed()
+        let before = version
+        let count = try flushFrames()
+        // A durable writer logs what it hands out first (podsync_store_flush).
+        if files != nil && version != before {
+            do { try logOutbox() } catch {
+                outbox.clear()
+                throw error
+            }
+        }
+        return count
+    }
+
+    mutating func flushFrames() throws(PodSyncError) -> Int {
         let start = podsync_monotonic_ns()
         defer { metrics.recordEncode(since: start) }
         var work: [TableWork] = []
@@ -113,9 +127,11 @@ extension Store {
 
     /// The header fields of a frame this store produces, in its frame format.
     func header(flags: UInt32, sequence: UInt64, base: UInt64, state: UInt64, digest: UInt64) -> FrameBuilder.HeaderFields {
-        FrameBuilder.HeaderFields(flags: flags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
-                                  baseVersion: base, stateVersion: state, stateDigest: digest,
-                                  formatVersion: options.frameFormat)
+        var fields = FrameBuilder.HeaderFields(flags: flags, schemaHash: schemaHash, streamID: streamID, sequence: sequence,
+                                               baseVersion: base, stateVersion: state, stateDigest: digest,
+                                               formatVersion: options.frameFormat)
+        withTerm(&fields)
+        return fields
     }
 
     func sectionPlans(_ parts: [Part], work: [TableWork]) -> [SectionPlan] {
@@ -304,6 +320,7 @@ extension Store {
     /// A diverged replica must not pass its state on: downstream replicas would inherit the
     /// divergence with a digest that hides it.
     func refuseIfDiverged() throws(PodSyncError) {
+        try refuseIfLogFailed()
         guard !diverged else {
             throw PodSyncError(Status.diverged, "this replica diverged from its writer; it serves no frames until a snapshot heals it")
         }

@@ -48,8 +48,9 @@ public struct StoreOptions: Sendable, Equatable {
 public struct Store: ~Copyable {
     public let schema: Schema
     public let schemaHash: UInt64
-    public let role: Role
-    public let options: StoreOptions
+    /// A replica becomes a writer when promoted.
+    public internal(set) var role: Role
+    public internal(set) var options: StoreOptions
     var tables: UnsafeMutablePointer<Table>
     public let tableCount: Int
 
@@ -68,6 +69,14 @@ public struct Store: ~Copyable {
     public internal(set) var generation: UInt64 = 0
     /// Replica: the last frame's digest disagreed; only a snapshot is accepted until it heals.
     public internal(set) var diverged = false
+    /// The term this store writes (writer) or follows (replica); 0 before any promotion.
+    public internal(set) var term: UInt64 = 0
+    /// The TERM_HISTORY of `term` (empty for term 0).
+    public internal(set) var history = TermHistory()
+    /// A durable store's files (podsync_store_open), or nil.
+    public internal(set) var files: DurableFiles? = nil
+    /// Rebuilding from files: frames are applied whatever the role, and not logged again.
+    var restoring = false
 
     var outbox = Outbox()
     // Scratch memory of the frame codec, reused from frame to frame.

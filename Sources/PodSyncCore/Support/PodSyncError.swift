@@ -48,8 +48,12 @@ public enum Status {
     public static let dictionaryMissing: Int32 = -22
     public static let limit: Int32 = -23
     public static let snapshotExpired: Int32 = -24
+    public static let termFenced: Int32 = -25
+    public static let historyDiverged: Int32 = -26
     public static let frameFeature: Int32 = -28
     public static let chunkMismatch: Int32 = -29
+    public static let io: Int32 = -31
+    public static let fileCorrupt: Int32 = -32
     public static let `internal`: Int32 = -99
 
     /// The name of a status ("PODSYNC_E_FRAME_CHECKSUM"), "PODSYNC_UNKNOWN_STATUS" for other
@@ -89,6 +93,10 @@ public enum Status {
         case dictionaryMissing: "PODSYNC_E_DICTIONARY_MISSING"
         case limit: "PODSYNC_E_LIMIT"
         case snapshotExpired: "PODSYNC_E_SNAPSHOT_EXPIRED"
+        case termFenced: "PODSYNC_E_TERM_FENCED"
+        case historyDiverged: "PODSYNC_E_HISTORY_DIVERGED"
+        case io: "PODSYNC_E_IO"
+        case fileCorrupt: "PODSYNC_E_FILE_CORRUPT"
         case frameFeature: "PODSYNC_E_FRAME_FEATURE"
         case chunkMismatch: "PODSYNC_E_CHUNK_MISMATCH"
         case `internal`: "PODSYNC_E_INTERNAL"
