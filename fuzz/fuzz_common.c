@@ -437,6 +437,7 @@ fz_state fz_capture(const podsync_store *store, const fz_schema_desc *schema) {
     s.sequence = info.sequence;
     s.diverged = info.diverged;
     s.refreshing = info.refreshing;
+    s.term = info.term;
     FZ_REQUIRE(info.reserved == 0 && info.refreshing <= 1 && info.diverged <= 1, "store info: refreshing %u diverged %u reserved %u",
                info.refreshing, info.diverged, info.reserved);
     for (size_t t = 0; t < schema->table_count; t++) {
@@ -451,7 +452,7 @@ fz_state fz_capture(const podsync_store *store, const fz_schema_desc *schema) {
     s.staged = st == PODSYNC_OK;
     if (s.staged) {
         s.staging = pos;
-        FZ_REQUIRE(pos.term == 0 && pos.snapshot_id != 0 && (pos.chunk_index != 0 || (pos.start_table == 0 && pos.start_key == 0)),
+        FZ_REQUIRE(pos.snapshot_id != 0 && (pos.chunk_index != 0 || (pos.start_table == 0 && pos.start_key == 0)),
                    "podsync_store_staging: term %" PRIu64 " snapshot %016" PRIx64 " chunk %" PRIu64 " at (%u, %016" PRIx64 ")", pos.term,
                    pos.snapshot_id, pos.chunk_index, pos.start_table, pos.start_key);
     }
@@ -471,6 +472,7 @@ void fz_require_same(const fz_state *a, const fz_state *b, const char *what) {
     FZ_REQUIRE(a->sequence == b->sequence, "%s: sequence changed %" PRIu64 " -> %" PRIu64, what, a->sequence, b->sequence);
     FZ_REQUIRE(a->diverged == b->diverged, "%s: diverged changed %u -> %u", what, a->diverged, b->diverged);
     FZ_REQUIRE(a->refreshing == b->refreshing, "%s: refreshing changed %u -> %u", what, a->refreshing, b->refreshing);
+    FZ_REQUIRE(a->term == b->term, "%s: term changed %" PRIu64 " -> %" PRIu64, what, a->term, b->term);
     FZ_REQUIRE(a->total == b->total, "%s: records in all tables changed %zu -> %zu", what, a->total, b->total);
     for (size_t t = 0; t < FZ_STATE_TABLES; t++)
         FZ_REQUIRE(a->counts[t] == b->counts[t], "%s: count of table #%zu changed %zu -> %zu", what, t, a->counts[t], b->counts[t]);
@@ -795,6 +797,14 @@ int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema
     default:
         FZ_REQUIRE(st < 0, "apply returned an unexpected status %d", (int)st);
         FZ_REQUIRE(!(one_way && st == PODSYNC_E_DIVERGED && !reset), "a one-way replica answered DIVERGED for a delta");
+        /* Terms (FORMAT.md, "Terms and fencing"): fencing only for an older term of the followed stream;
+           a diverged history only for a newer term's delta */
+        if (st == PODSYNC_E_TERM_FENCED)
+            FZ_REQUIRE(have_header && same_stream && h.term < before.term, "TERM_FENCED for term %" PRIu64 " at a replica of term %" PRIu64
+                       " (same stream %d)", h.term, before.term, same_stream);
+        if (st == PODSYNC_E_HISTORY_DIVERGED)
+            FZ_REQUIRE(have_header && same_stream && !reset && h.term > before.term && !one_way,
+                       "HISTORY_DIVERGED for term %" PRIu64 " at a replica of term %" PRIu64, h.term, before.term);
         fz_require_same(&before, &after, name);
         break;
     }

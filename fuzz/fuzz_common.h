@@ -200,6 +200,7 @@ typedef struct fz_state {
     uint64_t version, stream, sequence;
     uint32_t diverged;
     uint32_t refreshing;   /* store info v2 (one-way replicas) */
+    uint64_t term;         /* store info v3: the term the replica follows */
     size_t total;                    /* records in all tables */
     size_t counts[FZ_STATE_TABLES];  /* of the first tables */
     int staged;                      /* podsync_store_staging returned OK (else NOT_FOUND) */

@@ -347,6 +347,65 @@ static void chunk_scenario(unsigned schema, int32_t level, uint32_t transforms, 
     podsync_store_free(w);
 }
 
+/* Terms (FORMAT.md, "Terms and fencing"): writer W, replica A promoted to term 3 at version 2.
+   Frames of both: A's carry TERM_HISTORY; W's later ones are fenced at replicas of term 3, and a
+   replica that took W's version 3 is told its history diverged, then heals with A's snapshot. */
+static void term_scenario(unsigned schema) {
+    const fz_schema_desc *d = fz_schema_desc_get(schema);
+    podsync_schema *s = fz_schema_new(schema);
+    podsync_store_options o = fz_options(0, PODSYNC_TRANSFORM_ALL, 0);
+    podsync_store *w = NULL, *a = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_REPLICA, &o, &a));
+    podsync_schema_free(s);
+    uint64_t rng = 991 + schema;
+    kept k = {0};
+    size_t n = 0;
+    size_t wf[3], af = 0, as = 0, ad = 0;
+    for (int v = 0; v < 3; v++) {
+        put_table(w, &d->tables[0], 1 + (uint64_t)v * 5, 1, 8, (unsigned)v + 1, &rng);
+        FZ_OK(podsync_store_flush(w, &n));
+        wf[v] = keep_outbox(&k, w, n, v == 0 ? "w1-" : v == 1 ? "w2-" : "w3-");
+        if (v < 2)
+            for (size_t i = 0; i < n; i++) podsync_store_apply(a, k.data[wf[v] + i], k.size[wf[v] + i], NULL);
+    }
+    FZ_OK(podsync_store_promote(a, 3));
+    put_table(a, &d->tables[0], 500, 1, 6, 9, &rng);
+    FZ_OK(podsync_store_flush(a, &n));
+    af = keep_outbox(&k, a, n, "a3-");
+    FZ_OK(podsync_store_snapshot(a, &n));
+    as = keep_outbox(&k, a, n, "asnap-");
+    FZ_OK(podsync_store_delta_since(a, 1, &n));
+    ad = keep_outbox(&k, a, n, "adelta-");
+    char name[160];
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "terms-s%u-%s", schema, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    size_t idx[FZ_MAX_FRAMES], m = 0;
+    /* follows W to 2, takes A's term-3 frame, then W's version 3 is fenced */
+    idx[m++] = wf[0];
+    idx[m++] = wf[1];
+    idx[m++] = af;
+    idx[m++] = wf[2];
+    idx[m++] = ad;
+    snprintf(name, sizeof name, "terms-s%u-fenced", schema);
+    write_container("apply", name, (uint8_t)schema | FZ_CFG_SERVE, &k, idx, m);
+    /* took W's version 3: A's frame says its history diverged; A's snapshot heals it */
+    m = 0;
+    idx[m++] = wf[0];
+    idx[m++] = wf[1];
+    idx[m++] = wf[2];
+    idx[m++] = af;
+    idx[m++] = as;
+    idx[m++] = wf[2];
+    snprintf(name, sizeof name, "terms-s%u-diverged", schema);
+    write_container("apply", name, (uint8_t)schema, &k, idx, m);
+    kept_free(&k);
+    podsync_store_free(a);
+    podsync_store_free(w);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Metrics and label sets                                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -798,6 +857,7 @@ int main(int argc, char **argv) {
         scenario_ex(schema, 0, 0, 512, NULL, 0, "apply", 2, 4);
         chunk_scenario(schema, 0, 0, "apply");
         chunk_scenario(schema, 1, 0xE, "apply");
+        term_scenario(schema);
     }
     chunk_scenario(0, 3, 0xF, "apply_dict");
     scenario_ex(0, 3, 0xF, 0, dict, dict_size, "apply_dict", 2, 3);

@@ -157,7 +157,45 @@ static size_t read_sections(const uint8_t *buf, size_t size, const podsync_frame
 }
 
 /* The header rules a valid frame obeys (its format's), from the info validate filled. */
-static void check_valid_header(const podsync_frame_info *info, size_t size) {
+/* V18, checked here independently of the library: a term above 0 exactly when a TERM_HISTORY
+   record (tag 5) is present; its 1 to 8 entries go back in time from the frame's term (terms
+   strictly decreasing, each previous_term below its term, start versions not increasing), and the
+   frame's version is at least entry 0's start. */
+static void check_term_history(const uint8_t *frame, size_t size, const podsync_frame_info *info) {
+    fz_v2_header h;
+    FZ_REQUIRE(fz_v2_parse(frame, size, &h) == 0, "validate OK but the format-2 header does not parse");
+    size_t pos = h.ext_at, end = h.ext_at + h.ext_len;
+    int found = 0;
+    while (pos < end) {
+        uint64_t tag, len;
+        FZ_REQUIRE(fz_leb_read(frame, &pos, end, &tag) == 0 && fz_leb_read(frame, &pos, end, &len) == 0, "extension records");
+        size_t value_end = pos + (size_t)len;
+        if (tag == 5) {
+            found = 1;
+            uint64_t count, expected = info->term, last_start = UINT64_MAX;
+            FZ_REQUIRE(fz_leb_read(frame, &pos, value_end, &count) == 0 && count >= 1 && count <= 8, "validate OK: TERM_HISTORY count");
+            for (uint64_t i = 0; i < count; i++) {
+                uint64_t term, start, previous;
+                FZ_REQUIRE(fz_leb_read(frame, &pos, value_end, &term) == 0 && fz_leb_read(frame, &pos, value_end, &start) == 0 &&
+                               fz_leb_read(frame, &pos, value_end, &previous) == 0,
+                           "validate OK: TERM_HISTORY entry %" PRIu64 " does not parse", i);
+                FZ_REQUIRE(term == expected && previous < term && start <= last_start,
+                           "validate OK: TERM_HISTORY entry %" PRIu64 " (%" PRIu64 ", %" PRIu64 ", %" PRIu64 ") after term %" PRIu64, i, term,
+                           start, previous, expected);
+                if (i == 0)
+                    FZ_REQUIRE(info->state_version >= start, "validate OK: version %" PRIu64 " before its term began at %" PRIu64,
+                               info->state_version, start);
+                expected = previous;
+                last_start = start;
+            }
+            FZ_REQUIRE(pos == value_end, "validate OK: TERM_HISTORY with extra bytes");
+        }
+        pos = value_end;
+    }
+    FZ_REQUIRE(found == (info->term != 0), "validate OK: term %" PRIu64 " with%s a TERM_HISTORY record", info->term, found ? "" : "out");
+}
+
+static void check_valid_header(const uint8_t *frame, const podsync_frame_info *info, size_t size) {
     FZ_REQUIRE(info->frame_length == size && size % 8 == 0 && info->header_length <= size && info->header_length % 8 == 0,
                "validate OK: frame_length %" PRIu64 " header_length %u, size %zu", info->frame_length, info->header_length, size);
     FZ_REQUIRE(info->codec <= PODSYNC_CODEC_ZSTD && info->transforms <= PODSYNC_TRANSFORM_ALL,
@@ -191,7 +229,7 @@ static void check_valid_header(const podsync_frame_info *info, size_t size) {
     FZ_REQUIRE((info->flags & 0xFFu & ~(uint32_t)(PODSYNC_FRAME_RESET | PODSYNC_FRAME_HAS_DIGEST | PODSYNC_FRAME_CHUNK)) == 0 &&
                    (info->flags & ~(uint32_t)(0xFFFFu | PODSYNC_FRAME_SLICE)) == 0,
                "validate OK: format 2 flags %x", info->flags);
-    FZ_REQUIRE(info->term == 0, "validate OK: term %" PRIu64 " (no TERM_HISTORY record is known)", info->term);
+    check_term_history(frame, size, info);
     FZ_REQUIRE((info->flags & PODSYNC_FRAME_HAS_DIGEST) || info->state_digest == 0, "validate OK: a digest without HAS_DIGEST");
     FZ_REQUIRE(chunk == (info->snapshot_id != 0), "validate OK: flags %x with snapshot id %016" PRIx64, info->flags, info->snapshot_id);
     if (chunk) {
@@ -294,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st == PODSYNC_OK) {
         FZ_REQUIRE(pst == PODSYNC_OK, "validate OK but peek %s", podsync_status_name(pst));
         FZ_REQUIRE(memcmp(&peek, &info, sizeof info) == 0, "validate and peek fill different info");
-        check_valid_header(&info, size);
+        check_valid_header(buf, &info, size);
     }
     /* The stream reader's way (include/podsync.h, PODSYNC_FRAME_PREFIX_SIZE): the prefix alone is
        TRUNCATED with format_version and header_length filled; up to the header, peek agrees. */

@@ -40,8 +40,13 @@
  * options fields of struct version 4, PODSYNC_OPT_FILL_IN_PLACE, the frame info fields of struct
  * version 3, the metrics fields of struct version 3) and the rolling refresh
  * (refresh_flushes, refresh_ms, PODSYNC_OPT_ONE_WAY, PODSYNC_REFRESHING, the store info fields of
- * struct version 2, podsync_frame_info's slice fields, PODSYNC_FRAME_SLICE). Those were added, so ABI version 1 hosts keep
- * working.
+ * struct version 2, podsync_frame_info's slice fields, PODSYNC_FRAME_SLICE); and those marked
+ * "since library 0.6.0" or "since 0.6.0": durability and failover (podsync_store_open,
+ * podsync_durability_options, podsync_open_info, podsync_store_checkpoint, podsync_checkpoint_*,
+ * podsync_store_sync, podsync_store_promote, PODSYNC_LOG_*, PODSYNC_OPENED_*), terms
+ * (PODSYNC_E_TERM_FENCED, PODSYNC_E_HISTORY_DIVERGED, the TERM_HISTORY record), PODSYNC_E_IO,
+ * PODSYNC_E_FILE_CORRUPT and the store info fields of struct version 3. Those were added, so ABI
+ * version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -64,13 +69,13 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 5
+#define PODSYNC_VERSION_MINOR 6
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
 /* Bumped whenever a declaration in this file changes incompatibly (until 1.0). */
 #define PODSYNC_ABI_VERSION 1
-/* The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.5.0 reads
+/* The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.6.0 reads
    formats 1 and 2; it writes format 2 for the chunks of a chunked snapshot and, when
    podsync_store_options.frame_format asks for it, for every frame; format 1 otherwise. */
 #define PODSYNC_FORMAT_VERSION 2
@@ -477,7 +482,8 @@ typedef struct podsync_chunk_position {
     uint32_t start_table;       /* the next chunk starts at (start_table, start_key): a table id
                                    and a seed(t, k) value; UINT32_MAX, UINT64_MAX after the last */
     uint64_t stream_id;
-    uint64_t term;              /* the writer's term (0 in library 0.5.0) */
+    uint64_t term;              /* the writer's term (0 until a promotion or a new term; a
+                                   resume of another term is PODSYNC_E_SNAPSHOT_EXPIRED) */
     uint64_t snapshot_id;
     uint64_t state_version;     /* the version the snapshot describes */
     uint64_t chunk_index;       /* index of the next chunk (0 for the first) */
@@ -530,9 +536,9 @@ PODSYNC_API int32_t podsync_store_staging(const podsync_store *store,
 
 /* --- Durability and failover (since library 0.6.0). docs/FORMAT.md, "Files", and the README,
    "Durability and failover". A durable store lives in a directory: complete checkpoints
-   (checkpoint-<version>.psc, each a small header plus a chunked snapshot and what delta_since
-   needs) and frame log segments (log-<version>.psl, the frames the store produced or applied after
-   a version). The directory is locked (flock) by the store that opened it.
+   (checkpoint-<n>.psc, each a small header plus a chunked snapshot and what delta_since needs) and
+   frame log segments (log-<n>.psl, the frames the store produced or applied after a version),
+   numbered upwards. The directory is locked (flock) by the store that opened it.
 
    What survives what (tested): a kill -9 or power loss at any point leaves every complete
    checkpoint readable (written to a temporary file, fsync, rename, fsync of the directory) and the
@@ -548,8 +554,9 @@ PODSYNC_API int32_t podsync_store_staging(const podsync_store *store,
 #define PODSYNC_LOG_NONE        0  /* no frame log: the store reopens at its last checkpoint */
 #define PODSYNC_LOG_EVERY_FRAME 1  /* fsync each flush's frames (writer: before handing them out)
                                       and each applied frame (replica) */
-#define PODSYNC_LOG_INTERVAL    2  /* fsync when sync_interval_ms passed since the last fsync (and
-                                      on podsync_store_sync) */
+#define PODSYNC_LOG_INTERVAL    2  /* fsync at the first append, flush or flush_due call after
+                                      sync_interval_ms passed since the last fsync (and on
+                                      podsync_store_sync) */
 #define PODSYNC_LOG_OS          3  /* write, never fsync: survives a kill of the process, not a
                                       power loss */
 

@@ -106,4 +106,49 @@ import Testing
         #expect(throws: PodSyncError.self) { try bad.addTable(id: 1, recordSize: 40, alignment: 3, fields: []) }
         #expect(bad.tables.isEmpty)
     }
+
+    /// Durability and failover from Swift: open, checkpoint, reopen in the same term, promote.
+    @Test func durableWriterAndPromotion() throws {
+        let schema = try Self.schema()
+        let dir = temporaryDirectory("core")
+        defer { removeTree(dir) }
+        var info = OpenInfo()
+        var durability = DurabilityOptions()
+        durability.logPolicy = .everyFrame
+        var replica = PodSyncCore.Store(schema: schema, role: .replica)
+        var digest: UInt64 = 0
+        var stream: UInt64 = 0
+        do {
+            var writer = try PodSyncCore.Store.open(directory: dir, schema: schema, role: .writer, options: StoreOptions(),
+                                                    durability: durability, info: &info)
+            #expect(info.created)
+            for k in UInt64(1)...100 {
+                var e = Entity(id: k, position: (Float(k), 0, 0), rotation: (0, 0, 0, 1), flags: 0)
+                _ = try writer.put(table: 1, key: k, record: &e, size: 40)
+            }
+            _ = try writer.flush()
+            for frame in Self.frames(writer) { _ = try frame.withUnsafeBytes { try replica.apply($0) } }
+            try writer.checkpoint()
+            var e = Entity(id: 5, position: (9, 9, 9), rotation: (0, 0, 0, 1), flags: 1)
+            _ = try writer.put(table: 1, key: 5, record: &e, size: 40)
+            _ = try writer.flush()
+            for frame in Self.frames(writer) { _ = try frame.withUnsafeBytes { try replica.apply($0) } }
+            digest = writer.digest
+            stream = writer.streamID
+        }
+        info = OpenInfo()
+        var reopened = try PodSyncCore.Store.open(directory: dir, schema: nil, role: nil, options: StoreOptions(),
+                                                  durability: durability, info: &info)
+        #expect(!info.created && !info.newTerm && info.restoredVersion == 2 && info.checkpointVersion == 1)
+        #expect(reopened.digest == digest && reopened.streamID == stream && reopened.term == 0)
+        // The replica is promoted when the writer is gone: its frames carry term 5.
+        try replica.promote(to: 5)
+        #expect(replica.role == .writer && replica.term == 5 && replica.history.entries.first?.startVersion == 2)
+        var e = Entity(id: 6, position: (1, 1, 1), rotation: (0, 0, 0, 1), flags: 2)
+        _ = try replica.put(table: 1, key: 6, record: &e, size: 40)
+        _ = try replica.flush()
+        let header = try Self.frames(replica)[0].withUnsafeBytes { try FrameReader.peek($0) }
+        #expect(header.term == 5 && header.history.departure(from: 0) == 2)
+        _ = try reopened.flush()
+    }
 }

@@ -175,6 +175,18 @@ public final class DurableFiles {
         }
     }
 
+    /// Policy interval: an fsync when the interval passed since the last one (called from flushes
+    /// and flush_due, so a writer that goes quiet is durable within the interval of its next call).
+    func syncIfDue() {
+        guard options.logPolicy == .interval, logFD >= 0, writtenVersion > durableVersion, !logFailed else { return }
+        let now = podsync_monotonic_ms()
+        guard now &- lastSyncMs >= options.syncIntervalMs else { return }
+        if fsync(logFD) == 0 {
+            durableVersion = writtenVersion
+            lastSyncMs = now
+        }
+    }
+
     /// fsync of the log now.
     func sync() throws(PodSyncError) {
         guard logFD >= 0 else { return }

@@ -179,9 +179,15 @@ extension Store {
             throw PodSyncError(Status.io, "checkpoint of version \(writer.version) written, but the log failed and the store is at version \(version) now; checkpoint again to resume")
         }
         if files.options.logPolicy != .none {
-            try files.startSegment(schemaHash: schemaHash, streamID: bound ? streamID : 0, version: version,
-                                   state: durableState(policy: files.options.logPolicy))
-            files.logBytes = 0
+            do {
+                try files.startSegment(schemaHash: schemaHash, streamID: bound ? streamID : 0, version: version,
+                                       state: durableState(policy: files.options.logPolicy))
+                files.logBytes = 0
+            } catch {
+                // The checkpoint is complete; a healthy log simply goes on in its segment. A failed
+                // one needs the fresh segment.
+                if files.logFailed { throw error }
+            }
         }
         files.logFailed = false
         files.writtenVersion = version

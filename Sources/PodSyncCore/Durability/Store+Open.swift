@@ -108,6 +108,13 @@ extension Store {
         }
         info.restoredVersion = store.version
         info.term = store.term
+        if options.maxRecords != 0 {
+            var total = 0
+            for t in 0..<store.tableCount { total &+= store.tables[t].count }
+            guard UInt64(total) <= options.maxRecords else {
+                throw PodSyncError(Status.limit, "\(directory) holds \(total) records, more than max_records \(options.maxRecords)")
+            }
+        }
 
         // Checkpoints on disk and the segments their states continue in (for removal later).
         for n in checkpointNumbers {

@@ -27,6 +27,7 @@ extension Store {
     public mutating func flush() throws(PodSyncError) -> Int {
         try requireWriter("flush")
         try refuseIfLogFailed()
+        files?.syncIfDue()
         let before = version
         let count = try flushFrames()
         // A durable writer logs what it hands out first (podsync_store_flush).

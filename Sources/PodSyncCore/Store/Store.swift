@@ -276,6 +276,7 @@ public struct Store: ~Copyable {
 
     /// `Status.flushDue` if the pending batch reached a limit of the policy, else `Status.ok`.
     public func flushDue() -> Int32 {
+        files?.syncIfDue()
         let pending = pendingChanges
         guard pending > 0 else { return refreshDue ? Status.flushDue : Status.ok }
         if options.maxBatchRecords != 0 && UInt64(pending) >= options.maxBatchRecords { return Status.flushDue }
