@@ -530,7 +530,7 @@ static void require_counters(const fz_state *a, const fz_state *b, int32_t st) {
 static int same_identity(const fz_state *s, const podsync_frame_info *h) {
     uint64_t base = (h->flags & PODSYNC_FRAME_RESET) ? 0 : h->base_version;
     return s->staged && s->staging.stream_id == h->stream_id && s->staging.snapshot_id == h->snapshot_id &&
-           s->staging.state_version == h->state_version && s->staging.base_version == base;
+           s->staging.state_version == h->state_version && s->staging.base_version == base && s->staging.term == h->term;
 }
 
 /* A chunk of a chunked snapshot (flags RESET and CHUNK) or of a chunked catch-up delta (CHUNK
@@ -546,14 +546,16 @@ static void check_chunk(int32_t st, const fz_state *before, const fz_state *afte
     int delta = !(h->flags & PODSYNC_FRAME_RESET);
     int last = (h->chunk_flags & PODSYNC_CHUNK_LAST) != 0;
     int same_stream = before->stream != 0 && before->stream == h->stream_id;
-    int follows = same_stream && !before->diverged;
+    int follows = same_stream && !before->diverged && h->term == before->term;
     /* classified before the staging: stale or duplicate whatever is staged */
     int rule1 = delta ? same_stream && h->state_version <= before->version : follows && h->state_version <= before->version;
     /* a delta chunk a replica must refuse (step 3) */
     int refused = delta && (before->diverged || (before->stream != 0 && !same_stream));
     int same = same_identity(before, h);
     int real = before->staged && before->staging.chunk_index > 0; /* certainly a staging, not a wanted chunk */
-    int older = real && before->staging.stream_id == h->stream_id && h->state_version < before->staging.state_version;
+    /* staged snapshots are ordered by (term, state_version) */
+    int older = real && before->staging.stream_id == h->stream_id &&
+                (h->term < before->staging.term || (h->term == before->staging.term && h->state_version < before->staging.state_version));
     /* the chunk continues the staging, or (chunk 0) starts one (rule 3) */
     int continues = same && real && h->chunk_index == before->staging.chunk_index && h->chunk_start_table == before->staging.start_table &&
                     h->chunk_start_key == before->staging.start_key;
@@ -601,7 +603,8 @@ static void check_chunk(int32_t st, const fz_state *before, const fz_state *afte
         fz_require_same(before, after, name);
         fz_require_same_staging(before, after, "STALE chunk");
         FZ_REQUIRE((!delta && follows && h->state_version < before->version) ||
-                       (before->staged && before->staging.stream_id == h->stream_id && h->state_version < before->staging.state_version),
+                       (before->staged && before->staging.stream_id == h->stream_id &&
+                        (h->term < before->staging.term || (h->term == before->staging.term && h->state_version < before->staging.state_version))),
                    "STALE for chunk %" PRIu64 " of %016" PRIx64 " v%" PRIu64 "->%" PRIu64 "; replica at v%" PRIu64 " (follows %d), staging %s",
                    h->chunk_index, h->snapshot_id, h->base_version, h->state_version, before->version, follows, bs);
         break;
@@ -697,7 +700,9 @@ int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema
     int refresh_only = have_header && (h.flags & PODSYNC_FRAME_SLICE) && h.section_count == 0;
     /* The replica follows the frame's stream and vouches for its version (the apply rules' test). */
     int same_stream = before.stream == h.stream_id;
-    int follows = before.stream != 0 && same_stream && !before.diverged; /* stream 0: follows none yet */
+    /* stream 0: follows none yet; a snapshot of a newer term replaces even the same version
+       (FORMAT.md, "Applying version-2 frames", rule 4) */
+    int follows = before.stream != 0 && same_stream && !before.diverged && (!have_header || h.term == before.term);
     /* A one-way replica goes (or is) out of sync where another would answer GAP or DIVERGED, and
        applies absolute content (docs/FORMAT.md, "Rolling refresh"). */
     int out_of_sync = one_way && !reset &&

@@ -60,7 +60,7 @@ final class Staging {
 
     func isPart(of header: FrameHeader, _ chunk: ChunkRecord) -> Bool {
         header.streamID == streamID && chunk.snapshotID == snapshotID && header.stateVersion == stateVersion
-            && header.baseVersion == baseVersion && header.isReset != isDelta
+            && header.baseVersion == baseVersion && header.isReset != isDelta && header.term == term
     }
 
     /// Approximate memory of the staged tables (metrics).

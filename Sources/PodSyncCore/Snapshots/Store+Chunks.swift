@@ -57,7 +57,7 @@ extension Store {
             try checkFence(header)
         }
         // 1. Older than (or equal to) what the replica holds of the same stream.
-        if header.isReset && bound && header.streamID == streamID && !diverged {
+        if header.isReset && bound && header.streamID == streamID && !diverged && header.term == term {
             if header.stateVersion < version { return Status.stale }
             if header.stateVersion == version { return Status.duplicate }
         }
@@ -75,7 +75,8 @@ extension Store {
                 dropStaging()
                 throw error
             }
-        } else if chunk.index == 0 && (staging == nil || staging!.streamID != header.streamID || header.stateVersion >= staging!.stateVersion) {
+        } else if chunk.index == 0 && (staging == nil || staging!.streamID != header.streamID
+                                           || (header.term, header.stateVersion) >= (staging!.term, staging!.stateVersion)) {
             // 3. The first chunk of a newer snapshot: it replaces what was staged (checked first
             // against the record limit, so a refused chunk leaves the staging as it was).
             var puts: UInt64 = 0
@@ -89,7 +90,7 @@ extension Store {
             wantedChunk = nil
         } else {
             // 4. A chunk of a snapshot not staged.
-            if let s = staging, header.streamID == s.streamID, header.stateVersion < s.stateVersion { return Status.stale }
+            if let s = staging, header.streamID == s.streamID, (header.term, header.stateVersion) < (s.term, s.stateVersion) { return Status.stale }
             if staging == nil {
                 wantedChunk = ChunkPosition(streamID: header.streamID, snapshotID: chunk.snapshotID, stateVersion: header.stateVersion,
                                             chunkIndex: 0, startTable: 0, startKey: 0, baseVersion: header.baseVersion)
@@ -225,7 +226,7 @@ extension Store {
     mutating func switchToStaged(_ s: Staging, _ header: FrameHeader) throws(PodSyncError) -> Int32 {
         staging = nil
         if s.isDelta { return try commitStagedDelta(s, header) }
-        if bound && header.streamID == streamID && !diverged && s.tables != nil {
+        if bound && header.streamID == streamID && !diverged && s.tables != nil && s.term == term {
             if s.stateVersion < version { return Status.stale }
             if s.stateVersion == version { return Status.duplicate }
         }
