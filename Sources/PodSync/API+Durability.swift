@@ -121,8 +121,8 @@ public func podsync_checkpoint_step(_ checkpoint: OpaquePointer!, _ max_bytes: I
     guard let checkpoint else { return nullHandle("checkpoint") }
     let handle = checkpoint.object(CheckpointHandle.self)
     do throws(PodSyncError) {
-        guard max_bytes >= 0 else { throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "max_bytes is negative") }
-        let done = try handle.owner.store.stepCheckpoint(handle.writer, maxBytes: max_bytes)
+        // size_t: a value past Int.max is "everything", as 0 is.
+        let done = try handle.owner.store.stepCheckpoint(handle.writer, maxBytes: max_bytes < 0 ? 0 : max_bytes)
         return done ? PODSYNC_DONE : PODSYNC_OK
     } catch {
         handle.message.set(error.message)

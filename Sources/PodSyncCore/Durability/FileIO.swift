@@ -100,12 +100,12 @@ enum FileIO {
     /// Cuts a file back to `length` bytes (undoing a partial append); false if the system refused.
     static func truncate(_ fd: Int32, to length: Int) -> Bool { ftruncate(fd, off_t(length)) == 0 }
 
-    /// The whole file, read into memory aligned for frames.
-    static func read(_ path: String) throws(PodSyncError) -> FileBytes {
+    /// The whole file (or its first `limit` bytes), read into memory aligned for frames.
+    static func read(_ path: String, limit: Int = Int.max) throws(PodSyncError) -> FileBytes {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open", path) }
         defer { close(fd) }
-        let size = FileIO.size(fd)
+        let size = min(FileIO.size(fd), limit)
         let bytes = FileBytes(capacity: size)
         guard bytes.base != nil || size == 0 else {
             throw PodSyncError(Status.noMemory, "cannot allocate \(size) bytes to read \(path)")

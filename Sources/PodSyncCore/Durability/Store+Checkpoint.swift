@@ -11,6 +11,7 @@ public final class CheckpointWriter {
     let tempPath: String
     let finalPath: String
     let logSegment: UInt64
+    var logOffset = 0
     var frames: UInt64 = 0
     public internal(set) var bytesWritten = 0
     public internal(set) var finished = false
@@ -82,6 +83,7 @@ extension Store {
         state.logOffset = UInt64(files.logLength)
         files.checkpointInFlight = true
         let writer = CheckpointWriter(stream: stream, files: files, fd: fd, number: number, logSegment: state.logSegment)
+        writer.logOffset = files.logLength
         do throws(PodSyncError) {
             let header = DurableFormat.fileHeader(magic: DurableFormat.checkpointMagic, schemaHash: schemaHash,
                                                   streamID: state.streamID, version: version)
@@ -178,11 +180,13 @@ extension Store {
         if files.logFailed && writer.version != version {
             throw PodSyncError(Status.io, "checkpoint of version \(writer.version) written, but the log failed and the store is at version \(version) now; checkpoint again to resume")
         }
+        // The log bytes an open must replay after this checkpoint: those logged since it began.
+        let carried = writer.logSegment == files.logNumber ? UInt64(max(files.logLength &- writer.logOffset, 0)) : files.logBytes
         if files.options.logPolicy != .none {
             do {
                 try files.startSegment(schemaHash: schemaHash, streamID: bound ? streamID : 0, version: version,
                                        state: durableState(policy: files.options.logPolicy))
-                files.logBytes = 0
+                files.logBytes = carried
             } catch {
                 // The checkpoint is complete; a healthy log simply goes on in its segment. A failed
                 // one needs the fresh segment.

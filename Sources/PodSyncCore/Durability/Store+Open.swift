@@ -135,7 +135,7 @@ extension Store {
 
     /// The log segment a checkpoint's STATE names, read from the file's first 64 KiB; nil if not.
     static func peekLogSegment(_ path: String) -> UInt64? {
-        guard let bytes = try? FileIO.read(path) else { return nil }
+        guard let bytes = try? FileIO.read(path, limit: 64 << 10) else { return nil }
         let all = bytes.buffer
         guard DurableFormat.readFileHeader(all, magic: DurableFormat.checkpointMagic) != nil else { return nil }
         var offset = DurableFormat.fileHeaderSize

@@ -15,6 +15,9 @@ copying, and the binding makes those views safe (see ``Store.table``).
             replica.apply(frame)
         assert replica.digest() == writer.digest()
 
+A store can also live in a directory (library 0.6.0): ``podsync.open_store(path, schema, "writer")``
+creates or restores it from its checkpoints and frame log (see :func:`open_store`).
+
 Every exception the package raises is a :class:`PodSyncError` (most also derive from the builtin
 Python code expects: ``ValueError``, ``TypeError``, ``OverflowError``, ``BufferError``...), except
 the ``ImportError``s of a library that cannot be loaded (:class:`LibraryNotFoundError`,
@@ -38,6 +41,7 @@ from ._errors import (
     DigestMismatch,
     Diverged,
     DtypeMismatch,
+    FileCorrupt,
     FrameChecksum,
     FrameError,
     FrameFeature,
@@ -46,6 +50,7 @@ from ._errors import (
     FrameTooLarge,
     FrameTruncated,
     FrameVersion,
+    HistoryDiverged,
     IncompleteFrame,
     InternalError,
     InvalidArgument,
@@ -53,6 +58,7 @@ from ._errors import (
     NoMemory,
     OutOfRangeError,
     PodSyncError,
+    PodSyncIOError,
     RecordSizeError,
     SchemaInvalid,
     SchemaMismatch,
@@ -60,6 +66,7 @@ from ._errors import (
     SnapshotRequired,
     Status,
     StreamMismatch,
+    TermFenced,
     UnknownTable,
     UnsupportedCodec,
     UsageError,
@@ -89,13 +96,14 @@ from ._ffi import (
     LibraryVersionError,
 )
 from ._chunks import ChunkedSnapshot, ChunkPosition
+from ._durability import Checkpoint, LogPolicy, OpenInfo, open_store
 from ._frames import FrameInfo, Section, peek, sections, slice_sections, validate
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 
 def library_version() -> str:
@@ -128,6 +136,7 @@ __all__ = [
     "ApplyResult",
     "ArgumentTypeError",
     "BufferTooSmall",
+    "Checkpoint",
     "ChunkMismatch",
     "ChunkPosition",
     "ChunkedSnapshot",
@@ -137,6 +146,7 @@ __all__ = [
     "Diverged",
     "DtypeMismatch",
     "FieldSpec",
+    "FileCorrupt",
     "FieldType",
     "Frame",
     "FrameChecksum",
@@ -148,15 +158,19 @@ __all__ = [
     "FrameTooLarge",
     "FrameTruncated",
     "FrameVersion",
+    "HistoryDiverged",
     "IncompleteFrame",
     "InternalError",
     "InvalidArgument",
     "LibraryNotFoundError",
     "LibraryVersionError",
     "LimitError",
+    "LogPolicy",
     "NoMemory",
+    "OpenInfo",
     "OutOfRangeError",
     "PodSyncError",
+    "PodSyncIOError",
     "RecordSizeError",
     "Replica",
     "Role",
@@ -172,6 +186,7 @@ __all__ = [
     "StreamMismatch",
     "TableSpec",
     "TableView",
+    "TermFenced",
     "UnknownTable",
     "UnsupportedCodec",
     "UsageError",
@@ -184,6 +199,7 @@ __all__ = [
     "error_for",
     "library_abi_version",
     "library_version",
+    "open_store",
     "peek",
     "read_frames",
     "sections",

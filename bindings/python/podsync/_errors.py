@@ -50,8 +50,12 @@ class Status(enum.IntEnum):
     E_DICTIONARY_MISSING = -22
     E_LIMIT = -23
     E_SNAPSHOT_EXPIRED = -24  #: since library 0.5.0
+    E_TERM_FENCED = -25  #: since library 0.6.0
+    E_HISTORY_DIVERGED = -26  #: since library 0.6.0
     E_FRAME_FEATURE = -28  #: since library 0.5.0
     E_CHUNK_MISMATCH = -29  #: since library 0.5.0
+    E_IO = -31  #: since library 0.6.0
+    E_FILE_CORRUPT = -32  #: since library 0.6.0
     E_INTERNAL = -99
 
 
@@ -211,7 +215,17 @@ class Diverged(PodSyncError):
     Raised as itself for PODSYNC_E_DIVERGED (the replica was already diverged; nothing changed)
     and as :class:`DigestMismatch` when a frame just made it so. Also raised, as itself, when a
     ``one_way`` replica that is out of sync (``info().refreshing``; library 0.5.0) is asked for a
-    delta or a snapshot: it serves none until the rolling refresh brings it back in sync."""
+    delta or a snapshot: it serves none until the rolling refresh brings it back in sync. And as
+    :class:`HistoryDiverged` (library 0.6.0) when a frame of a new term shows the replica holds
+    versions of an older term the new writer never had (nothing changed; a snapshot heals it)."""
+
+
+class HistoryDiverged(Diverged):
+    """PODSYNC_E_HISTORY_DIVERGED: a frame of a newer term (a promoted replica, or a writer that
+    reopened in a new term) whose history left the replica's term at a version the replica is
+    already past: the replica applied versions of the old term the new writer never had (or it
+    cannot tell). Nothing changed, and the replica is not marked diverged, but only a snapshot
+    of the new writer heals it, as for :class:`Diverged` (since library 0.6.0)."""
 
 
 class DigestMismatch(Diverged):
@@ -257,6 +271,29 @@ class ChunkMismatch(PodSyncError, ValueError):
     missing keys, another state digest, a forged record count). The staging was dropped and the
     visible state is unchanged; the receiver needs the snapshot again from chunk 0 (since library
     0.5.0)."""
+
+
+class TermFenced(PodSyncError):
+    """PODSYNC_E_TERM_FENCED: a frame of an older term than the one the replica follows: an old
+    writer that came back after a replica was promoted (or after it reopened in a new term).
+    Nothing changed; drop the frame and the old writer (since library 0.6.0)."""
+
+
+class PodSyncIOError(PodSyncError, OSError):
+    """PODSYNC_E_IO: a file operation of a durable store failed: the directory cannot be created,
+    read or locked (a second :func:`podsync.open_store` of a directory whose store is open), the
+    disk is full, the directory read-only. Also an ``OSError`` (its ``errno`` is None: the library
+    reports the cause in :attr:`message`). A failed checkpoint leaves the older files as they were;
+    a failed log append hands out no frame and the store refuses to produce frames until a
+    checkpoint succeeds (``info().log_failed``); a replica's apply that raises it DID apply the
+    frame (only logging it failed). The store keeps working in memory (since library 0.6.0)."""
+
+
+class FileCorrupt(PodSyncError, ValueError):
+    """PODSYNC_E_FILE_CORRUPT: no checkpoint in the directory verifies, or a log segment names
+    another stream or schema; :func:`podsync.open_store` opened nothing (since library 0.6.0). A
+    newer checkpoint that does not verify while an older one does is not an error: the store opens
+    from the older one and ``open_info.fallback`` says so."""
 
 
 class VersionAhead(PodSyncError, ValueError):
@@ -358,8 +395,12 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_DICTIONARY_MISSING: DictionaryMissing,
     Status.E_LIMIT: LimitError,
     Status.E_SNAPSHOT_EXPIRED: SnapshotExpired,
+    Status.E_TERM_FENCED: TermFenced,
+    Status.E_HISTORY_DIVERGED: HistoryDiverged,
     Status.E_FRAME_FEATURE: FrameFeature,
     Status.E_CHUNK_MISMATCH: ChunkMismatch,
+    Status.E_IO: PodSyncIOError,
+    Status.E_FILE_CORRUPT: FileCorrupt,
     Status.E_INTERNAL: InternalError,
     Status.SNAPSHOT_REQUIRED: SnapshotRequired,
 }

@@ -25,11 +25,12 @@ from typing import Any
 #: The ABI version this package was written against (``PODSYNC_ABI_VERSION`` of the header).
 ABI_VERSION = 1
 #: The frame format version of the header this package mirrors: the newest the library writes and
-#: reads (library 0.5.0 reads formats 1 and 2; it writes 2 for chunks and on request).
+#: reads (library 0.5.0 and later read formats 1 and 2; they write 2 for chunks, on request and, since
+#: 0.6.0, for frames of a term above 0).
 FORMAT_VERSION = 2
 
 #: The oldest library version that has every function of the table below.
-LIBRARY_MIN_VERSION = "0.5.0"
+LIBRARY_MIN_VERSION = "0.6.0"
 
 #: Environment variable naming the shared library to load (a path to ``libpodsync.so``).
 LIBRARY_ENV = "PODSYNC_LIBRARY"
@@ -46,7 +47,7 @@ OPT_FILL_IN_PLACE = 0x4  # since library 0.5.0
 OPT_ONE_WAY = 0x8  # since library 0.5.0
 
 STORE_OPTIONS_VERSION = 4
-STORE_INFO_VERSION = 2
+STORE_INFO_VERSION = 3
 FRAME_INFO_VERSION = 3
 FRAME_SECTION_VERSION = 1
 CHUNK_POSITION_VERSION = 1  # since library 0.5.0
@@ -67,6 +68,17 @@ TRANSFORM_TRANSPOSE = 0x2
 TRANSFORM_KEY_GAPS = 0x4
 TRANSFORM_COLUMNS = 0x8  # since library 0.3.0
 TRANSFORM_ALL = 0xF
+
+# Durability and failover (since library 0.6.0)
+LOG_NONE = 0
+LOG_EVERY_FRAME = 1
+LOG_INTERVAL = 2
+LOG_OS = 3
+DURABILITY_OPTIONS_VERSION = 1
+OPEN_INFO_VERSION = 1
+OPENED_CREATED = 0x1
+OPENED_NEW_TERM = 0x2
+OPENED_FALLBACK = 0x4
 
 MAX_TABLES = 1024
 MAX_FIELDS = 1024
@@ -183,6 +195,12 @@ class StoreInfo(Structure):
         # since store info version 2 (library 0.5.0)
         ("refreshing", c_uint32),
         ("reserved", c_uint32),
+        # since store info version 3 (library 0.6.0)
+        ("term", c_uint64),
+        ("durable_version", c_uint64),
+        ("log_bytes", c_uint64),
+        ("durable", c_uint32),
+        ("log_failed", c_uint32),
     ]
 
 
@@ -257,6 +275,35 @@ class ChunkPosition(Structure):
     ]
 
 
+class DurabilityOptions(Structure):
+    """``podsync_durability_options`` (since library 0.6.0)."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("log_policy", c_uint32),
+        ("sync_interval_ms", c_uint64),
+        ("new_term", c_uint64),
+        ("keep_checkpoints", c_uint32),
+        ("flags", c_uint32),
+    ]
+
+
+class OpenInfo(Structure):
+    """``podsync_open_info`` (since library 0.6.0)."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("flags", c_uint32),
+        ("checkpoint_version", c_uint64),
+        ("restored_version", c_uint64),
+        ("log_frames", c_uint64),
+        ("dropped_bytes", c_uint64),
+        ("term", c_uint64),
+        ("skipped_status", c_int32),
+        ("reserved", c_uint32),
+    ]
+
+
 # Opaque handles: distinct pointer types so that a schema is never passed where a store is wanted.
 class _SchemaT(Structure):
     pass
@@ -270,9 +317,14 @@ class _SnapshotT(Structure):
     pass
 
 
+class _CheckpointT(Structure):
+    pass
+
+
 SchemaP = POINTER(_SchemaT)
 StoreP = POINTER(_StoreT)
 SnapshotP = POINTER(_SnapshotT)
+CheckpointP = POINTER(_CheckpointT)
 
 _u64p = POINTER(c_uint64)
 _sizep = POINTER(c_size_t)
@@ -337,6 +389,20 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     "podsync_snapshot_errmsg": (c_char_p, [SnapshotP]),
     "podsync_snapshot_free": (None, [SnapshotP]),
     "podsync_store_staging": (c_int32, [StoreP, POINTER(ChunkPosition)]),
+    # Durability and failover (since library 0.6.0)
+    "podsync_durability_options_init": (c_int32, [POINTER(DurabilityOptions), c_uint32]),
+    "podsync_store_open": (
+        c_int32,
+        [c_char_p, SchemaP, c_uint32, POINTER(StoreOptions), POINTER(DurabilityOptions), POINTER(OpenInfo),
+         POINTER(StoreP)],
+    ),  # fmt: skip
+    "podsync_store_checkpoint": (c_int32, [StoreP]),
+    "podsync_checkpoint_begin": (c_int32, [StoreP, POINTER(CheckpointP)]),
+    "podsync_checkpoint_step": (c_int32, [CheckpointP, c_size_t]),
+    "podsync_checkpoint_errmsg": (c_char_p, [CheckpointP]),
+    "podsync_checkpoint_free": (None, [CheckpointP]),
+    "podsync_store_sync": (c_int32, [StoreP]),
+    "podsync_store_promote": (c_int32, [StoreP, c_uint64]),
     # Reads
     "podsync_store_get": (c_int32, [StoreP, c_uint32, c_uint64, POINTER(c_void_p)]),
     "podsync_store_count": (c_int32, [StoreP, c_uint32, _sizep]),

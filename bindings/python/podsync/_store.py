@@ -25,8 +25,9 @@ from ._errors import (
     last_errmsg,
     raise_for,
 )
-from . import _chunks
+from . import _chunks, _durability
 from ._chunks import ChunkedSnapshot, ChunkPosition
+from ._durability import Checkpoint, OpenInfo
 from ._ffi import (
     LIB,
     METRICS_VERSION,
@@ -88,6 +89,19 @@ class StoreInfo:
     #: in sync at, and it serves no deltas or snapshots. Last, with a default, so that the
     #: positional order and arity of the fields above stay.
     refreshing: bool = False
+    # Since library 0.6.0 (store info version 3), appended with defaults likewise.
+    #: the term the writer writes, or the replica follows (0: none; a writer's first term is 0)
+    term: int = 0
+    #: durable store: the newest version on disk (checkpoint or fsynced log); 0 without files
+    durable_version: int = 0
+    #: durable store: bytes in the log segments since the newest checkpoint (checkpoint when
+    #: this grows large: it bounds the time an open takes)
+    log_bytes: int = 0
+    #: True for a store opened with :func:`podsync.open_store`
+    durable: bool = False
+    #: True after a log write failed: producing frames raises :class:`PodSyncIOError` until
+    #: :meth:`Store.checkpoint` succeeds
+    log_failed: bool = False
 
 
 class TableView:
@@ -268,6 +282,9 @@ class Store:
     int); a ``frame_format`` other than 0, 1 or 2 raises :class:`InvalidArgument`. A replica fed from an
     untrusted source sets ``max_records`` and ``max_decoded_bytes``.
 
+    A store that lives in a directory as well (checkpoints and a frame log; library 0.6.0) is
+    made or restored by :func:`podsync.open_store`, which takes the same options.
+
     A store is used by one thread at a time. ``close()`` frees it (idempotent; also done by
     ``with`` and, as a last resort, by garbage collection); any later call raises
     :class:`ClosedError`. Memory of views still alive at close stays valid until they die.
@@ -285,12 +302,20 @@ class Store:
             status = LIB.podsync_store_create(sch._handle(), int(role), ctypes.byref(opts), ctypes.byref(out))
             if status < 0:
                 raise_for(status, last_errmsg, "podsync_store_create")
-            self._tables: dict[int, TableSpec] = sch.tables
-            self._rules = RecordRules()
-            self._schema_bytes = sch.to_bytes()
+            tables, schema_bytes = sch.tables, sch.to_bytes()
         finally:
             if own:
                 sch.close()
+        self._adopt(out, tables, schema_bytes)
+
+    def _adopt(self, out: Any, tables: dict[int, TableSpec], schema_bytes: bytes) -> None:
+        """Takes ownership of a ``podsync_store*`` made by podsync_store_create or _open."""
+        self._tables: dict[int, TableSpec] = tables
+        self._rules = RecordRules()
+        self._schema_bytes = schema_bytes
+        #: What :func:`podsync.open_store` found (:class:`OpenInfo`); None for a store made in
+        #: memory (``Store``, ``Writer``, ``Replica``).
+        self.open_info: OpenInfo | None = None
         self._handle = StoreHandle(out)
         # Out-parameters reused by every call (a store is used by one thread at a time).
         self._out_ptr = ctypes.c_void_p()
@@ -650,6 +675,72 @@ class Store:
             self._fail(status, "podsync_store_apply")
         return ApplyResult(status)
 
+    # --- durability and failover (since library 0.6.0) -------------------------------------
+
+    def checkpoint(self) -> None:
+        """Durable store (:func:`podsync.open_store`): writes a complete checkpoint of the state
+        now (a writer's as of its last flush, a replica's as applied): a temporary file, fsync,
+        rename, fsync of the directory. Then a new log segment starts, and checkpoints and log
+        segments older than the kept ones (``keep_checkpoints``) are removed. Checkpoint when
+        :attr:`log_bytes` grows large: it bounds the time an open takes. A successful checkpoint
+        also clears :attr:`log_failed`. :class:`PodSyncIOError` (disk full, read-only): nothing of
+        the new checkpoint remains, the older files and the store are as they were. A store not
+        opened with ``open_store``: :class:`InvalidArgument`; a diverged or refreshing replica:
+        :class:`Diverged` (its state is no writer's; its log keeps what it applies)."""
+        status = LIB.podsync_store_checkpoint(self._h().ptr)
+        if status < 0:
+            self._fail(status, "podsync_store_checkpoint")
+
+    def checkpoint_steps(self, max_bytes: int) -> Checkpoint:
+        """Begins a checkpoint of the state now (as :meth:`checkpoint`), to be written about
+        `max_bytes` at a time (0: all in one step) while the store keeps working, and returns it
+        as a :class:`Checkpoint`: ``step()`` until it returns True, or iterate it (each ``next()``
+        writes one step)::
+
+            with store.checkpoint_steps(1 << 20) as checkpoint:
+                for _ in checkpoint:
+                    store.put(1, key, record)    # writes and flushes between steps work
+                    store.flush()
+
+        A step writes at least one chunk of the image, and a chunk holds up to 4 MiB of records
+        (or the store's ``max_frame_bytes`` when that is less), so `max_bytes` below that makes a
+        step of one chunk. The checkpoint holds the state as of this call (its version is
+        ``open_info.checkpoint_version`` at the next open); what is flushed meanwhile goes to the
+        log. One checkpoint at a time: beginning another (or :meth:`checkpoint`) before this one
+        completes or is closed raises :class:`InvalidArgument`. Leaving the ``with`` block before
+        the checkpoint completes abandons it (its temporary file is removed). A store not opened
+        with ``open_store``: :class:`InvalidArgument`."""
+        size = checked_int("max_bytes", max_bytes, 0, SIZE_MAX)
+        return _durability.begin_checkpoint(self._h().ptr, size, self._errmsg)
+
+    def sync(self) -> None:
+        """Durable store: forces the frame log to disk now (fsync), whatever the log policy
+        (:attr:`durable_version` then reaches the last version logged). A store not opened with
+        ``open_store``: :class:`InvalidArgument`."""
+        status = LIB.podsync_store_sync(self._h().ptr)
+        if status < 0:
+            self._fail(status, "podsync_store_sync")
+
+    def promote(self, new_term: int) -> None:
+        """Failover: turns this replica into the writer of the stream it follows, in term
+        `new_term` (above the term it follows, and never given twice: your coordinator picks
+        it), continuing from its version with the same stream id. Its frames carry the term and
+        its history: replicas at versions up to the promotion point continue with deltas from it;
+        one that applied later versions of the old term raises :class:`HistoryDiverged` and
+        needs a snapshot of this store; frames of the old writer are refused by replicas that
+        follow the new term (:class:`TermFenced`). A durable store logs the promotion (fsync)
+        before returning. A :class:`Replica` object becomes a :class:`Writer` (its class changes).
+
+        Raises :class:`WrongRole` on a writer, :class:`Diverged` on a diverged or refreshing
+        replica, :class:`InvalidArgument` for a replica that follows no stream or a term not above
+        its own; a staged chunked snapshot is dropped."""
+        term = checked_int("new_term", new_term, 0, U64_MAX)
+        status = LIB.podsync_store_promote(self._h().ptr, term)
+        if status < 0:
+            self._fail(status, "podsync_store_promote")
+        if type(self) is Replica:
+            self.__class__ = Writer
+
     # --- reads ------------------------------------------------------------------------------
 
     def get(self, table_id: int, key: int) -> np.void | None:
@@ -735,7 +826,7 @@ class Store:
         return StoreInfo(
             Role(c.role), c.schema_hash, c.stream_id, c.state_version, c.sequence, c.digest,
             c.catchup_floor, c.pending_changes, c.generation, bool(c.diverged), c.table_count,
-            bool(c.refreshing),
+            bool(c.refreshing), c.term, c.durable_version, c.log_bytes, bool(c.durable), bool(c.log_failed),
         )  # fmt: skip
 
     def metrics(self) -> dict[str, object]:
@@ -858,6 +949,32 @@ class Store:
     @property
     def role(self) -> Role:
         return self.info().role
+
+    @property
+    def term(self) -> int:
+        """The term the writer writes, or the replica follows (``info().term``; library 0.6.0)."""
+        return self.info().term
+
+    @property
+    def durable_version(self) -> int:
+        """Durable store: the newest version on disk, checkpoint or fsynced log (0 without files)."""
+        return self.info().durable_version
+
+    @property
+    def log_bytes(self) -> int:
+        """Durable store: bytes in the log segments since the newest checkpoint."""
+        return self.info().log_bytes
+
+    @property
+    def durable(self) -> bool:
+        """True for a store opened with :func:`podsync.open_store`."""
+        return self.info().durable
+
+    @property
+    def log_failed(self) -> bool:
+        """True after a log write failed: producing frames raises :class:`PodSyncIOError` until a
+        :meth:`checkpoint` succeeds."""
+        return self.info().log_failed
 
     @property
     def views_alive(self) -> int:

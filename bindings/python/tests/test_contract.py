@@ -9,9 +9,11 @@ import sys
 CHILD = r"""
 import ctypes, numpy as np, podsync
 from podsync._ffi import LIB, StoreOptions, StoreInfo, FrameInfo, FrameSection, SchemaP, StoreP, SnapshotP, ChunkPosition
+from podsync._ffi import CheckpointP, DurabilityOptions, OpenInfo
 LIB.podsync_schema_free(None)
 LIB.podsync_store_free(None)
 LIB.podsync_snapshot_free(None)
+LIB.podsync_checkpoint_free(None)
 s = podsync.Schema({1: np.dtype([("x", "<u8")])})
 w = podsync.Writer(s)
 r = podsync.Replica(s)
@@ -87,6 +89,27 @@ calls = {
  "staging NULL store": lambda: LIB.podsync_store_staging(None, ctypes.byref(pos)),
  "staging NULL position": lambda: LIB.podsync_store_staging(rp, None),
  "staging v0": lambda: LIB.podsync_store_staging(rp, ctypes.byref(ChunkPosition(version=0))),
+ "info v3": lambda: LIB.podsync_store_info_get(wp, ctypes.byref(StoreInfo(version=3))),
+ "durability_options_init NULL": lambda: LIB.podsync_durability_options_init(None, 1),
+ "durability_options_init v0": lambda: LIB.podsync_durability_options_init(ctypes.byref(DurabilityOptions()), 0),
+ "durability_options_init v1": lambda: LIB.podsync_durability_options_init(ctypes.byref(DurabilityOptions()), 1),
+ "durability_options_init v2 (newer than the library)": lambda: LIB.podsync_durability_options_init(ctypes.byref(DurabilityOptions()), 2),
+ "store_open NULL out": lambda: LIB.podsync_store_open(b"/nonexistent/podsync", s._ptr, 1, None, None, None, None),
+ "store_open NULL directory": lambda: LIB.podsync_store_open(None, s._ptr, 1, None, None, None, ctypes.byref(StoreP())),
+ "store_open info v0": lambda: LIB.podsync_store_open(b"/nonexistent/podsync", s._ptr, 1, None, None, ctypes.byref(OpenInfo(version=0)), ctypes.byref(StoreP())),
+ "store_open durability v0": lambda: LIB.podsync_store_open(b"/nonexistent/podsync", s._ptr, 1, None, ctypes.byref(DurabilityOptions(version=0)), None, ctypes.byref(StoreP())),
+ "store_open role 3": lambda: LIB.podsync_store_open(b"/nonexistent/podsync", s._ptr, 3, None, None, None, ctypes.byref(StoreP())),
+ "store_checkpoint NULL": lambda: LIB.podsync_store_checkpoint(None),
+ "store_checkpoint not durable": lambda: LIB.podsync_store_checkpoint(wp),
+ "checkpoint_begin NULL store": lambda: LIB.podsync_checkpoint_begin(None, ctypes.byref(CheckpointP())),
+ "checkpoint_begin NULL out": lambda: LIB.podsync_checkpoint_begin(wp, None),
+ "checkpoint_begin not durable": lambda: LIB.podsync_checkpoint_begin(wp, ctypes.byref(CheckpointP())),
+ "checkpoint_step NULL": lambda: LIB.podsync_checkpoint_step(None, 0),
+ "checkpoint_errmsg NULL": lambda: LIB.podsync_checkpoint_errmsg(None),
+ "store_sync NULL": lambda: LIB.podsync_store_sync(None),
+ "store_sync not durable": lambda: LIB.podsync_store_sync(wp),
+ "store_promote NULL": lambda: LIB.podsync_store_promote(None, 1),
+ "store_promote following no stream": lambda: LIB.podsync_store_promote(rp, 1),
 }
 for name, fn in calls.items():
     res = fn()
@@ -94,7 +117,8 @@ for name, fn in calls.items():
 LIB.podsync_snapshot_free(snap)
 """
 
-EXPECTED_OK = {"put_many count0 NULLs", "delete_many count0 NULL", "info v2", "options_init v4"}
+EXPECTED_OK = {"put_many count0 NULLs", "delete_many count0 NULL", "info v2", "options_init v4", "info v3",
+               "durability_options_init v1"}  # fmt: skip
 # NULL buffer with a capacity (below the encoding's size): INVALID_ARGUMENT, or BUFFER_TOO_SMALL
 # when the library checks the size first; the header pins neither order.
 EXPECTED_EITHER = {"encode NULL buf cap 10": {-1, -4}}

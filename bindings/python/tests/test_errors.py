@@ -67,6 +67,7 @@ def test_hierarchy() -> None:
         podsync.StreamMismatch, podsync.Diverged, podsync.VersionAhead, podsync.SnapshotRequired,
         podsync.InternalError, podsync.BufferTooSmall, podsync.DictionaryMissing, podsync.LimitError,
         podsync.FrameTooLarge, podsync.SnapshotExpired, podsync.FrameFeature, podsync.ChunkMismatch,
+        podsync.TermFenced, podsync.HistoryDiverged, podsync.PodSyncIOError, podsync.FileCorrupt,
     ):  # fmt: skip
         assert issubclass(cls, podsync.PodSyncError)
     for cls in (podsync.FrameTruncated, podsync.FrameMagic, podsync.FrameVersion, podsync.FrameChecksum,
@@ -77,6 +78,11 @@ def test_hierarchy() -> None:
     assert not issubclass(podsync.ChunkMismatch, podsync.FrameError) and issubclass(podsync.ChunkMismatch, ValueError)
     assert issubclass(podsync.SnapshotExpired, LookupError)
     assert issubclass(podsync.DigestMismatch, podsync.Diverged)
+    # Library 0.6.0: a history that left the replica's needs a snapshot, as a diverged replica
+    # does; a file error is an OSError; a fenced frame is neither a bad frame nor a divergence.
+    assert issubclass(podsync.HistoryDiverged, podsync.Diverged)
+    assert issubclass(podsync.PodSyncIOError, OSError) and issubclass(podsync.FileCorrupt, ValueError)
+    assert not issubclass(podsync.TermFenced, (podsync.Diverged, podsync.FrameError))
     assert issubclass(podsync.InvalidArgument, ValueError) and issubclass(podsync.NoMemory, MemoryError)
     assert issubclass(podsync.UnknownTable, LookupError)
     for status in podsync.Status:
@@ -391,6 +397,7 @@ def test_errors_pickle() -> None:
         podsync.ClosedError("closed", call="put"),
         podsync.OutOfRangeError("key must be in 0..", call="put"),
         podsync.SnapshotRequired(podsync.Status.SNAPSHOT_REQUIRED, "too old", call="delta_since"),
+        podsync.error_for(podsync.Status.E_IO, "disk full", call="podsync_store_flush"),  # an OSError too
     ):
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err)

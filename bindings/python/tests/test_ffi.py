@@ -92,7 +92,14 @@ def test_header_constants_match() -> None:
     assert podsync.ApplyResult.CHUNK_STAGED == podsync.Status.CHUNK_STAGED
     # The rolling refresh (library 0.5.0).
     assert defines["REFRESHING"] == podsync.Status.REFRESHING == podsync.ApplyResult.REFRESHING == 9
-    assert defines["STORE_INFO_VERSION"] == 2
+    # Durability and failover (library 0.6.0).
+    assert defines["STORE_INFO_VERSION"] == _ffi.STORE_INFO_VERSION == 3
+    assert (defines["E_TERM_FENCED"], defines["E_HISTORY_DIVERGED"], defines["E_IO"], defines["E_FILE_CORRUPT"]) == (
+        -25, -26, -31, -32)  # fmt: skip
+    assert defines["DURABILITY_OPTIONS_VERSION"] == _ffi.DURABILITY_OPTIONS_VERSION == 1
+    assert defines["OPEN_INFO_VERSION"] == _ffi.OPEN_INFO_VERSION == 1
+    for policy in podsync.LogPolicy:
+        assert defines[f"LOG_{policy.name}"] == policy.value == getattr(_ffi, f"LOG_{policy.name}"), policy
     hex_defines = {
         m.group(1): int(m.group(2), 16)
         for m in re.finditer(r"#define\s+PODSYNC_(\w+)\s+0x([0-9a-fA-F]+)u?\s", HEADER.read_text())
@@ -100,7 +107,8 @@ def test_header_constants_match() -> None:
     for name in ("XOR", "TRANSPOSE", "KEY_GAPS", "COLUMNS", "ALL"):
         assert hex_defines[f"TRANSFORM_{name}"] == getattr(podsync, f"TRANSFORM_{name}"), name
     for name in ("OPT_FRAME_DIGEST", "OPT_MANUAL_CLOCK", "OPT_FILL_IN_PLACE", "OPT_ONE_WAY", "FRAME_RESET",
-                 "FRAME_HAS_DIGEST", "FRAME_CHUNK", "FRAME_SLICE", "CHUNK_LAST"):  # fmt: skip
+                 "FRAME_HAS_DIGEST", "FRAME_CHUNK", "FRAME_SLICE", "CHUNK_LAST", "OPENED_CREATED",
+                 "OPENED_NEW_TERM", "OPENED_FALLBACK"):  # fmt: skip
         assert hex_defines[name] == getattr(_ffi, name), name
     assert podsync.CHUNK_LAST == hex_defines["CHUNK_LAST"]
 
@@ -216,10 +224,23 @@ def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_b
         ),
         (
             _ffi.StoreInfo,
-            88,
+            120,
             {"version": 0, "role": 4, "schema_hash": 8, "stream_id": 16, "state_version": 24,
              "sequence": 32, "digest": 40, "catchup_floor": 48, "pending_changes": 56,
-             "generation": 64, "diverged": 72, "table_count": 76, "refreshing": 80, "reserved": 84},
+             "generation": 64, "diverged": 72, "table_count": 76, "refreshing": 80, "reserved": 84,
+             "term": 88, "durable_version": 96, "log_bytes": 104, "durable": 112, "log_failed": 116},
+        ),
+        (
+            _ffi.DurabilityOptions,
+            32,
+            {"version": 0, "log_policy": 4, "sync_interval_ms": 8, "new_term": 16, "keep_checkpoints": 24,
+             "flags": 28},
+        ),
+        (
+            _ffi.OpenInfo,
+            56,
+            {"version": 0, "flags": 4, "checkpoint_version": 8, "restored_version": 16, "log_frames": 24,
+             "dropped_bytes": 32, "term": 40, "skipped_status": 48, "reserved": 52},
         ),
         (
             _ffi.FrameInfo,
@@ -269,7 +290,7 @@ def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, 
 
 def test_versions_and_status_names() -> None:
     assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
-    assert podsync.library_version() == "0.5.0" == podsync.__version__
+    assert podsync.library_version() == "0.6.0" == podsync.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
     for status in podsync.Status:
         assert podsync.status_name(status) == "PODSYNC_" + status.name
@@ -339,13 +360,14 @@ def test_abi_mismatch_raises_import_error(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not have_gcc(), reason="gcc not available")
 def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
-    """A library of 0.4.0 (every function but those of 0.5.0): the error says it is too old, not
+    """A library of 0.5.0 (every function but those of 0.6.0): the error says it is too old, not
     that it is not PodSync."""
-    added = {"podsync_snapshot_begin", "podsync_snapshot_resume", "podsync_snapshot_next", "podsync_snapshot_position",
-             "podsync_snapshot_errmsg", "podsync_snapshot_free", "podsync_store_staging"}  # fmt: skip
+    added = {"podsync_durability_options_init", "podsync_store_open", "podsync_store_checkpoint",
+             "podsync_checkpoint_begin", "podsync_checkpoint_step", "podsync_checkpoint_errmsg",
+             "podsync_checkpoint_free", "podsync_store_sync", "podsync_store_promote"}  # fmt: skip
     assert added <= set(_ffi.FUNCTIONS)
     stubs = "\n".join(
-        f"int {name}(void) {{ return {400 if name == 'podsync_version_number' else 1}; }}"
+        f"int {name}(void) {{ return {500 if name == 'podsync_version_number' else 1}; }}"
         for name in _ffi.FUNCTIONS
         if name not in added
     )
@@ -355,8 +377,8 @@ def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
     result = run_import(str(lib))
     assert result.returncode != 0 and "LibraryNotFoundError" in result.stderr
-    assert "PodSync library 0.4.0 is older than the 0.5.0 this package needs" in result.stderr
-    assert "podsync_snapshot_" in result.stderr or "podsync_store_staging" in result.stderr
+    assert "PodSync library 0.5.0 is older than the 0.6.0 this package needs" in result.stderr
+    assert "podsync_store_open" in result.stderr or "podsync_checkpoint_" in result.stderr or "podsync_durability_" in result.stderr
 
 
 def test_import_from_any_directory() -> None:
