@@ -606,7 +606,8 @@ typedef struct podsync_open_info {
    checkpoint in it, a store is created from `schema` and `role` and its first checkpoint (version
    0) is written at once, so a writer's stream id is durable before its first frame. Otherwise the
    newest checkpoint that verifies is restored, then every log record after it, checking every
-   checksum and stopping at the first torn or corrupt record (info->dropped_bytes); a newer
+   checksum and stopping at the first torn or corrupt record (info->dropped_bytes; those bytes are
+   cut from the files, so what is logged next survives the next open); a newer
    checkpoint that fails is skipped (PODSYNC_OPENED_FALLBACK, info->skipped_status). `schema` may
    be NULL when opening (the checkpoint's schema is used); given, it must hash equal
    (PODSYNC_E_SCHEMA_MISMATCH). `role` 0 takes the files' role; another role than the files' is

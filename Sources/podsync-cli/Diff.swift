@@ -13,6 +13,8 @@ struct SideState {
     var frames = 0
     var schemaHash: UInt64 = 0
     var version: UInt64 = 0
+    /// The writer's term of the state (the replica's after replaying; the snapshot's).
+    var term: UInt64 = 0
     var digest: UInt64? = nil
     /// How the frames applied (with a schema), e.g. "25 applied, 6 duplicates".
     var outcomes: String? = nil
@@ -32,6 +34,7 @@ struct SideState {
         }
         guard side.frames > 0 else { throw Failure("\(source.name) holds no frame") }
         side.version = replica.store.version
+        side.term = replica.store.term
         side.digest = replica.store.digest
         side.outcomes = replica.outcomeText
         for table in schema.tables {
@@ -53,6 +56,7 @@ struct SideState {
         let reset = try decoder.decode(frame) { header, sections in
             side.schemaHash = header.schemaHash
             side.version = header.stateVersion
+            side.term = header.term
             side.digest = header.hasDigest ? header.stateDigest : nil
             for s in sections {
                 var t = Table(recordSize: s.recordSize)
@@ -74,12 +78,12 @@ struct SideState {
     var json: JSON {
         .object([
             ("file", .string(name)), ("frames", .int(frames)), ("schema_hash", .hex(schemaHash)),
-            ("version", .int(version)), ("digest", digest.map(JSON.hex) ?? .null), ("records", .int(recordCount)),
+            ("version", .int(version)), ("term", .int(term)), ("digest", digest.map(JSON.hex) ?? .null), ("records", .int(recordCount)),
         ])
     }
 
     var text: String {
-        "\(name): \(counted(frames, "frame"))\(outcomes.map { " (\($0))" } ?? ""), version \(version), digest \(digest.map(hex16) ?? "none"), \(counted(recordCount, "record"))"
+        "\(name): \(counted(frames, "frame"))\(outcomes.map { " (\($0))" } ?? ""), version \(version)\(term != 0 ? ", term \(term)" : ""), digest \(digest.map(hex16) ?? "none"), \(counted(recordCount, "record"))"
     }
 }
 

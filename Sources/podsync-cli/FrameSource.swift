@@ -88,6 +88,12 @@ final class FrameSource {
         let prefix = 16
         let got = try read(into: 0, count: prefix)
         if got == 0 { return nil }
+        if start == 0, got >= 8, let kind = DurableFileSummary.kind(ofPrefix: UnsafeRawBufferPointer(start: storage, count: got)) {
+            // A checkpoint or log segment of a durable store: blocks, not frames back to back.
+            let what = kind == .checkpoint ? "checkpoint (PSYNCKPT)" : "log segment (PSYNCLOG)"
+            throw FrameFailure(name, index, start, Status.frameMagic,
+                               "not a PodSync frame: the input is a durable store's \(what); podsync inspect FILE describes it")
+        }
         guard got == prefix else { throw truncatedHeader(got: got, header: prefix, start: start) }
         var header = FrameLayout.headerSize
         if storage.load(fromByteOffset: 4, as: UInt8.self) == 2 && storage.load(fromByteOffset: 5, as: UInt8.self) >= 5 {

@@ -47,23 +47,28 @@ struct FrameSummary {
         "(\(startTable), \(hex16(startKey))) to " + (last ? "the end" : "(\(endTable), \(hex16(endKey)))")
     }
 
-    func printText(_ out: Output) {
+    /// The frame as text: a first line, then its fields indented by two spaces; every line is
+    /// prefixed with `indent` (a frame inside a block of a durable store's file).
+    func printText(_ out: Output, indent: String = "") {
         let h = header
         let flags = flagNames(h.flags)
         let transforms = transformNames(h.transforms)
-        out.line("frame \(index) at byte \(offset): \(kind), \(counted(length, "byte")), \(counted(sections.count, "section"))")
-        out.line("  format \(h.formatVersion), header \(h.headerLength) bytes, flags \(flags.isEmpty ? "none" : flags.joined(separator: "|")), codec \(codecName(h.codec)), transforms \(transforms.isEmpty ? "none" : transforms.joined(separator: "|"))")
-        out.line("  schema \(hex16(h.schemaHash)), stream \(hex16(h.streamID)), sequence \(h.sequence), digest \(h.hasDigest ? hex16(h.stateDigest) : "none")")
-        out.line("  payload \(counted(h.payloadLength, "byte")), dictionary \(h.dictionaryID == 0 ? "none" : String(h.dictionaryID))")
+        out.line(indent + "frame \(index) at byte \(offset): \(kind), \(counted(length, "byte")), \(counted(sections.count, "section"))")
+        out.line(indent + "  format \(h.formatVersion), header \(h.headerLength) bytes, flags \(flags.isEmpty ? "none" : flags.joined(separator: "|")), codec \(codecName(h.codec)), transforms \(transforms.isEmpty ? "none" : transforms.joined(separator: "|"))")
+        out.line(indent + "  schema \(hex16(h.schemaHash)), stream \(hex16(h.streamID)), sequence \(h.sequence), digest \(h.hasDigest ? hex16(h.stateDigest) : "none")")
+        if h.term != 0 {
+            out.line(indent + "  term \(h.term), history \(historyText(h.history))")
+        }
+        out.line(indent + "  payload \(counted(h.payloadLength, "byte")), dictionary \(h.dictionaryID == 0 ? "none" : String(h.dictionaryID))")
         if let c = h.chunk {
-            out.line("  chunk \(c.index) of snapshot id \(hex16(c.snapshotID)), positions \(Self.range(c.startTable, c.startKey, c.last, c.endTable, c.endKey))\(c.last ? ", \(counted(c.recordCount, "record")) in all chunks" : "")")
+            out.line(indent + "  chunk \(c.index) of snapshot id \(hex16(c.snapshotID)), positions \(Self.range(c.startTable, c.startKey, c.last, c.endTable, c.endKey))\(c.last ? ", \(counted(c.recordCount, "record")) in all chunks" : "")")
         }
         if let r = h.slice {
-            out.line("  refresh slice \(r.index) of pass \(r.pass)\(r.last ? " (last)" : ""), positions \(Self.range(r.startTable, r.startKey, r.last, r.endTable, r.endKey)), \(counted(r.sectionCount, "section"))")
+            out.line(indent + "  refresh slice \(r.index) of pass \(r.pass)\(r.last ? " (last)" : ""), positions \(Self.range(r.startTable, r.startKey, r.last, r.endTable, r.endKey)), \(counted(r.sectionCount, "section"))")
         }
         for (i, s) in sections.enumerated() {
             let slice = i >= h.sectionCount ? " (refresh slice)" : ""
-            out.line("  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(s.xor ? " (XOR-ed with the receiver's records)" : "")\(slice)")
+            out.line(indent + "  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(s.xor ? " (XOR-ed with the receiver's records)" : "")\(slice)")
         }
     }
 
@@ -77,6 +82,7 @@ struct FrameSummary {
             ("codec", .string(codecName(h.codec))),
             ("transforms", .array(transformNames(h.transforms).map { .string($0) })),
             ("schema_hash", .hex(h.schemaHash)), ("stream_id", .hex(h.streamID)), ("sequence", .int(h.sequence)),
+            ("term", .int(h.term)), ("term_history", historyJSON(h.history)),
             ("base_version", .int(h.baseVersion)), ("state_version", .int(h.stateVersion)),
             ("state_digest", h.hasDigest ? .hex(h.stateDigest) : .null),
             ("payload_length", .int(h.payloadLength)), ("dictionary_id", .int(h.dictionaryID)),
@@ -103,15 +109,29 @@ struct FrameSummary {
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print each frame's header and sections.",
+        abstract: "Print each frame's header and sections; describe a durable store's files.",
         discussion: """
             Each frame is validated and decoded by the engine (compressed and transformed frames \
             too); its header fields and, per table, the record size and the counts of puts and \
             deletes are printed. Stops with exit status 1 at the first invalid frame.
+
+            A durable store's checkpoint (checkpoint-<n>.psc) or log segment (log-<n>.psl), \
+            recognised by its magic (PSYNCKPT, PSYNCLOG), is described block by block: the file \
+            header, each block's kind, offset and length, what it holds (STATE, TOMBSTONES, \
+            VERSIONS, END; a FRAME as a frame above), where the file stops being whole (torn or \
+            corrupt, as a store reading it sees it) and, for a checkpoint, whether it restores \
+            as podsync_store_open restores one. A directory is taken as a durable store: each \
+            checkpoint and log segment in one line, and what podsync_store_open would restore \
+            (read only: nothing is locked, written or removed). Exit status 1 when a file is not \
+            whole, a checkpoint does not restore, or a frame inside is invalid.
             """)
 
-    @Argument(help: fileHelp) var file: String
-    @Flag(help: "One JSON object per frame (JSON lines), without the closing summary.") var json = false
+    @Argument(help: ArgumentHelp(
+        "A file of frames back to back (- for standard input), a checkpoint or log segment of a durable store, or a durable store's directory.",
+        valueName: "FILE"))
+    var file: String
+    @Flag(help: "One JSON object per frame (JSON lines), without the closing summary; for a durable store's file or directory, one JSON object.")
+    var json = false
     @Option(help: ArgumentHelp("A schema file: the frames are also checked against it.", valueName: "SCHEMA"))
     var schema: String?
     @OptionGroup var decoding: DecodeOptions
@@ -119,6 +139,14 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try runCommand("inspect") { out in
             let schema = try self.schema.map { (path) throws(Failure) in try loadSchema(path) }
+            switch durableInput(file) {
+            case .directory:
+                return try inspectDurableDirectory(file, json: json, out: out)
+            case .file:
+                return try inspectDurableFile(file, json: json, schema: schema, decoder: decoding.decoder(), out: out)
+            case nil:
+                break
+            }
             let decoder = try decoding.decoder()
             let source = try FrameSource(path: file)
             var frames = 0

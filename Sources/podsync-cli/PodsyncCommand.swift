@@ -8,12 +8,14 @@ import CPodSync
 struct Podsync: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "podsync",
-        abstract: "Inspect, verify, dump, diff and measure files of PodSync frames.",
+        abstract: "Inspect, verify, dump, diff and measure files of PodSync frames; inspect durable stores.",
         discussion: """
             A frame file holds frames back to back, as a pipe carries them (each frame's length is \
             in its header); - reads standard input. A schema file holds the canonical encoding \
-            podsync_schema_encode writes. Exit status: 0 on success, 1 when a frame is invalid (or, \
-            for diff, when the states differ), 2 when diff cannot compare, 64 for bad arguments.
+            podsync_schema_encode writes. inspect also reads a durable store's checkpoints and log \
+            segments (podsync_store_open's files) and its directory. Exit status: 0 on success, 1 \
+            when a frame is invalid (or, for diff, when the states differ; for inspect, when a \
+            durable store's file is damaged), 2 when diff cannot compare, 64 for bad arguments.
             """,
         version: "\(PODSYNC_VERSION_MAJOR).\(PODSYNC_VERSION_MINOR).\(PODSYNC_VERSION_PATCH)",
         subcommands: [Inspect.self, Verify.self, Dump.self, Diff.self, Stats.self])

@@ -340,6 +340,53 @@ func openStore(_ dir: String, _ schema: Schema?, role: Int32 = 0, policy: Int32 
         #expect(lastVersion == 6)
     }
 
+    /// An open that drops a torn tail cuts it from the disk: what the store logs after it survives
+    /// the next open, in the same term.
+    @Test func framesLoggedAfterATornTailSurviveTheNextOpen() throws {
+        let dir = temporaryDirectory("torn2")
+        defer { removeTree(dir) }
+        let s = try standardSchema()
+        let w = try #require(openStore(dir, s, role: PODSYNC_ROLE_WRITER, tables: s.tables).store)
+        for v in 1...4 { w.put(tableA, UInt64(v)); _ = try w.flushOK() }
+        w.close()
+        let log = dir + "/" + (try listDirectory(dir)).filter { $0.hasPrefix("log-") }.last!
+        let bytes = readFile(log)
+        writeFile(log, Array(bytes.dropLast(3)))
+        let first = openStore(dir, nil, tables: s.tables)
+        let r = try #require(first.store)
+        #expect(first.info.dropped_bytes > 0 && first.info.flags & PODSYNC_OPENED_NEW_TERM == 0 && r.version == 3)
+        #expect(readFile(log).count < bytes.count - 3, "the torn record is cut from the disk")
+        for v in 10...12 { r.put(tableA, UInt64(v)); _ = try r.flushOK() }
+        let digest = r.digest()
+        r.close()
+        let second = openStore(dir, nil, tables: s.tables)
+        let again = try #require(second.store)
+        #expect(again.version == 6 && again.digest() == digest && second.info.dropped_bytes == 0)
+        #expect(second.info.flags & PODSYNC_OPENED_NEW_TERM == 0 && second.info.term == 0)
+        again.close()
+    }
+
+    /// With no log every reopen of a writer starts a new term, and each is on disk before the
+    /// writer hands out a frame of it: two crashes in a row never reuse a term.
+    @Test func withoutALogEveryReopenTakesAFreshTerm() throws {
+        let dir = temporaryDirectory("none")
+        defer { removeTree(dir) }
+        let s = try standardSchema()
+        let w = try #require(openStore(dir, s, role: PODSYNC_ROLE_WRITER, policy: PODSYNC_LOG_NONE, tables: s.tables).store)
+        w.put(tableA, 1); _ = try w.flushOK()
+        w.close()
+        var terms: [UInt64] = []
+        for _ in 0..<3 {
+            let o = openStore(dir, nil, policy: PODSYNC_LOG_NONE, tables: s.tables)
+            let r = try #require(o.store)
+            #expect(o.info.flags & PODSYNC_OPENED_NEW_TERM != 0)
+            terms.append(o.info.term)
+            r.put(tableA, 100 + o.info.term); _ = try r.flushOK()
+            r.close()  // nothing after the open is checkpointed: like a crash, for policy none
+        }
+        #expect(terms == [1, 2, 3])
+    }
+
     @Test func aCorruptNewestCheckpointFallsBackAndBadFilesAreRefused() throws {
         let dir = temporaryDirectory("corrupt")
         defer { removeTree(dir) }

@@ -12,9 +12,26 @@
  *                 100001 added, entity 7's flags 99, sample 3's tag "CHANGED!"
  *   dict.bin      deltas compressed with a trained zstd dictionary, dict.zdict its bytes
  *   expected.txt  per file: frames, bytes, snapshots, zstd frames, puts, deletes (what the writer
- *                 was asked to send, counted here independently of the engine's decoder)
+ *                 was asked to send, counted here independently of the engine's decoder); for the
+ *                 durable stores, "durable ..." and "replica ..." lines (see durable() below)
+ *   durable/      a durable writer's directory (podsync_store_open, stream 4444444444444444):
+ *                 versions 1 and 2 (plain frames), checkpoint; reopened with zstd level 3, loads
+ *                 dict.zdict (a DICTIONARY block in the log), versions 3 and 4 (40 entities each),
+ *                 checkpoint; version 5. Left: checkpoints 2 (version 2) and 3 (version 4, with
+ *                 the dictionary), log segments 2 (versions 1, 2), 3 (empty), 4 (dictionary,
+ *                 versions 3, 4) and 5 (version 5)
+ *   replica/      a durable replica that applied versions 1 and 2 of that writer, was promoted to
+ *                 term 7 (a STATE block in its log), then wrote versions 3 and 4 in term 7 and
+ *                 checkpointed: checkpoints 1 (version 0) and 2 (version 4, term 7), log segments
+ *                 2 (frames 1, 2, the promotion, frames 3, 4 of term 7) and 3 (empty)
+ *   promoted.bin  the promoted writer's frames (versions 3 and 4, format 2, term 7)
+ *   promoted-snapshot.bin  its snapshot at version 4 (term 7)
  *
  * Usage: make_frames OUTDIR   (link against libpodsync.so; .ci/test-cli builds and runs it)
+ *        make_frames --open DIR   opens the durable store in DIR (podsync_store_open: it writes!
+ *                 give it a copy) and prints what podsync_open_info says, on one line:
+ *                 flags F checkpoint_version C restored_version R log_frames N dropped_bytes D
+ *                 term T skipped_status S; or "error STATUS" when the open fails
  */
 #include <inttypes.h>
 #include <math.h>
@@ -247,8 +264,8 @@ static void compressed(podsync_schema *schema) {
     podsync_store_free(w);
 }
 
-/* dict.bin and dict.zdict. */
-static void dictionary(podsync_schema *schema) {
+/* dict.bin and dict.zdict; *dict_out receives a copy of the dictionary (malloc). */
+static void dictionary(podsync_schema *schema, uint8_t **dict_out, size_t *dict_size_out) {
     podsync_store *w = make_writer(schema, 0x3333333333333333ULL, 3);
     for (uint64_t id = 1; id <= 500; id++) {
         entity e = make_entity(id, 0);
@@ -272,6 +289,10 @@ static void dictionary(podsync_schema *schema) {
     FILE *d = open_out("dict.zdict");
     fwrite(dict, 1, dict_size, d);
     fclose(d);
+    *dict_out = malloc(dict_size);
+    if (!*dict_out) { perror("malloc"); exit(1); }
+    memcpy(*dict_out, dict, dict_size);
+    *dict_size_out = dict_size;
 
     out_file o = open_file("dict.bin");
     uint64_t with_dict = 0;
@@ -301,9 +322,164 @@ static void dictionary(podsync_schema *schema) {
     podsync_store_free(w);
 }
 
+/* A durable store in OUTDIR/name; the open's flags must be `flags`. */
+static podsync_store *open_store(const char *name, podsync_schema *schema, uint32_t role, uint64_t stream,
+                                 int32_t level, uint32_t flags) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", outdir, name);
+    podsync_store_options o = PODSYNC_STORE_OPTIONS_INIT;
+    o.stream_id = stream;
+    o.flags |= PODSYNC_OPT_MANUAL_CLOCK;
+    o.compression_level = level;
+    podsync_durability_options d = PODSYNC_DURABILITY_OPTIONS_INIT; /* every frame, keep 2 */
+    podsync_open_info info = PODSYNC_OPEN_INFO_INIT;
+    podsync_store *s = NULL;
+    CHECK(podsync_store_open(path, schema, role, &o, &d, &info, &s));
+    if (info.flags != flags) {
+        fprintf(stderr, "open %s: flags %u, expected %u\n", path, info.flags, flags);
+        exit(1);
+    }
+    return s;
+}
+
+/* Applies the writer's outbox to the replica; each frame must apply. */
+static void forward(podsync_store *w, size_t n, podsync_store *r) {
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        CHECK(podsync_store_frame(w, i, &data, &size));
+        int32_t st = podsync_store_apply(r, data, size, NULL);
+        if (st != PODSYNC_OK) {
+            fprintf(stderr, "apply: %s (%s)\n", podsync_status_name(st), podsync_last_errmsg());
+            exit(1);
+        }
+    }
+}
+
+static podsync_store_info info_of(podsync_store *s) {
+    podsync_store_info info = PODSYNC_STORE_INFO_INIT;
+    CHECK(podsync_store_info_get(s, &info));
+    return info;
+}
+
+/* durable/, replica/ and promoted.bin; expected.txt gets, per store, its versions and digests:
+ *   durable v<V> digest <hex> compressed <0|1> dictionary <id>   per frame the writer logged
+ *   durable checkpoint-<n> version <V> digest <hex>
+ *   durable final version <V> digest <hex> term <T> records <N>
+ *   replica promoted term 7 at <V>; replica v<V> digest <hex> term <T>; replica final ... */
+static void durable(podsync_schema *schema, const void *dict, size_t dict_size) {
+    podsync_store *w = open_store("durable", schema, PODSYNC_ROLE_WRITER, 0x4444444444444444ULL, 0, PODSYNC_OPENED_CREATED);
+    podsync_store *r = open_store("replica", schema, PODSYNC_ROLE_REPLICA, 0, 0, PODSYNC_OPENED_CREATED);
+    size_t n;
+    podsync_store_info info;
+#define LOGGED(store, tag, count)                                                                  \
+    do {                                                                                           \
+        for (size_t i_ = 0; i_ < (count); i_++) {                                                  \
+            const uint8_t *data_ = NULL;                                                           \
+            size_t size_ = 0;                                                                      \
+            CHECK(podsync_store_frame(store, i_, &data_, &size_));                                 \
+            podsync_frame_info fi_ = PODSYNC_FRAME_INFO_INIT;                                      \
+            CHECK(podsync_frame_peek(data_, size_, &fi_));                                         \
+            fprintf(expected, "%s v%" PRIu64 " digest %016" PRIx64 " term %" PRIu64 " compressed %d dictionary %" PRIu32 "\n", \
+                    tag, fi_.state_version, fi_.state_digest, fi_.term, fi_.codec == PODSYNC_CODEC_ZSTD, fi_.dictionary_id); \
+        }                                                                                          \
+    } while (0)
+
+    /* Versions 1 and 2, plain, applied by the replica too. */
+    for (uint64_t id = 1; id <= 3; id++) {
+        entity e = make_entity(id, 0);
+        CHECK(podsync_store_put(w, 1, id, &e, sizeof e));
+    }
+    sample s9 = make_sample(9);
+    CHECK(podsync_store_put(w, 2, 9, &s9, sizeof s9));
+    n = flush(w);
+    LOGGED(w, "durable", n);
+    forward(w, n, r);
+    CHECK(podsync_store_delete(w, 1, 2));
+    entity e3 = make_entity(3, 1);
+    CHECK(podsync_store_put(w, 1, 3, &e3, sizeof e3));
+    n = flush(w);
+    LOGGED(w, "durable", n);
+    forward(w, n, r);
+    CHECK(podsync_store_checkpoint(w));
+    info = info_of(w);
+    fprintf(expected, "durable checkpoint-2 version %" PRIu64 " digest %016" PRIx64 "\n", info.state_version, info.digest);
+    podsync_store_free(w);
+
+    /* Reopened (same term: every frame was logged with fsync) with zstd and the dictionary. */
+    w = open_store("durable", schema, PODSYNC_ROLE_WRITER, 0, 3, 0);
+    uint32_t dict_id = 0;
+    CHECK(podsync_store_load_dictionary(w, dict, dict_size, &dict_id));
+    for (uint32_t tick = 0; tick < 2; tick++) {
+        for (uint64_t id = 100; id < 140; id++) {
+            entity e = make_entity(id, tick);
+            CHECK(podsync_store_put(w, 1, id, &e, sizeof e));
+        }
+        n = flush(w);
+        LOGGED(w, "durable", n);
+    }
+    CHECK(podsync_store_checkpoint(w));
+    info = info_of(w);
+    fprintf(expected, "durable checkpoint-3 version %" PRIu64 " digest %016" PRIx64 "\n", info.state_version, info.digest);
+    entity e1 = make_entity(1, 5);
+    CHECK(podsync_store_put(w, 1, 1, &e1, sizeof e1));
+    n = flush(w);
+    LOGGED(w, "durable", n);
+    info = info_of(w);
+    size_t count1 = 0, count2 = 0;
+    CHECK(podsync_store_count(w, 1, &count1));
+    CHECK(podsync_store_count(w, 2, &count2));
+    fprintf(expected, "durable final version %" PRIu64 " digest %016" PRIx64 " term %" PRIu64 " records %zu dictionary %" PRIu32 "\n",
+            info.state_version, info.digest, info.term, count1 + count2, dict_id);
+    podsync_store_free(w);
+
+    /* The replica is promoted to term 7 and writes versions 3 and 4 (promoted.bin). */
+    info = info_of(r);
+    fprintf(expected, "replica promoted term 7 at %" PRIu64 "\n", info.state_version);
+    CHECK(podsync_store_promote(r, 7));
+    out_file o = open_file("promoted.bin");
+    entity e2 = make_entity(2, 9);
+    CHECK(podsync_store_put(r, 1, 2, &e2, sizeof e2));
+    n = flush(r);
+    LOGGED(r, "replica", n);
+    write_outbox(r, n, &o, 1, 0);
+    CHECK(podsync_store_delete(r, 2, 9));
+    n = flush(r);
+    LOGGED(r, "replica", n);
+    write_outbox(r, n, &o, 0, 1);
+    close_file(&o);
+    out_file ps = open_file("promoted-snapshot.bin");
+    write_outbox(r, snapshot(r), &ps, 3, 0);
+    close_file(&ps);
+    CHECK(podsync_store_checkpoint(r));
+    info = info_of(r);
+    fprintf(expected, "replica final version %" PRIu64 " digest %016" PRIx64 " term %" PRIu64 "\n", info.state_version, info.digest, info.term);
+    podsync_store_free(r);
+#undef LOGGED
+}
+
+/* --open DIR: podsync_store_open's report on one line. */
+static int open_report(const char *dir) {
+    podsync_open_info info = PODSYNC_OPEN_INFO_INIT;
+    podsync_store *s = NULL;
+    int32_t st = podsync_store_open(dir, NULL, 0, NULL, NULL, &info, &s);
+    if (st < 0) {
+        printf("error %s\n", podsync_status_name(st));
+        return 0;
+    }
+    podsync_store_info si = info_of(s);
+    printf("flags %u checkpoint_version %" PRIu64 " restored_version %" PRIu64 " log_frames %" PRIu64 " dropped_bytes %" PRIu64
+           " term %" PRIu64 " skipped_status %s digest %016" PRIx64 "\n",
+           info.flags, info.checkpoint_version, info.restored_version, info.log_frames, info.dropped_bytes, info.term,
+           info.skipped_status == 0 ? "0" : podsync_status_name(info.skipped_status), si.digest);
+    podsync_store_free(s);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--open") == 0) return open_report(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        fprintf(stderr, "usage: %s OUTDIR | --open DIR\n", argv[0]);
         return 2;
     }
     outdir = argv[1];
@@ -320,7 +496,11 @@ int main(int argc, char **argv) {
 
     small(schema);
     compressed(schema);
-    dictionary(schema);
+    uint8_t *dict = NULL;
+    size_t dict_size = 0;
+    dictionary(schema, &dict, &dict_size);
+    durable(schema, dict, dict_size);
+    free(dict);
     fclose(expected);
     podsync_schema_free(schema);
     return 0;

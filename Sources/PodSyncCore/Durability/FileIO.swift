@@ -100,6 +100,15 @@ enum FileIO {
     /// Cuts a file back to `length` bytes (undoing a partial append); false if the system refused.
     static func truncate(_ fd: Int32, to length: Int) -> Bool { ftruncate(fd, off_t(length)) == 0 }
 
+    /// Cuts the file at `path` to `length` bytes and makes that durable.
+    static func cut(_ path: String, to length: Int) throws(PodSyncError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("open", path) }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw failure("truncate", path) }
+        try sync(fd, path: path)
+    }
+
     /// The whole file (or its first `limit` bytes), read into memory aligned for frames.
     static func read(_ path: String, limit: Int = Int.max) throws(PodSyncError) -> FileBytes {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

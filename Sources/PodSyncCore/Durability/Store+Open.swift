@@ -82,10 +82,15 @@ extension Store {
         // The log after it.
         var proven = state.logSegment != 0 && logNumbers.contains(state.logSegment)
         var stopped = false
+        // What the replay dropped, cut from the disk before the store logs again (below), so
+        // that the next open does not stop at the same place and drop what is logged after it.
+        var cutSegment: (number: UInt64, keep: Int)? = nil
+        var droppedSegments: [UInt64] = []
         for n in logNumbers where n >= state.logSegment && state.logSegment != 0 {
             let path = files.path(DurableFiles.logName(n))
             guard !stopped else {
-                info.droppedBytes &+= UInt64((try? FileIO.read(path).count) ?? 0)
+                info.droppedBytes &+= UInt64(try FileIO.read(path).count)
+                droppedSegments.append(n)
                 continue
             }
             let first = n == state.logSegment
@@ -94,6 +99,7 @@ extension Store {
             if !outcome.allEveryFrame { proven = false }
             if outcome.dropped > 0 || outcome.broken {
                 stopped = true
+                cutSegment = (n, outcome.keep)
                 info.droppedBytes &+= UInt64(outcome.dropped)
                 // Only a torn last record of the newest segment is a write that never completed;
                 // anything else may be a frame that was handed out.
@@ -121,6 +127,21 @@ extension Store {
             let segment = peekLogSegment(files.path(DurableFiles.checkpointName(n))) ?? 0
             files.checkpoints.append((n, segment))
         }
+        var lostCheckpointSegment = false
+        if let cut = cutSegment {
+            // A segment keeps its whole records; one that keeps nothing past its header goes, and
+            // so does the checkpoint's own segment when it no longer holds what the checkpoint
+            // names (a new checkpoint below then links the state to a log again).
+            let own = cut.number == state.logSegment
+            if cut.keep == 0 || (own && cut.keep < Int(clamping: state.logOffset)) {
+                droppedSegments.insert(cut.number, at: 0)
+                lostCheckpointSegment = own
+            } else {
+                try FileIO.cut(files.path(DurableFiles.logName(cut.number)), to: cut.keep)
+            }
+            for n in droppedSegments { FileIO.remove(files.path(DurableFiles.logName(n))) }
+            try FileIO.syncDirectory(directory)
+        }
         files.durableVersion = store.version
         files.writtenVersion = store.version
         store.restoring = false
@@ -129,6 +150,12 @@ extension Store {
         if durability.logPolicy != .none {
             try files.startSegment(schemaHash: store.schemaHash, streamID: store.bound ? store.streamID : 0, version: store.version,
                                    state: store.durableState(policy: durability.logPolicy))
+        }
+        // A new term must be on disk before the writer hands out a frame of it: with no log to
+        // carry it, or no log the checkpoint links to, a checkpoint does (else a second crash
+        // would reopen in the same term and hand out different frames under it).
+        if store.role == .writer && ((info.newTerm && durability.logPolicy == .none) || lostCheckpointSegment) {
+            try store.checkpoint()
         }
         return store
     }
@@ -152,20 +179,21 @@ extension Store {
         var torn = false
         var broken = false
         var allEveryFrame = true
+        /// Where the replay stopped: the segment keeps its bytes before this offset (0: the
+        /// segment holds nothing worth keeping, not even a whole header and STATE).
+        var keep = 0
     }
 
     /// Applies a log segment's records from `offset`. A segment replayed from its start must
     /// continue the store's stream at its version.
     mutating func replaySegment(_ path: String, from start: Int, continuing: Bool, info: inout OpenInfo) throws(PodSyncError) -> ReplayOutcome {
         var outcome = ReplayOutcome()
-        let bytes: FileBytes
-        do { bytes = try FileIO.read(path) } catch {
-            outcome.broken = true
-            return outcome
-        }
+        // A segment the system cannot read is not a torn one: opening stops with its error
+        // rather than drop what it holds.
+        let bytes = try FileIO.read(path)
         let all = bytes.buffer
         guard let header = DurableFormat.readFileHeader(all, magic: DurableFormat.logMagic) else {
-            // A segment whose header never reached the disk whole.
+            // A segment whose header never reached the disk whole (or an empty one).
             outcome.dropped = all.count
             outcome.torn = all.count < DurableFormat.fileHeaderSize
             outcome.broken = true
@@ -188,6 +216,7 @@ extension Store {
         guard start >= DurableFormat.fileHeaderSize && start <= all.count else {
             outcome.dropped = max(all.count &- DurableFormat.fileHeaderSize, 0)
             outcome.broken = true
+            outcome.keep = all.count
             return outcome
         }
         // The segment's policy is in the STATE block it starts with; a segment cut inside that
@@ -200,12 +229,14 @@ extension Store {
             outcome.torn = true
             return outcome
         case .end:
+            outcome.keep = all.count
             return outcome  // a header alone: nothing was logged in it
         case .corrupt:
             outcome.allEveryFrame = false
         }
         var offset = start
         while true {
+            outcome.keep = offset
             switch DurableFormat.readBlock(all, at: offset) {
             case .end:
                 return outcome

@@ -46,7 +46,7 @@ use core::ptr;
 /// Major version of the library this header declares.
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library this header declares.
-pub const PODSYNC_VERSION_MINOR: u32 = 5;
+pub const PODSYNC_VERSION_MINOR: u32 = 6;
 /// Patch version of the library this header declares.
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 /// The library version as `MAJOR*10000 + MINOR*100 + PATCH` (compare with
@@ -55,7 +55,7 @@ pub const PODSYNC_VERSION_NUMBER: u32 =
     PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH;
 /// Bumped whenever a declaration in this file changes incompatibly (until 1.0).
 pub const PODSYNC_ABI_VERSION: u32 = 1;
-/// The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.5.0 reads
+/// The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.6.0 reads
 /// formats 1 and 2; it writes format 2 for the chunks of a chunked snapshot and, when
 /// `podsync_store_options.frame_format` asks for it, for every frame; format 1 otherwise.
 pub const PODSYNC_FORMAT_VERSION: u32 = 2;
@@ -140,12 +140,24 @@ pub const PODSYNC_E_LIMIT: i32 = -23;
 /// library 0.5.0).
 pub const PODSYNC_E_SNAPSHOT_EXPIRED: i32 = -24;
 // -25 .. -27 are reserved (terms, subscriptions: docs/FORMAT.md).
+/// Apply: a frame of an older term than the one the replica follows (an old writer that came
+/// back); nothing changed (since library 0.6.0).
+pub const PODSYNC_E_TERM_FENCED: i32 = -25;
+/// Apply: the replica applied versions of an older term past the point where the frame's term
+/// took over (or cannot tell); nothing changed: it needs a snapshot (since library 0.6.0).
+pub const PODSYNC_E_HISTORY_DIVERGED: i32 = -26;
 /// The frame uses a critical flag or extension record this library does not implement; upgrade it
 /// (since library 0.5.0).
 pub const PODSYNC_E_FRAME_FEATURE: i32 = -28;
 /// Apply: a chunk contradicts the chunks staged before it (overlapping or missing keys, a forged
 /// count); the staging was dropped, the visible state is unchanged (since library 0.5.0).
 pub const PODSYNC_E_CHUNK_MISMATCH: i32 = -29;
+/// A file operation failed (disk full, read-only, missing, locked by another store); the message
+/// names the file and the system error (since library 0.6.0).
+pub const PODSYNC_E_IO: i32 = -31;
+/// A checkpoint or log file fails its checksum or its structure, or belongs to another stream or
+/// schema (since library 0.6.0).
+pub const PODSYNC_E_FILE_CORRUPT: i32 = -32;
 /// A bug in PodSync; please report it.
 pub const PODSYNC_E_INTERNAL: i32 = -99;
 
@@ -344,10 +356,12 @@ pub const PODSYNC_STORE_OPTIONS_INIT: podsync_store_options = podsync_store_opti
     refresh_ms: 0,
 };
 
-/// The `podsync_store_info` struct version this header declares (2 since library 0.5.0).
-pub const PODSYNC_STORE_INFO_VERSION: u32 = 2;
+/// The `podsync_store_info` struct version this header declares (3 since library 0.6.0; 2 since
+/// 0.5.0).
+pub const PODSYNC_STORE_INFO_VERSION: u32 = 3;
 
-/// `podsync_store_info` (88 bytes, versioned output struct; version 1 ends at byte 80).
+/// `podsync_store_info` (120 bytes, versioned output struct; version 1 ends at byte 80, version 2
+/// at byte 88).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct podsync_store_info {
@@ -385,6 +399,29 @@ pub struct podsync_store_info {
     pub refreshing: u32,
     /// Written as 0.
     pub reserved: u32,
+    /// The term the writer writes, or the replica follows (0: none).
+    ///
+    /// Since store info version 3 (library 0.6.0).
+    pub term: u64,
+    /// Durable store: the newest version on disk (checkpoint or fsynced log); 0 for a store
+    /// without files.
+    ///
+    /// Since store info version 3 (library 0.6.0).
+    pub durable_version: u64,
+    /// Durable store: bytes in the log segments since the newest checkpoint (checkpoint when this
+    /// grows large).
+    ///
+    /// Since store info version 3 (library 0.6.0).
+    pub log_bytes: u64,
+    /// 1 for a store opened with `podsync_store_open`.
+    ///
+    /// Since store info version 3 (library 0.6.0).
+    pub durable: u32,
+    /// 1 after a log write failed: frames are refused (`PODSYNC_E_IO`) until
+    /// `podsync_store_checkpoint` succeeds.
+    ///
+    /// Since store info version 3 (library 0.6.0).
+    pub log_failed: u32,
 }
 
 /// `PODSYNC_STORE_INFO_INIT`.
@@ -403,6 +440,11 @@ pub const PODSYNC_STORE_INFO_INIT: podsync_store_info = podsync_store_info {
     table_count: 0,
     refreshing: 0,
     reserved: 0,
+    term: 0,
+    durable_version: 0,
+    log_bytes: 0,
+    durable: 0,
+    log_failed: 0,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -431,7 +473,8 @@ pub struct podsync_chunk_position {
     pub start_table: u32,
     /// The writer stream of the snapshot.
     pub stream_id: u64,
-    /// The writer's term (0 in library 0.5.0).
+    /// The writer's term (0 until a promotion or a new term; a resume of another term is
+    /// `PODSYNC_E_SNAPSHOT_EXPIRED`).
     pub term: u64,
     /// The snapshot's id.
     pub snapshot_id: u64,
@@ -462,6 +505,113 @@ pub const PODSYNC_CHUNK_POSITION_INIT: podsync_chunk_position = podsync_chunk_po
 /// The smallest `max_chunk_bytes` of `podsync_snapshot_begin` and `podsync_snapshot_resume` (a
 /// chunk still holds at least one record, so a record larger than that makes a larger chunk).
 pub const PODSYNC_MIN_CHUNK_BYTES: usize = 512;
+
+// ---------------------------------------------------------------------------------------------
+// Durability and failover (since library 0.6.0)
+// ---------------------------------------------------------------------------------------------
+
+/// No frame log: the store reopens at its last checkpoint.
+pub const PODSYNC_LOG_NONE: u32 = 0;
+/// fsync each flush's frames (writer: before handing them out) and each applied frame (replica).
+pub const PODSYNC_LOG_EVERY_FRAME: u32 = 1;
+/// fsync at the first append, flush or flush_due call after sync_interval_ms passed since the last
+/// fsync (and on `podsync_store_sync`).
+pub const PODSYNC_LOG_INTERVAL: u32 = 2;
+/// Write, never fsync: survives a kill of the process, not a power loss.
+pub const PODSYNC_LOG_OS: u32 = 3;
+
+/// The `podsync_durability_options` struct version this header declares (since library 0.6.0).
+pub const PODSYNC_DURABILITY_OPTIONS_VERSION: u32 = 1;
+
+/// `podsync_durability_options` (32 bytes, versioned; since library 0.6.0): how a durable store
+/// logs and checkpoints.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct podsync_durability_options {
+    /// Set by the caller: `PODSYNC_DURABILITY_OPTIONS_VERSION`.
+    pub version: u32,
+    /// `PODSYNC_LOG_*`; default `PODSYNC_LOG_EVERY_FRAME`.
+    pub log_policy: u32,
+    /// `PODSYNC_LOG_INTERVAL`: default 100.
+    pub sync_interval_ms: u64,
+    /// A writer that reopens without proof that it lost nothing starts this term (0: its previous
+    /// term + 1). Terms of a stream must be unique: where replicas may be promoted, pass the term
+    /// your coordinator assigns.
+    pub new_term: u64,
+    /// Complete checkpoints kept, at least 1; default 2 (the newest and the one before, with the
+    /// logs from it on).
+    pub keep_checkpoints: u32,
+    /// 0.
+    pub flags: u32,
+}
+
+/// `PODSYNC_DURABILITY_OPTIONS_INIT`.
+pub const PODSYNC_DURABILITY_OPTIONS_INIT: podsync_durability_options =
+    podsync_durability_options {
+        version: PODSYNC_DURABILITY_OPTIONS_VERSION,
+        log_policy: PODSYNC_LOG_EVERY_FRAME,
+        sync_interval_ms: 100,
+        new_term: 0,
+        keep_checkpoints: 2,
+        flags: 0,
+    };
+
+/// The `podsync_open_info` struct version this header declares (since library 0.6.0).
+pub const PODSYNC_OPEN_INFO_VERSION: u32 = 1;
+
+/// `podsync_open_info.flags`: the directory held no checkpoint: a new store was made.
+pub const PODSYNC_OPENED_CREATED: u32 = 0x1;
+/// `podsync_open_info.flags`: the writer started a new term (it could not prove it lost nothing,
+/// or it was told to).
+pub const PODSYNC_OPENED_NEW_TERM: u32 = 0x2;
+/// `podsync_open_info.flags`: a newer checkpoint did not verify; an older one was used.
+pub const PODSYNC_OPENED_FALLBACK: u32 = 0x4;
+
+/// `podsync_open_info` (56 bytes, versioned output struct; since library 0.6.0): what
+/// `podsync_store_open` found.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct podsync_open_info {
+    /// Set by the caller: `PODSYNC_OPEN_INFO_VERSION`.
+    pub version: u32,
+    /// `PODSYNC_OPENED_*`.
+    pub flags: u32,
+    /// The checkpoint restored.
+    pub checkpoint_version: u64,
+    /// The version after replaying the log.
+    pub restored_version: u64,
+    /// Log frames replayed (duplicates of the checkpoint included).
+    pub log_frames: u64,
+    /// Log bytes from the first torn or corrupt record on, dropped.
+    pub dropped_bytes: u64,
+    /// The term the store writes (writer) or follows (replica).
+    pub term: u64,
+    /// Why a newer checkpoint was skipped (0 if none was).
+    pub skipped_status: i32,
+    /// Written as 0.
+    pub reserved: u32,
+}
+
+/// `PODSYNC_OPEN_INFO_INIT`.
+pub const PODSYNC_OPEN_INFO_INIT: podsync_open_info = podsync_open_info {
+    version: PODSYNC_OPEN_INFO_VERSION,
+    flags: 0,
+    checkpoint_version: 0,
+    restored_version: 0,
+    log_frames: 0,
+    dropped_bytes: 0,
+    term: 0,
+    skipped_status: 0,
+    reserved: 0,
+};
+
+/// Opaque handle of a checkpoint being written step by step (`podsync_checkpoint`, since library
+/// 0.6.0): it belongs to its store for threading, like a snapshot.
+#[repr(C)]
+pub struct podsync_checkpoint {
+    _private: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
 
 // ---------------------------------------------------------------------------------------------
 // Frames
@@ -784,7 +934,12 @@ const _: () = {
     assert!(offset_of!(podsync_store_options, max_frame_bytes) == 40);
     assert!(offset_of!(podsync_store_options, tombstone_horizon) == 48);
 
-    assert!(size_of::<podsync_store_info>() == 88);
+    assert!(size_of::<podsync_store_info>() == 120);
+    assert!(offset_of!(podsync_store_info, term) == 88);
+    assert!(offset_of!(podsync_store_info, durable_version) == 96);
+    assert!(offset_of!(podsync_store_info, log_bytes) == 104);
+    assert!(offset_of!(podsync_store_info, durable) == 112);
+    assert!(offset_of!(podsync_store_info, log_failed) == 116);
     assert!(offset_of!(podsync_store_info, refreshing) == 80);
     assert!(offset_of!(podsync_store_info, reserved) == 84);
     assert!(offset_of!(podsync_store_info, version) == 0);
@@ -857,10 +1012,30 @@ const _: () = {
     assert!(offset_of!(podsync_chunk_position, chunk_index) == 40);
     assert!(offset_of!(podsync_chunk_position, start_key) == 48);
 
+    assert!(size_of::<podsync_durability_options>() == 32);
+    assert!(offset_of!(podsync_durability_options, version) == 0);
+    assert!(offset_of!(podsync_durability_options, log_policy) == 4);
+    assert!(offset_of!(podsync_durability_options, sync_interval_ms) == 8);
+    assert!(offset_of!(podsync_durability_options, new_term) == 16);
+    assert!(offset_of!(podsync_durability_options, keep_checkpoints) == 24);
+    assert!(offset_of!(podsync_durability_options, flags) == 28);
+
+    assert!(size_of::<podsync_open_info>() == 56);
+    assert!(offset_of!(podsync_open_info, version) == 0);
+    assert!(offset_of!(podsync_open_info, flags) == 4);
+    assert!(offset_of!(podsync_open_info, checkpoint_version) == 8);
+    assert!(offset_of!(podsync_open_info, restored_version) == 16);
+    assert!(offset_of!(podsync_open_info, log_frames) == 24);
+    assert!(offset_of!(podsync_open_info, dropped_bytes) == 32);
+    assert!(offset_of!(podsync_open_info, term) == 40);
+    assert!(offset_of!(podsync_open_info, skipped_status) == 48);
+    assert!(offset_of!(podsync_open_info, reserved) == 52);
+
     // Opaque handles are zero-sized and only ever used behind pointers.
     assert!(size_of::<podsync_schema>() == 0);
     assert!(size_of::<podsync_store>() == 0);
     assert!(size_of::<podsync_snapshot>() == 0);
+    assert!(size_of::<podsync_checkpoint>() == 0);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -994,6 +1169,12 @@ unsafe extern "C" {
     // Producing frames
     /// Writer only: turns the pending batch into frames. Each frame advances the writer's version
     /// by one. An empty batch produces no frame and leaves the version as it is.
+    ///
+    /// A durable store logs the frames before returning them (fsync with
+    /// `PODSYNC_LOG_EVERY_FRAME`). If the log cannot be written (`PODSYNC_E_IO`), no frame is
+    /// handed out, the version the flush reached stays in memory, and every call that produces
+    /// frames (flush, delta_since, snapshot, snapshot_begin) is refused with `PODSYNC_E_IO` until
+    /// `podsync_store_checkpoint` succeeds (since library 0.6.0).
     pub fn podsync_store_flush(store: *mut podsync_store, frame_count_out: *mut usize) -> i32;
     /// One frame carrying every change since `since_version` (absolute values and deletions), as of
     /// the last flush (pending writes are not included). Produces no frame if since_version is the
@@ -1026,8 +1207,12 @@ unsafe extern "C" {
     /// (the frame's base is ahead: ask for a delta since `*version_out`), `PODSYNC_STALE` (an older
     /// snapshot), or an error with the state unchanged (`PODSYNC_E_DIGEST_MISMATCH` excepted: see
     /// its definition). A delta is applied when base_version <= replica version < frame version; a
-    /// snapshot replaces the state. version_out may be NULL; it receives the replica's version
-    /// after the call.
+    /// snapshot replaces the state. Terms (format 2, since library 0.6.0): a frame of an older
+    /// term than the replica follows is `PODSYNC_E_TERM_FENCED`; one of a newer term whose history
+    /// left the replica's term before the replica's version is `PODSYNC_E_HISTORY_DIVERGED`
+    /// (needs a snapshot). A durable replica logs each frame it applied; if that fails the frame
+    /// stays applied and the call returns `PODSYNC_E_IO`. version_out may be NULL; it receives
+    /// the replica's version after the call.
     pub fn podsync_store_apply(
         store: *mut podsync_store,
         frame: *const c_void,
@@ -1087,6 +1272,74 @@ unsafe extern "C" {
         store: *const podsync_store,
         position: *mut podsync_chunk_position,
     ) -> i32;
+
+    // Durability and failover (since library 0.6.0)
+    /// Fills `*options` with the defaults of the given struct version (1).
+    pub fn podsync_durability_options_init(
+        options: *mut podsync_durability_options,
+        version: u32,
+    ) -> i32;
+    /// Opens the durable store in `directory` (created if missing), or creates one there. With no
+    /// checkpoint in it, a store is created from `schema` and `role` and its first checkpoint
+    /// (version 0) is written at once, so a writer's stream id is durable before its first frame.
+    /// Otherwise the newest checkpoint that verifies is restored, then every log record after it,
+    /// checking every checksum and stopping at the first torn or corrupt record
+    /// (info->dropped_bytes); a newer checkpoint that fails is skipped
+    /// (`PODSYNC_OPENED_FALLBACK`, info->skipped_status). `schema` may be NULL when opening (the
+    /// checkpoint's schema is used); given, it must hash equal (`PODSYNC_E_SCHEMA_MISMATCH`).
+    /// `role` 0 takes the files' role; another role than the files' is `PODSYNC_E_WRONG_ROLE`.
+    /// `options` as for `podsync_store_create` (NULL: defaults; stream_id is ignored when
+    /// opening). `durability` NULL: defaults. `info` may be NULL. A restored writer keeps its
+    /// stream id and version: replicas continue with deltas. On error `*out` is NULL and
+    /// `podsync_last_errmsg()` says why: `PODSYNC_E_IO` (cannot create, read or lock the
+    /// directory), `PODSYNC_E_FILE_CORRUPT` (no checkpoint verifies; a log of another stream), or
+    /// an error of the frames inside. Work: the files' size.
+    pub fn podsync_store_open(
+        directory: *const c_char,
+        schema: *const podsync_schema,
+        role: u32,
+        options: *const podsync_store_options,
+        durability: *const podsync_durability_options,
+        info: *mut podsync_open_info,
+        out: *mut *mut podsync_store,
+    ) -> i32;
+    /// Writes a checkpoint of a durable store now (all chunks; see `podsync_checkpoint_begin` to
+    /// spread the work): the state as of the last flush (writer) or apply (replica). On success
+    /// the new checkpoint is complete and durable, a new log segment starts, and checkpoints and
+    /// log segments older than the kept ones are removed. On `PODSYNC_E_IO` (disk full,
+    /// read-only) nothing of the new checkpoint remains and the older files and the store are as
+    /// they were. A store that was not opened with `podsync_store_open`:
+    /// `PODSYNC_E_INVALID_ARGUMENT`.
+    pub fn podsync_store_checkpoint(store: *mut podsync_store) -> i32;
+    /// Starts a checkpoint of the store's state now, to be written step by step while the store
+    /// keeps working (writes, flushes, applies: the image is kept by copy-on-write, as for
+    /// `podsync_snapshot_begin`). The handle belongs to its store for threading, like a snapshot.
+    pub fn podsync_checkpoint_begin(
+        store: *mut podsync_store,
+        out: *mut *mut podsync_checkpoint,
+    ) -> i32;
+    /// Writes at least one chunk and about max_bytes (0: everything). Returns `PODSYNC_OK` while
+    /// more remains, `PODSYNC_DONE` when the checkpoint is complete and durable (as
+    /// `podsync_store_checkpoint`), or an error (the checkpoint is abandoned; its temporary file
+    /// removed).
+    pub fn podsync_checkpoint_step(checkpoint: *mut podsync_checkpoint, max_bytes: usize) -> i32;
+    /// The message of the last error on this checkpoint ("" if none). Valid until the next call on
+    /// it.
+    pub fn podsync_checkpoint_errmsg(checkpoint: *const podsync_checkpoint) -> *const c_char;
+    /// Abandons an unfinished checkpoint (its temporary file is removed). NULL is allowed.
+    pub fn podsync_checkpoint_free(checkpoint: *mut podsync_checkpoint);
+    /// Forces the frame log to disk now (fsync), whatever the policy.
+    pub fn podsync_store_sync(store: *mut podsync_store) -> i32;
+    /// Promotion: turns a replica into the writer of the stream it follows, in term `new_term`
+    /// (greater than the term it follows; unique), continuing from its version. Its frames carry
+    /// the term and its history (docs/FORMAT.md, "Terms and fencing"): replicas at versions up to
+    /// the promotion point continue with deltas; one that applied later versions of the old term
+    /// gets `PODSYNC_E_HISTORY_DIVERGED` and needs a snapshot; frames of the old term are refused
+    /// by replicas that follow the new one (`PODSYNC_E_TERM_FENCED`). A durable store logs the
+    /// promotion (fsync) before returning. Refused (`PODSYNC_E_WRONG_ROLE`, `PODSYNC_E_DIVERGED`,
+    /// `PODSYNC_E_INVALID_ARGUMENT`) on a writer, a diverged or refreshing replica, one that
+    /// follows no stream, or a term not above its own; a staged chunked snapshot is dropped.
+    pub fn podsync_store_promote(store: *mut podsync_store, new_term: u64) -> i32;
 
     // Reads (writer and replica)
     /// `*record_out` receives the record under key, or NULL with `PODSYNC_NOT_FOUND`.

@@ -191,6 +191,24 @@ fn struct_versions() {
         info.version = PODSYNC_STORE_INFO_VERSION;
         assert_eq!(podsync_store_info_get(f.replica, &mut info), PODSYNC_OK);
         assert_eq!((info.refreshing, info.reserved), (0, 0));
+        // A version-2 struct (88 bytes) is not written past reserved; version 3 (0.6.0) writes
+        // term .. log_failed (all 0 for a store without files and terms).
+        let mut info = PODSYNC_STORE_INFO_INIT;
+        info.version = 2;
+        (info.term, info.durable_version, info.log_bytes) = (5, 5, 5);
+        (info.durable, info.log_failed) = (5, 5);
+        assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_OK);
+        assert_eq!(
+            (info.term, info.durable_version, info.log_bytes, info.durable, info.log_failed),
+            (5, 5, 5, 5, 5),
+            "bytes 88..120"
+        );
+        info.version = PODSYNC_STORE_INFO_VERSION;
+        assert_eq!(podsync_store_info_get(f.writer, &mut info), PODSYNC_OK);
+        assert_eq!(
+            (info.term, info.durable_version, info.log_bytes, info.durable, info.log_failed),
+            (0, 0, 0, 0, 0)
+        );
 
         let mut fi = PODSYNC_FRAME_INFO_INIT;
         fi.version = 0;
@@ -805,5 +823,131 @@ fn rolling_refresh_slices_refreshing_and_one_way() {
         podsync_store_free(one_way);
         podsync_store_free(plain);
         podsync_store_free(w);
+    }
+}
+
+/// A fresh, empty directory under the system's temporary directory (whose subdirectories the
+/// library creates: it makes the store's directory, not its parents); removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir()
+            .join(format!("podsync-sys-{tag}-{}-{n}-{nanos:08x}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn c_path(&self, sub: &str) -> std::ffi::CString {
+        std::ffi::CString::new(self.0.join(sub).to_str().unwrap()).unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn durability_calls_validate_their_arguments() {
+    // Header (0.6.0), "Durability and failover".
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture();
+    let tmp = TempDir::new("contract");
+    unsafe {
+        // Options: NULL and unknown struct versions are refused.
+        let mut d = PODSYNC_DURABILITY_OPTIONS_INIT;
+        assert_eq!(podsync_durability_options_init(null_mut(), 1), E);
+        assert_eq!(podsync_durability_options_init(&mut d, 0), E);
+        assert_eq!(podsync_durability_options_init(&mut d, 2), E);
+        assert!(!msg(podsync_last_errmsg()).is_empty());
+
+        // Open: a NULL directory or out-pointer; no checkpoint and no schema or role to create
+        // one from; *out is NULL after every failure.
+        let dir = tmp.c_path("store");
+        let mut out = std::ptr::dangling_mut::<podsync_store>();
+        let st = podsync_store_open(null(), f.schema, 1, null(), null(), null_mut(), &mut out);
+        assert_eq!((st, out), (E, null_mut()));
+        let st =
+            podsync_store_open(dir.as_ptr(), f.schema, 1, null(), null(), null_mut(), null_mut());
+        assert_eq!(st, E);
+        let mut out = std::ptr::dangling_mut::<podsync_store>();
+        let st = podsync_store_open(dir.as_ptr(), null(), 1, null(), null(), null_mut(), &mut out);
+        assert_eq!(
+            (st, out),
+            (E, null_mut()),
+            "creating needs a schema: {}",
+            msg(podsync_last_errmsg())
+        );
+        let st =
+            podsync_store_open(dir.as_ptr(), f.schema, 0, null(), null(), null_mut(), &mut out);
+        assert_eq!((st, out), (E, null_mut()), "creating needs a role");
+        let mut bad = PODSYNC_DURABILITY_OPTIONS_INIT;
+        bad.keep_checkpoints = 0;
+        let st = podsync_store_open(dir.as_ptr(), f.schema, 1, null(), &bad, null_mut(), &mut out);
+        assert_eq!((st, out), (E, null_mut()), "keep_checkpoints 0");
+        let mut info = PODSYNC_OPEN_INFO_INIT;
+        info.version = 0;
+        let st = podsync_store_open(dir.as_ptr(), f.schema, 1, null(), null(), &mut info, &mut out);
+        assert_eq!((st, out), (E, null_mut()), "open info version 0");
+        assert!(!msg(podsync_last_errmsg()).is_empty());
+
+        // Created: version 0, flag CREATED; the store info says durable.
+        let mut info = PODSYNC_OPEN_INFO_INIT;
+        let st = podsync_store_open(dir.as_ptr(), f.schema, 1, null(), null(), &mut info, &mut out);
+        assert_eq!(st, PODSYNC_OK, "{}", msg(podsync_last_errmsg()));
+        assert!(!out.is_null());
+        assert_eq!(info.flags, PODSYNC_OPENED_CREATED);
+        assert_eq!(
+            (info.checkpoint_version, info.restored_version, info.skipped_status),
+            (0, 0, 0)
+        );
+        let mut si = PODSYNC_STORE_INFO_INIT;
+        assert_eq!(podsync_store_info_get(out, &mut si), PODSYNC_OK);
+        assert_eq!((si.durable, si.log_failed, si.durable_version), (1, 0, 0));
+        // Locked while it lives: a second open is PODSYNC_E_IO.
+        let mut second = std::ptr::dangling_mut::<podsync_store>();
+        let st =
+            podsync_store_open(dir.as_ptr(), null(), 0, null(), null(), null_mut(), &mut second);
+        assert_eq!((st, second), (PODSYNC_E_IO, null_mut()));
+        assert_eq!(podsync_store_sync(out), PODSYNC_OK);
+        assert_eq!(podsync_store_checkpoint(out), PODSYNC_OK);
+        podsync_store_free(out);
+
+        // Checkpoints of a store without files are refused; NULL handles too.
+        assert_eq!(podsync_store_checkpoint(f.writer), E);
+        assert!(!msg(podsync_store_errmsg(f.writer)).is_empty());
+        let mut cp = std::ptr::dangling_mut::<podsync_checkpoint>();
+        assert_eq!(podsync_checkpoint_begin(f.writer, &mut cp), E);
+        assert!(cp.is_null());
+        assert_eq!(podsync_checkpoint_begin(null_mut(), &mut cp), E);
+        assert_eq!(podsync_checkpoint_begin(f.writer, null_mut()), E);
+        assert_eq!(podsync_checkpoint_step(null_mut(), 0), E);
+        assert!(!podsync_checkpoint_errmsg(null()).is_null());
+        podsync_checkpoint_free(null_mut());
+        assert_eq!(podsync_store_checkpoint(null_mut()), E);
+        assert_eq!(podsync_store_sync(null_mut()), E);
+
+        // Promotion: refused on a writer, on a replica that follows no stream, below its term.
+        assert_eq!(podsync_store_promote(null_mut(), 2), E);
+        assert_eq!(podsync_store_promote(f.writer, 2), PODSYNC_E_WRONG_ROLE);
+        assert_eq!(podsync_store_promote(f.replica, 2), E, "follows no stream yet");
+        let fr = &f.frame;
+        let st = podsync_store_apply(f.replica, fr.as_ptr().cast(), fr.len(), null_mut());
+        assert_eq!(st, PODSYNC_OK);
+        assert_eq!(podsync_store_promote(f.replica, 0), E, "term 0 is not above 0");
+        assert_eq!(podsync_store_promote(f.replica, 3), PODSYNC_OK);
+        let mut si = PODSYNC_STORE_INFO_INIT;
+        assert_eq!(podsync_store_info_get(f.replica, &mut si), PODSYNC_OK);
+        assert_eq!((si.role, si.term, si.state_version), (PODSYNC_ROLE_WRITER, 3, 1));
+        assert_eq!(podsync_store_promote(f.replica, 4), PODSYNC_E_WRONG_ROLE, "now a writer");
     }
 }

@@ -199,8 +199,8 @@ fn every_integer_macro_has_the_same_value() {
         assert_eq!(rust_consts.get(name), Some(&v), "constant {name}");
         checked += 1;
     }
-    assert!(checked >= 83, "checked only {checked} constants");
-    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 500);
+    assert!(checked >= 99, "checked only {checked} constants");
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 600);
     assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
 }
 
@@ -271,12 +271,54 @@ fn init_macros_match_the_header() {
     );
     assert_eq!((f.slice_start_table, f.slice_end_table, f.slice_flags), (0, 0, 0));
 
-    // Store info version 2 (library 0.5.0): 14 fields, all 0 but the version.
+    // Store info version 3 (library 0.6.0): 19 fields, all 0 but the version.
     assert!(header.contains(
-        "#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }"
+        "#define PODSYNC_STORE_INFO_INIT { PODSYNC_STORE_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }"
     ));
     let i = PODSYNC_STORE_INFO_INIT;
-    assert_eq!((i.version, i.diverged, i.table_count, i.refreshing, i.reserved), (2, 0, 0, 0, 0));
+    assert_eq!((i.version, i.diverged, i.table_count, i.refreshing, i.reserved), (3, 0, 0, 0, 0));
+    assert_eq!((i.term, i.durable_version, i.log_bytes, i.durable, i.log_failed), (0, 0, 0, 0, 0));
+
+    // Durability (library 0.6.0): the options' defaults, and the open info's 9 fields.
+    assert!(header.contains(
+        "#define PODSYNC_DURABILITY_OPTIONS_INIT { PODSYNC_DURABILITY_OPTIONS_VERSION, PODSYNC_LOG_EVERY_FRAME, 100, 0, 2, 0 }"
+    ));
+    let d = PODSYNC_DURABILITY_OPTIONS_INIT;
+    assert_eq!(
+        (d.version, d.log_policy, d.sync_interval_ms, d.new_term, d.keep_checkpoints, d.flags),
+        (PODSYNC_DURABILITY_OPTIONS_VERSION, PODSYNC_LOG_EVERY_FRAME, 100, 0, 2, 0)
+    );
+    // The library's own defaults equal the macro.
+    let mut lib = podsync_durability_options {
+        version: 0,
+        log_policy: 9,
+        sync_interval_ms: 9,
+        new_term: 9,
+        keep_checkpoints: 9,
+        flags: 9,
+    };
+    let st =
+        unsafe { podsync_durability_options_init(&mut lib, PODSYNC_DURABILITY_OPTIONS_VERSION) };
+    assert_eq!(st, PODSYNC_OK);
+    assert_eq!(lib, d);
+    assert!(header.contains(
+        "#define PODSYNC_OPEN_INFO_INIT { PODSYNC_OPEN_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }"
+    ));
+    let o = PODSYNC_OPEN_INFO_INIT;
+    assert_eq!(
+        o,
+        podsync_open_info {
+            version: PODSYNC_OPEN_INFO_VERSION,
+            flags: 0,
+            checkpoint_version: 0,
+            restored_version: 0,
+            log_frames: 0,
+            dropped_bytes: 0,
+            term: 0,
+            skipped_status: 0,
+            reserved: 0,
+        }
+    );
 }
 
 fn zeroed_position() -> podsync_sys::podsync_chunk_position {
@@ -318,7 +360,7 @@ fn status_names_are_the_macro_names() {
             n += 1;
         }
     }
-    assert_eq!(n, 36);
+    assert_eq!(n, 40);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
 }

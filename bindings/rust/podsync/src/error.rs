@@ -79,6 +79,15 @@ pub enum ErrorKind {
     /// [`Snapshot::next_chunk`](crate::Snapshot::next_chunk) when the state the snapshot describes
     /// was replaced on its store (a replica that switched to another snapshot).
     SnapshotExpired,
+    /// `PODSYNC_E_TERM_FENCED` (since library 0.6.0): a frame of an older term than the one the
+    /// replica follows: an old writer that came back after a replica was promoted
+    /// ([`Store::promote`](crate::Store::promote)) cannot overwrite the new one. Nothing changed.
+    TermFenced,
+    /// `PODSYNC_E_HISTORY_DIVERGED` (since library 0.6.0): the replica applied versions of an older
+    /// term past the point where the frame's term took over (or cannot tell): it holds versions
+    /// the new writer never had. Nothing changed; it heals with a snapshot of the new writer
+    /// ([`Store::snapshot`](crate::Store::snapshot)).
+    HistoryDiverged,
     /// `PODSYNC_E_FRAME_FEATURE` (since library 0.5.0): the frame uses a critical flag or extension
     /// record this library does not implement; upgrade the library. Nothing changed.
     FrameFeature,
@@ -86,6 +95,17 @@ pub enum ErrorKind {
     /// before it (overlapping or missing keys, a forged record count). The replica dropped the
     /// staged chunks; its visible state is unchanged. Start the snapshot again.
     ChunkMismatch,
+    /// `PODSYNC_E_IO` (since library 0.6.0): a file operation of a durable store failed (disk
+    /// full, read-only, missing, or the directory locked by another store that has it open); the
+    /// message names the file and the system error. A failed checkpoint leaves the older files as
+    /// they were; a failed log append leaves the store working in memory but producing no frames
+    /// until a checkpoint succeeds ([`StoreInfo::log_failed`](crate::StoreInfo::log_failed)); a
+    /// replica's apply that fails to log **was applied**.
+    Io,
+    /// `PODSYNC_E_FILE_CORRUPT` (since library 0.6.0): a checkpoint or log file fails its checksum
+    /// or its structure, or belongs to another stream or schema: no checkpoint of the directory
+    /// verifies, or a log segment names another stream.
+    FileCorrupt,
     /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
     Internal,
     /// A negative status this binding does not know (a newer library); the value is kept.
@@ -121,8 +141,12 @@ impl ErrorKind {
             sys::PODSYNC_E_DICTIONARY_MISSING => DictionaryMissing,
             sys::PODSYNC_E_LIMIT => Limit,
             sys::PODSYNC_E_SNAPSHOT_EXPIRED => SnapshotExpired,
+            sys::PODSYNC_E_TERM_FENCED => TermFenced,
+            sys::PODSYNC_E_HISTORY_DIVERGED => HistoryDiverged,
             sys::PODSYNC_E_FRAME_FEATURE => FrameFeature,
             sys::PODSYNC_E_CHUNK_MISMATCH => ChunkMismatch,
+            sys::PODSYNC_E_IO => Io,
+            sys::PODSYNC_E_FILE_CORRUPT => FileCorrupt,
             sys::PODSYNC_E_INTERNAL => Internal,
             s if s < 0 => Unknown(s),
             s => UnexpectedStatus(s),
@@ -155,8 +179,12 @@ impl ErrorKind {
             DictionaryMissing => sys::PODSYNC_E_DICTIONARY_MISSING,
             Limit => sys::PODSYNC_E_LIMIT,
             SnapshotExpired => sys::PODSYNC_E_SNAPSHOT_EXPIRED,
+            TermFenced => sys::PODSYNC_E_TERM_FENCED,
+            HistoryDiverged => sys::PODSYNC_E_HISTORY_DIVERGED,
             FrameFeature => sys::PODSYNC_E_FRAME_FEATURE,
             ChunkMismatch => sys::PODSYNC_E_CHUNK_MISMATCH,
+            Io => sys::PODSYNC_E_IO,
+            FileCorrupt => sys::PODSYNC_E_FILE_CORRUPT,
             Internal => sys::PODSYNC_E_INTERNAL,
             Unknown(s) | UnexpectedStatus(s) => s,
         }
@@ -276,12 +304,13 @@ impl fmt::Debug for Error {
 impl std::error::Error for Error {}
 
 impl From<Error> for std::io::Error {
-    /// Frame errors become `InvalidData`, the others `Other`; the PodSync error is the source.
+    /// Frame errors and corrupt files become `InvalidData`, the others `Other`; the PodSync error
+    /// is the source.
     fn from(e: Error) -> std::io::Error {
         use ErrorKind::*;
         let kind = match e.kind() {
             FrameTruncated | FrameMagic | FrameVersion | FrameChecksum | FrameMalformed
-            | SchemaMismatch | UnsupportedCodec | FrameFeature | ChunkMismatch => {
+            | SchemaMismatch | UnsupportedCodec | FrameFeature | ChunkMismatch | FileCorrupt => {
                 std::io::ErrorKind::InvalidData
             }
             NoMemory => std::io::ErrorKind::OutOfMemory,
@@ -339,7 +368,21 @@ mod tests {
             assert_eq!(ErrorKind::from_status(s), k);
             assert_eq!(k.status(), s);
         }
-        assert_eq!(ErrorKind::from_status(-25), ErrorKind::Unknown(-25), "reserved, not known");
+        for (s, k, name) in [
+            (-25, ErrorKind::TermFenced, "PODSYNC_E_TERM_FENCED"),
+            (-26, ErrorKind::HistoryDiverged, "PODSYNC_E_HISTORY_DIVERGED"),
+            (-31, ErrorKind::Io, "PODSYNC_E_IO"),
+            (-32, ErrorKind::FileCorrupt, "PODSYNC_E_FILE_CORRUPT"),
+        ] {
+            assert_eq!(ErrorKind::from_status(s), k);
+            assert_eq!(k.status(), s);
+            assert_eq!(Error::new(s, "").status_name(), name);
+        }
+        assert_eq!(ErrorKind::from_status(-27), ErrorKind::Unknown(-27), "reserved, not known");
+        assert_eq!(ErrorKind::from_status(-30), ErrorKind::Unknown(-30));
+        assert_eq!(Error::new(-31, "LOCK: busy").to_string(), "PODSYNC_E_IO (-31): LOCK: busy");
+        let corrupt: std::io::Error = Error::new(sys::PODSYNC_E_FILE_CORRUPT, "").into();
+        assert_eq!(corrupt.kind(), std::io::ErrorKind::InvalidData);
         let feature: std::io::Error = Error::new(sys::PODSYNC_E_FRAME_FEATURE, "").into();
         assert_eq!(feature.kind(), std::io::ErrorKind::InvalidData);
         assert_eq!(

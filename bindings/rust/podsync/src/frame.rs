@@ -105,7 +105,9 @@ pub struct FrameInfo {
     /// Plain frames: `frame_length - header_length`; encoded frames: the packed payload's size
     /// (what zstd decompresses to, or what codec 0 stores before the raw columns).
     pub payload_length: u64,
-    /// The writer's term (0 for format 1, and in library 0.5.0).
+    /// The writer's term (0 for format 1). Since library 0.6.0 a writer in a term above 0 (one
+    /// reopened in a new term, or a promoted replica: [`Store::promote`](crate::Store::promote))
+    /// writes format-2 frames that carry it and the history of terms before it.
     pub term: u64,
     /// A chunk ([`is_chunk`](FrameInfo::is_chunk)): the id of its snapshot, the same in every
     /// chunk of it; else 0.

@@ -40,7 +40,14 @@
 //!   and [`StoreOptions::refresh_ms`] keeps an idle writer sending them; a
 //!   [`StoreOptions::one_way`] replica never reports a gap: out of sync it takes newer content key
 //!   by key ([`Applied::Refreshing`], [`StoreInfo::refreshing`]) until its digest equals a
-//!   frame's.
+//!   frame's;
+//! - a store may live in a **directory** as well as in memory (since library 0.6.0):
+//!   [`Store::open`] creates it or restores it from its checkpoints and frame log
+//!   ([`Durability`], [`LogPolicy`], [`OpenInfo`]), [`Store::checkpoint`] and
+//!   [`Store::begin_checkpoint`] write checkpoints, and a replica takes over a dead writer's stream
+//!   with [`Store::promote`] in a new **term** that fences the old writer
+//!   ([`ErrorKind::TermFenced`], [`ErrorKind::HistoryDiverged`]); see
+//!   [Durability and failover](#durability-and-failover).
 //!
 //! # Quick start
 //!
@@ -126,6 +133,72 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Durability and failover
+//!
+//! A store opened with [`Store::open`] (instead of [`Store::writer`] or [`Store::replica`]) lives
+//! in a directory: complete **checkpoints** (`checkpoint-<n>.psc`: the state, each record's
+//! version, the remembered deletions) and a **frame log** (`log-<n>.psl`: every frame a writer
+//! hands out, every frame a replica applies), locked while the store is open. Opening the
+//! directory again restores the newest checkpoint that verifies, then the log after it
+//! ([`OpenInfo`]). A restored writer keeps its stream id, version and record versions, so its
+//! replicas continue with deltas. Checkpoint ([`Store::checkpoint`], or step by step with
+//! [`Store::begin_checkpoint`] while the store keeps working) when [`StoreInfo::log_bytes`] grows
+//! large. [`Store::sync`] fsyncs the log now.
+//!
+//! ```
+//! use podsync::{Applied, Durability, LogPolicy, Schema, Store, StoreOptions, Writer};
+//! # fn main() -> podsync::Result<()> {
+//! let dir = std::env::temp_dir().join(format!("podsync-doc-durable-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let schema = Schema::new().table(1, 8, 8, &[])?;
+//! let opts = StoreOptions::new();
+//! let every_frame = Durability::new(); // LogPolicy::EveryFrame: fsync before flush returns
+//! let (mut writer, found) = Store::<Writer>::open(&dir, Some(&schema), &opts, &every_frame)?;
+//! assert!(found.created);
+//! let mut replica = Store::replica(&schema)?;
+//! for i in 0..3u64 {
+//!     writer.put_as(1, i, &i)?;
+//!     writer.flush()?;
+//!     assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//! }
+//! writer.checkpoint()?;
+//! drop(writer); // or a crash: every frame handed out was on disk first
+//!
+//! // Reopened at exactly the version it handed out, in the same term: the replica goes on.
+//! let (mut writer, found) = Store::<Writer>::open(&dir, None, &opts, &every_frame)?;
+//! assert_eq!((found.restored_version, found.new_term), (3, false));
+//! writer.put_as(1, 9, &9u64)?;
+//! writer.flush()?;
+//! assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//! assert_eq!(replica.digest()?, writer.digest()?);
+//! drop(writer);
+//!
+//! // With any other policy a writer cannot prove it lost nothing: reopened, it starts a new
+//! // term, so replicas that saw versions it lost are told (ErrorKind::HistoryDiverged).
+//! let os = Durability::new().log_policy(LogPolicy::Os);
+//! let (mut writer, _) = Store::<Writer>::open(&dir, None, &opts, &os)?;
+//! writer.put_as(1, 10, &10u64)?;
+//! writer.flush()?; // written, not fsynced
+//! drop(writer);
+//! let (writer, found) = Store::<Writer>::open(&dir, None, &opts, &os)?;
+//! assert!(found.new_term);
+//! assert_eq!(writer.info()?.term, found.term);
+//! assert!(found.term > 0);
+//! # drop(writer);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok(()) }
+//! ```
+//!
+//! **Failover.** When a writer's machine dies, [`Store::promote`] turns a replica into the writer
+//! of the same stream in a new term, continuing from its version: replicas at versions up to the
+//! promotion point continue with deltas from it; one that applied later versions of the old term
+//! gets [`ErrorKind::HistoryDiverged`] (nothing changed) and heals with a snapshot of the new
+//! writer; the old writer, if it comes back, is fenced ([`ErrorKind::TermFenced`]). PodSync does
+//! not elect: whoever promotes picks a term above every term it has seen, never the same twice.
+//! A full disk or a read-only directory fails the call that wrote with [`ErrorKind::Io`], leaving
+//! the older files intact and the store working in memory ([`StoreInfo::log_failed`]); a
+//! directory whose checkpoints are all damaged fails to open with [`ErrorKind::FileCorrupt`].
+//!
 //! # Linking
 //!
 //! `podsync-sys` links `libpodsync.so` from `$PODSYNC_LIB_DIR` (absolute, or relative to the
@@ -142,7 +215,8 @@
 //! Handles are [`Send`], not [`Sync`]: a handle is used by one thread at a time and may move
 //! between threads; distinct handles are independent. A [`Snapshot`] belongs to its store for
 //! threading: it calls the library only inside [`Snapshot::next_chunk`], which borrows the store
-//! mutably, and one dropped while its store lives is freed by the store (see [`Snapshot`]).
+//! mutably, and one dropped while its store lives is freed by the store (see [`Snapshot`]); a
+//! [`Checkpoint`] the same, through [`Checkpoint::step`].
 //! There are no callbacks, so no panic can cross the C boundary.
 
 #![warn(missing_debug_implementations)]
@@ -156,15 +230,22 @@
 
 pub use podsync_sys as sys;
 
+mod checkpoint;
+mod durability;
 mod error;
+mod failover;
 pub mod frame;
 mod metrics;
 mod pod;
+mod registry;
 mod schema;
 mod snapshot;
 mod store;
 
+pub use checkpoint::Checkpoint;
+pub use durability::{AnyStore, Durability, LogPolicy, OpenInfo};
 pub use error::{Error, ErrorKind, Result, status_name};
+pub use failover::PromoteError;
 pub use metrics::{HISTOGRAM_BUCKETS, Metrics, Rejects};
 pub use pod::{Pod, bytes_of, slice_as_bytes, try_cast_slice};
 pub use schema::{Field, FieldType, Schema, TableDef};

@@ -6,13 +6,13 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use podsync_sys as sys;
 
 use crate::error::{Error, ErrorKind, Result, copy_message};
 use crate::frame;
+use crate::registry::Registry;
 use crate::store::{Replica, Role, Store, unexpected};
 
 /// The smallest `max_chunk_bytes` [`Store::begin_snapshot`], [`Store::snapshot_resume`] and
@@ -33,7 +33,8 @@ pub const MIN_CHUNK_BYTES: usize = sys::PODSYNC_MIN_CHUNK_BYTES;
 pub struct ChunkPosition {
     /// The writer stream whose state the snapshot holds.
     pub stream_id: u64,
-    /// The writer's term (0 in library 0.5.0).
+    /// The writer's term (0 until a promotion or a new term, since library 0.6.0; a resume of
+    /// another term is [`ErrorKind::SnapshotExpired`](crate::ErrorKind::SnapshotExpired)).
     pub term: u64,
     /// The snapshot's id, the same in every chunk of it ([`FrameInfo::snapshot_id`](crate::frame::FrameInfo::snapshot_id)).
     pub snapshot_id: u64,
@@ -78,99 +79,6 @@ impl ChunkPosition {
             start_table: raw.start_table,
             start_key: raw.start_key,
             base_version: raw.base_version,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Freeing snapshot handles by their store's rules
-// ---------------------------------------------------------------------------------------------
-
-/// The header says a snapshot "belongs to its store for threading: use both from one thread at a
-/// time", and freeing it is a use. A [`Snapshot`] does not borrow its [`Store`] (the store keeps
-/// writing while it streams), so its `Drop`, which may run on any thread, cannot know that the
-/// store is not in use elsewhere. While the store lives, a dropped snapshot's handle is therefore
-/// handed to the store, which frees it from its next call (it then holds a borrow of itself, so
-/// no other thread uses it) or when it is dropped; once the store is gone, a snapshot frees its
-/// handle itself (nothing else uses the C store any more). The lock orders those frees with the
-/// store's own free.
-pub(crate) struct Registry {
-    /// Some handle waits in `state.dropped` (a hint read without the lock).
-    pending: AtomicBool,
-    state: Mutex<RegistryState>,
-}
-
-struct RegistryState {
-    store_alive: bool,
-    dropped: Vec<SnapshotPtr>,
-}
-
-struct SnapshotPtr(NonNull<sys::podsync_snapshot>);
-
-// SAFETY: a handle waiting to be freed is only a value here; it is freed under the registry's
-// lock, by the store's thread (with a borrow of the store) or after the store was freed.
-unsafe impl Send for SnapshotPtr {}
-
-impl Registry {
-    pub(crate) fn new() -> Arc<Registry> {
-        Arc::new(Registry {
-            pending: AtomicBool::new(false),
-            state: Mutex::new(RegistryState { store_alive: true, dropped: Vec::new() }),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, RegistryState> {
-        // Nothing panics while holding the lock; a poisoned one is still consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Frees the handles of snapshots dropped since the last call.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds a borrow of the store this registry belongs to, on the thread using it
-    /// (a `Store` is not `Sync`, so no other thread uses it meanwhile).
-    pub(crate) unsafe fn reap(&self) {
-        if !self.pending.load(Ordering::Acquire) {
-            return;
-        }
-        let mut state = self.lock();
-        for p in state.dropped.drain(..) {
-            // SAFETY: a handle the library gave us, freed once (it left the list); the caller
-            // guarantees that the store is not used by another thread meanwhile.
-            unsafe { sys::podsync_snapshot_free(p.0.as_ptr()) };
-        }
-        self.pending.store(false, Ordering::Release);
-    }
-
-    /// The store's `Drop`: frees the dropped snapshots' handles, then the store; from then on
-    /// snapshots free their handles themselves.
-    ///
-    /// # Safety
-    ///
-    /// `store` is this registry's store, owned by the caller, and freed by this call only.
-    pub(crate) unsafe fn close_store(&self, store: *mut sys::podsync_store) {
-        let mut state = self.lock();
-        for p in state.dropped.drain(..) {
-            // SAFETY: as in reap(); the store is being dropped by its owner.
-            unsafe { sys::podsync_snapshot_free(p.0.as_ptr()) };
-        }
-        // SAFETY: the caller owns the handle; snapshots still alive keep the C store alive.
-        unsafe { sys::podsync_store_free(store) };
-        state.store_alive = false;
-        self.pending.store(false, Ordering::Release);
-    }
-
-    /// A snapshot's `Drop`.
-    fn release(&self, handle: NonNull<sys::podsync_snapshot>) {
-        let mut state = self.lock();
-        if state.store_alive {
-            state.dropped.push(SnapshotPtr(handle));
-            self.pending.store(true, Ordering::Release);
-        } else {
-            // SAFETY: the Rust store was dropped, so nothing uses the C store but its snapshots,
-            // whose frees are serialized by this lock; this handle is freed once.
-            unsafe { sys::podsync_snapshot_free(handle.as_ptr()) };
         }
     }
 }
@@ -444,7 +352,7 @@ impl Snapshot {
 impl Drop for Snapshot {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {
-            self.registry.release(h);
+            self.registry.release_snapshot(h);
         }
     }
 }

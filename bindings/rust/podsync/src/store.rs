@@ -12,8 +12,8 @@ use podsync_sys as sys;
 use crate::error::{Error, ErrorKind, Result, copy_message};
 use crate::metrics::Metrics;
 use crate::pod::{self, Pod};
+use crate::registry::Registry;
 use crate::schema::{Schema, TableMeta, table_metas};
-use crate::snapshot::Registry;
 
 mod sealed {
     pub trait Sealed {}
@@ -368,6 +368,25 @@ pub struct StoreInfo {
     /// version it was in sync at, and it serves no deltas or snapshots
     /// ([`ErrorKind::Diverged`]). Always false for other stores.
     pub refreshing: bool,
+    /// The term the writer writes, or the replica follows (store info version 3, since library
+    /// 0.6.0; 0: none). A writer's term rises when it reopens without proof that it lost nothing
+    /// ([`OpenInfo::new_term`](crate::OpenInfo::new_term)) and when a replica is promoted
+    /// ([`Store::promote`]); frames of a term above 0 carry it
+    /// ([`FrameInfo::term`](crate::frame::FrameInfo::term)).
+    pub term: u64,
+    /// A durable store ([`Store::open`]): the newest version on disk, in a checkpoint or in the
+    /// fsynced log (since library 0.6.0). 0 for a store without files.
+    pub durable_version: u64,
+    /// A durable store: bytes in the log segments since the newest checkpoint (since library
+    /// 0.6.0). Checkpoint ([`Store::checkpoint`]) when this grows large: it bounds the time an
+    /// open takes.
+    pub log_bytes: u64,
+    /// True for a store opened with [`Store::open`] (since library 0.6.0).
+    pub durable: bool,
+    /// True after a log write failed (disk full, I/O error; since library 0.6.0): the store
+    /// produces no frames ([`ErrorKind::Io`]) until a [`Store::checkpoint`] of its current state
+    /// succeeds. A replica keeps applying meanwhile, each apply reporting [`ErrorKind::Io`].
+    pub log_failed: bool,
 }
 
 /// Outcome of a successful write.
@@ -603,7 +622,8 @@ pub struct Store<R: Role> {
     tables: Box<[TableMeta]>,
     /// The outbox as (pointer, length) per frame, read once after each flush / delta / snapshot.
     outbox: Vec<(*const u8, usize)>,
-    /// Chunked snapshots of this store dropped while it lives, freed by it (see `Snapshot`).
+    /// Chunked snapshots and checkpoints of this store dropped while it lives, freed by it; live
+    /// checkpoints, abandoned by its drop (see `registry`).
     snapshots: Arc<Registry>,
     _role: PhantomData<R>,
 }
@@ -655,13 +675,8 @@ impl<R: Role> Store<R> {
         let st =
             unsafe { sys::podsync_store_create(schema.as_ptr(), R::ROLE.raw(), opts, &mut out) };
         match NonNull::new(out) {
-            Some(ptr) if st >= 0 => Ok(Store {
-                ptr,
-                tables,
-                outbox: Vec::new(),
-                snapshots: Registry::new(),
-                _role: PhantomData,
-            }),
+            // SAFETY: a handle just created for `schema`, whose tables these are, in role R.
+            Some(ptr) if st >= 0 => Ok(unsafe { Store::from_raw_parts(ptr, tables) }),
             other => {
                 if let Some(p) = other {
                     // Not expected (the header says *out is NULL on failure); do not leak it.
@@ -682,6 +697,41 @@ impl<R: Role> Store<R> {
         }
     }
 
+    /// Wraps a handle the library returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a store handle owned by the caller (given up to the result), of role `R`, whose
+    /// schema's tables are `tables`.
+    pub(crate) unsafe fn from_raw_parts(
+        ptr: NonNull<sys::podsync_store>,
+        tables: Box<[TableMeta]>,
+    ) -> Store<R> {
+        Store { ptr, tables, outbox: Vec::new(), snapshots: Registry::new(), _role: PhantomData }
+    }
+
+    /// Changes the store's role type without freeing anything: a promoted replica becomes a
+    /// writer with its handle, tables, outbox and registry (so its snapshots and checkpoints go
+    /// on with it).
+    ///
+    /// # Safety
+    ///
+    /// The C store's role is now `T`.
+    pub(crate) unsafe fn into_role<T: Role>(self) -> Store<T> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: each field is read once and `this` is never dropped, so nothing is freed or
+        // dropped twice; the caller guarantees the role.
+        unsafe {
+            Store {
+                ptr: this.ptr,
+                tables: ptr::read(&this.tables),
+                outbox: ptr::read(&this.outbox),
+                snapshots: ptr::read(&this.snapshots),
+                _role: PhantomData,
+            }
+        }
+    }
+
     // ----- reads -------------------------------------------------------------------------
 
     /// The store's counters (`podsync_store_info_get`).
@@ -692,7 +742,7 @@ impl<R: Role> Store<R> {
     /// which this crate never passes; an error it returned would be passed on.
     pub fn info(&self) -> Result<StoreInfo> {
         let mut raw = sys::PODSYNC_STORE_INFO_INIT;
-        // SAFETY: valid handle; raw is an info struct of this header's version (2).
+        // SAFETY: valid handle; raw is an info struct of this header's version (3).
         let st = unsafe { sys::podsync_store_info_get(self.ptr.as_ptr(), &mut raw) };
         self.check(st)?;
         Ok(StoreInfo {
@@ -708,6 +758,11 @@ impl<R: Role> Store<R> {
             diverged: raw.diverged != 0,
             table_count: raw.table_count,
             refreshing: raw.refreshing != 0,
+            term: raw.term,
+            durable_version: raw.durable_version,
+            log_bytes: raw.log_bytes,
+            durable: raw.durable != 0,
+            log_failed: raw.log_failed != 0,
         })
     }
 
@@ -1364,10 +1419,18 @@ impl Store<Writer> {
     /// refresh-only frame: a slice alone, at the current version (its `base_version` equals its
     /// `state_version`, which does not advance).
     ///
+    /// A durable store ([`Store::open`], since library 0.6.0) logs the frames before returning
+    /// them (and fsyncs them with [`LogPolicy::EveryFrame`](crate::LogPolicy::EveryFrame)).
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::NoMemory`] if the frames cannot be allocated: the batch stays pending and the
-    /// version unchanged, so the flush can be retried.
+    /// version unchanged, so the flush can be retried. [`ErrorKind::Io`] if a durable store cannot
+    /// log them (disk full, I/O error): no frame is handed out, the version the flush reached
+    /// stays in memory, and the store refuses to produce frames (flush, `delta_since`,
+    /// snapshots: [`ErrorKind::Io`]) until a [`checkpoint`](Store::checkpoint) of its state
+    /// succeeds ([`StoreInfo::log_failed`]), so that no replica sees a version the disk does not
+    /// have.
     pub fn flush(&mut self) -> Result<usize> {
         // A snapshot dropped meanwhile no longer needs the records this flush changes.
         self.reap_snapshots();
@@ -1458,7 +1521,14 @@ impl Store<Replica> {
     ///   digest differs from the writer's: it is now diverged and needs a snapshot),
     ///   [`ErrorKind::Diverged`] (a delta offered to a diverged replica; a
     ///   [`one_way`](StoreOptions::one_way) replica takes it instead, out of sync:
-    ///   [`Applied::Refreshing`]).
+    ///   [`Applied::Refreshing`]);
+    /// - terms (frame format 2, since library 0.6.0): [`ErrorKind::TermFenced`] (a frame of an
+    ///   older term than the replica follows: an old writer that came back after a
+    ///   [promotion](Store::promote)), [`ErrorKind::HistoryDiverged`] (a frame of a newer term
+    ///   whose history left the replica's term before the replica's version: it holds versions
+    ///   the new writer never had and needs a snapshot of it);
+    /// - [`ErrorKind::Io`]: a durable replica ([`Store::open`]) could not log the frame, which
+    ///   **was applied** ([`StoreInfo::log_failed`]).
     ///
     /// Every error is counted in [`Metrics::rejects`].
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
@@ -1505,7 +1575,9 @@ impl<R: Role> fmt::Debug for Store<R> {
                     .field("stream_id", &format_args!("{:016x}", i.stream_id))
                     .field("pending_changes", &i.pending_changes)
                     .field("diverged", &i.diverged)
-                    .field("refreshing", &i.refreshing);
+                    .field("refreshing", &i.refreshing)
+                    .field("term", &i.term)
+                    .field("durable", &i.durable);
             }
             Err(e) => {
                 d.field("info", &e);

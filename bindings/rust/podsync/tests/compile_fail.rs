@@ -97,6 +97,11 @@ needs_send(&snapshot);
 let chunks = writer.snapshot_chunks(0).unwrap().count();
 writer.put(1, 5, &[0u8; 8]).unwrap();
 println!("{chunks}");
+let dir = std::env::temp_dir().join("podsync-compile-fail-checkpoint");
+let (mut durable, _) = Store::<podsync::Writer>::open(&dir, Some(&schema),
+    &podsync::StoreOptions::new(), &podsync::Durability::new()).unwrap();
+let checkpoint = durable.begin_checkpoint().unwrap();
+needs_send(&checkpoint);
 "#;
 
 #[test]

@@ -520,8 +520,8 @@ fn abi_and_versions() {
     assert_eq!(podsync::check_abi(), Ok(()));
     assert_eq!(podsync::library_abi_version(), podsync::ABI_VERSION);
     assert_eq!(podsync::library_version(), podsync::sys::PODSYNC_VERSION_NUMBER);
-    assert_eq!(podsync::library_version(), 500, "library 0.5.0");
-    assert_eq!(podsync::frame::FORMAT_VERSION, 2, "library 0.5.0 reads and writes format 2");
+    assert_eq!(podsync::library_version(), 600, "library 0.6.0");
+    assert_eq!(podsync::frame::FORMAT_VERSION, 2, "library 0.6.0 reads and writes format 2");
     let v = podsync::library_version();
     let crate_version = format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100);
     assert_eq!(env!("CARGO_PKG_VERSION"), crate_version, "the crates mirror the library version");
@@ -534,9 +534,11 @@ fn abi_and_versions() {
     assert_eq!(podsync::status_name(-50), "PODSYNC_UNKNOWN_STATUS");
     assert_eq!(ErrorKind::from_status(-50), ErrorKind::Unknown(-50));
     assert_eq!(ErrorKind::from_status(-13), ErrorKind::FrameChecksum);
+    assert_eq!(podsync::status_name(-25), "PODSYNC_E_TERM_FENCED");
+    assert_eq!(podsync::status_name(-32), "PODSYNC_E_FILE_CORRUPT");
     for s in [
         -1, -2, -3, -4, -5, -6, -7, -10, -11, -12, -13, -14, -15, -16, -17, -18, -19, -20, -21,
-        -22, -23, -24, -28, -29, -99,
+        -22, -23, -24, -25, -26, -28, -29, -31, -32, -99,
     ] {
         assert_eq!(ErrorKind::from_status(s).status(), s);
         assert!(!matches!(ErrorKind::from_status(s), ErrorKind::Unknown(_)));
