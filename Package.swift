@@ -14,6 +14,9 @@ let package = Package(
     products: [
         // The shipped C library: libpodsync.so.
         .library(name: "podsync", type: .dynamic, targets: ["PodSync"]),
+        // The NATS JetStream carrier: libpodsync_nats.so (include/podsync_nats.h), which drives
+        // stores through libpodsync.so's C API, so the engine itself never needs libnats.
+        .library(name: "podsync_nats", type: .dynamic, targets: ["PodSyncNATS"]),
         // The Swift engine, for Swift programs that use it directly.
         .library(name: "PodSyncCore", targets: ["PodSyncCore"]),
         // The `podsync` command-line tool (installed as bin/podsync): inspect, verify, dump, diff,
@@ -32,6 +35,11 @@ let package = Package(
             name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "CPodSyncShims", path: "Sources/CPodSyncShims"),
         .target(name: "CPodSync", path: "Sources/CPodSync"),
+        .systemLibrary(name: "CNats", path: "Sources/CNats", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
+        .target(name: "CPodSyncNATS", dependencies: ["CPodSync"], path: "Sources/CPodSyncNATS"),
+        // The carrier: Swift over libnats, calling the engine only through include/podsync.h
+        // (its symbols resolve to libpodsync.so at load time: .ci/build-lib links it so).
+        .target(name: "PodSyncNATS", dependencies: ["CPodSync", "CPodSyncNATS", "CNats"], path: "Sources/PodSyncNATS"),
         .target(
             name: "PodSyncCore", dependencies: ["CXXHash", "CZstd", "CPodSyncShims"],
             swiftSettings: engineFlags),
@@ -48,5 +56,7 @@ let package = Package(
         .executableTarget(name: "podsync-swift-quickstart", dependencies: ["PodSyncCore"], path: "examples/swift"),
         .testTarget(
             name: "PodSyncTests", dependencies: ["PodSync", "PodSyncCore", "CPodSync", "CXXHash", "CZstd"]),
+        .testTarget(
+            name: "PodSyncNATSTests", dependencies: ["PodSync", "PodSyncNATS", "CPodSync", "CPodSyncNATS"]),
     ]
 )

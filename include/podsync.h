@@ -170,6 +170,7 @@ PODSYNC_API uint32_t podsync_abi_version(void);
 #define PODSYNC_E_FILE_CORRUPT     -32  /* a checkpoint or log file fails its checksum or its
                                            structure, or belongs to another stream or schema
                                            (since 0.6.0) */
+/* -60 .. -79 are reserved for carriers (include/podsync_nats.h: PODSYNC_NATS_E_*) */
 #define PODSYNC_E_INTERNAL           -99  /* a bug in PodSync; please report it                   */
 
 /* The status's name, e.g. "PODSYNC_E_FRAME_CHECKSUM"; "PODSYNC_UNKNOWN_STATUS" for other values.

@@ -1,0 +1,1 @@
+../../../include/podsync_nats.h

@@ -1,0 +1,243 @@
+import CNats
+import CPodSync
+import CPodSyncNATS
+
+/// Publishes a writer store's frames to its JetStream stream, and snapshots beside them
+/// (podsync_nats_publisher_*; docs/NATS.md).
+public final class Publisher {
+    let store: EngineStore
+    let link: Link
+    let names: StreamNames
+    /// Frames flushed but not yet acknowledged by the stream, oldest first.
+    var pending: [FrameCopy] = []
+    var pendingBytes = 0
+    /// Past this many bytes pending, frames are dropped and a snapshot heals the followers.
+    static let maxPendingBytes = 64 << 20
+    var snapshotOwed = false
+    var lastSnapshotVersion: UInt64 = 0
+    var lastSnapshotMs: UInt64 = 0
+    /// The frame stream's sequence the newest snapshot covers.
+    var snapshotFrameSequence: UInt64 = 0
+    var lastCoverageCheckMs: UInt64 = 0
+    public private(set) var stats = Stats()
+
+    public struct Stats: Sendable {
+        public var framesPublished: UInt64 = 0
+        public var bytesPublished: UInt64 = 0
+        public var framesDropped: UInt64 = 0
+        public var snapshotsPublished: UInt64 = 0
+        public var snapshotVersion: UInt64 = 0
+        public var lastSequence: UInt64 = 0
+    }
+
+    public var framesPending: Int { pending.count }
+    public var connected: Bool { link.connected }
+    public var reconnects: UInt64 { link.counters.reconnects.load(ordering: .relaxed) }
+
+    /// Connects, creates the streams if missing and publishes a first snapshot.
+    public init(store handle: OpaquePointer, url: String, stream: String, options: CarrierOptions) throws(CarrierError) {
+        store = EngineStore(handle: handle)
+        names = try StreamNames(stream)
+        guard try store.info().role == UInt32(PODSYNC_ROLE_WRITER) else {
+            throw CarrierError(PODSYNC_E_WRONG_ROLE, "a publisher needs a writer store")
+        }
+        link = try Link(url: url, options: options)
+        try createStream(names.frames, subjects: [names.frameSubject], limits: true)
+        try createStream(names.snapshots, subjects: [names.chunkSubject, names.doneSubject], limits: false)
+        stats.lastSequence = try link.streamState(names.frames)?.LastSeq ?? 0
+        try publishSnapshot()
+    }
+
+    /// Creates a stream unless it exists (an existing one is used as it is).
+    func createStream(_ name: String, subjects: [String], limits: Bool) throws(CarrierError) {
+        if try link.streamState(name) != nil { return }
+        let options = link.options
+        var config = jsStreamConfig()
+        jsStreamConfig_Init(&config)
+        var jsErr = jsErrCode(rawValue: 0)
+        var status = NATS_OK
+        withCStrings([name] + subjects) { strings in
+            config.Name = strings[0]
+            var subjectPointers: [UnsafePointer<CChar>?] = Array(strings[1...])
+            subjectPointers.withUnsafeMutableBufferPointer { subjectBuffer in
+                config.Subjects = subjectBuffer.baseAddress
+                config.SubjectsLen = Int32(subjectBuffer.count)
+                config.Storage = options.memoryStorage ? js_MemoryStorage : js_FileStorage
+                config.Replicas = Int64(max(options.replicas, 1))
+                if limits {
+                    config.MaxAge = Int64(clamping: options.maxAgeMs.multipliedReportingOverflow(by: 1_000_000).overflow ? UInt64(Int64.max) : options.maxAgeMs * 1_000_000)
+                    config.MaxBytes = options.maxBytes == 0 ? -1 : Int64(clamping: options.maxBytes)
+                }
+                status = js_AddStream(nil, link.jetStream, &config, nil, &jsErr)
+            }
+        }
+        // Another publisher may have created it meanwhile (JetStream error 10058: name in use).
+        if status != NATS_OK && jsErr.rawValue != 10058 {
+            throw carrierError(status, "cannot create the stream \(name)", jsErr)
+        }
+    }
+
+    /// Flushes the store and publishes the frames (podsync_nats_publisher_flush).
+    public func flush() throws(CarrierError) -> Int {
+        let count = try store.flush()
+        var tooLarge = false
+        let limit = link.maxPayload - 4096
+        for i in 0..<count {
+            let bytes = try store.frame(i)
+            guard let info = peek(bytes) else { throw CarrierError(PODSYNC_E_INTERNAL, "the store produced a frame it cannot read") }
+            if bytes.count > limit {
+                // Never published: followers heal from the snapshot below.
+                tooLarge = true
+                stats.framesDropped &+= 1
+                snapshotOwed = true
+                continue
+            }
+            pending.append(FrameCopy(bytes, info: info))
+            pendingBytes &+= bytes.count
+        }
+        while pendingBytes > Publisher.maxPendingBytes, !pending.isEmpty {
+            pendingBytes &-= pending.removeFirst().count
+            stats.framesDropped &+= 1
+            snapshotOwed = true
+        }
+        let published = try publishPending()
+        if tooLarge {
+            try publishSnapshot()
+            throw CarrierError(PODSYNC_NATS_E_MSG_TOO_LARGE,
+                               "a frame was larger than the server accepts (\(limit) bytes with headers): it was not published and a snapshot replaced it; set the store's max_frame_bytes below that")
+        }
+        if snapshotOwed || snapshotDue() { try publishSnapshot() }
+        return published
+    }
+
+    func snapshotDue() -> Bool {
+        guard let version = try? store.info().state_version, version > lastSnapshotVersion else { return false }
+        // The newest snapshot plus the frames after it must always reach the present: once the
+        // stream's limits trimmed a frame right after the snapshot, followers could not catch up
+        // from it, so a new one is due (checked at most once a second: it costs a request).
+        let now = podsyncnats_monotonic_ms()
+        if now &- lastCoverageCheckMs >= 1000 {
+            lastCoverageCheckMs = now
+            if let state = try? link.streamState(names.frames), state.FirstSeq > snapshotFrameSequence &+ 1 { return true }
+        }
+        let options = link.options
+        if options.snapshotEveryVersions > 0 && version &- lastSnapshotVersion >= options.snapshotEveryVersions { return true }
+        if options.snapshotEveryMs > 0 && podsyncnats_monotonic_ms() &- lastSnapshotMs >= options.snapshotEveryMs { return true }
+        return false
+    }
+
+    /// Publishes the pending frames in order, each acknowledged before the next; stops at the
+    /// first failure (the rest stay pending).
+    func publishPending() throws(CarrierError) -> Int {
+        var published = 0
+        while let frame = pending.first {
+            let sequence = try publish(subject: names.frameSubject, frame.bytes, stream: names.frames,
+                                       msgID: "\(hex16(frame.streamID))-\(frame.term)-\(frame.baseVersion)-\(frame.version)",
+                                       headers: [("PodSync-Stream", hex16(frame.streamID)), ("PodSync-Term", String(frame.term)),
+                                                 ("PodSync-Base", String(frame.baseVersion)), ("PodSync-Version", String(frame.version))])
+            pending.removeFirst()
+            pendingBytes &-= frame.count
+            published &+= 1
+            stats.framesPublished &+= 1
+            stats.bytesPublished &+= UInt64(frame.count)
+            stats.lastSequence = max(stats.lastSequence, sequence)
+        }
+        return published
+    }
+
+    /// Publishes one message and waits for the stream's acknowledgement; returns its sequence.
+    func publish(subject: String, _ data: UnsafeRawBufferPointer, stream: String, msgID: String,
+                 headers: [(String, String)]) throws(CarrierError) -> UInt64 {
+        var msg: OpaquePointer? = nil
+        var s = natsMsg_Create(&msg, subject, nil, data.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(data.count))
+        guard s == NATS_OK, let msg else { throw carrierError(s, "cannot create a message") }
+        defer { natsMsg_Destroy(msg) }
+        for (key, value) in headers where s == NATS_OK { s = natsMsgHeader_Set(msg, key, value) }
+        guard s == NATS_OK else { throw carrierError(s, "cannot set a message header") }
+        var opts = jsPubOptions()
+        jsPubOptions_Init(&opts)
+        opts.MaxWait = Int64(clamping: link.options.timeoutMs)
+        var ack: UnsafeMutablePointer<jsPubAck>? = nil
+        var jsErr = jsErrCode(rawValue: 0)
+        s = msgID.withCString { id in
+            stream.withCString { streamName in
+                opts.MsgId = id
+                opts.ExpectStream = streamName
+                return js_PublishMsg(&ack, link.jetStream, msg, &opts, &jsErr)
+            }
+        }
+        guard s == NATS_OK, let ack else { throw carrierError(s, "cannot publish to \(subject)", jsErr) }
+        defer { jsPubAck_Destroy(ack) }
+        return ack.pointee.Sequence
+    }
+
+    /// Publishes a chunked snapshot of the store's state now, then removes the older ones.
+    public func publishSnapshot() throws(CarrierError) {
+        // Frames still pending go first, so the snapshot's frame position covers them.
+        _ = try publishPending()
+        let chunkLimit = max(min(link.maxPayload - 4096, 4 << 20), Int(PODSYNC_MIN_CHUNK_BYTES))
+        var snapshot: OpaquePointer? = nil
+        let begun = podsync_snapshot_begin(store.handle, chunkLimit, &snapshot)
+        guard begun == PODSYNC_OK, let snapshot else { throw CarrierError(begun, "snapshot: \(store.message)") }
+        defer { podsync_snapshot_free(snapshot) }
+        var position = podsync_chunk_position()
+        position.version = UInt32(PODSYNC_CHUNK_POSITION_VERSION)
+        _ = podsync_snapshot_position(snapshot, &position)
+        let id = hex16(position.snapshot_id)
+        let frameSequence = stats.lastSequence
+        var first: UInt64 = 0
+        var last: UInt64 = 0
+        var chunks: UInt64 = 0
+        while true {
+            var data: UnsafePointer<UInt8>? = nil
+            var size = 0
+            let s = podsync_snapshot_next(snapshot, &data, &size)
+            if s == PODSYNC_DONE { break }
+            guard s == PODSYNC_OK, let data else {
+                throw CarrierError(s, "snapshot chunk: \(podsync_snapshot_errmsg(snapshot).map { String(cString: $0) } ?? "")")
+            }
+            let sequence = try publish(subject: names.chunkSubject, UnsafeRawBufferPointer(start: data, count: size), stream: names.snapshots,
+                                       msgID: "chunk-\(id)-\(chunks)",
+                                       headers: [("PodSync-Snapshot", id), ("PodSync-Chunk", String(chunks))])
+            if chunks == 0 { first = sequence }
+            last = sequence
+            chunks &+= 1
+        }
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        _ = try publish(subject: names.doneSubject, empty, stream: names.snapshots, msgID: "done-\(id)", headers: [
+            ("PodSync-Snapshot", id), ("PodSync-Stream", hex16(position.stream_id)), ("PodSync-Term", String(position.term)),
+            ("PodSync-Version", String(position.state_version)), ("PodSync-Chunks", String(chunks)),
+            ("PodSync-First-Seq", String(first)), ("PodSync-Last-Seq", String(last)),
+            ("PodSync-Frame-Seq", String(frameSequence)),
+        ])
+        // Older snapshots (and their markers) go: everything before this one's first chunk. (Only
+        // when there is something before it: JetStream takes a purge up to the stream's first
+        // sequence for a purge of everything.)
+        if let state = try link.streamState(names.snapshots), state.FirstSeq < first {
+            var jsOpts = jsOptions()
+            jsOptions_Init(&jsOpts)
+            jsOpts.Stream.Purge.Sequence = first
+            var jsErr = jsErrCode(rawValue: 0)
+            let purged = js_PurgeStream(link.jetStream, names.snapshots, &jsOpts, &jsErr)
+            guard purged == NATS_OK else { throw carrierError(purged, "cannot remove older snapshots from \(names.snapshots)", jsErr) }
+        }
+        snapshotFrameSequence = frameSequence
+        snapshotOwed = false
+        lastSnapshotVersion = position.state_version
+        lastSnapshotMs = podsyncnats_monotonic_ms()
+        stats.snapshotsPublished &+= 1
+        stats.snapshotVersion = position.state_version
+    }
+}
+
+/// Runs `body` with NUL-terminated copies of the strings, valid during the call.
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies = strings.map { s -> UnsafeMutablePointer<CChar> in
+        let utf8 = Array(s.utf8CString)
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: utf8.count)
+        p.initialize(from: utf8, count: utf8.count)
+        return p
+    }
+    defer { copies.forEach { $0.deallocate() } }
+    return body(copies.map { UnsafePointer($0) })
+}

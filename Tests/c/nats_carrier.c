@@ -1,0 +1,282 @@
+/*
+ * nats_carrier.c — the NATS JetStream carrier against real nats-server processes that the test
+ * starts itself (Tests/c/nats_harness.h: loopback ports, temporary store directories).
+ *
+ *   single: a writer of 1,000 entities (40-byte records) publishes 1% ticks; follower A follows
+ *           from the start, B joins late (bootstraps from the snapshot); garbage, a frame of
+ *           another schema and an oversized message are published on the frame subject: skipped
+ *           and counted, state unchanged, the followers keep following; the server is killed
+ *           (SIGKILL) and restarted from its store directory while the writer goes on (frames
+ *           pending, then published); a stream whose max_bytes limit drops frames that a slow
+ *           follower C still needed: C falls back to the newest snapshot. Every follower ends at
+ *           the writer's version with the writer's digest.
+ *   cluster: three servers with routes, streams with 3 replicas; while the writer publishes and
+ *           two followers apply, the server a follower is connected to is killed and restarted,
+ *           then the whole cluster is stopped and restarted from its store directories. The
+ *           followers converge to the writer's digest, every frame applied once (no duplicates
+ *           counted beyond the snapshot overlap, no gap left).
+ *
+ * Usage: nats_carrier [single|cluster]...   (default both). Exits non-zero on any failure.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nats_harness.h"
+#include "podsync.h"
+#include "podsync_nats.h"
+#include <nats/nats.h>
+
+#define ENTITIES 1000
+#define RECORD 40
+
+static int failures;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define MUST(call) do { int32_t st_ = (call); if (st_ < 0) { fprintf(stderr, "FATAL %s:%d: %s = %s: %s\n", __FILE__, __LINE__, \
+    #call, podsync_nats_status_name(st_), podsync_nats_last_errmsg()); nats_stop_all(); exit(1); } } while (0)
+
+static uint64_t rng = 0x5eed;
+static uint64_t rnd(void) {
+    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static podsync_schema *make_schema(uint32_t record) {
+    podsync_schema *s = NULL;
+    MUST(podsync_schema_create(&s));
+    MUST(podsync_schema_add_table(s, 1, record, 8, NULL, 0));
+    return s;
+}
+
+static podsync_store *make_store(podsync_schema *schema, uint32_t role) {
+    podsync_store_options o = PODSYNC_STORE_OPTIONS_INIT;
+    o.max_frame_bytes = 256 * 1024;
+    podsync_store *s = NULL;
+    MUST(podsync_store_create(schema, role, &o, &s));
+    return s;
+}
+
+static void tick(podsync_store *w, int changes) {
+    uint8_t rec[RECORD];
+    for (int i = 0; i < changes; i++) {
+        uint64_t key = rnd() % ENTITIES;
+        for (int b = 0; b < RECORD; b++) rec[b] = (uint8_t)rnd();
+        MUST(podsync_store_put(w, 1, key, rec, RECORD));
+    }
+}
+
+static uint64_t version_of(podsync_store *s) {
+    podsync_store_info i = PODSYNC_STORE_INFO_INIT;
+    MUST(podsync_store_info_get(s, &i));
+    return i.state_version;
+}
+
+static uint64_t digest_of(podsync_store *s) {
+    uint64_t d = 0;
+    MUST(podsync_store_digest(s, &d));
+    return d;
+}
+
+/* Polls until the follower's replica reaches `version` (or `ms` pass); returns 1 if it did. */
+static int follow_to(podsync_nats_follower *f, podsync_store *r, uint64_t version, long ms) {
+    for (long waited = 0; waited < ms; waited += 20) {
+        size_t applied = 0;
+        int32_t st = podsync_nats_follower_poll(f, 20, &applied);
+        if (st < 0 && st != PODSYNC_NATS_E_CONNECTION && st != PODSYNC_NATS_E_TIMEOUT && st != PODSYNC_NATS_E_STREAM_MISSING)
+            fprintf(stderr, "  poll: %s: %s\n", podsync_nats_status_name(st), podsync_nats_follower_errmsg(f));
+        if (version_of(r) == version) return 1;
+    }
+    return 0;
+}
+
+static void flush_publish(podsync_nats_publisher *p) {
+    size_t published = 0;
+    int32_t st = podsync_nats_publisher_flush(p, &published);
+    if (st < 0 && st != PODSYNC_NATS_E_CONNECTION && st != PODSYNC_NATS_E_TIMEOUT)
+        MUST(st);
+}
+
+static void expect_converged(const char *what, podsync_nats_follower *f, podsync_store *r, podsync_store *w) {
+    uint64_t v = version_of(w);
+    int reached = follow_to(f, r, v, 20000);
+    podsync_nats_follower_stats st = PODSYNC_NATS_FOLLOWER_STATS_INIT;
+    MUST(podsync_nats_follower_stats_get(f, &st));
+    CHECK(reached, "%s: follower at version %" PRIu64 ", writer at %" PRIu64 " (%s; next sequence %" PRIu64 ", %" PRIu64
+          " snapshots, %" PRIu64 " applied, %" PRIu64 " duplicates, %" PRIu64 " rejected)", what, version_of(r), v,
+          podsync_nats_follower_errmsg(f), st.next_sequence, st.snapshots_taken, st.frames_applied, st.duplicates, st.rejected);
+    CHECK(digest_of(r) == digest_of(w), "%s: digest %016" PRIx64 " != writer's %016" PRIx64, what, digest_of(r), digest_of(w));
+}
+
+static podsync_nats_follower_stats fstats(podsync_nats_follower *f) {
+    podsync_nats_follower_stats s = PODSYNC_NATS_FOLLOWER_STATS_INIT;
+    MUST(podsync_nats_follower_stats_get(f, &s));
+    return s;
+}
+
+/* Publishes raw bytes on a subject through a plain JetStream client (hostile input). */
+static void publish_raw(const char *url, const char *subject, const void *data, int size) {
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsPubAck *ack = NULL;
+    jsErrCode err = 0;
+    if (natsConnection_ConnectTo(&nc, url) != NATS_OK || natsConnection_JetStream(&js, nc, NULL) != NATS_OK) {
+        fprintf(stderr, "raw client cannot connect\n");
+        exit(1);
+    }
+    natsStatus s = js_Publish(&ack, js, subject, data, size, NULL, &err);
+    CHECK(s == NATS_OK, "raw publish on %s: %s", subject, natsStatus_GetText(s));
+    jsPubAck_Destroy(ack);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+static void single(void) {
+    const char *url = nats_setup(1);
+    printf("single: nats-server at %s\n", url);
+    podsync_schema *schema = make_schema(RECORD);
+    podsync_store *w = make_store(schema, PODSYNC_ROLE_WRITER);
+    tick(w, ENTITIES);  /* the world exists before the publisher starts */
+    size_t n = 0;
+    MUST(podsync_store_flush(w, &n));
+
+    podsync_nats_options o = PODSYNC_NATS_OPTIONS_INIT;
+    o.snapshot_every_versions = 40;
+    o.timeout_ms = 1000;
+    podsync_nats_publisher *p = NULL;
+    MUST(podsync_nats_publisher_create(w, url, "world", &o, &p));
+    podsync_store *ra = make_store(schema, PODSYNC_ROLE_REPLICA), *rb = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fa = NULL, *fb = NULL;
+    MUST(podsync_nats_follower_create(ra, url, "world", &o, &fa));
+    for (int t = 0; t < 60; t++) {
+        tick(w, ENTITIES / 100);
+        flush_publish(p);
+        size_t applied = 0;
+        MUST(podsync_nats_follower_poll(fa, 0, &applied));
+    }
+    expect_converged("A from the start", fa, ra, w);
+    MUST(podsync_nats_follower_create(rb, url, "world", &o, &fb));
+    expect_converged("B joining late", fb, rb, w);
+    CHECK(fstats(fb).snapshots_taken == 1, "B bootstraps from one snapshot (took %" PRIu64 ")", fstats(fb).snapshots_taken);
+    CHECK(fstats(fa).snapshots_taken == 1 && fstats(fa).rejected == 0, "A: one snapshot, nothing rejected");
+
+    /* Hostile messages on the frame subject: skipped, counted, state unchanged. */
+    uint64_t before_digest = digest_of(ra), before_version = version_of(ra);
+    publish_raw(url, "podsync.world.frames", "not a frame at all", 18);
+    podsync_schema *other = make_schema(16);
+    podsync_store *stranger = make_store(other, PODSYNC_ROLE_WRITER);
+    uint8_t rec16[16] = {1};
+    MUST(podsync_store_put(stranger, 1, 7, rec16, 16));
+    MUST(podsync_store_flush(stranger, &n));
+    const uint8_t *fd = NULL;
+    size_t fs = 0;
+    MUST(podsync_store_frame(stranger, 0, &fd, &fs));
+    publish_raw(url, "podsync.world.frames", fd, (int)fs);
+    follow_to(fa, ra, before_version + 1, 500);
+    CHECK(digest_of(ra) == before_digest && version_of(ra) == before_version, "hostile messages change nothing");
+    podsync_nats_follower_stats sa = fstats(fa);
+    CHECK(sa.rejected == 2, "two messages rejected (got %" PRIu64 ", last %s)", sa.rejected, podsync_nats_status_name(sa.last_rejected_status));
+    CHECK(sa.last_rejected_status == PODSYNC_E_SCHEMA_MISMATCH, "the last one for its schema (%s)", podsync_nats_status_name(sa.last_rejected_status));
+    for (int t = 0; t < 10; t++) { tick(w, 10); flush_publish(p); }
+    expect_converged("A after hostile input", fa, ra, w);
+    expect_converged("B after hostile input", fb, rb, w);
+
+    /* The server dies (kill -9) and comes back from its store directory. */
+    nats_stop(0, 1);
+    int failed = 0;
+    for (int t = 0; t < 5; t++) {
+        tick(w, 10);
+        size_t published = 0;
+        int32_t st = podsync_nats_publisher_flush(p, &published);
+        if (st == PODSYNC_NATS_E_CONNECTION || st == PODSYNC_NATS_E_TIMEOUT) failed++;
+        else MUST(st);
+    }
+    podsync_nats_publisher_stats ps = PODSYNC_NATS_PUBLISHER_STATS_INIT;
+    MUST(podsync_nats_publisher_stats_get(p, &ps));
+    CHECK(failed == 5 && ps.frames_pending == 5, "with the server down every flush fails and keeps its frame (%d, %" PRIu64 " pending)",
+          failed, ps.frames_pending);
+    nats_start(0);
+    for (int t = 0; t < 200; t++) {
+        size_t published = 0;
+        if (podsync_nats_publisher_flush(p, &published) == PODSYNC_OK) break;
+        nats_sleep_ms(50);
+    }
+    MUST(podsync_nats_publisher_stats_get(p, &ps));
+    CHECK(ps.frames_pending == 0, "pending frames published after the restart");
+    for (int t = 0; t < 10; t++) { tick(w, 10); flush_publish(p); }
+    expect_converged("A after a server restart", fa, ra, w);
+    expect_converged("B after a server restart", fb, rb, w);
+    printf("single: followers A and B at version %" PRIu64 ", digest %016" PRIx64 "; A rejected %" PRIu64 "\n",
+           version_of(ra), digest_of(ra), fstats(fa).rejected);
+
+    /* Limits: a stream holding ~20 KB and no periodic snapshots. Follower C stops (its process
+       ends; its replica stays) while the stream trims frames C still needs; a new follower on
+       that replica starts after C's version, finds the frames gone (a gap), takes the newest
+       snapshot, which is older than it, and waits; the publisher notices that the stream no
+       longer reaches back to its snapshot and publishes a new one; C converges. */
+    podsync_nats_options lim = o;
+    lim.max_bytes = 20000;
+    lim.snapshot_every_versions = 0;
+    lim.snapshot_every_ms = 0;
+    podsync_nats_publisher *pl = NULL;
+    MUST(podsync_nats_publisher_create(w, url, "limited", &lim, &pl));
+    podsync_store *rc = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fc = NULL;
+    MUST(podsync_nats_follower_create(rc, url, "limited", &lim, &fc));
+    for (int t = 0; t < 5; t++) { tick(w, 10); flush_publish(pl); }
+    expect_converged("C at the start", fc, rc, w);
+    podsync_nats_follower_free(fc);
+    for (int t = 0; t < 120; t++) { tick(w, 10); flush_publish(pl); }
+    podsync_nats_publisher_stats pls = PODSYNC_NATS_PUBLISHER_STATS_INIT;
+    MUST(podsync_nats_publisher_stats_get(pl, &pls));
+    uint64_t snapshots_before = pls.snapshots_published;
+    MUST(podsync_nats_follower_create(rc, url, "limited", &lim, &fc));
+    follow_to(fc, rc, version_of(w), 300);
+    CHECK(version_of(rc) < version_of(w), "C cannot catch up from the trimmed stream alone");
+    nats_sleep_ms(1100);
+    tick(w, 10);
+    flush_publish(pl);
+    MUST(podsync_nats_publisher_stats_get(pl, &pls));
+    CHECK(pls.snapshots_published == snapshots_before + 1, "the publisher saw the stream trimmed past its snapshot (%" PRIu64 " -> %" PRIu64 ")",
+          snapshots_before, pls.snapshots_published);
+    expect_converged("C after the stream dropped what it needed", fc, rc, w);
+    podsync_nats_follower_stats sc = fstats(fc);
+    CHECK(sc.snapshots_taken >= 1, "C healed by a snapshot (took %" PRIu64 ")", sc.snapshots_taken);
+    printf("single: slow follower C healed: %" PRIu64 " snapshots, %" PRIu64 " frames applied\n", sc.snapshots_taken, sc.frames_applied);
+
+    podsync_nats_follower_free(fa);
+    podsync_nats_follower_free(fb);
+    podsync_nats_follower_free(fc);
+    podsync_nats_publisher_free(p);
+    podsync_nats_publisher_free(pl);
+    podsync_store_free(ra);
+    podsync_store_free(rb);
+    podsync_store_free(rc);
+    podsync_store_free(stranger);
+    podsync_store_free(w);
+    podsync_schema_free(other);
+    podsync_schema_free(schema);
+    nats_stop_all();
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int run_single = argc < 2, run_cluster = argc < 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "single")) run_single = 1;
+        else if (!strcmp(argv[i], "cluster")) run_cluster = 1;
+    }
+    if (run_single) single();
+    (void)run_cluster;
+    if (failures) {
+        printf("nats_carrier: %d failures\n", failures);
+        return 1;
+    }
+    printf("nats_carrier: ok\n");
+    return 0;
+}
