@@ -9,6 +9,7 @@
 #   lib/libpodsync.so.MAJOR.MINOR.PATCH   the library (version from include/podsync.h), with the
 #                                         SONAME libpodsync.so.<PODSYNC_ABI_VERSION - 1>
 #   lib/libpodsync.so.0 -> libpodsync.so.MAJOR.MINOR.PATCH, lib/libpodsync.so -> libpodsync.so.0
+#   lib/libpodsync_nats.so.0 and lib/libpodsync_nats.so -> it: the NATS carrier, when built
 #   lib/pkgconfig/podsync.pc              pkg-config --cflags --libs podsync
 #   lib/cmake/PodSync/PodSyncConfig.cmake, PodSyncConfigVersion.cmake
 #                                         find_package(PodSync) + target PodSync::podsync
@@ -124,6 +125,12 @@ install-lib: lib
 	$(SUBST) packaging/PodSyncConfigVersion.cmake.in >$(DESTDIR)$(CMAKEDIR)/PodSyncConfigVersion.cmake
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/podsync.pc $(DESTDIR)$(CMAKEDIR)/PodSyncConfig.cmake $(DESTDIR)$(CMAKEDIR)/PodSyncConfigVersion.cmake
 	$(INSTALL) -m 644 LICENSE LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(DOCDIR)/
+	@# The NATS carrier (include/podsync_nats.h), when it was built (it needs libnats-dev).
+	@if [ -f .build/release/libpodsync_nats.so ]; then \
+	    echo "$(INSTALL) -m 755 .build/release/libpodsync_nats.so $(DESTDIR)$(LIBDIR)/libpodsync_nats.so.0"; \
+	    $(INSTALL) -m 755 .build/release/libpodsync_nats.so $(DESTDIR)$(LIBDIR)/libpodsync_nats.so.0 && \
+	    ln -sfn libpodsync_nats.so.0 $(DESTDIR)$(LIBDIR)/libpodsync_nats.so; \
+	else echo "make: the NATS carrier was not built (libnats-dev missing): libpodsync_nats.so is not installed"; fi
 
 install-cli: lib
 	@$(BUILD_CLI); \
@@ -137,6 +144,7 @@ install-cli: lib
 uninstall: check-vars
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(HEADERS)))
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libpodsync.so
+	rm -f $(DESTDIR)$(LIBDIR)/libpodsync_nats.so.0 $(DESTDIR)$(LIBDIR)/libpodsync_nats.so
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/podsync.pc
 	rm -f $(DESTDIR)$(CMAKEDIR)/PodSyncConfig.cmake $(DESTDIR)$(CMAKEDIR)/PodSyncConfigVersion.cmake
 	rm -f $(DESTDIR)$(DOCDIR)/LICENSE $(DESTDIR)$(DOCDIR)/LICENSE-MIT $(DESTDIR)$(DOCDIR)/LICENSE-APACHE

@@ -132,14 +132,25 @@ public final class Follower {
     /// consumer from the frame after what the replica holds.
     func start(_ applied: inout Int) throws(CarrierError) {
         unsubscribe()
+        let info = try store.info()
+        if nextSequence > 0 && !needsSnapshot && info.diverged == 0 && info.refreshing == 0 {
+            // Following already (a reconnect, a consumer the server lost): resume from the next
+            // sequence, with no look at the snapshots (whose stream may still be electing a
+            // leader after a cluster restart).
+            try subscribe()
+            return
+        }
         guard try link.streamState(names.frames) != nil else {
             throw CarrierError(PODSYNC_NATS_E_STREAM_MISSING, "the stream \(names.frames) does not exist (yet)")
         }
-        let info = try store.info()
         let marker = try newestMarker()
         if let marker {
-            let behind = info.state_version < marker.version || info.diverged != 0 || info.refreshing != 0
-            if needsSnapshot || behind || nextSequence == 0 && info.stream_id != 0 && info.stream_id != marker.streamID {
+            // A follower already following continues with frames (the stream repairs or sends it
+            // to the snapshot if it no longer holds them); a new one behind the snapshot takes it.
+            let fresh = nextSequence == 0
+            let behind = info.state_version < marker.version
+            let foreign = info.stream_id != 0 && info.stream_id != marker.streamID
+            if needsSnapshot || info.diverged != 0 || info.refreshing != 0 || fresh && (behind || foreign) {
                 if needsSnapshot && marker.markerSequence == lastMarkerTaken {
                     // The snapshot already taken did not heal it: wait for a newer one.
                     lastMessage = "waiting for a snapshot newer than version \(marker.version)"

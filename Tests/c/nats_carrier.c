@@ -104,7 +104,8 @@ static void flush_publish(podsync_nats_publisher *p) {
 
 static void expect_converged(const char *what, podsync_nats_follower *f, podsync_store *r, podsync_store *w) {
     uint64_t v = version_of(w);
-    int reached = follow_to(f, r, v, 20000);
+    /* Generous: after a cluster restart JetStream elects its stream leaders first. */
+    int reached = follow_to(f, r, v, 60000);
     podsync_nats_follower_stats st = PODSYNC_NATS_FOLLOWER_STATS_INIT;
     MUST(podsync_nats_follower_stats_get(f, &st));
     CHECK(reached, "%s: follower at version %" PRIu64 ", writer at %" PRIu64 " (%s; next sequence %" PRIu64 ", %" PRIu64
@@ -264,6 +265,105 @@ static void single(void) {
     nats_stop_all();
 }
 
+/* Flushes until the publisher has nothing pending (the cluster may be electing leaders). */
+static void publish_all(podsync_nats_publisher *p, long ms) {
+    podsync_nats_publisher_stats ps = PODSYNC_NATS_PUBLISHER_STATS_INIT;
+    for (long waited = 0; waited < ms; waited += 100) {
+        size_t published = 0;
+        int32_t st = podsync_nats_publisher_flush(p, &published);
+        MUST(podsync_nats_publisher_stats_get(p, &ps));
+        if (st == PODSYNC_OK && ps.frames_pending == 0) return;
+        nats_sleep_ms(100);
+    }
+    CHECK(0, "the publisher could not publish its %" PRIu64 " pending frames in %ld ms: %s", ps.frames_pending, ms,
+          podsync_nats_publisher_errmsg(p));
+}
+
+static void cluster(void) {
+    nats_setup(3);
+    printf("cluster: nats-servers at %s, %s, %s\n", nats_servers[0].url, nats_servers[1].url, nats_servers[2].url);
+    podsync_schema *schema = make_schema(RECORD);
+    podsync_store *w = make_store(schema, PODSYNC_ROLE_WRITER);
+    tick(w, ENTITIES);
+    size_t n = 0;
+    MUST(podsync_store_flush(w, &n));
+    podsync_nats_options o = PODSYNC_NATS_OPTIONS_INIT;
+    o.replicas = 3;
+    o.timeout_ms = 2000;
+    o.snapshot_every_versions = 25;
+    /* The publisher talks to n3, follower 1 to n1, follower 2 to n2: each learns the others from
+       the cluster and reconnects there when its server dies. Until the cluster has elected its
+       JetStream leader, creating the streams fails: retry for up to 30 s. */
+    podsync_nats_publisher *p = NULL;
+    int32_t st = PODSYNC_NATS_E_TIMEOUT;
+    for (int t = 0; t < 60 && st < 0; t++) {
+        st = podsync_nats_publisher_create(w, nats_servers[2].url, "clustered", &o, &p);
+        if (st < 0) nats_sleep_ms(500);
+    }
+    MUST(st);
+    podsync_store *r1 = make_store(schema, PODSYNC_ROLE_REPLICA), *r2 = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *f1 = NULL, *f2 = NULL;
+    MUST(podsync_nats_follower_create(r1, nats_servers[0].url, "clustered", &o, &f1));
+    MUST(podsync_nats_follower_create(r2, nats_servers[1].url, "clustered", &o, &f2));
+    for (int t = 0; t < 30; t++) {
+        tick(w, 10);
+        flush_publish(p);
+        size_t a = 0;
+        podsync_nats_follower_poll(f1, 0, &a);
+        podsync_nats_follower_poll(f2, 0, &a);
+    }
+    publish_all(p, 30000);
+    expect_converged("cluster: follower 1", f1, r1, w);
+    expect_converged("cluster: follower 2", f2, r2, w);
+
+    /* n1, follower 1's server, dies (kill -9) while the writer goes on. */
+    nats_stop(0, 1);
+    for (int t = 0; t < 30; t++) {
+        tick(w, 10);
+        flush_publish(p);
+        size_t a = 0;
+        podsync_nats_follower_poll(f1, 10, &a);
+        podsync_nats_follower_poll(f2, 10, &a);
+    }
+    publish_all(p, 30000);
+    expect_converged("cluster: follower 1 after its server died", f1, r1, w);
+    expect_converged("cluster: follower 2 while n1 is down", f2, r2, w);
+    CHECK(fstats(f1).reconnects >= 1, "follower 1 reconnected to another server");
+    nats_start(0);
+    for (int t = 0; t < 20; t++) { tick(w, 10); flush_publish(p); }
+    publish_all(p, 30000);
+    expect_converged("cluster: follower 1 after n1 came back", f1, r1, w);
+    expect_converged("cluster: follower 2 after n1 came back", f2, r2, w);
+
+    /* The whole cluster stops and restarts from its store directories. */
+    for (int i = 0; i < 3; i++) nats_stop(i, 0);
+    for (int t = 0; t < 5; t++) { tick(w, 10); flush_publish(p); }
+    for (int i = 0; i < 3; i++) nats_start(i);
+    publish_all(p, 60000);
+    for (int t = 0; t < 10; t++) { tick(w, 10); flush_publish(p); }
+    publish_all(p, 30000);
+    expect_converged("cluster: follower 1 after the cluster restarted", f1, r1, w);
+    expect_converged("cluster: follower 2 after the cluster restarted", f2, r2, w);
+    podsync_nats_follower_stats s1 = fstats(f1), s2 = fstats(f2);
+    CHECK(s1.rejected == 0 && s2.rejected == 0, "nothing rejected in the cluster (%" PRIu64 ", %" PRIu64 ")", s1.rejected, s2.rejected);
+    /* Stored once: a publish retried after a lost acknowledgement is deduplicated by its
+       Nats-Msg-Id, so no follower ever sees a frame twice. */
+    CHECK(s1.duplicates == 0 && s2.duplicates == 0, "no frame delivered twice (%" PRIu64 ", %" PRIu64 ")", s1.duplicates, s2.duplicates);
+    printf("cluster: followers at version %" PRIu64 " (writer %" PRIu64 "), digest %016" PRIx64 "; follower 1: %" PRIu64
+           " applied, %" PRIu64 " duplicates, %" PRIu64 " snapshots, %" PRIu64 " reconnects; follower 2: %" PRIu64 " applied, %" PRIu64
+           " duplicates, %" PRIu64 " snapshots, %" PRIu64 " reconnects\n",
+           version_of(r1), version_of(w), digest_of(r1), s1.frames_applied, s1.duplicates, s1.snapshots_taken, s1.reconnects,
+           s2.frames_applied, s2.duplicates, s2.snapshots_taken, s2.reconnects);
+    podsync_nats_follower_free(f1);
+    podsync_nats_follower_free(f2);
+    podsync_nats_publisher_free(p);
+    podsync_store_free(r1);
+    podsync_store_free(r2);
+    podsync_store_free(w);
+    podsync_schema_free(schema);
+    nats_stop_all();
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int run_single = argc < 2, run_cluster = argc < 2;
@@ -272,7 +372,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "cluster")) run_cluster = 1;
     }
     if (run_single) single();
-    (void)run_cluster;
+    if (run_cluster) cluster();
     if (failures) {
         printf("nats_carrier: %d failures\n", failures);
         return 1;

@@ -149,7 +149,7 @@ static void nats_stop(int i, int kill9) {
 
 static void nats_stop_all(void) {
     for (int i = 0; i < nats_server_count; i++) nats_stop(i, 0);
-    if (nats_root[0]) {
+    if (nats_root[0] && !getenv("NATS_KEEP")) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", nats_root);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", nats_root);
