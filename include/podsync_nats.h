@@ -100,7 +100,9 @@ typedef struct podsync_nats_publisher podsync_nats_publisher;
    options' storage, replicas and limits; existing streams are used as they are), and publishes a
    snapshot of the store's state, so a follower can start at once. `store` must be a writer. Give
    it a max_frame_bytes no larger than the server's max_payload less 4 KiB (1 MiB - 4 KiB by
-   default): frames are never split after the fact (see podsync_nats_publisher_flush). stream_name:
+   default): frames are never split after the fact (see podsync_nats_publisher_flush). A writer of
+   an older term than the stream's newest snapshot (an old writer back after a promotion) is
+   refused with PODSYNC_E_TERM_FENCED. stream_name:
    1 to 64 characters of A-Z a-z 0-9 - _. On error *out is NULL and podsync_nats_last_errmsg()
    says why. The store must outlive the publisher. */
 PODSYNC_API int32_t podsync_nats_publisher_create(podsync_store *store, const char *url,

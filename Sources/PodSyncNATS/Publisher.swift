@@ -45,6 +45,16 @@ public final class Publisher {
         try createStream(names.frames, subjects: [names.frameSubject], limits: true)
         try createStream(names.snapshots, subjects: [names.chunkSubject, names.doneSubject], limits: false)
         stats.lastSequence = try link.streamState(names.frames)?.LastSeq ?? 0
+        // Fencing at the carrier: a writer of an older term than the stream's newest snapshot
+        // (an old writer that came back after a promotion) does not replace that snapshot.
+        if let message = try link.lastMessage(names.snapshots, subject: names.doneSubject),
+           let marker = try? SnapshotMarker(message, sequence: message.streamSequence ?? 0) {
+            let term = try store.info().term
+            guard marker.term <= term else {
+                throw CarrierError(PODSYNC_E_TERM_FENCED,
+                                   "the stream \(names.frames) is written in term \(marker.term) (its newest snapshot), newer than this writer's term \(term): it was replaced (promotion)")
+            }
+        }
         try publishSnapshot()
     }
 

@@ -16,7 +16,14 @@
  *           followers converge to the writer's digest, every frame applied once (no duplicates
  *           counted beyond the snapshot overlap, no gap left).
  *
- * Usage: nats_carrier [single|cluster]...   (default both). Exits non-zero on any failure.
+ *   edges:  an oversized frame (not published: MSG_TOO_LARGE, a snapshot replaces it), a stream
+ *           that does not exist (STREAM_MISSING), another writer publishing on the subject
+ *           (skipped), and failover through the carrier: replica A promoted and publishing under
+ *           the same stream name, follower B continuing with its frames, the old writer's
+ *           publisher refused (TERM_FENCED) and its frames fenced, a late follower bootstrapping
+ *           from A's snapshot.
+ *
+ * Usage: nats_carrier [single|cluster|edges]...   (default all). Exits non-zero on any failure.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -265,6 +272,120 @@ static void single(void) {
     nats_stop_all();
 }
 
+/* More single-server cases: an oversized frame, a stream that does not exist, another writer of
+   the same schema publishing on the subject, and failover through the carrier (a replica promoted
+   and published from under the same stream name; the old writer fenced). */
+static void edges(void) {
+    const char *url = nats_setup(1);
+    printf("edges: nats-server at %s\n", url);
+    podsync_schema *schema = make_schema(RECORD);
+    podsync_nats_options o = PODSYNC_NATS_OPTIONS_INIT;
+    o.timeout_ms = 2000;
+
+    /* A follower of a stream nobody created yet. */
+    podsync_store *lonely = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fl = NULL;
+    MUST(podsync_nats_follower_create(lonely, url, "nobody", &o, &fl));
+    size_t applied = 0;
+    int32_t st = podsync_nats_follower_poll(fl, 10, &applied);
+    CHECK(st == PODSYNC_NATS_E_STREAM_MISSING, "a missing stream: %s", podsync_nats_status_name(st));
+    podsync_nats_follower_free(fl);
+    podsync_store_free(lonely);
+
+    /* A writer whose max_frame_bytes exceeds what the server takes: the frame is not published,
+       the flush says so, and a snapshot in chunks that fit replaces it. */
+    podsync_store_options big = PODSYNC_STORE_OPTIONS_INIT;  /* max_frame_bytes 64 MiB */
+    podsync_store *wb = NULL;
+    MUST(podsync_store_create(schema, PODSYNC_ROLE_WRITER, &big, &wb));
+    podsync_nats_publisher *pb = NULL;
+    MUST(podsync_nats_publisher_create(wb, url, "big", &o, &pb));
+    podsync_store *rb = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fb = NULL;
+    MUST(podsync_nats_follower_create(rb, url, "big", &o, &fb));
+    uint8_t rec[RECORD] = {0};
+    for (uint64_t k = 0; k < 40000; k++) { rec[0] = (uint8_t)k; rec[9] = (uint8_t)(k >> 8); MUST(podsync_store_put(wb, 1, k, rec, RECORD)); }
+    size_t published = 0;
+    st = podsync_nats_publisher_flush(pb, &published);
+    CHECK(st == PODSYNC_NATS_E_MSG_TOO_LARGE && published == 0, "a 1.9 MB frame: %s, %zu published", podsync_nats_status_name(st), published);
+    podsync_nats_publisher_stats ps = PODSYNC_NATS_PUBLISHER_STATS_INIT;
+    MUST(podsync_nats_publisher_stats_get(pb, &ps));
+    CHECK(ps.frames_dropped == 1 && ps.snapshots_published == 2 && ps.snapshot_version == version_of(wb),
+          "dropped 1, snapshot at the writer's version (%" PRIu64 ", %" PRIu64 ", %" PRIu64 ")", ps.frames_dropped, ps.snapshots_published,
+          ps.snapshot_version);
+    expect_converged("a follower after an oversized frame", fb, rb, wb);
+
+    /* Another writer of the same schema publishes on the subject: skipped. */
+    podsync_store *wf = make_store(schema, PODSYNC_ROLE_WRITER);
+    tick(wf, 5);
+    size_t n = 0;
+    MUST(podsync_store_flush(wf, &n));
+    const uint8_t *fd = NULL;
+    size_t fs = 0;
+    MUST(podsync_store_frame(wf, 0, &fd, &fs));
+    publish_raw(url, "podsync.big.frames", fd, (int)fs);
+    uint64_t d = digest_of(rb);
+    follow_to(fb, rb, version_of(rb) + 1, 300);
+    CHECK(digest_of(rb) == d && fstats(fb).last_rejected_status == PODSYNC_E_STREAM_MISMATCH,
+          "a stranger's frame is skipped (%s)", podsync_nats_status_name(fstats(fb).last_rejected_status));
+    podsync_nats_follower_free(fb);
+    podsync_nats_publisher_free(pb);
+    podsync_store_free(rb);
+    podsync_store_free(wb);
+    podsync_store_free(wf);
+
+    /* Failover. W publishes; A and B follow; W dies; A is promoted and publishes on; B continues
+       with A's frames; W comes back: its publisher is refused, and frames it pushes anyway are
+       fenced. A late follower C bootstraps from A's snapshot. */
+    podsync_store *w = make_store(schema, PODSYNC_ROLE_WRITER);
+    tick(w, ENTITIES);
+    podsync_nats_publisher *pw = NULL;
+    MUST(podsync_nats_publisher_create(w, url, "failover", &o, &pw));
+    podsync_store *ra = make_store(schema, PODSYNC_ROLE_REPLICA), *rbb = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fa = NULL, *fbb = NULL;
+    MUST(podsync_nats_follower_create(ra, url, "failover", &o, &fa));
+    MUST(podsync_nats_follower_create(rbb, url, "failover", &o, &fbb));
+    for (int t = 0; t < 20; t++) { tick(w, 10); flush_publish(pw); }
+    expect_converged("failover: A follows W", fa, ra, w);
+    expect_converged("failover: B follows W", fbb, rbb, w);
+    uint64_t b_snapshots = fstats(fbb).snapshots_taken;
+    podsync_nats_publisher_free(pw);  /* W's machine dies */
+    podsync_nats_follower_free(fa);
+    MUST(podsync_store_promote(ra, 1));
+    podsync_nats_publisher *pa = NULL;
+    MUST(podsync_nats_publisher_create(ra, url, "failover", &o, &pa));
+    for (int t = 0; t < 20; t++) { tick(ra, 10); flush_publish(pa); }
+    expect_converged("failover: B follows the promoted A", fbb, rbb, ra);
+    CHECK(fstats(fbb).snapshots_taken == b_snapshots, "B continued with A's frames, no new snapshot (took %" PRIu64 "; %s; rejected %" PRIu64 " last %s)",
+          fstats(fbb).snapshots_taken, podsync_nats_follower_errmsg(fbb), fstats(fbb).rejected, podsync_nats_status_name(fstats(fbb).last_rejected_status));
+    podsync_nats_publisher *pw2 = NULL;
+    st = podsync_nats_publisher_create(w, url, "failover", &o, &pw2);
+    CHECK(st == PODSYNC_E_TERM_FENCED && pw2 == NULL, "the old writer's publisher is fenced: %s", podsync_nats_status_name(st));
+    tick(w, 10);
+    MUST(podsync_store_flush(w, &n));
+    MUST(podsync_store_frame(w, 0, &fd, &fs));
+    publish_raw(url, "podsync.failover.frames", fd, (int)fs);
+    tick(ra, 10);
+    flush_publish(pa);
+    expect_converged("failover: B after the old writer's frame", fbb, rbb, ra);
+    CHECK(fstats(fbb).last_rejected_status == PODSYNC_E_TERM_FENCED, "the old writer's frame is fenced (%s)",
+          podsync_nats_status_name(fstats(fbb).last_rejected_status));
+    podsync_store *rc = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fc = NULL;
+    MUST(podsync_nats_follower_create(rc, url, "failover", &o, &fc));
+    expect_converged("failover: a late follower", fc, rc, ra);
+    printf("edges: oversized frame, missing stream, stranger, failover to term 1 at version %" PRIu64 ": ok so far (%d failures)\n",
+           version_of(ra), failures);
+    podsync_nats_follower_free(fbb);
+    podsync_nats_follower_free(fc);
+    podsync_nats_publisher_free(pa);
+    podsync_store_free(w);
+    podsync_store_free(ra);
+    podsync_store_free(rbb);
+    podsync_store_free(rc);
+    podsync_schema_free(schema);
+    nats_stop_all();
+}
+
 /* Flushes until the publisher has nothing pending (the cluster may be electing leaders). */
 static void publish_all(podsync_nats_publisher *p, long ms) {
     podsync_nats_publisher_stats ps = PODSYNC_NATS_PUBLISHER_STATS_INIT;
@@ -366,12 +487,14 @@ static void cluster(void) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int run_single = argc < 2, run_cluster = argc < 2;
+    int run_single = argc < 2, run_cluster = argc < 2, run_edges = argc < 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "single")) run_single = 1;
         else if (!strcmp(argv[i], "cluster")) run_cluster = 1;
+        else if (!strcmp(argv[i], "edges")) run_edges = 1;
     }
     if (run_single) single();
+    if (run_edges) edges();
     if (run_cluster) cluster();
     if (failures) {
         printf("nats_carrier: %d failures\n", failures);
