@@ -135,6 +135,10 @@ final class Link {
         natsConnection_Destroy(connection)
     }
 
+    /// JetStream's error codes for "stream not found" and "no message found".
+    static let streamNotFound: UInt32 = 10059
+    static let messageNotFound: UInt32 = 10037
+
     var connected: Bool { natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED }
 
     /// The largest message the server accepts.
@@ -145,7 +149,7 @@ final class Link {
         var info: UnsafeMutablePointer<jsStreamInfo>? = nil
         var jsErr = jsErrCode(rawValue: 0)
         let s = js_GetStreamInfo(&info, jetStream, name, nil, &jsErr)
-        if s == NATS_NOT_FOUND { return nil }
+        if s == NATS_NOT_FOUND || jsErr.rawValue == Link.streamNotFound { return nil }
         guard s == NATS_OK, let info else { throw carrierError(s, "cannot read the stream \(name)", jsErr) }
         defer { jsStreamInfo_Destroy(info) }
         return info.pointee.State
@@ -156,7 +160,7 @@ final class Link {
         var msg: OpaquePointer? = nil
         var jsErr = jsErrCode(rawValue: 0)
         let s = js_GetMsg(&msg, jetStream, stream, sequence, nil, &jsErr)
-        if s == NATS_NOT_FOUND { return nil }
+        if s == NATS_NOT_FOUND || jsErr.rawValue == Link.streamNotFound || jsErr.rawValue == Link.messageNotFound { return nil }
         guard s == NATS_OK, let msg else { throw carrierError(s, "cannot read message \(sequence) of \(stream)", jsErr) }
         return Message(msg)
     }
@@ -166,7 +170,7 @@ final class Link {
         var msg: OpaquePointer? = nil
         var jsErr = jsErrCode(rawValue: 0)
         let s = js_GetLastMsg(&msg, jetStream, stream, subject, nil, &jsErr)
-        if s == NATS_NOT_FOUND { return nil }
+        if s == NATS_NOT_FOUND || jsErr.rawValue == Link.streamNotFound || jsErr.rawValue == Link.messageNotFound { return nil }
         guard s == NATS_OK, let msg else { throw carrierError(s, "cannot read the last message of \(subject)", jsErr) }
         return Message(msg)
     }
