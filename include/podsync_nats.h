@@ -200,7 +200,20 @@ PODSYNC_API int32_t podsync_nats_follower_stats_get(const podsync_nats_follower 
                                                     podsync_nats_follower_stats *stats);
 /* The message of the last error or skipped message ("" if none). Valid until the next call. */
 PODSYNC_API const char *podsync_nats_follower_errmsg(const podsync_nats_follower *follower);
-/* Closes the connection. The store is not freed. */
+/* Relays: from now on every frame the follower applies is republished to the stream
+   `stream_name` at `url` (another server or cluster: a region's), with snapshots of the replica
+   beside them exactly as a publisher keeps them (one at once when the replica follows a stream
+   already, one whenever the follower takes a snapshot, and when due by the options), so
+   followers there follow the relay as they would the writer. The relay publishes during
+   podsync_nats_follower_poll, after applying; a relay that cannot publish keeps its frames (as a
+   publisher does) and poll returns its carrier error. Closed with the follower. */
+PODSYNC_API int32_t podsync_nats_follower_relay(podsync_nats_follower *follower, const char *url,
+                                                const char *stream_name,
+                                                const podsync_nats_options *options);
+/* The relay's counters (PODSYNC_NOT_FOUND when the follower does not relay). */
+PODSYNC_API int32_t podsync_nats_follower_relay_stats(const podsync_nats_follower *follower,
+                                                      podsync_nats_publisher_stats *stats);
+/* Closes the connection (and a relay's). The store is not freed. */
 PODSYNC_API void podsync_nats_follower_free(podsync_nats_follower *follower);
 
 #ifdef __cplusplus

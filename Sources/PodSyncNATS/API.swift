@@ -175,9 +175,12 @@ public func podsync_nats_publisher_snapshot(_ publisher: OpaquePointer!) -> Int3
 @c @implementation
 public func podsync_nats_publisher_stats_get(_ publisher: OpaquePointer!, _ stats: UnsafeMutablePointer<podsync_nats_publisher_stats>!) -> Int32 {
     guard let publisher else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "publisher must not be NULL") }
+    return publisherStats(publisher.object(PublisherHandle.self).publisher, stats)
+}
+
+func publisherStats(_ p: Publisher, _ stats: UnsafeMutablePointer<podsync_nats_publisher_stats>?) -> Int32 {
     guard let stats else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "stats must not be NULL") }
     guard stats.pointee.version == 1 else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "podsync_nats_publisher_stats.version must be 1") }
-    let p = publisher.object(PublisherHandle.self).publisher
     stats.pointee = podsync_nats_publisher_stats(
         version: 1, connected: p.connected ? 1 : 0, frames_published: p.stats.framesPublished, bytes_published: p.stats.bytesPublished,
         frames_pending: UInt64(p.framesPending), frames_dropped: p.stats.framesDropped, snapshots_published: p.stats.snapshotsPublished,
@@ -252,6 +255,33 @@ public func podsync_nats_follower_stats_get(_ follower: OpaquePointer!, _ stats:
         next_sequence: f.nextSequence, state_version: version, bytes_received: f.stats.bytesReceived, reconnects: f.reconnects,
         last_rejected_status: f.stats.lastRejectedStatus, reserved: 0)
     return PODSYNC_OK
+}
+
+@c @implementation
+public func podsync_nats_follower_relay(
+    _ follower: OpaquePointer!, _ url: UnsafePointer<CChar>!, _ stream_name: UnsafePointer<CChar>!,
+    _ options: UnsafePointer<podsync_nats_options>!
+) -> Int32 {
+    guard let follower else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "follower must not be NULL") }
+    let box = follower.object(FollowerHandle.self)
+    do throws(CarrierError) {
+        try box.follower.startRelay(url: try string(url, "url"), stream: try string(stream_name, "stream_name"),
+                                    options: try carrierOptions(options))
+        box.message.set("")
+        return PODSYNC_OK
+    } catch {
+        box.message.set(error.message)
+        return lastError(error.code, error.message)
+    }
+}
+
+@c @implementation
+public func podsync_nats_follower_relay_stats(_ follower: OpaquePointer!, _ stats: UnsafeMutablePointer<podsync_nats_publisher_stats>!) -> Int32 {
+    guard let follower else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "follower must not be NULL") }
+    guard let relay = follower.object(FollowerHandle.self).follower.relay else {
+        return lastError(PODSYNC_NOT_FOUND, "this follower does not relay")
+    }
+    return publisherStats(relay, stats)
 }
 
 @c @implementation

@@ -59,6 +59,15 @@ public final class Follower {
     var buffer = AlignedBuffer()
     public private(set) var stats = Stats()
     public private(set) var lastMessage = ""
+    /// Republishes what this follower applies to another stream (a region's server).
+    public private(set) var relay: Publisher? = nil
+
+    /// Starts relaying: every frame applied from now on is republished to `stream` at `url`, with
+    /// snapshots of the replica beside them (podsync_nats_follower_relay).
+    public func startRelay(url: String, stream: String, options: CarrierOptions) throws(CarrierError) {
+        guard relay == nil else { throw .invalid("this follower relays already") }
+        relay = try Publisher(store: store.handle, url: url, stream: stream, options: options, relay: true)
+    }
 
     public struct Stats: Sendable {
         public var framesApplied: UInt64 = 0
@@ -121,6 +130,9 @@ public final class Follower {
             if needsSnapshot || self.subscription == nil { break }
         }
         if needsSnapshot { try start(&applied) }
+        // The relay goes last: a failure there keeps its frames queued and is reported, but
+        // what this follower applied stays applied.
+        try relay?.relayTick()
         if subscription == nil && applied == 0 && timeoutMs > 0 {
             // Waiting for a newer snapshot: do not spin a caller that polls in a loop.
             usleep(UInt32(min(timeoutMs, 200)) * 1000)
@@ -202,6 +214,7 @@ public final class Follower {
                 sequence &+= 1
             }
             stats.snapshotsTaken &+= 1
+            relay?.snapshotOwed = true
             lastMarkerTaken = marker.markerSequence
             nextSequence = marker.frameSequence &+ 1
             return
@@ -251,6 +264,9 @@ public final class Follower {
         case PODSYNC_OK, PODSYNC_REFRESHING, PODSYNC_CHUNK_STAGED:
             stats.framesApplied &+= 1
             applied &+= 1
+            if let relay {
+                if status == PODSYNC_OK { relay.enqueue(frame) } else { relay.snapshotOwed = true }
+            }
         case PODSYNC_DUPLICATE, PODSYNC_STALE:
             stats.duplicates &+= 1
         case PODSYNC_GAP:

@@ -35,11 +35,19 @@ public final class Publisher {
     public var reconnects: UInt64 { link.counters.reconnects.load(ordering: .relaxed) }
 
     /// Connects, creates the streams if missing and publishes a first snapshot.
-    public init(store handle: OpaquePointer, url: String, stream: String, options: CarrierOptions) throws(CarrierError) {
+    /// A relay republishes the frames a follower applies to its replica (`Follower.relay`).
+    let relay: Bool
+
+    public convenience init(store handle: OpaquePointer, url: String, stream: String, options: CarrierOptions) throws(CarrierError) {
+        try self.init(store: handle, url: url, stream: stream, options: options, relay: false)
+    }
+
+    init(store handle: OpaquePointer, url: String, stream: String, options: CarrierOptions, relay: Bool) throws(CarrierError) {
         store = EngineStore(handle: handle)
         names = try StreamNames(stream)
-        guard try store.info().role == UInt32(PODSYNC_ROLE_WRITER) else {
-            throw CarrierError(PODSYNC_E_WRONG_ROLE, "a publisher needs a writer store")
+        self.relay = relay
+        guard try store.info().role == UInt32(relay ? PODSYNC_ROLE_REPLICA : PODSYNC_ROLE_WRITER) else {
+            throw CarrierError(PODSYNC_E_WRONG_ROLE, relay ? "a relay republishes a replica's frames" : "a publisher needs a writer store")
         }
         link = try Link(url: url, options: options)
         try createStream(names.frames, subjects: [names.frameSubject], limits: true)
@@ -55,7 +63,40 @@ public final class Publisher {
                                    "the stream \(names.frames) is written in term \(marker.term) (its newest snapshot), newer than this writer's term \(term): it was replaced (promotion)")
             }
         }
-        try publishSnapshot()
+        // A relay whose replica follows nothing yet publishes its first snapshot once it does.
+        let bound = try store.info().stream_id != 0
+        if relay && !bound {
+            snapshotOwed = true
+        } else {
+            try publishSnapshot()
+        }
+    }
+
+    /// Relay: queues a frame its follower applied.
+    func enqueue(_ frame: UnsafeRawBufferPointer) {
+        guard !snapshotOwed, let info = peek(frame) else { return }
+        pending.append(FrameCopy(frame, info: info))
+        pendingBytes &+= frame.count
+        if pendingBytes > Publisher.maxPendingBytes {
+            pending.removeAll()
+            pendingBytes = 0
+            snapshotOwed = true
+        }
+    }
+
+    /// Relay: publishes the queued frames, or a snapshot when the replica took one (the frames
+    /// before it are in it) or one is due.
+    func relayTick() throws(CarrierError) {
+        if snapshotOwed {
+            pending.removeAll()
+            pendingBytes = 0
+            let info = try store.info()
+            guard info.stream_id != 0 && info.diverged == 0 && info.refreshing == 0 else { return }
+            try publishSnapshot()
+            return
+        }
+        _ = try publishPending()
+        if snapshotDue() { try publishSnapshot() }
     }
 
     /// Creates a stream unless it exists (an existing one is used as it is).

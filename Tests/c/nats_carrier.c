@@ -21,7 +21,8 @@
  *           (skipped), and failover through the carrier: replica A promoted and publishing under
  *           the same stream name, follower B continuing with its frames, the old writer's
  *           publisher refused (TERM_FENCED) and its frames fenced, a late follower bootstrapping
- *           from A's snapshot.
+ *           from A's snapshot. A relay: a follower republishing to another stream, followed
+ *           there by a late follower.
  *
  * Usage: nats_carrier [single|cluster|edges]...   (default all). Exits non-zero on any failure.
  */
@@ -375,6 +376,46 @@ static void edges(void) {
     expect_converged("failover: a late follower", fc, rc, ra);
     printf("edges: oversized frame, missing stream, stranger, failover to term 1 at version %" PRIu64 ": ok so far (%d failures)\n",
            version_of(ra), failures);
+
+    /* A relay: follower R republishes what it applies to the stream "regional" (a region's
+       server would hold it; here the same server), and follower Q follows the relay. Q joins
+       late and bootstraps from the relay's snapshot. */
+    podsync_store *wr = make_store(schema, PODSYNC_ROLE_WRITER);
+    tick(wr, ENTITIES);
+    podsync_nats_publisher *po = NULL;
+    MUST(podsync_nats_publisher_create(wr, url, "origin", &o, &po));
+    podsync_store *rr = make_store(schema, PODSYNC_ROLE_REPLICA), *rq = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fr = NULL, *fq = NULL;
+    MUST(podsync_nats_follower_create(rr, url, "origin", &o, &fr));
+    MUST(podsync_nats_follower_relay(fr, url, "regional", &o));
+    podsync_nats_publisher_stats rs = PODSYNC_NATS_PUBLISHER_STATS_INIT;
+    CHECK(podsync_nats_follower_relay_stats(fr, &rs) == PODSYNC_OK, "relay stats");
+    for (int t = 0; t < 30; t++) {
+        tick(wr, 10);
+        flush_publish(po);
+        podsync_nats_follower_poll(fr, 5, &applied);
+    }
+    expect_converged("relay: the relaying follower", fr, rr, wr);
+    MUST(podsync_nats_follower_create(rq, url, "regional", &o, &fq));
+    for (int t = 0; t < 10; t++) {
+        tick(wr, 10);
+        flush_publish(po);
+        podsync_nats_follower_poll(fr, 5, &applied);
+        podsync_nats_follower_poll(fq, 5, &applied);
+    }
+    for (int t = 0; t < 100 && version_of(rr) != version_of(wr); t++) podsync_nats_follower_poll(fr, 10, &applied);
+    expect_converged("relay: a follower of the relay", fq, rq, wr);
+    MUST(podsync_nats_follower_relay_stats(fr, &rs));
+    CHECK(rs.frames_published >= 30 && rs.snapshots_published >= 1, "the relay republished (%" PRIu64 " frames, %" PRIu64 " snapshots)",
+          rs.frames_published, rs.snapshots_published);
+    CHECK(podsync_nats_follower_relay_stats(fq, &rs) == PODSYNC_NOT_FOUND, "a follower that does not relay has no relay stats");
+    printf("edges: relay: follower of the relay at version %" PRIu64 " digest %016" PRIx64 "\n", version_of(rq), digest_of(rq));
+    podsync_nats_follower_free(fr);
+    podsync_nats_follower_free(fq);
+    podsync_nats_publisher_free(po);
+    podsync_store_free(wr);
+    podsync_store_free(rr);
+    podsync_store_free(rq);
     podsync_nats_follower_free(fbb);
     podsync_nats_follower_free(fc);
     podsync_nats_publisher_free(pa);
