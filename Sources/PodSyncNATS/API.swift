@@ -180,9 +180,12 @@ public func podsync_nats_publisher_stats_get(_ publisher: OpaquePointer!, _ stat
 
 func publisherStats(_ p: Publisher, _ stats: UnsafeMutablePointer<podsync_nats_publisher_stats>?) -> Int32 {
     guard let stats else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "stats must not be NULL") }
-    guard stats.pointee.version == 1 else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "podsync_nats_publisher_stats.version must be 1") }
+    // Output structs: any version from 1 on is filled with the fields this library knows, and
+    // keeps the version the caller set (docs/ABI.md).
+    let version = stats.pointee.version
+    guard version >= 1 else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "podsync_nats_publisher_stats.version must be at least 1") }
     stats.pointee = podsync_nats_publisher_stats(
-        version: 1, connected: p.connected ? 1 : 0, frames_published: p.stats.framesPublished, bytes_published: p.stats.bytesPublished,
+        version: version, connected: p.connected ? 1 : 0, frames_published: p.stats.framesPublished, bytes_published: p.stats.bytesPublished,
         frames_pending: UInt64(p.framesPending), frames_dropped: p.stats.framesDropped, snapshots_published: p.stats.snapshotsPublished,
         snapshot_version: p.stats.snapshotVersion, last_sequence: p.stats.lastSequence, reconnects: p.reconnects)
     return PODSYNC_OK
@@ -246,11 +249,12 @@ public func podsync_nats_follower_poll(_ follower: OpaquePointer!, _ timeout_ms:
 public func podsync_nats_follower_stats_get(_ follower: OpaquePointer!, _ stats: UnsafeMutablePointer<podsync_nats_follower_stats>!) -> Int32 {
     guard let follower else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "follower must not be NULL") }
     guard let stats else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "stats must not be NULL") }
-    guard stats.pointee.version == 1 else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "podsync_nats_follower_stats.version must be 1") }
+    let structVersion = stats.pointee.version
+    guard structVersion >= 1 else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "podsync_nats_follower_stats.version must be at least 1") }
     let f = follower.object(FollowerHandle.self).follower
     let version = (try? f.store.info().state_version) ?? 0
     stats.pointee = podsync_nats_follower_stats(
-        version: 1, connected: f.connected ? 1 : 0, frames_applied: f.stats.framesApplied, duplicates: f.stats.duplicates,
+        version: structVersion, connected: f.connected ? 1 : 0, frames_applied: f.stats.framesApplied, duplicates: f.stats.duplicates,
         snapshots_taken: f.stats.snapshotsTaken, gaps_repaired: f.stats.gapsRepaired, rejected: f.stats.rejected,
         next_sequence: f.nextSequence, state_version: version, bytes_received: f.stats.bytesReceived, reconnects: f.reconnects,
         last_rejected_status: f.stats.lastRejectedStatus, reserved: 0)

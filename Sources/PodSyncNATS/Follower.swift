@@ -56,6 +56,8 @@ public final class Follower {
     /// The marker of the last snapshot taken: the same one is not taken twice for one problem.
     var lastMarkerTaken: UInt64 = 0
     var lastMarkerCheckMs: UInt64 = 0
+    var idleBehind: IdleBehind? = nil
+    var badMarker: UInt64 = 0
     var buffer = AlignedBuffer()
     public private(set) var stats = Stats()
     public private(set) var lastMessage = ""
@@ -130,6 +132,7 @@ public final class Follower {
             if needsSnapshot || self.subscription == nil { break }
         }
         if needsSnapshot { try start(&applied) }
+        if applied == 0 && subscription != nil { try checkWhileIdle(&applied) }
         // The relay goes last: a failure there keeps its frames queued and is reported, but
         // what this follower applied stays applied.
         try relay?.relayTick()
@@ -179,10 +182,62 @@ public final class Follower {
         try subscribe()
     }
 
+    /// Frames a publisher never published (too large, dropped past its pending limit) leave a
+    /// follower behind with nothing more to read until the writer writes again: at most once a
+    /// second, an idle follower looks at the newest snapshot, and one that stays behind it over
+    /// two looks (with nothing arriving between: not a frame in flight) takes it.
+    func checkWhileIdle(_ applied: inout Int) throws(CarrierError) {
+        let now = podsyncnats_monotonic_ms()
+        guard now &- lastMarkerCheckMs >= 1000 else { return }
+        lastMarkerCheckMs = now
+        guard let subscription else { return }
+        var queued: UInt64 = 0
+        _ = natsSubscription_QueuedMsgs(subscription, &queued)
+        guard queued == 0 else { idleBehind = nil; return }
+        let info = try store.info()
+        guard let marker = try newestMarker(), marker.version > info.state_version, marker.markerSequence != lastMarkerTaken else {
+            idleBehind = nil
+            return
+        }
+        let seen = IdleBehind(version: info.state_version, marker: marker.markerSequence)
+        if idleBehind == seen {
+            idleBehind = nil
+            needsSnapshot = true
+            lastMessage = "idle at version \(info.state_version) behind the snapshot at \(marker.version): taking it"
+            try start(&applied)
+        } else {
+            idleBehind = seen
+        }
+    }
+
+    struct IdleBehind: Equatable {
+        var version: UInt64
+        var marker: UInt64
+    }
+
+    /// The newest valid snapshot marker. A marker that is not valid (someone else published on
+    /// the subject) is skipped and counted, and the ones before it are looked at, at most 256
+    /// messages back.
     func newestMarker() throws(CarrierError) -> SnapshotMarker? {
         guard let message = try link.lastMessage(names.snapshots, subject: names.doneSubject) else { return nil }
-        let sequence = message.streamSequence ?? 0
-        return try SnapshotMarker(message, sequence: sequence)
+        var sequence = message.streamSequence ?? 0
+        do throws(CarrierError) {
+            return try SnapshotMarker(message, sequence: sequence)
+        } catch {
+            if badMarker != sequence {  // counted once, however often it is looked at
+                badMarker = sequence
+                reject(error.code, "\(names.doneSubject) at \(sequence): \(error.message)")
+            }
+        }
+        var looked = 0
+        while sequence > 1 && looked < 256 {
+            sequence &-= 1
+            looked &+= 1
+            guard let older = try link.message(names.snapshots, sequence) else { continue }
+            guard natsMsg_GetSubject(older.msg).map({ String(cString: $0) }) == names.doneSubject else { continue }
+            if let marker = try? SnapshotMarker(older, sequence: sequence) { return marker }
+        }
+        return nil
     }
 
     /// Applies a complete snapshot's chunks, read by sequence from the snapshot stream.

@@ -29,6 +29,7 @@ func carrierError(_ status: natsStatus, _ what: String, _ jsError: jsErrCode = j
          NATS_NOT_YET_CONNECTED, NATS_IO_ERROR, NATS_NO_RESPONDERS, NATS_CONNECTION_AUTH_FAILED, NATS_SECURE_CONNECTION_REQUIRED:
         code = PODSYNC_NATS_E_CONNECTION
     case NATS_MAX_PAYLOAD: code = PODSYNC_NATS_E_MSG_TOO_LARGE
+    case NATS_INVALID_ARG, NATS_INVALID_SUBJECT: code = PODSYNC_E_INVALID_ARGUMENT
     default: code = PODSYNC_NATS_E_SERVER
     }
     let js = jsError.rawValue != 0 ? " (JetStream error \(jsError.rawValue))" : ""

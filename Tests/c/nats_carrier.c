@@ -303,6 +303,9 @@ static void edges(void) {
     podsync_store *rb = make_store(schema, PODSYNC_ROLE_REPLICA);
     podsync_nats_follower *fb = NULL;
     MUST(podsync_nats_follower_create(rb, url, "big", &o, &fb));
+    /* Following already when the oversized frame is dropped, and the writer then goes idle: the
+       follower notices on its own that it stays behind the newest snapshot, and takes it. */
+    MUST(podsync_nats_follower_poll(fb, 10, &applied));
     uint8_t rec[RECORD] = {0};
     for (uint64_t k = 0; k < 40000; k++) { rec[0] = (uint8_t)k; rec[9] = (uint8_t)(k >> 8); MUST(podsync_store_put(wb, 1, k, rec, RECORD)); }
     size_t published = 0;
@@ -328,6 +331,19 @@ static void edges(void) {
     follow_to(fb, rb, version_of(rb) + 1, 300);
     CHECK(digest_of(rb) == d && fstats(fb).last_rejected_status == PODSYNC_E_STREAM_MISMATCH,
           "a stranger's frame is skipped (%s)", podsync_nats_status_name(fstats(fb).last_rejected_status));
+    /* A forged snapshot marker (no headers) on the marker subject: a new follower skips it,
+       counts it, and bootstraps from the valid marker before it. */
+    publish_raw(url, "podsync.big.snap.done", "", 0);
+    podsync_store *rb2 = make_store(schema, PODSYNC_ROLE_REPLICA);
+    podsync_nats_follower *fb2 = NULL;
+    MUST(podsync_nats_follower_create(rb2, url, "big", &o, &fb2));
+    expect_converged("a new follower past a forged snapshot marker", fb2, rb2, wb);
+    /* Two rejections, each counted once: the forged marker, then the stranger's frame above. */
+    CHECK(fstats(fb2).rejected == 2 && fstats(fb2).last_rejected_status == PODSYNC_E_STREAM_MISMATCH,
+          "the forged marker and the stranger's frame are counted once (%" PRIu64 ", %s)", fstats(fb2).rejected,
+          podsync_nats_status_name(fstats(fb2).last_rejected_status));
+    podsync_nats_follower_free(fb2);
+    podsync_store_free(rb2);
     podsync_nats_follower_free(fb);
     podsync_nats_publisher_free(pb);
     podsync_store_free(rb);

@@ -7,6 +7,15 @@ to build the library (rather than installing a package that cannot be imported),
 PODSYNC_NO_BUNDLE=1 asks for a package without a copy, which then loads $PODSYNC_LIBRARY or the
 system's libpodsync (e.g. one installed with `make install`) at run time.
 
+The NATS carrier, libpodsync_nats.so (``podsync.nats``), is bundled too when there is one:
+$PODSYNC_NATS_LIB if set at build time, else the libpodsync_nats.so beside the libpodsync.so being
+bundled (the release build puts both in .build/release when libnats-dev is installed). It links
+libpodsync.so.0 (NEEDED, found through its RUNPATH $ORIGIN), so the engine is bundled under that
+name as well (a copy: wheels hold no symlinks); at run time the package loads libpodsync.so first
+and the carrier binds to that very copy (the loader matches the SONAME), the second name only lets
+tools that resolve NEEDED entries from the files (auditwheel) find it. Without a carrier library
+the package is built without it (``import podsync.nats`` then says what it looked for).
+
 A wheel that bundles the library is a platform wheel (py3-none-<platform>, files in platlib). It
 still links the system's libzstd and libxxhash: `bash .ci/build-wheel` turns it into a manylinux
 wheel that carries them too (auditwheel repair).
@@ -23,6 +32,8 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 LIBRARY_NAME = "libpodsync.so"
+LIBRARY_SONAME = "libpodsync.so.0"  # what libpodsync_nats.so links (NEEDED)
+NATS_LIBRARY_NAME = "libpodsync_nats.so"
 REPO_BUILD = HERE.parents[1] / ".build" / "release" / LIBRARY_NAME
 NO_BUNDLE = os.environ.get("PODSYNC_NO_BUNDLE", "") not in ("", "0")
 
@@ -40,6 +51,24 @@ def library_to_bundle() -> Path | None:
 
 
 BUNDLED = library_to_bundle()
+
+
+def nats_library_to_bundle(engine: Path | None) -> Path | None:
+    env = os.environ.get("PODSYNC_NATS_LIB")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise SystemExit(f"podsync: PODSYNC_NATS_LIB={env}: no such file")
+        return path if engine is not None else None
+    if engine is None:
+        return None
+    for directory in dict.fromkeys((engine.parent, engine.resolve().parent)):
+        if (directory / NATS_LIBRARY_NAME).is_file():
+            return directory / NATS_LIBRARY_NAME
+    return None
+
+
+BUNDLED_NATS = nats_library_to_bundle(BUNDLED)
 
 MISSING_LIBRARY = f"""
 podsync: cannot build the Python package: there is no libpodsync.so to bundle.
@@ -76,6 +105,12 @@ class BuildPyWithLibrary(build_py):
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy2(BUNDLED, target / LIBRARY_NAME)  # follows a symlink (libpodsync.so -> .so.0)
         self.announce(f"podsync: bundled {BUNDLED}", level=3)
+        for stale in (target / LIBRARY_SONAME, target / NATS_LIBRARY_NAME):
+            stale.unlink(missing_ok=True)  # from an earlier build into the same build/ directory
+        if BUNDLED_NATS is not None:
+            shutil.copy2(BUNDLED, target / LIBRARY_SONAME)
+            shutil.copy2(BUNDLED_NATS, target / NATS_LIBRARY_NAME)
+            self.announce(f"podsync: bundled the NATS carrier {BUNDLED_NATS} (and {LIBRARY_SONAME})", level=3)
 
 
 class BinaryDistribution(Distribution):

@@ -18,6 +18,10 @@ copying, and the binding makes those views safe (see ``Store.table``).
 A store can also live in a directory (library 0.6.0): ``podsync.open_store(path, schema, "writer")``
 creates or restores it from its checkpoints and frame log (see :func:`open_store`).
 
+Over NATS JetStream, ``podsync.nats`` (a separate import: it loads ``libpodsync_nats.so``, which
+needs libnats) attaches a writer to a stream (:class:`podsync.nats.Publisher`) and replicas to it
+(:class:`podsync.nats.Follower`).
+
 Every exception the package raises is a :class:`PodSyncError` (most also derive from the builtin
 Python code expects: ``ValueError``, ``TypeError``, ``OverflowError``, ``BufferError``...), except
 the ``ImportError``s of a library that cannot be loaded (:class:`LibraryNotFoundError`,

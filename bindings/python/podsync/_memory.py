@@ -33,15 +33,19 @@ _KIND_NAMES = ("record/key views (table(), keys(), view())", "borrowed frames (m
 
 
 class StoreHandle:
-    """Owns one ``podsync_store*``; frees it once the Python store is closed AND no view is alive."""
+    """Owns one ``podsync_store*``; frees it once the Python store is closed AND no view is alive
+    AND no carrier (``podsync.nats``) is attached to it."""
 
-    __slots__ = ("ptr", "closing", "exports", "outbox_views", "__weakref__")
+    __slots__ = ("ptr", "closing", "exports", "outbox_views", "pins", "__weakref__")
 
     def __init__(self, ptr: Any) -> None:
         self.ptr = ptr  # StoreP, or None once freed
         self.closing = False
         self.exports = [0, 0]  # live export tokens per kind (RECORDS, OUTBOX)
         self.outbox_views: list[memoryview] = []  # frames handed out, revoked on the next producer
+        # Objects of the C side that hold this store's pointer (a podsync.nats Publisher or
+        # Follower): the store is not freed while one is attached, even after close().
+        self.pins = 0
 
     def revoke_frames(self) -> None:
         """Releases every frame memoryview handed out (accessing one then raises ValueError)."""
@@ -70,7 +74,7 @@ class StoreHandle:
         self.maybe_free()
 
     def maybe_free(self) -> None:
-        if self.closing and self.ptr is not None and not self.exports[0] and not self.exports[1]:
+        if self.closing and self.ptr is not None and not self.exports[0] and not self.exports[1] and not self.pins:
             ptr, self.ptr = self.ptr, None
             LIB.podsync_store_free(ptr)
 

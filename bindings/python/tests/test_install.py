@@ -30,7 +30,7 @@ def checkout_without_library(tmp_path: Path) -> Path:
 
 
 def build_py(source: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("PODSYNC_LIBRARY", "PODSYNC_NO_BUNDLE")}
+    environ = {k: v for k, v in os.environ.items() if k not in ("PODSYNC_LIBRARY", "PODSYNC_NO_BUNDLE", "PODSYNC_NATS_LIB")}
     environ.update(env)
     return subprocess.run(
         [sys.executable, "setup.py", "build_py", "--build-lib", "out"],
@@ -73,3 +73,35 @@ def test_podsync_library_is_bundled(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     bundled = source / "out" / "podsync" / "_lib" / "libpodsync.so"
     assert bundled.read_bytes() == Path(podsync.LIBRARY_PATH).read_bytes()
+
+
+@needs_source
+def test_the_nats_carrier_beside_the_library_is_bundled_with_the_sonamed_engine(tmp_path: Path) -> None:
+    import podsync
+    import podsync.nats
+
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    shutil.copy2(podsync.LIBRARY_PATH, libs / "libpodsync.so")
+    shutil.copy2(podsync.nats.LIBRARY_PATH, libs / "libpodsync_nats.so")
+    source = checkout_without_library(tmp_path)
+    result = build_py(source, PODSYNC_LIBRARY=str(libs / "libpodsync.so"))
+    assert result.returncode == 0, result.stderr
+    bundled = source / "out" / "podsync" / "_lib"
+    engine = (libs / "libpodsync.so").read_bytes()
+    assert sorted(p.name for p in bundled.iterdir()) == ["libpodsync.so", "libpodsync.so.0", "libpodsync_nats.so"]
+    assert (bundled / "libpodsync.so").read_bytes() == engine == (bundled / "libpodsync.so.0").read_bytes()
+    assert (bundled / "libpodsync_nats.so").read_bytes() == (libs / "libpodsync_nats.so").read_bytes()
+
+    # Without a carrier beside the library: the package has none (and no second engine name).
+    (libs / "libpodsync_nats.so").unlink()
+    result = build_py(source, PODSYNC_LIBRARY=str(libs / "libpodsync.so"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in bundled.iterdir()) == ["libpodsync.so"]
+
+    # $PODSYNC_NATS_LIB names the carrier explicitly; a missing one fails the build.
+    result = build_py(source, PODSYNC_LIBRARY=str(libs / "libpodsync.so"), PODSYNC_NATS_LIB=podsync.nats.LIBRARY_PATH)
+    assert result.returncode == 0, result.stderr
+    assert (bundled / "libpodsync_nats.so").is_file() and (bundled / "libpodsync.so.0").is_file()
+    result = build_py(source, PODSYNC_LIBRARY=str(libs / "libpodsync.so"), PODSYNC_NATS_LIB=str(tmp_path / "nope.so"))
+    assert result.returncode != 0 and "PODSYNC_NATS_LIB" in result.stderr and "no such file" in result.stderr

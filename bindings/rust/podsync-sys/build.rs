@@ -22,6 +22,18 @@
 //! of another package that uses an installed PodSync outside the loader's default directories
 //! therefore needs its own rpath (`RUSTFLAGS="-C link-arg=-Wl,-rpath,<prefix>/lib"`), or
 //! `LD_LIBRARY_PATH`, or `ldconfig` for that directory.
+//!
+//! With the feature `nats` (the NATS JetStream carrier, include/podsync_nats.h) it also finds
+//! libpodsync_nats.so and links `dylib=podsync_nats`. Search order:
+//!   1. `$PODSYNC_NATS_LIB_DIR` if set (absolute, or relative to the repository root); like
+//!      `PODSYNC_LIB_DIR`, a setting that is wrong is an error;
+//!   2. the directory where libpodsync.so was found (the carrier is built beside it);
+//!   3. the repository's release build tree, `<repo>/.build/release` (`bash .ci/build-lib` builds
+//!      it there when libnats is installed).
+//!
+//! It emits the search path, an rpath (unless the directory is one the loader searches anyway)
+//! and the metadata `nats_lib_dir` (`DEP_PODSYNC_NATS_LIB_DIR` for the `podsync` crate's build
+//! script).
 
 use std::env;
 use std::ffi::OsString;
@@ -29,6 +41,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const LIB_FILE: &str = "libpodsync.so";
+/// The NATS carrier's library (feature `nats`).
+const NATS_LIB_FILE: &str = "libpodsync_nats.so";
 /// `PODSYNC_ABI_VERSION` of the header whose declarations src/lib.rs follows.
 const ABI_VERSION: &str = "1";
 /// Directories the dynamic loader searches anyway: no rpath for a library found there.
@@ -135,6 +149,76 @@ fn main() {
         println!("cargo::rustc-link-arg=-Wl,-rpath,{dir_str}");
     }
     println!("cargo::metadata=lib_dir={dir_str}");
+
+    if env::var_os("CARGO_FEATURE_NATS").is_some() {
+        link_nats(&repo_root, &repo_tree, &found);
+    }
+}
+
+/// Feature `nats`: finds libpodsync_nats.so (see the module's documentation) and links it, or
+/// fails the build saying where it looked.
+fn link_nats(repo_root: &Path, repo_tree: &Path, podsync: &Found) {
+    let podsync_dir = podsync.dir.as_path();
+    println!("cargo::rerun-if-env-changed=PODSYNC_NATS_LIB_DIR");
+    let mut tried = Vec::new();
+    let found = match env::var_os("PODSYNC_NATS_LIB_DIR") {
+        Some(value) if !value.is_empty() => {
+            let dir = repo_root.join(PathBuf::from(value));
+            tried.push(format!(
+                "PODSYNC_NATS_LIB_DIR={}: {}",
+                dir.display(),
+                describe(&dir.join(NATS_LIB_FILE))
+            ));
+            // An explicit setting that is wrong is an error: no other place is tried.
+            dir.join(NATS_LIB_FILE).is_file().then_some(dir)
+        }
+        _ => {
+            tried.push("PODSYNC_NATS_LIB_DIR: not set".to_string());
+            let mut candidates = vec![podsync_dir.to_path_buf()];
+            if podsync_dir != repo_tree {
+                candidates.push(repo_tree.to_path_buf());
+            }
+            candidates.into_iter().find(|dir| {
+                let path = dir.join(NATS_LIB_FILE);
+                tried.push(describe(&path));
+                path.is_file()
+            })
+        }
+    };
+    let Some(dir) = found else {
+        println!("cargo::rerun-if-changed={}", repo_tree.join(NATS_LIB_FILE).display());
+        let mut msg = String::from(
+            "podsync-sys (feature `nats`): cannot find libpodsync_nats.so, the NATS carrier. Tried:",
+        );
+        for t in &tried {
+            msg.push_str("\n  - ");
+            msg.push_str(t);
+        }
+        msg.push_str(
+            "\nBuild it in the repository with `bash .ci/build-lib` (it needs libnats: \
+             apt-get install libnats-dev; it produces .build/release/libpodsync_nats.so), or set \
+             PODSYNC_NATS_LIB_DIR to the directory holding it, or build without the feature `nats`.",
+        );
+        for line in msg.lines() {
+            println!("cargo::error={line}");
+        }
+        eprintln!("{msg}");
+        std::process::exit(1);
+    };
+    let dir_str = dir.to_str().unwrap_or_else(|| {
+        eprintln!("podsync-sys: library directory {} is not valid UTF-8", dir.display());
+        std::process::exit(1)
+    });
+    if dir != podsync_dir {
+        println!("cargo::rustc-link-search=native={dir_str}");
+    }
+    println!("cargo::rustc-link-lib=dylib=podsync_nats");
+    // Beside libpodsync.so, its rpath (if any) serves both.
+    let rpath_given = dir == podsync_dir && podsync.rpath;
+    if !rpath_given && !LOADER_DIRS.iter().any(|d| Path::new(d) == dir) {
+        println!("cargo::rustc-link-arg=-Wl,-rpath,{dir_str}");
+    }
+    println!("cargo::metadata=nats_lib_dir={dir_str}");
 }
 
 /// Asks pkg-config for an installed PodSync. `Err` says why none was taken (for the error message

@@ -29,6 +29,14 @@
 //! assert_eq!(unsafe { podsync_schema_hash(schema, &mut hash) }, PODSYNC_OK);
 //! unsafe { podsync_schema_free(schema) };
 //! ```
+//!
+//! # The NATS carrier (feature `nats`)
+//!
+//! With the cargo feature `nats` (off by default, so that a build without libnats works), this
+//! crate also declares `include/podsync_nats.h` (the `podsync_nats_*` functions, structs and
+//! constants of `libpodsync_nats.so`, the NATS JetStream carrier) and links
+//! `dylib=podsync_nats`, found like `libpodsync.so`: `$PODSYNC_NATS_LIB_DIR`, else the directory
+//! where `libpodsync.so` was found, else the repository's `.build/release`.
 
 #![no_std]
 #![allow(non_camel_case_types)]
@@ -38,6 +46,11 @@ use core::ffi::{c_char, c_void};
 use core::marker::{PhantomData, PhantomPinned};
 use core::mem::{offset_of, size_of};
 use core::ptr;
+
+#[cfg(feature = "nats")]
+mod nats;
+#[cfg(feature = "nats")]
+pub use nats::*;
 
 // ---------------------------------------------------------------------------------------------
 // Versions

@@ -951,3 +951,247 @@ fn durability_calls_validate_their_arguments() {
         assert_eq!(podsync_store_promote(f.replica, 4), PODSYNC_E_WRONG_ROLE, "now a writer");
     }
 }
+
+/// The carrier's C contract (include/podsync_nats.h), without a server: what is checked before
+/// connecting, and the conventions of podsync.h it follows (NULL arguments, `*out` NULL on
+/// failure, options versions, `podsync_nats_last_errmsg`, `*_free(NULL)`). The calls against a
+/// real nats-server are in the podsync crate's tests/nats.rs.
+#[cfg(feature = "nats")]
+mod nats {
+    use std::ffi::CString;
+    use std::ptr::{dangling_mut, null, null_mut};
+
+    use super::{fixture, msg};
+    use podsync_sys::*;
+
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+
+    /// A URL where nothing listens (a port the kernel just gave out and took back).
+    fn nobody() -> CString {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        CString::new(format!("nats://127.0.0.1:{port}")).unwrap()
+    }
+
+    fn last() -> String {
+        msg(podsync_nats_last_errmsg())
+    }
+
+    #[test]
+    fn null_where_a_value_is_required_is_invalid_argument() {
+        let f = fixture();
+        let url = nobody();
+        let name = c"contract";
+        unsafe {
+            assert_eq!(podsync_nats_options_init(null_mut(), PODSYNC_NATS_OPTIONS_VERSION), E);
+            assert!(!last().is_empty());
+
+            let st = podsync_nats_publisher_create(
+                f.writer,
+                url.as_ptr(),
+                name.as_ptr(),
+                null(),
+                null_mut(),
+            );
+            assert_eq!(st, E, "publisher_create(NULL out)");
+            for (what, store, u, n) in [
+                ("NULL store", null_mut(), url.as_ptr(), name.as_ptr()),
+                ("NULL url", f.writer, null(), name.as_ptr()),
+                ("NULL stream_name", f.writer, url.as_ptr(), null()),
+            ] {
+                let mut p = dangling_mut::<podsync_nats_publisher>();
+                assert_eq!(podsync_nats_publisher_create(store, u, n, null(), &mut p), E, "{what}");
+                assert!(p.is_null(), "publisher_create({what}): *out is NULL on failure");
+                assert!(!last().is_empty(), "{what}: a message");
+            }
+            assert!(last().contains("stream_name"), "{}", last());
+
+            let st = podsync_nats_follower_create(
+                f.replica,
+                url.as_ptr(),
+                name.as_ptr(),
+                null(),
+                null_mut(),
+            );
+            assert_eq!(st, E, "follower_create(NULL out)");
+            for (what, store, u, n) in [
+                ("NULL store", null_mut(), url.as_ptr(), name.as_ptr()),
+                ("NULL url", f.replica, null(), name.as_ptr()),
+                ("NULL stream_name", f.replica, url.as_ptr(), null()),
+            ] {
+                let mut fo = dangling_mut::<podsync_nats_follower>();
+                assert_eq!(podsync_nats_follower_create(store, u, n, null(), &mut fo), E, "{what}");
+                assert!(fo.is_null(), "follower_create({what}): *out is NULL on failure");
+            }
+
+            let mut n = 7usize;
+            assert_eq!(podsync_nats_publisher_flush(null_mut(), &mut n), E);
+            assert_eq!(n, 0, "published_out is written even on failure");
+            assert_eq!(podsync_nats_publisher_flush(null_mut(), null_mut()), E);
+            assert_eq!(podsync_nats_publisher_snapshot(null_mut()), E);
+            let mut ps = PODSYNC_NATS_PUBLISHER_STATS_INIT;
+            assert_eq!(podsync_nats_publisher_stats_get(null(), &mut ps), E);
+            n = 7;
+            assert_eq!(podsync_nats_follower_poll(null_mut(), 0, &mut n), E);
+            assert_eq!(n, 0, "applied_out is written even on failure");
+            let mut fs = PODSYNC_NATS_FOLLOWER_STATS_INIT;
+            assert_eq!(podsync_nats_follower_stats_get(null(), &mut fs), E);
+            let st = podsync_nats_follower_relay(null_mut(), url.as_ptr(), name.as_ptr(), null());
+            assert_eq!(st, E, "follower_relay(NULL follower)");
+            assert_eq!(podsync_nats_follower_relay_stats(null(), &mut ps), E);
+            // *_free accept NULL.
+            podsync_nats_publisher_free(null_mut());
+            podsync_nats_follower_free(null_mut());
+        }
+    }
+
+    #[test]
+    fn options_are_validated_before_connecting() {
+        let f = fixture();
+        let url = nobody();
+        let name = c"contract";
+        unsafe {
+            let mut o = PODSYNC_NATS_OPTIONS_INIT;
+            for version in [0, 2, 99] {
+                assert_eq!(
+                    podsync_nats_options_init(&mut o, version),
+                    E,
+                    "options_init({version})"
+                );
+            }
+            let long_name = CString::new("n".repeat(5000)).unwrap();
+            let cases: Vec<(&str, podsync_nats_options)> = vec![
+                ("version 0", podsync_nats_options { version: 0, ..PODSYNC_NATS_OPTIONS_INIT }),
+                ("version 2", podsync_nats_options { version: 2, ..PODSYNC_NATS_OPTIONS_INIT }),
+                ("storage 2", podsync_nats_options { storage: 2, ..PODSYNC_NATS_OPTIONS_INIT }),
+                ("replicas 6", podsync_nats_options { replicas: 6, ..PODSYNC_NATS_OPTIONS_INIT }),
+                (
+                    "max_reconnects -2",
+                    podsync_nats_options { max_reconnects: -2, ..PODSYNC_NATS_OPTIONS_INIT },
+                ),
+                (
+                    "timeout_ms 0",
+                    podsync_nats_options { timeout_ms: 0, ..PODSYNC_NATS_OPTIONS_INIT },
+                ),
+                (
+                    "client_name of 5000 bytes",
+                    podsync_nats_options {
+                        client_name: long_name.as_ptr(),
+                        ..PODSYNC_NATS_OPTIONS_INIT
+                    },
+                ),
+            ];
+            for (what, o) in &cases {
+                let mut p = dangling_mut();
+                let st =
+                    podsync_nats_publisher_create(f.writer, url.as_ptr(), name.as_ptr(), o, &mut p);
+                assert_eq!(st, E, "publisher, options {what}: {}", last());
+                assert!(p.is_null());
+                let mut fo = dangling_mut();
+                let st = podsync_nats_follower_create(
+                    f.replica,
+                    url.as_ptr(),
+                    name.as_ptr(),
+                    o,
+                    &mut fo,
+                );
+                assert_eq!(st, E, "follower, options {what}: {}", last());
+                assert!(fo.is_null());
+            }
+            // Valid options (and NULL for the defaults) get as far as connecting.
+            let named =
+                podsync_nats_options { client_name: c"c".as_ptr(), ..PODSYNC_NATS_OPTIONS_INIT };
+            for o in [null(), &PODSYNC_NATS_OPTIONS_INIT as *const _, &named] {
+                let mut p = dangling_mut();
+                let st =
+                    podsync_nats_publisher_create(f.writer, url.as_ptr(), name.as_ptr(), o, &mut p);
+                assert_eq!(st, PODSYNC_NATS_E_CONNECTION, "{}", last());
+                assert!(p.is_null());
+            }
+        }
+    }
+
+    #[test]
+    fn roles_and_stream_names_are_checked_before_connecting() {
+        let f = fixture();
+        let url = nobody();
+        unsafe {
+            for bad in [c"", c"a b", c"a.b", c"a*", c"a>"] {
+                let mut p = dangling_mut();
+                let st = podsync_nats_publisher_create(
+                    f.writer,
+                    url.as_ptr(),
+                    bad.as_ptr(),
+                    null(),
+                    &mut p,
+                );
+                assert_eq!(st, E, "{bad:?}");
+                assert!(p.is_null());
+                assert!(last().contains("stream_name"), "{}", last());
+            }
+            let long = CString::new("x".repeat(65)).unwrap();
+            let mut p = dangling_mut();
+            let st = podsync_nats_publisher_create(
+                f.writer,
+                url.as_ptr(),
+                long.as_ptr(),
+                null(),
+                &mut p,
+            );
+            assert_eq!(st, E, "65 characters");
+
+            // A replica given to a publisher, a writer to a follower.
+            let mut p = dangling_mut();
+            let st = podsync_nats_publisher_create(
+                f.replica,
+                url.as_ptr(),
+                c"s".as_ptr(),
+                null(),
+                &mut p,
+            );
+            assert_eq!(st, PODSYNC_E_WRONG_ROLE, "{}", last());
+            assert!(p.is_null());
+            assert!(last().contains("writer"), "{}", last());
+            let mut fo = dangling_mut();
+            let st = podsync_nats_follower_create(
+                f.writer,
+                url.as_ptr(),
+                c"s".as_ptr(),
+                null(),
+                &mut fo,
+            );
+            assert_eq!(st, PODSYNC_E_WRONG_ROLE, "{}", last());
+            assert!(fo.is_null());
+            assert!(last().contains("replica"), "{}", last());
+
+            // Everything valid: the connection fails, saying where.
+            let longest = CString::new("x".repeat(64)).unwrap();
+            let mut fo = dangling_mut();
+            let st = podsync_nats_follower_create(
+                f.replica,
+                url.as_ptr(),
+                longest.as_ptr(),
+                null(),
+                &mut fo,
+            );
+            assert_eq!(st, PODSYNC_NATS_E_CONNECTION, "{}", last());
+            assert!(fo.is_null());
+            assert!(last().contains(url.to_str().unwrap()), "{}", last());
+        }
+    }
+
+    #[test]
+    fn last_errmsg_is_per_thread_and_empty_before_any_error() {
+        let empty = std::thread::spawn(|| msg(podsync_nats_last_errmsg())).join().unwrap();
+        assert_eq!(empty, "");
+        let (mine, other) = std::thread::spawn(|| {
+            let mut o = PODSYNC_NATS_OPTIONS_INIT;
+            assert_eq!(unsafe { podsync_nats_options_init(&mut o, 0) }, E);
+            let other = std::thread::spawn(|| msg(podsync_nats_last_errmsg())).join().unwrap();
+            (msg(podsync_nats_last_errmsg()), other)
+        })
+        .join()
+        .unwrap();
+        assert!(!mine.is_empty());
+        assert_eq!(other, "", "another thread's error is not this thread's");
+    }
+}

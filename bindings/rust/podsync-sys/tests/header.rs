@@ -1,7 +1,8 @@
 //! Checks the hand-written declarations of src/lib.rs against include/podsync.h, textually:
 //! the same functions with the same parameter names and types (C types translated one to one),
 //! and every integer `#define PODSYNC_*` with the same value. A change to the header that the
-//! binding does not follow fails here, not at run time.
+//! binding does not follow fails here, not at run time. With the feature `nats`, the same for
+//! src/nats.rs against include/podsync_nats.h, and the fields of its structs too.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,6 +18,16 @@ fn header() -> String {
 
 fn rust_source() -> String {
     read("src/lib.rs")
+}
+
+#[cfg(feature = "nats")]
+fn nats_header() -> String {
+    read("../../../include/podsync_nats.h")
+}
+
+#[cfg(feature = "nats")]
+fn nats_rust_source() -> String {
+    read("src/nats.rs")
 }
 
 /// Removes /* */ and // comments.
@@ -88,7 +99,11 @@ struct Sig {
 }
 
 fn header_functions() -> BTreeMap<String, Sig> {
-    let text = strip_c_comments(&header());
+    header_functions_of(&header())
+}
+
+fn header_functions_of(header: &str) -> BTreeMap<String, Sig> {
+    let text = strip_c_comments(header);
     let text: String =
         text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
     let mut out = BTreeMap::new();
@@ -116,7 +131,10 @@ fn header_functions() -> BTreeMap<String, Sig> {
 }
 
 fn rust_functions() -> BTreeMap<String, Sig> {
-    let src = rust_source();
+    rust_functions_of(&rust_source())
+}
+
+fn rust_functions_of(src: &str) -> BTreeMap<String, Sig> {
     let start = src.find("unsafe extern \"C\" {").expect("extern block");
     let block = &src[start..];
     let block = &block[..block.find("\n}").unwrap()];
@@ -167,10 +185,8 @@ fn parse_int(s: &str) -> Option<i64> {
     }
 }
 
-#[test]
-fn every_integer_macro_has_the_same_value() {
-    let header = strip_c_comments(&header());
-    let src = rust_source();
+/// The integer `pub const`s of a Rust source.
+fn rust_integer_consts(src: &str) -> BTreeMap<String, i64> {
     let mut rust_consts = BTreeMap::new();
     for line in src.lines() {
         let line = line.trim();
@@ -183,6 +199,13 @@ fn every_integer_macro_has_the_same_value() {
             }
         }
     }
+    rust_consts
+}
+
+/// Checks every integer `#define PODSYNC_*` of a header against the Rust constants; returns how
+/// many were checked.
+fn check_integer_macros(header: &str, rust_consts: &BTreeMap<String, i64>) -> usize {
+    let header = strip_c_comments(header);
     let mut checked = 0;
     for line in header.lines() {
         let mut words = line.split_whitespace();
@@ -199,6 +222,12 @@ fn every_integer_macro_has_the_same_value() {
         assert_eq!(rust_consts.get(name), Some(&v), "constant {name}");
         checked += 1;
     }
+    checked
+}
+
+#[test]
+fn every_integer_macro_has_the_same_value() {
+    let checked = check_integer_macros(&header(), &rust_integer_consts(&rust_source()));
     assert!(checked >= 99, "checked only {checked} constants");
     assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 600);
     assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
@@ -363,4 +392,200 @@ fn status_names_are_the_macro_names() {
     assert_eq!(n, 40);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
+}
+
+// ---------------------------------------------------------------------------------------------
+// include/podsync_nats.h (feature `nats`)
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "nats")]
+#[test]
+fn every_nats_header_function_is_declared_with_the_same_signature() {
+    let c = header_functions_of(&nats_header());
+    let r = rust_functions_of(&nats_rust_source());
+    assert!(c.len() >= 17, "parsed {} functions from podsync_nats.h: {:?}", c.len(), c.keys());
+    let missing: Vec<_> = c.keys().filter(|k| !r.contains_key(*k)).collect();
+    let extra: Vec<_> = r.keys().filter(|k| !c.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "declared in podsync_nats.h but not in podsync-sys: {missing:?}");
+    assert!(
+        extra.is_empty(),
+        "declared in podsync-sys (nats.rs) but not in podsync_nats.h: {extra:?}"
+    );
+    for (name, sig) in &c {
+        assert_eq!(&r[name], sig, "signature of {name}");
+    }
+    // The carrier's functions are not declared twice (in lib.rs too).
+    let engine = rust_functions();
+    assert!(c.keys().all(|k| !engine.contains_key(k)));
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn every_nats_integer_macro_has_the_same_value() {
+    let consts = rust_integer_consts(&nats_rust_source());
+    let checked = check_integer_macros(&nats_header(), &consts);
+    assert_eq!(checked, 13, "checked {checked} constants of podsync_nats.h");
+    // Nothing in nats.rs that the header does not define.
+    let header = strip_c_comments(&nats_header());
+    for name in consts.keys() {
+        assert!(header.contains(&format!("#define {name} ")), "{name} is not in podsync_nats.h");
+    }
+    assert_eq!(podsync_sys::PODSYNC_NATS_VERSION_NUMBER, 100);
+    // The carrier's statuses are in the range podsync.h reserves for carriers.
+    assert!(header_reserves_carrier_range());
+    for (name, v) in &consts {
+        if name.starts_with("PODSYNC_NATS_E_") {
+            assert!((-79..=-60).contains(v), "{name} = {v}");
+        }
+    }
+}
+
+#[cfg(feature = "nats")]
+fn header_reserves_carrier_range() -> bool {
+    header().contains("-60 .. -79 are reserved for carriers")
+}
+
+/// The fields of `typedef struct NAME { ... } NAME;` as (name, Rust type).
+#[cfg(feature = "nats")]
+fn header_struct_fields(header: &str, name: &str) -> Vec<(String, String)> {
+    let text = strip_c_comments(header);
+    let open = format!("typedef struct {name} {{");
+    let start =
+        text.find(&open).unwrap_or_else(|| panic!("struct {name} in the header")) + open.len();
+    let body = &text[start..start + text[start..].find('}').unwrap()];
+    body.split(';')
+        .map(squash)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let i = f.rfind([' ', '*']).unwrap();
+            (f[i + 1..].to_string(), c_type_to_rust(&f[..=i]))
+        })
+        .collect()
+}
+
+/// The fields of `pub struct NAME { ... }` as (name, type without spaces).
+#[cfg(feature = "nats")]
+fn rust_struct_fields(src: &str, name: &str) -> Vec<(String, String)> {
+    let open = format!("pub struct {name} {{");
+    let start = src.find(&open).unwrap_or_else(|| panic!("struct {name} in nats.rs")) + open.len();
+    let body = &src[start..start + src[start..].find("\n}").unwrap()];
+    body.lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("pub "))
+        .map(|l| {
+            let (n, t) = l.trim_end_matches(',').split_once(':').unwrap();
+            (n.trim().to_string(), t.replace(' ', ""))
+        })
+        .collect()
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn nats_structs_have_the_header_fields() {
+    let (header, src) = (nats_header(), nats_rust_source());
+    for (name, count) in [
+        ("podsync_nats_options", 11),
+        ("podsync_nats_publisher_stats", 10),
+        ("podsync_nats_follower_stats", 13),
+    ] {
+        let c = header_struct_fields(&header, name);
+        assert_eq!(c.len(), count, "{name}: {c:?}");
+        assert_eq!(rust_struct_fields(&src, name), c, "fields of {name}");
+    }
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn nats_init_macros_match_the_header() {
+    use podsync_sys::*;
+    let header = squash(&nats_header().replace("\\\n", " "));
+    assert!(header.contains(
+        "#define PODSYNC_NATS_OPTIONS_INIT { PODSYNC_NATS_OPTIONS_VERSION, PODSYNC_NATS_STORAGE_FILE, 1, -1, 0, 0, 600, 10000, 5000, 100, NULL }"
+    ), "{header}");
+    let o = PODSYNC_NATS_OPTIONS_INIT;
+    assert_eq!(
+        (o.version, o.storage, o.replicas, o.max_reconnects, o.max_age_ms, o.max_bytes),
+        (PODSYNC_NATS_OPTIONS_VERSION, PODSYNC_NATS_STORAGE_FILE, 1, -1, 0, 0)
+    );
+    assert_eq!(
+        (o.snapshot_every_versions, o.snapshot_every_ms, o.timeout_ms, o.reconnect_wait_ms),
+        (600, 10000, 5000, 100)
+    );
+    assert!(o.client_name.is_null());
+    // The library's own defaults for this header's version equal the macro.
+    let mut lib = podsync_nats_options {
+        version: 0,
+        storage: 9,
+        replicas: 9,
+        max_reconnects: 9,
+        max_age_ms: 9,
+        max_bytes: 9,
+        snapshot_every_versions: 9,
+        snapshot_every_ms: 9,
+        timeout_ms: 9,
+        reconnect_wait_ms: 9,
+        client_name: c"x".as_ptr(),
+    };
+    let st = unsafe { podsync_nats_options_init(&mut lib, PODSYNC_NATS_OPTIONS_VERSION) };
+    assert_eq!(st, PODSYNC_OK);
+    assert_eq!(lib, o);
+
+    for (init, version, zeros, fields) in [
+        ("PODSYNC_NATS_PUBLISHER_STATS_INIT", "PODSYNC_NATS_PUBLISHER_STATS_VERSION", 9, 10),
+        ("PODSYNC_NATS_FOLLOWER_STATS_INIT", "PODSYNC_NATS_FOLLOWER_STATS_VERSION", 12, 13),
+    ] {
+        let prefix = format!("#define {init} {{ {version},");
+        let start = header.find(&prefix).unwrap_or_else(|| panic!("{init}")) + prefix.len();
+        let rest = &header[start..start + header[start..].find('}').unwrap()];
+        assert_eq!(rest.split(',').filter(|z| z.trim() == "0").count(), zeros, "{init}: {rest}");
+        assert_eq!(rest.split(',').count() + 1, fields, "{init}: {rest}");
+    }
+    assert_eq!(
+        PODSYNC_NATS_PUBLISHER_STATS_INIT,
+        podsync_nats_publisher_stats {
+            version: PODSYNC_NATS_PUBLISHER_STATS_VERSION,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        PODSYNC_NATS_FOLLOWER_STATS_INIT,
+        podsync_nats_follower_stats {
+            version: PODSYNC_NATS_FOLLOWER_STATS_VERSION,
+            ..Default::default()
+        }
+    );
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn the_loaded_carrier_is_this_version() {
+    assert_eq!(
+        podsync_sys::podsync_nats_version_number(),
+        podsync_sys::PODSYNC_NATS_VERSION_NUMBER
+    );
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn nats_status_names_are_the_macro_names() {
+    use podsync_sys::*;
+    let name = |v: i32| {
+        unsafe { std::ffi::CStr::from_ptr(podsync_nats_status_name(v)) }
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut n = 0;
+    for (macro_name, v) in rust_integer_consts(&nats_rust_source()) {
+        if macro_name.starts_with("PODSYNC_NATS_E_") {
+            assert_eq!(name(v as i32), macro_name, "podsync_nats_status_name({v})");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 6);
+    // Every other status is podsync_status_name's.
+    for v in [-99, -32, -1, 0, 3, 10, -59, -66, -79] {
+        let engine = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(v)) };
+        assert_eq!(name(v), engine.to_str().unwrap(), "status {v}");
+    }
 }

@@ -14,7 +14,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What went wrong: one variant per negative status of `include/podsync.h` (values pinned by
 /// `docs/ABI.md`), plus [`Unknown`](ErrorKind::Unknown) for a status this binding does not know
 /// and [`UnexpectedStatus`](ErrorKind::UnexpectedStatus) for an informational status where the
-/// header allows none.
+/// header allows none. With the feature `nats`, also the NATS carrier's statuses
+/// (`PODSYNC_NATS_E_*` of `include/podsync_nats.h`, in the range -60 .. -79 that `podsync.h`
+/// reserves for carriers): `Connection`, `Timeout`, `StreamMissing`, `MessageTooLarge`, `Server`
+/// and `NotAMessage`.
 ///
 /// Programs branch on the kind (or the status); the message is for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +111,36 @@ pub enum ErrorKind {
     FileCorrupt,
     /// `PODSYNC_E_INTERNAL`: a bug in PodSync (or in this binding); please report it.
     Internal,
+    /// `PODSYNC_NATS_E_CONNECTION` (feature `nats`): cannot connect to the NATS server, or the
+    /// connection is lost or closed. The client reconnects in the background; nothing is lost (a
+    /// [`Publisher`](crate::nats::Publisher) keeps the frames it could not publish, a
+    /// [`Follower`](crate::nats::Follower) resumes where it was): call again later.
+    #[cfg(feature = "nats")]
+    Connection,
+    /// `PODSYNC_NATS_E_TIMEOUT` (feature `nats`): the server did not answer within
+    /// [`NatsOptions::timeout_ms`](crate::nats::NatsOptions::timeout_ms); as for
+    /// [`Connection`](ErrorKind::Connection), nothing is lost.
+    #[cfg(feature = "nats")]
+    Timeout,
+    /// `PODSYNC_NATS_E_STREAM_MISSING` (feature `nats`): a follower's stream does not exist (yet):
+    /// no publisher created it.
+    #[cfg(feature = "nats")]
+    StreamMissing,
+    /// `PODSYNC_NATS_E_MSG_TOO_LARGE` (feature `nats`): a frame is larger than the server accepts;
+    /// it was not published and a snapshot in chunks that fit replaced it. Give the writer a
+    /// [`max_frame_bytes`](crate::StoreOptions::max_frame_bytes) below the server's
+    /// `max_payload` less 4 KiB.
+    #[cfg(feature = "nats")]
+    MessageTooLarge,
+    /// `PODSYNC_NATS_E_SERVER` (feature `nats`): JetStream refused a request; the message has its
+    /// error code and description.
+    #[cfg(feature = "nats")]
+    Server,
+    /// `PODSYNC_NATS_E_NOT_A_MESSAGE` (feature `nats`): a message on the carrier's subjects that
+    /// is not what it should be (not a frame, a snapshot marker with missing or contradictory
+    /// headers); it was skipped.
+    #[cfg(feature = "nats")]
+    NotAMessage,
     /// A negative status this binding does not know (a newer library); the value is kept.
     Unknown(i32),
     /// A non-negative status where the header allows none: a contract violation (a bug).
@@ -148,6 +181,18 @@ impl ErrorKind {
             sys::PODSYNC_E_IO => Io,
             sys::PODSYNC_E_FILE_CORRUPT => FileCorrupt,
             sys::PODSYNC_E_INTERNAL => Internal,
+            #[cfg(feature = "nats")]
+            sys::PODSYNC_NATS_E_CONNECTION => Connection,
+            #[cfg(feature = "nats")]
+            sys::PODSYNC_NATS_E_TIMEOUT => Timeout,
+            #[cfg(feature = "nats")]
+            sys::PODSYNC_NATS_E_STREAM_MISSING => StreamMissing,
+            #[cfg(feature = "nats")]
+            sys::PODSYNC_NATS_E_MSG_TOO_LARGE => MessageTooLarge,
+            #[cfg(feature = "nats")]
+            sys::PODSYNC_NATS_E_SERVER => Server,
+            #[cfg(feature = "nats")]
+            sys::PODSYNC_NATS_E_NOT_A_MESSAGE => NotAMessage,
             s if s < 0 => Unknown(s),
             s => UnexpectedStatus(s),
         }
@@ -186,15 +231,32 @@ impl ErrorKind {
             Io => sys::PODSYNC_E_IO,
             FileCorrupt => sys::PODSYNC_E_FILE_CORRUPT,
             Internal => sys::PODSYNC_E_INTERNAL,
+            #[cfg(feature = "nats")]
+            Connection => sys::PODSYNC_NATS_E_CONNECTION,
+            #[cfg(feature = "nats")]
+            Timeout => sys::PODSYNC_NATS_E_TIMEOUT,
+            #[cfg(feature = "nats")]
+            StreamMissing => sys::PODSYNC_NATS_E_STREAM_MISSING,
+            #[cfg(feature = "nats")]
+            MessageTooLarge => sys::PODSYNC_NATS_E_MSG_TOO_LARGE,
+            #[cfg(feature = "nats")]
+            Server => sys::PODSYNC_NATS_E_SERVER,
+            #[cfg(feature = "nats")]
+            NotAMessage => sys::PODSYNC_NATS_E_NOT_A_MESSAGE,
             Unknown(s) | UnexpectedStatus(s) => s,
         }
     }
 }
 
 /// The name of any status code, e.g. `"PODSYNC_E_FRAME_CHECKSUM"` (`podsync_status_name`);
-/// `"PODSYNC_UNKNOWN_STATUS"` for values the library does not know.
+/// `"PODSYNC_UNKNOWN_STATUS"` for values the library does not know. With the feature `nats`, the
+/// carrier's statuses have their names too (`podsync_nats_status_name`, e.g.
+/// `"PODSYNC_NATS_E_TIMEOUT"`).
 pub fn status_name(status: i32) -> &'static str {
+    #[cfg(not(feature = "nats"))]
     let p = sys::podsync_status_name(status);
+    #[cfg(feature = "nats")]
+    let p = sys::podsync_nats_status_name(status);
     if p.is_null() {
         return "PODSYNC_UNKNOWN_STATUS";
     }
@@ -258,9 +320,11 @@ impl Error {
     }
 
     /// The human-readable message the library recorded: on the handle (`podsync_store_errmsg` /
-    /// `podsync_schema_errmsg`) or, for calls without one (frame functions, constructors,
+    /// `podsync_schema_errmsg`, and with the feature `nats` `podsync_nats_publisher_errmsg` /
+    /// `podsync_nats_follower_errmsg`) or, for calls without one (frame functions, constructors,
     /// [`Schema::from_bytes`](crate::Schema::from_bytes)), the thread's last error
-    /// (`podsync_last_errmsg`, since library 0.4.0); or written by this binding. May be empty.
+    /// (`podsync_last_errmsg`, since library 0.4.0; `podsync_nats_last_errmsg`); or written by
+    /// this binding. May be empty.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -314,6 +378,14 @@ impl From<Error> for std::io::Error {
                 std::io::ErrorKind::InvalidData
             }
             NoMemory => std::io::ErrorKind::OutOfMemory,
+            #[cfg(feature = "nats")]
+            NotAMessage => std::io::ErrorKind::InvalidData,
+            #[cfg(feature = "nats")]
+            Connection => std::io::ErrorKind::NotConnected,
+            #[cfg(feature = "nats")]
+            Timeout => std::io::ErrorKind::TimedOut,
+            #[cfg(feature = "nats")]
+            StreamMissing => std::io::ErrorKind::NotFound,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
@@ -389,5 +461,51 @@ mod tests {
             Error::new(sys::PODSYNC_E_CHUNK_MISMATCH, "x").to_string(),
             "PODSYNC_E_CHUNK_MISMATCH (-29): x"
         );
+        #[cfg(not(feature = "nats"))]
+        assert_eq!(ErrorKind::from_status(-60), ErrorKind::Unknown(-60));
+    }
+
+    #[cfg(feature = "nats")]
+    #[test]
+    fn carrier_kinds_names_and_io_kinds() {
+        for (s, k, name, io) in [
+            (
+                -60,
+                ErrorKind::Connection,
+                "PODSYNC_NATS_E_CONNECTION",
+                std::io::ErrorKind::NotConnected,
+            ),
+            (-61, ErrorKind::Timeout, "PODSYNC_NATS_E_TIMEOUT", std::io::ErrorKind::TimedOut),
+            (
+                -62,
+                ErrorKind::StreamMissing,
+                "PODSYNC_NATS_E_STREAM_MISSING",
+                std::io::ErrorKind::NotFound,
+            ),
+            (
+                -63,
+                ErrorKind::MessageTooLarge,
+                "PODSYNC_NATS_E_MSG_TOO_LARGE",
+                std::io::ErrorKind::Other,
+            ),
+            (-64, ErrorKind::Server, "PODSYNC_NATS_E_SERVER", std::io::ErrorKind::Other),
+            (
+                -65,
+                ErrorKind::NotAMessage,
+                "PODSYNC_NATS_E_NOT_A_MESSAGE",
+                std::io::ErrorKind::InvalidData,
+            ),
+        ] {
+            assert_eq!(ErrorKind::from_status(s), k);
+            assert_eq!(k.status(), s);
+            let e = Error::new(s, "m");
+            assert_eq!(e.status_name(), name);
+            assert_eq!(e.to_string(), format!("{name} ({s}): m"));
+            assert_eq!(std::io::Error::from(e).kind(), io);
+        }
+        // Engine statuses keep their names through podsync_nats_status_name.
+        assert_eq!(status_name(-13), "PODSYNC_E_FRAME_CHECKSUM");
+        assert_eq!(status_name(-66), "PODSYNC_UNKNOWN_STATUS");
+        assert_eq!(ErrorKind::from_status(-66), ErrorKind::Unknown(-66));
     }
 }

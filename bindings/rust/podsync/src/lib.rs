@@ -47,7 +47,14 @@
 //!   [`Store::begin_checkpoint`] write checkpoints, and a replica takes over a dead writer's stream
 //!   with [`Store::promote`] in a new **term** that fences the old writer
 //!   ([`ErrorKind::TermFenced`], [`ErrorKind::HistoryDiverged`]); see
-//!   [Durability and failover](#durability-and-failover).
+//!   [Durability and failover](#durability-and-failover);
+//! - with the cargo feature `nats` (off by default; it links `libpodsync_nats.so`, which needs
+//!   libnats), the module `nats` carries a store's frames over **NATS JetStream**
+//!   (`include/podsync_nats.h`): a `Publisher` borrows a writer and publishes each flush's frames
+//!   and periodic chunked snapshots, a `Follower` borrows a replica and applies them, bootstrapping
+//!   from the newest snapshot and repairing gaps from the stream; the carrier's errors are
+//!   `ErrorKind::Connection`, `Timeout`, `StreamMissing`, `MessageTooLarge`, `Server` and
+//!   `NotAMessage`.
 //!
 //! # Quick start
 //!
@@ -216,7 +223,8 @@
 //! between threads; distinct handles are independent. A [`Snapshot`] belongs to its store for
 //! threading: it calls the library only inside [`Snapshot::next_chunk`], which borrows the store
 //! mutably, and one dropped while its store lives is freed by the store (see [`Snapshot`]); a
-//! [`Checkpoint`] the same, through [`Checkpoint::step`].
+//! [`Checkpoint`] the same, through [`Checkpoint::step`]. A NATS publisher or follower (feature
+//! `nats`) borrows its store mutably and moves with it: `Send`, not `Sync`.
 //! There are no callbacks, so no panic can cross the C boundary.
 
 #![warn(missing_debug_implementations)]
@@ -236,6 +244,8 @@ mod error;
 mod failover;
 pub mod frame;
 mod metrics;
+#[cfg(feature = "nats")]
+pub mod nats;
 mod pod;
 mod registry;
 mod schema;

@@ -3,6 +3,8 @@
 //! `compile_fail,E0502`), so a typo would make such an example "pass" forever. This test
 //! compiles every one of them in a scratch crate, asserts that rustc reports exactly the error
 //! code written in its fence, and compiles a control program that uses the same API correctly.
+//! The examples of src/nats.rs (the NATS carrier's borrows of its store) need the feature `nats`:
+//! with it the scratch crate enables it too, without it they are left out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +24,9 @@ fn snippets() -> Vec<Snippet> {
     files.sort();
     let mut out = Vec::new();
     for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
+        if !cfg!(feature = "nats") && path.file_name().is_some_and(|n| n == "nats.rs") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let mut i = 0;
@@ -104,6 +109,34 @@ let checkpoint = durable.begin_checkpoint().unwrap();
 needs_send(&checkpoint);
 "#;
 
+/// A correct use of everything the compile_fail examples of src/nats.rs misuse (feature `nats`):
+/// must build (it is not run).
+const CONTROL_NATS: &str = r#"
+use podsync::nats::{Follower, NatsOptions, Publisher};
+use podsync::{Schema, Store};
+fn needs_send<T: Send>(_: &T) {}
+let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+let mut writer = Store::writer(&schema).unwrap();
+let mut replica = Store::replica(&schema).unwrap();
+let options = NatsOptions::new();
+let mut publisher = Publisher::new(&mut writer, "nats://127.0.0.1:4222", "world", &options).unwrap();
+publisher.store_mut().put(1, 5, &[0u8; 8]).unwrap();
+let record = publisher.store().get(1, 5).unwrap().map(|r| r.to_vec());
+publisher.flush().unwrap();
+println!("{record:?}");
+needs_send(&publisher);
+drop(publisher);
+writer.put(1, 5, &[0u8; 8]).unwrap();
+let mut follower = Follower::new(&mut replica, "nats://127.0.0.1:4222", "world", &options).unwrap();
+follower.poll(std::time::Duration::ZERO).unwrap();
+needs_send(&follower);
+let digest = follower.store().digest().unwrap();
+drop(follower);
+drop(replica);
+drop(writer);
+println!("{digest}");
+"#;
+
 #[test]
 fn compile_fail_examples_fail_with_the_error_code_they_name() {
     let snippets = snippets();
@@ -118,13 +151,17 @@ fn compile_fail_examples_fail_with_the_error_code_they_name() {
         dir.join("Cargo.toml"),
         format!(
             "[package]\nname = \"podsync-compile-fail\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\npodsync = {{ path = {:?} }}\n\n[workspace]\n",
-            env!("CARGO_MANIFEST_DIR")
+             [dependencies]\npodsync = {{ path = {:?}{} }}\n\n[workspace]\n",
+            env!("CARGO_MANIFEST_DIR"),
+            if cfg!(feature = "nats") { ", features = [\"nats\"]" } else { "" }
         ),
     )
     .unwrap();
     let program = |body: &str| format!("#![allow(unused)]\nfn main() {{\n{body}}}\n");
     std::fs::write(examples.join("control.rs"), program(CONTROL)).unwrap();
+    if cfg!(feature = "nats") {
+        std::fs::write(examples.join("control_nats.rs"), program(CONTROL_NATS)).unwrap();
+    }
     for (n, s) in snippets.iter().enumerate() {
         std::fs::write(examples.join(format!("snippet{n}.rs")), program(&s.body)).unwrap();
     }
@@ -141,6 +178,11 @@ fn compile_fail_examples_fail_with_the_error_code_they_name() {
 
     let (ok, stderr) = build("control");
     assert!(ok, "the control program must compile:\n{stderr}");
+    if cfg!(feature = "nats") {
+        let (ok, stderr) = build("control_nats");
+        assert!(ok, "the control program of the NATS carrier must compile:\n{stderr}");
+        assert!(snippets.iter().filter(|s| s.file == "nats.rs").count() >= 6);
+    }
 
     for (n, s) in snippets.iter().enumerate() {
         let (ok, stderr) = build(&format!("snippet{n}"));
