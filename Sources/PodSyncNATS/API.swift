@@ -122,13 +122,24 @@ public func podsync_nats_publisher_create(
     _ store: OpaquePointer!, _ url: UnsafePointer<CChar>!, _ stream_name: UnsafePointer<CChar>!,
     _ options: UnsafePointer<podsync_nats_options>!, _ out: UnsafeMutablePointer<OpaquePointer?>!
 ) -> Int32 {
+    create(store, url, stream_name, options, out) { (store, url, stream, options) throws(CarrierError) in
+        PublisherHandle(try Publisher(store: store, url: url, stream: stream, options: options))
+    }
+}
+
+/// A constructor's common part: arguments checked, the handle boxed into *out, or the error
+/// recorded as the thread's last.
+func create(
+    _ store: OpaquePointer?, _ url: UnsafePointer<CChar>?, _ streamName: UnsafePointer<CChar>?,
+    _ options: UnsafePointer<podsync_nats_options>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+    _ make: (OpaquePointer, String, String, CarrierOptions) throws(CarrierError) -> AnyObject
+) -> Int32 {
     guard let out else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "out must not be NULL") }
     out.pointee = nil
     guard let store else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "store must not be NULL") }
     do throws(CarrierError) {
-        let publisher = try Publisher(store: store, url: try string(url, "url"), stream: try string(stream_name, "stream_name"),
-                                      options: try carrierOptions(options))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(PublisherHandle(publisher)).toOpaque())
+        let handle = try make(store, try string(url, "url"), try string(streamName, "stream_name"), try carrierOptions(options))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
         return PODSYNC_OK
     } catch {
         return lastError(error.code, error.message)
@@ -210,16 +221,8 @@ public func podsync_nats_follower_create(
     _ store: OpaquePointer!, _ url: UnsafePointer<CChar>!, _ stream_name: UnsafePointer<CChar>!,
     _ options: UnsafePointer<podsync_nats_options>!, _ out: UnsafeMutablePointer<OpaquePointer?>!
 ) -> Int32 {
-    guard let out else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "out must not be NULL") }
-    out.pointee = nil
-    guard let store else { return lastError(PODSYNC_E_INVALID_ARGUMENT, "store must not be NULL") }
-    do throws(CarrierError) {
-        let follower = try Follower(store: store, url: try string(url, "url"), stream: try string(stream_name, "stream_name"),
-                                    options: try carrierOptions(options))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(FollowerHandle(follower)).toOpaque())
-        return PODSYNC_OK
-    } catch {
-        return lastError(error.code, error.message)
+    create(store, url, stream_name, options, out) { (store, url, stream, options) throws(CarrierError) in
+        FollowerHandle(try Follower(store: store, url: url, stream: stream, options: options))
     }
 }
 
