@@ -111,7 +111,8 @@ PODSYNC_API int32_t podsync_nats_publisher_create(podsync_store *store, const ch
                                                   podsync_nats_publisher **out);
 
 /* Flushes the store (podsync_store_flush) and publishes its frames, after any frames an earlier
-   call could not publish; then, when due, a snapshot. Returns PODSYNC_OK when everything is
+   call could not publish; then, when a snapshot is due, its next chunk (a due snapshot is spread
+   over flushes, a chunk of at most 256 KiB each, then its marker). Returns PODSYNC_OK when everything is
    acknowledged by the stream; else a carrier error, with the unpublished frames kept (up to
    64 MiB: past that they are dropped and a snapshot is published once the server answers again,
    so followers heal). A frame larger than the server accepts is not published: the call returns

@@ -19,6 +19,8 @@ public final class Publisher {
     /// The frame stream's sequence the newest snapshot covers.
     var snapshotFrameSequence: UInt64 = 0
     var lastCoverageCheckMs: UInt64 = 0
+    /// A due snapshot being published a chunk per flush.
+    var inFlight: SnapshotInFlight? = nil
     public private(set) var stats = Stats()
 
     public struct Stats: Sendable {
@@ -96,7 +98,7 @@ public final class Publisher {
             return
         }
         _ = try publishPending()
-        if snapshotDue() { try publishSnapshot() }
+        try stepDueSnapshot()
     }
 
     /// Creates a stream unless it exists (an existing one is used as it is).
@@ -157,7 +159,11 @@ public final class Publisher {
             throw CarrierError(PODSYNC_NATS_E_MSG_TOO_LARGE,
                                "a frame was larger than the server accepts (\(limit) bytes with headers): it was not published and a snapshot replaced it; set the store's max_frame_bytes below that")
         }
-        if snapshotOwed || snapshotDue() { try publishSnapshot() }
+        if snapshotOwed {
+            try publishSnapshot()
+        } else {
+            try stepDueSnapshot()
+        }
         return published
     }
 
@@ -224,61 +230,125 @@ public final class Publisher {
 
     /// Publishes a chunked snapshot of the store's state now, then removes the older ones.
     public func publishSnapshot() throws(CarrierError) {
+        inFlight = nil  // a snapshot being spread over flushes is replaced by this one
+        let snapshot = try beginSnapshot(chunkLimit: link.maxPayload - 4096)
+        while try !step(snapshot) {}
+    }
+
+    /// Starts a snapshot of the store's state now; its chunks follow with `step`.
+    func beginSnapshot(chunkLimit: Int) throws(CarrierError) -> SnapshotInFlight {
         // Frames still pending go first, so the snapshot's frame position covers them.
         _ = try publishPending()
-        let chunkLimit = max(min(link.maxPayload - 4096, 4 << 20), Int(PODSYNC_MIN_CHUNK_BYTES))
-        var snapshot: OpaquePointer? = nil
-        let begun = podsync_snapshot_begin(store.handle, chunkLimit, &snapshot)
-        guard begun == PODSYNC_OK, let snapshot else { throw CarrierError(begun, "snapshot: \(store.message)") }
-        defer { podsync_snapshot_free(snapshot) }
-        var position = podsync_chunk_position()
-        position.version = UInt32(PODSYNC_CHUNK_POSITION_VERSION)
-        _ = podsync_snapshot_position(snapshot, &position)
-        let id = hex16(position.snapshot_id)
-        let frameSequence = stats.lastSequence
-        var first: UInt64 = 0
-        var last: UInt64 = 0
-        var chunks: UInt64 = 0
-        while true {
+        let limit = max(min(chunkLimit, 4 << 20), Int(PODSYNC_MIN_CHUNK_BYTES))
+        var handle: OpaquePointer? = nil
+        let begun = podsync_snapshot_begin(store.handle, limit, &handle)
+        guard begun == PODSYNC_OK, let handle else { throw CarrierError(begun, "snapshot: \(store.message)") }
+        return SnapshotInFlight(handle, frameSequence: stats.lastSequence)
+    }
+
+    /// Publishes the snapshot's next chunk, or, after the last, its marker (then removes the
+    /// older snapshots); true when the snapshot is complete. A chunk whose publish failed is
+    /// published again at the next step (same message id: stored once).
+    func step(_ snapshot: SnapshotInFlight) throws(CarrierError) -> Bool {
+        if snapshot.chunk == nil {
             var data: UnsafePointer<UInt8>? = nil
             var size = 0
-            let s = podsync_snapshot_next(snapshot, &data, &size)
-            if s == PODSYNC_DONE { break }
-            guard s == PODSYNC_OK, let data else {
-                throw CarrierError(s, "snapshot chunk: \(podsync_snapshot_errmsg(snapshot).map { String(cString: $0) } ?? "")")
+            let s = podsync_snapshot_next(snapshot.handle, &data, &size)
+            if s == PODSYNC_DONE {
+                try finish(snapshot)
+                return true
             }
-            let sequence = try publish(subject: names.chunkSubject, UnsafeRawBufferPointer(start: data, count: size), stream: names.snapshots,
-                                       msgID: "chunk-\(id)-\(chunks)",
-                                       headers: [("PodSync-Snapshot", id), ("PodSync-Chunk", String(chunks))])
-            if chunks == 0 { first = sequence }
-            last = sequence
-            chunks &+= 1
+            guard s == PODSYNC_OK, let data else {
+                throw CarrierError(s, "snapshot chunk: \(podsync_snapshot_errmsg(snapshot.handle).map { String(cString: $0) } ?? "")")
+            }
+            snapshot.chunk = UnsafeRawBufferPointer(start: data, count: size)
         }
+        guard let chunk = snapshot.chunk else { return false }
+        let sequence = try publish(subject: names.chunkSubject, chunk, stream: names.snapshots,
+                                   msgID: "chunk-\(snapshot.id)-\(snapshot.chunks)",
+                                   headers: [("PodSync-Snapshot", snapshot.id), ("PodSync-Chunk", String(snapshot.chunks))])
+        snapshot.chunk = nil
+        if snapshot.chunks == 0 { snapshot.first = sequence }
+        snapshot.last = sequence
+        snapshot.chunks &+= 1
+        return false
+    }
+
+    func finish(_ snapshot: SnapshotInFlight) throws(CarrierError) {
+        let position = snapshot.position
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-        _ = try publish(subject: names.doneSubject, empty, stream: names.snapshots, msgID: "done-\(id)", headers: [
-            ("PodSync-Snapshot", id), ("PodSync-Stream", hex16(position.stream_id)), ("PodSync-Term", String(position.term)),
-            ("PodSync-Version", String(position.state_version)), ("PodSync-Chunks", String(chunks)),
-            ("PodSync-First-Seq", String(first)), ("PodSync-Last-Seq", String(last)),
-            ("PodSync-Frame-Seq", String(frameSequence)),
+        _ = try publish(subject: names.doneSubject, empty, stream: names.snapshots, msgID: "done-\(snapshot.id)", headers: [
+            ("PodSync-Snapshot", snapshot.id), ("PodSync-Stream", hex16(position.stream_id)), ("PodSync-Term", String(position.term)),
+            ("PodSync-Version", String(position.state_version)), ("PodSync-Chunks", String(snapshot.chunks)),
+            ("PodSync-First-Seq", String(snapshot.first)), ("PodSync-Last-Seq", String(snapshot.last)),
+            ("PodSync-Frame-Seq", String(snapshot.frameSequence)),
         ])
         // Older snapshots (and their markers) go: everything before this one's first chunk. (Only
         // when there is something before it: JetStream takes a purge up to the stream's first
         // sequence for a purge of everything.)
-        if let state = try link.streamState(names.snapshots), state.FirstSeq < first {
+        if let state = try link.streamState(names.snapshots), state.FirstSeq < snapshot.first {
             var jsOpts = jsOptions()
             jsOptions_Init(&jsOpts)
-            jsOpts.Stream.Purge.Sequence = first
+            jsOpts.Stream.Purge.Sequence = snapshot.first
             var jsErr = jsErrCode(rawValue: 0)
             let purged = js_PurgeStream(link.jetStream, names.snapshots, &jsOpts, &jsErr)
             guard purged == NATS_OK else { throw carrierError(purged, "cannot remove older snapshots from \(names.snapshots)", jsErr) }
         }
-        snapshotFrameSequence = frameSequence
+        snapshotFrameSequence = snapshot.frameSequence
         snapshotOwed = false
         lastSnapshotVersion = position.state_version
         lastSnapshotMs = podsyncnats_monotonic_ms()
         stats.snapshotsPublished &+= 1
         stats.snapshotVersion = position.state_version
     }
+
+    /// A snapshot that is due is spread over flushes, a chunk of at most 256 KiB each, so no
+    /// flush stalls the writer's loop for the whole state (the engine keeps the snapshot's image
+    /// by copy-on-write while the writer goes on).
+    static let steppedChunkBytes = 256 << 10
+
+    func stepDueSnapshot() throws(CarrierError) {
+        if inFlight == nil {
+            guard snapshotDue() else { return }
+            inFlight = try beginSnapshot(chunkLimit: min(link.maxPayload - 4096, Publisher.steppedChunkBytes))
+        }
+        guard let snapshot = inFlight else { return }
+        do throws(CarrierError) {
+            if try step(snapshot) { inFlight = nil }
+        } catch {
+            // A chunk that could not be published is published again at the next flush; a
+            // snapshot the engine could not continue (a relay's replica whose state a snapshot
+            // replaced: SNAPSHOT_EXPIRED) is dropped, and the next due one starts afresh.
+            if snapshot.chunk == nil { inFlight = nil }
+            if error.code == PODSYNC_E_SNAPSHOT_EXPIRED { return }
+            throw error
+        }
+    }
+}
+
+/// A snapshot being published: the engine's handle, the chunk being published (borrowed from
+/// the handle until its next chunk), and the sequences of the chunks so far.
+final class SnapshotInFlight {
+    let handle: OpaquePointer
+    let position: podsync_chunk_position
+    let id: String
+    let frameSequence: UInt64
+    var chunk: UnsafeRawBufferPointer? = nil
+    var first: UInt64 = 0
+    var last: UInt64 = 0
+    var chunks: UInt64 = 0
+
+    init(_ handle: OpaquePointer, frameSequence: UInt64) {
+        self.handle = handle
+        var position = podsync_chunk_position()
+        position.version = UInt32(PODSYNC_CHUNK_POSITION_VERSION)
+        _ = podsync_snapshot_position(handle, &position)
+        self.position = position
+        id = hex16(position.snapshot_id)
+        self.frameSequence = frameSequence
+    }
+
+    deinit { podsync_snapshot_free(handle) }
 }
 
 /// Runs `body` with NUL-terminated copies of the strings, valid during the call.

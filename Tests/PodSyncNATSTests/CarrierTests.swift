@@ -161,6 +161,47 @@ func version(_ store: OpaquePointer) -> UInt64 {
         }
     }
 
+    /// A snapshot that falls due is spread over the next flushes (a chunk of at most 256 KiB
+    /// each, then its marker), so no flush carries the whole state; followers that join
+    /// meanwhile take the previous one and converge.
+    @Test func aDueSnapshotIsSpreadOverFlushes() throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        let (schema, writer) = try cStore(role: PODSYNC_ROLE_WRITER)
+        let (_, replica) = try cStore(role: PODSYNC_ROLE_REPLICA)
+        defer {
+            podsync_store_free(writer)
+            podsync_store_free(replica)
+            podsync_schema_free(schema)
+        }
+        var record = [UInt8](repeating: 7, count: 16)
+        for key in 0..<60_000 as Range<UInt64> {
+            record[0] = UInt8(truncatingIfNeeded: key)
+            record[1] = UInt8(truncatingIfNeeded: key >> 8)
+            _ = podsync_store_put(writer, 1, key, record, 16)
+        }
+        var options = CarrierOptions()
+        options.snapshotEveryVersions = 3
+        options.snapshotEveryMs = 0
+        let publisher = try Publisher(store: writer, url: server.url, stream: "spread", options: options)
+        #expect(publisher.stats.snapshotsPublished == 1)
+        var flushesUntilSnapshot = 0
+        for tick in 0..<20 {
+            record[2] = UInt8(truncatingIfNeeded: tick)
+            _ = podsync_store_put(writer, 1, UInt64(tick), record, 16)
+            _ = try publisher.flush()
+            if publisher.stats.snapshotsPublished == 1 { flushesUntilSnapshot += 1 }
+        }
+        // The first flush (60,000 records in frames of 128 KiB) makes the snapshot due at once;
+        // its 1.4 MB (keys and records) are at least 5 chunks of 256 KiB, one per flush, and the
+        // marker comes at the flush after the last chunk.
+        #expect(publisher.stats.snapshotsPublished >= 2)
+        #expect(flushesUntilSnapshot >= 6, "the second snapshot completed after \(flushesUntilSnapshot) flushes")
+        let follower = try Follower(store: replica, url: server.url, stream: "spread", options: options)
+        for _ in 0..<200 where version(replica) != version(writer) { _ = try follower.poll(timeoutMs: 10) }
+        #expect(version(replica) == version(writer) && digest(replica) == digest(writer))
+    }
+
     /// The C boundary validates what it is given.
     @Test func theCBoundaryRefusesBadArguments() {
         var out: OpaquePointer? = nil
