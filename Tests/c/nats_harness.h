@@ -69,8 +69,21 @@ static void nats_sleep_ms(long ms) {
     nanosleep(&t, NULL);
 }
 
-/* Starts server i (its port, directory and config set by nats_setup) and waits until it accepts
-   connections. */
+/* How many times the log says "Server is ready" (the log is appended to across restarts). */
+static int nats_ready_count(const char *log) {
+    FILE *f = fopen(log, "r");
+    if (!f) return 0;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "Server is ready")) n++;
+    fclose(f);
+    return n;
+}
+
+/* Starts server i (its port, directory and config set by nats_setup) and waits until it says it
+   is ready: its own log, not merely the port answering (another process could hold a port that
+   was free a moment ago; then this server exits and the test says so). */
 static void nats_start(int i) {
     nats_server *s = &nats_servers[i];
     char config[512], routes[256] = "";
@@ -89,6 +102,7 @@ static void nats_start(int i) {
     fclose(f);
     char log[400];
     snprintf(log, sizeof log, "%s/%s.log", nats_root, s->name);
+    int ready_before = nats_ready_count(log);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -98,7 +112,7 @@ static void nats_start(int i) {
     }
     s->pid = pid;
     for (int t = 0; t < 400; t++) {
-        if (nats_port_open(s->port)) return;
+        if (nats_ready_count(log) > ready_before && nats_port_open(s->port)) return;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             fprintf(stderr, "nats-server %s exited at start (see %s; is nats-server installed?)\n", s->name, log);
