@@ -292,15 +292,21 @@ fn a_late_follower_bootstraps_from_the_snapshot() {
     }
     let p = publisher.stats().unwrap();
     assert_eq!(p.frames_published, 50);
-    assert_eq!(p.snapshots_published, 6, "the first and one every 10 versions: {p:?}");
-    assert_eq!(p.snapshot_version, 51);
+    // The first, then one every 10 versions; a due snapshot is spread over the next flushes (a
+    // chunk each, then its marker), so each completes a flush or two after it fell due.
+    assert_eq!(p.snapshots_published, 5, "the first and one every 10 versions: {p:?}");
+    assert!(
+        (41..=51).contains(&p.snapshot_version),
+        "the newest is at most 10 versions old: {p:?}"
+    );
 
     let mut replica = Store::replica(&common::schema()).unwrap();
     let mut follower = Follower::new(&mut replica, &url, "late", &opts).unwrap();
     assert_converged("late follower", &mut follower, publisher.store());
     let f = follower.stats().unwrap();
     assert_eq!(f.snapshots_taken, 1, "{f:?}");
-    assert!(f.frames_applied < 10, "bootstrapped from the snapshot, not the 50 frames: {f:?}");
+    // The snapshot (a chunk) and the at most 10 frames after it.
+    assert!(f.frames_applied <= 11, "bootstrapped from the snapshot, not the 50 frames: {f:?}");
     assert_eq!(f.next_sequence, 51, "continues after the frames the snapshot covers: {f:?}");
 
     // And keeps following with frames.
