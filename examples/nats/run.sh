@@ -15,10 +15,17 @@ entities="${1:-100000}"
 seconds="${2:-20}"
 out="$(mktemp -d)"
 server_pid=""
+# Runs on every exit: it must not change the script's status (a killed server's exit status, or a
+# failed command under set -e here, would turn a MATCH into a failure).
 cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    local rc=$?
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
     jobs -p | xargs -r kill 2>/dev/null || true
     rm -rf "$out"
+    exit "$rc"
 }
 trap cleanup EXIT
 
