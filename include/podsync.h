@@ -539,7 +539,8 @@ PODSYNC_API int32_t podsync_store_staging(const podsync_store *store,
    "Durability and failover". A durable store lives in a directory: complete checkpoints
    (checkpoint-<n>.psc, each a small header plus a chunked snapshot and what delta_since needs) and
    frame log segments (log-<n>.psl, the frames the store produced or applied after a version),
-   numbered upwards. The directory is locked (flock) by the store that opened it.
+   numbered upwards. The directory is locked (flock) by the store that opened it. A process the
+   host forks shares that lock until it execs or exits; open waits up to 250 ms for it.
 
    What survives what (tested): a kill -9 or power loss at any point leaves every complete
    checkpoint readable (written to a temporary file, fsync, rename, fsync of the directory) and the

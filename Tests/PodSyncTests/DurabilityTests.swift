@@ -326,7 +326,7 @@ func openStore(_ dir: String, _ schema: Schema?, role: Int32 = 0, policy: Int32 
             for name in try listDirectory(dir) where !names.contains(name) { unlink(dir + "/" + name) }
             writeFile(log, Array(bytes[0..<length]))
             let o = openStore(dir, nil, tables: s.tables)
-            expectStatus(o.status, PODSYNC_OK, "open with the log cut at \(length)")
+            expectStatus(o.status, PODSYNC_OK, "open with the log cut at \(length): \(String(cString: podsync_last_errmsg()))")
             guard let r = o.store else { continue }
             defer { r.close() }
             let v = r.version

@@ -33,6 +33,49 @@ func sectionOf(_ frame: [UInt8], table: UInt32) -> (put: [Row], deletes: [UInt64
 }
 
 @Suite struct WriterBatchingTests {
+    /// A put of the bytes a clean key already holds is not a change: nothing is pending, nothing
+    /// is sent, the version does not move; a key changed in the batch is sent as usual, and a key
+    /// changed and changed back within one batch is sent too (it was dirty).
+    @Test func unchangedWritesAreNotChanges() throws {
+        let s = try standardSchema()
+        let w = try Store.writer(s)
+        let r = try Store.replica(s)
+        for k in UInt64(1)...100 { expectStatus(w.put(tableA, k), PODSYNC_OK, "put \(k)") }
+        try r.applyAll(try w.flushOK())
+        let version = w.info().version
+        // The whole table rewritten with the values it has: no change.
+        var keys: [UInt64] = []
+        var bytes: [UInt8] = []
+        for k in UInt64(1)...100 {
+            keys.append(k)
+            bytes += recordA(k)
+        }
+        expectStatus(w.putMany(tableA, keys, bytes), PODSYNC_OK, "put_many of the same values")
+        for k in UInt64(1)...100 { expectStatus(w.put(tableA, k), PODSYNC_OK, "put \(k) again") }
+        #expect(w.info().pending_changes == 0, "unchanged writes leave every key clean")
+        let none = try w.flushOK()
+        #expect(none.isEmpty, "a flush of unchanged writes sends nothing")
+        #expect(w.info().version == version)
+        // The same rewrite with three values moved: exactly those three are sent.
+        for k in [UInt64(5), 50, 77] {
+            bytes.replaceSubrange(Int(k - 1) * 40..<Int(k) * 40, with: recordA(k, 9))
+        }
+        expectStatus(w.putMany(tableA, keys, bytes), PODSYNC_OK, "put_many with three changes")
+        #expect(w.info().pending_changes == 3)
+        let frame = try w.flushOne()
+        let section = try #require(sectionOf(frame, table: tableA))
+        #expect(section.put.map(\.key).sorted() == [5, 50, 77])
+        try r.applyAll([frame])
+        // Changed and changed back in one batch: the key was dirty, so it is sent (its value at the
+        // last flush is not kept to compare with).
+        expectStatus(w.put(tableA, 8, salt: 1), PODSYNC_OK, "change")
+        expectStatus(w.put(tableA, 8), PODSYNC_OK, "change back")
+        let back = try w.flushOne()
+        #expect(try #require(sectionOf(back, table: tableA)).put.map(\.key) == [8])
+        try r.applyAll([back])
+        #expect(r.dump() == w.dump() && r.digest() == w.digest())
+    }
+
     @Test func putGetCountAndDelete() throws {
         let s = try standardSchema()
         let w = try Store.writer(s)

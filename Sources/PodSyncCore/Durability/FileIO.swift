@@ -23,13 +23,23 @@ enum FileIO {
     }
 
     /// Takes the directory's lock file (an exclusive flock, released when the descriptor closes,
-    /// also by a kill -9).
+    /// also by a kill -9). A child the host forks shares the descriptor until it execs or exits
+    /// (O_CLOEXEC closes it only at exec), so a store closed and reopened while another thread
+    /// spawns a process can find its own lock still held for a moment: it retries for up to
+    /// 250 ms before it reports the directory as taken.
     static func lock(_ directory: String) throws(PodSyncError) -> Int32 {
         let path = join(directory, "LOCK")
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("open the lock file", path) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK && attempts < 50 {
+                attempts += 1
+                usleep(5000)
+                continue
+            }
             close(fd)
             if code == EWOULDBLOCK {
                 throw PodSyncError(Status.io, "cannot lock \(path): another store holds this directory open")

@@ -35,3 +35,21 @@ func xorRecord(_ target: UnsafeMutableRawPointer, with delta: UnsafeRawPointer, 
 func alignUp(_ value: Int, _ alignment: Int) -> Int {
     (value &+ alignment &- 1) & ~(alignment &- 1)
 }
+
+/// Whether two records hold the same bytes (eight at a time; the first differing word ends it, so
+/// a changed record costs about one load).
+@inline(__always)
+func sameRecord(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, size: Int) -> Bool {
+    var i = 0
+    while i &+ 8 <= size {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+            return false
+        }
+        i &+= 8
+    }
+    while i < size {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i &+= 1
+    }
+    return true
+}

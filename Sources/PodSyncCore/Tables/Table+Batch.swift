@@ -10,9 +10,12 @@ extension Table {
     }
 
     /// Puts one record whose slot (or nilSlot when absent) the caller already looked up.
+    /// A put of the bytes a clean key already holds (its value at the last flush) is not a change:
+    /// the key stays clean, so a host that rewrites a whole table each tick sends only what moved.
     @inline(__always)
     mutating func writerPut(key: UInt64, record source: UnsafeRawPointer, slot: UInt32) {
         if slot != nilSlot {
+            if meta[Int(slot)].dirty == nilSlot && sameRecord(record(Int(slot)), source, size: recordSize) { return }
             markDirty(slot, key: key)
             copyRecord(to: record(Int(slot)), from: source, size: recordSize)
         } else {
