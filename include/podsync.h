@@ -45,8 +45,9 @@
  * podsync_durability_options, podsync_open_info, podsync_store_checkpoint, podsync_checkpoint_*,
  * podsync_store_sync, podsync_store_promote, PODSYNC_LOG_*, PODSYNC_OPENED_*), terms
  * (PODSYNC_E_TERM_FENCED, PODSYNC_E_HISTORY_DIVERGED, the TERM_HISTORY record), PODSYNC_E_IO,
- * PODSYNC_E_FILE_CORRUPT and the store info fields of struct version 3. Those were added, so ABI
- * version 1 hosts keep working.
+ * PODSYNC_E_FILE_CORRUPT and the store info fields of struct version 3; and those marked "since
+ * library 0.7.0": change events (podsync_store_track_changes, podsync_store_changes,
+ * PODSYNC_CHANGES_*). Those were added, so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -69,7 +70,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 6
+#define PODSYNC_VERSION_MINOR 7
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
@@ -716,6 +717,39 @@ PODSYNC_API int32_t podsync_store_info_get(const podsync_store *store, podsync_s
 /* The order-independent digest of the store's state (docs/FORMAT.md): equal on writer and replica
    when they hold the same records. The writer's digest covers flushed changes only. O(1). */
 PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *digest_out);
+
+/* --- Change events (replica; since library 0.7.0). A replica can say which keys each apply changed,
+   table by table: a game client learns spawns and despawns, a cache what to invalidate. Tracking is
+   off by default (it costs a key store per changed record, and a whole snapshot lists every key).
+
+   With tracking on, every podsync_store_apply first empties the lists, then records the keys it
+   upserted (inserted, or replaced with other bytes: a put that leaves a record's bytes as they were
+   is not listed) and deleted, in the order it changed them: a frame's deletions come before its
+   puts, so a key in both lists was deleted and then put. A key a frame lists twice may be listed
+   twice. An apply that changed nothing (PODSYNC_DUPLICATE, GAP, STALE, CHUNK_GAP, an error) leaves
+   the lists empty; PODSYNC_E_DIGEST_MISMATCH lists what it applied. A snapshot that replaces the
+   state (a whole one, or the last chunk of a staged one) sets PODSYNC_CHANGES_REPLACED: upserted
+   then lists every key the new state holds, deleted every key it no longer holds. A chunk filling
+   an empty replica in place (PODSYNC_OPT_FILL_IN_PLACE) lists the keys it made visible. Unchanged
+   writes are not sent in the first place: a writer's put of the bytes a clean key already holds
+   (its value at the last flush) leaves the key clean. */
+
+/* Turns change tracking on (enabled 1) or off (0); either way the lists start empty.
+   PODSYNC_E_WRONG_ROLE on a writer. */
+PODSYNC_API int32_t podsync_store_track_changes(podsync_store *store, uint32_t enabled);
+
+#define PODSYNC_CHANGES_REPLACED   0x1u  /* the last apply replaced the whole state (a snapshot)   */
+#define PODSYNC_CHANGES_INCOMPLETE 0x2u  /* memory for the lists could not be had: the apply went
+                                            through, but treat every key of the table as changed  */
+
+/* The keys of table table_id the last apply upserted and deleted. The arrays are borrowed from the
+   store, valid until the next apply, podsync_store_track_changes or free on it; with a count of 0 a
+   pointer may be NULL. flags_out receives PODSYNC_CHANGES_* (may be NULL). PODSYNC_E_WRONG_ROLE on a
+   writer, PODSYNC_E_INVALID_ARGUMENT while tracking is off, PODSYNC_E_UNKNOWN_TABLE. */
+PODSYNC_API int32_t podsync_store_changes(const podsync_store *store, uint32_t table_id,
+                                          const uint64_t **upserted_out, size_t *upserted_count_out,
+                                          const uint64_t **deleted_out, size_t *deleted_count_out,
+                                          uint32_t *flags_out);
 
 /* --- Metrics (since library 0.2.0). */
 

@@ -85,6 +85,12 @@ extension Store {
             }
         }
         guard removalScratch.reserve(widest) else { throw PodSyncError(Status.noMemory, "cannot allocate a refresh") }
+        let tracking = self.changes.enabled
+        if tracking {
+            for t in 0..<tableCount where puts[t] > 0 || removable[t] > 0 {
+                self.changes.lists[t].reserve(upserts: puts[t], deletes: removable[t])
+            }
+        }
 
         // Nothing below can fail.
         var newDigest = digest
@@ -96,6 +102,7 @@ extension Store {
                 let slot = tables[t].index.find(key)
                 guard v > heldVersion(t, key, slot: slot) else { continue }
                 if slot != nilSlot {
+                    if tracking { self.changes.lists[t].delete(key) }
                     newDigest &-= tables[t].digestTerm(Int(slot))
                     tables[t].removeSlot(slot)
                 }
@@ -112,9 +119,11 @@ extension Store {
                 var slot = tables[t].index.find(key)
                 guard v > heldVersion(t, key, slot: slot) else { continue }
                 if slot != nilSlot {
+                    if tracking && !sameRecord(tables[t].record(Int(slot)), record, size: size) { self.changes.lists[t].upsert(key) }
                     newDigest &-= tables[t].digestTerm(Int(slot))
                     copyRecord(to: tables[t].record(Int(slot)), from: record, size: size)
                 } else {
+                    if tracking { self.changes.lists[t].upsert(key) }
                     slot = tables[t].appendRecord(key: key, record: record)
                     tables[t].tombstones.remove(key: key)
                 }
@@ -133,6 +142,7 @@ extension Store {
             for i in 0..<removalScratch.count {
                 let key = removalScratch[i]
                 let slot = tables[t].index.find(key)
+                if tracking { self.changes.lists[t].delete(key) }
                 newDigest &-= tables[t].digestTerm(Int(slot))
                 tables[t].removeSlot(slot)
                 tables[t].tombstones.add(key: key, version: v)

@@ -208,6 +208,14 @@ extension Store {
             }
         }
         if chunk.index == 0 && s.tables == nil { generation &+= 1 }
+        if s.tables == nil && changes.enabled {
+            // Filling in place: the chunk's records are visible now.
+            for (k, section) in sections.enumerated() {
+                let t = section.tableIndex
+                changes.lists[t].reserve(upserts: target[t].count &- before[k], deletes: 0)
+                for i in before[k]..<target[t].count { changes.lists[t].upsert(target[t].keys[i]) }
+            }
+        }
         s.digest &+= added
         if s.tables == nil {
             digest &+= added
@@ -232,8 +240,10 @@ extension Store {
         }
         if let staged = s.tables {
             // Swap: the staging takes the old tables with it when it goes.
+            beginReplacement()
             s.tables = tables
             tables = staged
+            finishReplacement()
         }
         expireImages()
         refreshing = false
@@ -306,7 +316,9 @@ extension Store {
         guard let s = staging else { return }
         staging = nil
         if s.tables == nil {
+            beginReplacement()
             for t in 0..<tableCount { tables[t].removeAll(keepingCapacityFor: 0) }
+            finishReplacement()
             digest = 0
             generation &+= 1
         }

@@ -8,6 +8,7 @@ extension Store {
     public mutating func apply(_ frame: UnsafeRawBufferPointer) throws(PodSyncError) -> Int32 {
         let start = podsync_monotonic_ns()
         defer { metrics.recordApply(since: start) }
+        beginChangeEvents()
         do {
             let status = try applyFrame(frame)
             if files != nil && (status == Status.ok || status == Status.chunkStaged || status == Status.refreshing) {
@@ -136,14 +137,18 @@ extension Store {
                              absentNeedTombstones: Bool) {
         var newDigest = digest
         let preserving = !images.isEmpty
+        let tracking = changes.enabled
         for s in sections {
             let t = s.tableIndex
             let id = s.tableID
             let size = s.recordSize
+            let events = changes.lists + t
+            if tracking { events.pointee.reserve(upserts: s.putCount, deletes: s.deleteCount) }
             for i in 0..<s.deleteCount {
                 let key = s.deleteKeys.le(8 * i, as: UInt64.self)
                 let slot = tables[t].index.find(key)
                 if slot != nilSlot {
+                    if tracking { events.pointee.delete(key) }
                     if preserving { preserve(table: t, slot: slot) }
                     newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
                     tables[t].removeSlot(slot)
@@ -161,12 +166,17 @@ extension Store {
                 if slot != nilSlot {
                     let target = table.record(Int(slot))
                     if preserving { self.preserve(table: t, slot: slot) }
+                    // A put that leaves the bytes as they were is no change event.
+                    if tracking && !(xor ? isZeroRecord(source, size: size) : sameRecord(target, source, size: size)) {
+                        events.pointee.upsert(key)
+                    }
                     newDigest &-= recordDigest(table: id, key: key, record: target, size: size)
                     if xor { xorRecord(target, with: source, size: size) } else { copyRecord(to: target, from: source, size: size) }
                     newDigest &+= recordDigest(table: id, key: key, record: target, size: size)
                 } else {
                     // Absent at the base: an XOR-ed record was XOR-ed with zeros, so it is the record.
                     slot = table.appendRecord(key: key, record: source)
+                    if tracking { events.pointee.upsert(key) }
                     table.tombstones.remove(key: key)
                     newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
                 }
@@ -179,6 +189,8 @@ extension Store {
     mutating func applyReset(_ sections: [SectionView], version frameVersion: UInt64) {
         expireImages()
         refreshing = false
+        beginReplacement()
+        defer { finishReplacement() }
         var newDigest: UInt64 = 0
         var next = 0
         for t in 0..<tableCount {

@@ -109,6 +109,8 @@ public struct Store: ~Copyable {
     public internal(set) var refreshing = false
     /// One-way replica: keys a refresh slice removes.
     var removalScratch = RawVector<UInt64>()
+    /// Replica: the keys the last apply changed, when tracking (Changes/).
+    var changes: ChangeEvents
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema
@@ -117,6 +119,7 @@ public struct Store: ~Copyable {
         self.options = options
         tableCount = schema.tables.count
         tables = UnsafeMutablePointer<Table>.allocate(capacity: max(tableCount, 1))
+        changes = ChangeEvents(tables: schema.tables.count)
         for (i, table) in schema.tables.enumerated() {
             (tables + i).initialize(to: Table(schema: table))
         }

@@ -53,3 +53,18 @@ func sameRecord(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, size: Int) -> Bool
     }
     return true
 }
+
+/// Whether a record is all zero bytes (an XOR delta that changes nothing).
+@inline(__always)
+func isZeroRecord(_ a: UnsafeRawPointer, size: Int) -> Bool {
+    var i = 0
+    while i &+ 8 <= size {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+        i &+= 8
+    }
+    while i < size {
+        if a.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }
+        i &+= 1
+    }
+    return true
+}

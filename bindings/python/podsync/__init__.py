@@ -107,7 +107,7 @@ from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 
 def library_version() -> str:

@@ -229,7 +229,7 @@ fn check_integer_macros(header: &str, rust_consts: &BTreeMap<String, i64>) -> us
 fn every_integer_macro_has_the_same_value() {
     let checked = check_integer_macros(&header(), &rust_integer_consts(&rust_source()));
     assert!(checked >= 99, "checked only {checked} constants");
-    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 600);
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 700);
     assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
 }
 

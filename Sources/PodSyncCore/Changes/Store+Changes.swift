@@ -1,0 +1,72 @@
+/// Change events (podsync_store_track_changes, podsync_store_changes): which keys each apply
+/// changed, table by table. The apply paths record into `changes` as they go; this file holds the
+/// switch, the read side and the bookkeeping of whole-state replacements.
+extension Store {
+    /// Turns change tracking on or off (replicas only); either way the lists start empty.
+    public mutating func trackChanges(_ on: Bool) throws(PodSyncError) {
+        guard role == .replica else {
+            throw PodSyncError(Status.wrongRole, "change events are for replicas; this store is a writer")
+        }
+        changes.clear()
+        changes.enabled = on
+    }
+
+    /// The keys of table `id` the last apply upserted and deleted, borrowed until the next apply,
+    /// track_changes or free; `replaced` when it replaced the whole state, `complete` false when
+    /// the lists could not be allocated.
+    public func changedKeys(table id: UInt32) throws(PodSyncError) -> (
+        upserted: UnsafePointer<UInt64>, upsertedCount: Int, deleted: UnsafePointer<UInt64>, deletedCount: Int,
+        replaced: Bool, complete: Bool
+    ) {
+        let t = try tableIndex(id)
+        guard role == .replica else {
+            throw PodSyncError(Status.wrongRole, "change events are for replicas; this store is a writer")
+        }
+        guard changes.enabled else {
+            throw PodSyncError(Status.invalidArgument, "change tracking is off: turn it on with podsync_store_track_changes")
+        }
+        let list = changes.lists + t
+        return (UnsafePointer(list.pointee.upserted.base), list.pointee.upserted.count,
+                UnsafePointer(list.pointee.deleted.base), list.pointee.deleted.count,
+                changes.replaced, list.pointee.complete)
+    }
+
+    /// Before an apply changes anything: the previous apply's events are dropped.
+    @inline(__always) mutating func beginChangeEvents() {
+        if changes.enabled { changes.clear() }
+    }
+
+    /// Before the whole state is replaced in place: lists every key of every table as deleted (the
+    /// keys the new state holds again are taken back out by `finishReplacement`).
+    mutating func beginReplacement() {
+        guard changes.enabled else { return }
+        changes.replaced = true
+        for t in 0..<tableCount {
+            let n = tables[t].count
+            changes.lists[t].reserve(upserts: 0, deletes: n)
+            for i in 0..<n { changes.lists[t].delete(tables[t].keys[i]) }
+        }
+    }
+
+    /// After the whole state was replaced: every key it holds is upserted, and only the keys it no
+    /// longer holds stay deleted.
+    mutating func finishReplacement() {
+        guard changes.enabled else { return }
+        changes.replaced = true
+        for t in 0..<tableCount {
+            let list = changes.lists + t
+            let n = tables[t].count
+            list.pointee.reserve(upserts: n, deletes: 0)
+            for i in 0..<n { list.pointee.upsert(tables[t].keys[i]) }
+            var kept = 0
+            for i in 0..<list.pointee.deleted.count {
+                let key = list.pointee.deleted[i]
+                if tables[t].index.find(key) == nilSlot {
+                    list.pointee.deleted[kept] = key
+                    kept &+= 1
+                }
+            }
+            list.pointee.deleted.count = kept
+        }
+    }
+}
