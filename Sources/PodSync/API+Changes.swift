@@ -23,10 +23,10 @@ public func podsync_store_changes(
         let deleted = try required(deleted_out, "deleted_out")
         let deletedCount = try required(deleted_count_out, "deleted_count_out")
         let c = try s.changedKeys(table: table_id)
-        upserted.pointee = c.upserted
-        upsertedCount.pointee = c.upsertedCount
-        deleted.pointee = c.deleted
-        deletedCount.pointee = c.deletedCount
+        upserted.pointee = c.upserted.baseAddress
+        upsertedCount.pointee = c.upserted.count
+        deleted.pointee = c.deleted.baseAddress
+        deletedCount.pointee = c.deleted.count
         if let flags_out {
             flags_out.pointee = (c.replaced ? PODSYNC_CHANGES_REPLACED : 0) | (c.complete ? 0 : PODSYNC_CHANGES_INCOMPLETE)
         }

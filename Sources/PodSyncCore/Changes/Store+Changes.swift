@@ -12,12 +12,8 @@ extension Store {
     }
 
     /// The keys of table `id` the last apply upserted and deleted, borrowed until the next apply,
-    /// track_changes or free; `replaced` when it replaced the whole state, `complete` false when
-    /// the lists could not be allocated.
-    public func changedKeys(table id: UInt32) throws(PodSyncError) -> (
-        upserted: UnsafePointer<UInt64>, upsertedCount: Int, deleted: UnsafePointer<UInt64>, deletedCount: Int,
-        replaced: Bool, complete: Bool
-    ) {
+    /// trackChanges or the store's end.
+    public func changedKeys(table id: UInt32) throws(PodSyncError) -> ChangedKeys {
         let t = try tableIndex(id)
         guard role == .replica else {
             throw PodSyncError(Status.wrongRole, "change events are for replicas; this store is a writer")
@@ -26,9 +22,10 @@ extension Store {
             throw PodSyncError(Status.invalidArgument, "change tracking is off: turn it on with podsync_store_track_changes")
         }
         let list = changes.lists + t
-        return (UnsafePointer(list.pointee.upserted.base), list.pointee.upserted.count,
-                UnsafePointer(list.pointee.deleted.base), list.pointee.deleted.count,
-                changes.replaced, list.pointee.complete)
+        return ChangedKeys(
+            upserted: UnsafeBufferPointer(start: list.pointee.upserted.base, count: list.pointee.upserted.count),
+            deleted: UnsafeBufferPointer(start: list.pointee.deleted.base, count: list.pointee.deleted.count),
+            replaced: changes.replaced, complete: list.pointee.complete)
     }
 
     /// Before an apply changes anything: the previous apply's events are dropped.
@@ -69,4 +66,16 @@ extension Store {
             list.pointee.deleted.count = kept
         }
     }
+}
+
+/// One table's change events (Store.changedKeys): borrowed from the store.
+public struct ChangedKeys {
+    /// Keys inserted, or replaced with other bytes, in the order the apply changed them.
+    public let upserted: UnsafeBufferPointer<UInt64>
+    /// Keys deleted (a frame's deletions come before its puts).
+    public let deleted: UnsafeBufferPointer<UInt64>
+    /// The apply replaced the whole state (a snapshot): `upserted` lists every key it holds.
+    public let replaced: Bool
+    /// False when memory for the lists could not be had: treat every key as changed.
+    public let complete: Bool
 }
