@@ -33,7 +33,7 @@
  *   empty       only some tables change in each batch; tables emptied; ends with an empty state;
  *   random      structured random records (zero, sparse, small and noise byte columns; table 5
  *               all noise), inserts, updates, deletes, coalesced writes, keys 0 and 2^64-1;
- *   zeros       all-zero records (inserted, rewritten unchanged, deleted).
+ *   zeros       all-zero records (inserted, changed and changed back in one batch, deleted).
  * The schema has tables of different record sizes and alignments, including the issue's case,
  * table 0 of 8-byte records with alignment 2.
  *
@@ -572,8 +572,12 @@ static void shape_batch(ctx *c, int b) {
         if (b == 0) {
             for (int t = 0; t < NSHAPE_TABLES; t++) insert_new(c, t, 150, 1);
         } else if (b == 1) {
+            /* changed and changed back in the batch: sent with the values the replica holds (a
+               put of the value a clean key holds would send nothing: unchanged writes) */
             for (int t = 0; t < 2; t++) {
                 size_t n = current_keys(c, t, g_keys, MAX_KEYS);
+                memset(g_rec, 0x5A, n * TABLES[t].size);
+                put_many(c, t, g_keys, g_rec, n);
                 memset(g_rec, 0, n * TABLES[t].size);
                 put_many(c, t, g_keys, g_rec, n);
             }
@@ -584,7 +588,12 @@ static void shape_batch(ctx *c, int b) {
             }
         } else {
             size_t n = current_keys(c, 0, g_keys, MAX_KEYS);
-            if (n) put(c, 0, g_keys[n / 2], rec);
+            if (n) {
+                rec[0] = 1;
+                put(c, 0, g_keys[n / 2], rec);
+                rec[0] = 0;
+                put(c, 0, g_keys[n / 2], rec);
+            }
         }
         break;
     }

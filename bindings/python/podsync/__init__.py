@@ -18,6 +18,11 @@ copying, and the binding makes those views safe (see ``Store.table``).
 A store can also live in a directory (library 0.6.0): ``podsync.open_store(path, schema, "writer")``
 creates or restores it from its checkpoints and frame log (see :func:`open_store`).
 
+A replica can say which keys each apply changed (library 0.7.0): ``replica.track_changes()``, then
+after each ``apply`` ``replica.changes(table_id)`` gives a :class:`Changes` (``upserted`` and
+``deleted`` uint64 arrays, ``replaced`` for a snapshot; iterate it for ``("delete", key)`` /
+``("upsert", key)`` events). See :meth:`Store.changes`.
+
 Over NATS JetStream, ``podsync.nats`` (a separate import: it loads ``libpodsync_nats.so``, which
 needs libnats) attaches a writer to a stream (:class:`podsync.nats.Publisher`) and replicas to it
 (:class:`podsync.nats.Follower`).
@@ -103,7 +108,7 @@ from ._chunks import ChunkedSnapshot, ChunkPosition
 from ._durability import Checkpoint, LogPolicy, OpenInfo, open_store
 from ._frames import FrameInfo, Section, peek, sections, slice_sections, validate
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
-from ._store import Frame, Replica, Role, Store, StoreInfo, TableView, Writer
+from ._store import Changes, Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
@@ -140,6 +145,7 @@ __all__ = [
     "ApplyResult",
     "ArgumentTypeError",
     "BufferTooSmall",
+    "Changes",
     "Checkpoint",
     "ChunkMismatch",
     "ChunkPosition",

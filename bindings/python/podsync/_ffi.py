@@ -30,7 +30,7 @@ ABI_VERSION = 1
 FORMAT_VERSION = 2
 
 #: The oldest library version that has every function of the table below.
-LIBRARY_MIN_VERSION = "0.6.0"
+LIBRARY_MIN_VERSION = "0.7.0"
 
 #: Environment variable naming the shared library to load (a path to ``libpodsync.so``).
 LIBRARY_ENV = "PODSYNC_LIBRARY"
@@ -79,6 +79,10 @@ OPEN_INFO_VERSION = 1
 OPENED_CREATED = 0x1
 OPENED_NEW_TERM = 0x2
 OPENED_FALLBACK = 0x4
+
+# Change events (since library 0.7.0): podsync_store_changes' flags_out
+CHANGES_REPLACED = 0x1  # the last apply replaced the whole state (a snapshot)
+CHANGES_INCOMPLETE = 0x2  # the lists could not be had: treat every key of the table as changed
 
 MAX_TABLES = 1024
 MAX_FIELDS = 1024
@@ -412,6 +416,12 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     ),
     "podsync_store_info_get": (c_int32, [StoreP, POINTER(StoreInfo)]),
     "podsync_store_digest": (c_int32, [StoreP, _u64p]),
+    # Change events (since library 0.7.0)
+    "podsync_store_track_changes": (c_int32, [StoreP, c_uint32]),
+    "podsync_store_changes": (
+        c_int32,
+        [StoreP, c_uint32, POINTER(c_void_p), _sizep, POINTER(c_void_p), _sizep, POINTER(c_uint32)],
+    ),
     "podsync_store_metrics": (c_int32, [StoreP, POINTER(Metrics)]),
     # Compression dictionaries (since library 0.3.0)
     "podsync_store_collect_samples": (c_int32, [StoreP, c_size_t]),

@@ -1,10 +1,12 @@
 """Borrowed memory, made safe.
 
-The engine lends two kinds of memory (docs/ABI.md, "Borrowed pointers"):
+The engine lends three kinds of memory (docs/ABI.md, "Borrowed pointers"):
 
 * **records and keys** (``podsync_store_get`` / ``podsync_store_table``): valid until the next write
   (put, put_many, delete, delete_many), apply or free on that store;
-* **the outbox** (``podsync_store_frame``): valid until the next flush, delta_since, snapshot or free.
+* **the outbox** (``podsync_store_frame``): valid until the next flush, delta_since, snapshot or free;
+* **change events** (``podsync_store_changes``, library 0.7.0): valid until the next apply,
+  track_changes or free.
 
 A numpy array over such memory cannot be invalidated after the fact, so the binding never lets the
 memory go while a view of it exists. Every view is created from an :class:`_Export` token (the
@@ -29,7 +31,12 @@ from ._ffi import LIB, StoreP
 
 RECORDS = 0  # kind of an export: table records / keys (invalidated by writes and apply)
 OUTBOX = 1  # kind of an export: frames of the outbox (invalidated by flush, delta_since, snapshot)
-_KIND_NAMES = ("record/key views (table(), keys(), view())", "borrowed frames (memoryviews)")
+CHANGES = 2  # kind of an export: change-event key lists (invalidated by apply and track_changes)
+_KIND_NAMES = (
+    "record/key views (table(), keys(), view())",
+    "borrowed frames (memoryviews)",
+    "change-event views (changes(copy=False))",
+)
 
 
 class StoreHandle:
@@ -41,7 +48,7 @@ class StoreHandle:
     def __init__(self, ptr: Any) -> None:
         self.ptr = ptr  # StoreP, or None once freed
         self.closing = False
-        self.exports = [0, 0]  # live export tokens per kind (RECORDS, OUTBOX)
+        self.exports = [0, 0, 0]  # live export tokens per kind (RECORDS, OUTBOX, CHANGES)
         self.outbox_views: list[memoryview] = []  # frames handed out, revoked on the next producer
         # Objects of the C side that hold this store's pointer (a podsync.nats Publisher or
         # Follower): the store is not freed while one is attached, even after close().
@@ -74,7 +81,7 @@ class StoreHandle:
         self.maybe_free()
 
     def maybe_free(self) -> None:
-        if self.closing and self.ptr is not None and not self.exports[0] and not self.exports[1] and not self.pins:
+        if self.closing and self.ptr is not None and not any(self.exports) and not self.pins:
             ptr, self.ptr = self.ptr, None
             LIB.podsync_store_free(ptr)
 
@@ -170,6 +177,7 @@ def array_address(arr: np.ndarray) -> int:
 
 
 __all__ = [
+    "CHANGES",
     "OUTBOX",
     "RECORDS",
     "StoreHandle",

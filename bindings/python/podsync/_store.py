@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union, cast
 
@@ -29,6 +29,8 @@ from . import _chunks, _durability
 from ._chunks import ChunkedSnapshot, ChunkPosition
 from ._durability import Checkpoint, OpenInfo
 from ._ffi import (
+    CHANGES_INCOMPLETE,
+    CHANGES_REPLACED,
     LIB,
     METRICS_VERSION,
     Metrics,
@@ -45,6 +47,7 @@ from ._ffi import (
     StoreP,
 )
 from ._memory import (
+    CHANGES,
     OUTBOX,
     RECORDS,
     StoreHandle,
@@ -148,6 +151,123 @@ class TableView:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class Changes:
+    """The keys of one table that a replica's last :meth:`~Store.apply` changed (from
+    :meth:`Store.changes`; library 0.7.0).
+
+    * :attr:`upserted`: read-only ``uint64`` array of the keys inserted, or replaced with other
+      bytes, in the order the apply changed them (a put that left a record's bytes as they were is
+      not listed);
+    * :attr:`deleted`: read-only ``uint64`` array of the keys deleted. A frame's deletions come
+      before its puts, so a key in both lists was deleted and then put again; a key a frame
+      carries twice may be listed twice;
+    * :attr:`replaced`: the apply replaced the whole state (a snapshot, or the last chunk of a
+      chunked one): ``upserted`` then lists every key the table holds and ``deleted`` every key it
+      no longer holds;
+    * :attr:`complete`: False when the library could not get memory for the lists (the apply still
+      went through): treat every key of the table as changed.
+
+    Iterating gives the events in the order they happened, deletions first::
+
+        for event, key in replica.changes(1):     # ("delete", 7), ..., ("upsert", 3), ...
+            ...
+
+    or use the arrays with numpy (``np.isin(keys, ch.deleted)``, ``replica.get(1, int(k))`` for
+    ``k in ch.upserted``). ``len(ch)`` counts the events; ``bool(ch)`` is True when something
+    changed or may have changed (``not ch.complete``).
+
+    From ``changes(t)`` (``copy=True``, the default) the arrays are copies that stay valid
+    whatever happens to the store. From ``changes(t, copy=False)`` they VIEW the store's lists
+    without copying (:attr:`borrowed` is True), and, as for :meth:`Store.table`, while they (or
+    anything derived from them) are alive the store refuses :meth:`~Store.apply` and
+    :meth:`~Store.track_changes` with :class:`ViewsAliveError` instead of letting them dangle;
+    use the object as a context manager (leaving the block drops its references) or
+    :meth:`release` it.
+    """
+
+    __slots__ = ("_upserted", "_deleted", "_table_id", "_replaced", "_complete", "_borrowed")
+
+    def __init__(
+        self, table_id: int, upserted: np.ndarray, deleted: np.ndarray, replaced: bool, complete: bool, borrowed: bool
+    ) -> None:
+        self._table_id = table_id
+        self._upserted: np.ndarray | None = upserted
+        self._deleted: np.ndarray | None = deleted
+        self._replaced = replaced
+        self._complete = complete
+        self._borrowed = borrowed
+
+    @property
+    def table_id(self) -> int:
+        return self._table_id
+
+    @property
+    def upserted(self) -> np.ndarray:
+        """uint64 keys inserted or replaced with other bytes (read-only)."""
+        if self._upserted is None:
+            raise ClosedError("the Changes were released")
+        return self._upserted
+
+    @property
+    def deleted(self) -> np.ndarray:
+        """uint64 keys deleted (read-only)."""
+        if self._deleted is None:
+            raise ClosedError("the Changes were released")
+        return self._deleted
+
+    @property
+    def replaced(self) -> bool:
+        """The apply replaced the whole state (``PODSYNC_CHANGES_REPLACED``)."""
+        return self._replaced
+
+    @property
+    def complete(self) -> bool:
+        """False if the lists are incomplete (``PODSYNC_CHANGES_INCOMPLETE``): treat every key of
+        the table as changed."""
+        return self._complete
+
+    @property
+    def borrowed(self) -> bool:
+        """True for views of the store's memory (``changes(t, copy=False)``), False for copies."""
+        return self._borrowed
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        """``("delete", key)`` for each deleted key, then ``("upsert", key)`` for each upserted
+        one: the order the apply made them (keys as Python ints)."""
+        for key in self.deleted.tolist():
+            yield "delete", key
+        for key in self.upserted.tolist():
+            yield "upsert", key
+
+    def __len__(self) -> int:
+        return len(self.upserted) + len(self.deleted)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0 or not self._complete
+
+    def release(self) -> None:
+        """Drops this object's references to the arrays (a borrowed view then no longer holds
+        the store's guard, unless arrays taken out of it are still alive). Idempotent."""
+        self._upserted = None
+        self._deleted = None
+
+    def __enter__(self) -> Changes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        if self._upserted is None or self._deleted is None:
+            return f"<podsync.Changes table={self._table_id} (released)>"
+        flags = (" replaced" if self._replaced else "") + ("" if self._complete else " INCOMPLETE")
+        flags += " borrowed" if self._borrowed else ""
+        return (
+            f"<podsync.Changes table={self._table_id} upserted={len(self._upserted)} "
+            f"deleted={len(self._deleted)}{flags}>"
+        )
 
 
 def _options(
@@ -322,10 +442,14 @@ class Store:
         self._out_ptr2 = ctypes.c_void_p()
         self._out_size = ctypes.c_size_t()
         self._out_u64 = ctypes.c_uint64()
+        self._out_size2 = ctypes.c_size_t()
+        self._out_u32 = ctypes.c_uint32()
         self._ref_ptr = ctypes.byref(self._out_ptr)
         self._ref_ptr2 = ctypes.byref(self._out_ptr2)
         self._ref_size = ctypes.byref(self._out_size)
         self._ref_u64 = ctypes.byref(self._out_u64)
+        self._ref_size2 = ctypes.byref(self._out_size2)
+        self._ref_u32 = ctypes.byref(self._out_u32)
         self._info = _CStoreInfo()
         self._ref_info = ctypes.byref(self._info)
 
@@ -666,14 +790,79 @@ class Store:
         A ``one_way`` replica (library 0.5.0) never returns ``GAP``: out of sync, it takes what
         the frame holds of versions newer than each of its records (changes and refresh slices,
         key by key) and returns ``REFRESHING`` (``info().refreshing`` is True); a frame whose
-        digest its state then equals returns ``OK`` and it is in sync again."""
+        digest its state then equals returns ``OK`` and it is in sync again.
+
+        With change tracking on (:meth:`track_changes`, library 0.7.0) every apply first empties
+        the change lists, then records the keys it changed (:meth:`changes`); while borrowed
+        change views (``changes(t, copy=False)``) are alive, apply raises :class:`ViewsAliveError`."""
         ptr = self._write_ptr("apply")
+        handle = self._handle
+        if False:
+            handle.ensure_unexported(CHANGES, "apply")
         arg, size, keep = buffer_arg(frame)
         status = LIB.podsync_store_apply(ptr, arg, size, None)
         del keep
         if status < 0:
             self._fail(status, "podsync_store_apply")
         return ApplyResult(status)
+
+    # --- change events (replica; since library 0.7.0) -------------------------------------
+
+    def track_changes(self, enabled: bool = True) -> None:
+        """Replica: turns change tracking on (default) or off; either way the change lists start
+        empty. With tracking on, every :meth:`apply` empties them, then records the keys it
+        upserted and deleted, table by table (read them with :meth:`changes`). Off by default:
+        it costs a key store per changed record, and a whole snapshot lists every key.
+
+        Raises :class:`WrongRole` on a writer, :class:`ViewsAliveError` (nothing changed) while
+        borrowed change views (``changes(t, copy=False)``) are alive, :class:`ArgumentTypeError`
+        (a ``TypeError``) for anything but a bool (or the int 0 or 1)."""
+        if not isinstance(enabled, (bool, np.bool_)) and not (type(enabled) is int and enabled in (0, 1)):
+            raise ArgumentTypeError(f"enabled must be a bool, got {enabled!r}", call="track_changes")
+        handle = self._h()
+        if handle.exports[CHANGES]:
+            handle.ensure_unexported(CHANGES, "track_changes")
+        status = LIB.podsync_store_track_changes(handle.ptr, 1 if enabled else 0)
+        if status < 0:
+            self._fail(status, "podsync_store_track_changes")
+
+    def changes(self, table_id: int, *, copy: bool = True) -> Changes:
+        """Replica with :meth:`track_changes` on: the keys of table `table_id` that the last
+        :meth:`apply` upserted and deleted, as :class:`Changes` (``upserted``, ``deleted``: uint64
+        arrays; ``replaced``; ``complete``). An apply that changed nothing (``DUPLICATE``,
+        ``GAP``, ``STALE``, ``CHUNK_GAP``, or one that raised; :class:`DigestMismatch` excepted:
+        it lists what it applied) leaves both lists empty. A catch-up delta that re-sends a value
+        the replica already holds does not list that key.
+
+        ``copy=True`` (default): the arrays are read-only copies, valid forever (8 bytes per key).
+        ``copy=False``: read-only zero-copy views of the store's lists; while they (or arrays
+        derived from them) are alive, :meth:`apply` and :meth:`track_changes` raise
+        :class:`ViewsAliveError` (use ``with replica.changes(t, copy=False) as ch: ...``).
+
+        Raises :class:`WrongRole` on a writer, :class:`InvalidArgument` while tracking is off,
+        :class:`UnknownTable` for a table not in the schema."""
+        handle = self._h()
+        table_id = _table(table_id)
+        status = LIB.podsync_store_changes(
+            handle.ptr, table_id, self._ref_ptr, self._ref_size, self._ref_ptr2, self._ref_size2, self._ref_u32
+        )
+        if status < 0:
+            self._fail(status, "podsync_store_changes")
+        flags = self._out_u32.value
+        lists = []
+        for address, count in ((self._out_ptr.value, self._out_size.value), (self._out_ptr2.value, self._out_size2.value)):
+            if count == 0 or not address:
+                lists.append(empty_readonly(np.dtype(np.uint64)))
+            elif copy:
+                arr = np.empty(count, np.uint64)
+                ctypes.memmove(arr.ctypes.data, address, 8 * count)
+                arr.flags.writeable = False
+                lists.append(arr)
+            else:
+                lists.append(export_bytes(handle, CHANGES, address, 8 * count).view(np.uint64))
+        return Changes(
+            table_id, lists[0], lists[1], bool(flags & CHANGES_REPLACED), not flags & CHANGES_INCOMPLETE, not copy
+        )
 
     # --- durability and failover (since library 0.6.0) -------------------------------------
 

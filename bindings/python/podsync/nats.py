@@ -76,7 +76,7 @@ from ._errors import (
     checked_int,
 )
 from ._ffi import LIB, LibraryNotFoundError, StoreP
-from ._memory import OUTBOX, RECORDS, StoreHandle
+from ._memory import CHANGES, OUTBOX, RECORDS, StoreHandle
 from ._store import Store
 
 #: The ABI version of ``podsync_nats.h`` this module was written against (PODSYNC_NATS_ABI_VERSION).
@@ -843,12 +843,17 @@ class Follower(_Carrier):
         :class:`NatsConnectionError` / :class:`NatsTimeoutError` while the server cannot be reached
         (the next poll resumes from the last sequence applied; ``applied`` on the exception counts
         the frames applied before it), and :class:`~podsync.ViewsAliveError` (nothing done) while
-        views of the replica's records are alive, since applying frames would invalidate them."""
+        views of the replica's records (or borrowed change events, ``changes(t, copy=False)``) are
+        alive, since applying frames would invalidate them. With change tracking on
+        (:meth:`~podsync.Store.track_changes`), ``replica.changes(t)`` after a poll lists what the
+        poll's LAST apply changed, not all of them."""
         timeout = checked_int("timeout_ms", timeout_ms, 0, U64_MAX)
         with self._using("podsync_nats_follower_poll") as ptr:
             handle = self._store._h()
             if handle.exports[RECORDS]:
                 handle.ensure_unexported(RECORDS, "poll (podsync.nats.Follower)")
+            if handle.exports[CHANGES]:
+                handle.ensure_unexported(CHANGES, "poll (podsync.nats.Follower)")
             status = NLIB.podsync_nats_follower_poll(ptr, timeout, self._ref_applied)
             if status < 0:
                 _raise(status, self._errmsg, "podsync_nats_follower_poll", applied=self._applied.value)

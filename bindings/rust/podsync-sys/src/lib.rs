@@ -59,7 +59,7 @@ pub use nats::*;
 /// Major version of the library this header declares.
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library this header declares.
-pub const PODSYNC_VERSION_MINOR: u32 = 6;
+pub const PODSYNC_VERSION_MINOR: u32 = 7;
 /// Patch version of the library this header declares.
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 /// The library version as `MAJOR*10000 + MINOR*100 + PATCH` (compare with
@@ -625,6 +625,17 @@ pub struct podsync_checkpoint {
     _private: [u8; 0],
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Change events (replica; since library 0.7.0)
+// ---------------------------------------------------------------------------------------------
+
+/// `podsync_store_changes` flag: the last apply replaced the whole state (a snapshot): upserted
+/// lists every key the new state holds, deleted every key it no longer holds.
+pub const PODSYNC_CHANGES_REPLACED: u32 = 0x1;
+/// `podsync_store_changes` flag: memory for the lists could not be had: the apply went through,
+/// but treat every key of the table as changed.
+pub const PODSYNC_CHANGES_INCOMPLETE: u32 = 0x2;
 
 // ---------------------------------------------------------------------------------------------
 // Frames
@@ -1391,6 +1402,30 @@ unsafe extern "C" {
     /// version-1 struct is filled up to apply_ns, a version-2 one up to dictionary_frames). O(1).
     pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics)
     -> i32;
+
+    // Change events (replica; since library 0.7.0)
+    /// Turns change tracking on (`enabled` 1) or off (0); either way the lists start empty. With
+    /// tracking on, every `podsync_store_apply` first empties the lists, then records the keys it
+    /// upserted (inserted, or replaced with other bytes) and deleted, table by table, in the order
+    /// it changed them (a frame's deletions before its puts). An apply that changed nothing
+    /// (`PODSYNC_DUPLICATE`, `GAP`, `STALE`, `CHUNK_GAP`, an error) leaves the lists empty;
+    /// `PODSYNC_E_DIGEST_MISMATCH` lists what it applied. A snapshot that replaces the state sets
+    /// `PODSYNC_CHANGES_REPLACED`. `PODSYNC_E_WRONG_ROLE` on a writer.
+    pub fn podsync_store_track_changes(store: *mut podsync_store, enabled: u32) -> i32;
+    /// The keys of table `table_id` the last apply upserted and deleted. The arrays are borrowed
+    /// from the store, valid until the next apply, `podsync_store_track_changes` or free on it;
+    /// with a count of 0 a pointer may be NULL. `flags_out` receives `PODSYNC_CHANGES_*` (may be
+    /// NULL). `PODSYNC_E_WRONG_ROLE` on a writer, `PODSYNC_E_INVALID_ARGUMENT` while tracking is
+    /// off, `PODSYNC_E_UNKNOWN_TABLE`.
+    pub fn podsync_store_changes(
+        store: *const podsync_store,
+        table_id: u32,
+        upserted_out: *mut *const u64,
+        upserted_count_out: *mut usize,
+        deleted_out: *mut *const u64,
+        deleted_count_out: *mut usize,
+        flags_out: *mut u32,
+    ) -> i32;
 
     // Compression dictionaries (since library 0.3.0)
     /// Starts keeping the packed stream (the bytes zstd compresses) of every frame this store

@@ -956,6 +956,86 @@ fn durability_calls_validate_their_arguments() {
 /// connecting, and the conventions of podsync.h it follows (NULL arguments, `*out` NULL on
 /// failure, options versions, `podsync_nats_last_errmsg`, `*_free(NULL)`). The calls against a
 /// real nats-server are in the podsync crate's tests/nats.rs.
+#[test]
+fn change_events_follow_the_header() {
+    // Header (0.7.0), "Change events (replica)": replicas only, INVALID_ARGUMENT while tracking
+    // is off, UNKNOWN_TABLE, borrowed arrays (NULL allowed with a count of 0), flags_out may be
+    // NULL, an apply that changed nothing leaves the lists empty.
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture();
+    let (w, r) = (f.writer, f.replica);
+    let (mut up, mut up_n): (*const u64, usize) = (std::ptr::dangling(), 9);
+    let (mut del, mut del_n): (*const u64, usize) = (std::ptr::dangling(), 9);
+    let mut flags = 9u32;
+    unsafe {
+        assert_eq!(podsync_store_track_changes(null_mut(), 1), E);
+        assert_eq!(podsync_store_track_changes(w, 1), PODSYNC_E_WRONG_ROLE);
+        assert!(!msg(podsync_store_errmsg(w)).is_empty());
+        let st = podsync_store_changes(w, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!(st, PODSYNC_E_WRONG_ROLE);
+        // Off by default.
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!(st, E);
+        assert!(!msg(podsync_store_errmsg(r)).is_empty());
+        assert_eq!(podsync_store_track_changes(r, 2), E, "enabled is 0 or 1");
+
+        assert_eq!(podsync_store_track_changes(r, 1), PODSYNC_OK);
+        let st = podsync_store_changes(r, 9, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!(st, PODSYNC_E_UNKNOWN_TABLE);
+        // The key lists' out-pointers are required; flags_out is not.
+        let st =
+            podsync_store_changes(r, 1, null_mut(), &mut up_n, &mut del, &mut del_n, null_mut());
+        assert_eq!(st, E);
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, null_mut(), null_mut());
+        assert_eq!(st, E);
+        // Nothing applied yet: empty lists, no flag.
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!((st, up_n, del_n, flags), (PODSYNC_OK, 0, 0, 0));
+
+        // The fixture's frame puts key 1.
+        let st = podsync_store_apply(r, f.frame.as_ptr().cast(), f.frame.len(), null_mut());
+        assert_eq!(st, PODSYNC_OK);
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, &mut del_n, null_mut());
+        assert_eq!((st, up_n, del_n), (PODSYNC_OK, 1, 0));
+        assert_eq!(std::slice::from_raw_parts(up, up_n), [1]);
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!((st, flags), (PODSYNC_OK, 0), "a delta: neither REPLACED nor INCOMPLETE");
+
+        // The same frame again: DUPLICATE, and the lists are emptied.
+        let st = podsync_store_apply(r, f.frame.as_ptr().cast(), f.frame.len(), null_mut());
+        assert_eq!(st, PODSYNC_DUPLICATE);
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!((st, up_n, del_n, flags), (PODSYNC_OK, 0, 0, 0));
+
+        // A snapshot (RESET) replaces the state: REPLACED, every key it holds upserted.
+        let mut n = 0usize;
+        assert_eq!(podsync_store_snapshot(w, &mut n), PODSYNC_OK);
+        let (mut data, mut size) = (null(), 0);
+        assert_eq!(podsync_store_frame(w, 0, &mut data, &mut size), PODSYNC_OK);
+        let snapshot = std::slice::from_raw_parts(data, size).to_vec();
+        let mut replica2 = null_mut();
+        assert_eq!(
+            podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, null(), &mut replica2),
+            PODSYNC_OK
+        );
+        assert_eq!(podsync_store_track_changes(replica2, 1), PODSYNC_OK);
+        let st =
+            podsync_store_apply(replica2, snapshot.as_ptr().cast(), snapshot.len(), null_mut());
+        assert_eq!(st, PODSYNC_OK);
+        let st = podsync_store_changes(
+            replica2, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags,
+        );
+        assert_eq!((st, up_n, del_n, flags), (PODSYNC_OK, 1, 0, PODSYNC_CHANGES_REPLACED));
+        assert_eq!(*up, 1);
+        podsync_store_free(replica2);
+
+        // Off again: INVALID_ARGUMENT.
+        assert_eq!(podsync_store_track_changes(r, 0), PODSYNC_OK);
+        let st = podsync_store_changes(r, 1, &mut up, &mut up_n, &mut del, &mut del_n, &mut flags);
+        assert_eq!(st, E);
+    }
+}
+
 #[cfg(feature = "nats")]
 mod nats {
     use std::ffi::CString;

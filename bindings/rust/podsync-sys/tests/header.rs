@@ -166,7 +166,7 @@ fn rust_functions_of(src: &str) -> BTreeMap<String, Sig> {
 fn every_header_function_is_declared_with_the_same_signature() {
     let c = header_functions();
     let r = rust_functions();
-    assert!(c.len() >= 45, "parsed only {} functions from the header", c.len());
+    assert!(c.len() >= 59, "parsed only {} functions from the header", c.len());
     let missing: Vec<_> = c.keys().filter(|k| !r.contains_key(*k)).collect();
     let extra: Vec<_> = r.keys().filter(|k| !c.contains_key(*k)).collect();
     assert!(missing.is_empty(), "declared in podsync.h but not in podsync-sys: {missing:?}");
@@ -174,6 +174,46 @@ fn every_header_function_is_declared_with_the_same_signature() {
     for (name, sig) in &c {
         assert_eq!(&r[name], sig, "signature of {name}");
     }
+}
+
+#[test]
+fn change_events_are_declared_as_the_header_says() {
+    // Since library 0.7.0: podsync_store_track_changes, podsync_store_changes and the
+    // PODSYNC_CHANGES_* flags (the generic checks above cover them too; this pins them by name,
+    // so a parser that missed them could not pass unnoticed).
+    let c = header_functions();
+    let r = rust_functions();
+    let sig = |params: &[(&str, &str)]| Sig {
+        params: params.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+        ret: "i32".to_string(),
+    };
+    let track = sig(&[("store", "*mutpodsync_store"), ("enabled", "u32")]);
+    let changes = sig(&[
+        ("store", "*constpodsync_store"),
+        ("table_id", "u32"),
+        ("upserted_out", "*mut*constu64"),
+        ("upserted_count_out", "*mutusize"),
+        ("deleted_out", "*mut*constu64"),
+        ("deleted_count_out", "*mutusize"),
+        ("flags_out", "*mutu32"),
+    ]);
+    for (name, expected) in
+        [("podsync_store_track_changes", track), ("podsync_store_changes", changes)]
+    {
+        assert_eq!(c.get(name), Some(&expected), "{name} in podsync.h");
+        assert_eq!(r.get(name), Some(&expected), "{name} in podsync-sys");
+    }
+    let header = strip_c_comments(&header());
+    let consts = rust_integer_consts(&rust_source());
+    for (name, value) in [("PODSYNC_CHANGES_REPLACED", 1), ("PODSYNC_CHANGES_INCOMPLETE", 2)] {
+        assert!(header.contains(&format!("#define {name} ")), "{name} in podsync.h");
+        assert_eq!(consts.get(name), Some(&value), "{name} in podsync-sys");
+    }
+    assert_eq!(podsync_sys::PODSYNC_CHANGES_REPLACED, 0x1);
+    assert_eq!(podsync_sys::PODSYNC_CHANGES_INCOMPLETE, 0x2);
+    // Both files say since when.
+    assert!(self::header().contains("Change events (replica; since library 0.7.0)"));
+    assert!(rust_source().contains("// Change events (replica; since library 0.7.0)"));
 }
 
 fn parse_int(s: &str) -> Option<i64> {
@@ -228,7 +268,7 @@ fn check_integer_macros(header: &str, rust_consts: &BTreeMap<String, i64>) -> us
 #[test]
 fn every_integer_macro_has_the_same_value() {
     let checked = check_integer_macros(&header(), &rust_integer_consts(&rust_source()));
-    assert!(checked >= 99, "checked only {checked} constants");
+    assert!(checked >= 101, "checked only {checked} constants");
     assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 700);
     assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
 }

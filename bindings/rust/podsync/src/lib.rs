@@ -48,6 +48,10 @@
 //!   with [`Store::promote`] in a new **term** that fences the old writer
 //!   ([`ErrorKind::TermFenced`], [`ErrorKind::HistoryDiverged`]); see
 //!   [Durability and failover](#durability-and-failover);
+//! - a replica can say which keys each apply changed, table by table (**change events**, since
+//!   library 0.7.0): [`Store::track_changes`] turns them on, [`Store::changes`] lends the keys the
+//!   last [`Store::apply`] upserted and deleted ([`Changes`]), tied by a lifetime to the store so
+//!   that they cannot be read after the next apply; see [Change events](#change-events);
 //! - with the cargo feature `nats` (off by default; it links `libpodsync_nats.so`, which needs
 //!   libnats), the module `nats` carries a store's frames over **NATS JetStream**
 //!   (`include/podsync_nats.h`): a `Publisher` borrows a writer and publishes each flush's frames
@@ -137,6 +141,45 @@
 //! }
 //! assert_eq!(replica.version()?, 2);
 //! assert_eq!(replica.digest()?, writer.digest()?);
+//! # Ok(()) }
+//! ```
+//!
+//! # Change events
+//!
+//! A game client needs to know which entities spawned and despawned, a cache which entries to
+//! invalidate. A replica can tell, after every [`Store::apply`], which keys of each table it
+//! upserted (inserted, or replaced with other bytes) and deleted (since library 0.7.0). Tracking
+//! is off by default; [`Store::track_changes`] turns it on, and [`Store::changes`] borrows the
+//! lists of one table ([`Changes`]) until the next apply. A put that leaves a record as it was is
+//! not listed; a snapshot that replaces the state is flagged ([`Changes::replaced`]) and lists
+//! every key it holds as upserted, every key that is gone as deleted.
+//!
+//! ```
+//! use podsync::{Applied, Schema, Store};
+//! # fn main() -> podsync::Result<()> {
+//! let schema = Schema::new().table(1, 8, 8, &[])?;
+//! let mut writer = Store::writer(&schema)?;
+//! let mut replica = Store::replica(&schema)?;
+//! replica.track_changes(true)?;
+//!
+//! writer.put_many(1, &[1, 2, 3], &[10u64, 20, 30])?;
+//! writer.flush()?;
+//! assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//!
+//! writer.put_as(1, 1, &10u64)?; // the value it holds: no change, nothing sent
+//! writer.put_as(1, 2, &21u64)?;
+//! writer.delete(1, 3)?;
+//! writer.flush()?;
+//! assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//! let changes = replica.changes(1)?;
+//! for key in changes.upserted() {
+//!     println!("updated {key}: {:?}", replica.get_as::<u64>(1, *key)?);
+//! }
+//! for key in changes.deleted() {
+//!     println!("despawned {key}");
+//! }
+//! assert_eq!((changes.upserted(), changes.deleted()), (&[2][..], &[3][..]));
+//! assert!(!changes.replaced() && changes.complete());
 //! # Ok(()) }
 //! ```
 //!
@@ -238,6 +281,7 @@
 
 pub use podsync_sys as sys;
 
+mod changes;
 mod checkpoint;
 mod durability;
 mod error;
@@ -252,6 +296,7 @@ mod schema;
 mod snapshot;
 mod store;
 
+pub use changes::Changes;
 pub use checkpoint::Checkpoint;
 pub use durability::{AnyStore, Durability, LogPolicy, OpenInfo};
 pub use error::{Error, ErrorKind, Result, status_name};

@@ -525,10 +525,11 @@ impl Applied {
 /// `Store<Replica>`.
 ///
 /// Views borrow the store: a record from [`get`](Store::get), a [`TableView`] from
-/// [`table`](Store::table) and frames from [`frames`](Store::frames) live as long as a shared
-/// borrow of the store, and every call that may move records or replace the outbox (writes,
-/// `apply`, `flush`, `delta_since`, `snapshot`) takes `&mut self`, so using a view after such a
-/// call does not compile. Nothing is copied: views point into the engine's memory.
+/// [`table`](Store::table), frames from [`frames`](Store::frames) and a replica's change events
+/// from [`changes`](Store::changes) live as long as a shared borrow of the store, and every call
+/// that may move records or replace the outbox (writes, `apply`, `flush`, `delta_since`,
+/// `snapshot`, `track_changes`) takes `&mut self`, so using a view after such a call does not
+/// compile. Nothing is copied: views point into the engine's memory.
 ///
 /// A store is [`Send`] (it may move between threads) but not [`Sync`]: as the header says, a
 /// handle is used by one thread at a time.
