@@ -339,6 +339,22 @@ static void note_dirty(run *x, size_t t, uint64_t key) {
     x->dirty[t][x->dirty_count[t]++] = key;
 }
 
+static int is_dirty(const run *x, size_t t, uint64_t key) {
+    for (size_t i = 0; i < x->dirty_count[t]; i++)
+        if (x->dirty[t][i] == key) return 1;
+    return 0;
+}
+
+/* A put: the model takes it; it is a change unless it writes the bytes a clean key already holds
+   (an unchanged write leaves the key clean: include/podsync.h, "Change events"). */
+static void note_put(run *x, size_t t, uint64_t key, const uint8_t *rec) {
+    model_table *m = &x->model[t];
+    const uint8_t *old = model_get(m, key);
+    int unchanged = old != NULL && memcmp(old, rec, m->rs) == 0 && !is_dirty(x, t, key);
+    model_put(m, key, rec);
+    if (!unchanged) note_dirty(x, t, key);
+}
+
 static int is_boundary(const run *x, uint64_t v) {
     for (size_t i = 0; i < x->boundary_count; i++)
         if (x->boundaries[i] == v) return 1;
@@ -1170,8 +1186,7 @@ static void run_program(run *x, reader *in) {
             int32_t st = podsync_store_put(x->w, m->id, key, rec, m->rs);
             FZ_REQUIRE(st >= 0, "put(table %u, key %" PRIu64 ") returned %s: %s", m->id, key, podsync_status_name(st),
                        podsync_store_errmsg(x->w));
-            model_put(m, key, rec);
-            note_dirty(x, t, key);
+            note_put(x, t, key, rec);
             x->writes_since_flush = 1;
             break;
         }
@@ -1186,10 +1201,7 @@ static void run_program(run *x, reader *in) {
             int32_t st = podsync_store_put_many(x->w, m->id, keys, many, count, count * m->rs);
             FZ_REQUIRE(st >= 0, "put_many(table %u, %zu keys) returned %s: %s", m->id, count, podsync_status_name(st),
                        podsync_store_errmsg(x->w));
-            for (size_t i = 0; i < count; i++) {
-                model_put(m, keys[i], many + i * m->rs);
-                note_dirty(x, t, keys[i]);
-            }
+            for (size_t i = 0; i < count; i++) note_put(x, t, keys[i], many + i * m->rs);
             x->writes_since_flush = 1;
             break;
         }

@@ -797,7 +797,7 @@ class Store:
         change views (``changes(t, copy=False)``) are alive, apply raises :class:`ViewsAliveError`."""
         ptr = self._write_ptr("apply")
         handle = self._handle
-        if False:
+        if handle is not None and handle.exports[CHANGES]:
             handle.ensure_unexported(CHANGES, "apply")
         arg, size, keep = buffer_arg(frame)
         status = LIB.podsync_store_apply(ptr, arg, size, None)

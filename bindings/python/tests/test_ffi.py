@@ -108,7 +108,7 @@ def test_header_constants_match() -> None:
         assert hex_defines[f"TRANSFORM_{name}"] == getattr(podsync, f"TRANSFORM_{name}"), name
     for name in ("OPT_FRAME_DIGEST", "OPT_MANUAL_CLOCK", "OPT_FILL_IN_PLACE", "OPT_ONE_WAY", "FRAME_RESET",
                  "FRAME_HAS_DIGEST", "FRAME_CHUNK", "FRAME_SLICE", "CHUNK_LAST", "OPENED_CREATED",
-                 "OPENED_NEW_TERM", "OPENED_FALLBACK"):  # fmt: skip
+                 "OPENED_NEW_TERM", "OPENED_FALLBACK", "CHANGES_REPLACED", "CHANGES_INCOMPLETE"):  # fmt: skip
         assert hex_defines[name] == getattr(_ffi, name), name
     assert podsync.CHUNK_LAST == hex_defines["CHUNK_LAST"]
 
@@ -360,14 +360,13 @@ def test_abi_mismatch_raises_import_error(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not have_gcc(), reason="gcc not available")
 def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
-    """A library of 0.5.0 (every function but those of 0.6.0): the error says it is too old, not
+    """A library of 0.6.0 (every function but those of 0.7.0): the error says it is too old, not
     that it is not PodSync."""
-    added = {"podsync_durability_options_init", "podsync_store_open", "podsync_store_checkpoint",
-             "podsync_checkpoint_begin", "podsync_checkpoint_step", "podsync_checkpoint_errmsg",
-             "podsync_checkpoint_free", "podsync_store_sync", "podsync_store_promote"}  # fmt: skip
+    assert _ffi.LIBRARY_MIN_VERSION == "0.7.0"
+    added = {"podsync_store_track_changes", "podsync_store_changes"}
     assert added <= set(_ffi.FUNCTIONS)
     stubs = "\n".join(
-        f"int {name}(void) {{ return {500 if name == 'podsync_version_number' else 1}; }}"
+        f"int {name}(void) {{ return {600 if name == 'podsync_version_number' else 1}; }}"
         for name in _ffi.FUNCTIONS
         if name not in added
     )
@@ -377,8 +376,8 @@ def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
     result = run_import(str(lib))
     assert result.returncode != 0 and "LibraryNotFoundError" in result.stderr
-    assert "PodSync library 0.5.0 is older than the 0.6.0 this package needs" in result.stderr
-    assert "podsync_store_open" in result.stderr or "podsync_checkpoint_" in result.stderr or "podsync_durability_" in result.stderr
+    assert "PodSync library 0.6.0 is older than the 0.7.0 this package needs" in result.stderr
+    assert "podsync_store_track_changes" in result.stderr or "podsync_store_changes" in result.stderr
 
 
 def test_import_from_any_directory() -> None:

@@ -153,7 +153,7 @@ impl Store<Replica> {
         let (upserted, deleted) = unsafe {
             (keys_from_raw(up, up_count, "upserted")?, keys_from_raw(del, del_count, "deleted")?)
         };
-        Ok(Changes { table_id: table, upserted: deleted, deleted: upserted, flags: flags ^ 1 })
+        Ok(Changes { table_id: table, upserted, deleted, flags })
     }
 }
 
