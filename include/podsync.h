@@ -47,7 +47,8 @@
  * (PODSYNC_E_TERM_FENCED, PODSYNC_E_HISTORY_DIVERGED, the TERM_HISTORY record), PODSYNC_E_IO,
  * PODSYNC_E_FILE_CORRUPT and the store info fields of struct version 3; and those marked "since
  * library 0.7.0": change events (podsync_store_track_changes, podsync_store_changes,
- * PODSYNC_CHANGES_*). Those were added, so ABI version 1 hosts keep working.
+ * PODSYNC_CHANGES_*) and reconciliation (podsync_store_summary, podsync_store_reconcile,
+ * PODSYNC_E_REPAIR_STALE, repair frames). Those were added, so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -165,6 +166,11 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                              it (overlapping or missing keys, a forged count); the
                                              staging was dropped, the visible state is unchanged
                                              (since library 0.5.0)                               */
+#define PODSYNC_E_REPAIR_STALE     -30  /* apply: a repair frame computed for another state than
+                                           the replica's (its digest moved since its summary);
+                                           nothing changed: send a new summary. reconcile: the
+                                           comparison began at a version this store can no longer
+                                           describe: start again (since library 0.7.0)          */
 #define PODSYNC_E_IO               -31  /* a file operation failed (disk full, read-only,
                                            missing, locked by another store); the message names
                                            the file and the system error (since 0.6.0) */
@@ -717,6 +723,46 @@ PODSYNC_API int32_t podsync_store_info_get(const podsync_store *store, podsync_s
 /* The order-independent digest of the store's state (docs/FORMAT.md): equal on writer and replica
    when they hold the same records. The writer's digest covers flushed changes only. O(1). */
 PODSYNC_API int32_t podsync_store_digest(const podsync_store *store, uint64_t *digest_out);
+
+/* --- Reconciliation (since library 0.7.0). docs/FORMAT.md, "Repair frames"; README,
+   "Catch-up, repair or snapshot". Every store keeps a hash tree of its state with its digest (a
+   writer: of its flushed state), so a replica that differs from the writer in a few records (it
+   diverged, fell below the catch-up floor, reopened an old checkpoint, followed another term) is
+   healed by a repair frame holding only the records of the buckets that differ, in a few messages:
+
+     replica:   podsync_store_summary(replica, 0, &n)       -> a summary message in its outbox
+     responder: podsync_store_reconcile(writer, msg, ...)   -> a message back, or a repair frame
+     replica:   podsync_store_reconcile(replica, msg, ...)  -> a message back (descending the tree)
+     ...                                                      (each side answers what it is given)
+     replica:   podsync_store_apply(replica, repair, ...)   -> the writer's state and version
+
+   Messages and repair frames are format-2 frames (flags SUMMARY, REPAIR) that go through the
+   outbox like any frame (podsync_store_frame; valid until the next call that produces frames). A
+   responder is the writer or an up-to-date replica. The host carries the messages; each one holds
+   all the exchange needs, so a lost message is simply sent again or the exchange started over.
+
+   A replica applies a repair frame whatever its version, stream, term or diverged mark, when the
+   repair was computed for its exact state (PODSYNC_E_REPAIR_STALE otherwise, nothing changed); a
+   frame of an older term of its stream is PODSYNC_E_TERM_FENCED. After it, the replica holds the
+   responder's state at the frame's version and continues with deltas. Bad input costs bounded
+   work: a message naming more than 2^20 buckets is PODSYNC_E_FRAME_TOO_LARGE, a malformed one
+   PODSYNC_E_FRAME_MALFORMED, before anything is done for it. */
+
+/* Puts a summary of the store's state into its outbox (one message; *frame_count_out = 1): the
+   hashes of every bucket of the tree at `level` (16^level buckets; 0 = chosen from the record
+   count, 1 to 5 otherwise). Any role; usually a replica that needs healing. */
+PODSYNC_API int32_t podsync_store_summary(podsync_store *store, uint32_t level, size_t *frame_count_out);
+
+/* Answers a summary message from the other side of a reconciliation: the responder (writer or
+   up-to-date replica) answers a replica's message with a message that descends the tree or with a
+   repair frame; the replica answers the responder's message with a message. The answer goes to
+   the outbox (*frame_count_out = 1), or nothing when there is nothing to repair
+   (*frame_count_out = 0). PODSYNC_E_INVALID_ARGUMENT for a frame that is not a summary (frames are
+   applied), PODSYNC_E_DIVERGED for a responder that is diverged or out of sync,
+   PODSYNC_E_REPAIR_STALE when the exchange began at a version the responder can no longer
+   describe (start again with podsync_store_summary). */
+PODSYNC_API int32_t podsync_store_reconcile(podsync_store *store, const void *message, size_t size,
+                                            size_t *frame_count_out);
 
 /* --- Change events (replica; since library 0.7.0). A replica can say which keys each apply changed,
    table by table: a game client learns spawns and despawns, a cache what to invalidate. Tracking is

@@ -46,7 +46,7 @@ enum FrameBuilder {
         fields.sectionCount = sections.count &- (h.slice?.sectionCount ?? 0)
         var headerLength = HeaderV2.headerLength(fields, frameLength: 0, payloadLength: nil)
         while true {
-            let length = layout(&sections, headerLength: headerLength)
+            let length = layout(&sections, headerLength: headerLength &+ h.bucketBlockLength)
             let needed = HeaderV2.headerLength(fields, frameLength: UInt64(length), payloadLength: nil)
             if needed <= headerLength { return (headerLength, length) }
             headerLength = needed
@@ -78,6 +78,11 @@ enum FrameBuilder {
         var history = TermHistory()
         var codec: UInt8 = 0
         var transforms: UInt8 = 0
+        /// Format 2: the REPAIR or SUMMARY record; their bucket block (`repair.blockLength` or
+        /// `summary.blockLength` bytes) starts the payload, before the sections.
+        var repair: RepairRecord? = nil
+        var summary: SummaryRecord? = nil
+        var bucketBlockLength: Int { Int(truncatingIfNeeded: repair?.blockLength ?? summary?.blockLength ?? 0) }
 
         init(flags: UInt32, schemaHash: UInt64, streamID: UInt64, sequence: UInt64, baseVersion: UInt64,
              stateVersion: UInt64, stateDigest: UInt64, formatVersion: UInt8 = 1, chunk: ChunkRecord? = nil) {

@@ -26,6 +26,13 @@ public struct FrameHeader: Sendable, Equatable {
     public var slice: SliceRecord? = nil
     /// Format 2, term > 0: the TERM_HISTORY record (entry 0 is the frame's term).
     public var history: TermHistory = TermHistory()
+    /// Format 2: the REPAIR record of a repair frame.
+    public var repair: RepairRecord? = nil
+    /// Format 2: the SUMMARY record of a reconciliation message.
+    public var summary: SummaryRecord? = nil
+
+    /// Bytes of the bucket block at the start of the payload (REPAIR, SUMMARY).
+    public var bucketBlockLength: Int { Int(truncatingIfNeeded: repair?.blockLength ?? summary?.blockLength ?? 0) }
 
     /// The frame's sections: `sectionCount` of changes, then the slice's.
     public var totalSectionCount: Int { sectionCount &+ (slice?.sectionCount ?? 0) }
@@ -184,11 +191,31 @@ public enum FrameReader {
         let encoded = header.codec != FrameLayout.codecNone || header.transforms != 0
         // Stream id 0 means "no stream": only a replica that follows none writes it, and it has
         // nothing but the empty state at version 0 to serve.
-        if header.streamID == 0 && !(header.isReset && header.stateVersion == 0) {
-            throw .malformed("stream id 0 is only valid for the empty snapshot at version 0")
+        if header.streamID == 0 && !(header.isReset && header.stateVersion == 0) && header.summary == nil {
+            throw .malformed("stream id 0 is only valid for the empty snapshot at version 0 and summaries")
+        }
+        // REPAIR and SUMMARY (V18, V19): the bucket block starts the payload.
+        let block = header.bucketBlockLength
+        if header.repair != nil || header.summary != nil {
+            guard UInt64(block) <= UInt64(frame.count &- header.headerLength) else {
+                throw .malformed("the \(block)-byte bucket block does not fit in the frame")
+            }
+            let bits = header.repair?.bits ?? header.summary!.bits
+            let runs = header.repair?.runCount ?? header.summary!.runCount
+            let buckets = try BucketBlock.check(p, start: header.headerLength, length: block, runCount: runs, bits: bits)
+            if let s = header.summary {
+                let hashes = s.mode == SummaryRecord.modeRequest ? 0 : 8 &* buckets
+                guard frame.count == header.headerLength &+ block &+ hashes else {
+                    throw .malformed("a summary of \(buckets) buckets is \(header.headerLength &+ block &+ hashes) bytes, not \(frame.count)")
+                }
+                return (header, [])
+            }
         }
         if encoded {
-            let sections = try FrameCodec.unpack(frame, header: header, schema: schema, maxDecoded: maxDecoded, maxPuts: maxPuts, mode: mode,
+            // A repair frame's encoded payload follows its bucket block.
+            var payloadHeader = header
+            payloadHeader.headerLength &+= block
+            let sections = try FrameCodec.unpack(frame, header: payloadHeader, schema: schema, maxDecoded: maxDecoded, maxPuts: maxPuts, mode: mode,
                                                  packed: &packed, decoded: &decoded, zstd: &zstd)
             if mode == .decode {
                 try checkChunkKeys(header, sections)
@@ -198,7 +225,7 @@ public enum FrameReader {
         }
         var sections: [SectionView] = []
         sections.reserveCapacity(min(header.totalSectionCount, frame.count / FrameLayout.sectionHeaderSize))
-        var position = header.headerLength
+        var position = header.headerLength &+ block
         var previousTable: UInt32? = nil
         var puts: UInt64 = 0
         for k in 0..<header.totalSectionCount {

@@ -15,7 +15,7 @@ enum HeaderV2 {
     static let flagRepair: UInt32 = 0x8
     static let flagSummary: UInt32 = 0x10
     /// Flags a receiver must understand are the low byte; this library knows these.
-    static let knownCriticalFlags: UInt32 = FrameLayout.flagReset | FrameLayout.flagHasDigest | flagChunk
+    static let knownCriticalFlags: UInt32 = FrameLayout.flagReset | FrameLayout.flagHasDigest | flagChunk | flagRepair | flagSummary
     static let knownTransforms: UInt64 = 0xF
 
     static let tagChunk: UInt64 = 1
@@ -137,6 +137,10 @@ enum HeaderV2 {
                 header.slice = try parseSlice(p, position, valueEnd)
             case tagTermHistory:
                 header.history = try parseHistory(p, position, valueEnd, term: term)
+            case tagRepair:
+                header.repair = try parseRepair(p, position, valueEnd)
+            case tagSummary:
+                header.summary = try parseSummary(p, position, valueEnd)
             default:
                 if tag & 1 == 1 {
                     throw PodSyncError(Status.frameFeature, "frame carries extension record \(tag), a feature this library does not implement")
@@ -150,6 +154,12 @@ enum HeaderV2 {
         guard (flags & flagChunk != 0) == (header.chunk != nil) else {
             throw .malformed("flag CHUNK and the CHUNK record disagree")
         }
+        guard (flags & flagRepair != 0) == (header.repair != nil) else {
+            throw .malformed("flag REPAIR and the REPAIR record disagree")
+        }
+        guard (flags & flagSummary != 0) == (header.summary != nil) else {
+            throw .malformed("flag SUMMARY and the SUMMARY record disagree")
+        }
         return header
     }
 
@@ -158,7 +168,20 @@ enum HeaderV2 {
         if header.slice != nil && (header.isReset || header.chunk != nil) {
             throw .malformed("a REFRESH_SLICE cannot ride a RESET frame or a chunk")
         }
-        if header.isReset {
+        if header.repair != nil || header.summary != nil {
+            guard header.repair == nil || header.summary == nil else { throw .malformed("a frame cannot be both REPAIR and SUMMARY") }
+            guard header.chunk == nil && header.slice == nil && !header.isReset else {
+                throw .malformed("REPAIR and SUMMARY are not combined with RESET, CHUNK or REFRESH_SLICE")
+            }
+            guard header.hasDigest else { throw .malformed("REPAIR and SUMMARY frames carry a state digest") }
+            if header.summary != nil {
+                guard header.baseVersion == 0, header.sectionCount == 0, header.codec == FrameLayout.codecNone, header.transforms == 0 else {
+                    throw .malformed("a SUMMARY has base version 0, no sections, no codec and no transforms")
+                }
+            } else if header.transforms & FrameLayout.transformXOR != 0 {
+                throw .malformed("a REPAIR frame holds absolute records (no XOR)")
+            }
+        } else if header.isReset {
             guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
         } else if header.chunk != nil {
             // A chunk of a catch-up delta; from version 1 on (base 0 would be a snapshot, and
@@ -305,6 +328,8 @@ enum HeaderV2 {
         if let chunk = h.chunk { n += 2 + chunkValueLength(chunk) }
         if let slice = h.slice { n += 1 + varintSize(UInt64(sliceValueLength(slice))) + sliceValueLength(slice) }
         if h.term != 0 { n += 1 + varintSize(UInt64(historyValueLength(h.history))) + historyValueLength(h.history) }
+        if let r = h.repair { n += 1 + varintSize(UInt64(repairValueLength(r))) + repairValueLength(r) }
+        if let s = h.summary { n += 1 + varintSize(UInt64(summaryValueLength(s))) + summaryValueLength(s) }
         return alignUp(max(n, minHeaderLength), 8)
     }
 
@@ -319,7 +344,7 @@ enum HeaderV2 {
         p.storeLE(FrameLayout.magic, at: 0)
         p.storeBytes(of: formatVersion, toByteOffset: 4, as: UInt8.self)
         p.storeBytes(of: UInt8(headerLength / 8), toByteOffset: offUnits, as: UInt8.self)
-        let flags = h.flags | (h.chunk != nil ? flagChunk : 0)
+        let flags = h.flags | (h.chunk != nil ? flagChunk : 0) | (h.repair != nil ? flagRepair : 0) | (h.summary != nil ? flagSummary : 0)
         p.storeLE(UInt16(truncatingIfNeeded: flags), at: offFlags)
         p.storeLE(UInt64(0), at: offChecksum)
         p.storeLE(h.schemaHash, at: offSchemaHash)
@@ -383,6 +408,8 @@ enum HeaderV2 {
                 writeVarint(e.previousTerm, p, &position)
             }
         }
+        if let r = h.repair { writeRepair(r, p, &position) }
+        if let s = h.summary { writeSummary(s, p, &position) }
         (p + position).initializeMemory(as: UInt8.self, repeating: 0, count: headerLength - position)
     }
 }

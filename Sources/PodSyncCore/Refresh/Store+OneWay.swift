@@ -103,7 +103,9 @@ extension Store {
                 guard v > heldVersion(t, key, slot: slot) else { continue }
                 if slot != nilSlot {
                     if tracking { self.changes.lists[t].delete(key) }
-                    newDigest &-= tables[t].digestTerm(Int(slot))
+                    let gone = tables[t].digestTerm(Int(slot))
+                    newDigest &-= gone
+                    tables[t].treeRemove(key, gone)
                     tables[t].removeSlot(slot)
                 }
                 tables[t].tombstones.add(key: key, version: v)
@@ -120,14 +122,18 @@ extension Store {
                 guard v > heldVersion(t, key, slot: slot) else { continue }
                 if slot != nilSlot {
                     if tracking && !sameRecord(tables[t].record(Int(slot)), record, size: size) { self.changes.lists[t].upsert(key) }
-                    newDigest &-= tables[t].digestTerm(Int(slot))
+                    let old = tables[t].digestTerm(Int(slot))
+                    newDigest &-= old
+                    tables[t].treeRemove(key, old)
                     copyRecord(to: tables[t].record(Int(slot)), from: record, size: size)
                 } else {
                     if tracking { self.changes.lists[t].upsert(key) }
                     slot = tables[t].appendRecord(key: key, record: record)
                     tables[t].tombstones.remove(key: key)
                 }
-                newDigest &+= recordDigest(table: s.tableID, key: key, record: record, size: size)
+                let term = recordDigest(table: s.tableID, key: key, record: record, size: size)
+                newDigest &+= term
+                tables[t].treeAdd(key, term)
                 tables[t].stamp(slot, key: key, version: v)
                 applied &+= 1
             }
@@ -143,7 +149,9 @@ extension Store {
                 let key = removalScratch[i]
                 let slot = tables[t].index.find(key)
                 if tracking { self.changes.lists[t].delete(key) }
-                newDigest &-= tables[t].digestTerm(Int(slot))
+                let gone = tables[t].digestTerm(Int(slot))
+                newDigest &-= gone
+                tables[t].treeRemove(key, gone)
                 tables[t].removeSlot(slot)
                 tables[t].tombstones.add(key: key, version: v)
                 applied &+= 1

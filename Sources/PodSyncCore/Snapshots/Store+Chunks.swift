@@ -197,11 +197,16 @@ extension Store {
                 let record = section.records + i &* size
                 guard target[t].appendNew(key: key, record: record, version: s.stateVersion) else {
                     for (k, earlier) in sections.enumerated() where k < before.count {
-                        target[earlier.tableIndex].truncate(to: before[k])
+                        let u = earlier.tableIndex
+                        // Out of the tree again, then out of the table.
+                        for slot in before[k]..<target[u].count { target[u].treeRemove(target[u].keys[slot], target[u].digestTerm(slot)) }
+                        target[u].truncate(to: before[k])
                     }
                     throw .malformed("chunk lists key \(key) of table \(id) twice or a key an earlier chunk held")
                 }
-                added &+= recordDigest(table: id, key: key, record: record, size: size)
+                let term = recordDigest(table: id, key: key, record: record, size: size)
+                added &+= term
+                target[t].treeAdd(key, term)
             }
             if let lists = s.deletes {
                 for i in 0..<section.deleteCount { lists[t].append(section.deleteKeys.le(8 &* i, as: UInt64.self)) }

@@ -39,6 +39,12 @@ extension Store {
             frame, schema: schema, schemaHash: schemaHash, maxDecoded: options.maxDecodedBytes, maxPuts: options.maxRecords,
             packed: &decodePacked, decoded: &decoded, zstd: &zstd)
 
+        if header.summary != nil {
+            throw .invalid("a summary message is not applied: pass it to podsync_store_reconcile")
+        }
+        if let repair = header.repair {
+            return try applyRepair(header, repair, sections, frame: frame)
+        }
         if let chunk = header.chunk {
             return try applyChunk(header, chunk, sections, frameBytes: frame.count)
         }
@@ -150,7 +156,9 @@ extension Store {
                 if slot != nilSlot {
                     if tracking { events.pointee.delete(key) }
                     if preserving { preserve(table: t, slot: slot) }
-                    newDigest &-= recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
+                    let gone = recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
+                    newDigest &-= gone
+                    tables[t].treeRemove(key, gone)
                     tables[t].removeSlot(slot)
                 } else if !absentNeedTombstones {
                     continue
@@ -170,15 +178,19 @@ extension Store {
                     if tracking && !(xor ? isZeroRecord(source, size: size) : sameRecord(target, source, size: size)) {
                         events.pointee.upsert(key)
                     }
-                    newDigest &-= recordDigest(table: id, key: key, record: target, size: size)
+                    let old = recordDigest(table: id, key: key, record: target, size: size)
                     if xor { xorRecord(target, with: source, size: size) } else { copyRecord(to: target, from: source, size: size) }
-                    newDigest &+= recordDigest(table: id, key: key, record: target, size: size)
+                    let new = recordDigest(table: id, key: key, record: target, size: size)
+                    newDigest &+= new &- old
+                    table.treeAdd(key, new &- old)
                 } else {
                     // Absent at the base: an XOR-ed record was XOR-ed with zeros, so it is the record.
                     slot = table.appendRecord(key: key, record: source)
                     if tracking { events.pointee.upsert(key) }
                     table.tombstones.remove(key: key)
-                    newDigest &+= recordDigest(table: id, key: key, record: source, size: size)
+                    let term = recordDigest(table: id, key: key, record: source, size: size)
+                    newDigest &+= term
+                    table.treeAdd(key, term)
                 }
                 table.stamp(slot, key: key, version: frameVersion)
             }
@@ -220,7 +232,9 @@ extension Store {
                 tables[t].keys.append(key)
                 tables[t].meta.append(SlotMeta(version: frameVersion, dirty: nilSlot))
                 tables[t].log.append(LogEntry(version: frameVersion, key: key))
-                newDigest &+= recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
+                let term = recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
+                newDigest &+= term
+                tables[t].treeAdd(key, term)
             }
             if duplicates {
                 // A key listed twice: fall back to put semantics (the later record wins).
@@ -237,7 +251,11 @@ extension Store {
                         tables[t].stamp(fresh, key: key, version: frameVersion)
                     }
                 }
-                for slot in 0..<tables[t].count { newDigest &+= tables[t].digestTerm(slot) }
+                for slot in 0..<tables[t].count {
+                    let term = tables[t].digestTerm(slot)
+                    newDigest &+= term
+                    tables[t].treeAdd(tables[t].keys[slot], term)
+                }
                 continue
             }
         }

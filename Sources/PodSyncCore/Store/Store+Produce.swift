@@ -225,7 +225,9 @@ extension Store {
                 let pre = tables[t].dirty[Int(deletes[d])].pre
                 let key = tables[t].preimages.keys[Int(pre)]
                 deletesOut.storeLE(key, at: 8 * j)
-                newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
+                let gone = recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
+                newDigest &-= gone
+                tables[t].treeRemove(key, gone)
                 if tombstones { tables[t].tombstones.add(key: key, version: frameVersion) }
             }
             // Records and their metadata sit at random places: fetch them a few iterations ahead
@@ -247,10 +249,14 @@ extension Store {
                 keysOut.storeLE(key, at: 8 * j)
                 copyRecord(to: out, from: tables[t].record(slot), size: size)
                 if entry.pre != nilSlot {
-                    newDigest &-= recordDigest(table: id, key: key, record: tables[t].preimages.record(entry.pre), size: size)
+                    let old = recordDigest(table: id, key: key, record: tables[t].preimages.record(entry.pre), size: size)
+                    newDigest &-= old
+                    tables[t].treeRemove(key, old)
                 }
                 if wantBases { sectionBases.append(entry.pre != nilSlot ? tables[t].preimages.record(entry.pre) : nil) }
-                newDigest &+= recordDigest(table: id, key: key, record: out, size: size)
+                let term = recordDigest(table: id, key: key, record: out, size: size)
+                newDigest &+= term
+                tables[t].treeAdd(key, term)
                 if tables[t].meta[slot].version == 0 { tables[t].tombstones.remove(key: key) }
                 tables[t].stamp(entry.slot, key: key, version: frameVersion)
             }
@@ -346,7 +352,42 @@ extension Store {
         if since == version { return Status.ok }
         if since < catchupFloor { return Status.snapshotRequired }
 
-        // Each table's changes since `since` go to its scratch lists (fallible growth).
+        let collected = try collectCatchup(since: since)
+
+        var plans = collected.map { t in
+            SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
+                        alignment: tables[t].schema.alignment, putCount: tables[t].catchupKeys.count,
+                        deleteCount: tables[t].catchupDeletes.count)
+        }
+        let fields = header(flags: frameFlags, sequence: sequence &+ 1, base: since, state: version, digest: digest)
+        let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
+        if options.maxFrameBytes != 0 && UInt64(length) > options.maxFrameBytes {
+            try chunkedDelta(since: since, collected: collected)
+            return Status.ok
+        }
+        guard let p = outbox.beginFrame(length: length) else {
+            throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte catch-up delta")
+        }
+        for plan in plans {
+            let t = plan.tableIndex
+            let size = plan.recordSize
+            let recordsOut = p + plan.start + plan.recordsOffset
+            (p + plan.putKeysOffset).copyMemory(from: tables[t].catchupKeys.base, byteCount: 8 &* plan.putCount)
+            (p + plan.deleteKeysOffset).copyMemory(from: tables[t].catchupDeletes.base, byteCount: 8 &* plan.deleteCount)
+            for j in 0..<plan.putCount {
+                copyRecord(to: recordsOut + j &* size, from: tables[t].catchupRecords[j], size: size)
+            }
+        }
+        sequence &+= 1
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
+        return Status.ok
+    }
+
+    /// Each table's changes since `since` (as of the last flush) into its scratch lists
+    /// (`catchupKeys`, `catchupRecords`, `catchupDeletes`; fallible growth). Returns the tables
+    /// with changes. `since` must be at least the catch-up floor.
+    mutating func collectCatchup(since: UInt64) throws(PodSyncError) -> [Int] {
         var collected: [Int] = []
         for t in 0..<tableCount {
             tables[t].catchupKeys.removeAll()
@@ -385,35 +426,7 @@ extension Store {
             }
             if tables[t].catchupKeys.count > 0 || tables[t].catchupDeletes.count > 0 { collected.append(t) }
         }
-
-        var plans = collected.map { t in
-            SectionPlan(tableIndex: t, tableID: tables[t].schema.id, recordSize: tables[t].recordSize,
-                        alignment: tables[t].schema.alignment, putCount: tables[t].catchupKeys.count,
-                        deleteCount: tables[t].catchupDeletes.count)
-        }
-        let fields = header(flags: frameFlags, sequence: sequence &+ 1, base: since, state: version, digest: digest)
-        let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
-        if options.maxFrameBytes != 0 && UInt64(length) > options.maxFrameBytes {
-            try chunkedDelta(since: since, collected: collected)
-            return Status.ok
-        }
-        guard let p = outbox.beginFrame(length: length) else {
-            throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte catch-up delta")
-        }
-        for plan in plans {
-            let t = plan.tableIndex
-            let size = plan.recordSize
-            let recordsOut = p + plan.start + plan.recordsOffset
-            (p + plan.putKeysOffset).copyMemory(from: tables[t].catchupKeys.base, byteCount: 8 &* plan.putCount)
-            (p + plan.deleteKeysOffset).copyMemory(from: tables[t].catchupDeletes.base, byteCount: 8 &* plan.deleteCount)
-            for j in 0..<plan.putCount {
-                copyRecord(to: recordsOut + j &* size, from: tables[t].catchupRecords[j], size: size)
-            }
-        }
-        sequence &+= 1
-        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
-        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
-        return Status.ok
+        return collected
     }
 
     /// The whole state as of the last flush: one RESET frame, or the chunks of a chunked snapshot

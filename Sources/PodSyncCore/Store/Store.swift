@@ -111,6 +111,11 @@ public struct Store: ~Copyable {
     var removalScratch = RawVector<UInt64>()
     /// Replica: the keys the last apply changed, when tracking (Changes/).
     var changes: ChangeEvents
+    /// Reconciliation scratch (Reconcile/): the buckets of a message, their hashes here, and the
+    /// buckets found to differ.
+    var reconcileBuckets = RawVector<UInt32>()
+    var reconcileHashes = RawVector<UInt64>()
+    var reconcileDiffering = RawVector<UInt32>()
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema

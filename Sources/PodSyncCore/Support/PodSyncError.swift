@@ -52,6 +52,7 @@ public enum Status {
     public static let historyDiverged: Int32 = -26
     public static let frameFeature: Int32 = -28
     public static let chunkMismatch: Int32 = -29
+    public static let repairStale: Int32 = -30
     public static let io: Int32 = -31
     public static let fileCorrupt: Int32 = -32
     public static let `internal`: Int32 = -99
@@ -99,6 +100,7 @@ public enum Status {
         case fileCorrupt: "PODSYNC_E_FILE_CORRUPT"
         case frameFeature: "PODSYNC_E_FRAME_FEATURE"
         case chunkMismatch: "PODSYNC_E_CHUNK_MISMATCH"
+        case repairStale: "PODSYNC_E_REPAIR_STALE"
         case `internal`: "PODSYNC_E_INTERNAL"
         default: "PODSYNC_UNKNOWN_STATUS"
         }

@@ -96,6 +96,10 @@ struct Table: ~Copyable {
 
     var tombstones = Tombstones()
 
+    /// The leaves of the hash tree of the table's state (flushed state on a writer), kept with
+    /// the digest (Reconcile/HashTree.swift).
+    var tree = HashTree()
+
     // Pending batch (writer).
     var dirty = RawVector<DirtyEntry>()
     /// Keys deleted in the pending batch that existed at the last flush, to their batch entry: a
@@ -294,6 +298,7 @@ struct Table: ~Copyable {
         meta.count = 0
         log.count = 0
         logFloor = 0
+        tree.clear()
         index.removeAll(keepingCapacityFor: expected)
         tombstones.removeAll()
         dirty.removeAll()
