@@ -1,3 +1,5 @@
+import Glibc
+
 /// Reconciliation (docs/FORMAT.md, "Repair frames"): summaries of the hash tree go back and forth,
 /// descending the tree where buckets differ, until the responder sends a repair frame holding only
 /// the records of the differing buckets (Store+Repair.swift applies it).
@@ -10,9 +12,6 @@
 extension Store {
     /// Children per tree node: 2^4.
     static let treeFanoutBits = 4
-    /// Descend one more level while a level's buckets hold more than this many records on average
-    /// (a repair then carries about 1 + this many records per differing record).
-    static let descendAbove = 0.25
     /// The deepest level a whole-tree summary may ask for: 16^5 buckets (8 MiB of hashes).
     static let maxSummaryLevel = 5
 
@@ -78,11 +77,40 @@ extension Store {
         return n
     }
 
-    /// Whether the buckets of a level of `bits` bits hold too many records for a repair to be
-    /// close to the differences, and a level below exists (and fits in one message).
-    func shouldDescend(bits: Int, fanoutBits: Int, buckets: Int) -> Bool {
-        guard bits &+ fanoutBits <= 32, buckets <= BucketBlock.maxBuckets >> fanoutBits else { return false }
-        return Double(treeRecordCount) / Double(UInt64(1) << UInt64(bits)) > Store.descendAbove
+    /// Whether descending one more level is expected to cost fewer bytes than repairing the
+    /// `differing` buckets (of `compared`) at this level of `bits` bits. A repair replaces whole
+    /// buckets, so it carries every record of a differing bucket: `avg` of them. One level down the
+    /// next summary costs 8 bytes a child, and the repair carries only the children that differ.
+    /// With `λ` differences per bucket (Poisson: a share `p = 1 - e^-λ` of the buckets differ,
+    /// estimated with half a bucket of continuity so that "all differ" does not read as infinite),
+    /// `2^f (1 - e^(-λ / 2^f))` children of a differing bucket differ, each with `avg / 2^f`
+    /// records, plus the differing one when children are sparse.
+    func shouldDescend(bits: Int, fanoutBits: Int, differing: Int, compared: Int) -> Bool {
+        guard bits &+ fanoutBits <= 32, differing <= BucketBlock.maxBuckets >> fanoutBits, differing > 0, compared >= differing else {
+            return false
+        }
+        var records = 0
+        var bytes = 0
+        for t in 0..<tableCount {
+            records &+= tables[t].count
+            bytes &+= tables[t].count &* (tables[t].recordSize &+ 8)
+        }
+        guard records > 0 else { return false }
+        let recordBytes = Double(bytes) / Double(records)
+        let avg = Double(records) / Double(UInt64(1) << UInt64(bits))
+        let share = Double(differing) / Double(compared)
+        let p = (Double(differing) - 0.5) / Double(compared)
+        let lambda = max(min(-log1p(-p), max(avg, 1)), 1e-9)
+        let children = Double(1 << fanoutBits)
+        let differingChildren = children * (1 - exp(-lambda / children))
+        let perChild = avg / children + exp(-lambda / children)
+        let now = max(avg, 1) * recordBytes
+        let after = 8 * children + differingChildren * perChild * recordBytes
+        // Sparse differences (about one a differing bucket) also go down while a bucket holds more
+        // than half a record, so that a repair carries at most about 1.5 records per differing
+        // one: a summary level then costs more than it saves, but the repair is what a replica
+        // waits for.
+        return after < now || (avg > 0.5 && lambda / share < 1.5)
     }
 
     /// The children, at `fanoutBits` more bits, of the `count` ascending buckets, into `out`.
@@ -225,7 +253,7 @@ extension Store {
             reconcileDiffering.append(reconcileBuckets[0])
         }
         let differing = reconcileDiffering.count
-        if shouldDescend(bits: bits, fanoutBits: f, buckets: differing) {
+        if shouldDescend(bits: bits, fanoutBits: f, differing: differing, compared: reconcileBuckets.count) {
             try Store.children(of: reconcileDiffering.base, count: differing, fanoutBits: f, into: &reconcileBuckets)
             try bucketHashes(bits: bits &+ f, reconcileBuckets.base, count: reconcileBuckets.count)
             var record = SummaryRecord()
@@ -256,7 +284,7 @@ extension Store {
         record.fanoutBits = s.fanoutBits
         record.summaryID = Store.newSummaryID()
         record.inReplyTo = s.summaryID
-        if shouldDescend(bits: bits, fanoutBits: f, buckets: differing) {
+        if shouldDescend(bits: bits, fanoutBits: f, differing: differing, compared: reconcileBuckets.count) {
             try Store.children(of: reconcileDiffering.base, count: differing, fanoutBits: f, into: &reconcileBuckets)
             try bucketHashes(bits: bits &+ f, reconcileBuckets.base, count: reconcileBuckets.count)
             record.level = s.level &+ 1
