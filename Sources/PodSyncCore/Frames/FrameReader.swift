@@ -332,7 +332,9 @@ public enum FrameReader {
         guard index >= 0 && index < header.totalSectionCount else {
             throw .invalid("section index \(index) is not below the section count \(header.totalSectionCount)")
         }
-        var position = header.headerLength
+        // A repair frame's sections follow its bucket block.
+        var position = header.headerLength &+ header.bucketBlockLength
+        guard position <= frame.count else { throw .malformed("the bucket block does not fit in the frame") }
         var i = 0
         while true {
             let (section, next) = try readSection(frame, at: position, schema: nil)

@@ -57,17 +57,29 @@ extension Store {
             }
             return
         }
-        for i in 0..<count {
-            let (lo, hi) = Store.bucketRange(UInt64(buckets[i]), bits: bits)
-            var sum: UInt64 = 0
+        // Below the leaves: one scan of the records per run of consecutive buckets (the children
+        // of one parent are a run), each record's term added to its bucket.
+        for _ in 0..<count { reconcileHashes.append(0) }
+        let out = reconcileHashes.base
+        let shift = UInt64(64 &- bits)
+        var i = 0
+        while i < count {
+            var j = i &+ 1
+            while j < count && buckets[j] == buckets[j &- 1] &+ 1 { j &+= 1 }
+            let first = UInt64(buckets[i])
+            let lo = Store.bucketRange(first, bits: bits).lo
+            let hi = Store.bucketRange(UInt64(buckets[j &- 1]), bits: bits).hi
+            let runStart = i
             for t in 0..<tableCount {
                 let id = tables[t].schema.id
                 let size = tables[t].recordSize
+                let salt = keySalt(table: id)
                 forEachTreeRecord(t, from: lo, below: hi) { key, record in
-                    sum &+= recordDigest(table: id, key: key, record: record, size: size)
+                    let b = Int(truncatingIfNeeded: (fmix64(key ^ salt) >> shift) &- first)
+                    out[runStart &+ b] &+= recordDigest(table: id, key: key, record: record, size: size)
                 }
             }
-            reconcileHashes.append(sum)
+            i = j
         }
     }
 

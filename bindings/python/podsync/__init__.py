@@ -23,6 +23,15 @@ after each ``apply`` ``replica.changes(table_id)`` gives a :class:`Changes` (``u
 ``deleted`` uint64 arrays, ``replaced`` for a snapshot; iterate it for ``("delete", key)`` /
 ``("upsert", key)`` events). See :meth:`Store.changes`.
 
+A replica that differs from the writer (diverged, below the catch-up floor, restored from an old
+checkpoint, of another term) is healed by reconciliation (library 0.7.0), not a whole snapshot: it
+sends ``replica.summary()``, a message of hashes of its state's buckets; the responder (the writer,
+or an up-to-date replica) answers with ``responder.reconcile(message)``, another message (the
+replica answers that with ``replica.reconcile``) or a repair frame holding only the records of the
+buckets that differ, which the replica applies with ``apply``. The host carries the messages across
+processes; within one, ``podsync.reconcile(replica, responder)`` runs the whole exchange and returns a
+:class:`ReconcileResult`. See :meth:`Store.reconcile`.
+
 Over NATS JetStream, ``podsync.nats`` (a separate import: it loads ``libpodsync_nats.so``, which
 needs libnats) attaches a writer to a stream (:class:`podsync.nats.Publisher`) and replicas to it
 (:class:`podsync.nats.Follower`).
@@ -69,6 +78,7 @@ from ._errors import (
     PodSyncError,
     PodSyncIOError,
     RecordSizeError,
+    RepairStale,
     SchemaInvalid,
     SchemaMismatch,
     SnapshotExpired,
@@ -109,6 +119,7 @@ from ._durability import Checkpoint, LogPolicy, OpenInfo, open_store
 from ._frames import FrameInfo, Section, peek, sections, slice_sections, validate
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Changes, Frame, Replica, Role, Store, StoreInfo, TableView, Writer
+from ._reconcile import ReconcileResult, reconcile
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
@@ -182,6 +193,8 @@ __all__ = [
     "PodSyncError",
     "PodSyncIOError",
     "RecordSizeError",
+    "ReconcileResult",
+    "RepairStale",
     "Replica",
     "Role",
     "Schema",
@@ -212,6 +225,7 @@ __all__ = [
     "open_store",
     "peek",
     "read_frames",
+    "reconcile",
     "sections",
     "slice_sections",
     "status_name",

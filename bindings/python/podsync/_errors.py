@@ -54,6 +54,7 @@ class Status(enum.IntEnum):
     E_HISTORY_DIVERGED = -26  #: since library 0.6.0
     E_FRAME_FEATURE = -28  #: since library 0.5.0
     E_CHUNK_MISMATCH = -29  #: since library 0.5.0
+    E_REPAIR_STALE = -30  #: since library 0.7.0
     E_IO = -31  #: since library 0.6.0
     E_FILE_CORRUPT = -32  #: since library 0.6.0
     E_INTERNAL = -99
@@ -279,6 +280,21 @@ class TermFenced(PodSyncError):
     Nothing changed; drop the frame and the old writer (since library 0.6.0)."""
 
 
+class RepairStale(PodSyncError):
+    """PODSYNC_E_REPAIR_STALE (since library 0.7.0), raised by the reconciliation:
+
+    * by :meth:`Store.apply` for a repair frame computed for another state than the replica's
+      (its digest moved since it sent its summary: it applied a frame meanwhile, or the repair
+      was meant for another store). Nothing changed: start a new exchange with
+      :meth:`Store.summary`;
+    * by :meth:`Store.reconcile` on a responder when the exchange began at a version it can no
+      longer describe (it moved past it and the catch-up floor passed it): start again with a new
+      :meth:`Store.summary` of the replica.
+
+    The exchange, not the data, is out of date: this is no :class:`FrameError` and no
+    :class:`Diverged`."""
+
+
 class PodSyncIOError(PodSyncError, OSError):
     """PODSYNC_E_IO: a file operation of a durable store failed: the directory cannot be created,
     read or locked (a second :func:`podsync.open_store` of a directory whose store is open), the
@@ -399,6 +415,7 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_HISTORY_DIVERGED: HistoryDiverged,
     Status.E_FRAME_FEATURE: FrameFeature,
     Status.E_CHUNK_MISMATCH: ChunkMismatch,
+    Status.E_REPAIR_STALE: RepairStale,
     Status.E_IO: PodSyncIOError,
     Status.E_FILE_CORRUPT: FileCorrupt,
     Status.E_INTERNAL: InternalError,

@@ -57,6 +57,8 @@ FRAME_PREFIX_SIZE = 16  # the prefix every frame starts with (since library 0.5.
 FRAME_RESET = 0x1
 FRAME_HAS_DIGEST = 0x2
 FRAME_CHUNK = 0x4  # since library 0.5.0
+FRAME_REPAIR = 0x8  # format-2 header flag: a repair frame (since library 0.7.0)
+FRAME_SUMMARY = 0x10  # format-2 header flag: a summary message, never applied (since library 0.7.0)
 FRAME_SLICE = 0x10000  # podsync_frame_info.flags only, not a header flag: a refresh slice (0.5.0)
 CHUNK_LAST = 0x1  # podsync_frame_info.chunk_flags and slice_flags (since library 0.5.0)
 MIN_CHUNK_BYTES = 512  # since library 0.5.0
@@ -422,6 +424,9 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
         c_int32,
         [StoreP, c_uint32, POINTER(c_void_p), _sizep, POINTER(c_void_p), _sizep, POINTER(c_uint32)],
     ),
+    # Reconciliation (since library 0.7.0)
+    "podsync_store_summary": (c_int32, [StoreP, c_uint32, _sizep]),
+    "podsync_store_reconcile": (c_int32, [StoreP, c_void_p, c_size_t, _sizep]),
     "podsync_store_metrics": (c_int32, [StoreP, POINTER(Metrics)]),
     # Compression dictionaries (since library 0.3.0)
     "podsync_store_collect_samples": (c_int32, [StoreP, c_size_t]),

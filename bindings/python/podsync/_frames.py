@@ -14,9 +14,11 @@ from ._ffi import (
     FRAME_CHUNK,
     FRAME_HAS_DIGEST,
     FRAME_INFO_VERSION,
+    FRAME_REPAIR,
     FRAME_RESET,
     FRAME_SECTION_VERSION,
     FRAME_SLICE,
+    FRAME_SUMMARY,
     LIB,
     FrameInfo as _CFrameInfo,
     FrameSection as _CFrameSection,
@@ -97,6 +99,20 @@ class FrameInfo:
     def is_last_chunk(self) -> bool:
         """A chunk with the LAST flag: the one that completes its snapshot."""
         return bool(self.flags & FRAME_CHUNK) and bool(self.chunk_flags & CHUNK_LAST)
+
+    @property
+    def is_summary(self) -> bool:
+        """SUMMARY flag (format 2; library 0.7.0): a reconciliation message (from
+        :meth:`Store.summary` or :meth:`Store.reconcile`), answered with :meth:`Store.reconcile`,
+        never applied."""
+        return self.format_version >= 2 and bool(self.flags & FRAME_SUMMARY)
+
+    @property
+    def is_repair(self) -> bool:
+        """REPAIR flag (format 2; library 0.7.0): a repair frame, the responder's last answer in a
+        reconciliation (:meth:`Store.reconcile`), applied with :meth:`Store.apply` by the replica
+        whose summary it answers."""
+        return self.format_version >= 2 and bool(self.flags & FRAME_REPAIR)
 
     @property
     def has_digest(self) -> bool:

@@ -4,7 +4,8 @@ The engine lends three kinds of memory (docs/ABI.md, "Borrowed pointers"):
 
 * **records and keys** (``podsync_store_get`` / ``podsync_store_table``): valid until the next write
   (put, put_many, delete, delete_many), apply or free on that store;
-* **the outbox** (``podsync_store_frame``): valid until the next flush, delta_since, snapshot or free;
+* **the outbox** (``podsync_store_frame``): valid until the next flush, delta_since, snapshot,
+  summary, reconcile or free;
 * **change events** (``podsync_store_changes``, library 0.7.0): valid until the next apply,
   track_changes or free.
 
@@ -30,7 +31,7 @@ from ._errors import ArgumentTypeError, ViewsAliveError
 from ._ffi import LIB, StoreP
 
 RECORDS = 0  # kind of an export: table records / keys (invalidated by writes and apply)
-OUTBOX = 1  # kind of an export: frames of the outbox (invalidated by flush, delta_since, snapshot)
+OUTBOX = 1  # kind of an export: frames of the outbox (invalidated by the calls that produce frames)
 CHANGES = 2  # kind of an export: change-event key lists (invalidated by apply and track_changes)
 _KIND_NAMES = (
     "record/key views (table(), keys(), view())",

@@ -51,6 +51,7 @@ from ._memory import (
     OUTBOX,
     RECORDS,
     StoreHandle,
+    _Export,
     array_address,
     buffer_arg,
     empty_readonly,
@@ -355,6 +356,16 @@ def _prometheus_labels(labels: Mapping[str, str] | str | None) -> bytes | None:
     if "\0" in text:
         raise InvalidArgument(Status.E_INVALID_ARGUMENT, "labels contain a NUL character", call="metrics_prometheus")
     return text.encode("utf-8")
+
+
+def _borrowed_from(handle: StoreHandle, view: memoryview) -> bool:
+    """Whether `view` (or the frame it slices) was lent by this handle's outbox."""
+    try:
+        owner: Any = view.obj
+    except ValueError:  # released: buffer_arg says so
+        return False
+    base = getattr(owner, "base", None)
+    return type(base) is _Export and base.handle is handle and base.kind == OUTBOX
 
 
 def _table(table_id: Any) -> int:
@@ -680,10 +691,10 @@ class Store:
 
         With ``copy=False`` (default) the frames are read-only ``memoryview``s of the store's
         outbox: no copy. They are valid until the next ``flush``/``delta_since``/``snapshot``/
-        ``catch_up``/``close`` on this store, which ``release()``s them (using one afterwards
-        raises ``ValueError``). If something derived from them is still alive then (a slice, a
-        numpy array, :func:`podsync.sections` arrays), that call raises :class:`ViewsAliveError`
-        instead of freeing memory in use. Send, write or apply them right away, or ask for
+        ``catch_up``/``summary``/``reconcile``/``close`` on this store, which ``release()``s them
+        (using one afterwards raises ``ValueError``). If something derived from them is still
+        alive then (a slice, a numpy array, :func:`podsync.sections` arrays), that call raises
+        :class:`ViewsAliveError` instead of freeing memory in use. Send, write or apply them right away, or ask for
         ``copy=True`` to get ``bytes`` you may keep.
 
         ``socket.sendall(frame)`` and ``file.write(frame)`` are done with the frame when they
@@ -713,6 +724,60 @@ class Store:
         :meth:`snapshot_chunks`. Frames as in :meth:`flush` (use ``copy=True`` for asyncio
         transports)."""
         return self._produce("podsync_store_snapshot", LIB.podsync_store_snapshot, (), copy)
+
+    # --- reconciliation (since library 0.7.0) ----------------------------------------------
+
+    def summary(self, level: int = 0, *, copy: bool = False) -> list[Frame]:
+        """Starts a reconciliation (library 0.7.0): a list of ONE summary message, the hashes of
+        every bucket of this store's hash tree at `level` (``16**level`` buckets; 0, the default,
+        picks the level from the record count, about 256 records a bucket; else 1 to 5). Any role;
+        usually a replica that needs healing (diverged, below the writer's catch-up floor, restored
+        from an old checkpoint, of another term) sends it to a responder, the writer or an
+        up-to-date replica, whose :meth:`reconcile` answers it.
+
+        A message is a format-2 frame flagged SUMMARY (``peek(m).is_summary``): it is never
+        applied (:meth:`apply` raises :class:`InvalidArgument`). It goes through the outbox like
+        every frame: ``copy=False`` (default) gives a borrowed ``memoryview`` valid until the next
+        producing call on this store (:meth:`flush`, :meth:`delta_since`, :meth:`snapshot`,
+        :meth:`summary`, :meth:`reconcile`, ...), ``copy=True`` ``bytes`` (see :meth:`flush`).
+        A `level` above 5 raises :class:`InvalidArgument` (a negative one :class:`OutOfRangeError`,
+        a non-integer :class:`ArgumentTypeError`)."""
+        lvl = checked_int("level", level, 0, U32_MAX)
+        return self._produce("podsync_store_summary", LIB.podsync_store_summary, (lvl,), copy)
+
+    def reconcile(self, message: Any, *, copy: bool = False) -> list[Frame]:
+        """Answers a summary message of the other side of a reconciliation (library 0.7.0): a list
+        of zero or one frame to send back.
+
+        * On the responder (writer or up-to-date replica), given the replica's message: a message
+          that descends the tree one level where buckets differ (``peek(f).is_summary``), or a
+          REPAIR frame (``peek(f).is_repair``) holding only the records of the differing buckets
+          (plus the changes since the exchange began), which the replica applies with
+          :meth:`apply`; or ``[]`` when there is nothing to repair (same state, stream and
+          version).
+        * On the replica, given the responder's message: the next message (``[m]``).
+
+        Each side answers what it is given, so the host just carries the messages; each holds all
+        the exchange needs (a lost one is sent again, or the exchange started over with
+        :meth:`summary`). Within one process :func:`podsync.reconcile` runs a whole exchange.
+
+        `message`: any buffer, read in place (as for :meth:`apply`). Frames out as in
+        :meth:`summary` (``copy``). Raises :class:`InvalidArgument` for a frame that is not a
+        summary message (frames are applied), :class:`FrameError` subclasses for bytes that are
+        not a valid message (:class:`FrameMalformed`, :class:`FrameChecksum`,
+        :class:`FrameTruncated`, :class:`FrameTooLarge` for more than 2**20 buckets; checked
+        before any work), :class:`SchemaMismatch` for another schema, :class:`Diverged` on a
+        responder that is diverged or out of sync, :class:`RepairStale` when the exchange began at
+        a version this store can no longer describe (start again with :meth:`summary`)."""
+        handle = self._h()
+        if type(message) is memoryview and _borrowed_from(handle, message):
+            # A message of this very store's outbox: the call revokes it and reuses the outbox.
+            message = message.tobytes()
+        arg, size, keep = buffer_arg(message)
+        try:
+            return self._produce("podsync_store_reconcile", LIB.podsync_store_reconcile, (arg, size), copy)
+        finally:
+            del keep
 
     # --- chunked snapshots (since library 0.5.0) --------------------------------------------
 
@@ -791,6 +856,13 @@ class Store:
         the frame holds of versions newer than each of its records (changes and refresh slices,
         key by key) and returns ``REFRESHING`` (``info().refreshing`` is True); a frame whose
         digest its state then equals returns ``OK`` and it is in sync again.
+
+        A repair frame (library 0.7.0: the responder's last answer in a reconciliation, see
+        :meth:`reconcile`) is applied whatever the replica's version, stream, term or diverged
+        mark, when it was computed for the replica's exact state: it returns ``OK`` and the
+        replica then holds the responder's state at its version and continues with its deltas;
+        otherwise it raises :class:`RepairStale` (nothing changed: start a new exchange with
+        :meth:`summary`). A summary message is not applied: :class:`InvalidArgument`.
 
         With change tracking on (:meth:`track_changes`, library 0.7.0) every apply first empties
         the change lists, then records the keys it changed (:meth:`changes`); while borrowed

@@ -110,6 +110,12 @@ calls = {
  "store_sync not durable": lambda: LIB.podsync_store_sync(wp),
  "store_promote NULL": lambda: LIB.podsync_store_promote(None, 1),
  "store_promote following no stream": lambda: LIB.podsync_store_promote(rp, 1),
+ "summary NULL store": lambda: LIB.podsync_store_summary(None, 0, ctypes.byref(sz)),
+ "summary NULL count": lambda: LIB.podsync_store_summary(rp, 0, None),
+ "summary level 6": lambda: LIB.podsync_store_summary(rp, 6, ctypes.byref(sz)),
+ "reconcile NULL store": lambda: LIB.podsync_store_reconcile(None, b"\0" * 64, 64, ctypes.byref(sz)),
+ "reconcile NULL message": lambda: LIB.podsync_store_reconcile(wp, None, 64, ctypes.byref(sz)),
+ "reconcile NULL count": lambda: LIB.podsync_store_reconcile(wp, b"\0" * 64, 64, None),
 }
 for name, fn in calls.items():
     res = fn()

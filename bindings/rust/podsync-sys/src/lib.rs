@@ -165,6 +165,10 @@ pub const PODSYNC_E_FRAME_FEATURE: i32 = -28;
 /// Apply: a chunk contradicts the chunks staged before it (overlapping or missing keys, a forged
 /// count); the staging was dropped, the visible state is unchanged (since library 0.5.0).
 pub const PODSYNC_E_CHUNK_MISMATCH: i32 = -29;
+/// Apply: a repair frame computed for another state than the replica's (its digest moved since
+/// its summary); nothing changed: send a new summary. Reconcile: the comparison began at a version
+/// this store can no longer describe: start again (since library 0.7.0).
+pub const PODSYNC_E_REPAIR_STALE: i32 = -30;
 /// A file operation failed (disk full, read-only, missing, locked by another store); the message
 /// names the file and the system error (since library 0.6.0).
 pub const PODSYNC_E_IO: i32 = -31;
@@ -1402,6 +1406,33 @@ unsafe extern "C" {
     /// version-1 struct is filled up to apply_ns, a version-2 one up to dictionary_frames). O(1).
     pub fn podsync_store_metrics(store: *const podsync_store, metrics: *mut podsync_metrics)
     -> i32;
+
+    // Reconciliation (since library 0.7.0)
+    /// Puts a summary of the store's state into its outbox (one message; `*frame_count_out` = 1):
+    /// the hashes of every bucket of the tree at `level` (16^level buckets; 0 = chosen from the
+    /// record count, 1 to 5 otherwise). Any role; usually a replica that needs healing. Messages
+    /// and repair frames are format-2 frames (flags SUMMARY, REPAIR) that go through the outbox
+    /// like any frame (`podsync_store_frame`; valid until the next call that produces frames).
+    pub fn podsync_store_summary(
+        store: *mut podsync_store,
+        level: u32,
+        frame_count_out: *mut usize,
+    ) -> i32;
+    /// Answers a summary message from the other side of a reconciliation: the responder (writer
+    /// or up-to-date replica) answers a replica's message with a message that descends the tree or
+    /// with a repair frame; the replica answers the responder's message with a message. The answer
+    /// goes to the outbox (`*frame_count_out` = 1), or nothing when there is nothing to repair
+    /// (`*frame_count_out` = 0). `PODSYNC_E_INVALID_ARGUMENT` for a frame that is not a summary
+    /// (frames are applied), `PODSYNC_E_DIVERGED` for a responder that is diverged or out of
+    /// sync, `PODSYNC_E_REPAIR_STALE` when the exchange began at a version the responder can no
+    /// longer describe (start again with `podsync_store_summary`). A message naming more than
+    /// 2^20 buckets is `PODSYNC_E_FRAME_TOO_LARGE`, a malformed one `PODSYNC_E_FRAME_MALFORMED`.
+    pub fn podsync_store_reconcile(
+        store: *mut podsync_store,
+        message: *const c_void,
+        size: usize,
+        frame_count_out: *mut usize,
+    ) -> i32;
 
     // Change events (replica; since library 0.7.0)
     /// Turns change tracking on (`enabled` 1) or off (0); either way the lists start empty. With

@@ -952,10 +952,6 @@ fn durability_calls_validate_their_arguments() {
     }
 }
 
-/// The carrier's C contract (include/podsync_nats.h), without a server: what is checked before
-/// connecting, and the conventions of podsync.h it follows (NULL arguments, `*out` NULL on
-/// failure, options versions, `podsync_nats_last_errmsg`, `*_free(NULL)`). The calls against a
-/// real nats-server are in the podsync crate's tests/nats.rs.
 #[test]
 fn change_events_follow_the_header() {
     // Header (0.7.0), "Change events (replica)": replicas only, INVALID_ARGUMENT while tracking
@@ -1036,6 +1032,167 @@ fn change_events_follow_the_header() {
     }
 }
 
+/// The outbox's frames after a call that produced `n`, copied.
+unsafe fn outbox(store: *mut podsync_store, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let (mut data, mut size) = (null(), 0);
+            assert_eq!(unsafe { podsync_store_frame(store, i, &mut data, &mut size) }, PODSYNC_OK);
+            assert!(!data.is_null() && size > 0);
+            unsafe { std::slice::from_raw_parts(data, size) }.to_vec()
+        })
+        .collect()
+}
+
+/// The u16 flags of a format-2 frame (docs/FORMAT.md, "Flags (version 2)").
+fn v2_flags(frame: &[u8]) -> u16 {
+    assert_eq!(frame[4], 2, "a format-2 frame");
+    u16::from_le_bytes([frame[6], frame[7]])
+}
+
+const FLAG_REPAIR: u16 = 0x8;
+const FLAG_SUMMARY: u16 = 0x10;
+
+#[test]
+fn reconciliation_follows_the_header() {
+    // Header (0.7.0), "Reconciliation": any role summarizes (one message in the outbox, level 0
+    // or 1 to 5), reconcile answers a summary with one message or nothing, messages and repairs
+    // go through podsync_store_frame, a summary is not applied and a frame is not reconciled
+    // (INVALID_ARGUMENT), a repair applies to the exact state it was computed for
+    // (PODSYNC_E_REPAIR_STALE otherwise, nothing changed).
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture();
+    let (w, r) = (f.writer, f.replica);
+    let mut n = 9usize;
+    unsafe {
+        assert_eq!(podsync_store_summary(null_mut(), 0, &mut n), E);
+        assert_eq!(podsync_store_summary(r, 0, null_mut()), E);
+        assert_eq!(podsync_store_summary(r, 6, &mut n), E, "levels are 0 to 5");
+        assert!(!msg(podsync_store_errmsg(r)).is_empty());
+        let mut digest = 0u64;
+        assert_eq!(podsync_store_digest(r, &mut digest), PODSYNC_OK);
+        assert_eq!(digest, 0, "an empty replica");
+
+        // Both roles summarize: one format-2 SUMMARY message each.
+        for (store, level) in [(w, 1), (r, 0), (r, 5)] {
+            n = 9;
+            assert_eq!(podsync_store_summary(store, level, &mut n), PODSYNC_OK);
+            assert_eq!(n, 1);
+            let m = outbox(store, 1);
+            assert_eq!(v2_flags(&m[0]) & (FLAG_SUMMARY | FLAG_REPAIR), FLAG_SUMMARY);
+            assert_eq!(m[0].len() % 8, 0);
+        }
+        // Level 5: 16^5 hashes of 8 bytes.
+        assert!(outbox(r, 1)[0].len() > 8 << 20);
+        assert_eq!(podsync_store_summary(r, 1, &mut n), PODSYNC_OK);
+        let summary = outbox(r, 1).remove(0);
+
+        // The arguments of reconcile.
+        assert_eq!(
+            podsync_store_reconcile(null_mut(), summary.as_ptr().cast(), summary.len(), &mut n),
+            E
+        );
+        assert_eq!(podsync_store_reconcile(w, null(), summary.len(), &mut n), E);
+        assert_eq!(
+            podsync_store_reconcile(w, summary.as_ptr().cast(), summary.len(), null_mut()),
+            E
+        );
+        // A frame is applied, not reconciled; a summary is reconciled, not applied.
+        let fr = &f.frame;
+        assert_eq!(podsync_store_reconcile(w, fr.as_ptr().cast(), fr.len(), &mut n), E);
+        assert!(!msg(podsync_store_errmsg(w)).is_empty());
+        let mut version = 9u64;
+        let st = podsync_store_apply(r, summary.as_ptr().cast(), summary.len(), &mut version);
+        assert_eq!(st, E);
+        assert_eq!(podsync_store_digest(r, &mut digest), PODSYNC_OK);
+        assert_eq!(digest, 0, "nothing applied");
+        // A truncated message is refused as a frame would be.
+        let st = podsync_store_reconcile(w, summary.as_ptr().cast(), summary.len() - 8, &mut n);
+        assert_eq!(st, PODSYNC_E_FRAME_TRUNCATED);
+
+        // The writer (one record at version 1) answers the empty replica: a repair this small.
+        n = 9;
+        assert_eq!(
+            podsync_store_reconcile(w, summary.as_ptr().cast(), summary.len(), &mut n),
+            PODSYNC_OK
+        );
+        assert_eq!(n, 1);
+        let repair = outbox(w, 1).remove(0);
+        assert_eq!(v2_flags(&repair) & (FLAG_SUMMARY | FLAG_REPAIR), FLAG_REPAIR);
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        assert_eq!(
+            podsync_frame_validate(repair.as_ptr().cast(), repair.len(), &mut info),
+            PODSYNC_OK
+        );
+        assert_eq!((info.format_version, info.state_version), (2, 1));
+
+        // A replica that changed since its summary refuses it: REPAIR_STALE, nothing changed.
+        let other = fixture(); // another stream, one record: key 1
+        let st = podsync_store_apply(r, other.frame.as_ptr().cast(), other.frame.len(), null_mut());
+        assert_eq!(st, PODSYNC_OK);
+        let mut before = PODSYNC_STORE_INFO_INIT;
+        assert_eq!(podsync_store_info_get(r, &mut before), PODSYNC_OK);
+        let st = podsync_store_apply(r, repair.as_ptr().cast(), repair.len(), &mut version);
+        assert_eq!(st, PODSYNC_E_REPAIR_STALE);
+        assert!(!msg(podsync_store_errmsg(r)).is_empty());
+        let mut after = PODSYNC_STORE_INFO_INIT;
+        assert_eq!(podsync_store_info_get(r, &mut after), PODSYNC_OK);
+        assert_eq!(
+            (after.digest, after.stream_id, after.state_version),
+            (before.digest, before.stream_id, before.state_version)
+        );
+
+        // A fresh exchange: the replica is repaired to the writer's stream, version and digest.
+        assert_eq!(podsync_store_summary(r, 0, &mut n), PODSYNC_OK);
+        let mut message = outbox(r, 1).remove(0);
+        let mut repaired = false;
+        for _ in 0..16 {
+            assert_eq!(
+                podsync_store_reconcile(w, message.as_ptr().cast(), message.len(), &mut n),
+                PODSYNC_OK
+            );
+            assert_eq!(n, 1, "the states differ: an answer");
+            let answer = outbox(w, 1).remove(0);
+            if v2_flags(&answer) & FLAG_REPAIR != 0 {
+                let st = podsync_store_apply(r, answer.as_ptr().cast(), answer.len(), &mut version);
+                assert_eq!((st, version), (PODSYNC_OK, 1));
+                repaired = true;
+                break;
+            }
+            assert_eq!(
+                podsync_store_reconcile(r, answer.as_ptr().cast(), answer.len(), &mut n),
+                PODSYNC_OK
+            );
+            assert_eq!(n, 1);
+            message = outbox(r, 1).remove(0);
+        }
+        assert!(repaired);
+        let (mut wi, mut ri) = (PODSYNC_STORE_INFO_INIT, PODSYNC_STORE_INFO_INIT);
+        assert_eq!(podsync_store_info_get(w, &mut wi), PODSYNC_OK);
+        assert_eq!(podsync_store_info_get(r, &mut ri), PODSYNC_OK);
+        assert_eq!(
+            (ri.digest, ri.stream_id, ri.state_version),
+            (wi.digest, wi.stream_id, wi.state_version)
+        );
+
+        // In sync: nothing to repair, an empty outbox.
+        assert_eq!(podsync_store_summary(r, 0, &mut n), PODSYNC_OK);
+        let summary = outbox(r, 1).remove(0);
+        n = 9;
+        assert_eq!(
+            podsync_store_reconcile(w, summary.as_ptr().cast(), summary.len(), &mut n),
+            PODSYNC_OK
+        );
+        assert_eq!(n, 0);
+        let (mut data, mut size) = (null(), 0);
+        assert_eq!(podsync_store_frame(w, 0, &mut data, &mut size), E, "no frame 0");
+    }
+}
+
+/// The carrier's C contract (include/podsync_nats.h), without a server: what is checked before
+/// connecting, and the conventions of podsync.h it follows (NULL arguments, `*out` NULL on
+/// failure, options versions, `podsync_nats_last_errmsg`, `*_free(NULL)`). The calls against a
+/// real nats-server are in the podsync crate's tests/nats.rs.
 #[cfg(feature = "nats")]
 mod nats {
     use std::ffi::CString;

@@ -216,6 +216,49 @@ fn change_events_are_declared_as_the_header_says() {
     assert!(rust_source().contains("// Change events (replica; since library 0.7.0)"));
 }
 
+#[test]
+fn reconciliation_is_declared_as_the_header_says() {
+    // Since library 0.7.0: podsync_store_summary, podsync_store_reconcile and
+    // PODSYNC_E_REPAIR_STALE (pinned by name, as the change events above).
+    let c = header_functions();
+    let r = rust_functions();
+    let sig = |params: &[(&str, &str)]| Sig {
+        params: params.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+        ret: "i32".to_string(),
+    };
+    let summary =
+        sig(&[("store", "*mutpodsync_store"), ("level", "u32"), ("frame_count_out", "*mutusize")]);
+    let reconcile = sig(&[
+        ("store", "*mutpodsync_store"),
+        ("message", "*constc_void"),
+        ("size", "usize"),
+        ("frame_count_out", "*mutusize"),
+    ]);
+    for (name, expected) in
+        [("podsync_store_summary", summary), ("podsync_store_reconcile", reconcile)]
+    {
+        assert_eq!(c.get(name), Some(&expected), "{name} in podsync.h");
+        assert_eq!(r.get(name), Some(&expected), "{name} in podsync-sys");
+    }
+    let header = strip_c_comments(&header());
+    assert!(
+        header.contains("#define PODSYNC_E_REPAIR_STALE "),
+        "PODSYNC_E_REPAIR_STALE in podsync.h"
+    );
+    let consts = rust_integer_consts(&rust_source());
+    assert_eq!(
+        consts.get("PODSYNC_E_REPAIR_STALE"),
+        Some(&-30),
+        "PODSYNC_E_REPAIR_STALE in podsync-sys"
+    );
+    assert_eq!(podsync_sys::PODSYNC_E_REPAIR_STALE, -30);
+    let name = unsafe { std::ffi::CStr::from_ptr(podsync_sys::podsync_status_name(-30)) };
+    assert_eq!(name.to_str(), Ok("PODSYNC_E_REPAIR_STALE"));
+    // Both files say since when.
+    assert!(self::header().contains("Reconciliation (since library 0.7.0)"));
+    assert!(rust_source().contains("// Reconciliation (since library 0.7.0)"));
+}
+
 fn parse_int(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches(['u', 'U']);
     if let Some(h) = s.strip_prefix("0x") {
@@ -429,7 +472,7 @@ fn status_names_are_the_macro_names() {
             n += 1;
         }
     }
-    assert_eq!(n, 40);
+    assert_eq!(n, 41);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
 }

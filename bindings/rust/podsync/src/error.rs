@@ -98,6 +98,13 @@ pub enum ErrorKind {
     /// before it (overlapping or missing keys, a forged record count). The replica dropped the
     /// staged chunks; its visible state is unchanged. Start the snapshot again.
     ChunkMismatch,
+    /// `PODSYNC_E_REPAIR_STALE` (since library 0.7.0): [`Store::apply`](crate::Store::apply) of a
+    /// repair frame computed for another state than the replica's (its digest moved since the
+    /// summary that began the exchange): nothing changed; start a new exchange
+    /// ([`Store::summary`](crate::Store::summary)). From [`Store::reconcile`](crate::Store::reconcile):
+    /// the exchange began at a version the responder can no longer describe (it moved past its
+    /// catch-up floor meanwhile); start again. See [Reconciliation](crate#reconciliation).
+    RepairStale,
     /// `PODSYNC_E_IO` (since library 0.6.0): a file operation of a durable store failed (disk
     /// full, read-only, missing, or the directory locked by another store that has it open); the
     /// message names the file and the system error. A failed checkpoint leaves the older files as
@@ -178,6 +185,7 @@ impl ErrorKind {
             sys::PODSYNC_E_HISTORY_DIVERGED => HistoryDiverged,
             sys::PODSYNC_E_FRAME_FEATURE => FrameFeature,
             sys::PODSYNC_E_CHUNK_MISMATCH => ChunkMismatch,
+            sys::PODSYNC_E_REPAIR_STALE => RepairStale,
             sys::PODSYNC_E_IO => Io,
             sys::PODSYNC_E_FILE_CORRUPT => FileCorrupt,
             sys::PODSYNC_E_INTERNAL => Internal,
@@ -228,6 +236,7 @@ impl ErrorKind {
             HistoryDiverged => sys::PODSYNC_E_HISTORY_DIVERGED,
             FrameFeature => sys::PODSYNC_E_FRAME_FEATURE,
             ChunkMismatch => sys::PODSYNC_E_CHUNK_MISMATCH,
+            RepairStale => sys::PODSYNC_E_REPAIR_STALE,
             Io => sys::PODSYNC_E_IO,
             FileCorrupt => sys::PODSYNC_E_FILE_CORRUPT,
             Internal => sys::PODSYNC_E_INTERNAL,
@@ -451,7 +460,12 @@ mod tests {
             assert_eq!(Error::new(s, "").status_name(), name);
         }
         assert_eq!(ErrorKind::from_status(-27), ErrorKind::Unknown(-27), "reserved, not known");
-        assert_eq!(ErrorKind::from_status(-30), ErrorKind::Unknown(-30));
+        assert_eq!(ErrorKind::from_status(-30), ErrorKind::RepairStale, "since library 0.7.0");
+        assert_eq!(ErrorKind::RepairStale.status(), sys::PODSYNC_E_REPAIR_STALE);
+        assert_eq!(Error::new(-30, "").status_name(), "PODSYNC_E_REPAIR_STALE");
+        let stale: std::io::Error = Error::new(sys::PODSYNC_E_REPAIR_STALE, "").into();
+        assert_eq!(stale.kind(), std::io::ErrorKind::Other, "not bad data: a state that moved");
+        assert_eq!(ErrorKind::from_status(-33), ErrorKind::Unknown(-33));
         assert_eq!(Error::new(-31, "LOCK: busy").to_string(), "PODSYNC_E_IO (-31): LOCK: busy");
         let corrupt: std::io::Error = Error::new(sys::PODSYNC_E_FILE_CORRUPT, "").into();
         assert_eq!(corrupt.kind(), std::io::ErrorKind::InvalidData);

@@ -64,6 +64,12 @@ pub const PREFIX_SIZE: usize = sys::PODSYNC_FRAME_PREFIX_SIZE;
 /// [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(2)`.
 pub const FORMAT_VERSION: u32 = sys::PODSYNC_FORMAT_VERSION;
 
+/// Format-2 header flag REPAIR (docs/FORMAT.md, "Flags (version 2)"); the header has no macro
+/// for it: `podsync_frame_info.flags` carries the header's flags.
+const FLAG_REPAIR: u32 = 0x8;
+/// Format-2 header flag SUMMARY (docs/FORMAT.md, "Flags (version 2)").
+const FLAG_SUMMARY: u32 = 0x10;
+
 /// A frame's header fields (`podsync_frame_info`, struct version 3 since library 0.5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
@@ -74,7 +80,9 @@ pub struct FrameInfo {
     pub header_length: u32,
     /// `PODSYNC_FRAME_RESET` | `PODSYNC_FRAME_HAS_DIGEST` | `PODSYNC_FRAME_CHUNK`, and
     /// `PODSYNC_FRAME_SLICE` (not a header flag: set when the frame carries a refresh slice; see
-    /// [`has_slice`](FrameInfo::has_slice)).
+    /// [`has_slice`](FrameInfo::has_slice)). Format 2 also has the header flags REPAIR (0x8) and
+    /// SUMMARY (0x10) of docs/FORMAT.md (since library 0.7.0; see
+    /// [`is_repair`](FrameInfo::is_repair) and [`is_summary`](FrameInfo::is_summary)).
     pub flags: u32,
     /// Number of sections of changes: one per table with changes (a refresh slice's sections come
     /// after them, [`slice_section_count`](FrameInfo::slice_section_count)).
@@ -200,6 +208,40 @@ impl FrameInfo {
     /// slice starts pass `slice_pass + 1` at index 0.
     pub fn is_last_slice(&self) -> bool {
         self.has_slice() && self.slice_flags & sys::PODSYNC_CHUNK_LAST != 0
+    }
+
+    /// A repair frame (format-2 header flag REPAIR, 0x8; since library 0.7.0): the answer of a
+    /// responder's [`Store::reconcile`](crate::Store::reconcile) that ends a reconciliation. A
+    /// replica [applies](crate::Store::apply) it like any frame. See
+    /// [Reconciliation](crate#reconciliation).
+    pub fn is_repair(&self) -> bool {
+        self.format_version >= 2 && self.flags & FLAG_REPAIR != 0
+    }
+
+    /// A summary message of a reconciliation (format-2 header flag SUMMARY, 0x10; since library
+    /// 0.7.0), produced by [`Store::summary`](crate::Store::summary) or
+    /// [`Store::reconcile`](crate::Store::reconcile): the other side answers it with
+    /// [`Store::reconcile`](crate::Store::reconcile); it is never applied
+    /// ([`ErrorKind::InvalidArgument`]).
+    ///
+    /// ```
+    /// use podsync::{Schema, Store, frame};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table(1, 8, 8, &[])?;
+    /// let mut writer = Store::writer(&schema)?;
+    /// let mut replica = Store::replica(&schema)?;
+    /// writer.put_as(1, 1, &1u64)?;
+    /// writer.flush()?;
+    /// let message = replica.summary(0)?.next().unwrap();
+    /// let info = frame::peek(message)?;
+    /// assert!(info.is_summary() && !info.is_repair());
+    /// let repair = writer.reconcile(message)?.next().unwrap(); // one record: repaired at once
+    /// let info = frame::peek(repair)?;
+    /// assert!(info.is_repair() && !info.is_summary());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_summary(&self) -> bool {
+        self.format_version >= 2 && self.flags & FLAG_SUMMARY != 0
     }
 
     /// The writer's state digest after the frame, if the frame carries one.

@@ -52,6 +52,13 @@
 //!   library 0.7.0): [`Store::track_changes`] turns them on, [`Store::changes`] lends the keys the
 //!   last [`Store::apply`] upserted and deleted ([`Changes`]), tied by a lifetime to the store so
 //!   that they cannot be read after the next apply; see [Change events](#change-events);
+//! - a replica that differs from its writer in a few records (diverged, below the catch-up floor,
+//!   restored from an old checkpoint, of another term) is healed by **reconciliation** (since
+//!   library 0.7.0): summaries of both sides' hash trees ([`Store::summary`],
+//!   [`Store::reconcile`]) narrow the difference down to a few buckets, and a repair frame holding
+//!   only their records brings the replica to the responder's state ([`ErrorKind::RepairStale`]
+//!   if the replica moved meanwhile); [`reconcile()`] runs a whole exchange between two stores of
+//!   one process ([`ReconcileReport`]); see [Reconciliation](#reconciliation);
 //! - with the cargo feature `nats` (off by default; it links `libpodsync_nats.so`, which needs
 //!   libnats), the module `nats` carries a store's frames over **NATS JetStream**
 //!   (`include/podsync_nats.h`): a `Publisher` borrows a writer and publishes each flush's frames
@@ -183,6 +190,78 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Reconciliation
+//!
+//! A replica that holds nearly the writer's state but cannot continue with deltas (it applied
+//! frames of another writer and [diverged](ErrorKind::DigestMismatch), it fell below the writer's
+//! [catch-up floor](StoreInfo::catchup_floor) so [`Store::delta_since`] answers
+//! [`Delta::SnapshotRequired`], it reopened an old checkpoint, it followed a term the new writer
+//! fenced) need not take a whole snapshot (since library 0.7.0). Every store keeps a hash tree of
+//! its state along with its digest, so a few **summary messages** find the buckets that differ
+//! and a **repair frame** carries only their records, plus what changed meanwhile:
+//!
+//! 1. the replica summarizes its tree: [`Store::summary`] puts one message in its outbox;
+//! 2. the responder (the writer, or an up-to-date replica) answers with [`Store::reconcile`]: a
+//!    message one level down the tree where buckets differ, a repair frame, or nothing (in sync);
+//! 3. the replica answers a message with [`Store::reconcile`] too, and so on;
+//! 4. the replica [applies](Store::apply) the repair frame, whatever its version, stream, term or
+//!    diverged mark, if its state is still the one it summarized ([`ErrorKind::RepairStale`]
+//!    otherwise, with nothing changed: start again). It then holds the responder's state and
+//!    version, and continues with its deltas.
+//!
+//! Messages and repair frames are format-2 frames ([`frame::FrameInfo::is_summary`],
+//! [`frame::FrameInfo::is_repair`]) that travel like any frame, borrowed from the outbox; each
+//! holds all the exchange needs, so a lost one is sent again or the exchange started over. Within
+//! one process, [`reconcile()`] runs the whole exchange and reports its cost
+//! ([`ReconcileReport`]):
+//!
+//! ```
+//! use podsync::{Applied, ErrorKind, Schema, Store, StoreOptions};
+//! # fn main() -> podsync::Result<()> {
+//! let schema = Schema::new().table(1, 8, 8, &[])?;
+//! // Two writers of one stream id (a writer that came back, a misrouted feed).
+//! let opts = StoreOptions::new().stream_id(7);
+//! let mut writer = Store::writer_with(&schema, &opts)?;
+//! let mut impostor = Store::writer_with(&schema, &opts)?;
+//! let keys: Vec<u64> = (0..10_000).collect();
+//! for w in [&mut writer, &mut impostor] {
+//!     w.put_many(1, &keys, &keys)?;
+//!     w.flush()?;
+//! }
+//! let mut replica = Store::replica(&schema)?;
+//! writer.snapshot()?;
+//! let snapshot_bytes = writer.frame(0).unwrap().len();
+//! assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//!
+//! // The replica takes the impostor's next frame, then finds the writer's does not fit.
+//! impostor.put_as(1, 5, &55u64)?;
+//! impostor.flush()?;
+//! assert_eq!(replica.apply(impostor.frame(0).unwrap())?, Applied::Ok);
+//! writer.put_as(1, 6, &66u64)?;
+//! writer.flush()?;
+//! writer.put_as(1, 7, &77u64)?;
+//! writer.flush()?;
+//! let err = replica.apply(writer.frame(0).unwrap()).unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::DigestMismatch); // now diverged
+//!
+//! // Repaired in a few messages, with a few records instead of a 10,000-record snapshot.
+//! let report = podsync::reconcile(&mut replica, &mut writer)?;
+//! assert!(report.repaired);
+//! assert_eq!(replica.digest()?, writer.digest()?);
+//! assert_eq!(replica.get_as::<u64>(1, 5)?, Some(&5));
+//! assert!(report.total_bytes() < snapshot_bytes / 10, "{report:?}");
+//!
+//! // And it continues with deltas.
+//! writer.put_as(1, 8, &88u64)?;
+//! writer.flush()?;
+//! assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//! # Ok(()) }
+//! ```
+//!
+//! Between processes the host carries the messages itself, as [`Store::reconcile`] shows: each
+//! answer goes to the other side's [`Store::reconcile`] if it is a summary, to the replica's
+//! [`Store::apply`] if it is a repair.
+//!
 //! # Durability and failover
 //!
 //! A store opened with [`Store::open`] (instead of [`Store::writer`] or [`Store::replica`]) lives
@@ -291,6 +370,7 @@ mod metrics;
 #[cfg(feature = "nats")]
 pub mod nats;
 mod pod;
+mod reconcile;
 mod registry;
 mod schema;
 mod snapshot;
@@ -303,6 +383,7 @@ pub use error::{Error, ErrorKind, Result, status_name};
 pub use failover::PromoteError;
 pub use metrics::{HISTOGRAM_BUCKETS, Metrics, Rejects};
 pub use pod::{Pod, bytes_of, slice_as_bytes, try_cast_slice};
+pub use reconcile::{ReconcileReport, reconcile};
 pub use schema::{Field, FieldType, Schema, TableDef};
 pub use snapshot::{ChunkPosition, MIN_CHUNK_BYTES, Snapshot, SnapshotChunks};
 pub use store::{

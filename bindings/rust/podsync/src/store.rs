@@ -528,8 +528,8 @@ impl Applied {
 /// [`table`](Store::table), frames from [`frames`](Store::frames) and a replica's change events
 /// from [`changes`](Store::changes) live as long as a shared borrow of the store, and every call
 /// that may move records or replace the outbox (writes, `apply`, `flush`, `delta_since`,
-/// `snapshot`, `track_changes`) takes `&mut self`, so using a view after such a call does not
-/// compile. Nothing is copied: views point into the engine's memory.
+/// `snapshot`, `summary`, `reconcile`, `track_changes`) takes `&mut self`, so using a view after
+/// such a call does not compile. Nothing is copied: views point into the engine's memory.
 ///
 /// A store is [`Send`] (it may move between threads) but not [`Sync`]: as the header says, a
 /// handle is used by one thread at a time.
@@ -1137,13 +1137,14 @@ impl<R: Role> Store<R> {
         }
     }
 
-    /// Number of frames in the outbox (produced by the last flush, delta_since or snapshot).
+    /// Number of frames in the outbox (produced by the last flush, delta_since, snapshot,
+    /// [`summary`](Store::summary) or [`reconcile`](Store::reconcile)).
     pub fn frame_count(&self) -> usize {
         self.outbox.len()
     }
 
     /// Frame `index` of the outbox: 64-byte aligned bytes in the store, valid while `&self` is
-    /// borrowed (the next flush, delta_since or snapshot needs `&mut self`).
+    /// borrowed (the next flush, delta_since, snapshot, summary or reconcile needs `&mut self`).
     pub fn frame(&self, index: usize) -> Option<&[u8]> {
         self.outbox.get(index).map(|&(p, n)| {
             // SAFETY: see Frames::next.
@@ -1157,7 +1158,7 @@ impl<R: Role> Store<R> {
     }
 
     /// Reads the outbox's frame pointers once (one call per frame, never per record).
-    fn load_outbox(&mut self, n: usize) -> Result<usize> {
+    pub(crate) fn load_outbox(&mut self, n: usize) -> Result<usize> {
         self.outbox.clear();
         for i in 0..n {
             let mut data: *const u8 = ptr::null();
@@ -1192,7 +1193,8 @@ impl<R: Role> Store<R> {
 
     /// The raw handle for mutating calls through `podsync_sys`. Because such a call may replace
     /// the outbox, this empties the outbox as this crate sees it: [`frames`](Store::frames)
-    /// yields nothing until the next `flush`, `delta_since` or `snapshot` made through this crate.
+    /// yields nothing until the next `flush`, `delta_since`, `snapshot`, `summary` or `reconcile`
+    /// made through this crate.
     pub fn as_mut_ptr(&mut self) -> *mut sys::podsync_store {
         self.outbox.clear();
         self.ptr.as_ptr()
@@ -1498,7 +1500,10 @@ impl Store<Replica> {
     /// each frame holds of newer versions and returns [`Applied::Refreshing`] until its digest
     /// equals a frame's ([`Applied::Ok`]). A synced replica takes a frame's changes and ignores
     /// its refresh slice; a refresh-only frame at the replica's version is
-    /// [`Applied::Duplicate`].
+    /// [`Applied::Duplicate`]. A repair frame (the end of a [reconciliation](crate#reconciliation),
+    /// since library 0.7.0) applies whatever the replica's version, stream, term or diverged mark,
+    /// when it was computed for the replica's exact state: the replica then holds the
+    /// responder's state and version ([`Applied::Ok`]) and continues with deltas.
     ///
     /// # Errors
     ///
@@ -1510,6 +1515,10 @@ impl Store<Replica> {
     ///   [`ErrorKind::FrameFeature`] (a critical format-2 feature this library does not implement);
     /// - [`ErrorKind::ChunkMismatch`]: a chunk contradicts the chunks staged before it; the
     ///   staged chunks were dropped (the visible state is unchanged): start the snapshot again;
+    /// - reconciliation (since library 0.7.0): [`ErrorKind::RepairStale`] (a repair frame computed
+    ///   for another state than the replica's: its digest moved since its summary; start a new
+    ///   exchange), [`ErrorKind::InvalidArgument`] (a summary message: answer it with
+    ///   [`reconcile`](Store::reconcile) instead);
     /// - a frame of another schema or writer: [`ErrorKind::SchemaMismatch`],
     ///   [`ErrorKind::StreamMismatch`] (a delta of another stream: apply a snapshot of it);
     /// - [`ErrorKind::DictionaryMissing`]: load the writer's dictionary
@@ -1588,7 +1597,8 @@ impl<R: Role> fmt::Debug for Store<R> {
     }
 }
 
-/// Iterator over the frames of a store's outbox ([`Store::frames`]); each frame borrows the store.
+/// Iterator over the frames of a store's outbox ([`Store::frames`], and what
+/// [`Store::summary`] and [`Store::reconcile`] return); each frame borrows the store.
 #[derive(Clone)]
 pub struct Frames<'a> {
     inner: std::slice::Iter<'a, (*const u8, usize)>,
@@ -1600,8 +1610,8 @@ impl<'a> Iterator for Frames<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         // SAFETY: the pointers were returned by podsync_store_frame after the outbox was last
         // replaced; the bytes stay valid and unchanged until the next flush, delta_since,
-        // snapshot or free, all of which need `&mut Store` (or ownership), which the `'a` borrow
-        // of the store prevents.
+        // snapshot, summary, reconcile or free, all of which need `&mut Store` (or ownership),
+        // which the `'a` borrow of the store prevents.
         self.inner.next().map(|&(p, n)| unsafe { std::slice::from_raw_parts(p, n) })
     }
 
