@@ -37,6 +37,14 @@ struct FrameSummary {
 
     /// "snapshot at version 20" or "delta 3 -> 4"; "chunk 2 of snapshot at version 20" for a chunk.
     var kind: String {
+        if let s = header.summary {
+            let modes = ["hashes", "request", "responder hashes"]
+            let mode = Int(s.mode) < modes.count ? modes[Int(s.mode)] : "mode \(s.mode)"
+            return "summary (\(mode)) of level \(s.level), fan-out 2^\(s.fanoutBits), at version \(header.stateVersion)"
+        }
+        if let r = header.repair {
+            return "repair of level \(r.level) buckets, fan-out 2^\(r.fanoutBits), \(header.baseVersion) -> \(header.stateVersion)"
+        }
         let whole = header.isReset ? "snapshot at version \(header.stateVersion)" : "delta \(header.baseVersion) -> \(header.stateVersion)"
         guard let c = header.chunk else { return whole }
         return "chunk \(c.index)\(c.last ? " (last)" : "") of \(whole)"

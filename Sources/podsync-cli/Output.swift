@@ -174,7 +174,10 @@ func flagNames(_ flags: UInt32) -> [String] {
     if flags & FrameLayout.flagReset != 0 { names.append("RESET") }
     if flags & FrameLayout.flagHasDigest != 0 { names.append("HAS_DIGEST") }
     if flags & FrameLayout.flagChunk != 0 { names.append("CHUNK") }
-    let unknown = flags & ~(FrameLayout.flagReset | FrameLayout.flagHasDigest | FrameLayout.flagChunk)
+    if flags & FrameLayout.flagRepair != 0 { names.append("REPAIR") }
+    if flags & FrameLayout.flagSummary != 0 { names.append("SUMMARY") }
+    let known = FrameLayout.flagReset | FrameLayout.flagHasDigest | FrameLayout.flagChunk | FrameLayout.flagRepair | FrameLayout.flagSummary
+    let unknown = flags & ~known
     if unknown != 0 { names.append("0x" + String(unknown, radix: 16)) }
     return names
 }

@@ -476,6 +476,56 @@ static int open_report(const char *dir) {
     return 0;
 }
 
+/* reconcile.bin: the messages of a reconciliation (a replica's summary, the writer's answer one
+   level down, ...) and the repair frame that ends it, back to back. */
+static void reconciliation(podsync_schema *schema) {
+    podsync_store *w = make_writer(schema, 0x5555555555555555ULL, 0);
+    podsync_store *r = NULL;
+    podsync_store_options ro = PODSYNC_STORE_OPTIONS_INIT;
+    CHECK(podsync_store_create(schema, PODSYNC_ROLE_REPLICA, &ro, &r));
+    for (uint64_t id = 1; id <= 3000; id++) {
+        entity e = make_entity(id, 0);
+        CHECK(podsync_store_put(w, 1, id, &e, sizeof e));
+    }
+    size_t n = flush(w);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        CHECK(podsync_store_frame(w, i, &data, &size));
+        CHECK(podsync_store_apply(r, data, size, NULL));
+    }
+    for (uint64_t id = 10; id <= 3000; id += 300) {
+        entity e = make_entity(id, 5);
+        CHECK(podsync_store_put(w, 1, id, &e, sizeof e));
+    }
+    (void)flush(w); /* the replica misses it */
+    out_file o = open_file("reconcile.bin");
+    CHECK(podsync_store_summary(r, 1, &n));
+    podsync_store *from = r, *to = w;
+    for (int round = 0; round < 16 && n == 1; round++) {
+        const uint8_t *data = NULL;
+        size_t size = 0;
+        CHECK(podsync_store_frame(from, 0, &data, &size));
+        uint8_t *copy = malloc(size);
+        memcpy(copy, data, size);
+        write_outbox(from, 1, &o, 0, 0);
+        uint16_t flags = (uint16_t)(copy[6] | copy[7] << 8);
+        if (flags & 0x8) {
+            CHECK(podsync_store_apply(r, copy, size, NULL));
+            free(copy);
+            break;
+        }
+        CHECK(podsync_store_reconcile(to, copy, size, &n));
+        free(copy);
+        podsync_store *t = from;
+        from = to;
+        to = t;
+    }
+    close_file(&o);
+    podsync_store_free(w);
+    podsync_store_free(r);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--open") == 0) return open_report(argv[2]);
     if (argc != 2) {
@@ -501,6 +551,7 @@ int main(int argc, char **argv) {
     dictionary(schema, &dict, &dict_size);
     durable(schema, dict, dict_size);
     free(dict);
+    reconciliation(schema);
     fclose(expected);
     podsync_schema_free(schema);
     return 0;

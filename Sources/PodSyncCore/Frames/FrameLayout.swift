@@ -41,6 +41,9 @@ public enum FrameLayout {
     public static let flagHasDigest: UInt32 = 0x2
     /// Format 2: a chunk of a chunked snapshot or delta.
     public static let flagChunk: UInt32 = 0x4
+    /// Format 2: a repair frame, and a summary message (docs/FORMAT.md, "Repair frames").
+    public static let flagRepair: UInt32 = 0x8
+    public static let flagSummary: UInt32 = 0x10
     static let knownFlags: UInt32 = flagReset | flagHasDigest
 
     public static let codecNone: UInt8 = 0
