@@ -297,6 +297,41 @@ func summaryHashes(_ message: [UInt8]) -> [UInt64] {
         expectStatus(w.reconcileFrames(os).status, PODSYNC_E_SCHEMA_MISMATCH)
     }
 
+    /// A durable replica logs the repair it applied: reopened, it replays it to the same state, and
+    /// continues with the writer's deltas.
+    @Test func aDurableReplicaReplaysItsRepair() throws {
+        let dir = temporaryDirectory("repair")
+        defer { removeTree(dir) }
+        let s = try standardSchema()
+        let w = try Store.writer(s)
+        let impostor = try Store.writer(s)
+        for store in [w, impostor] {
+            for k in UInt64(0)..<3000 { store.put(tableA, k &* 7919) }
+            _ = try store.flushOK()
+        }
+        let opened = openStore(dir, s, role: PODSYNC_ROLE_REPLICA, tables: s.tables)
+        let r = try #require(opened.store)
+        try r.applyAll([try w.snapshotOne()])
+        for k in UInt64(0)..<10 { impostor.put(tableA, k &* 7919, salt: 9) }
+        for k in UInt64(0)..<10 { w.put(tableA, (k &+ 50) &* 7919, salt: 7) }
+        _ = try w.flushOK()  // version 2, lost
+        try r.applyAll(try impostor.flushOK())  // the impostor's version 2 instead
+        for k in UInt64(0)..<10 { w.put(tableA, (k &+ 100) &* 7919, salt: 8) }
+        expectStatus(r.apply(try w.flushOne()).status, PODSYNC_E_DIGEST_MISMATCH)
+        let h = try heal(r, from: w)
+        expectStatus(h.status, PODSYNC_OK)
+        #expect(r.dump() == w.dump())
+        r.close()
+        let reopened = openStore(dir, nil, tables: s.tables)
+        expectStatus(reopened.status, PODSYNC_OK, "reopen")
+        let again = try #require(reopened.store)
+        defer { again.close() }
+        #expect(again.dump() == w.dump() && again.version == w.version && again.digest() == w.digest())
+        w.put(tableA, 5, salt: 1)
+        try again.applyAll(try w.flushOK())
+        #expect(again.dump() == w.dump())
+    }
+
     /// Repair bytes against a snapshot: 20,000 records, 20 differing.
     @Test func aRepairIsSmallAgainstASnapshot() throws {
         let s = try standardSchema()
