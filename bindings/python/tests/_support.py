@@ -39,6 +39,20 @@ def state(store: podsync.Store, table: int) -> dict[int, bytes]:
         return {int(k): v.records[i].tobytes() for i, k in enumerate(v.keys)}
 
 
+def library_outbox(store: podsync.Store) -> list[bytes]:
+    """The frames the library's outbox holds now, copied: podsync_store_frame for index 0, 1, ...
+    until it returns an error (through the raw C API, not the binding's frame machinery)."""
+    from podsync._ffi import LIB
+
+    ptr = store._handle.ptr
+    data, size = ctypes.c_void_p(), ctypes.c_size_t()
+    frames: list[bytes] = []
+    while LIB.podsync_store_frame(ptr, len(frames), ctypes.byref(data), ctypes.byref(size)) >= 0:
+        assert data.value, "podsync_store_frame returned OK and NULL"
+        frames.append(ctypes.string_at(data.value, size.value))
+    return frames
+
+
 class XXH3:
     """XXH3-64 through the system libxxhash (the library PodSync itself links), to craft frames
     with valid checksums."""

@@ -403,7 +403,7 @@ def test_a_corrupt_log_record_restores_a_flushed_prefix_in_a_new_term(schema: po
 FULL_DISK = r"""
 import resource, signal, sys
 import podsync
-from _support import ENTITY, ITEM, entities
+from _support import ENTITY, ITEM, entities, library_outbox
 
 directory = sys.argv[1]
 schema = podsync.Schema({1: ENTITY, 2: ITEM})
@@ -422,6 +422,15 @@ try:
     raise AssertionError("the log never filled")
 except podsync.PodSyncIOError as exc:
     assert isinstance(exc, OSError) and exc.call == "podsync_store_flush", exc
+assert handed_out > 0, "the first flush failed"
+# The library cleared its outbox before raising, the frame of the flush before included: that
+# frame, still borrowed here, was released by the failed flush and cannot read the memory.
+try:
+    bytes(frame)
+    raise AssertionError("a frame borrowed before the failed flush is still readable")
+except ValueError:
+    pass
+assert library_outbox(w) == []
 failed_at = w.version
 assert w.log_failed and w.info().log_failed and failed_at == handed_out + 1  # reached, never handed out
 assert w.durable_version == handed_out
@@ -431,12 +440,14 @@ for produce in (w.flush, w.snapshot, lambda: w.delta_since(1), lambda: w.snapsho
         raise AssertionError("a frame was produced after the log failed")
     except podsync.PodSyncIOError:
         pass
+    assert library_outbox(w) == []
 w.put(1, 5000, entities([5000])[0])  # the store still works in memory
 assert w.get(1, 5000) is not None
 w.checkpoint()  # small: fits; a new segment starts
 assert not w.log_failed and w.durable_version == failed_at
 frames = w.flush(copy=True)
 assert len(frames) == 1 and w.version == failed_at + 1
+assert library_outbox(w) == frames
 # The replica missed the version never handed out: a delta since its version heals it.
 r.checkpoint()  # (its log is about as full as the writer's was)
 assert r.apply(frames[0]) == podsync.ApplyResult.GAP

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import podsync
-from _support import ENTITY, ITEM, entities
+from _support import ENTITY, ITEM, entities, library_outbox
 
 
 def one_frame(w: podsync.Writer, keys: list[int], deletes: list[int] = [], seed: int = 0) -> memoryview:
@@ -36,6 +36,51 @@ def test_borrowed_frames_are_read_only_memoryviews_revoked_by_the_next_producer(
     writer.snapshot()
     with pytest.raises(ValueError):
         second[0].tobytes()
+
+
+def test_a_failing_producer_revokes_the_frames_handed_out_before(
+    writer: podsync.Writer, replica: podsync.Replica
+) -> None:
+    """The library may clear or move its outbox before a producing call fails (a durable flush
+    whose log write fails, a delta or snapshot out of memory): frames borrowed before the call are
+    released whether it succeeds or not, so none can read memory the library reused or freed. What
+    the outbox holds after an error is the library's business (here: refused before any work, so
+    it holds what it held)."""
+    frame = one_frame(writer, [1, 2])
+    kept = bytes(frame)
+    assert library_outbox(writer) == [kept]
+    with pytest.raises(podsync.VersionAhead):
+        writer.delta_since(writer.version + 1)
+    with pytest.raises(ValueError, match="released"):
+        bytes(frame)
+    assert library_outbox(writer) == [kept]  # refused before the outbox was touched
+
+    (message,) = writer.summary(1)
+    summary = bytes(message)
+    with pytest.raises(podsync.InvalidArgument):
+        writer.summary(6)  # levels 0 to 5
+    with pytest.raises(ValueError):
+        bytes(message)
+    (message,) = writer.summary(1)
+    with pytest.raises(podsync.InvalidArgument):
+        writer.reconcile(kept)  # a frame, not a summary message
+    with pytest.raises(ValueError):
+        bytes(message)
+    assert [podsync.peek(f).is_summary for f in library_outbox(writer)] == [True]
+
+    (message,) = writer.summary(1)
+    with pytest.raises(podsync.FrameChecksum):
+        writer.reconcile(summary[:-8] + bytes(8))  # a damaged message
+    with pytest.raises(ValueError):
+        bytes(message)
+
+    # The store still produces; its frames are what the library's outbox holds.
+    writer.put(1, 3, entities([3])[0])
+    frames = writer.flush()
+    assert [bytes(f) for f in frames] == library_outbox(writer)
+    assert replica.apply(kept) == podsync.ApplyResult.OK
+    assert replica.apply(frames[0]) == podsync.ApplyResult.OK
+    assert replica.digest() == writer.digest()
 
 
 def test_derived_frame_views_make_the_producer_refuse(writer: podsync.Writer) -> None:

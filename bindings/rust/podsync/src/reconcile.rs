@@ -56,24 +56,23 @@ impl<R: Role> Store<R> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidArgument`] for a `level` above 5; [`ErrorKind::NoMemory`] if the
-    /// message cannot be allocated. After an error [`frames`](Store::frames) yields nothing.
+    /// [`ErrorKind::InvalidArgument`] for a `level` above 5 (the outbox is left as it was);
+    /// [`ErrorKind::NoMemory`] if the message cannot be allocated. After an error
+    /// [`frames`](Store::frames) yields what the library's outbox still holds (see
+    /// [Frames after an error](Store#frames-after-an-error)).
     pub fn summary(&mut self, level: u32) -> Result<Frames<'_>> {
         self.reap_snapshots();
         let mut n = 0usize;
-        // as_mut_ptr empties the crate's view of the outbox, which the call may replace: after an
-        // error no stale frame pointer is left to read.
-        let handle = self.as_mut_ptr();
         // SAFETY: valid handle and out-pointer; `&mut self`: no frame borrowed from the outbox is
-        // alive.
-        let st = unsafe { sys::podsync_store_summary(handle, level, &mut n) };
+        // alive, and the crate's view of it is read again below whatever the call returns (the
+        // library may clear its outbox before it fails).
+        let st = unsafe { sys::podsync_store_summary(self.raw_handle(), level, &mut n) };
         match st {
             sys::PODSYNC_OK => {
                 self.load_outbox(n)?;
                 Ok(self.frames())
             }
-            s if s < 0 => Err(self.error_of(s)),
-            s => Err(unexpected("podsync_store_summary", s)),
+            s => Err(self.produce_error("podsync_store_summary", s)),
         }
     }
 
@@ -127,8 +126,10 @@ impl<R: Role> Store<R> {
     ///
     /// # Errors
     ///
-    /// Nothing changes in the store on error, and [`frames`](Store::frames) yields nothing after
-    /// it.
+    /// The store's state does not change on error. [`frames`](Store::frames) then yields what the
+    /// library's outbox still holds: the frames from before for the errors found before any work
+    /// (a message that is not a summary or not valid, a diverged responder, a stale exchange),
+    /// else what the library left (see [Frames after an error](Store#frames-after-an-error)).
     /// - [`ErrorKind::InvalidArgument`]: `message` is a frame, not a summary (frames are
     ///   [applied](Store::apply));
     /// - a message that is not valid, checked as [`apply`](Store::apply) checks frames:
@@ -147,21 +148,24 @@ impl<R: Role> Store<R> {
     pub fn reconcile(&mut self, message: &[u8]) -> Result<Frames<'_>> {
         self.reap_snapshots();
         let mut n = 0usize;
-        // As in `summary`: no stale frame pointer survives the call.
-        let handle = self.as_mut_ptr();
         // SAFETY: valid handle; `message` valid for its length (it cannot point into this store's
         // outbox: that would need a shared borrow of `self` alive across this `&mut self` call);
-        // valid out-pointer.
+        // valid out-pointer. As in `summary`, the crate's view of the outbox is read again below
+        // whatever the call returns.
         let st = unsafe {
-            sys::podsync_store_reconcile(handle, message.as_ptr().cast(), message.len(), &mut n)
+            sys::podsync_store_reconcile(
+                self.raw_handle(),
+                message.as_ptr().cast(),
+                message.len(),
+                &mut n,
+            )
         };
         match st {
             sys::PODSYNC_OK => {
                 self.load_outbox(n)?;
                 Ok(self.frames())
             }
-            s if s < 0 => Err(self.error_of(s)),
-            s => Err(unexpected("podsync_store_reconcile", s)),
+            s => Err(self.produce_error("podsync_store_reconcile", s)),
         }
     }
 }

@@ -534,6 +534,16 @@ impl Applied {
 /// A store is [`Send`] (it may move between threads) but not [`Sync`]: as the header says, a
 /// handle is used by one thread at a time.
 ///
+/// # Frames after an error
+///
+/// When a call that produces frames (`flush`, `delta_since`, `snapshot`, `summary`, `reconcile`)
+/// fails, [`frames`](Store::frames), [`frame`](Store::frame) and
+/// [`frame_count`](Store::frame_count) show the frames the library's outbox holds after the
+/// failure, read from it again: the frames from before when the call was refused before it
+/// touched the outbox (a version ahead, a diverged replica, a level above 5, a message that is
+/// not a summary, ...), fewer or none when the library had already cleared it (a durable flush
+/// whose log write failed hands out no frame, and the frames of the flush before are gone too).
+///
 /// ```
 /// use podsync::{Applied, Replica, Schema, Store, Writer};
 /// # fn main() -> podsync::Result<()> {
@@ -621,7 +631,9 @@ pub struct Store<R: Role> {
     ptr: NonNull<sys::podsync_store>,
     /// Record size and alignment per table id, sorted by id.
     tables: Box<[TableMeta]>,
-    /// The outbox as (pointer, length) per frame, read once after each flush / delta / snapshot.
+    /// The outbox as (pointer, length) per frame, read once after each flush / delta / snapshot
+    /// / summary / reconcile that succeeds, and read again from the library after one that fails
+    /// (`produce_error`): always the frames the library holds, never pointers it may have freed.
     outbox: Vec<(*const u8, usize)>,
     /// Chunked snapshots and checkpoints of this store dropped while it lives, freed by it; live
     /// checkpoints, abandoned by its drop (see `registry`).
@@ -1090,27 +1102,30 @@ impl<R: Role> Store<R> {
     /// One frame carrying every change since `since_version`, as of the last flush
     /// (`podsync_store_delta_since`); read it with [`frames`](Store::frames). Version 0 produces
     /// a snapshot. [`Delta::SnapshotRequired`] (and no frame) if the version is older than the
-    /// store covers ([`StoreInfo::catchup_floor`]). The outbox is replaced in every case.
+    /// store covers ([`StoreInfo::catchup_floor`]). The outbox is replaced in both cases.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::VersionAhead`] if `since_version` is newer than the store;
     /// [`ErrorKind::Diverged`] on a diverged replica, and on a [`one_way`](StoreOptions::one_way)
-    /// replica out of sync ([`StoreInfo::refreshing`]); [`ErrorKind::NoMemory`] if the frame
-    /// cannot be allocated.
+    /// replica out of sync ([`StoreInfo::refreshing`]); [`ErrorKind::Io`] while a durable store's
+    /// log has failed ([`StoreInfo::log_failed`]); [`ErrorKind::NoMemory`] if the frame cannot be
+    /// allocated. After an error [`frames`](Store::frames) yields what the library's outbox still
+    /// holds (see [Frames after an error](Store#frames-after-an-error)).
     pub fn delta_since(&mut self, since_version: u64) -> Result<Delta> {
         self.reap_snapshots();
         let mut n = 0usize;
-        // SAFETY: valid handle and out-pointer.
+        // SAFETY: valid handle and out-pointer; `&mut self`: no frame borrowed from the outbox is
+        // alive, and the crate's view of it is read again below whatever the call returns.
         let st =
             unsafe { sys::podsync_store_delta_since(self.ptr.as_ptr(), since_version, &mut n) };
-        match self.check(st)? {
+        match st {
             sys::PODSYNC_OK => Ok(Delta::Frames(self.load_outbox(n)?)),
             sys::PODSYNC_SNAPSHOT_REQUIRED => {
                 self.load_outbox(n)?;
                 Ok(Delta::SnapshotRequired)
             }
-            other => Err(unexpected("podsync_store_delta_since", other)),
+            s => Err(self.produce_error("podsync_store_delta_since", s)),
         }
     }
 
@@ -1124,16 +1139,19 @@ impl<R: Role> Store<R> {
     /// # Errors
     ///
     /// [`ErrorKind::Diverged`] on a diverged replica, and on a [`one_way`](StoreOptions::one_way)
-    /// replica out of sync ([`StoreInfo::refreshing`]); [`ErrorKind::NoMemory`] if the frames
-    /// cannot be allocated. The outbox is empty after an error.
+    /// replica out of sync ([`StoreInfo::refreshing`]); [`ErrorKind::Io`] while a durable store's
+    /// log has failed ([`StoreInfo::log_failed`]); [`ErrorKind::NoMemory`] if the frames cannot be
+    /// allocated. After an error [`frames`](Store::frames) yields what
+    /// the library's outbox still holds (see [Frames after an error](Store#frames-after-an-error)).
     pub fn snapshot(&mut self) -> Result<usize> {
         self.reap_snapshots();
         let mut n = 0usize;
-        // SAFETY: valid handle and out-pointer.
+        // SAFETY: valid handle and out-pointer; `&mut self`: no frame borrowed from the outbox is
+        // alive, and the crate's view of it is read again below whatever the call returns.
         let st = unsafe { sys::podsync_store_snapshot(self.ptr.as_ptr(), &mut n) };
-        match self.check(st)? {
+        match st {
             sys::PODSYNC_OK => self.load_outbox(n),
-            other => Err(unexpected("podsync_store_snapshot", other)),
+            s => Err(self.produce_error("podsync_store_snapshot", s)),
         }
     }
 
@@ -1157,7 +1175,8 @@ impl<R: Role> Store<R> {
         Frames { inner: self.outbox.iter() }
     }
 
-    /// Reads the outbox's frame pointers once (one call per frame, never per record).
+    /// After a call that produced `n` frames: reads the outbox's frame pointers once (one call
+    /// per frame, never per record).
     pub(crate) fn load_outbox(&mut self, n: usize) -> Result<usize> {
         self.outbox.clear();
         for i in 0..n {
@@ -1172,7 +1191,8 @@ impl<R: Role> Store<R> {
                 } else {
                     internal("podsync_store_frame returned NULL")
                 };
-                self.outbox.clear();
+                // The library holds fewer frames than it said: keep exactly those it holds.
+                self.reload_outbox();
                 return Err(Error::new(
                     sys::PODSYNC_E_INTERNAL,
                     format!("frame {i} of {n} produced could not be read: {e}"),
@@ -1181,6 +1201,40 @@ impl<R: Role> Store<R> {
             self.outbox.push((data, size));
         }
         Ok(n)
+    }
+
+    /// The error of a call that may produce frames (flush, delta_since, snapshot, summary,
+    /// reconcile) and returned `st`, an error status or one it does not return; `call` names it.
+    /// The library may have cleared, refilled or moved its outbox before it failed (a durable
+    /// flush clears it when the log write fails; a delta or snapshot clears it before work that
+    /// can still fail; a flush may reallocate it while reserving room), so the frame pointers
+    /// read after the last successful call may dangle: the crate's view is read again from the
+    /// library's outbox ([`reload_outbox`](Store::reload_outbox)), after the error's message was
+    /// copied.
+    pub(crate) fn produce_error(&mut self, call: &str, st: i32) -> Error {
+        let e = if st < 0 { self.error(st) } else { unexpected(call, st) };
+        self.reload_outbox();
+        e
+    }
+
+    /// Rebuilds the crate's view of the outbox from the frames the library holds now:
+    /// `podsync_store_frame` for index 0, 1, ... until it fails (the library answers
+    /// `PODSYNC_E_INVALID_ARGUMENT` past its last frame, which also becomes the store's last error
+    /// message; callers copy theirs first).
+    pub(crate) fn reload_outbox(&mut self) {
+        self.outbox.clear();
+        loop {
+            let mut data: *const u8 = ptr::null();
+            let mut size = 0usize;
+            // SAFETY: valid handle and out-pointers.
+            let st = unsafe {
+                sys::podsync_store_frame(self.ptr.as_ptr(), self.outbox.len(), &mut data, &mut size)
+            };
+            if st < 0 || data.is_null() {
+                return;
+            }
+            self.outbox.push((data, size));
+        }
     }
 
     // ----- raw access ----------------------------------------------------------------------
@@ -1429,20 +1483,23 @@ impl Store<Writer> {
     ///
     /// [`ErrorKind::NoMemory`] if the frames cannot be allocated: the batch stays pending and the
     /// version unchanged, so the flush can be retried. [`ErrorKind::Io`] if a durable store cannot
-    /// log them (disk full, I/O error): no frame is handed out, the version the flush reached
-    /// stays in memory, and the store refuses to produce frames (flush, `delta_since`,
-    /// snapshots: [`ErrorKind::Io`]) until a [`checkpoint`](Store::checkpoint) of its state
-    /// succeeds ([`StoreInfo::log_failed`]), so that no replica sees a version the disk does not
-    /// have.
+    /// log them (disk full, I/O error): no frame is handed out (the outbox is empty, the frames
+    /// of the flush before included), the version the flush reached stays in memory, and the
+    /// store refuses to produce frames (flush, `delta_since`, snapshots: [`ErrorKind::Io`]) until
+    /// a [`checkpoint`](Store::checkpoint) of its state succeeds ([`StoreInfo::log_failed`]), so
+    /// that no replica sees a version the disk does not have. After any error
+    /// [`frames`](Store::frames) yields what the library's outbox still holds (see
+    /// [Frames after an error](Store#frames-after-an-error)).
     pub fn flush(&mut self) -> Result<usize> {
         // A snapshot dropped meanwhile no longer needs the records this flush changes.
         self.reap_snapshots();
         let mut n = 0usize;
-        // SAFETY: valid handle and out-pointer.
+        // SAFETY: valid handle and out-pointer; `&mut self`: no frame borrowed from the outbox is
+        // alive, and the crate's view of it is read again below whatever the call returns.
         let st = unsafe { sys::podsync_store_flush(self.ptr.as_ptr(), &mut n) };
-        match self.check(st)? {
+        match st {
             sys::PODSYNC_OK => self.load_outbox(n),
-            other => Err(unexpected("podsync_store_flush", other)),
+            s => Err(self.produce_error("podsync_store_flush", s)),
         }
     }
 

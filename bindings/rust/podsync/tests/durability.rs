@@ -651,3 +651,147 @@ fn frames_logged_after_a_torn_tail_recovery_survive_the_next_open() {
     assert_eq!((found.restored_version, found.new_term), (6, false), "{found:?}");
     assert_eq!(w.digest().unwrap(), info.digest);
 }
+
+// --- a full disk: the library clears its outbox, then fails --------------------------------------
+
+/// The environment variable that makes `a_flush_that_cannot_log_leaves_no_stale_frames` run its
+/// child part (in a process of its own, whose files may not grow past 4 KiB) in this directory.
+const FULL_DISK_DIR: &str = "PODSYNC_RS_FULL_DISK_DIR";
+
+/// Linux's file size limit (`RLIMIT_FSIZE`), and `SIGXFSZ` ignored so that a write past it fails
+/// with EFBIG instead of killing the process (what the Python suite's full-disk test does).
+#[cfg(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+))]
+fn limit_file_size(bytes: u64) {
+    #[repr(C)]
+    struct Rlimit {
+        cur: u64,
+        max: u64,
+    }
+    const RLIMIT_FSIZE: i32 = 1;
+    const SIGXFSZ: i32 = 25;
+    const SIG_IGN: usize = 1;
+    unsafe extern "C" {
+        fn getrlimit(resource: i32, rlim: *mut Rlimit) -> i32;
+        fn setrlimit(resource: i32, rlim: *const Rlimit) -> i32;
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    let mut limit = Rlimit { cur: 0, max: 0 };
+    // SAFETY: glibc's getrlimit/setrlimit/signal with the layout and constants of 64-bit Linux
+    // on these architectures; this process is the test's own child, which only runs this test.
+    unsafe {
+        assert_eq!(getrlimit(RLIMIT_FSIZE, &mut limit), 0);
+        assert_ne!(signal(SIGXFSZ, SIG_IGN), usize::MAX, "signal(SIGXFSZ, SIG_IGN)");
+        limit.cur = bytes.min(limit.max);
+        assert_eq!(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    }
+}
+
+/// A durable writer whose log write fails clears its outbox before `flush` returns the error
+/// (Store+Produce.swift): the frames of the flush before are gone too. The crate's view of the
+/// outbox must follow (re-read after the error), not keep pointers to the frames of that earlier
+/// flush, which `frames()` would then read from memory the library reused or freed. Errors of
+/// calls refused before the library touches its outbox leave it as it was.
+#[cfg(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+))]
+#[test]
+fn a_flush_that_cannot_log_leaves_no_stale_frames() {
+    if let Ok(dir) = std::env::var(FULL_DISK_DIR) {
+        full_disk_child(Path::new(&dir));
+        return;
+    }
+    let tmp = TempDir::new("full-disk");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_flush_that_cannot_log_leaves_no_stale_frames",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FULL_DISK_DIR, &tmp.0)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("full-disk child: ok"),
+        "the child failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[cfg(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")
+))]
+fn full_disk_child(dir: &Path) {
+    let d = Durability::new();
+    let (mut w, _) = open_writer(&dir.join("w"), Some(&schema()), &d);
+    let mut r = replica();
+    limit_file_size(4096);
+
+    // One entity a flush until the log cannot take the next frame.
+    let mut handed_out = 0;
+    let mut failed = None;
+    for key in 0..1000u64 {
+        w.put_as(ENTITIES, key, &Entity::new(key, key as f32)).unwrap();
+        match w.flush() {
+            Ok(n) => {
+                assert_eq!(n, 1);
+                assert_outbox_matches(&w, "a flush");
+                follow(&mut r, &w);
+                handed_out = w.version().unwrap();
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failed.expect("the log never filled");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(handed_out > 0, "the first flush failed: nothing to go stale");
+    // The library cleared its outbox: the frame of the flush before is no longer there.
+    assert_outbox_matches(&w, "the flush that could not log");
+    assert_eq!(w.frame_count(), 0, "no frame is handed out after the failed flush");
+    assert!(w.frames().next().is_none());
+    let info = w.info().unwrap();
+    assert!(info.log_failed, "{info:?}");
+    assert_eq!((info.state_version, info.durable_version), (handed_out + 1, handed_out));
+
+    // Refused before the outbox is touched (the log failed): it stays empty.
+    assert_eq!(w.flush().unwrap_err().kind(), ErrorKind::Io);
+    assert_outbox_matches(&w, "a flush refused");
+    assert_eq!(w.snapshot().unwrap_err().kind(), ErrorKind::Io);
+    assert_outbox_matches(&w, "a snapshot refused");
+    assert_eq!(w.delta_since(1).unwrap_err().kind(), ErrorKind::Io);
+    assert_outbox_matches(&w, "a delta refused");
+    assert_eq!(w.frame_count(), 0);
+
+    // A checkpoint (small: it fits) lifts the refusal; the replica heals with a delta.
+    w.checkpoint().unwrap();
+    assert!(!w.info().unwrap().log_failed);
+    w.put_as(ENTITIES, 5000, &Entity::new(5000, 1.0)).unwrap();
+    assert_eq!(w.flush().unwrap(), 1);
+    assert_outbox_matches(&w, "a flush after the checkpoint");
+    assert!(matches!(r.apply(w.frame(0).unwrap()).unwrap(), Applied::Gap { .. }));
+    assert_eq!(w.delta_since(r.version().unwrap()).unwrap(), Delta::Frames(1));
+    assert_outbox_matches(&w, "the delta");
+    follow(&mut r, &w);
+    assert_eq!(r.digest().unwrap(), w.digest().unwrap());
+
+    // An error before the library touches its outbox leaves it as it was.
+    let before = take_frames(&w);
+    let ahead = w.version().unwrap() + 1;
+    assert_eq!(w.delta_since(ahead).unwrap_err().kind(), ErrorKind::VersionAhead);
+    assert_outbox_matches(&w, "a delta ahead of the store");
+    assert_eq!(take_frames(&w), before, "an error before the outbox is touched keeps it");
+    println!("full-disk child: ok");
+}

@@ -149,7 +149,12 @@ fn a_replica_that_applied_another_writers_frames_is_repaired_and_continues() {
     let mut late = replica();
     let message = late.summary(0).unwrap().next().unwrap().to_vec();
     assert_eq!(r.reconcile(&message).unwrap_err().kind(), ErrorKind::Diverged);
-    assert_eq!(r.frame_count(), 0, "nothing in the outbox after an error");
+    assert_outbox_matches(&r, "a diverged responder");
+    assert_eq!(r.frame_count(), 0, "it produced nothing, before or now");
+    // Nor can it serve deltas or snapshots; its outbox stays what the library holds.
+    assert_eq!(r.snapshot().unwrap_err().kind(), ErrorKind::Diverged);
+    assert_eq!(r.delta_since(0).unwrap_err().kind(), ErrorKind::Diverged);
+    assert_outbox_matches(&r, "a diverged replica's snapshot and delta");
 
     let report = podsync::reconcile(&mut r, &mut w).unwrap();
     assert!(report.repaired, "{report:?}");
@@ -324,11 +329,13 @@ fn an_exchange_the_responder_can_no_longer_describe_is_stale() {
         w.flush().unwrap();
     }
     assert!(w.info().unwrap().catchup_floor > anchor);
-    let before = state(&w);
+    let (before, last_flush) = (state(&w), take_frames(&w));
     let err = w.reconcile(&request).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RepairStale, "{err}");
     assert_eq!(state(&w), before);
-    assert_eq!(w.frame_count(), 0);
+    // Refused before any work: the outbox still holds the last flush's frame, as the crate shows.
+    assert_outbox_matches(&w, "a stale request");
+    assert_eq!(take_frames(&w), last_flush);
 
     // Started again, it ends.
     let report = podsync::reconcile(&mut r, &mut w).unwrap();
@@ -403,8 +410,20 @@ fn bad_input_is_refused_and_changes_nothing() {
         assert!(!err.message().is_empty());
         assert_eq!(r.reconcile(bytes).unwrap_err().kind(), ErrorKind::InvalidArgument, "{what}");
     }
+    // Refused before any work: the outbox holds what it held, the summary, as the crate shows.
+    assert_outbox_matches(&r, "reconcile given frames");
+    assert_eq!(
+        take_frames(&r),
+        std::slice::from_ref(&summary),
+        "the replica's summary is still there"
+    );
     assert_eq!(r.summary(6).unwrap_err().kind(), ErrorKind::InvalidArgument, "levels 0 to 5");
-    assert_eq!(r.frame_count(), 0, "the failed summary left no message");
+    assert_outbox_matches(&r, "summary(6)");
+    assert_eq!(
+        take_frames(&r),
+        std::slice::from_ref(&summary),
+        "a failed summary leaves the outbox"
+    );
 
     // Damaged messages, checked as frames are.
     let mut flipped = summary.clone();
@@ -424,7 +443,12 @@ fn bad_input_is_refused_and_changes_nothing() {
     for (what, bytes, kind) in cases {
         let err = w.reconcile(bytes).unwrap_err();
         assert_eq!(err.kind(), kind, "{what}: {err}");
-        assert_eq!(w.frame_count(), 0, "{what}: no answer");
+        assert_outbox_matches(&w, what);
+        assert_eq!(
+            take_frames(&w),
+            std::slice::from_ref(&repair),
+            "{what}: no answer; the repair stays"
+        );
     }
     // The same damage to a repair frame, at apply.
     let mut flipped_repair = repair.clone();

@@ -296,9 +296,14 @@ fn delta_since_edges() {
     assert_eq!(w.frame_count(), 0);
     // Ahead of the store: an error, outbox unchanged.
     w.snapshot().unwrap();
+    let snapshot = take_frames(&w);
     let e = w.delta_since(7).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::VersionAhead);
+    assert!(e.message().contains("delta since 7"), "the call's own message: {e}");
     assert_eq!(w.frame_count(), 1, "an error leaves the outbox as it was");
+    assert_eq!(take_frames(&w), snapshot);
+    // The crate's view after an error is the library's outbox, read again.
+    assert_outbox_matches(&w, "delta_since ahead of the store");
     // Version 0: a snapshot.
     assert_eq!(w.delta_since(0).unwrap(), Delta::Frames(1));
     assert!(frame::peek(w.frame(0).unwrap()).unwrap().is_snapshot());
@@ -307,7 +312,12 @@ fn delta_since_edges() {
     assert!(floor > 1, "tombstone horizon 2 after 6 versions: floor {floor}");
     assert_eq!(w.delta_since(floor - 1).unwrap(), Delta::SnapshotRequired);
     assert_eq!(w.frame_count(), 0);
+    assert_outbox_matches(&w, "SnapshotRequired");
     assert!(matches!(w.delta_since(floor).unwrap(), Delta::Frames(1)));
+    assert_outbox_matches(&w, "a delta");
+    assert_eq!(w.delta_since(u64::MAX).unwrap_err().kind(), ErrorKind::VersionAhead);
+    assert_outbox_matches(&w, "delta_since(u64::MAX)");
+    assert_eq!(w.frame_count(), 1);
 }
 
 #[test]

@@ -54,6 +54,41 @@ pub fn take_frames<R: podsync::Role>(store: &Store<R>) -> Vec<Vec<u8>> {
     store.frames().map(|f| f.to_vec()).collect()
 }
 
+/// The library's outbox as it is now, (address, length) per frame: `podsync_store_frame` for
+/// index 0, 1, ... until it returns an error. Reads no frame bytes.
+pub fn library_outbox<R: podsync::Role>(store: &Store<R>) -> Vec<(usize, usize)> {
+    let mut frames = Vec::new();
+    loop {
+        let (mut data, mut size) = (std::ptr::null(), 0usize);
+        // SAFETY: valid handle (borrowed for the call) and out-pointers; a read-only call.
+        let st = unsafe {
+            podsync_sys::podsync_store_frame(store.as_ptr(), frames.len(), &mut data, &mut size)
+        };
+        if st < 0 {
+            return frames;
+        }
+        assert!(!data.is_null(), "podsync_store_frame returned OK and NULL");
+        frames.push((data as usize, size));
+    }
+}
+
+/// The crate's view of the outbox (`frames()`, `frame_count()`, `frame(i)`) is exactly the
+/// library's: the same frames at the same addresses. Compares pointers and lengths only, so a
+/// stale view is caught without reading the memory it points to.
+#[track_caller]
+pub fn assert_outbox_matches<R: podsync::Role>(store: &Store<R>, what: &str) {
+    let library = library_outbox(store);
+    let crate_view: Vec<(usize, usize)> =
+        store.frames().map(|f| (f.as_ptr() as usize, f.len())).collect();
+    assert_eq!(crate_view, library, "{what}: frames() and the library's outbox differ");
+    assert_eq!(store.frame_count(), library.len(), "{what}: frame_count()");
+    for (i, &(address, len)) in library.iter().enumerate() {
+        let f = store.frame(i).unwrap();
+        assert_eq!((f.as_ptr() as usize, f.len()), (address, len), "{what}: frame({i})");
+    }
+    assert!(store.frame(library.len()).is_none(), "{what}: frame past the outbox");
+}
+
 /// A table's contents, sorted by key, as owned (key, bytes) pairs.
 pub fn dump<R: podsync::Role>(store: &Store<R>, table: u32) -> Vec<(u64, Vec<u8>)> {
     let view = store.table(table).unwrap();
