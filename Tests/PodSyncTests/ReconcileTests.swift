@@ -119,6 +119,31 @@ func summaryHashes(_ message: [UInt8]) -> [UInt64] {
         #expect(summaryHashes(lf[0]) == expectedBucketHashes(w.dump(), bits: 12))
     }
 
+    /// Chunked snapshots (staged, and filled in place) and a one-way replica's refresh build the
+    /// same tree as the records they leave.
+    @Test func chunksAndRefreshesKeepTheTree() throws {
+        let s = try standardSchema()
+        let w = try loadedWriter(s, 3000)
+        for inPlace in [false, true] {
+            let r = try Store.replica(s) { if inPlace { $0.flags |= PODSYNC_OPT_FILL_IN_PLACE } }
+            for c in try w.beginSnapshot(8192).all() { _ = r.apply(c) }
+            #expect(r.dump() == w.dump())
+            let (_, f) = r.summaryFrames(level: 3)
+            #expect(summaryHashes(f[0]) == expectedBucketHashes(r.dump(), bits: 12), "in place: \(inPlace)")
+        }
+        let rw = try Store.writer(s) { $0.refreshFlushes = 4; $0.streamID = 0xABC }
+        let oneWay = try Store.replica(s) { $0.flags |= PODSYNC_OPT_ONE_WAY }
+        var rng = SplitMix64(seed: 3)
+        for tick in 0..<40 {
+            for _ in 0..<50 { rw.put(tableA, rng.next() % 800, salt: UInt32(tick)) }
+            _ = rw.delete(tableA, rng.next() % 800)
+            let frames = try rw.flushOK()
+            if tick % 3 != 1 { for f in frames { _ = oneWay.apply(f) } }  // a lossy one-way link
+            let (_, f) = oneWay.summaryFrames(level: 2)
+            #expect(summaryHashes(f[0]) == expectedBucketHashes(oneWay.dump(), bits: 8), "tick \(tick)")
+        }
+    }
+
     /// A replica that applied another writer's frames (same stream id) diverges; a reconciliation
     /// against the real writer repairs it in a few messages and it continues with deltas.
     @Test func aDivergedReplicaIsRepairedAndContinues() throws {
