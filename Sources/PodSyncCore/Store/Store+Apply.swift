@@ -178,19 +178,21 @@ extension Store {
                     if tracking && !(xor ? isZeroRecord(source, size: size) : sameRecord(target, source, size: size)) {
                         events.pointee.upsert(key)
                     }
-                    let old = recordDigest(table: id, key: key, record: target, size: size)
+                    let seed = table.index.hash(key)
+                    let old = recordDigest(seed: seed, record: target, size: size)
                     if xor { xorRecord(target, with: source, size: size) } else { copyRecord(to: target, from: source, size: size) }
-                    let new = recordDigest(table: id, key: key, record: target, size: size)
-                    newDigest &+= new &- old
-                    table.treeAdd(key, new &- old)
+                    let change = recordDigest(seed: seed, record: target, size: size) &- old
+                    newDigest &+= change
+                    table.tree.add(seed: seed, change)
                 } else {
                     // Absent at the base: an XOR-ed record was XOR-ed with zeros, so it is the record.
                     slot = table.appendRecord(key: key, record: source)
                     if tracking { events.pointee.upsert(key) }
                     table.tombstones.remove(key: key)
-                    let term = recordDigest(table: id, key: key, record: source, size: size)
+                    let seed = table.index.hash(key)
+                    let term = recordDigest(seed: seed, record: source, size: size)
                     newDigest &+= term
-                    table.treeAdd(key, term)
+                    table.tree.add(seed: seed, term)
                 }
                 table.stamp(slot, key: key, version: frameVersion)
             }
@@ -216,7 +218,6 @@ extension Store {
             tables[t].removeAll(keepingCapacityFor: n)
             guard let s = section, n > 0 else { continue }
             let size = s.recordSize
-            let id = s.tableID
             // Records arrive as one array: copy it whole, then index the keys.
             tables[t].records.base.copyMemory(from: s.records, byteCount: n &* size)
             var duplicates = false
@@ -232,9 +233,10 @@ extension Store {
                 tables[t].keys.append(key)
                 tables[t].meta.append(SlotMeta(version: frameVersion, dirty: nilSlot))
                 tables[t].log.append(LogEntry(version: frameVersion, key: key))
-                let term = recordDigest(table: id, key: key, record: s.records + i &* size, size: size)
+                let seed = tables[t].index.hash(key)
+                let term = recordDigest(seed: seed, record: s.records + i &* size, size: size)
                 newDigest &+= term
-                tables[t].treeAdd(key, term)
+                tables[t].tree.add(seed: seed, term)
             }
             if duplicates {
                 // A key listed twice: fall back to put semantics (the later record wins).

@@ -248,15 +248,15 @@ extension Store {
                 let out = recordsOut + j &* size
                 keysOut.storeLE(key, at: 8 * j)
                 copyRecord(to: out, from: tables[t].record(slot), size: size)
+                // One seed for the old term, the new term and the tree's leaf.
+                let seed = tables[t].index.hash(key)
+                var change = recordDigest(seed: seed, record: out, size: size)
                 if entry.pre != nilSlot {
-                    let old = recordDigest(table: id, key: key, record: tables[t].preimages.record(entry.pre), size: size)
-                    newDigest &-= old
-                    tables[t].treeRemove(key, old)
+                    change &-= recordDigest(seed: seed, record: tables[t].preimages.record(entry.pre), size: size)
                 }
                 if wantBases { sectionBases.append(entry.pre != nilSlot ? tables[t].preimages.record(entry.pre) : nil) }
-                let term = recordDigest(table: id, key: key, record: out, size: size)
-                newDigest &+= term
-                tables[t].treeAdd(key, term)
+                newDigest &+= change
+                tables[t].tree.add(seed: seed, change)
                 if tables[t].meta[slot].version == 0 { tables[t].tombstones.remove(key: key) }
                 tables[t].stamp(entry.slot, key: key, version: frameVersion)
             }

@@ -41,3 +41,10 @@ func keySalt(table: UInt32) -> UInt64 { UInt64(table) &* 0x9E37_79B9_7F4A_7C15 }
 /// the bucket of the hash tree.
 @inline(__always)
 func keySeed(table: UInt32, key: UInt64) -> UInt64 { fmix64(key ^ keySalt(table: table)) }
+
+/// `recordDigest` for a seed already computed (`keySeed`): hot loops that also update the hash
+/// tree, which is indexed by the same seed, compute it once.
+@inline(__always)
+func recordDigest(seed: UInt64, record: UnsafeRawPointer, size: Int) -> UInt64 {
+    XXH3_64bits_withSeed(record, size, seed)
+}
