@@ -19,7 +19,9 @@
  * chunks, podsync_snapshot_begin) and a catch-up delta: all must validate, the chunks must be
  * contiguous, at most 512 bytes unless they hold one record, and count their records in the last
  * one, and both snapshots must rebuild the same digest on a fresh replica. Any violation abort()s.
- * Chunks, slices and format-2 frames follow docs/FORMAT.md as fz_apply_checked says.
+ * Chunks, slices, repair frames and format-2 frames follow docs/FORMAT.md as fz_apply_checked
+ * says (seeds include real repair frames after the frames that made their replica diverge, so
+ * the fuzzer reaches the repair path with a matching expected_digest).
  *
  * apply_dict.c defines FZ_APPLY_DICTIONARY: the replica then has the shared dictionary loaded
  * (fz_shared_dictionary: trained at startup from a writer, the same one make_corpus uses for its
@@ -215,7 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int32_t st = fz_apply_checked(replica, schema, buf + misalign, c.size[i]);
         /* statuses that come after validation: the frame passes every schema-free check */
         if (st >= 0 || st == PODSYNC_E_DIGEST_MISMATCH || st == PODSYNC_E_DIVERGED || st == PODSYNC_E_STREAM_MISMATCH ||
-            st == PODSYNC_E_CHUNK_MISMATCH)
+            st == PODSYNC_E_CHUNK_MISMATCH || st == PODSYNC_E_REPAIR_STALE)
             require_valid(buf + misalign, c.size[i], st);
         free(buf);
     }

@@ -170,6 +170,98 @@ int fz_fix_checksum(uint8_t *frame, size_t size) {
     return 1;
 }
 
+int fz_recon_parse(const uint8_t *f, size_t size, fz_recon *r) {
+    memset(r, 0, sizeof *r);
+    fz_v2_header h;
+    if (fz_v2_parse(f, size, &h)) return -1;
+    r->flags = h.flags;
+    r->block_at = h.header_length;
+    size_t pos = h.ext_at, end = h.ext_at + h.ext_len;
+    while (pos < end) {
+        uint64_t tag, len;
+        if (fz_leb_read(f, &pos, end, &tag) || fz_leb_read(f, &pos, end, &len) || len > end - pos) return -1;
+        size_t at = pos, value_end = pos + (size_t)len;
+        pos = value_end;
+        if (tag == FZ_V2_TAG_REPAIR && len >= 12 && !r->has_repair) {
+            r->fanout_bits = f[at];
+            r->level = f[at + 1];
+            r->expected_digest = fz_rd64(f + at + 2);
+            size_t q = at + 10;
+            if (fz_leb_read(f, &q, value_end, &r->run_count) || fz_leb_read(f, &q, value_end, &r->block_length) || q != value_end)
+                continue;
+            r->has_repair = 1;
+        } else if (tag == FZ_V2_TAG_SUMMARY && len >= 21 && !r->has_summary) {
+            r->fanout_bits = f[at];
+            r->level = f[at + 1];
+            r->mode = f[at + 2];
+            r->summary_id = fz_rd64(f + at + 3);
+            r->in_reply_to = fz_rd64(f + at + 11);
+            size_t q = at + 19;
+            if (fz_leb_read(f, &q, value_end, &r->run_count) || fz_leb_read(f, &q, value_end, &r->block_length) || q != value_end)
+                continue;
+            r->has_summary = 1;
+            r->summary_at = at;
+        }
+    }
+    return r->has_repair || r->has_summary ? 0 : -1;
+}
+
+int fz_recon_buckets(const uint8_t *f, size_t size, const fz_recon *r, uint32_t **out, size_t *count, size_t max) {
+    *out = NULL;
+    *count = 0;
+    unsigned bits = (unsigned)r->fanout_bits * r->level;
+    if (r->fanout_bits < 1 || r->fanout_bits > 16 || bits > 32 || r->run_count < 1 || r->block_length % 8 ||
+        r->block_at > size || r->block_length > size - r->block_at)
+        return -1;
+    const uint64_t limit = (uint64_t)1 << bits;
+    size_t end = r->block_at + (size_t)r->block_length;
+    /* first pass: the runs and their total */
+    size_t pos = r->block_at;
+    uint64_t total = 0, next = 0;
+    for (uint64_t i = 0; i < r->run_count; i++) {
+        uint64_t gap, n;
+        if (fz_leb_read(f, &pos, end, &gap) || fz_leb_read(f, &pos, end, &n)) return -1;
+        if (n < 1 || (i > 0 && gap < 1)) return -1;
+        uint64_t first = (i == 0 ? 0 : next) + gap;
+        if (first < gap || first >= limit || n > limit - first) return -1;
+        total += n;
+        if (total > max) return -1;
+        next = first + n - 1;
+    }
+    for (size_t i = pos; i < end; i++)
+        if (f[i] != 0) return -1;
+    uint32_t *b = malloc((size_t)total * sizeof *b + 1);
+    FZ_REQUIRE(b != NULL, "out of memory");
+    pos = r->block_at;
+    size_t k = 0;
+    next = 0;
+    for (uint64_t i = 0; i < r->run_count; i++) {
+        uint64_t gap, n;
+        fz_leb_read(f, &pos, end, &gap);
+        fz_leb_read(f, &pos, end, &n);
+        uint64_t first = (i == 0 ? 0 : next) + gap;
+        for (uint64_t j = 0; j < n; j++) b[k++] = (uint32_t)(first + j);
+        next = first + n - 1;
+    }
+    *out = b;
+    *count = k;
+    return 0;
+}
+
+uint32_t fz_bucket(uint32_t table_id, uint64_t key, unsigned bits) {
+    return bits == 0 ? 0 : (uint32_t)(fz_seed(table_id, key) >> (64 - bits));
+}
+
+int fz_bucket_listed(const uint32_t *buckets, size_t count, uint32_t bucket) {
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (buckets[mid] < bucket) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < count && buckets[lo] == bucket;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Schemas                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
@@ -658,6 +750,162 @@ static void check_chunk(int32_t st, const fz_state *before, const fz_state *afte
     }
 }
 
+/* What a repair frame will do to the replica, worked out before the apply from the frame and the
+   replica's keys (docs/FORMAT.md, "Repair frames", rule 3): the keys it holds in the repaired
+   buckets that the frame does not put (removed by the repair), and whether a delete key lies in a
+   repaired bucket (V21: MALFORMED). Known (known = 1) for a plain frame whose REPAIR record, bucket
+   block and sections read. */
+typedef struct repair_pre {
+    int parsed;              /* the REPAIR record reads: expected_digest is known */
+    uint64_t expected_digest;
+    int known;
+    uint64_t doomed;
+    int deletes_inside;
+} repair_pre;
+
+typedef struct table_key {
+    uint32_t table;
+    uint64_t key;
+} table_key;
+
+static int cmp_table_key(const void *a, const void *b) {
+    const table_key *x = a, *y = b;
+    if (x->table != y->table) return x->table < y->table ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static repair_pre repair_precheck(const podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size,
+                                  const podsync_frame_info *h) {
+    repair_pre pre;
+    memset(&pre, 0, sizeof pre);
+    fz_recon r;
+    if (fz_recon_parse(frame, size, &r) || !r.has_repair) return pre;
+    pre.parsed = 1;
+    pre.expected_digest = r.expected_digest;
+    if (h->codec != 0 || h->transforms != 0) return pre;
+    uint32_t *buckets = NULL;
+    size_t nb = 0;
+    if (fz_recon_buckets(frame, size, &r, &buckets, &nb, (size_t)1 << 20)) return pre;
+    unsigned bits = (unsigned)r.fanout_bits * r.level;
+    uint8_t *copy = NULL;
+    const uint8_t *f = frame;
+    if ((uintptr_t)frame % 8) {
+        copy = malloc(size ? size : 1);
+        FZ_REQUIRE(copy != NULL, "out of memory");
+        memcpy(copy, frame, size);
+        f = copy;
+    }
+    /* the put keys of the sections, sorted */
+    size_t cap = 64, n = 0;
+    table_key *puts = malloc(cap * sizeof *puts);
+    FZ_REQUIRE(puts != NULL, "out of memory");
+    int ok = 1;
+    for (size_t i = 0; i < h->section_count && ok; i++) {
+        podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
+        if (podsync_frame_section_get(f, size, i, &sec) != PODSYNC_OK || sec.put_count > size / 8 || sec.delete_count > size / 8) {
+            ok = 0;
+            break;
+        }
+        for (uint64_t j = 0; j < sec.delete_count; j++)
+            if (fz_bucket_listed(buckets, nb, fz_bucket(sec.table_id, sec.delete_keys[j], bits))) pre.deletes_inside = 1;
+        for (uint64_t j = 0; j < sec.put_count; j++) {
+            if (n == cap) {
+                cap *= 2;
+                puts = realloc(puts, cap * sizeof *puts);
+                FZ_REQUIRE(puts != NULL, "out of memory");
+            }
+            puts[n].table = sec.table_id;
+            puts[n].key = sec.put_keys[j];
+            n++;
+        }
+    }
+    if (ok) {
+        qsort(puts, n, sizeof *puts, cmp_table_key);
+        for (size_t t = 0; t < schema->table_count; t++) {
+            const void *records = NULL;
+            const uint64_t *keys = NULL;
+            size_t count = 0;
+            FZ_OK(podsync_store_table(replica, schema->tables[t].id, &records, &keys, &count));
+            for (size_t i = 0; i < count; i++) {
+                if (!fz_bucket_listed(buckets, nb, fz_bucket(schema->tables[t].id, keys[i], bits))) continue;
+                table_key k = {schema->tables[t].id, keys[i]};
+                if (!bsearch(&k, puts, n, sizeof *puts, cmp_table_key)) pre.doomed++;
+            }
+        }
+        pre.known = 1;
+    }
+    free(puts);
+    free(copy);
+    free(buckets);
+    return pre;
+}
+
+/* A repair frame (flag REPAIR): docs/FORMAT.md, "Repair frames": after the subscription check,
+   TERM_FENCED for an older term of the followed stream; REPAIR_STALE, nothing changed, when
+   expected_digest is not the replica's digest; otherwise, whatever the replica's version, stream,
+   term or diverged mark, it reaches the frame's version, stream (unless stream 0), term and digest
+   (DIGEST_MISMATCH: the version, marked diverged), no longer refreshing. records_applied counts
+   the puts and deletes and the keys the repair removed. */
+static void check_repair(int32_t st, const fz_state *before, const fz_state *after, const podsync_frame_info *h,
+                         const repair_pre *pre, const uint8_t *frame, size_t size) {
+    const char *name = podsync_status_name(st);
+    int same_stream = before->stream != 0 && before->stream == h->stream_id;
+    switch (st) {
+    case PODSYNC_OK:
+    case PODSYNC_E_DIGEST_MISMATCH: {
+        FZ_REQUIRE(!(h->flags & (PODSYNC_FRAME_RESET | PODSYNC_FRAME_CHUNK | FZ_V2_FLAG_SUMMARY)) && (h->flags & PODSYNC_FRAME_HAS_DIGEST),
+                   "repair %s with flags %x (V17: HAS_DIGEST, not RESET, CHUNK or SUMMARY)", name, h->flags);
+        FZ_REQUIRE(pre->parsed, "repair %s, but its REPAIR record does not read", name);
+        FZ_REQUIRE(pre->expected_digest == before->digest,
+                   "repair %s for expected_digest %016" PRIx64 " on a replica of digest %016" PRIx64 " (REPAIR_STALE)", name,
+                   pre->expected_digest, before->digest);
+        FZ_REQUIRE(!(same_stream && h->term < before->term), "repair %s of term %" PRIu64 " on a replica of term %" PRIu64 " (TERM_FENCED)",
+                   name, h->term, before->term);
+        FZ_REQUIRE(!(pre->known && pre->deletes_inside), "repair %s although a delete key lies in a repaired bucket (V21)", name);
+        FZ_REQUIRE(after->version == h->state_version && after->stream == (h->stream_id ? h->stream_id : before->stream) &&
+                       after->sequence == h->sequence && after->term == h->term,
+                   "repair %s: replica at version %" PRIu64 " stream %016" PRIx64 " sequence %" PRIu64 " term %" PRIu64
+                   ", frame says %" PRIu64 " %016" PRIx64 " %" PRIu64 " %" PRIu64 " (replica was at %" PRIu64 ")",
+                   name, after->version, after->stream, after->sequence, after->term, h->state_version, h->stream_id, h->sequence,
+                   h->term, before->version);
+        FZ_REQUIRE(!after->refreshing, "repair %s: the replica is still refreshing", name);
+        if (st == PODSYNC_OK)
+            FZ_REQUIRE(!after->diverged && after->digest == h->state_digest,
+                       "repair OK: diverged %u, digest %016" PRIx64 ", the frame's %016" PRIx64, after->diverged, after->digest,
+                       h->state_digest);
+        else
+            FZ_REQUIRE(after->diverged && after->digest != h->state_digest,
+                       "repair DIGEST_MISMATCH: diverged %u, digest %016" PRIx64 ", the frame's %016" PRIx64, after->diverged,
+                       after->digest, h->state_digest);
+        uint64_t applied = after->metrics.records_applied - before->metrics.records_applied;
+        if (h->codec == 0 && h->transforms == 0) {
+            uint64_t changes = fz_plain_changes(frame, size, h->section_count);
+            FZ_REQUIRE(applied >= changes, "repair %s of %" PRIu64 " puts and deletes: records_applied went up by %" PRIu64, name,
+                       changes, applied);
+            if (pre->known)
+                FZ_REQUIRE(applied == changes + pre->doomed,
+                           "repair %s of %" PRIu64 " puts and deletes over %" PRIu64 " keys of the repaired buckets it does not put: "
+                           "records_applied went up by %" PRIu64, name, changes, pre->doomed, applied);
+        }
+        break;
+    }
+    case PODSYNC_E_REPAIR_STALE:
+        FZ_REQUIRE(!pre->parsed || pre->expected_digest != before->digest,
+                   "REPAIR_STALE for expected_digest %016" PRIx64 ", the replica's digest", pre->expected_digest);
+        fz_require_same(before, after, name);
+        fz_require_same_staging(before, after, name);
+        break;
+    default:
+        FZ_REQUIRE(st < 0, "apply returned %s for a repair frame", name);
+        if (st == PODSYNC_E_TERM_FENCED)
+            FZ_REQUIRE(same_stream && h->term < before->term, "TERM_FENCED for a repair of term %" PRIu64 " at a replica of term %" PRIu64
+                       " (same stream %d)", h->term, before->term, same_stream);
+        fz_require_same(before, after, name);
+        fz_require_same_staging(before, after, name);
+        break;
+    }
+}
+
 int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size) {
     return fz_apply_checked_ex(replica, schema, frame, size, 0);
 }
@@ -668,6 +916,11 @@ int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema
     fz_state before = fz_capture(replica, schema);
     podsync_frame_info h = PODSYNC_FRAME_INFO_INIT;
     int have_header = podsync_frame_peek(frame, size, &h) == PODSYNC_OK;
+    /* a repair frame (format 2, flag REPAIR) follows its own rules ("Repair frames") */
+    int repair = have_header && h.format_version == 2 && (h.flags & FZ_V2_FLAG_REPAIR);
+    repair_pre pre;
+    memset(&pre, 0, sizeof pre);
+    if (repair) pre = repair_precheck(replica, schema, frame, size, &h);
     const uint64_t unset = 0xA5A5A5A5A5A5A5A5ull;
     uint64_t version_out = unset;
     int32_t st = podsync_store_apply(replica, frame, size, &version_out);
@@ -689,6 +942,10 @@ int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema
                name, version_out, after.version);
     FZ_REQUIRE(st != PODSYNC_E_INTERNAL, "apply returned PODSYNC_E_INTERNAL: %s", podsync_store_errmsg(replica));
     require_counters(&before, &after, st);
+    if (repair) {
+        check_repair(st, &before, &after, &h, &pre, frame, size);
+        return st;
+    }
     int reset = have_header && (h.flags & PODSYNC_FRAME_RESET);
     int chunk = have_header && (h.flags & PODSYNC_FRAME_CHUNK);
     if (chunk) {

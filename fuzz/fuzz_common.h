@@ -105,6 +105,38 @@ typedef struct fz_v2_header {
 int fz_v2_parse(const uint8_t *frame, size_t size, fz_v2_header *h);
 int fz_v2_write(uint8_t *frame, size_t size, const fz_v2_header *h, const uint8_t *ext);
 
+/* Reconciliation (docs/FORMAT.md, "Repair frames", "REPAIR (tag 7)", "SUMMARY (tag 13)" and
+   "Payload"): the flags (bytes 6..7 of a format-2 frame; podsync_frame_info.flags passes them on),
+   the records, and the bucket block that starts the payload of both kinds. */
+#define FZ_V2_FLAG_REPAIR 0x8u
+#define FZ_V2_FLAG_SUMMARY 0x10u
+#define FZ_V2_TAG_REPAIR 7u
+#define FZ_V2_TAG_SUMMARY 13u
+enum { FZ_SUMMARY_HASHES = 0, FZ_SUMMARY_REQUEST = 1, FZ_SUMMARY_RESPONDER_HASHES = 2 };
+
+typedef struct fz_recon {
+    uint16_t flags;            /* the header's */
+    int has_repair, has_summary; /* which records the extension area holds (with their layout) */
+    uint8_t fanout_bits, level;
+    uint8_t mode;              /* SUMMARY */
+    uint64_t summary_id, in_reply_to; /* SUMMARY */
+    uint64_t expected_digest;  /* REPAIR */
+    uint64_t run_count, block_length;
+    size_t block_at;           /* header_length: where the bucket block starts */
+    size_t summary_at;         /* SUMMARY: the offset of the record's value (fanout_bits) */
+} fz_recon;
+/* Reads the REPAIR and SUMMARY records of a format-2 header. Returns 0 when the header parses
+   (fz_v2_parse) and at least one of them is there with the layout of its table, else -1. */
+int fz_recon_parse(const uint8_t *frame, size_t size, fz_recon *r);
+/* The buckets the bucket block names, ascending, into *out (malloc'ed; free it): 0, or -1 when the
+   block breaks a rule of step V18 (runs, bounds, padding; fanout_bits 1..16, f*l <= 32) or names
+   more than `max` buckets (then *out is NULL). */
+int fz_recon_buckets(const uint8_t *frame, size_t size, const fz_recon *r, uint32_t **out, size_t *count, size_t max);
+/* The bucket of key k of table t at a level of `bits` bits (seed(t, k) >> (64 - bits); 0 at 0). */
+uint32_t fz_bucket(uint32_t table_id, uint64_t key, unsigned bits);
+/* 1 if `bucket` is among the `count` ascending buckets. */
+int fz_bucket_listed(const uint32_t *buckets, size_t count, uint32_t bucket);
+
 /* LEB128 (unsigned): reads at *pos below end (-1 if it does not end there or passes 64 bits). */
 int fz_leb_read(const uint8_t *p, size_t *pos, size_t end, uint64_t *value);
 size_t fz_leb_write(uint8_t *p, uint64_t value);
@@ -224,9 +256,15 @@ int fz_same_staging(const fz_state *a, const fz_state *b);
    was and move the staging as the rules say; the last chunk switches (OK or DIGEST_MISMATCH: the
    snapshot's version, digest and record count; a chunked delta's version and digest, or GAP when
    its base is ahead); CHUNK_MISMATCH drops the staging; other errors change nothing, staging
-   included. Frames that are not chunks never touch the staging. The
-   counters of podsync_store_metrics move with the status. The frame need not be valid. The
-   replica must not fill in place (PODSYNC_OPT_FILL_IN_PLACE). Returns the status. */
+   included. Frames that are not chunks never touch the staging. Repair frames (format 2, flag
+   REPAIR; "Repair frames") apply whatever the replica's version, stream or diverged mark: OK
+   reaches the frame's version, stream (unless 0), term and digest, not diverged nor refreshing,
+   and only when expected_digest is the replica's digest; DIGEST_MISMATCH the same, marked
+   diverged; REPAIR_STALE (expected_digest not the replica's) and other errors change nothing;
+   records_applied grows by the puts and deletes plus the keys of the repaired buckets the frame
+   does not put (worked out from the replica's keys before the apply); never DUPLICATE, GAP or
+   STALE. The counters of podsync_store_metrics move with the status. The frame need not be
+   valid. The replica must not fill in place (PODSYNC_OPT_FILL_IN_PLACE). Returns the status. */
 int32_t fz_apply_checked(podsync_store *replica, const fz_schema_desc *schema, const uint8_t *frame, size_t size);
 /* The same for a replica created with `flags` (PODSYNC_OPT_ONE_WAY: REFRESHING and the return to
    sync by digest ("Rolling refresh") are then expected where another replica answers GAP). */

@@ -4,7 +4,7 @@
  *
  * Usage: make_corpus OUTDIR [FILE...]
  * Writes OUTDIR/<target>/<name> for the targets apply, apply_dict, validate, schema_decode,
- * load_dictionary, writer_program and metrics_prometheus:
+ * load_dictionary, writer_program, metrics_prometheus and reconcile:
  *   - scenarios on each of the four test schemas (fuzz_common.c), plain and compressed (levels
  *     1, 3, -1, 19; on schema 0 every transforms mask 0..15), some with small max_frame_bytes: a
  *     first flush of new records, a snapshot, flushes of small changes (XOR-able), new keys and
@@ -25,6 +25,17 @@
  *   - writer programs (writer_program.c's format) over levels, masks, schemas and frame sizes, in
  *     frame format 2, streaming chunked snapshots (lost chunks, resumes, closed snapshots), with a
  *     rolling refresh, an idle clock and a one-way replica losing frames;
+ *   - reconciliation: for `reconcile`, the messages of real exchanges (podsync_store_summary, then
+ *     podsync_store_reconcile of the writer and the replica in turn) between the writer and replica
+ *     fuzz_pair.c sets up for a configuration byte (every schema and kind, some larger, tracking
+ *     changes, with pending writes, level 2 summaries), summary ids made stable: replayed as they
+ *     were, with the writer moving on between them, the first one followed by the harness (to the
+ *     writer, and to the replica as a responder), after honest heals, after a reverted write, and
+ *     the repair applied directly and again; for `apply` (and `apply_dict`), repair frames after
+ *     the frames that put their replica in the state they were computed for (a snapshot, an
+ *     impostor's delta of the same stream, the writer's next delta: diverged), applied then,
+ *     too early (REPAIR_STALE), twice, and a repair computed for an empty replica on a fresh one;
+ *     every message and repair frame is also a `validate` seed;
  *   - metrics of a real writer and replica (version 3: chunks out, a snapshot held open, chunks
  *     staged, a chunk gap) with valid and invalid label sets for `metrics_prometheus`;
  *   - each FILE (fuzz/make-corpus passes every file of Tests/fixtures/bombs) as a `validate`
@@ -42,6 +53,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "fuzz_pair.h"
 
 static const char *g_out;
 static size_t g_files;
@@ -404,6 +416,219 @@ static void term_scenario(unsigned schema) {
     kept_free(&k);
     podsync_store_free(a);
     podsync_store_free(w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reconciliation                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Summary ids are random: the seeds get stable ones (the same mapping within one exchange, so
+   in_reply_to still names the message it answers), with the checksum fixed. */
+typedef struct id_map {
+    size_t n;
+    uint64_t from[64];
+} id_map;
+
+static uint64_t stable_id(id_map *map, uint64_t id) {
+    if (id == 0) return 0;
+    for (size_t i = 0; i < map->n; i++)
+        if (map->from[i] == id) return 0x51D0000000000001ull + i;
+    FZ_REQUIRE(map->n < 64, "too many summaries in one exchange");
+    map->from[map->n] = id;
+    return 0x51D0000000000001ull + map->n++;
+}
+
+static void stabilize(uint8_t *m, size_t size, id_map *map) {
+    fz_recon r;
+    if (fz_recon_parse(m, size, &r) || !r.has_summary) return;
+    fz_wr64(m + r.summary_at + 3, stable_id(map, r.summary_id));
+    fz_wr64(m + r.summary_at + 11, stable_id(map, r.in_reply_to));
+    FZ_REQUIRE(fz_fix_checksum(m, size) == 1, "cannot fix a summary's checksum");
+}
+
+/* A real exchange: the replica's summary (level 0: automatic), then the writer's and the replica's
+   answers in turn, into k (stabilized), until the writer answers nothing or a repair (*repair: its
+   index, else -1). Nothing is applied. */
+static void record_exchange(podsync_store *writer, podsync_store *replica, unsigned level, kept *k, long *repair, const char *prefix) {
+    id_map map = {0};
+    size_t n = 0;
+    char name[32];
+    *repair = -1;
+    FZ_OK(podsync_store_summary(replica, level, &n));
+    snprintf(name, sizeof name, "%s0-", prefix);
+    size_t at = keep_outbox(k, replica, n, name);
+    stabilize(k->data[at], k->size[at], &map);
+    for (int round = 1; round < 15; round++) {
+        podsync_store *to = round % 2 ? writer : replica;
+        int32_t st = podsync_store_reconcile(to, k->data[k->count - 1], k->size[k->count - 1], &n);
+        FZ_REQUIRE(st == PODSYNC_OK, "reconcile (%s) in a real exchange returned %s (%s)", round % 2 ? "writer" : "replica",
+                   podsync_status_name(st), podsync_store_errmsg(to));
+        if (n == 0) return;
+        snprintf(name, sizeof name, "%s%d-", prefix, round);
+        at = keep_outbox(k, to, n, name);
+        stabilize(k->data[at], k->size[at], &map);
+        if (fz_rd16(k->data[at] + FZ_V2_OFF_FLAGS) & FZ_V2_FLAG_REPAIR) {
+            *repair = (long)at;
+            return;
+        }
+    }
+}
+
+static void write_reconcile(const char *name, uint8_t cfg, const uint8_t *routes, size_t nroutes, kept *k, const size_t *idx,
+                            size_t n) {
+    kept all = {0};
+    all.data[0] = (uint8_t *)routes;
+    all.size[0] = nroutes;
+    size_t ids[FZ_MAX_FRAMES];
+    ids[0] = 0;
+    for (size_t i = 0; i < n && i + 1 < FZ_MAX_FRAMES; i++) {
+        all.data[i + 1] = k->data[idx[i]];
+        all.size[i + 1] = k->size[idx[i]];
+        ids[i + 1] = i + 1;
+    }
+    all.count = n + 1 < FZ_MAX_FRAMES ? n + 1 : FZ_MAX_FRAMES;
+    write_container("reconcile", name, cfg, &all, ids, all.count);
+}
+
+/* Seeds of the reconcile target for one configuration (fuzz_pair.h): the messages of a real
+   exchange between its writer and replica, replayed as they were, followed by the harness, with a
+   repair applied directly, with the writer moving on between messages, with the first summary sent
+   to the replica, and an honest heal first. Every message is also a `validate` seed. */
+static void reconcile_seeds(uint8_t cfg, unsigned level) {
+    fz_pair p;
+    fz_pair_create(&p, cfg);
+    kept k = {0};
+    long repair = -1;
+    record_exchange(p.writer, p.replica, level, &k, &repair, "m");
+    fz_pair_free(&p);
+    char prefix[64], name[160];
+    snprintf(prefix, sizeof prefix, "rc-%02x-l%u", cfg, level);
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "%s-%s", prefix, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    size_t idx[FZ_MAX_FRAMES], m = 0;
+    uint8_t routes[FZ_MAX_FRAMES];
+    memset(routes, 0, sizeof routes);
+    for (size_t i = 0; i < k.count && m < FZ_MAX_FRAMES - 1; i++)
+        if ((long)i != repair) idx[m++] = i;
+    snprintf(name, sizeof name, "%s-exchange", prefix);
+    write_reconcile(name, cfg, routes, m, &k, idx, m);
+    /* the writer moves on (and the replica gets its frames) during the exchange */
+    for (size_t i = 1; i < m; i++) routes[i] = i % 2 ? FZ_RC_STEP : FZ_RC_STEP | FZ_RC_DELIVER;
+    snprintf(name, sizeof name, "%s-moving", prefix);
+    write_reconcile(name, cfg, routes, m, &k, idx, m);
+    memset(routes, 0, sizeof routes);
+    /* the first summary, the rest followed by the harness */
+    routes[0] = FZ_RC_FOLLOW;
+    snprintf(name, sizeof name, "%s-follow", prefix);
+    write_reconcile(name, cfg, routes, 1, &k, idx, 1);
+    /* the first summary to the replica (a responder too), followed */
+    routes[0] = FZ_RC_FOLLOW | FZ_RC_OTHER;
+    snprintf(name, sizeof name, "%s-other", prefix);
+    write_reconcile(name, cfg, routes, 1, &k, idx, 1);
+    /* an honest heal, then the (now stale) first summary followed, with pending writes */
+    routes[0] = FZ_RC_HEAL | FZ_RC_FOLLOW;
+    routes[1] = FZ_RC_PENDING | FZ_RC_HEAL | FZ_RC_FOLLOW;
+    idx[1] = idx[0];
+    snprintf(name, sizeof name, "%s-heal", prefix);
+    write_reconcile(name, cfg, routes, 2, &k, idx, 2);
+    /* the writer changes a record and back (its version moves, its state does not), then the
+       first summary followed (a replica in sync gets a repair of one bucket that brings it to the
+       writer's version); then its two frames delivered and the summary again */
+    routes[0] = FZ_RC_REVERT | FZ_RC_FOLLOW;
+    routes[1] = FZ_RC_DELIVER | FZ_RC_FOLLOW;
+    snprintf(name, sizeof name, "%s-revert", prefix);
+    write_reconcile(name, cfg, routes, 2, &k, idx, 2);
+    if (repair >= 0) {
+        /* the repair applied directly (expected_digest is the replica's), then again (REPAIR_STALE) */
+        routes[0] = routes[1] = FZ_RC_APPLY;
+        idx[0] = idx[1] = (size_t)repair;
+        snprintf(name, sizeof name, "%s-repair", prefix);
+        write_reconcile(name, cfg, routes, 2, &k, idx, 2);
+    }
+    kept_free(&k);
+}
+
+/* Repair frames for the `apply` target, after the frames that put their replica in the state they
+   were computed for: a replica that took a snapshot of writer W, then version 2 of an impostor of
+   W's stream, then W's version 3 (DIGEST_MISMATCH: diverged) is healed by W's repair and goes on
+   with W's version 4; the repair given too early (REPAIR_STALE), twice, and to an empty replica
+   (a repair computed for an empty one). */
+static void repair_apply_seeds(unsigned schema) {
+    const fz_schema_desc *d = fz_schema_desc_get(schema);
+    podsync_schema *s = fz_schema_new(schema);
+    podsync_store_options o = fz_options(0, PODSYNC_TRANSFORM_ALL, 0);
+    o.frame_format = 2;
+    podsync_store *w = NULL, *impostor = NULL, *r = NULL, *empty = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &impostor));
+    podsync_store_options ro = fz_options(0, PODSYNC_TRANSFORM_ALL, 0);
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_REPLICA, &ro, &r));
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_REPLICA, &ro, &empty));
+    podsync_schema_free(s);
+    kept k = {0};
+    size_t n = 0;
+    for (int twice = 0; twice < 2; twice++) {
+        podsync_store *x = twice ? impostor : w;
+        uint64_t rng = 4242 + schema;
+        for (size_t t = 0; t < d->table_count; t++)
+            put_table(x, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, t == 0 ? 50 : 12, (unsigned)(t == 0 ? 3 : 2),
+                      &rng);
+        FZ_OK(podsync_store_flush(x, &n));
+    }
+    FZ_OK(podsync_store_snapshot(w, &n));
+    size_t s1 = keep_outbox(&k, w, n, "snapshot1-");
+    uint64_t rng = 99 + schema;
+    put_table(impostor, &d->tables[0], 1, 1, 5, 2, &rng);
+    FZ_OK(podsync_store_flush(impostor, &n));
+    size_t i2 = keep_outbox(&k, impostor, n, "impostor2-");
+    put_table(w, &d->tables[0], 3, 2, 4, 1, &rng);
+    FZ_OK(podsync_store_flush(w, &n));
+    keep_outbox(&k, w, n, "w2-");
+    put_table(w, &d->tables[d->table_count - 1], 1000 * (d->table_count - 1) + 1, 1, 3, 1, &rng);
+    FZ_OK(podsync_store_delete(w, d->tables[0].id, 1 + 49 * (schema == 2 ? (1ull << 36) + 1 : 1)));
+    FZ_OK(podsync_store_flush(w, &n));
+    size_t w3 = keep_outbox(&k, w, n, "w3-");
+    FZ_OK(podsync_store_apply(r, k.data[s1], k.size[s1], NULL));
+    FZ_OK(podsync_store_apply(r, k.data[i2], k.size[i2], NULL));
+    int32_t st = podsync_store_apply(r, k.data[w3], k.size[w3], NULL);
+    FZ_REQUIRE(st == PODSYNC_E_DIGEST_MISMATCH, "the replica that followed an impostor took the writer's version 3: %s", podsync_status_name(st));
+    long x = -1, xe = -1;
+    record_exchange(w, r, 0, &k, &x, "heal");
+    record_exchange(w, empty, 0, &k, &xe, "heal-empty");
+    FZ_REQUIRE(x >= 0 && xe >= 0, "a real exchange ended without a repair");
+    st = podsync_store_apply(r, k.data[x], k.size[x], NULL);
+    FZ_REQUIRE(st == PODSYNC_OK, "the writer's repair on the diverged replica: %s (%s)", podsync_status_name(st), podsync_store_errmsg(r));
+    put_table(w, &d->tables[0], 2, 3, 4, 1, &rng);
+    FZ_OK(podsync_store_flush(w, &n));
+    size_t w4 = keep_outbox(&k, w, n, "w4-");
+    char prefix[64], name[160];
+    snprintf(prefix, sizeof prefix, "repair-s%u", schema);
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "%s-%s", prefix, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    uint8_t cfg = (uint8_t)schema;
+    const size_t healed[] = {s1, i2, w3, (size_t)x, w4};
+    snprintf(name, sizeof name, "%s-diverged-healed", prefix);
+    write_container("apply", name, cfg | FZ_CFG_SERVE, &k, healed, 5);
+    const size_t early[] = {s1, i2, (size_t)x, w3, (size_t)x, w4};
+    snprintf(name, sizeof name, "%s-early", prefix);
+    write_container("apply", name, cfg, &k, early, 6);
+    const size_t twice[] = {s1, i2, w3, w4, (size_t)x, (size_t)x, w4};
+    snprintf(name, sizeof name, "%s-twice", prefix);
+    write_container("apply", name, cfg | (schema % 2 ? 0x08 : 0), &k, twice, 7);
+    const size_t fresh[] = {(size_t)xe, w4, s1};
+    snprintf(name, sizeof name, "%s-empty", prefix);
+    write_container("apply", name, cfg | FZ_CFG_SERVE, &k, fresh, 3);
+    snprintf(name, sizeof name, "%s-diverged-healed", prefix);
+    write_container("apply_dict", name, cfg, &k, healed, 5);
+    kept_free(&k);
+    podsync_store_free(w);
+    podsync_store_free(impostor);
+    podsync_store_free(r);
+    podsync_store_free(empty);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -823,7 +1048,7 @@ int main(int argc, char **argv) {
     g_out = argv[1];
     mkdir_p(g_out);
     static const char *targets[] = {"apply", "apply_dict", "validate", "schema_decode", "load_dictionary", "writer_program",
-                                    "metrics_prometheus"};
+                                    "metrics_prometheus", "reconcile"};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", g_out, targets[i]);
@@ -865,6 +1090,16 @@ int main(int argc, char **argv) {
     scenario(0, 1, 0x7, 0, dict, dict_size, "apply_dict");
     scenario(0, 0, 0, 0, NULL, 0, "apply_dict"); /* plain frames on the dictionary replica too */
     scenario(2, 1, 0xF, 0, NULL, 0, "apply_dict");
+
+    /* reconciliation: real exchanges for `reconcile`, repair frames for `apply` */
+    for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
+        for (unsigned kind = 0; kind < FZ_PAIR_KINDS; kind++) {
+            uint8_t cfg = (uint8_t)(schema | kind << FZ_PAIR_KIND_SHIFT | ((schema + kind) % 2 ? FZ_PAIR_TRACK : 0));
+            reconcile_seeds(cfg, 0);
+            if (schema % 2 == 0) reconcile_seeds((uint8_t)(cfg | FZ_PAIR_LARGE | (kind % 3 == 0 ? FZ_PAIR_PENDING : 0)), schema == 2 ? 2 : 0);
+        }
+        repair_apply_seeds(schema);
+    }
 
     schemas();
     dictionaries(dict, dict_size);

@@ -13,13 +13,17 @@
  *     variant only (it must refuse them): at the default limit they may cost seconds by design;
  *   - a valid frame obeys its format's header rules (docs/FORMAT.md): format 1 a header of at
  *     least 88 bytes, flags RESET and HAS_DIGEST only; format 2 (steps V4 to V17) a header of 40
- *     to 2040 bytes, a multiple of 8, flags of the low byte RESET, HAS_DIGEST and CHUNK only, term
- *     0 (no TERM_HISTORY is known), CHUNK exactly with a CHUNK record (snapshot id not 0, chunk 0
+ *     to 2040 bytes, a multiple of 8, flags of the low byte RESET, HAS_DIGEST, CHUNK, REPAIR and
+ *     SUMMARY only, a TERM_HISTORY exactly when the term is above 0, REPAIR and SUMMARY exactly
+ *     with their records (never both; HAS_DIGEST, not RESET, CHUNK or a slice; the bucket block of
+ *     step V18; a summary plain, base 0, no sections, its payload the block plus 8 bytes a bucket
+ *     in mode HASHES (V19); a repair base <= state and no delete key in a repaired bucket (V21);
+ *     stream id 0 allowed for a summary), CHUNK exactly with a CHUNK record (snapshot id not 0, chunk 0
  *     starting at (0, 0), an end after the start or LAST with record_count; a chunked snapshot
  *     RESET with base 0, a chunked delta 1 <= base < state), REFRESH_SLICE neither on a RESET frame nor
  *     on a chunk, a refresh-only frame at base <= state, other deltas base < state, XOR only from
- *     v to v + 1 and never on a chunk, COLUMNS only with TRANSPOSE, stream id 0 only for the empty
- *     snapshot at version 0;
+ *     v to v + 1 and never on a chunk or repair, COLUMNS only with TRANSPOSE, stream id 0 only for
+ *     the empty snapshot at version 0 and summaries;
  *   - podsync_frame_section_get on every section index, the slice's included (also of frames that
  *     fail validation: it re-checks bounds and must stay inside the buffer): a plain valid frame
  *     gives every section, in ascending table order within the changes and within the slice, with
@@ -195,6 +199,55 @@ static void check_term_history(const uint8_t *frame, size_t size, const podsync_
     FZ_REQUIRE(found == (info->term != 0), "validate OK: term %" PRIu64 " with%s a TERM_HISTORY record", info->term, found ? "" : "out");
 }
 
+/* V17 to V19 for the messages of a reconciliation (docs/FORMAT.md, "Repair frames", "REPAIR (tag
+   7)", "SUMMARY (tag 13)", "Payload"): REPAIR and SUMMARY exactly with their records, never both,
+   never with RESET, CHUNK or a slice, HAS_DIGEST set; fanout_bits 1 to 16 and f x l <= 32; a bucket
+   block of run_count runs inside the payload naming at most 2^20 buckets below 2^(f x l), zero
+   padded; a summary plain, base 0, no sections, mode 0 to 2, summary_id not 0, its payload exactly
+   the block plus (HASHES) 8 bytes a bucket. */
+static void check_reconciliation(const uint8_t *frame, size_t size, const podsync_frame_info *info) {
+    int repair = (info->flags & FZ_V2_FLAG_REPAIR) != 0, summary = (info->flags & FZ_V2_FLAG_SUMMARY) != 0;
+    fz_recon r;
+    FZ_REQUIRE(fz_recon_parse(frame, size, &r) == 0 && r.has_repair == repair && r.has_summary == summary && !(repair && summary),
+               "validate OK: flags %x with%s a REPAIR and with%s a SUMMARY record", info->flags, r.has_repair ? "" : "out",
+               r.has_summary ? "" : "out");
+    FZ_REQUIRE((info->flags & PODSYNC_FRAME_HAS_DIGEST) && !(info->flags & (PODSYNC_FRAME_RESET | PODSYNC_FRAME_CHUNK | PODSYNC_FRAME_SLICE)),
+               "validate OK: a %s with flags %x", repair ? "repair" : "summary", info->flags);
+    uint32_t *buckets = NULL;
+    size_t count = 0;
+    FZ_REQUIRE(fz_recon_buckets(frame, size, &r, &buckets, &count, (size_t)1 << 20) == 0,
+               "validate OK: the bucket block (f %u, level %u, %" PRIu64 " runs, %" PRIu64 " bytes) breaks V18 or names more than 2^20 buckets",
+               r.fanout_bits, r.level, r.run_count, r.block_length);
+    if (summary) {
+        FZ_REQUIRE(info->codec == 0 && info->transforms == 0 && info->section_count == 0 && r.mode <= FZ_SUMMARY_RESPONDER_HASHES &&
+                       r.summary_id != 0,
+                   "validate OK: a summary with codec %u transforms %x, %u sections, mode %u, id %016" PRIx64, info->codec,
+                   info->transforms, info->section_count, r.mode, r.summary_id);
+        uint64_t want = r.block_length + (r.mode == FZ_SUMMARY_REQUEST ? 0 : 8 * (uint64_t)count);
+        FZ_REQUIRE(size - info->header_length == want, "validate OK: a summary (mode %u) of %zu buckets with %zu payload bytes (V19: %" PRIu64 ")",
+                   r.mode, count, size - info->header_length, want);
+    }
+    free(buckets);
+}
+
+/* V21 for a repair frame: no delete key lies in a repaired bucket. */
+static void check_repair_deletes(const uint8_t *buf, size_t size, const podsync_frame_info *h) {
+    fz_recon r;
+    uint32_t *buckets = NULL;
+    size_t count = 0;
+    if (fz_recon_parse(buf, size, &r) || fz_recon_buckets(buf, size, &r, &buckets, &count, (size_t)1 << 20)) return;
+    unsigned bits = (unsigned)r.fanout_bits * r.level;
+    for (size_t i = 0; i < h->section_count; i++) {
+        podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
+        FZ_OK(podsync_frame_section_get(buf, size, i, &sec));
+        for (uint64_t k = 0; k < sec.delete_count; k++)
+            FZ_REQUIRE(!fz_bucket_listed(buckets, count, fz_bucket(sec.table_id, sec.delete_keys[k], bits)),
+                       "validate OK for a repair that deletes key %" PRIu64 " of table %u in a repaired bucket (V21)", sec.delete_keys[k],
+                       sec.table_id);
+    }
+    free(buckets);
+}
+
 static void check_valid_header(const uint8_t *frame, const podsync_frame_info *info, size_t size) {
     FZ_REQUIRE(info->frame_length == size && size % 8 == 0 && info->header_length <= size && info->header_length % 8 == 0,
                "validate OK: frame_length %" PRIu64 " header_length %u, size %zu", info->frame_length, info->header_length, size);
@@ -204,11 +257,14 @@ static void check_valid_header(const uint8_t *frame, const podsync_frame_info *i
                "validate OK: plain frame with payload_length %" PRIu64, info->payload_length);
     FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_COLUMNS) || (info->transforms & PODSYNC_TRANSFORM_TRANSPOSE),
                "validate OK: transforms %x (COLUMNS without TRANSPOSE)", info->transforms);
-    FZ_REQUIRE(info->stream_id != 0 || ((info->flags & PODSYNC_FRAME_RESET) && info->state_version == 0),
-               "validate OK: stream id 0 for a frame (flags %x) to version %" PRIu64, info->flags, info->state_version);
     int reset = (info->flags & PODSYNC_FRAME_RESET) != 0;
     int chunk = (info->flags & PODSYNC_FRAME_CHUNK) != 0;
     int slice = (info->flags & PODSYNC_FRAME_SLICE) != 0;
+    int repair = info->format_version == 2 && (info->flags & FZ_V2_FLAG_REPAIR) != 0;
+    int summary = info->format_version == 2 && (info->flags & FZ_V2_FLAG_SUMMARY) != 0;
+    /* a summary carries its sender's stream: 0 from a replica that follows none yet (FORMAT.md 1.4) */
+    FZ_REQUIRE(info->stream_id != 0 || ((info->flags & PODSYNC_FRAME_RESET) && info->state_version == 0) || summary,
+               "validate OK: stream id 0 for a frame (flags %x) to version %" PRIu64, info->flags, info->state_version);
     if (info->format_version == 1) {
         FZ_REQUIRE(info->header_length >= PODSYNC_FRAME_HEADER_SIZE, "validate OK: format 1 with header_length %u", info->header_length);
         FZ_REQUIRE((info->flags & ~(uint32_t)(PODSYNC_FRAME_RESET | PODSYNC_FRAME_HAS_DIGEST)) == 0, "validate OK: format 1 flags %x",
@@ -226,10 +282,12 @@ static void check_valid_header(const uint8_t *frame, const podsync_frame_info *i
     FZ_REQUIRE(info->header_length >= 40 && info->header_length <= 2040, "validate OK: format 2 with header_length %u",
                info->header_length);
     /* V11: the low byte holds only the flags this library knows; the high byte is ignorable hints */
-    FZ_REQUIRE((info->flags & 0xFFu & ~(uint32_t)(PODSYNC_FRAME_RESET | PODSYNC_FRAME_HAS_DIGEST | PODSYNC_FRAME_CHUNK)) == 0 &&
+    FZ_REQUIRE((info->flags & 0xFFu & ~(uint32_t)(PODSYNC_FRAME_RESET | PODSYNC_FRAME_HAS_DIGEST | PODSYNC_FRAME_CHUNK |
+                                                  FZ_V2_FLAG_REPAIR | FZ_V2_FLAG_SUMMARY)) == 0 &&
                    (info->flags & ~(uint32_t)(0xFFFFu | PODSYNC_FRAME_SLICE)) == 0,
                "validate OK: format 2 flags %x", info->flags);
     check_term_history(frame, size, info);
+    if (repair || summary) check_reconciliation(frame, size, info);
     FZ_REQUIRE((info->flags & PODSYNC_FRAME_HAS_DIGEST) || info->state_digest == 0, "validate OK: a digest without HAS_DIGEST");
     FZ_REQUIRE(chunk == (info->snapshot_id != 0), "validate OK: flags %x with snapshot id %016" PRIx64, info->flags, info->snapshot_id);
     if (chunk) {
@@ -271,13 +329,17 @@ static void check_valid_header(const uint8_t *frame, const podsync_frame_info *i
     }
     /* V17: the kind rules */
     if (reset) FZ_REQUIRE(info->base_version == 0, "validate OK: RESET with base %" PRIu64, info->base_version);
+    else if (summary) FZ_REQUIRE(info->base_version == 0, "validate OK: a summary with base %" PRIu64, info->base_version);
+    else if (repair)
+        FZ_REQUIRE(info->base_version <= info->state_version, "validate OK: repair %" PRIu64 "->%" PRIu64, info->base_version,
+                   info->state_version);
     else if (slice && info->section_count == 0)
         FZ_REQUIRE(info->base_version <= info->state_version, "validate OK: refresh-only frame %" PRIu64 "->%" PRIu64,
                    info->base_version, info->state_version);
     else
         FZ_REQUIRE(info->base_version < info->state_version, "validate OK: delta %" PRIu64 "->%" PRIu64, info->base_version,
                    info->state_version);
-    FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_XOR) || (!reset && !chunk && info->state_version == info->base_version + 1),
+    FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_XOR) || (!reset && !chunk && !repair && info->state_version == info->base_version + 1),
                "validate OK: XOR in a frame (flags %x) %" PRIu64 "->%" PRIu64, info->flags, info->base_version, info->state_version);
     FZ_REQUIRE(info->reserved == 0, "validate OK: info.reserved %u", info->reserved);
 }
@@ -377,6 +439,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FZ_REQUIRE(ok == (size_t)peek.section_count + peek.slice_section_count, "%zu of %u + %u sections readable", ok,
                        peek.section_count, peek.slice_section_count);
         if (st == PODSYNC_OK && plain && (peek.flags & PODSYNC_FRAME_CHUNK)) check_chunk_repeats(buf, size, peek.section_count);
+        if (st == PODSYNC_OK && plain && peek.format_version == 2 && (peek.flags & FZ_V2_FLAG_REPAIR))
+            check_repair_deletes(buf, size, &peek);
     }
     free(buf);
     free(odd);

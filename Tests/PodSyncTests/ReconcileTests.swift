@@ -259,6 +259,29 @@ func summaryHashes(_ message: [UInt8]) -> [UInt64] {
         #expect(r.dump() == impostor.dump() && r.info().stream_id == 0x99)
     }
 
+    /// Same records, older version (the writer changed a record and changed it back): a repair of
+    /// one bucket brings the replica to the writer's version, in one answer. A replica that follows
+    /// no stream has nothing to answer with.
+    @Test func sameContentOlderVersionEndsInOneRepair() throws {
+        let s = try standardSchema()
+        let w = try Store.writer(s)
+        for k in UInt64(0)..<400 { w.put(tableA, k) }
+        let r = try Store.replica(s)
+        try r.applyAll(try w.flushOK())
+        w.put(tableA, 7, salt: 1)
+        _ = try w.flushOK()
+        w.put(tableA, 7)
+        _ = try w.flushOK()
+        #expect(w.digest() == r.digest() && w.version == r.version + 2)
+        let h = try heal(r, from: w)
+        #expect(h.repaired && h.messages == 1, "\(h.messages) messages")
+        expectStatus(h.status, PODSYNC_OK)
+        #expect(r.version == w.version && r.dump() == w.dump())
+        let empty = try Store.replica(s)
+        let summary = try #require(r.summaryFrames(level: 1).frames.first)
+        expectStatus(empty.reconcileFrames(summary).status, PODSYNC_E_INVALID_ARGUMENT, "a replica of no stream does not answer")
+    }
+
     /// A writer with pending writes answers for its flushed state; the repaired replica then takes
     /// the next flush.
     @Test func aWriterWithPendingWritesRepairsToItsFlushedState() throws {

@@ -202,7 +202,9 @@ enum HeaderV2 {
         // V18: a term above 0 comes with its history (entry 0 is that term), term 0 with none.
         if header.term != 0 {
             guard !header.history.isEmpty else { throw .malformed("term \(header.term) without a TERM_HISTORY record") }
-            guard header.stateVersion >= header.history.entries[0].startVersion else {
+            // (A summary's state_version is the exchange's anchor, which may predate the sender's
+            // term: the rule is for frames that carry state.)
+            guard header.summary != nil || header.stateVersion >= header.history.entries[0].startVersion else {
                 throw .malformed("version \(header.stateVersion) is before term \(header.term) began (\(header.history.entries[0].startVersion))")
             }
         } else if !header.history.isEmpty {

@@ -236,6 +236,9 @@ extension Store {
     /// The responder's side: a replica's HASHES or REQUEST.
     mutating func respond(_ header: FrameHeader, _ s: SummaryRecord, theirs: UnsafeRawPointer) throws(PodSyncError) -> Int {
         try refuseIfDiverged()
+        guard streamID != 0 else {
+            throw .invalid("this replica follows no stream yet: it has no state to answer a summary with")
+        }
         if let staged = staging, staged.tables == nil {
             throw PodSyncError(Status.diverged, "this replica is filling a snapshot in place; it answers no summaries until it is whole")
         }
@@ -262,7 +265,10 @@ extension Store {
                 outbox.clear()
                 return 0
             }
+            // One bucket's repair is all it takes: never a descent (its children agree too).
             reconcileDiffering.append(reconcileBuckets[0])
+            try emitRepair(fanoutBits: s.fanoutBits, level: s.level, anchor: anchor, expectedDigest: header.stateDigest)
+            return 1
         }
         let differing = reconcileDiffering.count
         if shouldDescend(bits: bits, fanoutBits: f, differing: differing, compared: reconcileBuckets.count) {
