@@ -37,9 +37,13 @@ func alignUp(_ value: Int, _ alignment: Int) -> Int {
 }
 
 /// Whether two records hold the same bytes (eight at a time; the first differing word ends it, so
-/// a changed record costs about one load).
+/// a changed record costs about one load). The last word is compared first: records tend to start
+/// with fields that never change (an id) and end with the ones that do.
 @inline(__always)
 func sameRecord(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, size: Int) -> Bool {
+    if size >= 8 && a.loadUnaligned(fromByteOffset: size &- 8, as: UInt64.self) != b.loadUnaligned(fromByteOffset: size &- 8, as: UInt64.self) {
+        return false
+    }
     var i = 0
     while i &+ 8 <= size {
         if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {

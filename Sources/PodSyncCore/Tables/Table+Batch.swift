@@ -15,9 +15,12 @@ extension Table {
     @inline(__always)
     mutating func writerPut(key: UInt64, record source: UnsafeRawPointer, slot: UInt32) {
         if slot != nilSlot {
-            if meta[Int(slot)].dirty == nilSlot && sameRecord(record(Int(slot)), source, size: recordSize) { return }
-            markDirty(slot, key: key)
-            copyRecord(to: record(Int(slot)), from: source, size: recordSize)
+            let target = record(Int(slot))
+            if meta[Int(slot)].dirty == nilSlot {
+                if sameRecord(target, source, size: recordSize) { return }
+                markDirty(slot, key: key)
+            }
+            copyRecord(to: target, from: source, size: recordSize)
         } else {
             insertDirty(key: key, record: source)
         }
@@ -39,11 +42,11 @@ extension Table {
         pendingBytes &+= recordSize &+ 8
     }
 
-    /// Records the first write of a batch to an existing slot, saving its flushed value.
+    /// Records the first write of a batch to an existing slot, saving its flushed value. The slot
+    /// is clean (not in the batch yet).
     @inline(__always)
     mutating func markDirty(_ slot: UInt32, key: UInt64) {
         let s = Int(slot)
-        guard meta[s].dirty == nilSlot else { return }
         var pre = nilSlot
         if meta[s].version != 0 {
             pre = preimages.append(key: key, version: meta[s].version, record: record(s))
