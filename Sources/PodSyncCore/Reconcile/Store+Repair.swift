@@ -87,14 +87,7 @@ extension Store {
         outbox.clear()
         guard let p = outbox.beginFrame(length: length) else { throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte repair frame") }
         BucketBlock.write(buckets, count: count, to: p + headerLength, length: Int(record.blockLength))
-        for plan in plans {
-            let t = plan.tableIndex
-            let size = plan.recordSize
-            let recordsOut = p + plan.start + plan.recordsOffset
-            (p + plan.putKeysOffset).copyMemory(from: tables[t].catchupKeys.base, byteCount: 8 &* plan.putCount)
-            (p + plan.deleteKeysOffset).copyMemory(from: tables[t].catchupDeletes.base, byteCount: 8 &* plan.deleteCount)
-            for j in 0..<plan.putCount { copyRecord(to: recordsOut + j &* size, from: tables[t].catchupRecords[j], size: size) }
-        }
+        writeCatchupSections(p, plans)
         FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
         FrameBuilder.seal(p, length: length)
         metrics.framesOut &+= 1

@@ -368,20 +368,24 @@ extension Store {
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte catch-up delta")
         }
+        writeCatchupSections(p, plans)
+        sequence &+= 1
+        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
+        return Status.ok
+    }
+
+    /// Copies each planned table's catch-up lists (keys, deletions, records) into its section of
+    /// the frame at `p`.
+    func writeCatchupSections(_ p: UnsafeMutableRawPointer, _ plans: [SectionPlan]) {
         for plan in plans {
             let t = plan.tableIndex
             let size = plan.recordSize
             let recordsOut = p + plan.start + plan.recordsOffset
             (p + plan.putKeysOffset).copyMemory(from: tables[t].catchupKeys.base, byteCount: 8 &* plan.putCount)
             (p + plan.deleteKeysOffset).copyMemory(from: tables[t].catchupDeletes.base, byteCount: 8 &* plan.deleteCount)
-            for j in 0..<plan.putCount {
-                copyRecord(to: recordsOut + j &* size, from: tables[t].catchupRecords[j], size: size)
-            }
+            for j in 0..<plan.putCount { copyRecord(to: recordsOut + j &* size, from: tables[t].catchupRecords[j], size: size) }
         }
-        sequence &+= 1
-        FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
-        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: nil)
-        return Status.ok
     }
 
     /// Each table's changes since `since` (as of the last flush) into its scratch lists
