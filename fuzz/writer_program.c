@@ -567,7 +567,9 @@ static void make_record(run *x, reader *in, model_table *m, uint64_t key, unsign
 /* ------------------------------------------------------------------------------------------ */
 
 static int refresh_due(const run *x) {
-    return x->refresh && x->refresh_ms && x->now >= x->last_slice_ms && x->now - x->last_slice_ms >= x->refresh_ms;
+    /* never before the first flush: an empty state at version 0 has no slice */
+    return x->refresh && x->refresh_ms && x->now >= x->last_slice_ms && x->now - x->last_slice_ms >= x->refresh_ms &&
+           info_of(x->w).state_version > 0;
 }
 
 /* A slice the writer sent in frame `f` (the model holds the state at its version): it continues

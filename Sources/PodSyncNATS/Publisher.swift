@@ -285,14 +285,16 @@ public final class Publisher {
         ])
         // Older snapshots (and their markers) go: everything before this one's first chunk. (Only
         // when there is something before it: JetStream takes a purge up to the stream's first
-        // sequence for a purge of everything.)
-        if let state = try link.streamState(names.snapshots), state.FirstSeq < snapshot.first {
+        // sequence for a purge of everything.) Best effort: the new snapshot is complete and
+        // followers take the newest marker, so a purge a cluster refuses for a moment (JetStream
+        // error 10008, "temporarily unavailable", during a leader election) is left to the next
+        // snapshot's, which removes everything before it.
+        if let state = try? link.streamState(names.snapshots), state.FirstSeq < snapshot.first {
             var jsOpts = jsOptions()
             jsOptions_Init(&jsOpts)
             jsOpts.Stream.Purge.Sequence = snapshot.first
             var jsErr = jsErrCode(rawValue: 0)
-            let purged = js_PurgeStream(link.jetStream, names.snapshots, &jsOpts, &jsErr)
-            guard purged == NATS_OK else { throw carrierError(purged, "cannot remove older snapshots from \(names.snapshots)", jsErr) }
+            _ = js_PurgeStream(link.jetStream, names.snapshots, &jsOpts, &jsErr)
         }
         snapshotFrameSequence = snapshot.frameSequence
         snapshotOwed = false

@@ -26,7 +26,9 @@ extension Store {
 
     /// Whether a refresh-only frame is due: nothing went out for refresh_ms.
     var refreshDue: Bool {
-        guard refreshOn, options.refreshMs > 0 else { return false }
+        // Before the first flush the state is empty at version 0: no slice describes it (FORMAT.md:
+        // a refresh slice of version 0 is malformed).
+        guard refreshOn, options.refreshMs > 0, version > 0 else { return false }
         let t = now()
         return t >= refresh.lastFrameMs && t - refresh.lastFrameMs >= options.refreshMs
     }
