@@ -42,8 +42,20 @@ struct HashTree: ~Copyable {
 }
 
 extension Table {
-    /// Keeps the tree in step with the digest: the record (key, term) joined the state.
-    @inline(__always) func treeAdd(_ key: UInt64, _ term: UInt64) { tree.add(seed: index.hash(key), term) }
-    /// The record (key, term) left the state.
-    @inline(__always) func treeRemove(_ key: UInt64, _ term: UInt64) { tree.remove(seed: index.hash(key), term) }
+    /// The record (key, bytes) joins the state: its leaf takes its digest term, which is returned
+    /// for the caller's digest (one seed for both, so neither can be updated without the other).
+    @inline(__always) func treeJoin(_ key: UInt64, _ record: UnsafeRawPointer) -> UInt64 {
+        let seed = index.hash(key)
+        let term = recordDigest(seed: seed, record: record, size: recordSize)
+        tree.add(seed: seed, term)
+        return term
+    }
+
+    /// The record (key, bytes) leaves the state: its term leaves its leaf, and is returned.
+    @inline(__always) func treeLeave(_ key: UInt64, _ record: UnsafeRawPointer) -> UInt64 {
+        let seed = index.hash(key)
+        let term = recordDigest(seed: seed, record: record, size: recordSize)
+        tree.remove(seed: seed, term)
+        return term
+    }
 }

@@ -128,36 +128,38 @@ enum BucketBlock {
     /// it does any work for them.
     static let maxBuckets = 1 << 20
 
-    /// The runs of ascending, distinct `buckets`: (count of runs, encoded bytes without padding).
-    static func encodedSize(_ buckets: UnsafePointer<UInt32>, count: Int) -> (runs: Int, bytes: Int) {
-        var runs = 0, bytes = 0, i = 0
-        var previousEnd: UInt64 = 0
+    /// Calls `body` with each run's `gap` and `count` of ascending, distinct `buckets`, merging
+    /// adjacent buckets into one run.
+    @inline(__always)
+    static func forEachRun(_ buckets: UnsafePointer<UInt32>, count: Int, _ body: (_ gap: UInt64, _ count: UInt64) -> Void) {
+        var i = 0
+        var previousEnd: UInt64? = nil
         while i < count {
             var j = i &+ 1
             while j < count && buckets[j] == buckets[j &- 1] &+ 1 { j &+= 1 }
             let start = UInt64(buckets[i])
-            let gap = runs == 0 ? start : start &- previousEnd
-            bytes &+= HeaderV2.varintSize(gap) &+ HeaderV2.varintSize(UInt64(j &- i))
+            body(previousEnd.map { start &- $0 } ?? start, UInt64(j &- i))
             previousEnd = UInt64(buckets[j &- 1])
-            runs &+= 1
             i = j
+        }
+    }
+
+    /// The runs of ascending, distinct `buckets`: (count of runs, encoded bytes without padding).
+    static func encodedSize(_ buckets: UnsafePointer<UInt32>, count: Int) -> (runs: Int, bytes: Int) {
+        var runs = 0, bytes = 0
+        forEachRun(buckets, count: count) { gap, n in
+            bytes &+= HeaderV2.varintSize(gap) &+ HeaderV2.varintSize(n)
+            runs &+= 1
         }
         return (runs, bytes)
     }
 
     /// Writes the runs, then zero bytes up to `length`.
     static func write(_ buckets: UnsafePointer<UInt32>, count: Int, to p: UnsafeMutableRawPointer, length: Int) {
-        var position = 0, runs = 0, i = 0
-        var previousEnd: UInt64 = 0
-        while i < count {
-            var j = i &+ 1
-            while j < count && buckets[j] == buckets[j &- 1] &+ 1 { j &+= 1 }
-            let start = UInt64(buckets[i])
-            HeaderV2.writeVarint(runs == 0 ? start : start &- previousEnd, p, &position)
-            HeaderV2.writeVarint(UInt64(j &- i), p, &position)
-            previousEnd = UInt64(buckets[j &- 1])
-            runs &+= 1
-            i = j
+        var position = 0
+        forEachRun(buckets, count: count) { gap, n in
+            HeaderV2.writeVarint(gap, p, &position)
+            HeaderV2.writeVarint(n, p, &position)
         }
         (p + position).initializeMemory(as: UInt8.self, repeating: 0, count: length &- position)
     }

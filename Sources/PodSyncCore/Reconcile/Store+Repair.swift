@@ -160,9 +160,7 @@ extension Store {
                 let slot = tables[t].index.find(key)
                 guard slot != nilSlot else { continue }
                 if changes.enabled { changes.lists[t].delete(key) }
-                let gone = tables[t].digestTerm(Int(slot))
-                digest &-= gone
-                tables[t].treeRemove(key, gone)
+                digest &-= tables[t].treeLeave(key, tables[t].record(Int(slot)))
                 tables[t].removeSlot(slot)
             }
             tables[t].catchupDeletes.removeAll()

@@ -103,9 +103,7 @@ extension Store {
                 guard v > heldVersion(t, key, slot: slot) else { continue }
                 if slot != nilSlot {
                     if tracking { self.changes.lists[t].delete(key) }
-                    let gone = tables[t].digestTerm(Int(slot))
-                    newDigest &-= gone
-                    tables[t].treeRemove(key, gone)
+                    newDigest &-= tables[t].treeLeave(key, tables[t].record(Int(slot)))
                     tables[t].removeSlot(slot)
                 }
                 tables[t].tombstones.add(key: key, version: v)
@@ -122,18 +120,14 @@ extension Store {
                 guard v > heldVersion(t, key, slot: slot) else { continue }
                 if slot != nilSlot {
                     if tracking && !sameRecord(tables[t].record(Int(slot)), record, size: size) { self.changes.lists[t].upsert(key) }
-                    let old = tables[t].digestTerm(Int(slot))
-                    newDigest &-= old
-                    tables[t].treeRemove(key, old)
+                    newDigest &-= tables[t].treeLeave(key, tables[t].record(Int(slot)))
                     copyRecord(to: tables[t].record(Int(slot)), from: record, size: size)
                 } else {
                     if tracking { self.changes.lists[t].upsert(key) }
                     slot = tables[t].appendRecord(key: key, record: record)
                     tables[t].tombstones.remove(key: key)
                 }
-                let term = recordDigest(table: s.tableID, key: key, record: record, size: size)
-                newDigest &+= term
-                tables[t].treeAdd(key, term)
+                newDigest &+= tables[t].treeJoin(key, record)
                 tables[t].stamp(slot, key: key, version: v)
                 applied &+= 1
             }
@@ -149,9 +143,7 @@ extension Store {
                 let key = removalScratch[i]
                 let slot = tables[t].index.find(key)
                 if tracking { self.changes.lists[t].delete(key) }
-                let gone = tables[t].digestTerm(Int(slot))
-                newDigest &-= gone
-                tables[t].treeRemove(key, gone)
+                newDigest &-= tables[t].treeLeave(key, tables[t].record(Int(slot)))
                 tables[t].removeSlot(slot)
                 tables[t].tombstones.add(key: key, version: v)
                 applied &+= 1

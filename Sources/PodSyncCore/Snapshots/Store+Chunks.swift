@@ -199,14 +199,12 @@ extension Store {
                     for (k, earlier) in sections.enumerated() where k < before.count {
                         let u = earlier.tableIndex
                         // Out of the tree again, then out of the table.
-                        for slot in before[k]..<target[u].count { target[u].treeRemove(target[u].keys[slot], target[u].digestTerm(slot)) }
+                        for slot in before[k]..<target[u].count { _ = target[u].treeLeave(target[u].keys[slot], target[u].record(slot)) }
                         target[u].truncate(to: before[k])
                     }
                     throw .malformed("chunk lists key \(key) of table \(id) twice or a key an earlier chunk held")
                 }
-                let term = recordDigest(table: id, key: key, record: record, size: size)
-                added &+= term
-                target[t].treeAdd(key, term)
+                added &+= target[t].treeJoin(key, record)
             }
             if let lists = s.deletes {
                 for i in 0..<section.deleteCount { lists[t].append(section.deleteKeys.le(8 &* i, as: UInt64.self)) }

@@ -146,7 +146,6 @@ extension Store {
         let tracking = changes.enabled
         for s in sections {
             let t = s.tableIndex
-            let id = s.tableID
             let size = s.recordSize
             let events = changes.lists + t
             if tracking { events.pointee.reserve(upserts: s.putCount, deletes: s.deleteCount) }
@@ -156,9 +155,7 @@ extension Store {
                 if slot != nilSlot {
                     if tracking { events.pointee.delete(key) }
                     if preserving { preserve(table: t, slot: slot) }
-                    let gone = recordDigest(table: id, key: key, record: tables[t].record(Int(slot)), size: size)
-                    newDigest &-= gone
-                    tables[t].treeRemove(key, gone)
+                    newDigest &-= tables[t].treeLeave(key, tables[t].record(Int(slot)))
                     tables[t].removeSlot(slot)
                 } else if !absentNeedTombstones {
                     continue
@@ -253,11 +250,7 @@ extension Store {
                         tables[t].stamp(fresh, key: key, version: frameVersion)
                     }
                 }
-                for slot in 0..<tables[t].count {
-                    let term = tables[t].digestTerm(slot)
-                    newDigest &+= term
-                    tables[t].treeAdd(tables[t].keys[slot], term)
-                }
+                for slot in 0..<tables[t].count { newDigest &+= tables[t].treeJoin(tables[t].keys[slot], tables[t].record(slot)) }
                 continue
             }
         }

@@ -215,7 +215,6 @@ extension Store {
             let plan = plans[k]
             let t = plan.tableIndex
             let size = tables[t].recordSize
-            let id = plan.tableID
             let keysOut = p + plan.putKeysOffset
             let recordsOut = p + plan.start + plan.recordsOffset
             let deletesOut = p + plan.deleteKeysOffset
@@ -225,9 +224,7 @@ extension Store {
                 let pre = tables[t].dirty[Int(deletes[d])].pre
                 let key = tables[t].preimages.keys[Int(pre)]
                 deletesOut.storeLE(key, at: 8 * j)
-                let gone = recordDigest(table: id, key: key, record: tables[t].preimages.record(pre), size: size)
-                newDigest &-= gone
-                tables[t].treeRemove(key, gone)
+                newDigest &-= tables[t].treeLeave(key, tables[t].preimages.record(pre))
                 if tombstones { tables[t].tombstones.add(key: key, version: frameVersion) }
             }
             // Records and their metadata sit at random places: fetch them a few iterations ahead
