@@ -419,6 +419,61 @@ static void term_scenario(unsigned schema) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Subscriptions                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Frames of a feed (shard 1 of 2 bits, compressed with XOR): deltas whose versions jump, a
+   catch-up delta, a snapshot, for `validate`; and for `apply` the same frames given to a replica
+   of the whole stream (PODSYNC_E_NOT_SUBSCRIBED, nothing changed) after the writer's own. */
+static void subscription_seeds(unsigned schema) {
+    const fz_schema_desc *d = fz_schema_desc_get(schema);
+    podsync_schema *s = fz_schema_new(schema);
+    podsync_store_options o = fz_options(1, PODSYNC_TRANSFORM_ALL, 0);
+    podsync_store *w = NULL, *feed = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    podsync_schema_free(s);
+    podsync_subscription_table table = {d->tables[0].id, 0, NULL};
+    uint32_t shard = 1;
+    podsync_subscription sub = {PODSYNC_SUBSCRIPTION_VERSION, 2, 1, 1, &shard, &table};
+    uint8_t bytes[64];
+    size_t size = 0;
+    FZ_OK(podsync_subscription_encode(&sub, bytes, sizeof bytes, &size, NULL));
+    write_file("validate", "subscription-encoding", bytes, size);  /* not a frame: refused */
+    uint64_t rng = 4242 + schema;
+    kept k = {0};
+    size_t n = 0, wf = 0;
+    put_table(w, &d->tables[0], 1, 1, 40, 1, &rng);
+    FZ_OK(podsync_store_flush(w, &n));
+    wf = keep_outbox(&k, w, n, "w1-");
+    FZ_OK(podsync_store_feed(w, bytes, size, &feed));
+    for (int v = 0; v < 4; v++) {
+        put_table(w, &d->tables[0], 1 + (uint64_t)v * 3, 2, 12, (unsigned)v + 2, &rng);
+        FZ_OK(podsync_store_flush(w, &n));
+        if (v % 2 == 1) {  /* every other writer flush: the feed's versions jump */
+            FZ_OK(podsync_store_flush(feed, &n));
+            keep_outbox(&k, feed, n, v == 1 ? "f1-" : "f2-");
+        }
+    }
+    FZ_OK(podsync_store_snapshot(feed, &n));
+    keep_outbox(&k, feed, n, "fsnap-");
+    FZ_OK(podsync_store_delta_since(feed, 1, &n));
+    keep_outbox(&k, feed, n, "fdelta-");
+    char name[160];
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "subscription-s%u-%s", schema, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    size_t idx[FZ_MAX_FRAMES], m = 0;
+    idx[m++] = wf;
+    for (size_t i = wf + 1; i < k.count && m < FZ_MAX_FRAMES; i++) idx[m++] = i;
+    snprintf(name, sizeof name, "subscription-s%u-refused", schema);
+    write_container("apply", name, (uint8_t)schema, &k, idx, m);
+    kept_free(&k);
+    podsync_store_free(feed);
+    podsync_store_free(w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Reconciliation                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1099,6 +1154,7 @@ int main(int argc, char **argv) {
             if (schema % 2 == 0) reconcile_seeds((uint8_t)(cfg | FZ_PAIR_LARGE | (kind % 3 == 0 ? FZ_PAIR_PENDING : 0)), schema == 2 ? 2 : 0);
         }
         repair_apply_seeds(schema);
+        subscription_seeds(schema);
     }
 
     schemas();

@@ -165,7 +165,11 @@ static size_t read_sections(const uint8_t *buf, size_t size, const podsync_frame
    record (tag 5) is present; its 1 to 8 entries go back in time from the frame's term (terms
    strictly decreasing, each previous_term below its term, start versions not increasing), and the
    frame's version is at least entry 0's start. */
+/* Set by check_term_history: the frame carries a SUBSCRIPTION record (tag 9, 8 bytes). */
+static int g_subscribed;
+
 static void check_term_history(const uint8_t *frame, size_t size, const podsync_frame_info *info) {
+    g_subscribed = 0;
     fz_v2_header h;
     FZ_REQUIRE(fz_v2_parse(frame, size, &h) == 0, "validate OK but the format-2 header does not parse");
     size_t pos = h.ext_at, end = h.ext_at + h.ext_len;
@@ -194,6 +198,10 @@ static void check_term_history(const uint8_t *frame, size_t size, const podsync_
                 last_start = start;
             }
             FZ_REQUIRE(pos == value_end, "validate OK: TERM_HISTORY with extra bytes");
+        }
+        if (tag == 9) {
+            FZ_REQUIRE(len == 8 && !g_subscribed, "validate OK: a SUBSCRIPTION record of %" PRIu64 " bytes", len);
+            g_subscribed = 1;
         }
         pos = value_end;
     }
@@ -340,7 +348,10 @@ static void check_valid_header(const uint8_t *frame, const podsync_frame_info *i
     else
         FZ_REQUIRE(info->base_version < info->state_version, "validate OK: delta %" PRIu64 "->%" PRIu64, info->base_version,
                    info->state_version);
-    FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_XOR) || (!reset && !chunk && !repair && info->state_version == info->base_version + 1),
+    /* XOR: a delta from v to v + 1, or a subscription's delta (its versions jump; FORMAT.md) */
+    FZ_REQUIRE(!(info->transforms & PODSYNC_TRANSFORM_XOR) ||
+                   (!reset && !chunk && !repair &&
+                    (info->state_version == info->base_version + 1 || (g_subscribed && info->state_version > info->base_version))),
                "validate OK: XOR in a frame (flags %x) %" PRIu64 "->%" PRIu64, info->flags, info->base_version, info->state_version);
     FZ_REQUIRE(info->reserved == 0, "validate OK: info.reserved %u", info->reserved);
 }

@@ -48,7 +48,10 @@
  * PODSYNC_E_FILE_CORRUPT and the store info fields of struct version 3; and those marked "since
  * library 0.7.0": change events (podsync_store_track_changes, podsync_store_changes,
  * PODSYNC_CHANGES_*) and reconciliation (podsync_store_summary, podsync_store_reconcile,
- * PODSYNC_E_REPAIR_STALE, repair frames). Those were added, so ABI version 1 hosts keep working.
+ * PODSYNC_E_REPAIR_STALE, repair frames); and those marked "since library 0.8.0": subscriptions
+ * (podsync_subscription, podsync_subscription_encode, podsync_store_subscribe,
+ * podsync_store_feed, podsync_store_subscription, PODSYNC_E_NOT_SUBSCRIBED, the SUBSCRIPTION
+ * record). Those were added, so ABI version 1 hosts keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -71,7 +74,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 7
+#define PODSYNC_VERSION_MINOR 8
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
@@ -151,7 +154,6 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                              0.4.0)                                               */
 #define PODSYNC_E_SNAPSHOT_EXPIRED  -24  /* snapshot_resume: this store no longer holds the state
                                              of that snapshot; start a new one (since 0.5.0)     */
-/* -25 .. -27 are reserved (terms, subscriptions: docs/FORMAT.md) */
 #define PODSYNC_E_TERM_FENCED      -25  /* apply: a frame of an older term than the one the
                                            replica follows (an old writer that came back);
                                            nothing changed (since 0.6.0) */
@@ -159,6 +161,10 @@ PODSYNC_API uint32_t podsync_abi_version(void);
                                            past the point where the frame's term took over (or
                                            cannot tell); nothing changed: it needs a snapshot
                                            (since 0.6.0) */
+#define PODSYNC_E_NOT_SUBSCRIBED   -27  /* apply, reconcile: the frame or message is for another
+                                           subset of the stream than this store holds (another
+                                           subscription, the whole stream, or a subscription
+                                           this store lacks); nothing changed (since 0.8.0)    */
 #define PODSYNC_E_FRAME_FEATURE     -28  /* the frame uses a critical flag or extension record
                                              this library does not implement; upgrade it (since
                                              library 0.5.0)                                      */
@@ -796,6 +802,106 @@ PODSYNC_API int32_t podsync_store_changes(const podsync_store *store, uint32_t t
                                           const uint64_t **upserted_out, size_t *upserted_count_out,
                                           const uint64_t **deleted_out, size_t *deleted_count_out,
                                           uint32_t *flags_out);
+
+/* --- Subscriptions: selective sync (since library 0.8.0). docs/FORMAT.md, "Subscriptions"; README,
+   "Subscriptions". A replica can hold part of a stream: some tables and, per table, key ranges,
+   and/or the keys of some shards (a key's shard is the top shard_bits bits of its seed, the hash the
+   digest and the hash tree already use, so shards split every table evenly). The writer serves
+   each distinct subscription from a *feed*: a store that holds the subset, follows every flush of
+   the writer, and produces the subscription's frames with the ordinary calls.
+
+     replica: podsync_subscription_encode(&sub, buf, cap, &n)   -> the subscription's bytes
+              podsync_store_subscribe(replica, buf, n)          -> it now holds only that subset
+     (the replica sends the bytes to the writer once)
+     writer:  podsync_store_feed(writer, buf, n, &feed)         -> a feed (the same one for every
+                                                                   replica of that subscription)
+     writer:  podsync_store_flush(writer, &n)                   -> the whole stream's frames
+              podsync_store_flush(feed, &n)                     -> the subset's frames, encoded once
+                                                                   for all its replicas
+              podsync_store_delta_since(feed, v, &n), podsync_store_snapshot(feed, &n),
+              podsync_snapshot_begin(feed, ...), podsync_store_reconcile(feed, summary, ...)
+                                                                -> catch-up, snapshots, repairs
+
+   Frames of a feed carry its SUBSCRIPTION record (they are format-2 frames); their state digest is
+   the digest of the subset, and their versions are the writer's (a subscriber's version jumps over
+   versions that changed nothing in its subset). A subscribed replica applies only frames of its
+   subscription and a replica without one only frames of the whole stream: anything else is
+   PODSYNC_E_NOT_SUBSCRIBED with nothing changed; summaries and repairs obey the same rule, so
+   reconciliation heals a subscriber from its feed. A subscribed replica serves its subset to
+   further replicas of the same subscription. */
+
+/* A key range of a subscribed table: lo <= key <= hi. */
+typedef struct podsync_key_range {
+    uint64_t lo;
+    uint64_t hi;
+} podsync_key_range;
+
+/* One table of a subscription: range_count ranges, ascending, not overlapping or adjacent
+   (hi + 1 < the next lo); range_count 0 (ranges may be NULL) means every key of the table. */
+typedef struct podsync_subscription_table {
+    uint32_t table_id;
+    uint32_t range_count;
+    const podsync_key_range *ranges;
+} podsync_subscription_table;
+
+#define PODSYNC_SUBSCRIPTION_VERSION 1
+
+/* A subscription: table_count tables in strictly ascending table_id (at least one), and with
+   shard_bits s from 1 to 16 the shards kept, shard_count ids in strictly ascending order, each
+   below 2^s (shard_bits 0: every shard; shard_count must be 0). A record belongs to the
+   subscription when its table is listed, its key lies in one of the table's ranges (or the table
+   lists none), and its shard is listed. */
+typedef struct podsync_subscription {
+    uint32_t version;                          /* PODSYNC_SUBSCRIPTION_VERSION */
+    uint32_t shard_bits;
+    uint32_t shard_count;
+    uint32_t table_count;
+    const uint32_t *shards;
+    const podsync_subscription_table *tables;
+} podsync_subscription;
+
+/* Writes the canonical encoding of *subscription (docs/FORMAT.md, "Subscriptions"), the bytes a
+   replica sends to its writer, to buffer. *size_out (required) receives its size;
+   PODSYNC_E_BUFFER_TOO_SMALL when it exceeds capacity (buffer may then be NULL), with nothing
+   written. hash_out (may be NULL) receives its hash, the subscription_hash its frames carry.
+   PODSYNC_E_INVALID_ARGUMENT names what breaks the rules above (tables are checked against a
+   schema by podsync_store_subscribe and podsync_store_feed). */
+PODSYNC_API int32_t podsync_subscription_encode(const podsync_subscription *subscription, void *buffer,
+                                                size_t capacity, size_t *size_out, uint64_t *hash_out);
+
+/* Makes an empty replica a subscriber of the subscription encoded in data (size bytes, as
+   podsync_subscription_encode writes them; every byte is checked). Only a replica that holds no
+   record and follows no stream yet (and is not durable, in this version) may subscribe, once:
+   PODSYNC_E_INVALID_ARGUMENT otherwise, or for an encoding that breaks a rule or names a table the
+   schema lacks; PODSYNC_E_WRONG_ROLE on a writer. */
+PODSYNC_API int32_t podsync_store_subscribe(podsync_store *store, const void *data, size_t size);
+
+/* The feed of the subscription encoded in data on the writer `store`: a store holding the
+   writer's records of the subset as of its last flush, which follows each later flush of the
+   writer. Asking again for the same subscription returns the same feed (compare the pointers):
+   each feed is encoded once per flush whatever the number of its replicas. *feed_out receives a
+   new reference: release it with podsync_store_free(); the writer stops updating the feed once
+   every reference is released. A feed outliving its writer keeps its state and serves it, but no
+   longer changes.
+
+   A feed is a writer whose writes come from its writer: podsync_store_put, _delete and the like are
+   PODSYNC_E_WRONG_ROLE on it. podsync_store_flush(feed) turns what the writer's flushes changed in
+   the subset since the feed's last flush into one frame (or none when nothing changed in it) at
+   the writer's version; podsync_store_flush_due(feed) says PODSYNC_FLUSH_DUE while there is such a
+   change. Reads, digest, info, delta_since, snapshot, snapshot_begin, summary and reconcile work as
+   on any writer (a feed's catch-up floor starts at the writer's version when it was made). The feed
+   takes the writer's options but refresh_flushes (a feed has no rolling refresh) and frame_format
+   (always 2). PODSYNC_E_WRONG_ROLE on a replica or a feed; PODSYNC_E_INVALID_ARGUMENT for an
+   encoding that breaks a rule or names a table the schema lacks; PODSYNC_E_NO_MEMORY. */
+PODSYNC_API int32_t podsync_store_feed(podsync_store *store, const void *data, size_t size,
+                                       podsync_store **feed_out);
+
+/* The subscription a store holds (a subscribed replica, or a feed): *data_out and *size_out
+   (required) describe its canonical encoding, owned by the store and valid until it is freed;
+   hash_out (may be NULL) receives its hash. PODSYNC_NOT_FOUND, with *data_out NULL and *size_out 0,
+   for a store of the whole stream. */
+PODSYNC_API int32_t podsync_store_subscription(const podsync_store *store, const uint8_t **data_out,
+                                               size_t *size_out, uint64_t *hash_out);
 
 /* --- Metrics (since library 0.2.0). */
 

@@ -105,6 +105,11 @@ public func podsync_store_create(
 
 @c @implementation
 public func podsync_store_free(_ store: OpaquePointer!) {
+    // The last host reference to a feed detaches it from its writer (which holds one more).
+    if let store, case let box = store.object(StoreHandle.self), box.feedReferences > 0 {
+        box.feedReferences -= 1
+        if box.feedReferences == 0, let hash = box.store.subscription?.hash { box.parent?.store.detachFeed(hash: hash) }
+    }
     release(store, as: StoreHandle.self)
 }
 

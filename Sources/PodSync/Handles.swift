@@ -50,7 +50,22 @@ final class SchemaHandle {
 final class StoreHandle {
     var store: Store
     var message = ErrorMessage()
+    /// A feed: its writer's handle, and how many references the host holds (podsync_store_feed).
+    weak var parent: StoreHandle? = nil
+    var feedReferences = 0
+    /// The subscription's encoding, lent to C (podsync_store_subscription) until the handle goes.
+    private var subscriptionCopy: UnsafeMutableRawBufferPointer? = nil
     init(_ store: consuming Store) { self.store = store }
+    deinit { subscriptionCopy?.deallocate() }
+
+    /// A stable copy of the subscription's encoding (a store's subscription never changes once set).
+    func subscriptionBytes(_ state: SubscriptionState) -> UnsafePointer<UInt8> {
+        if let copy = subscriptionCopy { return UnsafePointer(copy.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(state.encoding.count, 1), alignment: 8)
+        state.encoding.withUnsafeBytes { copy.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        subscriptionCopy = copy
+        return UnsafePointer(copy.baseAddress!.assumingMemoryBound(to: UInt8.self))
+    }
 }
 
 extension OpaquePointer {

@@ -152,8 +152,8 @@ extension FrameCodec {
         guard transforms & ~FrameLayout.knownTransforms == 0 else {
             throw .malformed("unknown transform bits \(transforms & ~FrameLayout.knownTransforms)")
         }
-        if transforms & FrameLayout.transformXOR != 0 && (header.isReset || header.stateVersion != header.baseVersion &+ 1) {
-            throw .malformed("the XOR transform is only valid in a delta from version v to v+1")
+        if transforms & FrameLayout.transformXOR != 0 && (header.isReset || !header.xorAllowed) {
+            throw .malformed("the XOR transform is only valid in a delta from version v to v+1 (or a subscription's delta)")
         }
         let transpose = transforms & FrameLayout.transformTranspose != 0
         let split = transforms & FrameLayout.transformColumns != 0

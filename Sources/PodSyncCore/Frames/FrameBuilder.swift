@@ -82,6 +82,8 @@ enum FrameBuilder {
         /// `summary.blockLength` bytes) starts the payload, before the sections.
         var repair: RepairRecord? = nil
         var summary: SummaryRecord? = nil
+        /// Format 2: the SUBSCRIPTION record (a frame of part of the stream).
+        var subscription: UInt64? = nil
         var bucketBlockLength: Int { Int(truncatingIfNeeded: repair?.blockLength ?? summary?.blockLength ?? 0) }
 
         init(flags: UInt32, schemaHash: UInt64, streamID: UInt64, sequence: UInt64, baseVersion: UInt64,
@@ -108,6 +110,7 @@ enum FrameBuilder {
             history = h.history
             codec = h.codec
             transforms = h.transforms
+            subscription = h.subscription
         }
     }
 

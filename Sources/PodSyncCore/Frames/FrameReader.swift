@@ -30,6 +30,13 @@ public struct FrameHeader: Sendable, Equatable {
     public var repair: RepairRecord? = nil
     /// Format 2: the SUMMARY record of a reconciliation message.
     public var summary: SummaryRecord? = nil
+    /// Format 2: the SUBSCRIPTION record's hash (a frame of part of the stream), or nil.
+    public var subscription: UInt64? = nil
+    /// XOR needs the receiver exactly at the base: a delta from v to v + 1, or a subscription's
+    /// delta, whose versions jump (applied only at exactly its base).
+    var xorAllowed: Bool {
+        stateVersion > baseVersion && (stateVersion == baseVersion &+ 1 || subscription != nil)
+    }
 
     /// Bytes of the bucket block at the start of the payload (REPAIR, SUMMARY).
     public var bucketBlockLength: Int { Int(truncatingIfNeeded: repair?.blockLength ?? summary?.blockLength ?? 0) }

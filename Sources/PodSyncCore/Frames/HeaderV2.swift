@@ -21,6 +21,7 @@ enum HeaderV2 {
     static let tagChunk: UInt64 = 1
     static let tagRefreshSlice: UInt64 = 3
     static let tagTermHistory: UInt64 = 5
+    static let tagSubscription: UInt64 = 9
     static let chunkLast: UInt8 = 0x1
 
     // MARK: LEB128
@@ -139,6 +140,9 @@ enum HeaderV2 {
                 header.history = try parseHistory(p, position, valueEnd, term: term)
             case tagRepair:
                 header.repair = try parseRepair(p, position, valueEnd)
+            case tagSubscription:
+                guard length == 8 else { throw .malformed("a SUBSCRIPTION record holds 8 bytes, not \(length)") }
+                header.subscription = p.le(position, as: UInt64.self)
             case tagSummary:
                 header.summary = try parseSummary(p, position, valueEnd)
             default:
@@ -210,8 +214,8 @@ enum HeaderV2 {
         } else if !header.history.isEmpty {
             throw .malformed("a TERM_HISTORY record in a frame of term 0")
         }
-        if header.transforms & FrameLayout.transformXOR != 0 && (header.isReset || header.stateVersion != header.baseVersion &+ 1) {
-            throw .malformed("the XOR transform is only allowed in a delta from v to v + 1")
+        if header.transforms & FrameLayout.transformXOR != 0 && (header.isReset || !header.xorAllowed) {
+            throw .malformed("the XOR transform is only allowed in a delta from v to v + 1 (or a subscription's delta)")
         }
         if header.transforms & FrameLayout.transformColumns != 0 && header.transforms & FrameLayout.transformTranspose == 0 {
             throw .malformed("COLUMNS needs TRANSPOSE")
@@ -331,6 +335,7 @@ enum HeaderV2 {
         if let slice = h.slice { n += 1 + varintSize(UInt64(sliceValueLength(slice))) + sliceValueLength(slice) }
         if h.term != 0 { n += 1 + varintSize(UInt64(historyValueLength(h.history))) + historyValueLength(h.history) }
         if let r = h.repair { n += 1 + varintSize(UInt64(repairValueLength(r))) + repairValueLength(r) }
+        if h.subscription != nil { n += 10 }
         if let s = h.summary { n += 1 + varintSize(UInt64(summaryValueLength(s))) + summaryValueLength(s) }
         return alignUp(max(n, minHeaderLength), 8)
     }
@@ -411,6 +416,12 @@ enum HeaderV2 {
             }
         }
         if let r = h.repair { writeRepair(r, p, &position) }
+        if let hash = h.subscription {
+            writeVarint(tagSubscription, p, &position)
+            writeVarint(8, p, &position)
+            p.storeLE(hash, at: position)
+            position += 8
+        }
         if let s = h.summary { writeSummary(s, p, &position) }
         (p + position).initializeMemory(as: UInt8.self, repeating: 0, count: headerLength - position)
     }

@@ -213,6 +213,7 @@ extension Store {
         guard let s = header.summary, let p = message.baseAddress else {
             throw .invalid("not a summary message: frames are applied with podsync_store_apply")
         }
+        try checkSubscription(header)
         try BucketBlock.read(p, start: header.headerLength, length: header.bucketBlockLength, runCount: s.runCount,
                              bits: s.bits, into: &reconcileBuckets)
         let hashes = p + (header.headerLength &+ header.bucketBlockLength)

@@ -178,6 +178,7 @@ extension Store {
             formatVersion: HeaderV2.formatVersion, chunk: chunk)
         fields.term = image.term
         fields.history = image.history
+        fields.subscription = subscription?.hash
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else {
             throw PodSyncError(Status.noMemory, "cannot allocate a \(length)-byte chunk")

@@ -42,6 +42,7 @@ extension Store {
         if header.summary != nil {
             throw .invalid("a summary message is not applied: pass it to podsync_store_reconcile")
         }
+        try checkSubscription(header)
         if let repair = header.repair {
             return try applyRepair(header, repair, sections, frame: frame)
         }
@@ -90,6 +91,11 @@ extension Store {
                 return status
             }
             if header.stateVersion <= version && bound { return Status.duplicate }
+            // XOR-ed records undo only against the base version's (a subscription's delta can
+            // jump over a replica's version): a replica past the base asks for a catch-up delta.
+            if header.transforms & FrameLayout.transformXOR != 0 && version != header.baseVersion && header.baseVersion <= version {
+                return Status.gap
+            }
             // Half a snapshot filled in place is no state a delta can apply to.
             if let s = staging, s.tables == nil { return Status.gap }
             // A gap, or a slice alone of a version not reached: a one-way replica cannot ask.

@@ -72,15 +72,24 @@ extension Store {
         }
         // Tables whose changes all cancelled out (created and deleted in the batch) send nothing.
         let active = work.filter { $0.puts + $0.deletes > 0 }
-        let frames = splitIntoFrames(active)
+        var frames = splitIntoFrames(active)
         if work.isEmpty && refreshDue { return try refreshOnlyFrame() }
+        // Frame i gets version first + i. A feed's frames end at its writer's version; when they
+        // do not fit between its last frame and that version, the batch goes as one frame.
+        var first = version &+ 1
+        if let feed = feedState, !frames.isEmpty {
+            if UInt64(frames.count) > feed.target &- version { frames = splitIntoFrames(active, limit: Int.max) }
+            first = feed.target &- UInt64(frames.count) &+ 1
+        }
+        let last = first &+ UInt64(frames.count) &- 1
         let keeps = keepsTombstones(for: deletions)
         // The last frame of a flush carries the next refresh slice.
         let slice: PendingSlice? = refreshOn && !frames.isEmpty ? try cutSlice() : nil
-        try reserveForFlush(frames, work: active, tombstones: keeps, slice: slice)
+        try reserveForFlush(frames, work: active, first: first, tombstones: keeps, slice: slice)
         if !images.isEmpty {
             for w in active { try reserveSaves(table: w.table, count: w.puts &+ w.deletes) }
         }
+        if !feeds.isEmpty && !frames.isEmpty { try reserveFeeds(active) }
 
         // Nothing below can fail.
         if !images.isEmpty {
@@ -90,15 +99,17 @@ extension Store {
         metrics.writes &+= writesSinceFlush
         metrics.coalescedWrites &+= writesSinceFlush > changes ? writesSinceFlush - changes : 0
         writesSinceFlush = 0
-        if !keeps { forgetAllTombstones(floor: version &+ UInt64(frames.count)) }
+        if !keeps { forgetAllTombstones(floor: last) }
         for (i, parts) in frames.enumerated() {
-            encodeBatchFrame(parts, work: active, version: version &+ UInt64(i) &+ 1, tombstones: keeps,
+            let v = first &+ UInt64(i)
+            encodeBatchFrame(parts, work: active, base: i == 0 ? version : v &- 1, version: v, tombstones: keeps,
                              slice: i == frames.count - 1 ? slice : nil)
         }
+        if !feeds.isEmpty && !frames.isEmpty { pushToFeeds(active, target: last) }
         for w in work { tables[w.table].clearBatch() }
         guard !frames.isEmpty else { return 0 }
         if let slice { advanceRefresh(past: slice) }
-        version &+= UInt64(frames.count)
+        version = last
         batchStartMs = 0
         purgeTombstones()
         return frames.count
@@ -106,12 +117,13 @@ extension Store {
 
     /// Reserves the outbox, change logs and tombstones a flush will write (`active`: the tables
     /// with changes to send).
-    mutating func reserveForFlush(_ frames: [[Part]], work active: [TableWork], tombstones: Bool, slice: PendingSlice?) throws(PodSyncError) {
+    mutating func reserveForFlush(_ frames: [[Part]], work active: [TableWork], first: UInt64, tombstones: Bool, slice: PendingSlice?) throws(PodSyncError) {
         var lengths: [Int] = []
         lengths.reserveCapacity(frames.count)
         for (i, parts) in frames.enumerated() {
-            let v = version &+ UInt64(i) &+ 1
-            var (plans, fields) = batchFramePlan(parts, work: active, sequence: sequence &+ UInt64(i) &+ 1, version: v, digest: 0,
+            let v = first &+ UInt64(i)
+            var (plans, fields) = batchFramePlan(parts, work: active, sequence: sequence &+ UInt64(i) &+ 1,
+                                                 base: i == 0 ? version : v &- 1, version: v, digest: 0,
                                                  slice: i == frames.count - 1 ? slice : nil)
             lengths.append(FrameBuilder.plan(&plans, header: fields).length)
         }
@@ -145,8 +157,8 @@ extension Store {
     }
 
     /// Cuts the batch into frames of at most `maxFrameBytes` (each holding at least one change).
-    func splitIntoFrames(_ work: [TableWork]) -> [[Part]] {
-        let limit = options.maxFrameBytes == 0 ? Int.max : Int(clamping: options.maxFrameBytes)
+    func splitIntoFrames(_ work: [TableWork], limit: Int? = nil) -> [[Part]] {
+        let limit = limit ?? (options.maxFrameBytes == 0 ? Int.max : Int(clamping: options.maxFrameBytes))
         var frames: [[Part]] = []
         var current: [Part] = []
         var size = FrameLayout.headerSize
@@ -187,10 +199,10 @@ extension Store {
 
     /// The sections and header of one frame of a flush: its changes, and the refresh slice when it
     /// carries one (which makes it a format-2 frame).
-    func batchFramePlan(_ parts: [Part], work: [TableWork], sequence: UInt64, version frameVersion: UInt64, digest: UInt64,
+    func batchFramePlan(_ parts: [Part], work: [TableWork], sequence: UInt64, base: UInt64, version frameVersion: UInt64, digest: UInt64,
                         slice: PendingSlice?) -> ([SectionPlan], FrameBuilder.HeaderFields) {
         var plans = sectionPlans(parts, work: work)
-        var fields = header(flags: frameFlags, sequence: sequence, base: frameVersion &- 1, state: frameVersion, digest: digest)
+        var fields = header(flags: frameFlags, sequence: sequence, base: base, state: frameVersion, digest: digest)
         if let slice {
             plans += slicePlans(slice)
             fields.slice = slice.record
@@ -201,9 +213,9 @@ extension Store {
 
     /// Writes one frame of a flush and moves its keys to `version`.
     /// The outbox, logs and tombstones were reserved (`reserveForFlush`): this cannot fail.
-    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], version frameVersion: UInt64, tombstones: Bool,
+    mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], base: UInt64, version frameVersion: UInt64, tombstones: Bool,
                                    slice: PendingSlice? = nil) {
-        var (plans, fields) = batchFramePlan(parts, work: work, sequence: sequence &+ 1, version: frameVersion, digest: 0, slice: slice)
+        var (plans, fields) = batchFramePlan(parts, work: work, sequence: sequence &+ 1, base: base, version: frameVersion, digest: 0, slice: slice)
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else { preconditionFailure("outbox space was reserved") }
         var newDigest = digest

@@ -116,6 +116,12 @@ public struct Store: ~Copyable {
     var reconcileBuckets = RawVector<UInt32>()
     var reconcileHashes = RawVector<UInt64>()
     var reconcileDiffering = RawVector<UInt32>()
+    /// The part of the stream this store holds (a subscribed replica, or a feed); nil: all of it.
+    public internal(set) var subscription: SubscriptionState? = nil
+    /// Writer: the feeds that follow its flushes (Subscriptions/).
+    var feeds: [FeedLink] = []
+    /// A feed: what its writer's flushes left it (Subscriptions/); nil for other stores.
+    var feedState: FeedState? = nil
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema
@@ -211,6 +217,7 @@ public struct Store: ~Copyable {
         throws(PodSyncError) -> Int32
     {
         try requireWriter("put")
+        try refuseIfFeed("put")
         let t = try tableIndex(id)
         try checkRecordSize(t, size)
         let wasEmpty = pendingChanges == 0
@@ -226,6 +233,7 @@ public struct Store: ~Copyable {
         table id: UInt32, keys: UnsafePointer<UInt64>, records: UnsafeRawPointer, count: Int, size: Int
     ) throws(PodSyncError) -> Int32 {
         try requireWriter("put_many")
+        try refuseIfFeed("put_many")
         let t = try tableIndex(id)
         let (expected, overflow) = count.multipliedReportingOverflow(by: tables[t].recordSize)
         guard !overflow, size == expected else {
@@ -244,6 +252,7 @@ public struct Store: ~Copyable {
     /// Deletes the record under `key`; returns `Status.notFound` if there is none.
     public mutating func delete(table id: UInt32, key: UInt64) throws(PodSyncError) -> Int32 {
         try requireWriter("delete")
+        try refuseIfFeed("delete")
         let t = try tableIndex(id)
         let wasEmpty = pendingChanges == 0
         guard tables[t].index.find(key) != nilSlot else { return Status.notFound }
@@ -258,6 +267,7 @@ public struct Store: ~Copyable {
         throws(PodSyncError) -> (status: Int32, deleted: Int)
     {
         try requireWriter("delete_many")
+        try refuseIfFeed("delete_many")
         let t = try tableIndex(id)
         let wasEmpty = pendingChanges == 0
         try tables[t].reserveWrites(added: 0, changed: count)
@@ -286,6 +296,8 @@ public struct Store: ~Copyable {
     public func flushDue() -> Int32 {
         files?.syncIfDue()
         let pending = pendingChanges
+        // A feed is due as soon as its writer's flushes changed something in it.
+        if feedState != nil { return pending > 0 ? Status.flushDue : Status.ok }
         guard pending > 0 else { return refreshDue ? Status.flushDue : Status.ok }
         if options.maxBatchRecords != 0 && UInt64(pending) >= options.maxBatchRecords { return Status.flushDue }
         if options.maxBatchBytes != 0 && UInt64(pendingBytes) >= options.maxBatchBytes { return Status.flushDue }

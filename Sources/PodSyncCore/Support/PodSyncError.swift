@@ -50,6 +50,7 @@ public enum Status {
     public static let snapshotExpired: Int32 = -24
     public static let termFenced: Int32 = -25
     public static let historyDiverged: Int32 = -26
+    public static let notSubscribed: Int32 = -27
     public static let frameFeature: Int32 = -28
     public static let chunkMismatch: Int32 = -29
     public static let repairStale: Int32 = -30
@@ -96,6 +97,7 @@ public enum Status {
         case snapshotExpired: "PODSYNC_E_SNAPSHOT_EXPIRED"
         case termFenced: "PODSYNC_E_TERM_FENCED"
         case historyDiverged: "PODSYNC_E_HISTORY_DIVERGED"
+        case notSubscribed: "PODSYNC_E_NOT_SUBSCRIBED"
         case io: "PODSYNC_E_IO"
         case fileCorrupt: "PODSYNC_E_FILE_CORRUPT"
         case frameFeature: "PODSYNC_E_FRAME_FEATURE"

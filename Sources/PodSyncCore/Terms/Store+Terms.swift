@@ -5,6 +5,11 @@
 extension Store {
     /// Puts the store's term into a frame's header fields: a term above 0 needs format 2.
     func withTerm(_ fields: inout FrameBuilder.HeaderFields) {
+        // A store of part of the stream marks every frame it produces with its subscription.
+        if let s = subscription {
+            fields.subscription = s.hash
+            fields.formatVersion = HeaderV2.formatVersion
+        }
         guard term != 0 else { return }
         fields.term = term
         fields.history = history
@@ -42,6 +47,7 @@ extension Store {
         guard !diverged else { throw PodSyncError(Status.diverged, "a diverged replica cannot be promoted: its state is no writer's") }
         guard !refreshing else { throw PodSyncError(Status.diverged, "a replica out of sync (refreshing) cannot be promoted") }
         guard bound && streamID != 0 else { throw .invalid("this replica follows no stream yet: nothing to continue") }
+        guard subscription == nil else { throw .invalid("a replica of part of the stream (a subscription) cannot become its writer") }
         guard newTerm > term else { throw .invalid("the new term \(newTerm) must be above the term \(term) this replica follows") }
         try logPromotion(term: newTerm)
         dropStaging()

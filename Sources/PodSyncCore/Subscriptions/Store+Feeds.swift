@@ -1,0 +1,192 @@
+/// Feeds: a writer serves each distinct subscription from a store holding the subset, which
+/// follows the writer's flushes (it takes the flushed changes of its subset as its own pending
+/// batch) and produces the subscription's frames with the ordinary calls, encoded once for every
+/// replica of that subscription.
+///
+/// A feed is a writer whose versions are its writer's: its flush turns what changed since its
+/// last frame into one delta from that frame's version to the writer's version (docs/FORMAT.md,
+/// "Subscriptions": a subscriber's version jumps over versions that changed nothing in it).
+
+/// How a writer reaches one of its feeds: the feed's store lives in its owner's object (a C handle,
+/// or a `Feed`), reached through `access`.
+public final class FeedLink {
+    public let hash: UInt64
+    /// The object that holds the feed's store (what `access` reaches).
+    public let owner: AnyObject
+    let access: (_ body: (inout Store) -> Void) -> Void
+
+    public init(hash: UInt64, owner: AnyObject, access: @escaping (_ body: (inout Store) -> Void) -> Void) {
+        self.hash = hash
+        self.owner = owner
+        self.access = access
+    }
+}
+
+/// What a feed's writer left it.
+struct FeedState {
+    /// The writer's version its pending batch reaches (the version of its next frame).
+    var target: UInt64
+}
+
+/// A feed owned by Swift code (`Store.feed(_:)`); the C API boxes feeds in its handles instead.
+public final class Feed {
+    public var store: Store
+    init(_ store: consuming Store) { self.store = store }
+}
+
+extension Store {
+    /// Whether this store is a feed (its writes come from its writer).
+    public var isFeed: Bool { feedState != nil }
+
+    /// Refuses a host's write on a feed.
+    func refuseIfFeed(_ operation: StaticString) throws(PodSyncError) {
+        guard feedState == nil else {
+            throw PodSyncError(Status.wrongRole, "\(operation) on a feed: a feed is written by its writer's flushes")
+        }
+    }
+
+    /// Checks that this store can serve feeds.
+    public func requireFeedParent() throws(PodSyncError) {
+        guard role == .writer else { throw PodSyncError(Status.wrongRole, "feeds are served by a writer; this store is a replica") }
+        guard feedState == nil && subscription == nil else {
+            throw PodSyncError(Status.wrongRole, "a feed (or a store of part of a stream) serves no feeds of its own")
+        }
+    }
+
+    /// The feed of the subscription with this hash, if there is one.
+    public func feedLink(hash: UInt64) -> FeedLink? { feeds.first { $0.hash == hash } }
+
+    /// A new feed store for `subscription`: the writer's records of the subset as of its last
+    /// flush, at the writer's version (its catch-up floor: older versions are not described).
+    public func makeFeedStore(_ subscription: SubscriptionState) throws(PodSyncError) -> Store {
+        try requireFeedParent()
+        var o = options
+        o.refreshFlushes = 0
+        o.refreshMs = 0
+        o.frameFormat = HeaderV2.formatVersion
+        o.streamID = streamID
+        o.maxRecords = 0  // the writer's limit bounds the subset
+        o.manualClock = true  // a feed's flushes are its writer's; it needs no clock
+        var feed = Store(schema: schema, role: .writer, options: o)
+        feed.subscription = subscription
+        feed.term = term
+        feed.history = history
+        feed.feedState = FeedState(target: version)
+        for t in 0..<tableCount where subscription.lists(table: t) {
+            // The flushed state: linked slots as of the last flush, plus keys deleted since;
+            // counted first so the feed's table is sized once.
+            let source = tables + t
+            func forEachFlushed(_ body: (UInt64, UnsafeRawPointer) -> Void) {
+                for slot in 0..<source.pointee.count where source.pointee.meta[slot].version != 0 {
+                    let key = source.pointee.keys[slot]
+                    if subscription.contains(table: t, key: key, seed: source.pointee.index.hash(key)) {
+                        body(key, source.pointee.flushedRecord(slot))
+                    }
+                }
+                for d in 0..<source.pointee.dirty.count where source.pointee.flushedOnlyInPreimage(d) {
+                    let pre = source.pointee.dirty[d].pre
+                    let key = source.pointee.preimages.keys[Int(pre)]
+                    if subscription.contains(table: t, key: key, seed: source.pointee.index.hash(key)) {
+                        body(key, source.pointee.preimages.record(pre))
+                    }
+                }
+            }
+            var members = 0
+            forEachFlushed { _, _ in members &+= 1 }
+            guard members > 0 else { continue }
+            try feed.tables[t].reserve(members, slack: Table.slack(for: members))
+            try feed.tables[t].reserveWrites(added: members, changed: members)
+            let target = feed.tables + t
+            forEachFlushed { key, record in target.pointee.insertDirty(key: key, record: record) }
+        }
+        if version > 0 {
+            // The load becomes the feed's state at the writer's version: flushed once, unsent and
+            // uncompressed; nothing older can be described.
+            let level = feed.options.compressionLevel
+            feed.options.compressionLevel = 0
+            _ = try feed.flushFrames()
+            feed.options.compressionLevel = level
+            feed.outbox.clear()
+            feed.metrics = Metrics()
+            feed.catchupFloor = feed.version
+            feed.forgetAllTombstones(floor: feed.version)
+        }
+        return feed
+    }
+
+    /// Registers a feed made by `makeFeedStore`, reached through `link`, to follow every flush.
+    public mutating func attachFeed(_ link: FeedLink) throws(PodSyncError) {
+        try requireFeedParent()
+        guard feedLink(hash: link.hash) == nil else { throw .invalid("a feed of this subscription is attached already") }
+        feeds.append(link)
+    }
+
+    /// Stops updating the feed of this subscription (its store keeps what it has).
+    public mutating func detachFeed(hash: UInt64) {
+        feeds.removeAll { $0.hash == hash }
+    }
+
+    /// A feed for Swift code: the same feed for the same subscription. Release it with
+    /// `detachFeed(hash:)` when no replica needs it.
+    public mutating func feed(_ subscription: Subscription) throws(PodSyncError) -> Feed {
+        let state = try SubscriptionState(subscription, schema: schema)
+        if let existing = feedLink(hash: state.hash)?.owner as? Feed { return existing }
+        let feed = Feed(try makeFeedStore(state))
+        try attachFeed(FeedLink(hash: state.hash, owner: feed) { body in body(&feed.store) })
+        return feed
+    }
+
+    // MARK: Following the writer's flushes
+
+    /// Before a flush changes anything: room in every feed for the flush's changes (each feed may
+    /// take all of them).
+    mutating func reserveFeeds(_ work: [TableWork]) throws(PodSyncError) {
+        var failure: PodSyncError? = nil
+        for link in feeds {
+            link.access { feed in
+                for w in work where failure == nil && (feed.subscription?.lists(table: w.table) ?? false) {
+                    do throws(PodSyncError) {
+                        try feed.tables[w.table].reserveWrites(added: w.puts, changed: w.puts &+ w.deletes)
+                    } catch { failure = error }
+                }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// After a flush reached `target`, before its batch is cleared: each feed takes the flushed
+    /// changes of its subset into its pending batch (room was reserved: this cannot fail).
+    mutating func pushToFeeds(_ work: [TableWork], target: UInt64) {
+        let source = tables
+        let streamID = streamID, term = term, history = history
+        for link in feeds {
+            link.access { feed in
+                guard let subscription = feed.subscription else { return }
+                for w in work where subscription.lists(table: w.table) {
+                    let t = w.table
+                    let deletes = source[t].flushDeletes.base
+                    for j in 0..<source[t].flushDeletes.count {
+                        let pre = source[t].dirty[Int(deletes[j])].pre
+                        let key = source[t].preimages.keys[Int(pre)]
+                        if subscription.contains(table: t, key: key, seed: source[t].index.hash(key)) {
+                            _ = feed.tables[t].writerDelete(key: key)
+                        }
+                    }
+                    let puts = source[t].flushPuts.base
+                    for j in 0..<source[t].flushPuts.count {
+                        let entry = source[t].dirty[Int(puts[j])]
+                        if subscription.contains(table: t, key: entry.key, seed: source[t].index.hash(entry.key)) {
+                            feed.tables[t].writerPut(key: entry.key, record: source[t].record(Int(entry.slot)),
+                                                     slot: feed.tables[t].index.find(entry.key))
+                        }
+                    }
+                }
+                feed.feedState?.target = target
+                feed.streamID = streamID
+                feed.term = term
+                feed.history = history
+                feed.generation &+= 1
+            }
+        }
+    }
+}
