@@ -892,7 +892,13 @@ PODSYNC_API int32_t podsync_store_subscribe(podsync_store *store, const void *da
    on any writer (a feed's catch-up floor starts at the writer's version when it was made). The feed
    takes the writer's options but refresh_flushes (a feed has no rolling refresh) and frame_format
    (always 2). PODSYNC_E_WRONG_ROLE on a replica or a feed; PODSYNC_E_INVALID_ARGUMENT for an
-   encoding that breaks a rule or names a table the schema lacks; PODSYNC_E_NO_MEMORY. */
+   encoding that breaks a rule or names a table the schema lacks; PODSYNC_E_NO_MEMORY.
+
+   A writer and its feeds are one object for threads and borrowed memory: do not call them
+   concurrently, and podsync_store_flush(writer) changes its feeds' tables (their info.generation
+   moves), so record pointers borrowed from a feed (podsync_store_get, podsync_store_table) are
+   valid only until the writer's next flush; a feed's outbox (podsync_store_frame) changes only with
+   calls on the feed. Every host reference to a feed shares its outbox. */
 PODSYNC_API int32_t podsync_store_feed(podsync_store *store, const void *data, size_t size,
                                        podsync_store **feed_out);
 

@@ -146,4 +146,33 @@ import Testing
         #expect(throws: PodSyncError.self) { try r.subscribe(Subscription(tables: [.init(tableID: 1)])) }
         #expect(throws: PodSyncError.self) { try r.promote(to: 1) }
     }
+
+    /// V22: a frame that carries the subscription's hash but a key outside it (a forged or buggy
+    /// producer) is refused as malformed, with nothing changed.
+    @Test func aForeignKeyIsMalformed() throws {
+        let schema = try Self.schema()
+        var w = PodSyncCore.Store(schema: schema, role: .writer)
+        let sub = Subscription(tables: [.init(tableID: 1, ranges: [100...199])])
+        let feed = try w.feed(sub)
+        var r = PodSyncCore.Store(schema: schema, role: .replica)
+        try r.subscribe(sub)
+        try Self.put(&w, 1, 150, 1)
+        try Self.put(&w, 1, 300, 3)
+        _ = try w.flush()
+        #expect(try feed.store.flush() == 1)
+        var frame = try #require(Self.frames(feed.store).first)
+        // Key 150 becomes 250 (outside the ranges): find its bytes, rewrite them, reseal.
+        let needle = withUnsafeBytes(of: UInt64(150).littleEndian) { Array($0) }
+        let at = try #require((0...(frame.count - 8)).first { Array(frame[$0..<($0 + 8)]) == needle && $0 >= 40 })
+        withUnsafeBytes(of: UInt64(250).littleEndian) { for i in 0..<8 { frame[at + i] = $0[i] } }
+        recomputeChecksumV2(&frame)
+        do {
+            _ = try Self.apply(&r, [frame])
+            Issue.record("a frame with a key outside its subscription was applied")
+        } catch {
+            #expect((error as? PodSyncError)?.code == Status.frameMalformed, "\(error)")
+        }
+        #expect(try r.version == 0 && r.count(table: 1) == 0)
+        #expect(try Self.apply(&r, Self.frames(feed.store)) == [Status.ok], "the genuine frame applies")
+    }
 }

@@ -123,6 +123,7 @@ extension Store {
         for t in 0..<tableCount {
             tables[t].catchupDeletes.removeAll()
             var putKeys = KeyIndex(salt: keySalt(table: tables[t].schema.id))
+            putKeys.setSpread(shardSpread)
             if sectionOf[t] >= 0 {
                 let s = sections[sectionOf[t]]
                 guard putKeys.reserve(s.putCount) else { throw PodSyncError(Status.noMemory, "cannot allocate the keys of a repair") }

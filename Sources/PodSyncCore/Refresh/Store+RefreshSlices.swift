@@ -134,7 +134,6 @@ extension Store {
         guard tables[t].index.count > 0 else { return nil }
         let index = UnsafePointer(tables[t].index.buckets)
         let mask = tables[t].index.mask
-        let shift = tables[t].index.shift
         var b = tables[t].index.bucket(ofHash: from)
         var counted = 0
         var end: UInt64? = nil
@@ -143,7 +142,7 @@ extension Store {
             if index[b].slot != nilSlot && tables[t].index.hash(index[b].key) >= from { counted &+= 1 }
             if counted >= want {
                 // The range ends after this bucket, unless no entry of the table comes after it.
-                let next = UInt64(b &+ 1) << shift
+                let next = tables[t].index.firstHash(ofBucket: b &+ 1)
                 var j = b &+ 1
                 while j <= mask && (index[j].slot == nilSlot || tables[t].index.hash(index[j].key) < next) { j &+= 1 }
                 if j <= mask { end = next }

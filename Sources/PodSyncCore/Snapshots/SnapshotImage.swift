@@ -8,9 +8,10 @@ struct SavedRecords: ~Copyable {
     var count = 0
     let recordSize: Int
 
-    init(recordSize: Int, salt: UInt64) {
+    init(recordSize: Int, salt: UInt64, spread: ShardSpread?) {
         self.recordSize = recordSize
         index = KeyIndex(salt: salt)
+        index.setSpread(spread)
     }
 
     var bytes: Int { count &* recordSize &+ index.bytes }
@@ -69,7 +70,7 @@ public final class SnapshotImage {
     /// longer be produced.
     var expired = false
 
-    init(id: UInt64, version: UInt64, digest: UInt64, streamID: UInt64, recordCount: UInt64, tables: [TableSchema]) {
+    init(id: UInt64, version: UInt64, digest: UInt64, streamID: UInt64, recordCount: UInt64, tables: [TableSchema], spread: ShardSpread? = nil) {
         self.id = id
         self.version = version
         self.digest = digest
@@ -78,7 +79,7 @@ public final class SnapshotImage {
         tableCount = tables.count
         saved = .allocate(capacity: max(tables.count, 1))
         for (t, table) in tables.enumerated() {
-            (saved + t).initialize(to: SavedRecords(recordSize: table.recordSize, salt: keySalt(table: table.id)))
+            (saved + t).initialize(to: SavedRecords(recordSize: table.recordSize, salt: keySalt(table: table.id), spread: spread))
         }
     }
 

@@ -24,7 +24,7 @@ final class Staging {
     /// A chunked delta's deletions, per table (its puts go to `tables`).
     var deletes: UnsafeMutablePointer<RawVector<UInt64>>?
 
-    init(header: FrameHeader, chunk: ChunkRecord, schema: Schema, inPlace: Bool) {
+    init(header: FrameHeader, chunk: ChunkRecord, schema: Schema, inPlace: Bool, spread: ShardSpread? = nil) {
         streamID = header.streamID
         snapshotID = chunk.snapshotID
         isDelta = !header.isReset
@@ -37,7 +37,7 @@ final class Staging {
         tableCount = schema.tables.count
         if !inPlace {
             let fresh = UnsafeMutablePointer<Table>.allocate(capacity: max(tableCount, 1))
-            for (i, table) in schema.tables.enumerated() { (fresh + i).initialize(to: Table(schema: table)) }
+            for (i, table) in schema.tables.enumerated() { (fresh + i).initialize(to: Table(schema: table, spread: spread)) }
             tables = fresh
         }
         if isDelta {

@@ -86,7 +86,7 @@ extension Store {
             }
             dropStaging()
             let inPlace = header.isReset && options.fillInPlace && !bound && version == 0 && isEmpty
-            staging = Staging(header: header, chunk: chunk, schema: schema, inPlace: inPlace)
+            staging = Staging(header: header, chunk: chunk, schema: schema, inPlace: inPlace, spread: shardSpread)
             wantedChunk = nil
         } else {
             // 4. A chunk of a snapshot not staged.

@@ -75,7 +75,7 @@ extension Store {
         var total: UInt64 = 0
         for t in 0..<tableCount { total &+= UInt64(tables[t].dirty.count == 0 ? tables[t].count : flushedCount(t)) }
         let image = SnapshotImage(id: id, version: version, digest: digest, streamID: streamID, recordCount: total,
-                                  tables: schema.tables)
+                                  tables: schema.tables, spread: shardSpread)
         image.term = term
         image.history = history
         images.removeAll { $0.image == nil }
@@ -236,7 +236,6 @@ extension Store {
         // The buckets holding at least `want` keys from `from` on (or the rest of the table).
         let index = UnsafePointer(tables[t].index.buckets)
         let mask = tables[t].index.mask
-        let shift = tables[t].index.shift
         let first = tables[t].index.bucket(ofHash: from)
         var counted = 0
         var b = first
@@ -247,7 +246,7 @@ extension Store {
             if index[b].slot != nilSlot && tables[t].index.hash(index[b].key) >= from { counted &+= 1 }
                 if counted >= want {
                     // The range ends after this bucket, unless no entry of the table comes after it.
-                    let next = UInt64(b &+ 1) << shift
+                    let next = tables[t].index.firstHash(ofBucket: b &+ 1)
                     var j = b &+ 1
                     while j <= mask && (index[j].slot == nilSlot || tables[t].index.hash(index[j].key) < next) { j &+= 1 }
                     if j <= mask { end = next }

@@ -43,6 +43,7 @@ extension Store {
             throw .invalid("a summary message is not applied: pass it to podsync_store_reconcile")
         }
         try checkSubscription(header)
+        try checkMembers(sections)
         if let repair = header.repair {
             return try applyRepair(header, repair, sections, frame: frame)
         }

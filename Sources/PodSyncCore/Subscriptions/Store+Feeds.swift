@@ -14,6 +14,10 @@ public final class FeedLink {
     /// The object that holds the feed's store (what `access` reaches).
     public let owner: AnyObject
     let access: (_ body: (inout Store) -> Void) -> Void
+    /// A flush's changes of one table routed to this feed (room reserved before the flush).
+    var putKeys = RawVector<UInt64>()
+    var putRecords = RawVector<UnsafeRawPointer>()
+    var deleteKeys = RawVector<UInt64>()
 
     public init(hash: UInt64, owner: AnyObject, access: @escaping (_ body: (inout Store) -> Void) -> Void) {
         self.hash = hash
@@ -69,6 +73,7 @@ extension Store {
         o.manualClock = true  // a feed's flushes are its writer's; it needs no clock
         var feed = Store(schema: schema, role: .writer, options: o)
         feed.subscription = subscription
+        feed.spreadTables()
         feed.term = term
         feed.history = history
         feed.feedState = FeedState(target: version)
@@ -139,10 +144,15 @@ extension Store {
     // MARK: Following the writer's flushes
 
     /// Before a flush changes anything: room in every feed for the flush's changes (each feed may
-    /// take all of them).
+    /// take all of them), and in each feed's routing lists.
     mutating func reserveFeeds(_ work: [TableWork]) throws(PodSyncError) {
         var failure: PodSyncError? = nil
+        var most = 0
+        for w in work { most = max(most, max(w.puts, w.deletes)) }
         for link in feeds {
+            guard link.putKeys.reserve(most), link.putRecords.reserve(most), link.deleteKeys.reserve(most) else {
+                throw PodSyncError(Status.noMemory, "cannot allocate the changes of a feed")
+            }
             link.access { feed in
                 for w in work where failure == nil && (feed.subscription?.lists(table: w.table) ?? false) {
                     do throws(PodSyncError) {
@@ -155,7 +165,8 @@ extension Store {
     }
 
     /// After a flush reached `target`, before its batch is cleared: each feed takes the flushed
-    /// changes of its subset into its pending batch (room was reserved: this cannot fail).
+    /// changes of its subset into its pending batch (room was reserved: this cannot fail). The
+    /// changes are routed table by table, then put with the prefetching pipeline of a bulk put.
     mutating func pushToFeeds(_ work: [TableWork], target: UInt64) {
         let source = tables
         let streamID = streamID, term = term, history = history
@@ -164,21 +175,27 @@ extension Store {
                 guard let subscription = feed.subscription else { return }
                 for w in work where subscription.lists(table: w.table) {
                     let t = w.table
+                    link.putKeys.removeAll()
+                    link.putRecords.removeAll()
+                    link.deleteKeys.removeAll()
                     let deletes = source[t].flushDeletes.base
                     for j in 0..<source[t].flushDeletes.count {
                         let pre = source[t].dirty[Int(deletes[j])].pre
                         let key = source[t].preimages.keys[Int(pre)]
-                        if subscription.contains(table: t, key: key, seed: source[t].index.hash(key)) {
-                            _ = feed.tables[t].writerDelete(key: key)
-                        }
+                        if subscription.contains(table: t, key: key, seed: source[t].index.hash(key)) { link.deleteKeys.append(key) }
                     }
                     let puts = source[t].flushPuts.base
                     for j in 0..<source[t].flushPuts.count {
                         let entry = source[t].dirty[Int(puts[j])]
                         if subscription.contains(table: t, key: entry.key, seed: source[t].index.hash(entry.key)) {
-                            feed.tables[t].writerPut(key: entry.key, record: source[t].record(Int(entry.slot)),
-                                                     slot: feed.tables[t].index.find(entry.key))
+                            link.putKeys.append(entry.key)
+                            link.putRecords.append(UnsafeRawPointer(source[t].record(Int(entry.slot))))
                         }
+                    }
+                    for j in 0..<link.deleteKeys.count { _ = feed.tables[t].writerDelete(key: link.deleteKeys[j]) }
+                    let keys = link.putKeys.base, records = link.putRecords.base
+                    feed.tables[t].forEachSlot(count: link.putKeys.count, key: { keys[$0] }) { table, i, key, slot in
+                        table.writerPut(key: key, record: records[i], slot: slot)
                     }
                 }
                 feed.feedState?.target = target

@@ -9,8 +9,42 @@ extension Store {
         guard !bound && version == 0 && liveRecords == 0 && staging == nil else {
             throw .invalid("only a replica that holds nothing and follows no stream yet can subscribe")
         }
-        self.subscription = try SubscriptionState(subscription, schema: schema)
+        let state = try SubscriptionState(subscription, schema: schema)
+        self.subscription = state
+        spreadTables()
         generation &+= 1
+    }
+
+    /// The shards this store holds, when its subscription has a shard filter.
+    var shardSpread: ShardSpread? {
+        guard let s = subscription?.subscription, s.shardBits > 0 else { return nil }
+        return ShardSpread(bits: s.shardBits, held: s.shards)
+    }
+
+    /// Spreads the held shards over the key indexes of the (empty) tables: their keys share the
+    /// top bits of their hashes, which would otherwise crowd into a few buckets.
+    mutating func spreadTables() {
+        guard let spread = shardSpread else { return }
+        for t in 0..<tableCount {
+            tables[t].index.setSpread(spread)
+            tables[t].pendingDeletes.setSpread(spread)
+        }
+    }
+
+    /// Step V22: every key a frame of this store's subscription puts or deletes belongs to it.
+    func checkMembers(_ sections: [SectionView]) throws(PodSyncError) {
+        guard let s = subscription else { return }
+        for section in sections {
+            let t = section.tableIndex
+            for (keys, count) in [(section.putKeys, section.putCount), (section.deleteKeys, section.deleteCount)] {
+                for i in 0..<count {
+                    let key = keys.le(8 &* i, as: UInt64.self)
+                    guard s.contains(table: t, key: key, seed: tables[t].index.hash(key)) else {
+                        throw .malformed("table \(section.tableID) key \(key) is outside the frame's subscription")
+                    }
+                }
+            }
+        }
     }
 
     /// A frame or message must describe the same part of the stream as this store holds.

@@ -148,8 +148,12 @@ public struct SubscriptionState: Sendable {
     public let subscription: Subscription
     public let encoding: [UInt8]
     public let hash: UInt64
-    /// Per schema table: nil when the table is not listed, else its ranges (empty: every key).
-    let ranges: [[ClosedRange<UInt64>]?]
+    /// Per schema table: 0 not listed, 1 every key, 2 the ranges `rangeStart[t] ..< rangeStart[t + 1]`
+    /// of `lows`/`highs` (flat arrays: the membership test touches no reference count).
+    let mode: [UInt8]
+    let rangeStart: [Int]
+    let lows: [UInt64]
+    let highs: [UInt64]
     let shardShift: UInt64
     /// Bit per shard, when there is a shard filter.
     let shardBitmap: [UInt64]
@@ -166,7 +170,20 @@ public struct SubscriptionState: Sendable {
             }
             ranges[i] = t.ranges
         }
-        self.ranges = ranges
+        var mode: [UInt8] = [], start: [Int] = [], lows: [UInt64] = [], highs: [UInt64] = []
+        for r in ranges {
+            mode.append(r == nil ? 0 : r!.isEmpty ? 1 : 2)
+            start.append(lows.count)
+            for range in r ?? [] {
+                lows.append(range.lowerBound)
+                highs.append(range.upperBound)
+            }
+        }
+        start.append(lows.count)
+        self.mode = mode
+        rangeStart = start
+        self.lows = lows
+        self.highs = highs
         if subscription.shardBits > 0 {
             shardShift = UInt64(64 - subscription.shardBits)
             var bitmap = [UInt64](repeating: 0, count: max(1, (1 << subscription.shardBits) / 64))
@@ -179,23 +196,25 @@ public struct SubscriptionState: Sendable {
     }
 
     /// Whether table `t` (schema index) has any key in the subscription.
-    @inline(__always) func lists(table t: Int) -> Bool { ranges[t] != nil }
+    @inline(__always) func lists(table t: Int) -> Bool { mode[t] != 0 }
 
     /// Whether the record (`t`, `key`) with seed `seed` belongs.
     @inline(__always) func contains(table t: Int, key: UInt64, seed: UInt64) -> Bool {
-        guard let r = ranges[t] else { return false }
+        let m = mode[t]
+        if m == 0 { return false }
         if shardShift < 64 {
             let shard = Int(truncatingIfNeeded: seed >> shardShift)
             guard shardBitmap[shard >> 6] & (1 << UInt64(shard & 63)) != 0 else { return false }
         }
-        if r.isEmpty { return true }
+        if m == 1 { return true }
         // The last range starting at or below key.
-        var lo = 0
-        var hi = r.count
+        let first = rangeStart[t]
+        var lo = first
+        var hi = rangeStart[t &+ 1]
         while lo < hi {
             let mid = (lo &+ hi) >> 1
-            if r[mid].lowerBound <= key { lo = mid &+ 1 } else { hi = mid }
+            if lows[mid] <= key { lo = mid &+ 1 } else { hi = mid }
         }
-        return lo > 0 && key <= r[lo &- 1].upperBound
+        return lo > first && key <= highs[lo &- 1]
     }
 }

@@ -22,6 +22,12 @@ struct KeyIndex: ~Copyable {
     private(set) var shift: UInt64
     private(set) var count = 0
     let salt: UInt64
+    /// A store of some shards only (a subscription with shard_bits): their hashes share top bits,
+    /// so home buckets spread the held shards over all buckets, still in hash order
+    /// (`spreadStarts[s]`: the first bucket of shard `s`; nil for every other store).
+    private(set) var spreadStarts: UnsafeMutablePointer<Int>? = nil
+    private(set) var spreadBits: UInt64 = 0
+    private(set) var spread: ShardSpread? = nil
 
     init(salt: UInt64 = 0) {
         buckets = KeyIndex.allocateEmpty(16)!
@@ -32,7 +38,39 @@ struct KeyIndex: ~Copyable {
 
     @inline(__always) static func shift(for buckets: Int) -> UInt64 { UInt64(64 &- buckets.trailingZeroBitCount) }
 
-    deinit { podsync_free(buckets) }
+    deinit {
+        podsync_free(buckets)
+        spreadStarts?.deallocate()
+    }
+
+    /// Spreads the held shards' keys over the buckets (an empty index; see `spreadStarts`).
+    mutating func setSpread(_ spread: ShardSpread?) {
+        guard let spread, spread.bits > 0, !spread.held.isEmpty else { return }
+        precondition(count == 0 && spreadStarts == nil, "a spread is set on a new index")
+        self.spread = spread
+        spreadBits = UInt64(spread.bits)
+        spreadStarts = .allocate(capacity: (1 << spread.bits) &+ 1)
+        computeSpread()
+    }
+
+    /// Shard `s` gets buckets `[starts[s], starts[s + 1])`: an equal share for each held shard,
+    /// none for the others.
+    private mutating func computeSpread() {
+        guard let starts = spreadStarts, let spread else { return }
+        let shards = 1 << spread.bits
+        let bucketCount = mask &+ 1
+        let held = spread.held.count
+        var rank = 0
+        var next = 0
+        for s in 0...shards {
+            starts[s] = rank &* bucketCount / held
+            if s < shards && next < held && Int(spread.held[next]) == s {
+                rank &+= 1
+                next &+= 1
+            }
+        }
+    }
+
 
     private static func bucketCount(for keys: Int) -> Int {
         var capacity = 16
@@ -53,9 +91,33 @@ struct KeyIndex: ~Copyable {
 
     /// The key's hash: its order in chunked snapshots (FORMAT.md's seed(t, k) with the table's salt).
     @inline(__always) func hash(_ key: UInt64) -> UInt64 { fmix64(key ^ salt) }
-    @inline(__always) func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: hash(key) >> shift) }
-    /// The bucket where keys of hash `h` start probing.
-    @inline(__always) func bucket(ofHash h: UInt64) -> Int { Int(truncatingIfNeeded: h >> shift) }
+    @inline(__always) func home(_ key: UInt64) -> Int { bucket(ofHash: hash(key)) }
+    /// The bucket where keys of hash `h` start probing (monotone in `h`).
+    @inline(__always) func bucket(ofHash h: UInt64) -> Int {
+        guard let starts = spreadStarts else { return Int(truncatingIfNeeded: h >> shift) }
+        let shard = Int(truncatingIfNeeded: h >> (64 &- spreadBits))
+        let start = starts[shard]
+        let width = UInt64(truncatingIfNeeded: starts[shard &+ 1] &- start)
+        // A shard above the last held one starts past the end: such keys (never held) probe
+        // from the last bucket, which keeps the order.
+        return min(start &+ Int(truncatingIfNeeded: width.multipliedFullWidth(by: h &<< spreadBits).high), mask)
+    }
+
+    /// The smallest hash whose bucket is `b` or later (0 when no hash is: past the last bucket).
+    func firstHash(ofBucket b: Int) -> UInt64 {
+        guard b > 0 else { return 0 }
+        guard b <= mask else { return 0 }
+        guard spreadStarts != nil else { return UInt64(b) << shift }
+        // The spread is monotone: search it.
+        var lo: UInt64 = 0
+        var hi: UInt64 = .max
+        guard bucket(ofHash: hi) >= b else { return 0 }
+        while lo < hi {
+            let mid = lo &+ (hi &- lo) / 2
+            if bucket(ofHash: mid) >= b { hi = mid } else { lo = mid &+ 1 }
+        }
+        return lo
+    }
 
     /// Hints the CPU to fetch the bucket `key` starts probing at.
     @inline(__always) func prefetch(_ key: UInt64) { podsync_prefetch(buckets + home(key)) }
@@ -196,6 +258,7 @@ struct KeyIndex: ~Copyable {
             self.buckets = fresh
             mask = buckets - 1
             shift = KeyIndex.shift(for: buckets)
+            computeSpread()
         } else {
             self.buckets.update(repeating: IndexEntry(key: 0, slot: nilSlot), count: mask &+ 1)
         }
@@ -209,6 +272,7 @@ struct KeyIndex: ~Copyable {
         buckets = fresh
         mask = newCapacity - 1
         shift = KeyIndex.shift(for: newCapacity)
+        computeSpread()
         for i in 0..<oldCapacity where old[i].slot != nilSlot {
             var j = home(old[i].key)
             while buckets[j].slot != nilSlot { j = (j &+ 1) & mask }
@@ -217,4 +281,11 @@ struct KeyIndex: ~Copyable {
         podsync_free(old)
         return true
     }
+}
+
+/// The shards a store holds (a subscription with `bits` > 0), for `KeyIndex.setSpread`.
+struct ShardSpread: Sendable {
+    var bits: Int
+    /// Ascending shard ids, each below 2^bits.
+    var held: [UInt32]
 }

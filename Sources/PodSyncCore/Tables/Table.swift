@@ -122,13 +122,15 @@ struct Table: ~Copyable {
     /// holds at most about twice the records).
     static let maxRecords = 1 << 30
 
-    init(schema: TableSchema) {
+    init(schema: TableSchema, spread: ShardSpread? = nil) {
         self.schema = schema
         recordSize = schema.recordSize
         index = KeyIndex(salt: keySalt(table: schema.id))
         pendingDeletes = KeyIndex(salt: keySalt(table: schema.id))
         records = ByteBuffer()
         preimages = PreimageStore(recordSize: schema.recordSize)
+        index.setSpread(spread)
+        pendingDeletes.setSpread(spread)
     }
 
     @inline(__always) func record(_ slot: Int) -> UnsafeMutableRawPointer {
