@@ -32,6 +32,14 @@ buckets that differ, which the replica applies with ``apply``. The host carries 
 processes; within one, ``podsync.reconcile(replica, responder)`` runs the whole exchange and returns a
 :class:`ReconcileResult`. See :meth:`Store.reconcile`.
 
+A replica can hold part of a stream (library 0.8.0): a :class:`Subscription` names tables, key
+ranges per table and/or shards (``podsync.Subscription({1: [(0, 999)], 2: None}, shard_bits=2,
+shards=[1])``); the empty replica calls ``replica.subscribe(sub)`` and sends ``sub.encode()`` to the
+writer, whose ``writer.feed(data)`` returns the subscription's *feed*, a :class:`Store` that follows
+the writer's flushes and whose ``flush()``, ``catch_up()``, ``snapshot()`` and ``reconcile()`` make
+the subset's frames. A replica applies only frames of its own subscription (or, without one, of the
+whole stream): others raise :class:`NotSubscribed`. See :meth:`Store.feed`.
+
 Over NATS JetStream, ``podsync.nats`` (a separate import: it loads ``libpodsync_nats.so``, which
 needs libnats) attaches a writer to a stream (:class:`podsync.nats.Publisher`) and replicas to it
 (:class:`podsync.nats.Follower`).
@@ -74,6 +82,7 @@ from ._errors import (
     InvalidArgument,
     LimitError,
     NoMemory,
+    NotSubscribed,
     OutOfRangeError,
     PodSyncError,
     PodSyncIOError,
@@ -120,10 +129,11 @@ from ._frames import FrameInfo, Section, peek, sections, slice_sections, validat
 from ._schema import FieldSpec, FieldType, Schema, TableSpec
 from ._store import Changes, Frame, Replica, Role, Store, StoreInfo, TableView, Writer
 from ._reconcile import ReconcileResult, reconcile
+from ._subscriptions import Subscription
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.7.0"
+__version__ = "0.8.0"
 
 
 def library_version() -> str:
@@ -188,6 +198,7 @@ __all__ = [
     "LimitError",
     "LogPolicy",
     "NoMemory",
+    "NotSubscribed",
     "OpenInfo",
     "OutOfRangeError",
     "PodSyncError",
@@ -207,6 +218,7 @@ __all__ = [
     "Store",
     "StoreInfo",
     "StreamMismatch",
+    "Subscription",
     "TableSpec",
     "TableView",
     "TermFenced",

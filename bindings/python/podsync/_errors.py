@@ -52,6 +52,7 @@ class Status(enum.IntEnum):
     E_SNAPSHOT_EXPIRED = -24  #: since library 0.5.0
     E_TERM_FENCED = -25  #: since library 0.6.0
     E_HISTORY_DIVERGED = -26  #: since library 0.6.0
+    E_NOT_SUBSCRIBED = -27  #: since library 0.8.0
     E_FRAME_FEATURE = -28  #: since library 0.5.0
     E_CHUNK_MISMATCH = -29  #: since library 0.5.0
     E_REPAIR_STALE = -30  #: since library 0.7.0
@@ -295,6 +296,16 @@ class RepairStale(PodSyncError):
     :class:`Diverged`."""
 
 
+class NotSubscribed(PodSyncError):
+    """PODSYNC_E_NOT_SUBSCRIBED (since library 0.8.0): the frame, summary message or repair is for
+    another part of the stream than the store holds: a frame of a feed (a subscription's frames,
+    :meth:`Store.feed`) given to a replica of the whole stream, a frame of the whole stream (the
+    writer's own) given to a subscribed replica (:meth:`Store.subscribe`), or a frame of another
+    subscription. Raised by :meth:`Store.apply` and :meth:`Store.reconcile`; nothing changed.
+    Send the replica the frames of its own subscription's feed (or of the whole stream). The frame
+    itself is valid, so this is no :class:`FrameError`."""
+
+
 class PodSyncIOError(PodSyncError, OSError):
     """PODSYNC_E_IO: a file operation of a durable store failed: the directory cannot be created,
     read or locked (a second :func:`podsync.open_store` of a directory whose store is open), the
@@ -413,6 +424,7 @@ _BY_STATUS: dict[int, type[PodSyncError]] = {
     Status.E_SNAPSHOT_EXPIRED: SnapshotExpired,
     Status.E_TERM_FENCED: TermFenced,
     Status.E_HISTORY_DIVERGED: HistoryDiverged,
+    Status.E_NOT_SUBSCRIBED: NotSubscribed,
     Status.E_FRAME_FEATURE: FrameFeature,
     Status.E_CHUNK_MISMATCH: ChunkMismatch,
     Status.E_REPAIR_STALE: RepairStale,

@@ -30,7 +30,7 @@ ABI_VERSION = 1
 FORMAT_VERSION = 2
 
 #: The oldest library version that has every function of the table below.
-LIBRARY_MIN_VERSION = "0.7.0"
+LIBRARY_MIN_VERSION = "0.8.0"
 
 #: Environment variable naming the shared library to load (a path to ``libpodsync.so``).
 LIBRARY_ENV = "PODSYNC_LIBRARY"
@@ -85,6 +85,10 @@ OPENED_FALLBACK = 0x4
 # Change events (since library 0.7.0): podsync_store_changes' flags_out
 CHANGES_REPLACED = 0x1  # the last apply replaced the whole state (a snapshot)
 CHANGES_INCOMPLETE = 0x2  # the lists could not be had: treat every key of the table as changed
+
+# Subscriptions (since library 0.8.0)
+SUBSCRIPTION_VERSION = 1
+MAX_SHARD_BITS = 16  # shard_bits: 0 (no shard filter) to 16
 
 MAX_TABLES = 1024
 MAX_FIELDS = 1024
@@ -310,6 +314,38 @@ class OpenInfo(Structure):
     ]
 
 
+class KeyRange(Structure):
+    """``podsync_key_range`` (since library 0.8.0): lo <= key <= hi."""
+
+    _fields_ = [
+        ("lo", c_uint64),
+        ("hi", c_uint64),
+    ]
+
+
+class SubscriptionTable(Structure):
+    """``podsync_subscription_table`` (since library 0.8.0): range_count 0 means every key."""
+
+    _fields_ = [
+        ("table_id", c_uint32),
+        ("range_count", c_uint32),
+        ("ranges", POINTER(KeyRange)),
+    ]
+
+
+class Subscription(Structure):
+    """``podsync_subscription`` (since library 0.8.0)."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("shard_bits", c_uint32),
+        ("shard_count", c_uint32),
+        ("table_count", c_uint32),
+        ("shards", POINTER(c_uint32)),
+        ("tables", POINTER(SubscriptionTable)),
+    ]
+
+
 # Opaque handles: distinct pointer types so that a schema is never passed where a store is wanted.
 class _SchemaT(Structure):
     pass
@@ -427,6 +463,14 @@ FUNCTIONS: dict[str, tuple[Any, list[Any]]] = {
     # Reconciliation (since library 0.7.0)
     "podsync_store_summary": (c_int32, [StoreP, c_uint32, _sizep]),
     "podsync_store_reconcile": (c_int32, [StoreP, c_void_p, c_size_t, _sizep]),
+    # Subscriptions (since library 0.8.0)
+    "podsync_subscription_encode": (
+        c_int32,
+        [POINTER(Subscription), c_void_p, c_size_t, _sizep, _u64p],
+    ),
+    "podsync_store_subscribe": (c_int32, [StoreP, c_void_p, c_size_t]),
+    "podsync_store_feed": (c_int32, [StoreP, c_void_p, c_size_t, POINTER(StoreP)]),
+    "podsync_store_subscription": (c_int32, [StoreP, POINTER(c_void_p), _sizep, _u64p]),
     "podsync_store_metrics": (c_int32, [StoreP, POINTER(Metrics)]),
     # Compression dictionaries (since library 0.3.0)
     "podsync_store_collect_samples": (c_int32, [StoreP, c_size_t]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union, cast
@@ -59,6 +60,7 @@ from ._memory import (
 )
 from ._records import RecordRules, check_key, keys_array
 from ._schema import Schema, TableSpec
+from ._subscriptions import Subscription, subscription_bytes
 
 #: A frame as handed out by a store: a read-only ``memoryview`` borrowed from the outbox
 #: (``copy=False``, the default) or ``bytes`` (``copy=True``).
@@ -358,14 +360,33 @@ def _prometheus_labels(labels: Mapping[str, str] | str | None) -> bytes | None:
     return text.encode("utf-8")
 
 
-def _borrowed_from(handle: StoreHandle, view: memoryview) -> bool:
-    """Whether `view` (or the frame it slices) was lent by this handle's outbox."""
+def _borrowed_from(handles: list[StoreHandle], view: memoryview) -> bool:
+    """Whether `view` (or the frame it slices) was lent by the outbox of one of these handles (a
+    store's, and those of the other Python stores of the same feed)."""
     try:
         owner: Any = view.obj
     except ValueError:  # released: buffer_arg says so
         return False
     base = getattr(owner, "base", None)
-    return type(base) is _Export and base.handle is handle and base.kind == OUTBOX
+    return type(base) is _Export and base.kind == OUTBOX and any(base.handle is h for h in handles)
+
+
+class _FeedGroup:
+    """The handles of the Python stores that wrap one feed (``podsync_store_feed`` returns the same
+    ``podsync_store*`` for the same subscription, a new reference each time; each :class:`Store`
+    has its own :class:`StoreHandle`, which releases its reference). They share the feed's outbox,
+    so a producing call through one revokes the frames the others handed out, and is refused while
+    anything derived from those frames is alive; and they share its records, which the writer's
+    flush rewrites, so the writer's flush is refused while views of them are alive."""
+
+    __slots__ = ("handles",)
+
+    def __init__(self) -> None:
+        self.handles: weakref.WeakSet[StoreHandle] = weakref.WeakSet()
+
+    def live(self) -> list[StoreHandle]:
+        """The handles that still hold their reference (their pointer not yet released)."""
+        return [h for h in list(self.handles) if h.ptr is not None]
 
 
 def _table(table_id: Any) -> int:
@@ -416,6 +437,9 @@ class Store:
     A store that lives in a directory as well (checkpoints and a frame log; library 0.6.0) is
     made or restored by :func:`podsync.open_store`, which takes the same options.
 
+    A store of part of a stream (library 0.8.0) is a replica that called :meth:`subscribe`, or the
+    *feed* of a subscription that :meth:`feed` returns on a writer (a :class:`Store` of its own).
+
     A store is used by one thread at a time. ``close()`` frees it (idempotent; also done by
     ``with`` and, as a last resort, by garbage collection); any later call raises
     :class:`ClosedError`. Memory of views still alive at close stays valid until they die.
@@ -448,6 +472,10 @@ class Store:
         #: memory (``Store``, ``Writer``, ``Replica``).
         self.open_info: OpenInfo | None = None
         self._handle = StoreHandle(out)
+        # A feed (library 0.8.0): the handles of every Python store of this feed (None otherwise).
+        self._group: _FeedGroup | None = None
+        # A writer: the feeds it made, by address (see :meth:`feed`).
+        self._feeds: dict[int, _FeedGroup] = {}
         # Out-parameters reused by every call (a store is used by one thread at a time).
         self._out_ptr = ctypes.c_void_p()
         self._out_ptr2 = ctypes.c_void_p()
@@ -660,6 +688,12 @@ class Store:
         handle.revoke_frames()
         if handle.exports[OUTBOX]:
             handle.ensure_unexported(OUTBOX, call.replace("podsync_store_", ""))
+        if self._group is not None:  # a feed: other Python stores share its outbox
+            for other in self._group.live():
+                if other is not handle:
+                    other.revoke_frames()
+                    if other.exports[OUTBOX]:
+                        other.ensure_unexported(OUTBOX, call.replace("podsync_store_", "") + " (the feed's outbox)")
         ptr = handle.ptr
         status = fn(ptr, *args, self._ref_size)
         if status < 0:
@@ -702,7 +736,14 @@ class Store:
         keep the memoryview (or a slice of it) in the transport's buffer until the bytes are sent
         (Python 3.12+ buffers without copying), and the next producing call then raises
         :class:`ViewsAliveError`. Use ``copy=True`` for asyncio transports and for anything else
-        that keeps the buffer after the call (queues, other threads)."""
+        that keeps the buffer after the call (queues, other threads).
+
+        A writer with feeds (:meth:`feed`, library 0.8.0) also hands each feed the changes of its
+        subset (the feed's :meth:`flush` then makes its frames); while views of a feed's records
+        (:meth:`table`, :meth:`keys`, :meth:`view` on the feed) are alive, the writer's flush
+        raises :class:`ViewsAliveError` and changes nothing."""
+        if self._feeds:
+            self._check_feed_views()
         return self._produce("podsync_store_flush", LIB.podsync_store_flush, (), copy)
 
     def delta_since(self, since_version: int, *, copy: bool = False) -> list[Frame]:
@@ -770,7 +811,7 @@ class Store:
         responder that is diverged or out of sync, :class:`RepairStale` when the exchange began at
         a version this store can no longer describe (start again with :meth:`summary`)."""
         handle = self._h()
-        if type(message) is memoryview and _borrowed_from(handle, message):
+        if type(message) is memoryview and _borrowed_from(self._outbox_handles(handle), message):
             # A message of this very store's outbox: the call revokes it and reuses the outbox.
             message = message.tobytes()
         arg, size, keep = buffer_arg(message)
@@ -778,6 +819,126 @@ class Store:
             return self._produce("podsync_store_reconcile", LIB.podsync_store_reconcile, (arg, size), copy)
         finally:
             del keep
+
+    # --- subscriptions (since library 0.8.0) ------------------------------------------------
+
+    def subscribe(self, subscription: Subscription | bytes | bytearray | memoryview) -> None:
+        """Replica: makes this empty replica a subscriber of `subscription` (library 0.8.0), a
+        :class:`Subscription` or its encoding (any buffer, as :meth:`Subscription.encode` gives
+        it; every byte is checked by the library). From then on it holds only that part of the
+        stream: it applies only the frames of that subscription's feed (:meth:`feed` on the
+        writer; or of another replica of the same subscription), whose versions are the writer's
+        (its version jumps over versions that changed nothing in its subset), and refuses the
+        writer's frames of the whole stream, or those of another subscription, with
+        :class:`NotSubscribed` (nothing changed). Summaries and repairs obey the same rule, so
+        :func:`podsync.reconcile` heals it from its feed. It serves its subset to further
+        subscribers of the same subscription (:meth:`snapshot`, :meth:`delta_since`, ...).
+
+        Once, before the replica holds anything: a replica that holds records or follows a
+        stream already (it applied a frame), or that has a subscription, or a durable one
+        (:func:`podsync.open_store`, in this version), raises :class:`InvalidArgument`, as does an
+        encoding that breaks a rule or names a table the schema lacks; a writer raises
+        :class:`WrongRole`."""
+        data = subscription_bytes(subscription, "subscribe")
+        arg, size, keep = buffer_arg(data)
+        status = LIB.podsync_store_subscribe(self._h().ptr, arg, size)
+        del keep
+        if status < 0:
+            self._fail(status, "podsync_store_subscribe")
+
+    def feed(self, subscription: Subscription | bytes | bytearray | memoryview) -> Store:
+        """Writer: the *feed* of `subscription` (library 0.8.0; a :class:`Subscription` or the
+        encoding a replica sent, any buffer): a new :class:`Store` that holds this writer's
+        records of the subset (as of its last flush), follows each later :meth:`flush` of the
+        writer, and produces the subscription's frames with the ordinary calls, encoded once for
+        every replica of that subscription::
+
+            feed = writer.feed(sub)                # once per distinct subscription
+            writer.put_many(1, keys, records)
+            writer.flush()                         # the whole stream's frames (for its replicas)
+            for frame in feed.flush():             # the subset's changes since the feed's last
+                subscriber.apply(frame)            # flush: one frame at the writer's version, or none
+
+        A feed is a writer whose writes come from its writer: :meth:`put`, :meth:`delete` and the
+        like raise :class:`WrongRole`. Its :meth:`flush` makes one frame (or none when nothing
+        changed in the subset) at the writer's version, and :meth:`flush_due` is True while the
+        writer's flushes left it such changes; reads, :meth:`digest` (the subset's), :meth:`info`,
+        :meth:`delta_since`, :meth:`catch_up`, :meth:`snapshot`, :meth:`snapshot_chunks`,
+        :meth:`summary` and :meth:`reconcile` work as on any writer (its catch-up floor starts at
+        the writer's version when the feed was made). Its frames are format 2 and carry the
+        subscription (:class:`NotSubscribed` anywhere else but at its subscribers). It takes the
+        writer's options but the rolling refresh. The feed holds the subset in memory of its own.
+
+        Asking again for the same subscription gives the same feed (the same ``podsync_store*``)
+        in another :class:`Store` object, each holding its own reference: close each (``with``,
+        :meth:`close`, or garbage collection). The writer stops updating the feed once every
+        object of it is closed; a feed that outlives its writer keeps its state and serves it,
+        but no longer changes. The objects of one feed share its outbox: a producing call on one
+        releases the frames the others handed out (as on a single store). While views of the
+        feed's records (:meth:`table`, :meth:`keys`, :meth:`view`) are alive, the writer's
+        :meth:`flush`, which rewrites them, raises :class:`ViewsAliveError`. The writer and its
+        feeds are used from one thread at a time, together.
+
+        Raises :class:`WrongRole` on a replica or a feed, :class:`InvalidArgument` for an
+        encoding that breaks a rule or names a table the schema lacks."""
+        data = subscription_bytes(subscription, "feed")
+        handle = self._h()
+        arg, size, keep = buffer_arg(data)
+        out = StoreP()
+        status = LIB.podsync_store_feed(handle.ptr, arg, size, ctypes.byref(out))
+        del keep
+        if status < 0:
+            self._fail(status, "podsync_store_feed")
+        address = ctypes.cast(out, ctypes.c_void_p).value or 0
+        feed = Store.__new__(Store)
+        try:
+            feed._adopt(out, dict(self._tables), self._schema_bytes)
+        except BaseException:
+            if getattr(feed, "_handle", None) is None:  # else the handle releases the reference
+                LIB.podsync_store_free(out)
+            raise
+        # A live object of this address holds a reference, so the feed is the same one; else the
+        # address is that of a feed released meanwhile (a new feed may reuse it).
+        for key, group in list(self._feeds.items()):
+            if not group.live():
+                del self._feeds[key]
+        group = self._feeds.get(address)
+        if group is None:
+            group = self._feeds[address] = _FeedGroup()
+        group.handles.add(feed._handle)  # type: ignore[arg-type]
+        feed._group = group
+        return feed
+
+    @property
+    def subscription(self) -> tuple[bytes, int] | None:
+        """The subscription this store holds (library 0.8.0), as ``(encoding, hash)``: a
+        subscribed replica's (:meth:`subscribe`) or a feed's (:meth:`feed`); None for a store of
+        the whole stream. The encoding is the canonical one (equal to
+        :meth:`Subscription.encode`), the hash its :attr:`Subscription.hash` (a copy)."""
+        status = LIB.podsync_store_subscription(self._h().ptr, self._ref_ptr, self._ref_size, self._ref_u64)
+        if status < 0:
+            self._fail(status, "podsync_store_subscription")
+        if status == Status.NOT_FOUND:
+            return None
+        return ctypes.string_at(self._out_ptr.value or 0, self._out_size.value), self._out_u64.value
+
+    def _outbox_handles(self, handle: StoreHandle) -> list[StoreHandle]:
+        """The handles whose frames this store's producing calls revoke: its own, and those of the
+        other objects of the same feed."""
+        if self._group is None:
+            return [handle]
+        return [handle] + [h for h in self._group.live() if h is not handle]
+
+    def _check_feed_views(self) -> None:
+        """Before the writer's flush rewrites its feeds' records: no view of them may be alive."""
+        for address, group in list(self._feeds.items()):
+            live = group.live()
+            if not live:
+                del self._feeds[address]
+                continue
+            for h in live:
+                if h.exports[RECORDS]:
+                    h.ensure_unexported(RECORDS, "flush (the writer updates its feed, whose records are viewed)")
 
     # --- chunked snapshots (since library 0.5.0) --------------------------------------------
 

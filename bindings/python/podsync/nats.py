@@ -747,6 +747,8 @@ class Publisher(_Carrier):
         handed out before (memoryviews) and raises :class:`~podsync.ViewsAliveError` if something
         derived from them is alive."""
         with self._using("podsync_nats_publisher_flush") as ptr:
+            if self._store._feeds:  # the writer's flush rewrites its feeds' records (library 0.8.0)
+                self._store._check_feed_views()
             handle = self._store._h()
             handle.revoke_frames()
             if handle.exports[OUTBOX]:

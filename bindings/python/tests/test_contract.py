@@ -9,7 +9,7 @@ import sys
 CHILD = r"""
 import ctypes, numpy as np, podsync
 from podsync._ffi import LIB, StoreOptions, StoreInfo, FrameInfo, FrameSection, SchemaP, StoreP, SnapshotP, ChunkPosition
-from podsync._ffi import CheckpointP, DurabilityOptions, OpenInfo
+from podsync._ffi import CheckpointP, DurabilityOptions, OpenInfo, Subscription
 LIB.podsync_schema_free(None)
 LIB.podsync_store_free(None)
 LIB.podsync_snapshot_free(None)
@@ -116,6 +116,17 @@ calls = {
  "reconcile NULL store": lambda: LIB.podsync_store_reconcile(None, b"\0" * 64, 64, ctypes.byref(sz)),
  "reconcile NULL message": lambda: LIB.podsync_store_reconcile(wp, None, 64, ctypes.byref(sz)),
  "reconcile NULL count": lambda: LIB.podsync_store_reconcile(wp, b"\0" * 64, 64, None),
+ "subscription_encode NULL subscription": lambda: LIB.podsync_subscription_encode(None, None, 0, ctypes.byref(sz), None),
+ "subscription_encode NULL size_out": lambda: LIB.podsync_subscription_encode(ctypes.byref(Subscription(version=1)), None, 0, None, None),
+ "subscription_encode version 0": lambda: LIB.podsync_subscription_encode(ctypes.byref(Subscription()), None, 0, ctypes.byref(sz), None),
+ "subscription_encode NULL tables": lambda: LIB.podsync_subscription_encode(ctypes.byref(Subscription(version=1, table_count=1)), None, 0, ctypes.byref(sz), None),
+ "store_subscribe NULL store": lambda: LIB.podsync_store_subscribe(None, b"x", 1),
+ "store_subscribe NULL data": lambda: LIB.podsync_store_subscribe(rp, None, 10),
+ "store_feed NULL store": lambda: LIB.podsync_store_feed(None, b"x", 1, ctypes.byref(StoreP())),
+ "store_feed NULL data": lambda: LIB.podsync_store_feed(wp, None, 10, ctypes.byref(StoreP())),
+ "store_feed NULL out": lambda: LIB.podsync_store_feed(wp, b"x", 1, None),
+ "store_subscription NULL store": lambda: LIB.podsync_store_subscription(None, ctypes.byref(vp), ctypes.byref(sz), None),
+ "store_subscription NULL outs": lambda: LIB.podsync_store_subscription(rp, None, None, None),
 }
 for name, fn in calls.items():
     res = fn()

@@ -98,6 +98,9 @@ def test_header_constants_match() -> None:
         -25, -26, -31, -32)  # fmt: skip
     assert defines["DURABILITY_OPTIONS_VERSION"] == _ffi.DURABILITY_OPTIONS_VERSION == 1
     assert defines["OPEN_INFO_VERSION"] == _ffi.OPEN_INFO_VERSION == 1
+    # Subscriptions (library 0.8.0).
+    assert defines["E_NOT_SUBSCRIBED"] == podsync.Status.E_NOT_SUBSCRIBED == -27
+    assert defines["SUBSCRIPTION_VERSION"] == _ffi.SUBSCRIPTION_VERSION == 1
     for policy in podsync.LogPolicy:
         assert defines[f"LOG_{policy.name}"] == policy.value == getattr(_ffi, f"LOG_{policy.name}"), policy
     hex_defines = {
@@ -273,6 +276,13 @@ def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_b
             {"version": 0, "start_table": 4, "stream_id": 8, "term": 16, "snapshot_id": 24,
              "state_version": 32, "chunk_index": 40, "start_key": 48, "base_version": 56},
         ),
+        (_ffi.KeyRange, 16, {"lo": 0, "hi": 8}),
+        (_ffi.SubscriptionTable, 16, {"table_id": 0, "range_count": 4, "ranges": 8}),
+        (
+            _ffi.Subscription,
+            32,
+            {"version": 0, "shard_bits": 4, "shard_count": 8, "table_count": 12, "shards": 16, "tables": 24},
+        ),
         (
             _ffi.FrameSection,
             56,
@@ -290,7 +300,7 @@ def test_struct_layouts_match_abi_md(struct: type[ctypes.Structure], size: int, 
 
 def test_versions_and_status_names() -> None:
     assert podsync.library_abi_version() == podsync.ABI_VERSION == 1
-    assert podsync.library_version() == "0.7.0" == podsync.__version__
+    assert podsync.library_version() == "0.8.0" == podsync.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+", podsync.__version__)
     for status in podsync.Status:
         assert podsync.status_name(status) == "PODSYNC_" + status.name
@@ -360,13 +370,14 @@ def test_abi_mismatch_raises_import_error(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not have_gcc(), reason="gcc not available")
 def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
-    """A library of 0.6.0 (every function but those of 0.7.0): the error says it is too old, not
+    """A library of 0.7.0 (every function but those of 0.8.0): the error says it is too old, not
     that it is not PodSync."""
-    assert _ffi.LIBRARY_MIN_VERSION == "0.7.0"
-    added = {"podsync_store_track_changes", "podsync_store_changes"}
+    assert _ffi.LIBRARY_MIN_VERSION == "0.8.0"
+    added = {"podsync_subscription_encode", "podsync_store_subscribe", "podsync_store_feed",
+             "podsync_store_subscription"}  # fmt: skip
     assert added <= set(_ffi.FUNCTIONS)
     stubs = "\n".join(
-        f"int {name}(void) {{ return {600 if name == 'podsync_version_number' else 1}; }}"
+        f"int {name}(void) {{ return {700 if name == 'podsync_version_number' else 1}; }}"
         for name in _ffi.FUNCTIONS
         if name not in added
     )
@@ -376,8 +387,8 @@ def test_an_older_podsync_library_is_named_as_such(tmp_path: Path) -> None:
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
     result = run_import(str(lib))
     assert result.returncode != 0 and "LibraryNotFoundError" in result.stderr
-    assert "PodSync library 0.6.0 is older than the 0.7.0 this package needs" in result.stderr
-    assert "podsync_store_track_changes" in result.stderr or "podsync_store_changes" in result.stderr
+    assert "PodSync library 0.7.0 is older than the 0.8.0 this package needs" in result.stderr
+    assert any(name in result.stderr for name in added)
 
 
 def test_import_from_any_directory() -> None:

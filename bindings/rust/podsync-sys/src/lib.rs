@@ -59,7 +59,7 @@ pub use nats::*;
 /// Major version of the library this header declares.
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library this header declares.
-pub const PODSYNC_VERSION_MINOR: u32 = 7;
+pub const PODSYNC_VERSION_MINOR: u32 = 8;
 /// Patch version of the library this header declares.
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 /// The library version as `MAJOR*10000 + MINOR*100 + PATCH` (compare with
@@ -152,13 +152,16 @@ pub const PODSYNC_E_LIMIT: i32 = -23;
 /// snapshot_resume: this store no longer holds the state of that snapshot; start a new one (since
 /// library 0.5.0).
 pub const PODSYNC_E_SNAPSHOT_EXPIRED: i32 = -24;
-// -25 .. -27 are reserved (terms, subscriptions: docs/FORMAT.md).
 /// Apply: a frame of an older term than the one the replica follows (an old writer that came
 /// back); nothing changed (since library 0.6.0).
 pub const PODSYNC_E_TERM_FENCED: i32 = -25;
 /// Apply: the replica applied versions of an older term past the point where the frame's term
 /// took over (or cannot tell); nothing changed: it needs a snapshot (since library 0.6.0).
 pub const PODSYNC_E_HISTORY_DIVERGED: i32 = -26;
+/// Apply, reconcile: the frame or message is for another subset of the stream than this store
+/// holds (another subscription, the whole stream, or a subscription this store lacks); nothing
+/// changed (since library 0.8.0).
+pub const PODSYNC_E_NOT_SUBSCRIBED: i32 = -27;
 /// The frame uses a critical flag or extension record this library does not implement; upgrade it
 /// (since library 0.5.0).
 pub const PODSYNC_E_FRAME_FEATURE: i32 = -28;
@@ -642,6 +645,61 @@ pub const PODSYNC_CHANGES_REPLACED: u32 = 0x1;
 pub const PODSYNC_CHANGES_INCOMPLETE: u32 = 0x2;
 
 // ---------------------------------------------------------------------------------------------
+// Subscriptions: selective sync (since library 0.8.0)
+// ---------------------------------------------------------------------------------------------
+
+/// `podsync_key_range` (16 bytes; since library 0.8.0): a key range of a subscribed table,
+/// `lo <= key <= hi`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct podsync_key_range {
+    /// The range's first key.
+    pub lo: u64,
+    /// The range's last key (included).
+    pub hi: u64,
+}
+
+/// `podsync_subscription_table` (16 bytes; since library 0.8.0): one table of a subscription,
+/// `range_count` ranges, ascending, not overlapping or adjacent (`hi + 1 <` the next `lo`);
+/// `range_count` 0 (`ranges` may be NULL) means every key of the table.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct podsync_subscription_table {
+    /// The table.
+    pub table_id: u32,
+    /// Number of ranges; 0: every key of the table.
+    pub range_count: u32,
+    /// `range_count` ranges (may be NULL when `range_count` is 0).
+    pub ranges: *const podsync_key_range,
+}
+
+/// The `podsync_subscription` struct version this header declares (since library 0.8.0).
+pub const PODSYNC_SUBSCRIPTION_VERSION: u32 = 1;
+
+/// `podsync_subscription` (32 bytes, versioned; since library 0.8.0): `table_count` tables in
+/// strictly ascending `table_id` (at least one), and with `shard_bits` s from 1 to 16 the shards
+/// kept, `shard_count` ids in strictly ascending order, each below 2^s (`shard_bits` 0: every
+/// shard; `shard_count` must be 0). A record belongs to the subscription when its table is listed,
+/// its key lies in one of the table's ranges (or the table lists none), and its shard (the top
+/// `shard_bits` bits of its key's seed) is listed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct podsync_subscription {
+    /// Set by the caller: `PODSYNC_SUBSCRIPTION_VERSION`.
+    pub version: u32,
+    /// 0 (every shard) or 1 to 16.
+    pub shard_bits: u32,
+    /// Number of shards kept (0 with `shard_bits` 0).
+    pub shard_count: u32,
+    /// Number of tables (at least one).
+    pub table_count: u32,
+    /// `shard_count` shard ids, strictly ascending, each below 2^`shard_bits`.
+    pub shards: *const u32,
+    /// `table_count` tables, in strictly ascending `table_id`.
+    pub tables: *const podsync_subscription_table,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Frames
 // ---------------------------------------------------------------------------------------------
 
@@ -1059,6 +1117,23 @@ const _: () = {
     assert!(offset_of!(podsync_open_info, skipped_status) == 48);
     assert!(offset_of!(podsync_open_info, reserved) == 52);
 
+    assert!(size_of::<podsync_key_range>() == 16);
+    assert!(offset_of!(podsync_key_range, lo) == 0);
+    assert!(offset_of!(podsync_key_range, hi) == 8);
+
+    assert!(size_of::<podsync_subscription_table>() == 16);
+    assert!(offset_of!(podsync_subscription_table, table_id) == 0);
+    assert!(offset_of!(podsync_subscription_table, range_count) == 4);
+    assert!(offset_of!(podsync_subscription_table, ranges) == 8);
+
+    assert!(size_of::<podsync_subscription>() == 32);
+    assert!(offset_of!(podsync_subscription, version) == 0);
+    assert!(offset_of!(podsync_subscription, shard_bits) == 4);
+    assert!(offset_of!(podsync_subscription, shard_count) == 8);
+    assert!(offset_of!(podsync_subscription, table_count) == 12);
+    assert!(offset_of!(podsync_subscription, shards) == 16);
+    assert!(offset_of!(podsync_subscription, tables) == 24);
+
     // Opaque handles are zero-sized and only ever used behind pointers.
     assert!(size_of::<podsync_schema>() == 0);
     assert!(size_of::<podsync_store>() == 0);
@@ -1456,6 +1531,65 @@ unsafe extern "C" {
         deleted_out: *mut *const u64,
         deleted_count_out: *mut usize,
         flags_out: *mut u32,
+    ) -> i32;
+
+    // Subscriptions: selective sync (since library 0.8.0)
+    /// Writes the canonical encoding of `*subscription` (docs/FORMAT.md, "Subscriptions"), the
+    /// bytes a replica sends to its writer, to buffer. `*size_out` (required) receives its size;
+    /// `PODSYNC_E_BUFFER_TOO_SMALL` when it exceeds capacity (buffer may then be NULL), with
+    /// nothing written. `hash_out` (may be NULL) receives its hash, the subscription_hash its frames carry.
+    /// `PODSYNC_E_INVALID_ARGUMENT` names what breaks the rules of `podsync_subscription` (tables
+    /// are checked against a schema by `podsync_store_subscribe` and `podsync_store_feed`).
+    pub fn podsync_subscription_encode(
+        subscription: *const podsync_subscription,
+        buffer: *mut c_void,
+        capacity: usize,
+        size_out: *mut usize,
+        hash_out: *mut u64,
+    ) -> i32;
+    /// Makes an empty replica a subscriber of the subscription encoded in data (size bytes, as
+    /// `podsync_subscription_encode` writes them; every byte is checked): it then holds only that
+    /// subset, applies only its feed's frames, and serves the subset to further replicas of the
+    /// same subscription. Only a replica that holds no record and follows no stream yet (and is
+    /// not durable, in this version) may subscribe, once: `PODSYNC_E_INVALID_ARGUMENT` otherwise,
+    /// or for an encoding that breaks a rule or names a table the schema lacks;
+    /// `PODSYNC_E_WRONG_ROLE` on a writer.
+    pub fn podsync_store_subscribe(
+        store: *mut podsync_store,
+        data: *const c_void,
+        size: usize,
+    ) -> i32;
+    /// The feed of the subscription encoded in data on the writer `store`: a store holding the
+    /// writer's records of the subset as of its last flush, which follows each later flush of the
+    /// writer. Asking again for the same subscription returns the same feed (compare the
+    /// pointers). The writer's flush writes into the feed's store (its records and pending
+    /// changes), so a feed and its writer are used by one thread at a time, together, and record
+    /// pointers borrowed from the feed do not survive the writer's flush. `*feed_out` receives a new reference: release it with
+    /// `podsync_store_free()`; the writer stops updating the feed once every reference is
+    /// released. A feed outliving its writer keeps its state and serves it, but no longer changes.
+    ///
+    /// A feed is a writer whose writes come from its writer: `podsync_store_put`, `_delete` and
+    /// the like are `PODSYNC_E_WRONG_ROLE` on it. `podsync_store_flush(feed)` turns what the
+    /// writer's flushes changed in the subset since the feed's last flush into one frame (or none)
+    /// at the writer's version. Reads, digest, info, delta_since, snapshot, snapshot_begin, summary
+    /// and reconcile work as on any writer. `PODSYNC_E_WRONG_ROLE` on a replica or a feed;
+    /// `PODSYNC_E_INVALID_ARGUMENT` for an encoding that breaks a rule or names a table the schema
+    /// lacks; `PODSYNC_E_NO_MEMORY`.
+    pub fn podsync_store_feed(
+        store: *mut podsync_store,
+        data: *const c_void,
+        size: usize,
+        feed_out: *mut *mut podsync_store,
+    ) -> i32;
+    /// The subscription a store holds (a subscribed replica, or a feed): `*data_out` and
+    /// `*size_out` (required) describe its canonical encoding, owned by the store and valid until
+    /// it is freed; `hash_out` (may be NULL) receives its hash. `PODSYNC_NOT_FOUND`, with
+    /// `*data_out` NULL and `*size_out` 0, for a store of the whole stream.
+    pub fn podsync_store_subscription(
+        store: *const podsync_store,
+        data_out: *mut *const u8,
+        size_out: *mut usize,
+        hash_out: *mut u64,
     ) -> i32;
 
     // Compression dictionaries (since library 0.3.0)

@@ -1189,6 +1189,248 @@ fn reconciliation_follows_the_header() {
     }
 }
 
+/// A subscription of table 1 with these ranges (none: every key), without shards.
+fn subscription_of(table: &podsync_subscription_table) -> podsync_subscription {
+    podsync_subscription {
+        version: PODSYNC_SUBSCRIPTION_VERSION,
+        shard_bits: 0,
+        shard_count: 0,
+        table_count: 1,
+        shards: null(),
+        tables: table,
+    }
+}
+
+/// `podsync_subscription_encode` into a buffer of the size it reports: the bytes and the hash.
+unsafe fn encoded(sub: &podsync_subscription) -> (Vec<u8>, u64) {
+    let mut size = 0usize;
+    let st = unsafe { podsync_subscription_encode(sub, null_mut(), 0, &mut size, null_mut()) };
+    assert_eq!(st, PODSYNC_E_BUFFER_TOO_SMALL, "{}", msg(podsync_last_errmsg()));
+    let mut buf = vec![0u8; size];
+    let mut hash = 0u64;
+    let st = unsafe {
+        podsync_subscription_encode(sub, buf.as_mut_ptr().cast(), size, &mut size, &mut hash)
+    };
+    assert_eq!((st, size), (PODSYNC_OK, buf.len()));
+    (buf, hash)
+}
+
+/// `podsync_store_subscription`: the status, the bytes (copied) and the hash.
+unsafe fn subscription_held(store: *const podsync_store) -> (i32, Option<Vec<u8>>, u64) {
+    let (mut data, mut size, mut hash) = (std::ptr::dangling::<u8>(), 9usize, 0u64);
+    let st = unsafe { podsync_store_subscription(store, &mut data, &mut size, &mut hash) };
+    let bytes =
+        (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data, size) }.to_vec());
+    if data.is_null() {
+        assert_eq!(size, 0, "NULL data with size 0");
+    }
+    (st, bytes, hash)
+}
+
+#[test]
+fn subscriptions_follow_the_header() {
+    // Header (0.8.0), "Subscriptions: selective sync": the encoder's arguments and rules
+    // (BUFFER_TOO_SMALL reports the size and writes nothing, hash_out may be NULL), subscribe on
+    // empty replicas only and once, feeds on writers only (the same pointer for the same
+    // subscription, a new reference each time, no writes on a feed), podsync_store_subscription
+    // (NOT_FOUND with NULL and 0 for the whole stream), and PODSYNC_E_NOT_SUBSCRIBED with nothing
+    // changed for a frame of another subset.
+    const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
+    let f = fixture(); // the writer holds key 1 at version 1
+    let (w, r) = (f.writer, f.replica);
+    let low = [podsync_key_range { lo: 0, hi: 99 }];
+    let table = podsync_subscription_table { table_id: 1, range_count: 1, ranges: low.as_ptr() };
+    let sub = subscription_of(&table);
+    unsafe {
+        // The encoder's arguments: subscription and size_out are required.
+        let (mut size, mut hash) = (0usize, 0u64);
+        assert_eq!(podsync_subscription_encode(null(), null_mut(), 0, &mut size, null_mut()), E);
+        assert_eq!(podsync_subscription_encode(&sub, null_mut(), 0, null_mut(), null_mut()), E);
+        assert!(!msg(podsync_last_errmsg()).is_empty());
+        let (bytes, sub_hash) = encoded(&sub);
+        assert_ne!(sub_hash, 0);
+        // Too small a buffer: the size, and nothing written (neither bytes nor hash).
+        let mut buf = vec![0xAAu8; bytes.len() + 8];
+        let st = podsync_subscription_encode(
+            &sub,
+            buf.as_mut_ptr().cast(),
+            bytes.len() - 1,
+            &mut size,
+            &mut hash,
+        );
+        assert_eq!((st, size, hash), (PODSYNC_E_BUFFER_TOO_SMALL, bytes.len(), 0));
+        assert!(buf.iter().all(|&b| b == 0xAA));
+        // A larger buffer: the same bytes, nothing past them; hash_out may be NULL.
+        let st = podsync_subscription_encode(
+            &sub,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut size,
+            null_mut(),
+        );
+        assert_eq!((st, size), (PODSYNC_OK, bytes.len()));
+        assert_eq!(&buf[..size], &bytes[..]);
+        assert!(buf[size..].iter().all(|&b| b == 0xAA));
+
+        // The rules of podsync_subscription, each refused by the encoder.
+        let inverted = [podsync_key_range { lo: 5, hi: 4 }];
+        let adjacent = [podsync_key_range { lo: 0, hi: 9 }, podsync_key_range { lo: 10, hi: 20 }];
+        let t = |ranges: &[podsync_key_range]| podsync_subscription_table {
+            table_id: 1,
+            range_count: ranges.len() as u32,
+            ranges: ranges.as_ptr(),
+        };
+        let (t_inverted, t_adjacent) = (t(&inverted), t(&adjacent));
+        let unsorted = [
+            podsync_subscription_table { table_id: 2, range_count: 0, ranges: null() },
+            podsync_subscription_table { table_id: 1, range_count: 0, ranges: null() },
+        ];
+        let shard = [4u32];
+        let mut cases: Vec<(&str, podsync_subscription)> = vec![
+            ("inverted range", subscription_of(&t_inverted)),
+            ("adjacent ranges", subscription_of(&t_adjacent)),
+            (
+                "unsorted tables",
+                podsync_subscription { table_count: 2, tables: unsorted.as_ptr(), ..sub },
+            ),
+            ("no table", podsync_subscription { table_count: 0, tables: null(), ..sub }),
+            ("NULL tables", podsync_subscription { tables: null(), ..sub }),
+            ("struct version 2", podsync_subscription { version: 2, ..sub }),
+            ("shard_bits 17", podsync_subscription { shard_bits: 17, ..sub }),
+        ];
+        cases.push((
+            "shard 4 of 2 bits",
+            podsync_subscription { shard_bits: 2, shard_count: 1, shards: shard.as_ptr(), ..sub },
+        ));
+        cases.push((
+            "shards without shard_bits",
+            podsync_subscription { shard_count: 1, shards: shard.as_ptr(), ..sub },
+        ));
+        for (what, bad) in &cases {
+            size = 7;
+            let st = podsync_subscription_encode(
+                bad,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut size,
+                null_mut(),
+            );
+            assert_eq!(st, E, "{what}");
+            assert!(!msg(podsync_last_errmsg()).is_empty(), "{what}");
+        }
+
+        // podsync_store_subscription: the whole stream is NOT_FOUND, NULL and 0; out-pointers
+        // data_out and size_out are required.
+        assert_eq!(subscription_held(w), (PODSYNC_NOT_FOUND, None, 0));
+        assert_eq!(subscription_held(r), (PODSYNC_NOT_FOUND, None, 0));
+        let mut data: *const u8 = null();
+        assert_eq!(podsync_store_subscription(w, null_mut(), &mut size, null_mut()), E);
+        assert_eq!(podsync_store_subscription(w, &mut data, null_mut(), null_mut()), E);
+        assert_eq!(podsync_store_subscription(null(), &mut data, &mut size, null_mut()), E);
+
+        // Feeds: of writers only, of tables the schema has.
+        let data = bytes.as_ptr().cast::<c_void>();
+        let mut feed: *mut podsync_store = std::ptr::dangling_mut();
+        assert_eq!(podsync_store_feed(r, data, bytes.len(), &mut feed), PODSYNC_E_WRONG_ROLE);
+        assert!(feed.is_null(), "*feed_out is NULL on failure");
+        assert_eq!(podsync_store_feed(w, data, bytes.len(), null_mut()), E);
+        assert_eq!(podsync_store_feed(w, null(), bytes.len(), &mut feed), E);
+        assert_eq!(podsync_store_feed(w, data, bytes.len() - 1, &mut feed), E, "truncated");
+        let t9 = podsync_subscription_table { table_id: 9, range_count: 0, ranges: null() };
+        let (unknown, _) = encoded(&subscription_of(&t9));
+        let st = podsync_store_feed(w, unknown.as_ptr().cast(), unknown.len(), &mut feed);
+        assert_eq!(st, E, "table 9 is not in the schema");
+        assert!(feed.is_null());
+        assert!(!msg(podsync_store_errmsg(w)).is_empty());
+
+        // The same subscription, the same feed: two references.
+        let mut feed2 = null_mut();
+        assert_eq!(podsync_store_feed(w, data, bytes.len(), &mut feed), PODSYNC_OK);
+        assert_eq!(podsync_store_feed(w, data, bytes.len(), &mut feed2), PODSYNC_OK);
+        assert!(!feed.is_null());
+        assert_eq!(feed, feed2);
+        let (st, held, h) = subscription_held(feed);
+        assert_eq!((st, held.as_deref(), h), (PODSYNC_OK, Some(&bytes[..]), sub_hash));
+        let mut info = PODSYNC_STORE_INFO_INIT;
+        assert_eq!(podsync_store_info_get(feed, &mut info), PODSYNC_OK);
+        assert_eq!(
+            (info.role, info.state_version),
+            (PODSYNC_ROLE_WRITER, 1),
+            "the writer's version"
+        );
+        // A feed takes no writes, serves no feeds and subscribes to nothing.
+        let rec = [1u8; 16];
+        assert_eq!(podsync_store_put(feed, 1, 2, rec.as_ptr().cast(), 16), PODSYNC_E_WRONG_ROLE);
+        assert_eq!(podsync_store_delete(feed, 1, 1), PODSYNC_E_WRONG_ROLE);
+        let mut nested = null_mut();
+        assert_eq!(podsync_store_feed(feed, data, bytes.len(), &mut nested), PODSYNC_E_WRONG_ROLE);
+        assert_eq!(podsync_store_subscribe(feed, data, bytes.len()), PODSYNC_E_WRONG_ROLE);
+        // Subscribing is for replicas.
+        assert_eq!(podsync_store_subscribe(w, data, bytes.len()), PODSYNC_E_WRONG_ROLE);
+
+        // The feed's snapshot: format 2, for subscribers of this subscription only.
+        let mut n = 0usize;
+        assert_eq!(podsync_store_snapshot(feed, &mut n), PODSYNC_OK);
+        let snapshot = outbox(feed, n).remove(0);
+        assert_eq!(snapshot[4], 2, "a format-2 frame");
+        let mut version = 9u64;
+        let st = podsync_store_apply(r, snapshot.as_ptr().cast(), snapshot.len(), &mut version);
+        assert_eq!((st, version), (PODSYNC_E_NOT_SUBSCRIBED, 0), "a replica of the whole stream");
+        assert!(!msg(podsync_store_errmsg(r)).is_empty());
+        assert_eq!(subscription_held(r).0, PODSYNC_NOT_FOUND, "nothing changed");
+
+        // Subscribing: NULL data, bad bytes and unknown tables refused; then once.
+        assert_eq!(podsync_store_subscribe(null_mut(), data, bytes.len()), E);
+        assert_eq!(podsync_store_subscribe(r, null(), bytes.len()), E);
+        assert_eq!(podsync_store_subscribe(r, data, bytes.len() - 1), E);
+        assert_eq!(podsync_store_subscribe(r, unknown.as_ptr().cast(), unknown.len()), E);
+        assert_eq!(podsync_store_subscribe(r, data, bytes.len()), PODSYNC_OK);
+        let (st, held, h) = subscription_held(r);
+        assert_eq!((st, held.as_deref(), h), (PODSYNC_OK, Some(&bytes[..]), sub_hash));
+        assert_eq!(podsync_store_subscribe(r, data, bytes.len()), E, "once");
+        // A whole-stream frame is NOT_SUBSCRIBED; the feed's snapshot applies.
+        let fr = &f.frame;
+        let st = podsync_store_apply(r, fr.as_ptr().cast(), fr.len(), &mut version);
+        assert_eq!((st, version), (PODSYNC_E_NOT_SUBSCRIBED, 0));
+        let st = podsync_store_apply(r, snapshot.as_ptr().cast(), snapshot.len(), &mut version);
+        assert_eq!((st, version), (PODSYNC_OK, 1));
+        let (mut dr, mut df) = (0u64, 0u64);
+        assert_eq!(podsync_store_digest(r, &mut dr), PODSYNC_OK);
+        assert_eq!(podsync_store_digest(feed, &mut df), PODSYNC_OK);
+        assert_eq!(dr, df);
+
+        // A replica that holds state may not subscribe.
+        let mut late = null_mut();
+        assert_eq!(
+            podsync_store_create(f.schema, PODSYNC_ROLE_REPLICA, null(), &mut late),
+            PODSYNC_OK
+        );
+        assert_eq!(podsync_store_apply(late, fr.as_ptr().cast(), fr.len(), null_mut()), PODSYNC_OK);
+        assert_eq!(podsync_store_subscribe(late, data, bytes.len()), E);
+        assert_eq!(subscription_held(late).0, PODSYNC_NOT_FOUND);
+        podsync_store_free(late);
+
+        // One reference released: the feed still follows the writer. Key 2 is in its range,
+        // key 500 is not: one frame of one put.
+        podsync_store_free(feed2);
+        assert_eq!(podsync_store_put(w, 1, 2, rec.as_ptr().cast(), 16), PODSYNC_OK);
+        assert_eq!(podsync_store_put(w, 1, 500, rec.as_ptr().cast(), 16), PODSYNC_OK);
+        assert_eq!(podsync_store_flush(w, &mut n), PODSYNC_OK);
+        assert_eq!(podsync_store_flush_due(feed), PODSYNC_FLUSH_DUE);
+        assert_eq!(podsync_store_flush(feed, &mut n), PODSYNC_OK);
+        assert_eq!(n, 1);
+        let delta = outbox(feed, 1).remove(0);
+        let st = podsync_store_apply(r, delta.as_ptr().cast(), delta.len(), &mut version);
+        assert_eq!((st, version), (PODSYNC_OK, 2));
+        let mut count = 0usize;
+        assert_eq!(podsync_store_count(r, 1, &mut count), PODSYNC_OK);
+        assert_eq!(count, 2, "keys 1 and 2");
+        assert_eq!(podsync_store_flush(feed, &mut n), PODSYNC_OK);
+        assert_eq!(n, 0, "nothing new in the subset");
+        podsync_store_free(feed);
+    }
+}
+
 /// The carrier's C contract (include/podsync_nats.h), without a server: what is checked before
 /// connecting, and the conventions of podsync.h it follows (NULL arguments, `*out` NULL on
 /// failure, options versions, `podsync_nats_last_errmsg`, `*_free(NULL)`). The calls against a

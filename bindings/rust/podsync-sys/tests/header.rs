@@ -1,8 +1,9 @@
 //! Checks the hand-written declarations of src/lib.rs against include/podsync.h, textually:
 //! the same functions with the same parameter names and types (C types translated one to one),
 //! and every integer `#define PODSYNC_*` with the same value. A change to the header that the
-//! binding does not follow fails here, not at run time. With the feature `nats`, the same for
-//! src/nats.rs against include/podsync_nats.h, and the fields of its structs too.
+//! binding does not follow fails here, not at run time. The fields of the subscription structs
+//! (since library 0.8.0) are compared too. With the feature `nats`, the same for src/nats.rs
+//! against include/podsync_nats.h, and the fields of its structs too.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -259,6 +260,87 @@ fn reconciliation_is_declared_as_the_header_says() {
     assert!(rust_source().contains("// Reconciliation (since library 0.7.0)"));
 }
 
+#[test]
+fn subscriptions_are_declared_as_the_header_says() {
+    // Since library 0.8.0: podsync_subscription_encode, podsync_store_subscribe,
+    // podsync_store_feed, podsync_store_subscription, the three structs,
+    // PODSYNC_SUBSCRIPTION_VERSION and PODSYNC_E_NOT_SUBSCRIBED (pinned by name, as the change
+    // events above; the structs field by field).
+    let c = header_functions();
+    let r = rust_functions();
+    let sig = |params: &[(&str, &str)]| Sig {
+        params: params.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+        ret: "i32".to_string(),
+    };
+    let encode = sig(&[
+        ("subscription", "*constpodsync_subscription"),
+        ("buffer", "*mutc_void"),
+        ("capacity", "usize"),
+        ("size_out", "*mutusize"),
+        ("hash_out", "*mutu64"),
+    ]);
+    let subscribe =
+        sig(&[("store", "*mutpodsync_store"), ("data", "*constc_void"), ("size", "usize")]);
+    let feed = sig(&[
+        ("store", "*mutpodsync_store"),
+        ("data", "*constc_void"),
+        ("size", "usize"),
+        ("feed_out", "*mut*mutpodsync_store"),
+    ]);
+    let subscription = sig(&[
+        ("store", "*constpodsync_store"),
+        ("data_out", "*mut*constu8"),
+        ("size_out", "*mutusize"),
+        ("hash_out", "*mutu64"),
+    ]);
+    for (name, expected) in [
+        ("podsync_subscription_encode", encode),
+        ("podsync_store_subscribe", subscribe),
+        ("podsync_store_feed", feed),
+        ("podsync_store_subscription", subscription),
+    ] {
+        assert_eq!(c.get(name), Some(&expected), "{name} in podsync.h");
+        assert_eq!(r.get(name), Some(&expected), "{name} in podsync-sys");
+    }
+    let (header, src) = (self::header(), rust_source());
+    for (name, fields) in [
+        ("podsync_key_range", &[("lo", "u64"), ("hi", "u64")][..]),
+        (
+            "podsync_subscription_table",
+            &[("table_id", "u32"), ("range_count", "u32"), ("ranges", "*constpodsync_key_range")],
+        ),
+        (
+            "podsync_subscription",
+            &[
+                ("version", "u32"),
+                ("shard_bits", "u32"),
+                ("shard_count", "u32"),
+                ("table_count", "u32"),
+                ("shards", "*constu32"),
+                ("tables", "*constpodsync_subscription_table"),
+            ],
+        ),
+    ] {
+        let expected: Vec<(String, String)> =
+            fields.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        assert_eq!(header_struct_fields(&header, name), expected, "fields of {name} in podsync.h");
+        assert_eq!(rust_struct_fields(&src, name), expected, "fields of {name} in podsync-sys");
+    }
+    let stripped = strip_c_comments(&header);
+    let consts = rust_integer_consts(&src);
+    for (name, value) in [("PODSYNC_SUBSCRIPTION_VERSION", 1), ("PODSYNC_E_NOT_SUBSCRIBED", -27)] {
+        assert!(stripped.contains(&format!("#define {name} ")), "{name} in podsync.h");
+        assert_eq!(consts.get(name), Some(&value), "{name} in podsync-sys");
+    }
+    assert_eq!(podsync_sys::PODSYNC_E_NOT_SUBSCRIBED, -27);
+    let name = unsafe { std::ffi::CStr::from_ptr(podsync_sys::podsync_status_name(-27)) };
+    assert_eq!(name.to_str(), Ok("PODSYNC_E_NOT_SUBSCRIBED"));
+    // Both files say since when; -27 is no longer reserved.
+    assert!(header.contains("Subscriptions: selective sync (since library 0.8.0)"));
+    assert!(src.contains("// Subscriptions: selective sync (since library 0.8.0)"));
+    assert!(!src.contains("-25 .. -27 are reserved"));
+}
+
 fn parse_int(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches(['u', 'U']);
     if let Some(h) = s.strip_prefix("0x") {
@@ -311,8 +393,8 @@ fn check_integer_macros(header: &str, rust_consts: &BTreeMap<String, i64>) -> us
 #[test]
 fn every_integer_macro_has_the_same_value() {
     let checked = check_integer_macros(&header(), &rust_integer_consts(&rust_source()));
-    assert!(checked >= 101, "checked only {checked} constants");
-    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 700);
+    assert!(checked >= 103, "checked only {checked} constants");
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 800);
     assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
 }
 
@@ -472,9 +554,42 @@ fn status_names_are_the_macro_names() {
             n += 1;
         }
     }
-    assert_eq!(n, 41);
+    assert_eq!(n, 42);
     let unknown = unsafe { std::ffi::CStr::from_ptr(podsync_status_name(-8)) };
     assert_eq!(unknown.to_str().unwrap(), "PODSYNC_UNKNOWN_STATUS");
+}
+
+/// The fields of `typedef struct NAME { ... } NAME;` as (name, Rust type).
+fn header_struct_fields(header: &str, name: &str) -> Vec<(String, String)> {
+    let text = strip_c_comments(header);
+    let open = format!("typedef struct {name} {{");
+    let start =
+        text.find(&open).unwrap_or_else(|| panic!("struct {name} in the header")) + open.len();
+    let body = &text[start..start + text[start..].find('}').unwrap()];
+    body.split(';')
+        .map(squash)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let i = f.rfind([' ', '*']).unwrap();
+            (f[i + 1..].to_string(), c_type_to_rust(&f[..=i]))
+        })
+        .collect()
+}
+
+/// The fields of `pub struct NAME { ... }` as (name, type without spaces).
+fn rust_struct_fields(src: &str, name: &str) -> Vec<(String, String)> {
+    let open = format!("pub struct {name} {{");
+    let start =
+        src.find(&open).unwrap_or_else(|| panic!("struct {name} in the Rust source")) + open.len();
+    let body = &src[start..start + src[start..].find("\n}").unwrap()];
+    body.lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("pub "))
+        .map(|l| {
+            let (n, t) = l.trim_end_matches(',').split_once(':').unwrap();
+            (n.trim().to_string(), t.replace(' ', ""))
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -526,40 +641,6 @@ fn every_nats_integer_macro_has_the_same_value() {
 #[cfg(feature = "nats")]
 fn header_reserves_carrier_range() -> bool {
     header().contains("-60 .. -79 are reserved for carriers")
-}
-
-/// The fields of `typedef struct NAME { ... } NAME;` as (name, Rust type).
-#[cfg(feature = "nats")]
-fn header_struct_fields(header: &str, name: &str) -> Vec<(String, String)> {
-    let text = strip_c_comments(header);
-    let open = format!("typedef struct {name} {{");
-    let start =
-        text.find(&open).unwrap_or_else(|| panic!("struct {name} in the header")) + open.len();
-    let body = &text[start..start + text[start..].find('}').unwrap()];
-    body.split(';')
-        .map(squash)
-        .filter(|f| !f.is_empty())
-        .map(|f| {
-            let i = f.rfind([' ', '*']).unwrap();
-            (f[i + 1..].to_string(), c_type_to_rust(&f[..=i]))
-        })
-        .collect()
-}
-
-/// The fields of `pub struct NAME { ... }` as (name, type without spaces).
-#[cfg(feature = "nats")]
-fn rust_struct_fields(src: &str, name: &str) -> Vec<(String, String)> {
-    let open = format!("pub struct {name} {{");
-    let start = src.find(&open).unwrap_or_else(|| panic!("struct {name} in nats.rs")) + open.len();
-    let body = &src[start..start + src[start..].find("\n}").unwrap()];
-    body.lines()
-        .map(str::trim)
-        .filter_map(|l| l.strip_prefix("pub "))
-        .map(|l| {
-            let (n, t) = l.trim_end_matches(',').split_once(':').unwrap();
-            (n.trim().to_string(), t.replace(' ', ""))
-        })
-        .collect()
 }
 
 #[cfg(feature = "nats")]

@@ -346,6 +346,7 @@ impl<R: Role> Store<R> {
         options: &StoreOptions,
         durability: &Durability,
     ) -> Result<(Store<R>, OpenInfo)> {
+        crate::store::refuse_feed::<R>("Store::open")?;
         let directory = directory.as_ref();
         let (ptr, _, info) = open_raw(directory, schema, R::ROLE.raw(), options, durability)?;
         let tables = tables_of(ptr, directory, schema)?;

@@ -91,6 +91,13 @@ pub enum ErrorKind {
     /// the new writer never had. Nothing changed; it heals with a snapshot of the new writer
     /// ([`Store::snapshot`](crate::Store::snapshot)).
     HistoryDiverged,
+    /// `PODSYNC_E_NOT_SUBSCRIBED` (since library 0.8.0): [`Store::apply`](crate::Store::apply) of
+    /// a frame, or [`Store::reconcile`](crate::Store::reconcile) of a message, for another subset
+    /// of the stream than the store holds: a feed's frame to a replica of the whole stream, a frame
+    /// of the whole stream to a [subscribed](crate::Store::subscribe) replica, or a frame of
+    /// another subscription. Nothing changed; send it the frames of its own feed (see
+    /// [Subscriptions](crate#subscriptions)).
+    NotSubscribed,
     /// `PODSYNC_E_FRAME_FEATURE` (since library 0.5.0): the frame uses a critical flag or extension
     /// record this library does not implement; upgrade the library. Nothing changed.
     FrameFeature,
@@ -183,6 +190,7 @@ impl ErrorKind {
             sys::PODSYNC_E_SNAPSHOT_EXPIRED => SnapshotExpired,
             sys::PODSYNC_E_TERM_FENCED => TermFenced,
             sys::PODSYNC_E_HISTORY_DIVERGED => HistoryDiverged,
+            sys::PODSYNC_E_NOT_SUBSCRIBED => NotSubscribed,
             sys::PODSYNC_E_FRAME_FEATURE => FrameFeature,
             sys::PODSYNC_E_CHUNK_MISMATCH => ChunkMismatch,
             sys::PODSYNC_E_REPAIR_STALE => RepairStale,
@@ -234,6 +242,7 @@ impl ErrorKind {
             SnapshotExpired => sys::PODSYNC_E_SNAPSHOT_EXPIRED,
             TermFenced => sys::PODSYNC_E_TERM_FENCED,
             HistoryDiverged => sys::PODSYNC_E_HISTORY_DIVERGED,
+            NotSubscribed => sys::PODSYNC_E_NOT_SUBSCRIBED,
             FrameFeature => sys::PODSYNC_E_FRAME_FEATURE,
             ChunkMismatch => sys::PODSYNC_E_CHUNK_MISMATCH,
             RepairStale => sys::PODSYNC_E_REPAIR_STALE,
@@ -459,7 +468,11 @@ mod tests {
             assert_eq!(k.status(), s);
             assert_eq!(Error::new(s, "").status_name(), name);
         }
-        assert_eq!(ErrorKind::from_status(-27), ErrorKind::Unknown(-27), "reserved, not known");
+        assert_eq!(ErrorKind::from_status(-27), ErrorKind::NotSubscribed, "since library 0.8.0");
+        assert_eq!(ErrorKind::NotSubscribed.status(), sys::PODSYNC_E_NOT_SUBSCRIBED);
+        assert_eq!(Error::new(-27, "").status_name(), "PODSYNC_E_NOT_SUBSCRIBED");
+        let routing: std::io::Error = Error::new(sys::PODSYNC_E_NOT_SUBSCRIBED, "").into();
+        assert_eq!(routing.kind(), std::io::ErrorKind::Other, "not bad data: another subset's");
         assert_eq!(ErrorKind::from_status(-30), ErrorKind::RepairStale, "since library 0.7.0");
         assert_eq!(ErrorKind::RepairStale.status(), sys::PODSYNC_E_REPAIR_STALE);
         assert_eq!(Error::new(-30, "").status_name(), "PODSYNC_E_REPAIR_STALE");

@@ -6,7 +6,7 @@
 //!
 //! - handles own their C object and free it on drop: [`Schema`], [`Store<Writer>`](Store),
 //!   [`Store<Replica>`](Store) (roles are types, so a writer-only call on a replica does not
-//!   compile);
+//!   compile), and [`Store<Feed>`](Store), which its writer holds;
 //! - every fallible call returns [`Result`]; an [`Error`] carries the status, its name and the
 //!   message the library recorded; informational statuses are enums ([`WriteOutcome`],
 //!   [`Applied`], [`Delta`], [`DeleteOutcome`]);
@@ -59,6 +59,11 @@
 //!   only their records brings the replica to the responder's state ([`ErrorKind::RepairStale`]
 //!   if the replica moved meanwhile); [`reconcile()`] runs a whole exchange between two stores of
 //!   one process ([`ReconcileReport`]); see [Reconciliation](#reconciliation);
+//! - a replica can hold part of a stream (**subscriptions**, since library 0.8.0): some tables,
+//!   key ranges, shards ([`Subscription`], [`Store::subscribe`]); its writer serves each
+//!   distinct subscription from a **feed** ([`Store::feed`], [`Store<Feed>`](Feed)) that follows
+//!   the writer's flushes and produces the subset's frames once for all its replicas; any other
+//!   frame is refused ([`ErrorKind::NotSubscribed`]); see [Subscriptions](#subscriptions);
 //! - with the cargo feature `nats` (off by default; it links `libpodsync_nats.so`, which needs
 //!   libnats), the module `nats` carries a store's frames over **NATS JetStream**
 //!   (`include/podsync_nats.h`): a `Publisher` borrows a writer and publishes each flush's frames
@@ -262,6 +267,63 @@
 //! answer goes to the other side's [`Store::reconcile`] if it is a summary, to the replica's
 //! [`Store::apply`] if it is a repair.
 //!
+//! # Subscriptions
+//!
+//! A client that shows one region of a world, a service that caches one tenant's rows, a worker
+//! that handles one shard: each needs part of a stream (since library 0.8.0). A
+//! [`Subscription`] names it: tables, per table key ranges (inclusive), and/or some of the 2^s
+//! shards that split every table evenly. The replica [subscribes](Store::subscribe) with the
+//! subscription's bytes ([`Subscription::encode`]) while it is empty and sends the same bytes to
+//! its writer once. The writer serves each distinct subscription from a **feed**
+//! ([`Store::feed`]): a `Store<Feed>` that holds the writer's records of the subset, takes the
+//! changes of each of the writer's flushes, and produces the subset's frames with the ordinary
+//! calls: [`flush`](Store::flush) (one frame for all the replicas of the subscription),
+//! [`delta_since`](Store::delta_since), [`snapshot`](Store::snapshot),
+//! [`begin_snapshot`](Store::begin_snapshot), [`reconcile`](Store::reconcile). A feed's frames
+//! carry the writer's versions and the subset's digest; a subscriber applies them only
+//! ([`ErrorKind::NotSubscribed`] for the whole stream's frames or another subscription's), and a
+//! replica of the whole stream only the whole stream's.
+//!
+//! The writer holds its feeds and lends them: its flush writes into them, so the borrow checker
+//! keeps anything borrowed from a feed from living across it (copy frames with `to_vec` to keep
+//! them longer).
+//!
+//! ```
+//! use podsync::{Applied, ErrorKind, Schema, Store, Subscription};
+//! # fn main() -> podsync::Result<()> {
+//! let schema = Schema::new().table(1, 8, 8, &[])?.table(2, 8, 8, &[])?;
+//! let mut writer = Store::writer(&schema)?;
+//!
+//! // The replica's side: keys 0 to 99 of table 1.
+//! let (bytes, hash) = Subscription::new().table_ranges(1, [0..=99]).encode()?;
+//! let mut replica = Store::replica(&schema)?;
+//! replica.subscribe(&bytes)?;
+//!
+//! // The writer's side, once the bytes arrived: the subscription's feed.
+//! writer.feed(&bytes)?;
+//! writer.put_many(1, &[1, 50, 500], &[1u64, 50, 500])?;
+//! writer.put_as(2, 7, &7u64)?;
+//! writer.flush()?; // the whole stream's frame
+//! let version = writer.version()?;
+//! let feed = writer.find_feed_mut(hash).expect("made above");
+//! feed.flush()?; // the subset's frame, once for all its replicas
+//! for frame in feed.frames() {
+//!     assert_eq!(replica.apply(frame)?, Applied::Ok);
+//! }
+//! assert_eq!((replica.count(1)?, replica.count(2)?), (2, 0)); // keys 1 and 50
+//! assert_eq!(replica.digest()?, feed.digest()?);
+//! assert_eq!(replica.version()?, version);
+//!
+//! // The whole stream's frames are not for a subscriber.
+//! let err = replica.apply(writer.frame(0).unwrap()).unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::NotSubscribed);
+//! # Ok(()) }
+//! ```
+//!
+//! A subscriber that missed frames catches up from its feed ([`Store::delta_since`], a snapshot
+//! below the feed's catch-up floor, or [`reconcile()`] with the feed as the responder), and a
+//! subscribed replica serves its subset to further replicas of the same subscription.
+//!
 //! # Durability and failover
 //!
 //! A store opened with [`Store::open`] (instead of [`Store::writer`] or [`Store::replica`]) lives
@@ -345,8 +407,9 @@
 //! between threads; distinct handles are independent. A [`Snapshot`] belongs to its store for
 //! threading: it calls the library only inside [`Snapshot::next_chunk`], which borrows the store
 //! mutably, and one dropped while its store lives is freed by the store (see [`Snapshot`]); a
-//! [`Checkpoint`] the same, through [`Checkpoint::step`]. A NATS publisher or follower (feature
-//! `nats`) borrows its store mutably and moves with it: `Send`, not `Sync`.
+//! [`Checkpoint`] the same, through [`Checkpoint::step`]. A writer's feeds ([`Store::feed`])
+//! live in the writer and move with it: its flush writes into them. A NATS publisher or follower
+//! (feature `nats`) borrows its store mutably and moves with it: `Send`, not `Sync`.
 //! There are no callbacks, so no panic can cross the C boundary.
 
 #![warn(missing_debug_implementations)]
@@ -375,6 +438,7 @@ mod registry;
 mod schema;
 mod snapshot;
 mod store;
+mod subscription;
 
 pub use changes::Changes;
 pub use checkpoint::Checkpoint;
@@ -387,9 +451,10 @@ pub use reconcile::{ReconcileReport, reconcile};
 pub use schema::{Field, FieldType, Schema, TableDef};
 pub use snapshot::{ChunkPosition, MIN_CHUNK_BYTES, Snapshot, SnapshotChunks};
 pub use store::{
-    Applied, DeleteMany, DeleteOutcome, Delta, Frames, Replica, Role, Store, StoreInfo,
+    Applied, DeleteMany, DeleteOutcome, Delta, Feed, Frames, Replica, Role, Store, StoreInfo,
     StoreOptions, StoreRole, TableView, WriteOutcome, Writer,
 };
+pub use subscription::Subscription;
 
 /// The ABI version this binding was written for (`PODSYNC_ABI_VERSION`).
 pub const ABI_VERSION: u32 = sys::PODSYNC_ABI_VERSION;

@@ -144,6 +144,10 @@ impl<R: Role> Store<R> {
     /// - [`ErrorKind::RepairStale`]: the exchange began at a version the responder can no longer
     ///   describe (it moved past its catch-up floor meanwhile): start again with
     ///   [`summary`](Store::summary);
+    /// - [`ErrorKind::NotSubscribed`] (since library 0.8.0): a message of another subset of the
+    ///   stream than this store holds; a [subscribed](Store::subscribe) replica reconciles with
+    ///   its subscription's [feed](Store::feed) (or another replica of it), a replica of the whole
+    ///   stream with a writer or a replica of the whole stream;
     /// - [`ErrorKind::NoMemory`].
     pub fn reconcile(&mut self, message: &[u8]) -> Result<Frames<'_>> {
         self.reap_snapshots();

@@ -14,16 +14,31 @@ use crate::metrics::Metrics;
 use crate::pod::{self, Pod};
 use crate::registry::Registry;
 use crate::schema::{Schema, TableMeta, table_metas};
+use crate::subscription::FeedLinks;
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Writer {}
-    impl Sealed for super::Replica {}
+    pub trait Sealed {
+        /// The marker's name, for `Debug`.
+        const NAME: &'static str;
+        /// A feed: made by its writer ([`Store::feed`](crate::Store::feed)), never by a
+        /// constructor.
+        const FEED: bool = false;
+    }
+    impl Sealed for super::Writer {
+        const NAME: &'static str = "Writer";
+    }
+    impl Sealed for super::Replica {
+        const NAME: &'static str = "Replica";
+    }
+    impl Sealed for super::Feed {
+        const NAME: &'static str = "Feed";
+        const FEED: bool = true;
+    }
 }
 
-/// The role of a [`Store`], as a type: [`Writer`] or [`Replica`]. Writer-only and replica-only
-/// methods exist only on `Store<Writer>` and `Store<Replica>`, so `PODSYNC_E_WRONG_ROLE` cannot
-/// happen through this crate. Sealed.
+/// The role of a [`Store`], as a type: [`Writer`], [`Replica`] or [`Feed`]. Writer-only,
+/// replica-only and feed-only methods exist only on `Store<Writer>`, `Store<Replica>` and
+/// `Store<Feed>`, so `PODSYNC_E_WRONG_ROLE` cannot happen through this crate. Sealed.
 pub trait Role: sealed::Sealed + 'static {
     /// The role's value.
     const ROLE: StoreRole;
@@ -38,11 +53,43 @@ pub enum Writer {}
 #[derive(Debug)]
 pub enum Replica {}
 
+/// Marker type of a feed (since library 0.8.0): `Store<Feed>` serves one
+/// [subscription](crate#subscriptions) of its writer's stream. It holds the writer's records of
+/// the subset, takes the changes of each of the writer's flushes, and produces the
+/// subscription's frames with [`flush`](Store::flush), [`delta_since`](Store::delta_since),
+/// [`snapshot`](Store::snapshot), [`begin_snapshot`](Store::begin_snapshot) and
+/// [`reconcile`](Store::reconcile), once for every replica of the subscription. It takes no
+/// writes: `Store<Feed>` has no `put` or `delete` (its writes come from its writer).
+///
+/// A feed belongs to its writer, which makes it ([`Store::feed`]), holds it and lends it
+/// ([`Store::find_feed`], [`Store::feeds`]): the writer's flush writes into the feed's records,
+/// so a record or table borrowed from a feed must not outlive the next flush of its writer, and
+/// a feed must not be used on one thread while its writer flushes on another. Borrowing the feed
+/// from its writer makes the borrow checker prove both.
+///
+/// For the library a feed is a writer: its [`StoreInfo::role`] is [`StoreRole::Writer`].
+///
+/// A feed takes no writes:
+///
+/// ```compile_fail,E0599
+/// # use podsync::{Schema, Store, Subscription};
+/// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+/// # let (bytes, _) = Subscription::new().table(1).encode().unwrap();
+/// let mut writer = Store::writer(&schema).unwrap();
+/// let feed = writer.feed(&bytes).unwrap();
+/// feed.put(1, 5, &[0u8; 8]).unwrap(); // error[E0599]: no method named `put` for Store<Feed>
+/// ```
+#[derive(Debug)]
+pub enum Feed {}
+
 impl Role for Writer {
     const ROLE: StoreRole = StoreRole::Writer;
 }
 impl Role for Replica {
     const ROLE: StoreRole = StoreRole::Replica;
+}
+impl Role for Feed {
+    const ROLE: StoreRole = StoreRole::Writer;
 }
 
 /// A store's role as a value (`PODSYNC_ROLE_*`).
@@ -521,8 +568,9 @@ impl Applied {
     }
 }
 
-/// A writer or a replica (`podsync_store`), its role a type parameter: `Store<Writer>` or
-/// `Store<Replica>`.
+/// A writer, a replica or a feed (`podsync_store`), its role a type parameter: `Store<Writer>`,
+/// `Store<Replica>` or (since library 0.8.0) `Store<Feed>`, which a writer makes and holds
+/// ([`Store::feed`]).
 ///
 /// Views borrow the store: a record from [`get`](Store::get), a [`TableView`] from
 /// [`table`](Store::table), frames from [`frames`](Store::frames) and a replica's change events
@@ -638,6 +686,9 @@ pub struct Store<R: Role> {
     /// Chunked snapshots and checkpoints of this store dropped while it lives, freed by it; live
     /// checkpoints, abandoned by its drop (see `registry`).
     snapshots: Arc<Registry>,
+    /// A writer's feeds, which it holds and frees before itself; a feed's link to its writer
+    /// (see `subscription`).
+    pub(crate) feeds: FeedLinks,
     _role: PhantomData<R>,
 }
 
@@ -681,6 +732,7 @@ impl<R: Role> Store<R> {
 
     fn create(schema: &Schema, options: Option<&StoreOptions>) -> Result<Store<R>> {
         crate::ensure_abi();
+        refuse_feed::<R>("Store::new")?;
         let tables = table_metas(schema)?;
         let opts = options.map_or(ptr::null(), |o| &o.raw as *const _);
         let mut out: *mut sys::podsync_store = ptr::null_mut();
@@ -720,7 +772,14 @@ impl<R: Role> Store<R> {
         ptr: NonNull<sys::podsync_store>,
         tables: Box<[TableMeta]>,
     ) -> Store<R> {
-        Store { ptr, tables, outbox: Vec::new(), snapshots: Registry::new(), _role: PhantomData }
+        Store {
+            ptr,
+            tables,
+            outbox: Vec::new(),
+            snapshots: Registry::new(),
+            feeds: FeedLinks::default(),
+            _role: PhantomData,
+        }
     }
 
     /// Changes the store's role type without freeing anything: a promoted replica becomes a
@@ -740,6 +799,7 @@ impl<R: Role> Store<R> {
                 tables: ptr::read(&this.tables),
                 outbox: ptr::read(&this.outbox),
                 snapshots: ptr::read(&this.snapshots),
+                feeds: ptr::read(&this.feeds),
                 _role: PhantomData,
             }
         }
@@ -1237,6 +1297,32 @@ impl<R: Role> Store<R> {
         }
     }
 
+    /// `podsync_store_flush` (a writer's or a feed's): the outbox holds the frames afterwards.
+    pub(crate) fn flush_outbox(&mut self) -> Result<usize> {
+        // A snapshot dropped meanwhile no longer needs the records this flush changes.
+        self.reap_snapshots();
+        let mut n = 0usize;
+        // SAFETY: valid handle and out-pointer; `&mut self`: no frame borrowed from the outbox is
+        // alive, and the crate's view of it is read again below whatever the call returns.
+        let st = unsafe { sys::podsync_store_flush(self.ptr.as_ptr(), &mut n) };
+        match st {
+            sys::PODSYNC_OK => self.load_outbox(n),
+            s => Err(self.produce_error("podsync_store_flush", s)),
+        }
+    }
+
+    /// `podsync_store_flush_due` (a writer's or a feed's).
+    pub(crate) fn flush_due_raw(&self) -> Result<bool> {
+        // SAFETY: valid handle. The call takes a non-const pointer but is not one of the events
+        // that invalidate borrowed records or frames; Store is !Sync, so no other thread calls.
+        let st = unsafe { sys::podsync_store_flush_due(self.ptr.as_ptr()) };
+        match self.check(st)? {
+            sys::PODSYNC_OK => Ok(false),
+            sys::PODSYNC_FLUSH_DUE => Ok(true),
+            other => Err(unexpected("podsync_store_flush_due", other)),
+        }
+    }
+
     // ----- raw access ----------------------------------------------------------------------
 
     /// The raw handle, for calls through `podsync_sys`. Calls that write, apply or replace the
@@ -1271,6 +1357,11 @@ impl<R: Role> Store<R> {
     /// The error of status `st` with the store's message.
     pub(crate) fn error_of(&self, st: i32) -> Error {
         self.error(st)
+    }
+
+    /// The record size and alignment of each table, sorted by id (a feed's are its writer's).
+    pub(crate) fn table_metas(&self) -> Box<[TableMeta]> {
+        self.tables.clone()
     }
 
     /// The raw handle for the crate's own calls (which document why they are sound).
@@ -1456,14 +1547,7 @@ impl Store<Writer> {
     /// None in practice: the library refuses this call only for a NULL handle or out-pointer,
     /// which this crate never passes; an error it returned would be passed on.
     pub fn flush_due(&self) -> Result<bool> {
-        // SAFETY: valid handle. The call takes a non-const pointer but is not one of the events
-        // that invalidate borrowed records or frames; Store is !Sync, so no other thread calls.
-        let st = unsafe { sys::podsync_store_flush_due(self.ptr.as_ptr()) };
-        match self.check(st)? {
-            sys::PODSYNC_OK => Ok(false),
-            sys::PODSYNC_FLUSH_DUE => Ok(true),
-            other => Err(unexpected("podsync_store_flush_due", other)),
-        }
+        self.flush_due_raw()
     }
 
     /// Turns the pending batch into frames (`podsync_store_flush`), each advancing the version by
@@ -1490,17 +1574,16 @@ impl Store<Writer> {
     /// that no replica sees a version the disk does not have. After any error
     /// [`frames`](Store::frames) yields what the library's outbox still holds (see
     /// [Frames after an error](Store#frames-after-an-error)).
+    ///
+    /// A writer with [feeds](Store::feed) (since library 0.8.0) also hands each feed the changes
+    /// of its subset; the feed's own [`flush`](Store::flush) then makes its frames. The borrow
+    /// checker keeps a record or table borrowed from a feed from living across this call, which
+    /// rewrites them. [`ErrorKind::InvalidArgument`] (checked by this binding; nothing flushed)
+    /// if the writer holds a feed of another writer, which only [`std::mem::swap`] of two feeds
+    /// can bring about: its own feed is then held elsewhere, where this flush must not write.
     pub fn flush(&mut self) -> Result<usize> {
-        // A snapshot dropped meanwhile no longer needs the records this flush changes.
-        self.reap_snapshots();
-        let mut n = 0usize;
-        // SAFETY: valid handle and out-pointer; `&mut self`: no frame borrowed from the outbox is
-        // alive, and the crate's view of it is read again below whatever the call returns.
-        let st = unsafe { sys::podsync_store_flush(self.ptr.as_ptr(), &mut n) };
-        match st {
-            sys::PODSYNC_OK => self.load_outbox(n),
-            s => Err(self.produce_error("podsync_store_flush", s)),
-        }
+        self.check_own_feeds("Store::flush")?;
+        self.flush_outbox()
     }
 
     fn write_outcome(&self, what: &str, st: i32) -> Result<WriteOutcome> {
@@ -1578,6 +1661,10 @@ impl Store<Replica> {
     ///   [`reconcile`](Store::reconcile) instead);
     /// - a frame of another schema or writer: [`ErrorKind::SchemaMismatch`],
     ///   [`ErrorKind::StreamMismatch`] (a delta of another stream: apply a snapshot of it);
+    /// - subscriptions (since library 0.8.0): [`ErrorKind::NotSubscribed`], a frame of another
+    ///   subset of the stream than the replica holds (a [feed](Store::feed)'s frame to a replica
+    ///   of the whole stream, a frame of the whole stream or of another subscription to a
+    ///   [subscribed](Store::subscribe) replica);
     /// - [`ErrorKind::DictionaryMissing`]: load the writer's dictionary
     ///   ([`load_dictionary`](Store::load_dictionary)) and apply the frame again;
     /// - limits: [`ErrorKind::Limit`] (the frame would take the replica past
@@ -1625,6 +1712,9 @@ impl Store<Replica> {
 
 impl<R: Role> Drop for Store<R> {
     fn drop(&mut self) {
+        // A writer's feeds first: releasing a feed's last reference detaches it from this writer,
+        // which must still be alive (and used by this thread only) then.
+        self.feeds.release_all();
         // SAFETY: the handle is owned and freed once; no view can outlive `self`. Snapshots still
         // alive keep the C store alive and free their handles themselves from now on.
         unsafe { self.snapshots.close_store(self.ptr.as_ptr()) }
@@ -1634,7 +1724,7 @@ impl<R: Role> Drop for Store<R> {
 impl<R: Role> fmt::Debug for Store<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Store");
-        d.field("role", &R::ROLE);
+        d.field("role", &format_args!("{}", <R as sealed::Sealed>::NAME));
         match self.info() {
             Ok(i) => {
                 d.field("state_version", &i.state_version)
@@ -1819,4 +1909,18 @@ pub(crate) fn unexpected(what: &str, status: i32) -> Error {
 
 fn internal(msg: &str) -> Error {
     Error::from_kind(ErrorKind::Internal, msg)
+}
+
+/// Refuses to make a `Store<Feed>` by a constructor (`what`): a feed is made by its writer.
+pub(crate) fn refuse_feed<R: Role>(what: &str) -> Result<()> {
+    if <R as sealed::Sealed>::FEED {
+        return Err(Error::from_kind(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{what}: a feed is made by its writer, with Store::<Writer>::feed (checked by the \
+                 Rust binding)"
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -114,6 +114,11 @@ let (mut durable, _) = Store::<podsync::Writer>::open(&dir, Some(&schema),
     &podsync::StoreOptions::new(), &podsync::Durability::new()).unwrap();
 let checkpoint = durable.begin_checkpoint().unwrap();
 needs_send(&checkpoint);
+let (bytes, _) = podsync::Subscription::new().table(1).encode().unwrap();
+let feed = writer.feed(&bytes).unwrap();
+let count = feed.table(1).unwrap().len();
+writer.flush().unwrap();
+println!("{count}");
 "#;
 
 /// A correct use of everything the compile_fail examples of src/nats.rs misuse (feature `nats`):
