@@ -876,9 +876,9 @@ PODSYNC_API int32_t podsync_subscription_encode(const podsync_subscription *subs
    schema lacks; PODSYNC_E_WRONG_ROLE on a writer. */
 PODSYNC_API int32_t podsync_store_subscribe(podsync_store *store, const void *data, size_t size);
 
-/* The feed of the subscription encoded in data on the writer `store`: a store holding the
-   writer's records of the subset as of its last flush, which follows each later flush of the
-   writer. Asking again for the same subscription returns the same feed (compare the pointers):
+/* The feed of the subscription encoded in data on `store`, its *writer*: a writer, or a replica of
+   the whole stream (a *relay*). The feed holds the writer's records of the subset as of its last
+   flush (a relay: its last apply) and follows each later flush (apply). Asking again for the same subscription returns the same feed (compare the pointers):
    each feed is encoded once per flush whatever the number of its replicas. *feed_out receives a
    new reference: release it with podsync_store_free(); the writer stops updating the feed once
    every reference is released. A feed outliving its writer keeps its state and serves it, but no
@@ -887,18 +887,24 @@ PODSYNC_API int32_t podsync_store_subscribe(podsync_store *store, const void *da
    A feed is a writer whose writes come from its writer: podsync_store_put, _delete and the like are
    PODSYNC_E_WRONG_ROLE on it. podsync_store_flush(feed) turns what the writer's flushes changed in
    the subset since the feed's last flush into one frame (or none when nothing changed in it) at
-   the writer's version; podsync_store_flush_due(feed) says PODSYNC_FLUSH_DUE while there is such a
+   the writer's version (a relay's feed takes each delta the relay applies key by key; any other
+   frame the relay applies, a snapshot, a chunked one's last chunk, a repair, a one-way refresh,
+   rebuilds the feed from the relay's state, whose catch-up floor then starts there, and ends the
+   feed's chunked snapshots in flight: PODSYNC_E_SNAPSHOT_EXPIRED); podsync_store_flush_due(feed) says PODSYNC_FLUSH_DUE while there is such a
    change. Reads, digest, info, delta_since, snapshot, snapshot_begin, summary and reconcile work as
    on any writer (a feed's catch-up floor starts at the writer's version when it was made). The feed
-   takes the writer's options but refresh_flushes (a feed has no rolling refresh) and frame_format
-   (always 2). PODSYNC_E_WRONG_ROLE on a replica or a feed; PODSYNC_E_INVALID_ARGUMENT for an
-   encoding that breaks a rule or names a table the schema lacks; PODSYNC_E_NO_MEMORY.
+   takes the writer's options (a relay's: set its compression_level for compressed feed frames) but
+   refresh_flushes (a feed has no rolling refresh) and frame_format (always 2).
+   PODSYNC_E_WRONG_ROLE on a feed or a subscribed replica; PODSYNC_E_DIVERGED on a relay that is
+   diverged or out of sync; PODSYNC_E_INVALID_ARGUMENT for an encoding that breaks a rule or names
+   a table the schema lacks; PODSYNC_E_NO_MEMORY.
 
    A writer and its feeds are one object for threads and borrowed memory: do not call them
-   concurrently, and podsync_store_flush(writer) changes its feeds' tables (their info.generation
-   moves), so record pointers borrowed from a feed (podsync_store_get, podsync_store_table) are
-   valid only until the writer's next flush; a feed's outbox (podsync_store_frame) changes only with
-   calls on the feed. Every host reference to a feed shares its outbox. */
+   concurrently, and podsync_store_flush(writer) (a relay: podsync_store_apply) changes its feeds'
+   tables (their info.generation moves), so record pointers borrowed from a feed (podsync_store_get,
+   podsync_store_table) are valid only until the writer's next flush (apply); a feed's outbox
+   (podsync_store_frame) changes only with calls on the feed. Every host reference to a feed shares
+   its outbox. */
 PODSYNC_API int32_t podsync_store_feed(podsync_store *store, const void *data, size_t size,
                                        podsync_store **feed_out);
 

@@ -756,7 +756,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
             let p: UnsafePointer<CChar>? = podsync_status_name(code)
             #expect(p.map { String(cString: $0) } == name, "podsync_status_name(\(code))")
         }
-        for code: Int32 in [11, 100, -8, -9, -27, -33, -98, -100, .min, .max] {
+        for code: Int32 in [11, 100, -8, -9, -33, -98, -100, .min, .max] {
             let p: UnsafePointer<CChar>? = podsync_status_name(code)
             #expect(p.map { String(cString: $0) } == "PODSYNC_UNKNOWN_STATUS", "podsync_status_name(\(code))")
         }
@@ -764,7 +764,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
     }
 
     @Test func versionNumbers() {
-        #expect(podsync_version_number() == 700)
+        #expect(podsync_version_number() == 800)
         #expect(podsync_version_number() == UInt32(PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH))
         #expect(podsync_abi_version() == UInt32(PODSYNC_ABI_VERSION))
         #expect(PODSYNC_FORMAT_VERSION == 2)

@@ -452,7 +452,7 @@ func loadedWriter(_ s: Schema, _ n: Int, _ configure: (inout Options) -> Void = 
         hint[7] |= 0x01  // flag bit 8: a hint
         recomputeChecksumV2(&hint)
         var odd = f
-        odd[at] = 9; odd[at + 1] = 1; odd[at + 2] = 0x55  // SUBSCRIPTION: not implemented
+        odd[at] = 11; odd[at + 1] = 1; odd[at + 2] = 0x55  // SCHEMA_REVISION: reserved, not implemented
         recomputeChecksumV2(&odd)
         expectStatus(r.apply(odd).status, PODSYNC_E_FRAME_FEATURE, "unknown odd extension tag")
         #expect(r.version == 0)

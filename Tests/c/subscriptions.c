@@ -46,6 +46,7 @@ static uint64_t rnd(void) {
 }
 
 static int failures = 0;
+static long relay_checks = 0;
 static long checks = 0, refusals = 0, heals = 0, catchups = 0, snapshots = 0, frames_sent = 0;
 #define FAIL(...)                                             \
     do {                                                      \
@@ -408,13 +409,18 @@ static void run(const podsync_schema *schema, int config) {
     podsync_store *whole = replica(schema, -1);
     ok(podsync_store_snapshot(w, &n), "snapshot", w);
     apply_outbox(whole, w, n, "whole snapshot");
+    /* The replica of the whole stream is a relay too: its feed of RANGES serves rsub. */
+    podsync_store *rfeed = NULL, *rsub = replica(schema, RANGES);
+    ok(podsync_store_feed(whole, sub_bytes[RANGES], sub_size[RANGES], &rfeed), "feed (relay)", whole);
+    ok(podsync_store_snapshot(rfeed, &n), "snapshot (relay feed)", rfeed);
+    apply_outbox(rsub, rfeed, n, "relay snapshot");
 
     /* Refusals of the roles. */
     if (podsync_store_put(feed[0], 1, 5, rec, 40) != PODSYNC_E_WRONG_ROLE) FAIL("a put on a feed was accepted");
     if (podsync_store_delete(feed[0], 1, 0) != PODSYNC_E_WRONG_ROLE) FAIL("a delete on a feed was accepted");
     podsync_store *bad = NULL;
     if (podsync_store_feed(feed[0], sub_bytes[1], sub_size[1], &bad) != PODSYNC_E_WRONG_ROLE || bad) FAIL("a feed served a feed");
-    if (podsync_store_feed(live[0], sub_bytes[1], sub_size[1], &bad) != PODSYNC_E_WRONG_ROLE || bad) FAIL("a replica served a feed");
+    if (podsync_store_feed(live[0], sub_bytes[1], sub_size[1], &bad) != PODSYNC_E_WRONG_ROLE || bad) FAIL("a subscribed replica served a feed");
     if (podsync_store_subscribe(whole, sub_bytes[0], sub_size[0]) != PODSYNC_E_INVALID_ARGUMENT) FAIL("a replica holding state subscribed");
     if (podsync_store_subscribe(live[0], sub_bytes[1], sub_size[1]) != PODSYNC_E_INVALID_ARGUMENT) FAIL("a replica subscribed twice");
     if (podsync_store_subscribe(w, sub_bytes[1], sub_size[1]) != PODSYNC_E_WRONG_ROLE) FAIL("a writer subscribed");
@@ -441,7 +447,23 @@ static void run(const podsync_schema *schema, int config) {
         ok(podsync_store_flush(w, &n), "flush", w);
         batch whole_frames;
         take_outbox(w, n, &whole_frames);
-        for (size_t i = 0; i < whole_frames.count; i++) ok(podsync_store_apply(whole, whole_frames.data[i], whole_frames.size[i], NULL), "apply (whole)", whole);
+        if (tick == 120) {
+            /* The relay misses a tick, then gets a snapshot: its feed is rebuilt from it. */
+        } else if (tick == 121) {
+            ok(podsync_store_snapshot(w, &n), "snapshot", w);
+            apply_outbox(whole, w, n, "relay snapshot");
+        } else {
+            for (size_t i = 0; i < whole_frames.count; i++) ok(podsync_store_apply(whole, whole_frames.data[i], whole_frames.size[i], NULL), "apply (whole)", whole);
+        }
+        ok(podsync_store_flush(rfeed, &n), "flush (relay feed)", rfeed);
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *p = NULL;
+            size_t size = 0;
+            ok(podsync_store_frame(rfeed, i, &p, &size), "frame", rfeed);
+            int32_t st = podsync_store_apply(rsub, p, size, NULL);
+            if (st == PODSYNC_GAP) catch_up(rsub, rfeed);
+            else if (st < 0) FAIL("relay subscriber: %s (%s)", podsync_status_name(st), podsync_store_errmsg(rsub));
+        }
 
         if (tick == 50) {
             /* A second reference to a feed, released later: the feed keeps following. */
@@ -534,6 +556,13 @@ static void run(const podsync_schema *schema, int config) {
                 refusals += 2;
             }
             check_set("live", live, w, feed);
+            if (tick != 120) {
+                check_records_are_writers("relay subscriber", rsub, w, RANGES);
+                if (count_of(rsub, 0) != count_of(live[RANGES], 0) || count_of(rsub, 1) != 0) FAIL("relay subscriber: holds %zu records, the writer's feed's subscriber %zu", count_of(rsub, 0), count_of(live[RANGES], 0));
+                if (digest_of(rsub) != digest_of(feed[RANGES]) || info_of(rsub).state_version != info_of(feed[RANGES]).state_version)
+                    FAIL("relay subscriber: digest or version differs from the writer's feed");
+                relay_checks++;
+            }
             if (!asleep) check_set("lossy", lossy, w, feed);
             check_set("sleeper", sleeper, w, feed);
             if (late[0]) check_set("late", late, w, feed);
@@ -541,6 +570,8 @@ static void run(const podsync_schema *schema, int config) {
     }
 
     if (digest_of(whole) != digest_of(w)) FAIL("the replica of the whole stream differs from the writer");
+    podsync_store_free(rfeed);
+    podsync_store_free(rsub);
     if (snapshots == 0) FAIL("no replica fell below a feed's catch-up floor");
 
     /* A feed outliving its writer keeps its state and serves it. */
@@ -573,7 +604,7 @@ int main(int argc, char **argv) {
     hostile_encodings(schema);
     for (int config = 0; config < 3; config++) run(schema, config);
     podsync_schema_free(schema);
-    printf("subscriptions: %ld checks of every replica set, %ld frames, %ld catch-ups, %ld snapshots, %ld heals, %ld refusals, %d failures\n",
-           checks, frames_sent, catchups, snapshots, heals, refusals, failures);
+    printf("subscriptions: %ld checks of every replica set, %ld of a relay's subscriber, %ld frames, %ld catch-ups, %ld snapshots, %ld heals, %ld refusals, %d failures\n",
+           checks, relay_checks, frames_sent, catchups, snapshots, heals, refusals, failures);
     return failures ? 1 : 0;
 }

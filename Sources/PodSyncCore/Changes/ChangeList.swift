@@ -39,6 +39,9 @@ struct ChangeEvents: ~Copyable {
     let count: Int
     /// Tracking is on (podsync_store_track_changes).
     var enabled = false
+    /// The host asked for them (podsync_store_track_changes); a relay records them for its feeds
+    /// whether or not.
+    var requested = false
     /// The last apply replaced the whole state (a snapshot): every key it holds is listed.
     var replaced = false
 

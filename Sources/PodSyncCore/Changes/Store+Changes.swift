@@ -8,7 +8,8 @@ extension Store {
             throw PodSyncError(Status.wrongRole, "change events are for replicas; this store is a writer")
         }
         changes.clear()
-        changes.enabled = on
+        changes.requested = on
+        changes.enabled = on || !feeds.isEmpty
     }
 
     /// The keys of table `id` the last apply upserted and deleted, borrowed until the next apply,
@@ -18,7 +19,7 @@ extension Store {
         guard role == .replica else {
             throw PodSyncError(Status.wrongRole, "change events are for replicas; this store is a writer")
         }
-        guard changes.enabled else {
+        guard changes.requested else {
             throw PodSyncError(Status.invalidArgument, "change tracking is off: turn it on with podsync_store_track_changes")
         }
         let list = changes.lists + t

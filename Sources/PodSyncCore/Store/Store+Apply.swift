@@ -9,8 +9,11 @@ extension Store {
         let start = podsync_monotonic_ns()
         defer { metrics.recordApply(since: start) }
         beginChangeEvents()
+        appliedDelta = false
+        let before = (version: version, stream: streamID)
         do {
             let status = try applyFrame(frame)
+            if !feeds.isEmpty && (status == Status.ok || status == Status.refreshing) { relayToFeeds(since: before) }
             if files != nil && (status == Status.ok || status == Status.chunkStaged || status == Status.refreshing) {
                 try logApplied(frame)
             }
@@ -120,6 +123,7 @@ extension Store {
                 for s in sections { try reserveSaves(table: s.tableIndex, count: s.putCount &+ s.deleteCount) }
             }
             if !keeps { forgetAllTombstones(floor: header.stateVersion) }
+            appliedDelta = true
             applyDelta(sections, version: header.stateVersion, tombstones: keeps,
                        absentNeedTombstones: header.stateVersion != header.baseVersion &+ 1)
         }

@@ -122,6 +122,9 @@ public struct Store: ~Copyable {
     var feeds: [FeedLink] = []
     /// A feed: what its writer's flushes left it (Subscriptions/); nil for other stores.
     var feedState: FeedState? = nil
+    /// The last apply took a delta of the followed stream key by key (a relay's feeds then take
+    /// its change events; after any other frame they are rebuilt).
+    var appliedDelta = false
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema

@@ -51,17 +51,19 @@ extension Store {
 
     /// Checks that this store can serve feeds.
     public func requireFeedParent() throws(PodSyncError) {
-        guard role == .writer else { throw PodSyncError(Status.wrongRole, "feeds are served by a writer; this store is a replica") }
         guard feedState == nil && subscription == nil else {
             throw PodSyncError(Status.wrongRole, "a feed (or a store of part of a stream) serves no feeds of its own")
         }
+        // A relay passes on only a state its writer had.
+        if role == .replica { try refuseIfDiverged() }
     }
 
     /// The feed of the subscription with this hash, if there is one.
     public func feedLink(hash: UInt64) -> FeedLink? { feeds.first { $0.hash == hash } }
 
-    /// A new feed store for `subscription`: the writer's records of the subset as of its last
-    /// flush, at the writer's version (its catch-up floor: older versions are not described).
+    /// A new feed store for `subscription`: the records of the subset as of the last flush (a
+    /// writer) or apply (a relay: a replica of the whole stream), at this store's version (its
+    /// catch-up floor: older versions are not described).
     public func makeFeedStore(_ subscription: SubscriptionState) throws(PodSyncError) -> Store {
         try requireFeedParent()
         var o = options
@@ -81,8 +83,9 @@ extension Store {
             // The flushed state: linked slots as of the last flush, plus keys deleted since;
             // counted first so the feed's table is sized once.
             let source = tables + t
+            let everySlot = role == .replica  // a replica has no pending batch
             func forEachFlushed(_ body: (UInt64, UnsafeRawPointer) -> Void) {
-                for slot in 0..<source.pointee.count where source.pointee.meta[slot].version != 0 {
+                for slot in 0..<source.pointee.count where everySlot || source.pointee.meta[slot].version != 0 {
                     let key = source.pointee.keys[slot]
                     if subscription.contains(table: t, key: key, seed: source.pointee.index.hash(key)) {
                         body(key, source.pointee.flushedRecord(slot))
@@ -124,11 +127,14 @@ extension Store {
         try requireFeedParent()
         guard feedLink(hash: link.hash) == nil else { throw .invalid("a feed of this subscription is attached already") }
         feeds.append(link)
+        // A relay learns what each apply changed from its change events.
+        if role == .replica { changes.enabled = true }
     }
 
     /// Stops updating the feed of this subscription (its store keeps what it has).
     public mutating func detachFeed(hash: UInt64) {
         feeds.removeAll { $0.hash == hash }
+        if role == .replica { changes.enabled = changes.requested || !feeds.isEmpty }
     }
 
     /// A feed for Swift code: the same feed for the same subscription. Release it with
@@ -204,6 +210,84 @@ extension Store {
                 feed.history = history
                 feed.generation &+= 1
             }
+        }
+    }
+
+    // MARK: A relay's feeds
+
+    /// After an apply of a relay (a replica with feeds) that changed its state: a delta of the
+    /// followed stream reaches each feed key by key from the change events; anything else (a
+    /// snapshot, the last chunk, a repair, a one-way refresh, another stream, incomplete events)
+    /// rebuilds the feeds from the state, whose catch-up floor then starts at this version.
+    mutating func relayToFeeds(since before: (version: UInt64, stream: UInt64)) {
+        var complete = !changes.replaced
+        for t in 0..<tableCount where !changes.lists[t].complete { complete = false }
+        let incremental = appliedDelta && complete && !refreshing && streamID == before.stream && version > before.version
+        if !incremental {
+            rebuildFeeds()
+            return
+        }
+        let source = tables
+        let lists = changes.lists
+        let streamID = streamID, term = term, history = history, target = version
+        for link in feeds {
+            var rebuild = false
+            link.access { feed in
+                guard let subscription = feed.subscription else { return }
+                // Room first: a feed that cannot have it is rebuilt instead (or kept as it was).
+                for t in 0..<feed.tableCount where subscription.lists(table: t) {
+                    let ups = lists[t].upserted.count, downs = lists[t].deleted.count
+                    do throws(PodSyncError) { try feed.tables[t].reserveWrites(added: ups, changed: ups &+ downs) } catch {
+                        rebuild = true
+                        return
+                    }
+                }
+                for t in 0..<feed.tableCount where subscription.lists(table: t) {
+                    let list = lists + t
+                    for i in 0..<list.pointee.deleted.count {
+                        let key = list.pointee.deleted[i]
+                        if subscription.contains(table: t, key: key, seed: source[t].index.hash(key)) { _ = feed.tables[t].writerDelete(key: key) }
+                    }
+                    for i in 0..<list.pointee.upserted.count {
+                        let key = list.pointee.upserted[i]
+                        guard subscription.contains(table: t, key: key, seed: source[t].index.hash(key)) else { continue }
+                        let slot = source[t].index.find(key)
+                        if slot == nilSlot {
+                            _ = feed.tables[t].writerDelete(key: key)  // put, then deleted again by the same frame
+                        } else {
+                            feed.tables[t].writerPut(key: key, record: source[t].record(Int(slot)), slot: feed.tables[t].index.find(key))
+                        }
+                    }
+                }
+                feed.feedState?.target = target
+                feed.streamID = streamID
+                feed.term = term
+                feed.history = history
+                feed.generation &+= 1
+            }
+            if rebuild { rebuildFeed(link) }
+        }
+    }
+
+    /// Rebuilds every feed from this store's state.
+    mutating func rebuildFeeds() {
+        for link in feeds { rebuildFeed(link) }
+    }
+
+    /// Replaces a feed's store with a new one made from this store's state (kept as it was if
+    /// that cannot be had: it then serves its older state until the next rebuild).
+    mutating func rebuildFeed(_ link: FeedLink) {
+        var fresh: Store? = nil
+        var subscription: SubscriptionState? = nil
+        link.access { feed in subscription = feed.subscription }
+        guard let subscription else { return }
+        do throws(PodSyncError) { fresh = try makeFeedStore(subscription) } catch { return }
+        guard var made = fresh.take() else { return }
+        link.access { feed in
+            made.generation = feed.generation &+ 1  // borrowed pointers into the old one are gone
+            feed.expireImages()  // its snapshots in flight described the old state
+            swap(&made.outbox, &feed.outbox)  // frames handed out stay valid
+            swap(&feed, &made)
         }
     }
 }
