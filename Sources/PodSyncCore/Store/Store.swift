@@ -125,6 +125,8 @@ public struct Store: ~Copyable {
     /// The last apply took a delta of the followed stream key by key (a relay's feeds then take
     /// its change events; after any other frame they are rebuilt).
     var appliedDelta = false
+    /// Writer with feeds: one table's flushed changes with their seeds, computed once for all feeds.
+    var feedRouting = FeedRouting()
 
     public init(schema: Schema, role: Role, options: StoreOptions = StoreOptions()) {
         self.schema = schema

@@ -14,10 +14,6 @@ public final class FeedLink {
     /// The object that holds the feed's store (what `access` reaches).
     public let owner: AnyObject
     let access: (_ body: (inout Store) -> Void) -> Void
-    /// A flush's changes of one table routed to this feed (room reserved before the flush).
-    var putKeys = RawVector<UInt64>()
-    var putRecords = RawVector<UnsafeRawPointer>()
-    var deleteKeys = RawVector<UInt64>()
 
     public init(hash: UInt64, owner: AnyObject, access: @escaping (_ body: (inout Store) -> Void) -> Void) {
         self.hash = hash
@@ -150,15 +146,13 @@ extension Store {
     // MARK: Following the writer's flushes
 
     /// Before a flush changes anything: room in every feed for the flush's changes (each feed may
-    /// take all of them), and in each feed's routing lists.
+    /// take all of them), and for the routing lists.
     mutating func reserveFeeds(_ work: [TableWork]) throws(PodSyncError) {
         var failure: PodSyncError? = nil
         var most = 0
         for w in work { most = max(most, max(w.puts, w.deletes)) }
+        guard feedRouting.reserve(most) else { throw PodSyncError(Status.noMemory, "cannot allocate the changes of the feeds") }
         for link in feeds {
-            guard link.putKeys.reserve(most), link.putRecords.reserve(most), link.deleteKeys.reserve(most) else {
-                throw PodSyncError(Status.noMemory, "cannot allocate the changes of a feed")
-            }
             link.access { feed in
                 for w in work where failure == nil && (feed.subscription?.lists(table: w.table) ?? false) {
                     do throws(PodSyncError) {
@@ -171,39 +165,49 @@ extension Store {
     }
 
     /// After a flush reached `target`, before its batch is cleared: each feed takes the flushed
-    /// changes of its subset into its pending batch (room was reserved: this cannot fail). The
-    /// changes are routed table by table, then put with the prefetching pipeline of a bulk put.
+    /// changes of its subset into its pending batch (room was reserved: this cannot fail). Table by
+    /// table, the changes and their seeds are listed once; each feed picks its own and puts them
+    /// with the prefetching pipeline of a bulk put.
     mutating func pushToFeeds(_ work: [TableWork], target: UInt64) {
         let source = tables
         let streamID = streamID, term = term, history = history
-        for link in feeds {
-            link.access { feed in
-                guard let subscription = feed.subscription else { return }
-                for w in work where subscription.lists(table: w.table) {
-                    let t = w.table
-                    link.putKeys.removeAll()
-                    link.putRecords.removeAll()
-                    link.deleteKeys.removeAll()
-                    let deletes = source[t].flushDeletes.base
-                    for j in 0..<source[t].flushDeletes.count {
-                        let pre = source[t].dirty[Int(deletes[j])].pre
-                        let key = source[t].preimages.keys[Int(pre)]
-                        if subscription.contains(table: t, key: key, seed: source[t].index.hash(key)) { link.deleteKeys.append(key) }
+        for w in work {
+            let t = w.table
+            feedRouting.clear()
+            let deletes = source[t].flushDeletes.base
+            for j in 0..<source[t].flushDeletes.count {
+                let key = source[t].preimages.keys[Int(source[t].dirty[Int(deletes[j])].pre)]
+                feedRouting.deleteKeys.append(key)
+                feedRouting.deleteSeeds.append(source[t].index.hash(key))
+            }
+            let puts = source[t].flushPuts.base
+            for j in 0..<source[t].flushPuts.count {
+                let entry = source[t].dirty[Int(puts[j])]
+                feedRouting.putKeys.append(entry.key)
+                feedRouting.putSeeds.append(source[t].index.hash(entry.key))
+                feedRouting.putRecords.append(UnsafeRawPointer(source[t].record(Int(entry.slot))))
+            }
+            let r = feedRouting.pointers
+            for link in feeds {
+                link.access { feed in
+                    guard let subscription = feed.subscription, subscription.lists(table: t) else { return }
+                    for j in 0..<r.deletes where subscription.contains(table: t, key: r.deleteKeys[j], seed: r.deleteSeeds[j]) {
+                        _ = feed.tables[t].writerDelete(key: r.deleteKeys[j])
                     }
-                    let puts = source[t].flushPuts.base
-                    for j in 0..<source[t].flushPuts.count {
-                        let entry = source[t].dirty[Int(puts[j])]
-                        if subscription.contains(table: t, key: entry.key, seed: source[t].index.hash(entry.key)) {
-                            link.putKeys.append(entry.key)
-                            link.putRecords.append(UnsafeRawPointer(source[t].record(Int(entry.slot))))
-                        }
+                    // The indices of the feed's puts, in the routing lists' picks.
+                    var n = 0
+                    for j in 0..<r.puts where subscription.contains(table: t, key: r.putKeys[j], seed: r.putSeeds[j]) {
+                        r.picks[n] = j
+                        n &+= 1
                     }
-                    for j in 0..<link.deleteKeys.count { _ = feed.tables[t].writerDelete(key: link.deleteKeys[j]) }
-                    let keys = link.putKeys.base, records = link.putRecords.base
-                    feed.tables[t].forEachSlot(count: link.putKeys.count, key: { keys[$0] }) { table, i, key, slot in
-                        table.writerPut(key: key, record: records[i], slot: slot)
+                    feed.tables[t].forEachSlot(count: n, key: { r.putKeys[r.picks[$0]] }) { table, i, key, slot in
+                        table.writerPut(key: key, record: r.putRecords[r.picks[i]], slot: slot)
                     }
                 }
+            }
+        }
+        for link in feeds {
+            link.access { feed in
                 feed.feedState?.target = target
                 feed.streamID = streamID
                 feed.term = term
@@ -289,5 +293,45 @@ extension Store {
             swap(&made.outbox, &feed.outbox)  // frames handed out stay valid
             swap(&feed, &made)
         }
+    }
+}
+
+/// One table's flushed changes for the feeds, with each key's seed computed once.
+struct FeedRouting: ~Copyable {
+    var putKeys = RawVector<UInt64>()
+    var putSeeds = RawVector<UInt64>()
+    var putRecords = RawVector<UnsafeRawPointer>()
+    var deleteKeys = RawVector<UInt64>()
+    var deleteSeeds = RawVector<UInt64>()
+    var picks = RawVector<Int>()
+
+    mutating func reserve(_ n: Int) -> Bool {
+        putKeys.reserve(n) && putSeeds.reserve(n) && putRecords.reserve(n) && deleteKeys.reserve(n) && deleteSeeds.reserve(n)
+            && picks.reserve(n)
+    }
+
+    mutating func clear() {
+        putKeys.removeAll()
+        putSeeds.removeAll()
+        putRecords.removeAll()
+        deleteKeys.removeAll()
+        deleteSeeds.removeAll()
+    }
+
+    /// The lists as plain pointers, for the loops over every feed.
+    struct Pointers {
+        let putKeys: UnsafeMutablePointer<UInt64>
+        let putSeeds: UnsafeMutablePointer<UInt64>
+        let putRecords: UnsafeMutablePointer<UnsafeRawPointer>
+        let deleteKeys: UnsafeMutablePointer<UInt64>
+        let deleteSeeds: UnsafeMutablePointer<UInt64>
+        let picks: UnsafeMutablePointer<Int>
+        let puts: Int
+        let deletes: Int
+    }
+
+    var pointers: Pointers {
+        Pointers(putKeys: putKeys.base, putSeeds: putSeeds.base, putRecords: putRecords.base, deleteKeys: deleteKeys.base,
+                 deleteSeeds: deleteSeeds.base, picks: picks.base, puts: putKeys.count, deletes: deleteKeys.count)
     }
 }
