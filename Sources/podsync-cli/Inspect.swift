@@ -67,6 +67,9 @@ struct FrameSummary {
         if h.term != 0 {
             out.line(indent + "  term \(h.term), history \(historyText(h.history))")
         }
+        if let s = h.subscription {
+            out.line(indent + "  subscription \(hex16(s)) (a frame of part of the stream)")
+        }
         out.line(indent + "  payload \(counted(h.payloadLength, "byte")), dictionary \(h.dictionaryID == 0 ? "none" : String(h.dictionaryID))")
         if let c = h.chunk {
             out.line(indent + "  chunk \(c.index) of snapshot id \(hex16(c.snapshotID)), positions \(Self.range(c.startTable, c.startKey, c.last, c.endTable, c.endKey))\(c.last ? ", \(counted(c.recordCount, "record")) in all chunks" : "")")
@@ -111,6 +114,7 @@ struct FrameSummary {
                          ("end_table", r.last ? .null : .int(r.endTable)), ("end_position", r.last ? .null : .hex(r.endKey)),
                          ("sections", .int(r.sectionCount))])
             } ?? .null),
+            ("subscription", h.subscription.map { .hex($0) } ?? .null),
         ])
     }
 }

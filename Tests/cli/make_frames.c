@@ -26,6 +26,8 @@
  *                 2 (frames 1, 2, the promotion, frames 3, 4 of term 7) and 3 (empty)
  *   promoted.bin  the promoted writer's frames (versions 3 and 4, format 2, term 7)
  *   promoted-snapshot.bin  its snapshot at version 4 (term 7)
+ *   feed.bin      a feed's frames (entities 100..199 of table 1, stream 6666666666666666): its
+ *                 snapshot at version 1, then a delta 1 -> 3 (version 2 changed nothing in it)
  *
  * Usage: make_frames OUTDIR   (link against libpodsync.so; .ci/test-cli builds and runs it)
  *        make_frames --open DIR   opens the durable store in DIR (podsync_store_open: it writes!
@@ -526,6 +528,39 @@ static void reconciliation(podsync_schema *schema) {
     podsync_store_free(r);
 }
 
+/* feed.bin: frames of a subscription (table 1, keys 100..199). */
+static void feed(podsync_schema *schema) {
+    podsync_store *w = make_writer(schema, 0x6666666666666666ULL, 0);
+    for (uint64_t id = 1; id <= 300; id++) {
+        entity e = make_entity(id, 0);
+        CHECK(podsync_store_put(w, 1, id, &e, sizeof e));
+    }
+    (void)flush(w); /* version 1 */
+    podsync_key_range range = {100, 199};
+    podsync_subscription_table t = {1, 1, &range};
+    podsync_subscription sub = {PODSYNC_SUBSCRIPTION_VERSION, 0, 0, 1, NULL, &t};
+    uint8_t bytes[64];
+    size_t size = 0;
+    uint64_t hash = 0;
+    CHECK(podsync_subscription_encode(&sub, bytes, sizeof bytes, &size, &hash));
+    podsync_store *f = NULL;
+    CHECK(podsync_store_feed(w, bytes, size, &f));
+    fprintf(expected, "feed subscription %016" PRIx64 "\n", hash);
+    out_file o = open_file("feed.bin");
+    write_outbox(f, snapshot(f), &o, 100, 0);
+    entity e = make_entity(5, 1);
+    CHECK(podsync_store_put(w, 1, 5, &e, sizeof e));
+    (void)flush(w); /* version 2: outside the subscription */
+    e = make_entity(150, 1);
+    CHECK(podsync_store_put(w, 1, 150, &e, sizeof e));
+    CHECK(podsync_store_delete(w, 1, 151));
+    (void)flush(w); /* version 3 */
+    write_outbox(f, flush(f), &o, 1, 1);
+    close_file(&o);
+    podsync_store_free(f);
+    podsync_store_free(w);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--open") == 0) return open_report(argv[2]);
     if (argc != 2) {
@@ -552,6 +587,7 @@ int main(int argc, char **argv) {
     durable(schema, dict, dict_size);
     free(dict);
     reconciliation(schema);
+    feed(schema);
     fclose(expected);
     podsync_schema_free(schema);
     return 0;

@@ -60,10 +60,11 @@ def reconcile(replica: Store, responder: Store, *, level: int = 0, max_messages:
 
     Raises what the calls raise: :class:`Diverged` if the responder is diverged or out of sync,
     :class:`WrongRole` if `replica` is a writer (a writer is never repaired),
-    :class:`ViewsAliveError` if the replica's records are viewed (the repair cannot be applied;
-    nothing changed), :class:`DigestMismatch` if the repair did not bring the replica to the
-    responder's digest (it is then diverged: run it again, or fall back to a snapshot);
-    :class:`InternalError` if the exchange does not end within `max_messages` messages."""
+    :class:`ViewsAliveError` if the replica's records are viewed, or, for a relay, those of one of
+    its feeds (the repair cannot be applied; nothing changed), :class:`DigestMismatch` if the
+    repair did not bring the replica to the responder's digest (it is then diverged: run it
+    again, or fall back to a snapshot); :class:`InternalError` if the exchange does not end
+    within `max_messages` messages."""
     for name, store in (("replica", replica), ("responder", responder)):
         if not isinstance(store, Store):
             raise ArgumentTypeError(f"{name} must be a podsync.Store, got {type(store).__name__}", call="reconcile")

@@ -377,7 +377,7 @@ class _FeedGroup:
     has its own :class:`StoreHandle`, which releases its reference). They share the feed's outbox,
     so a producing call through one revokes the frames the others handed out, and is refused while
     anything derived from those frames is alive; and they share its records, which the writer's
-    flush rewrites, so the writer's flush is refused while views of them are alive."""
+    flush (a relay's apply) rewrites, so that call is refused while views of them are alive."""
 
     __slots__ = ("handles",)
 
@@ -474,7 +474,7 @@ class Store:
         self._handle = StoreHandle(out)
         # A feed (library 0.8.0): the handles of every Python store of this feed (None otherwise).
         self._group: _FeedGroup | None = None
-        # A writer: the feeds it made, by address (see :meth:`feed`).
+        # A writer or a relay: the feeds it made, by address (see :meth:`feed`).
         self._feeds: dict[int, _FeedGroup] = {}
         # Out-parameters reused by every call (a store is used by one thread at a time).
         self._out_ptr = ctypes.c_void_p()
@@ -743,7 +743,7 @@ class Store:
         (:meth:`table`, :meth:`keys`, :meth:`view` on the feed) are alive, the writer's flush
         raises :class:`ViewsAliveError` and changes nothing."""
         if self._feeds:
-            self._check_feed_views()
+            self._check_feed_views("flush")
         return self._produce("podsync_store_flush", LIB.podsync_store_flush, (), copy)
 
     def delta_since(self, since_version: int, *, copy: bool = False) -> list[Frame]:
@@ -847,11 +847,13 @@ class Store:
             self._fail(status, "podsync_store_subscribe")
 
     def feed(self, subscription: Subscription | bytes | bytearray | memoryview) -> Store:
-        """Writer: the *feed* of `subscription` (library 0.8.0; a :class:`Subscription` or the
-        encoding a replica sent, any buffer): a new :class:`Store` that holds this writer's
-        records of the subset (as of its last flush), follows each later :meth:`flush` of the
-        writer, and produces the subscription's frames with the ordinary calls, encoded once for
-        every replica of that subscription::
+        """Writer or relay: the *feed* of `subscription` (library 0.8.0; a :class:`Subscription` or
+        the encoding a replica sent, any buffer) on this store, its *writer*: a writer, or a
+        replica of the whole stream (a *relay*). The feed is a new :class:`Store` that holds this
+        store's records of the subset (as of its last flush; a relay's: as of its last apply),
+        follows each later :meth:`flush` of the writer (each :meth:`apply` of the relay), and
+        produces the subscription's frames with the ordinary calls, encoded once for every
+        replica of that subscription::
 
             feed = writer.feed(sub)                # once per distinct subscription
             writer.put_many(1, keys, records)
@@ -859,15 +861,29 @@ class Store:
             for frame in feed.flush():             # the subset's changes since the feed's last
                 subscriber.apply(frame)            # flush: one frame at the writer's version, or none
 
+        A relay serves its subscribers as the writer would, from the frames it applies::
+
+            relay_feed = relay.feed(sub)           # relay: a Replica following the whole stream
+            relay.apply(frame)                     # a frame of the writer (or of another relay)
+            for frame in relay_feed.flush():       # the subset's changes since the feed's last
+                subscriber.apply(frame)            # flush, at the writer's version
+
+        Each delta the relay applies reaches its feeds key by key; any other frame it applies (a
+        snapshot, the last chunk of a chunked snapshot, a repair, a one-way refresh) rebuilds
+        each feed from the relay's state: the feed's catch-up floor then starts at that version
+        (subscribers further behind need its :meth:`snapshot`), and its chunked snapshots in
+        flight end with :class:`SnapshotExpired`.
+
         A feed is a writer whose writes come from its writer: :meth:`put`, :meth:`delete` and the
         like raise :class:`WrongRole`. Its :meth:`flush` makes one frame (or none when nothing
         changed in the subset) at the writer's version, and :meth:`flush_due` is True while the
-        writer's flushes left it such changes; reads, :meth:`digest` (the subset's), :meth:`info`,
-        :meth:`delta_since`, :meth:`catch_up`, :meth:`snapshot`, :meth:`snapshot_chunks`,
-        :meth:`summary` and :meth:`reconcile` work as on any writer (its catch-up floor starts at
+        writer's flushes (the relay's applies) left it such changes; reads, :meth:`digest` (the
+        subset's), :meth:`info`, :meth:`delta_since`, :meth:`catch_up`, :meth:`snapshot`,
+        :meth:`snapshot_chunks`, :meth:`summary` and :meth:`reconcile` work as on any writer (its catch-up floor starts at
         the writer's version when the feed was made). Its frames are format 2 and carry the
         subscription (:class:`NotSubscribed` anywhere else but at its subscribers). It takes the
-        writer's options but the rolling refresh. The feed holds the subset in memory of its own.
+        writer's options but the rolling refresh (a relay's: its ``compression_level`` sets the
+        feed frames' compression). The feed holds the subset in memory of its own.
 
         Asking again for the same subscription gives the same feed (the same ``podsync_store*``)
         in another :class:`Store` object, each holding its own reference: close each (``with``,
@@ -875,12 +891,16 @@ class Store:
         object of it is closed; a feed that outlives its writer keeps its state and serves it,
         but no longer changes. The objects of one feed share its outbox: a producing call on one
         releases the frames the others handed out (as on a single store). While views of the
-        feed's records (:meth:`table`, :meth:`keys`, :meth:`view`) are alive, the writer's
-        :meth:`flush`, which rewrites them, raises :class:`ViewsAliveError`. The writer and its
-        feeds are used from one thread at a time, together.
+        feed's records (:meth:`table`, :meth:`keys`, :meth:`view`) are alive, the calls that
+        rewrite them raise :class:`ViewsAliveError` and change nothing: the writer's
+        :meth:`flush` (and ``podsync.nats.Publisher.flush``); a relay's :meth:`apply`, and so
+        whatever applies frames to it (:func:`podsync.reconcile`, ``podsync.nats.Follower.poll``).
+        The writer and its feeds are used from one thread at a time, together.
 
-        Raises :class:`WrongRole` on a replica or a feed, :class:`InvalidArgument` for an
-        encoding that breaks a rule or names a table the schema lacks."""
+        Raises :class:`WrongRole` on a subscribed replica (:meth:`subscribe`) or a feed,
+        :class:`Diverged` on a relay that is diverged or out of sync (a ``one_way`` replica while
+        ``refreshing``), :class:`InvalidArgument` for an encoding that breaks a rule or names a
+        table the schema lacks."""
         data = subscription_bytes(subscription, "feed")
         handle = self._h()
         arg, size, keep = buffer_arg(data)
@@ -929,8 +949,9 @@ class Store:
             return [handle]
         return [handle] + [h for h in self._group.live() if h is not handle]
 
-    def _check_feed_views(self) -> None:
-        """Before the writer's flush rewrites its feeds' records: no view of them may be alive."""
+    def _check_feed_views(self, action: str) -> None:
+        """Before a call that rewrites this store's feeds' records (a writer's flush, a relay's
+        apply): no view of them may be alive (raises :class:`ViewsAliveError`, nothing done)."""
         for address, group in list(self._feeds.items()):
             live = group.live()
             if not live:
@@ -938,7 +959,9 @@ class Store:
                 continue
             for h in live:
                 if h.exports[RECORDS]:
-                    h.ensure_unexported(RECORDS, "flush (the writer updates its feed, whose records are viewed)")
+                    h.ensure_unexported(
+                        RECORDS, f"{action} (this store updates its feed, whose records are viewed)"
+                    )
 
     # --- chunked snapshots (since library 0.5.0) --------------------------------------------
 
@@ -1027,11 +1050,18 @@ class Store:
 
         With change tracking on (:meth:`track_changes`, library 0.7.0) every apply first empties
         the change lists, then records the keys it changed (:meth:`changes`); while borrowed
-        change views (``changes(t, copy=False)``) are alive, apply raises :class:`ViewsAliveError`."""
+        change views (``changes(t, copy=False)``) are alive, apply raises :class:`ViewsAliveError`.
+
+        A relay (a replica of the whole stream that serves feeds, :meth:`feed`, library 0.8.0)
+        updates its feeds with every apply, which rewrites their records: while views of a feed's
+        records are alive, apply raises :class:`ViewsAliveError` and changes nothing (as it does
+        for views of the replica's own records)."""
         ptr = self._write_ptr("apply")
         handle = self._handle
         if handle is not None and handle.exports[CHANGES]:
             handle.ensure_unexported(CHANGES, "apply")
+        if self._feeds:
+            self._check_feed_views("apply")
         arg, size, keep = buffer_arg(frame)
         status = LIB.podsync_store_apply(ptr, arg, size, None)
         del keep

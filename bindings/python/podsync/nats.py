@@ -748,7 +748,7 @@ class Publisher(_Carrier):
         derived from them is alive."""
         with self._using("podsync_nats_publisher_flush") as ptr:
             if self._store._feeds:  # the writer's flush rewrites its feeds' records (library 0.8.0)
-                self._store._check_feed_views()
+                self._store._check_feed_views("flush (podsync.nats.Publisher)")
             handle = self._store._h()
             handle.revoke_frames()
             if handle.exports[OUTBOX]:
@@ -845,7 +845,8 @@ class Follower(_Carrier):
         :class:`NatsConnectionError` / :class:`NatsTimeoutError` while the server cannot be reached
         (the next poll resumes from the last sequence applied; ``applied`` on the exception counts
         the frames applied before it), and :class:`~podsync.ViewsAliveError` (nothing done) while
-        views of the replica's records (or borrowed change events, ``changes(t, copy=False)``) are
+        views of the replica's records (or borrowed change events, ``changes(t, copy=False)``, or,
+        for a relay, views of the records of one of its feeds, :meth:`~podsync.Store.feed`) are
         alive, since applying frames would invalidate them. With change tracking on
         (:meth:`~podsync.Store.track_changes`), ``replica.changes(t)`` after a poll lists what the
         poll's LAST apply changed, not all of them."""
@@ -856,6 +857,8 @@ class Follower(_Carrier):
                 handle.ensure_unexported(RECORDS, "poll (podsync.nats.Follower)")
             if handle.exports[CHANGES]:
                 handle.ensure_unexported(CHANGES, "poll (podsync.nats.Follower)")
+            if self._store._feeds:  # a relay's apply rewrites its feeds' records (library 0.8.0)
+                self._store._check_feed_views("poll (podsync.nats.Follower)")
             status = NLIB.podsync_nats_follower_poll(ptr, timeout, self._ref_applied)
             if status < 0:
                 _raise(status, self._errmsg, "podsync_nats_follower_poll", applied=self._applied.value)

@@ -632,3 +632,183 @@ def test_summaries_of_another_part_of_the_stream_raise_not_subscribed(
             podsync.reconcile(plain, feed)
         assert holds(plain) == holds(w)
     assert holds(subscriber) == expected(w, SUB)
+
+
+# --- relays: a replica of the whole stream serves feeds ------------------------------------------
+
+
+def tick(w: podsync.Writer, rnd: int) -> None:
+    """Puts and deletes inside and outside SUB's ranges, in both tables (not flushed)."""
+    rng = np.random.default_rng(100 + rnd)
+    ks = np.unique(rng.integers(1, 1200, 60, dtype=np.uint64))
+    w.put_many(1, ks, entities(ks, seed=rnd))
+    w.delete_many(1, rng.integers(1, 1000, 15, dtype=np.uint64))
+    w.put_many(2, ks[:8], items(ks[:8], seed=rnd))
+    w.delete(2, int(ks[-1]))
+
+
+@pytest.fixture
+def relay(schema: podsync.Schema, loaded: podsync.Writer) -> Iterator[podsync.Replica]:
+    """A replica of the whole stream that applied the loaded writer's snapshot."""
+    with podsync.Replica(schema) as r:
+        assert [r.apply(f) for f in loaded.snapshot()] == [OK]
+        yield r
+
+
+def test_a_relay_serves_feeds_from_the_frames_it_applies(
+    schema: podsync.Schema, loaded: podsync.Writer, relay: podsync.Replica, subscriber: podsync.Replica
+) -> None:
+    w, r, s = loaded, relay, subscriber
+    with w.feed(SUB) as wf, r.feed(SUB) as rf:
+        # The relay's feed holds the relay's records of the subset, at its version.
+        assert type(rf) is podsync.Store and rf.role == podsync.Role.WRITER
+        assert rf.subscription == (SUB.encode(), SUB.hash) and r.subscription is None
+        assert holds(rf) == expected(w, SUB) == holds(wf)
+        assert rf.version == r.version == w.version == rf.info().catchup_floor == 1
+        assert rf.digest() == wf.digest() and rf.info().stream_id == w.info().stream_id
+        assert r.feed(SUB.encode()) is not rf  # the same feed, another reference
+        gc.collect()
+        (snap,) = rf.snapshot()
+        assert podsync.peek(snap).format_version == 2 and podsync.peek(snap).state_version == 1
+        assert s.apply(snap) == OK
+
+        for rnd in range(1, 7):
+            if rnd == 4:
+                w.put(1, 200, entities([200], seed=rnd)[0])  # outside the ranges only
+            else:
+                tick(w, rnd)
+            frames = w.flush(copy=True)
+            assert len(frames) == 1
+            assert [r.apply(f) for f in frames] == [OK]
+            got = rf.flush()
+            wf.flush()
+            if rnd == 4:
+                assert got == [] and not rf.flush_due() and rf.version == 4  # versions jump
+                continue
+            (frame,) = got
+            for t, (puts, dels) in frame_keys(frame, schema).items():
+                assert all(in_ranges(k, SUB.tables[t]) for k in puts | dels), t
+            assert podsync.peek(frame).state_version == w.version == rf.version == r.version == 1 + rnd
+            assert s.apply(frame) == OK
+            assert holds(s) == expected(w, SUB) == holds(rf) == holds(wf)
+            assert s.digest() == wf.digest() == rf.digest() and s.version == w.version
+
+        # The relay misses a frame, then gets a snapshot of the writer: its feed is rebuilt.
+        v = s.version
+        chunks = rf.snapshot_chunks(2048)  # a chunked snapshot of the feed, in flight
+        next(chunks)
+        tick(w, 10)
+        w.flush()  # lost on the way to the relay
+        tick(w, 11)
+        (later,) = w.flush(copy=True)
+        before = fingerprint(rf)
+        assert r.apply(later) == podsync.ApplyResult.GAP
+        assert fingerprint(rf) == before and rf.flush() == []
+        assert [r.apply(f) for f in w.snapshot()] == [OK]
+        assert r.digest() == w.digest() and r.version == w.version == v + 2
+        assert holds(rf) == expected(w, SUB) and rf.version == w.version
+        assert rf.info().catchup_floor == rf.version  # the floor restarts at the snapshot
+        with pytest.raises(podsync.SnapshotExpired):
+            next(chunks)
+        chunks.close()
+        wf.flush()
+        assert rf.digest() == wf.digest()
+
+        # The subscriber, behind the floor, sees a gap, needs a snapshot and heals from it.
+        tick(w, 12)
+        (frame,) = w.flush(copy=True)
+        assert r.apply(frame) == OK
+        (delta,) = rf.flush(copy=True)
+        wf.flush()
+        assert podsync.peek(delta).base_version == v + 2 and s.version == v
+        assert s.apply(delta) == podsync.ApplyResult.GAP
+        with pytest.raises(podsync.SnapshotRequired):
+            rf.delta_since(s.version)
+        (heal,) = rf.catch_up(s.version)
+        assert podsync.peek(heal).is_snapshot
+        assert s.apply(heal) == OK
+        assert s.apply(delta) == podsync.ApplyResult.DUPLICATE
+        assert holds(s) == expected(w, SUB) == holds(rf)
+        assert s.digest() == wf.digest() == rf.digest() and s.version == w.version == rf.version
+
+        # And it follows the relay's feed again.
+        tick(w, 13)
+        (frame,) = w.flush()
+        assert r.apply(frame) == OK
+        assert [s.apply(f) for f in rf.flush()] == [OK]
+        wf.flush()
+        assert holds(s) == expected(w, SUB) and s.digest() == wf.digest()
+
+
+def test_views_of_a_relay_feeds_records_hold_back_the_relays_apply(
+    schema: podsync.Schema, loaded: podsync.Writer, relay: podsync.Replica
+) -> None:
+    w, r = loaded, relay
+    rf = r.feed(SUB)
+    tick(w, 1)
+    (frame,) = w.flush(copy=True)
+    view = rf.table(1)
+    assert len(view) == 190
+    before, feed_before = fingerprint(r), fingerprint(rf)
+    with pytest.raises(podsync.ViewsAliveError):
+        r.apply(frame)
+    assert fingerprint(r) == before and fingerprint(rf) == feed_before and not rf.flush_due()
+    # A snapshot (a rebuild of the feed) and a reconciliation's repair are refused alike.
+    with pytest.raises(podsync.ViewsAliveError):
+        r.apply(w.snapshot()[0])
+    with pytest.raises(podsync.ViewsAliveError):
+        podsync.reconcile(r, w)
+    assert fingerprint(r) == before and fingerprint(rf) == feed_before
+    # Views of the relay's own records hold back its apply as before; producing calls are free.
+    del view
+    own = r.table(1)
+    with pytest.raises(podsync.ViewsAliveError):
+        r.apply(frame)
+    del own
+    with rf.view(1) as v:
+        assert len(v) == 190
+        assert rf.snapshot(copy=True) and r.catch_up(0, copy=True)
+    assert r.apply(frame) == OK and rf.flush_due()
+    assert holds(rf) == expected(w, SUB)
+    # A closed feed object whose views are alive still holds the feed, and the rule.
+    keys = rf.keys(2)
+    rf.close()
+    tick(w, 2)
+    (frame,) = w.flush(copy=True)
+    with pytest.raises(podsync.ViewsAliveError):
+        r.apply(frame)
+    assert r.version == w.version - 1
+    del keys
+    assert r.apply(frame) == OK and r.digest() == w.digest()
+    # Once every object of the feed is gone, the relay applies whatever is viewed nowhere.
+    gc.collect()
+    assert not r._feeds or not any(g.live() for g in r._feeds.values())
+
+
+def test_only_a_relay_in_sync_serves_feeds(
+    schema: podsync.Schema, loaded: podsync.Writer, subscriber: podsync.Replica
+) -> None:
+    w = loaded
+    # A subscribed replica (and a feed) serve no feeds: WrongRole.
+    with pytest.raises(podsync.WrongRole) as exc:
+        subscriber.feed(SUB)
+    assert exc.value.status == podsync.Status.E_WRONG_ROLE
+    with w.feed(SUB) as wf, pytest.raises(podsync.WrongRole):
+        wf.feed(SUB)
+    # A replica that follows nothing yet makes an empty feed, rebuilt by its first snapshot.
+    with podsync.Replica(schema) as r:
+        with r.feed(SUB) as rf:
+            assert rf.version == 0 and rf.count(1) == 0 and rf.flush() == []
+            assert [r.apply(f) for f in w.snapshot()] == [OK]
+            assert holds(rf) == expected(w, SUB) and rf.version == w.version
+    # A one-way replica out of sync (refreshing) is no writer's state: Diverged.
+    with podsync.Replica(schema, one_way=True) as r:
+        assert [r.apply(f) for f in w.snapshot()] == [OK]
+        tick(w, 1)
+        w.flush()  # lost
+        tick(w, 2)
+        (frame,) = w.flush(copy=True)
+        assert r.apply(frame) == podsync.ApplyResult.REFRESHING and r.info().refreshing
+        with pytest.raises(podsync.Diverged) as dexc:
+            r.feed(SUB)
+        assert dexc.value.status == podsync.Status.E_DIVERGED

@@ -1559,22 +1559,29 @@ unsafe extern "C" {
         data: *const c_void,
         size: usize,
     ) -> i32;
-    /// The feed of the subscription encoded in data on the writer `store`: a store holding the
-    /// writer's records of the subset as of its last flush, which follows each later flush of the
-    /// writer. Asking again for the same subscription returns the same feed (compare the
-    /// pointers). The writer's flush writes into the feed's store (its records and pending
-    /// changes), so a feed and its writer are used by one thread at a time, together, and record
-    /// pointers borrowed from the feed do not survive the writer's flush. `*feed_out` receives a new reference: release it with
-    /// `podsync_store_free()`; the writer stops updating the feed once every reference is
-    /// released. A feed outliving its writer keeps its state and serves it, but no longer changes.
+    /// The feed of the subscription encoded in data on `store`, its *writer*: a writer, or a
+    /// replica of the whole stream (a *relay*). The feed holds the writer's records of the subset
+    /// as of its last flush (a relay: its last apply) and follows each later flush (apply).
+    /// Asking again for the same subscription returns the same feed (compare the pointers).
+    /// `*feed_out` receives a new reference: release it with `podsync_store_free()`; the writer
+    /// stops updating the feed once every reference is released. A feed outliving its writer
+    /// keeps its state and serves it, but no longer changes.
     ///
     /// A feed is a writer whose writes come from its writer: `podsync_store_put`, `_delete` and
     /// the like are `PODSYNC_E_WRONG_ROLE` on it. `podsync_store_flush(feed)` turns what the
     /// writer's flushes changed in the subset since the feed's last flush into one frame (or none)
-    /// at the writer's version. Reads, digest, info, delta_since, snapshot, snapshot_begin, summary
-    /// and reconcile work as on any writer. `PODSYNC_E_WRONG_ROLE` on a replica or a feed;
-    /// `PODSYNC_E_INVALID_ARGUMENT` for an encoding that breaks a rule or names a table the schema
-    /// lacks; `PODSYNC_E_NO_MEMORY`.
+    /// at the writer's version (a relay's feed takes each delta the relay applies key by key; any
+    /// other frame the relay applies, a snapshot, a chunked one's last chunk, a repair, a one-way
+    /// refresh, rebuilds the feed from the relay's state, whose catch-up floor then starts there,
+    /// and ends the feed's chunked snapshots in flight: `PODSYNC_E_SNAPSHOT_EXPIRED`). Reads,
+    /// digest, info, delta_since, snapshot, snapshot_begin, summary and reconcile work as on any
+    /// writer. `PODSYNC_E_WRONG_ROLE` on a feed or a subscribed replica; `PODSYNC_E_DIVERGED` on
+    /// a relay that is diverged or out of sync; `PODSYNC_E_INVALID_ARGUMENT` for an encoding that
+    /// breaks a rule or names a table the schema lacks; `PODSYNC_E_NO_MEMORY`.
+    ///
+    /// A writer and its feeds are one object for threads and borrowed memory: the writer's flush
+    /// (a relay's apply) writes into the feed's store, so record pointers borrowed from a feed do
+    /// not survive it; a feed's outbox changes only with calls on the feed.
     pub fn podsync_store_feed(
         store: *mut podsync_store,
         data: *const c_void,

@@ -1231,8 +1231,9 @@ unsafe fn subscription_held(store: *const podsync_store) -> (i32, Option<Vec<u8>
 fn subscriptions_follow_the_header() {
     // Header (0.8.0), "Subscriptions: selective sync": the encoder's arguments and rules
     // (BUFFER_TOO_SMALL reports the size and writes nothing, hash_out may be NULL), subscribe on
-    // empty replicas only and once, feeds on writers only (the same pointer for the same
-    // subscription, a new reference each time, no writes on a feed), podsync_store_subscription
+    // empty replicas only and once, feeds on writers and replicas of the whole stream (relays),
+    // not on feeds or subscribed replicas (the same pointer for the same subscription, a new
+    // reference each time, no writes on a feed), podsync_store_subscription
     // (NOT_FOUND with NULL and 0 for the whole stream), and PODSYNC_E_NOT_SUBSCRIBED with nothing
     // changed for a frame of another subset.
     const E: i32 = PODSYNC_E_INVALID_ARGUMENT;
@@ -1328,11 +1329,9 @@ fn subscriptions_follow_the_header() {
         assert_eq!(podsync_store_subscription(w, &mut data, null_mut(), null_mut()), E);
         assert_eq!(podsync_store_subscription(null(), &mut data, &mut size, null_mut()), E);
 
-        // Feeds: of writers only, of tables the schema has.
+        // Feeds: of writers and relays, of tables the schema has.
         let data = bytes.as_ptr().cast::<c_void>();
         let mut feed: *mut podsync_store = std::ptr::dangling_mut();
-        assert_eq!(podsync_store_feed(r, data, bytes.len(), &mut feed), PODSYNC_E_WRONG_ROLE);
-        assert!(feed.is_null(), "*feed_out is NULL on failure");
         assert_eq!(podsync_store_feed(w, data, bytes.len(), null_mut()), E);
         assert_eq!(podsync_store_feed(w, null(), bytes.len(), &mut feed), E);
         assert_eq!(podsync_store_feed(w, data, bytes.len() - 1, &mut feed), E, "truncated");
@@ -1388,6 +1387,10 @@ fn subscriptions_follow_the_header() {
         let (st, held, h) = subscription_held(r);
         assert_eq!((st, held.as_deref(), h), (PODSYNC_OK, Some(&bytes[..]), sub_hash));
         assert_eq!(podsync_store_subscribe(r, data, bytes.len()), E, "once");
+        // A subscribed replica serves no feeds.
+        let mut refused: *mut podsync_store = std::ptr::dangling_mut();
+        assert_eq!(podsync_store_feed(r, data, bytes.len(), &mut refused), PODSYNC_E_WRONG_ROLE);
+        assert!(refused.is_null(), "*feed_out is NULL on failure");
         // A whole-stream frame is NOT_SUBSCRIBED; the feed's snapshot applies.
         let fr = &f.frame;
         let st = podsync_store_apply(r, fr.as_ptr().cast(), fr.len(), &mut version);
@@ -1408,6 +1411,22 @@ fn subscriptions_follow_the_header() {
         assert_eq!(podsync_store_apply(late, fr.as_ptr().cast(), fr.len(), null_mut()), PODSYNC_OK);
         assert_eq!(podsync_store_subscribe(late, data, bytes.len()), E);
         assert_eq!(subscription_held(late).0, PODSYNC_NOT_FOUND);
+        // It serves feeds instead (a relay): the same feed for the same subscription, at its
+        // version, with the subset's digest.
+        let (mut relayed, mut relayed2) = (null_mut(), null_mut());
+        assert_eq!(podsync_store_feed(late, data, bytes.len(), &mut relayed), PODSYNC_OK);
+        assert_eq!(podsync_store_feed(late, data, bytes.len(), &mut relayed2), PODSYNC_OK);
+        assert!(!relayed.is_null());
+        assert_eq!(relayed, relayed2);
+        let (st, held, h) = subscription_held(relayed);
+        assert_eq!((st, held.as_deref(), h), (PODSYNC_OK, Some(&bytes[..]), sub_hash));
+        assert_eq!(podsync_store_info_get(relayed, &mut info), PODSYNC_OK);
+        assert_eq!((info.role, info.state_version), (PODSYNC_ROLE_WRITER, 1));
+        let mut dl = 0u64;
+        assert_eq!(podsync_store_digest(relayed, &mut dl), PODSYNC_OK);
+        assert_eq!(dl, df, "the relay's feed is the writer's");
+        podsync_store_free(relayed2);
+        podsync_store_free(relayed);
         podsync_store_free(late);
 
         // One reference released: the feed still follows the writer. Key 2 is in its range,

@@ -60,10 +60,11 @@
 //!   if the replica moved meanwhile); [`reconcile()`] runs a whole exchange between two stores of
 //!   one process ([`ReconcileReport`]); see [Reconciliation](#reconciliation);
 //! - a replica can hold part of a stream (**subscriptions**, since library 0.8.0): some tables,
-//!   key ranges, shards ([`Subscription`], [`Store::subscribe`]); its writer serves each
-//!   distinct subscription from a **feed** ([`Store::feed`], [`Store<Feed>`](Feed)) that follows
-//!   the writer's flushes and produces the subset's frames once for all its replicas; any other
-//!   frame is refused ([`ErrorKind::NotSubscribed`]); see [Subscriptions](#subscriptions);
+//!   key ranges, shards ([`Subscription`], [`Store::subscribe`]); its writer, or a replica of
+//!   the whole stream (a **relay**), serves each distinct subscription from a **feed**
+//!   ([`Store::feed`], [`Store<Feed>`](Feed)) that follows the writer's flushes (the relay's
+//!   applies) and produces the subset's frames once for all its replicas; any other frame is
+//!   refused ([`ErrorKind::NotSubscribed`]); see [Subscriptions](#subscriptions);
 //! - with the cargo feature `nats` (off by default; it links `libpodsync_nats.so`, which needs
 //!   libnats), the module `nats` carries a store's frames over **NATS JetStream**
 //!   (`include/podsync_nats.h`): a `Publisher` borrows a writer and publishes each flush's frames
@@ -286,7 +287,9 @@
 //!
 //! The writer holds its feeds and lends them: its flush writes into them, so the borrow checker
 //! keeps anything borrowed from a feed from living across it (copy frames with `to_vec` to keep
-//! them longer).
+//! them longer). [`std::mem::swap`] of two stores' feeds would defeat that; a writer (or relay)
+//! holding a feed of another store refuses the calls that write into feeds
+//! ([`ErrorKind::InvalidArgument`]) until they are swapped back.
 //!
 //! ```
 //! use podsync::{Applied, ErrorKind, Schema, Store, Subscription};
@@ -323,6 +326,66 @@
 //! A subscriber that missed frames catches up from its feed ([`Store::delta_since`], a snapshot
 //! below the feed's catch-up floor, or [`reconcile()`] with the feed as the responder), and a
 //! subscribed replica serves its subset to further replicas of the same subscription.
+//!
+//! A replica of the whole stream serves feeds too: a **relay** (a region's, an edge's) follows
+//! the writer and serves the subscriptions of its own subscribers, so the writer encodes nothing
+//! for them ([`FeedSource`]: `Store<Writer>` and `Store<Replica>` have the same [`Store::feed`],
+//! [`Store::find_feed`], [`Store::feeds`], [`Store::close_feed`]). A relay's
+//! [`apply`](Store::apply) does to its feeds what a writer's flush does: a delta reaches them key
+//! by key; any other frame that changes the relay (a snapshot, the last chunk of a chunked one,
+//! a repair, a one-way refresh) rebuilds them from its state, so their catch-up floor restarts
+//! there (a subscriber behind it takes a snapshot of the feed) and their chunked snapshots in
+//! flight end ([`ErrorKind::SnapshotExpired`]); so does the first frame of a relay that followed
+//! no stream yet (make its feeds once it follows the writer). The relay holds and lends its feeds as a writer
+//! does, and `apply` (like every call that can apply a frame: [`reconcile()`]'s repair, the
+//! chunks of a snapshot, a NATS follower's poll) takes it by `&mut`, so nothing borrowed from a
+//! feed lives across it. A diverged relay makes no feed ([`ErrorKind::Diverged`]), nor does a
+//! subscribed replica ([`ErrorKind::WrongRole`]).
+//!
+//! ```
+//! use podsync::{Applied, Delta, Schema, Store, Subscription};
+//! # fn main() -> podsync::Result<()> {
+//! let schema = Schema::new().table(1, 8, 8, &[])?;
+//! let (bytes, hash) = Subscription::new().table_ranges(1, [0..=99]).encode()?;
+//! let mut writer = Store::writer(&schema)?;
+//! let mut relay = Store::replica(&schema)?;
+//! writer.put_as(1, 1, &1u64)?;
+//! writer.flush()?;
+//! assert_eq!(relay.apply(writer.frame(0).unwrap())?, Applied::Ok); // it follows the writer
+//!
+//! // The relay's side, once the subscriber's bytes arrived: a feed, and its snapshot.
+//! let mut subscriber = Store::replica(&schema)?;
+//! subscriber.subscribe(&bytes)?;
+//! let feed = relay.feed(&bytes)?;
+//! feed.snapshot()?;
+//! assert_eq!(subscriber.apply(feed.frame(0).unwrap())?, Applied::Ok);
+//!
+//! // The writer's flushes reach the subscriber through the relay.
+//! writer.put_many(1, &[50, 500], &[50u64, 500])?;
+//! writer.flush()?;
+//! assert_eq!(relay.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//! let feed = relay.find_feed_mut(hash).expect("made above");
+//! feed.flush()?; // the subset's frame, made by the relay
+//! assert_eq!(subscriber.apply(feed.frame(0).unwrap())?, Applied::Ok);
+//! assert_eq!((subscriber.count(1)?, subscriber.version()?), (2, 2));
+//!
+//! // The relay misses a frame, then takes a snapshot of the writer: its feed is rebuilt at the
+//! // writer's version, so the subscriber catches up with a snapshot of the feed.
+//! writer.put_as(1, 2, &2u64)?;
+//! writer.flush()?; // lost on the way to the relay
+//! writer.put_as(1, 3, &3u64)?;
+//! writer.flush()?;
+//! assert!(matches!(relay.apply(writer.frame(0).unwrap())?, Applied::Gap { .. }));
+//! writer.snapshot()?;
+//! assert_eq!(relay.apply(writer.frame(0).unwrap())?, Applied::Ok);
+//! let feed = relay.find_feed_mut(hash).unwrap();
+//! assert_eq!(feed.delta_since(subscriber.version()?)?, Delta::SnapshotRequired);
+//! feed.snapshot()?;
+//! assert_eq!(subscriber.apply(feed.frame(0).unwrap())?, Applied::Ok);
+//! assert_eq!((subscriber.count(1)?, subscriber.version()?), (4, 4));
+//! assert_eq!(subscriber.digest()?, feed.digest()?);
+//! # Ok(()) }
+//! ```
 //!
 //! # Durability and failover
 //!
@@ -408,7 +471,8 @@
 //! threading: it calls the library only inside [`Snapshot::next_chunk`], which borrows the store
 //! mutably, and one dropped while its store lives is freed by the store (see [`Snapshot`]); a
 //! [`Checkpoint`] the same, through [`Checkpoint::step`]. A writer's feeds ([`Store::feed`])
-//! live in the writer and move with it: its flush writes into them. A NATS publisher or follower
+//! live in the writer and move with it: its flush writes into them; a relay's (a replica of the
+//! whole stream serving feeds) the same, written into by its apply. A NATS publisher or follower
 //! (feature `nats`) borrows its store mutably and moves with it: `Send`, not `Sync`.
 //! There are no callbacks, so no panic can cross the C boundary.
 
@@ -451,8 +515,8 @@ pub use reconcile::{ReconcileReport, reconcile};
 pub use schema::{Field, FieldType, Schema, TableDef};
 pub use snapshot::{ChunkPosition, MIN_CHUNK_BYTES, Snapshot, SnapshotChunks};
 pub use store::{
-    Applied, DeleteMany, DeleteOutcome, Delta, Feed, Frames, Replica, Role, Store, StoreInfo,
-    StoreOptions, StoreRole, TableView, WriteOutcome, Writer,
+    Applied, DeleteMany, DeleteOutcome, Delta, Feed, FeedSource, Frames, Replica, Role, Store,
+    StoreInfo, StoreOptions, StoreRole, TableView, WriteOutcome, Writer,
 };
 pub use subscription::Subscription;
 

@@ -710,8 +710,16 @@ impl<'s> Follower<'s> {
     /// reached (the follower resumes from where it was at a later poll); [`ErrorKind::Server`];
     /// [`ErrorKind::InvalidArgument`] for a timeout over one hour; an engine error of the replica
     /// that is not about one message ([`ErrorKind::NoMemory`], [`ErrorKind::Io`] for a durable
-    /// replica).
+    /// replica). [`ErrorKind::InvalidArgument`] (checked by this binding; nothing read) if the
+    /// replica is a relay holding a feed of another store, as for
+    /// [`Store::apply`](crate::Store::apply).
+    ///
+    /// A replica with [feeds](crate::Store::feed) (a relay) hands them what each frame applied
+    /// changed in their subsets, as [`Store::apply`](crate::Store::apply) does: flush them
+    /// through [`store_mut`](Follower::store_mut) after the poll.
     pub fn poll(&mut self, timeout: Duration) -> Result<usize> {
+        // The polls apply frames, which write into the relay's feeds: its own only.
+        self.store.check_own_feeds("Follower::poll")?;
         self.store.reap_snapshots();
         let _ = self.store.as_mut_ptr();
         let mut applied = 0usize;

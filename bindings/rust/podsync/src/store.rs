@@ -44,6 +44,17 @@ pub trait Role: sealed::Sealed + 'static {
     const ROLE: StoreRole;
 }
 
+/// The roles whose stores serve [subscriptions](crate#subscriptions) from feeds (since library
+/// 0.8.0): [`Writer`], and [`Replica`] for a replica of the whole stream (a *relay*). Such a store
+/// makes, holds and lends its feeds ([`Store::feed`], [`Store::find_feed`], [`Store::feeds`],
+/// [`Store::close_feed`]), and the calls that write into them take it by `&mut`: a writer's
+/// [`flush`](Store::flush), a relay's [`apply`](Store::apply). [`Feed`] is not one: a feed (or a
+/// subscribed replica) serves no feeds of its own. Sealed.
+pub trait FeedSource: Role {}
+
+impl FeedSource for Writer {}
+impl FeedSource for Replica {}
+
 /// Marker type of a writer store: `Store<Writer>` owns the state, takes writes and produces
 /// frames with [`Store::flush`].
 #[derive(Debug)]
@@ -54,18 +65,20 @@ pub enum Writer {}
 pub enum Replica {}
 
 /// Marker type of a feed (since library 0.8.0): `Store<Feed>` serves one
-/// [subscription](crate#subscriptions) of its writer's stream. It holds the writer's records of
-/// the subset, takes the changes of each of the writer's flushes, and produces the
-/// subscription's frames with [`flush`](Store::flush), [`delta_since`](Store::delta_since),
-/// [`snapshot`](Store::snapshot), [`begin_snapshot`](Store::begin_snapshot) and
-/// [`reconcile`](Store::reconcile), once for every replica of the subscription. It takes no
-/// writes: `Store<Feed>` has no `put` or `delete` (its writes come from its writer).
+/// [subscription](crate#subscriptions) of its writer's stream. Its *writer* is a writer, or a
+/// replica of the whole stream (a *relay*, see [`FeedSource`]). It holds the writer's records of
+/// the subset, takes the changes of each of the writer's flushes (a relay's: of each frame it
+/// applies), and produces the subscription's frames with [`flush`](Store::flush),
+/// [`delta_since`](Store::delta_since), [`snapshot`](Store::snapshot),
+/// [`begin_snapshot`](Store::begin_snapshot) and [`reconcile`](Store::reconcile), once for every
+/// replica of the subscription. It takes no writes: `Store<Feed>` has no `put` or `delete` (its
+/// writes come from its writer).
 ///
 /// A feed belongs to its writer, which makes it ([`Store::feed`]), holds it and lends it
-/// ([`Store::find_feed`], [`Store::feeds`]): the writer's flush writes into the feed's records,
-/// so a record or table borrowed from a feed must not outlive the next flush of its writer, and
-/// a feed must not be used on one thread while its writer flushes on another. Borrowing the feed
-/// from its writer makes the borrow checker prove both.
+/// ([`Store::find_feed`], [`Store::feeds`]): the writer's flush (a relay's apply) writes into the
+/// feed's records, so a record or table borrowed from a feed must not outlive the next flush
+/// (apply) of its writer, and a feed must not be used on one thread while its writer flushes
+/// (applies) on another. Borrowing the feed from its writer makes the borrow checker prove both.
 ///
 /// For the library a feed is a writer: its [`StoreInfo::role`] is [`StoreRole::Writer`].
 ///
@@ -1579,8 +1592,9 @@ impl Store<Writer> {
     /// of its subset; the feed's own [`flush`](Store::flush) then makes its frames. The borrow
     /// checker keeps a record or table borrowed from a feed from living across this call, which
     /// rewrites them. [`ErrorKind::InvalidArgument`] (checked by this binding; nothing flushed)
-    /// if the writer holds a feed of another writer, which only [`std::mem::swap`] of two feeds
-    /// can bring about: its own feed is then held elsewhere, where this flush must not write.
+    /// if the writer holds a feed of another store (a writer or a relay), which only
+    /// [`std::mem::swap`] of two feeds can bring about: its own feed is then held elsewhere, where
+    /// this flush must not write.
     pub fn flush(&mut self) -> Result<usize> {
         self.check_own_feeds("Store::flush")?;
         self.flush_outbox()
@@ -1682,10 +1696,24 @@ impl Store<Replica> {
     ///   whose history left the replica's term before the replica's version: it holds versions
     ///   the new writer never had and needs a snapshot of it);
     /// - [`ErrorKind::Io`]: a durable replica ([`Store::open`]) could not log the frame, which
-    ///   **was applied** ([`StoreInfo::log_failed`]).
+    ///   **was applied** ([`StoreInfo::log_failed`]);
+    /// - [`ErrorKind::InvalidArgument`] (checked by this binding, before the library is called;
+    ///   nothing applied, not counted in [`Metrics::rejects`]): the replica is a relay holding a
+    ///   feed of another store, which only [`std::mem::swap`] of two feeds can bring about: its
+    ///   own feed is then held elsewhere, where this apply must not write.
     ///
-    /// Every error is counted in [`Metrics::rejects`].
+    /// Every error of the library is counted in [`Metrics::rejects`].
+    ///
+    /// A replica of the whole stream with [feeds](Store::feed) (a *relay*, since library 0.8.0)
+    /// also hands each feed what the frame changed in its subset: a delta key by key; any other
+    /// frame that changes the state (a snapshot, the last chunk of a chunked one, a repair, a
+    /// one-way refresh) rebuilds the feed from the relay's state, whose catch-up floor then
+    /// starts there, and ends the feed's chunked snapshots in flight
+    /// ([`ErrorKind::SnapshotExpired`]). The feed's own [`flush`](Store::flush) then makes its
+    /// frames. The borrow checker keeps a record or table borrowed from a feed from living across
+    /// this call, which rewrites them.
     pub fn apply(&mut self, frame: &[u8]) -> Result<Applied> {
+        self.check_own_feeds("Store::apply")?;
         self.reap_snapshots();
         let mut version = 0u64;
         // SAFETY: valid handle; frame valid for its length; valid out-pointer.

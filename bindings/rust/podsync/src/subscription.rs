@@ -1,5 +1,6 @@
 //! Subscriptions (since library 0.8.0): a replica that holds part of a stream ([`Subscription`],
-//! [`Store::subscribe`]), served by a feed of its writer ([`Store::feed`], [`Feed`]).
+//! [`Store::subscribe`]), served by a feed of its writer or of a replica of the whole stream, a
+//! relay ([`Store::feed`], [`Feed`], [`FeedSource`]).
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use podsync_sys as sys;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{Feed, Replica, Role, Store, Writer, unexpected};
+use crate::store::{Feed, FeedSource, Replica, Role, Store, StoreRole, unexpected};
 
 /// A subscription (since library 0.8.0): the part of a stream a replica holds. A record of table
 /// `t` under `key` belongs to it when `t` is listed, `key` lies in one of the table's key ranges
@@ -314,23 +315,34 @@ impl Store<Replica> {
     }
 }
 
-impl Store<Writer> {
+impl<R: FeedSource> Store<R> {
     /// The feed of the subscription encoded in `subscription` (the bytes of
     /// [`Subscription::encode`], as a replica sent them), made on the first call
-    /// (`podsync_store_feed`, since library 0.8.0) and held by this writer: asking again for the
-    /// same subscription gives the same feed (the library returns the same handle, and the extra
-    /// reference it hands out is released at once). A new feed holds this writer's records of the
-    /// subset as of its last flush, at its version; each later [`flush`](Store::flush) of the
-    /// writer hands it the changes of its subset, which the feed's own
-    /// [`flush`](Store::<Feed>::flush) turns into frames, once for every replica of the
-    /// subscription. The writer holds its feeds until [`close_feed`](Store::close_feed) or its
-    /// drop, which release them.
+    /// (`podsync_store_feed`, since library 0.8.0) and held by this store, its *writer*: a writer,
+    /// or a replica of the whole stream (a *relay*). Asking again for the same subscription gives
+    /// the same feed (the library returns the same handle, and the extra reference it hands out
+    /// is released at once). A new feed holds this store's records of the subset as of its last
+    /// flush (a relay: its last apply), at its version; each later [`flush`](Store::flush) of a
+    /// writer, or [`apply`](Store::apply) of a relay, hands it the changes of its subset, which
+    /// the feed's own [`flush`](Store::<Feed>::flush) turns into frames, once for every replica
+    /// of the subscription. The store holds its feeds until [`close_feed`](Store::close_feed) or
+    /// its drop, which release them.
     ///
-    /// The feed is borrowed from the writer, so the borrow checker proves what the library needs:
+    /// A relay's feed takes each delta the relay applies key by key; any other frame the relay
+    /// applies (a snapshot, the last chunk of a chunked one, a repair, a one-way refresh)
+    /// rebuilds the feed from the relay's state: the feed's catch-up floor then starts at the
+    /// relay's version (a subscriber behind it needs a snapshot of the feed, or a
+    /// [reconciliation](crate#reconciliation)), and the feed's chunked snapshots in flight end
+    /// with [`ErrorKind::SnapshotExpired`]. So does the first frame of a relay that followed no
+    /// stream yet (make the feeds once the relay follows its writer). A relay's feeds take the relay's options: set its
+    /// [`compression_level`](crate::StoreOptions::compression_level) for compressed feed frames.
+    ///
+    /// The feed is borrowed from its writer, so the borrow checker proves what the library needs:
     /// nothing borrowed from the feed (a record, a table, a frame) lives across a call that
-    /// changes the writer, whose flush writes into the feed, and the feed is used by the thread
-    /// that uses its writer. Find it again with [`find_feed`](Store::find_feed) (by the
-    /// subscription's hash), [`feeds`](Store::feeds), or this call.
+    /// changes the writer (a writer's flush, a relay's apply, each of which writes into the
+    /// feed), and the feed is used by the thread that uses its writer. Find it again with
+    /// [`find_feed`](Store::find_feed) (by the subscription's hash), [`feeds`](Store::feeds), or
+    /// this call.
     ///
     /// ```
     /// use podsync::{Schema, Store, Subscription};
@@ -347,6 +359,36 @@ impl Store<Writer> {
     /// # Ok(()) }
     /// ```
     ///
+    /// A relay serves the same subscription from the frames it applies:
+    ///
+    /// ```
+    /// use podsync::{Applied, Schema, Store, Subscription};
+    /// # fn main() -> podsync::Result<()> {
+    /// let schema = Schema::new().table(1, 8, 8, &[])?;
+    /// let (bytes, hash) = Subscription::new().table_ranges(1, [0..=9]).encode()?;
+    /// let mut writer = Store::writer(&schema)?;
+    /// let mut relay = Store::replica(&schema)?; // a replica of the whole stream
+    /// writer.put_many(1, &[1, 100], &[1u64, 100])?;
+    /// writer.flush()?;
+    /// assert_eq!(relay.apply(writer.frame(0).unwrap())?, Applied::Ok);
+    ///
+    /// // A subscriber starts from a snapshot of the relay's feed, then takes its deltas.
+    /// let mut subscriber = Store::replica(&schema)?;
+    /// subscriber.subscribe(&bytes)?;
+    /// let feed = relay.feed(&bytes)?;
+    /// feed.snapshot()?;
+    /// assert_eq!(subscriber.apply(feed.frame(0).unwrap())?, Applied::Ok);
+    /// writer.put_many(1, &[5, 50], &[5u64, 50])?;
+    /// writer.flush()?;
+    /// assert_eq!(relay.apply(writer.frame(0).unwrap())?, Applied::Ok); // reaches the feed
+    /// let feed = relay.find_feed_mut(hash).unwrap();
+    /// assert_eq!(feed.flush()?, 1);
+    /// assert_eq!(subscriber.apply(feed.frame(0).unwrap())?, Applied::Ok);
+    /// assert_eq!((subscriber.count(1)?, subscriber.version()?), (2, writer.version()?));
+    /// assert_eq!(subscriber.digest()?, feed.digest()?);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// What is borrowed from a feed cannot outlive its writer's next flush, which rewrites it:
     ///
     /// ```compile_fail,E0499
@@ -360,20 +402,47 @@ impl Store<Writer> {
     /// println!("{}", table.len());
     /// ```
     ///
+    /// Nor a relay's next apply:
+    ///
+    /// ```compile_fail,E0499
+    /// # use podsync::{Schema, Store, Subscription};
+    /// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+    /// # let (bytes, _) = Subscription::new().table(1).encode().unwrap();
+    /// # let frame = vec![0u8; 88];
+    /// let mut relay = Store::replica(&schema).unwrap();
+    /// let feed = relay.feed(&bytes).unwrap();
+    /// let table = feed.table(1).unwrap();
+    /// relay.apply(&frame).unwrap(); // error[E0499]: the apply would rewrite the feed's table
+    /// println!("{}", table.len());
+    /// ```
+    ///
+    /// A feed serves no feeds of its own (nor does a subscribed replica, refused at run time):
+    ///
+    /// ```compile_fail,E0599
+    /// # use podsync::{Schema, Store, Subscription};
+    /// # let schema = Schema::new().table(1, 8, 8, &[]).unwrap();
+    /// # let (bytes, _) = Subscription::new().table(1).encode().unwrap();
+    /// let mut writer = Store::writer(&schema).unwrap();
+    /// let feed = writer.feed(&bytes).unwrap();
+    /// feed.feed(&bytes).unwrap(); // error[E0599]: `Store<Feed>` has no method `feed`
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] for bytes that are not a valid encoding, or a subscription
-    /// naming a table the schema lacks; [`ErrorKind::NoMemory`]. Also
-    /// [`ErrorKind::InvalidArgument`] (checked by this binding, before the library is called) if
-    /// the writer holds a feed of another writer, which only [`std::mem::swap`] of two feeds can
-    /// bring about (see [`flush`](Store::flush)).
+    /// naming a table the schema lacks; [`ErrorKind::NoMemory`]. On a replica:
+    /// [`ErrorKind::WrongRole`] for a [subscribed](Store::subscribe) replica (it holds part of the
+    /// stream only), [`ErrorKind::Diverged`] for a diverged or out-of-sync relay (it passes on
+    /// only a state its writer had). Also [`ErrorKind::InvalidArgument`] (checked by this
+    /// binding, before the library is called) if the store holds a feed of another store, which
+    /// only [`std::mem::swap`] of two feeds can bring about (see [`flush`](Store::flush)).
     pub fn feed(&mut self, subscription: &[u8]) -> Result<&mut Store<Feed>> {
         self.check_own_feeds("Store::feed")?;
         self.reap_snapshots();
         let mut out: *mut sys::podsync_store = ptr::null_mut();
-        // SAFETY: valid writer handle, used through `&mut self` (the call may change the set of
-        // feeds it follows, never its records); `subscription` valid for its length; valid
-        // out-pointer.
+        // SAFETY: valid handle of a writer or a replica (the library refuses a subscribed one),
+        // used through `&mut self` (the call may change the set of feeds it follows, never its
+        // records); `subscription` valid for its length; valid out-pointer.
         let st = unsafe {
             sys::podsync_store_feed(
                 self.raw_handle(),
@@ -398,39 +467,41 @@ impl Store<Writer> {
             }
         };
         if let Some(i) = self.feeds.held().iter().position(|f| f.as_ptr() == handle.as_ptr()) {
-            // The feed this writer holds already: the library handed out one more reference to
+            // The feed this store holds already: the library handed out one more reference to
             // it, which is not needed (the held feed keeps its own, so the feed stays attached).
-            // SAFETY: a reference the library just gave us, released once, on the writer's
-            // thread (`&mut self`).
+            // SAFETY: a reference the library just gave us, released once, on the thread of the
+            // feed's writer (`&mut self`).
             unsafe { sys::podsync_store_free(handle.as_ptr()) };
             return Ok(&mut self.feeds.held_mut()[i]);
         }
-        // SAFETY: a reference to a new feed of this writer, given up to the Store; the library
-        // makes a feed with its writer's schema, whose tables these are; a feed is a writer for
-        // the library, and `Store<Feed>` calls only what the header allows on one.
+        // SAFETY: a reference to a new feed of this store (a writer or a relay), given up to the
+        // Store; the library makes a feed with its writer's schema, whose tables these are; a
+        // feed is a writer for the library, and `Store<Feed>` calls only what the header allows
+        // on one.
         let mut feed: Store<Feed> = unsafe { Store::from_raw_parts(handle, self.table_metas()) };
         feed.feeds = FeedLinks::to_writer(self.feeds.token());
         Ok(self.feeds.hold(feed))
     }
 
     /// The feed of the subscription whose hash is `hash` (as [`Subscription::encode`] and
-    /// [`Store::subscription`] give it), if this writer holds one.
+    /// [`Store::subscription`] give it), if this store (a writer or a relay) holds one.
     pub fn find_feed(&self, hash: u64) -> Option<&Store<Feed>> {
         self.feeds.held().iter().find(|f| f.subscription_hash() == Some(hash))
     }
 
     /// The feed of the subscription whose hash is `hash`, mutably (to [`flush`](Store::flush)
-    /// it, or produce other frames), if this writer holds one.
+    /// it, or produce other frames), if this store (a writer or a relay) holds one.
     pub fn find_feed_mut(&mut self, hash: u64) -> Option<&mut Store<Feed>> {
         self.feeds.held_mut().iter_mut().find(|f| f.subscription_hash() == Some(hash))
     }
 
-    /// The feeds this writer holds, in the order they were made.
+    /// The feeds this store (a writer or a relay) holds, in the order they were made.
     pub fn feeds(&self) -> impl ExactSizeIterator<Item = &Store<Feed>> + '_ {
         self.feeds.held().iter()
     }
 
-    /// The feeds this writer holds, mutably (to flush each after the writer's flush).
+    /// The feeds this store (a writer or a relay) holds, mutably (to flush each after the
+    /// writer's flush, or the relay's apply).
     ///
     /// ```
     /// use podsync::{Schema, Store, Subscription};
@@ -455,11 +526,11 @@ impl Store<Writer> {
         self.feeds.held_mut().iter_mut()
     }
 
-    /// Releases the feed of the subscription whose hash is `hash`: the writer stops updating it
-    /// and the library frees it (after the last [`Snapshot`](crate::Snapshot) of it, which may go
-    /// on). Returns false if this writer holds no such feed. Its replicas then need a new feed,
-    /// which starts at the writer's version (their catch-up from it needs a snapshot, or a
-    /// [reconciliation](crate#reconciliation)).
+    /// Releases the feed of the subscription whose hash is `hash`: this store (a writer or a
+    /// relay) stops updating it and the library frees it (after the last
+    /// [`Snapshot`](crate::Snapshot) of it, which may go on). Returns false if this store holds no
+    /// such feed. Its replicas then need a new feed, which starts at the store's version (their
+    /// catch-up from it needs a snapshot, or a [reconciliation](crate#reconciliation)).
     pub fn close_feed(&mut self, hash: u64) -> bool {
         let links = &self.feeds;
         let found = links
@@ -468,8 +539,8 @@ impl Store<Writer> {
             .position(|f| f.feeds.is_fed_by(links) && f.subscription_hash() == Some(hash));
         match (found, self.feeds.0.as_mut()) {
             (Some(i), Some(links)) => {
-                // Dropped on the writer's thread, with the writer borrowed mutably: releasing the
-                // reference detaches the feed from this writer.
+                // Dropped on the thread of its writer (this store), borrowed mutably: releasing
+                // the reference detaches the feed from it.
                 drop(links.held.remove(i));
                 true
             }
@@ -477,10 +548,11 @@ impl Store<Writer> {
         }
     }
 
-    /// Checks that every feed this writer holds is its own: then it holds all of its feeds (a
-    /// feed leaves a writer only by [`std::mem::swap`] with another writer's, which brings one
-    /// in), and a call that writes into them (`podsync_store_flush`, `podsync_store_feed`) writes
-    /// only into stores borrowed with the writer.
+    /// Checks that every feed this store (a writer or a relay) holds is its own: then it holds
+    /// all of its feeds (a feed leaves its store only by [`std::mem::swap`] with another store's,
+    /// which brings one in), and a call that writes into them (a writer's `podsync_store_flush`,
+    /// a relay's `podsync_store_apply`, directly or through a NATS follower's poll, and
+    /// `podsync_store_feed`) writes only into stores borrowed with this one.
     pub(crate) fn check_own_feeds(&self, call: &str) -> Result<()> {
         let links = &self.feeds;
         let foreign = links.held().iter().filter(|f| !f.feeds.is_fed_by(links)).count();
@@ -490,19 +562,21 @@ impl Store<Writer> {
         Err(Error::from_kind(
             ErrorKind::InvalidArgument,
             format!(
-                "{call}: this writer holds {foreign} feed(s) of another writer, swapped in with \
+                "{call}: this {} holds {foreign} feed(s) of another store, swapped in with \
                  std::mem::swap; its own are held elsewhere, where this call would write: swap \
-                 them back (checked by the Rust binding)"
+                 them back (checked by the Rust binding)",
+                if R::ROLE == StoreRole::Replica { "relay" } else { "writer" }
             ),
         ))
     }
 }
 
 impl Store<Feed> {
-    /// Turns what its writer's flushes changed in the subset since this feed's last flush into
-    /// one frame at the writer's version (`podsync_store_flush` on a feed, since library 0.8.0);
-    /// returns how many frames (1, or 0 when nothing changed in the subset). Read them with
-    /// [`frames`](Store::frames) and send them to every replica of the subscription.
+    /// Turns what its writer's flushes (a relay's applies) changed in the subset since this
+    /// feed's last flush into one frame at the writer's version (`podsync_store_flush` on a feed,
+    /// since library 0.8.0); returns how many frames (1, or 0 when nothing changed in the
+    /// subset). Read them with [`frames`](Store::frames) and send them to every replica of the
+    /// subscription.
     ///
     /// The frames are format 2 and carry the subscription (its hash); their state digest is the
     /// subset's. A subscriber's version jumps over the writer's versions that changed nothing in
@@ -541,8 +615,8 @@ impl Store<Feed> {
         self.flush_outbox()
     }
 
-    /// True while its writer's flushes changed something in the subset that this feed has not
-    /// flushed yet (`podsync_store_flush_due` on a feed, since library 0.8.0). Moves nothing:
+    /// True while its writer's flushes (a relay's applies) changed something in the subset that
+    /// this feed has not flushed yet (`podsync_store_flush_due` on a feed, since library 0.8.0). Moves nothing:
     /// views stay valid.
     ///
     /// # Errors
@@ -554,12 +628,13 @@ impl Store<Feed> {
     }
 }
 
-/// The identity of a writer for its feeds (compared by address: each writer makes one, and its
-/// feeds hold it, so it is never reused while one of them lives).
+/// The identity of a feed's writer (a writer or a relay) for its feeds (compared by address:
+/// each writer makes one, and its feeds hold it, so it is never reused while one of them lives).
 pub(crate) struct FeedToken;
 
-/// A store's side of the writer-feed relation: a writer's identity and the feeds it holds, or a
-/// feed's link to its writer; `None` for a store that has neither (boxed: a store stays small).
+/// A store's side of the writer-feed relation: a writer's (or a relay's) identity and the feeds
+/// it holds, or a feed's link to its writer; `None` for a store that has neither (boxed: a store
+/// stays small).
 #[derive(Default)]
 pub(crate) struct FeedLinks(Option<Box<Links>>);
 
@@ -613,7 +688,7 @@ impl FeedLinks {
         }
     }
 
-    /// The writer's drop: releases each feed it holds (its reference: the feed detaches from the
+    /// The writer's (or relay's) drop: releases each feed it holds (its reference: the feed detaches from the
     /// writer, which is alive and used by this thread). A feed of another writer, swapped in, is
     /// leaked instead: releasing it would detach it from that writer, which another thread may
     /// be using.

@@ -119,6 +119,13 @@ let feed = writer.feed(&bytes).unwrap();
 let count = feed.table(1).unwrap().len();
 writer.flush().unwrap();
 println!("{count}");
+let mut relay = Store::replica(&schema).unwrap();
+let feed = relay.feed(&bytes).unwrap();
+let count = feed.table(1).unwrap().len();
+let _ = relay.apply(&[0u8; 88]);
+println!("{count}");
+let feed = writer.feed(&bytes).unwrap();
+println!("{:?}", feed.subscription().unwrap().map(|(_, hash)| hash));
 "#;
 
 /// A correct use of everything the compile_fail examples of src/nats.rs misuse (feature `nats`):

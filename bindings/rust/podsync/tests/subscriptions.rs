@@ -5,6 +5,9 @@
 //! at the writer's version, with the feed's digest; frames of another subset are refused
 //! (`ErrorKind::NotSubscribed`) with nothing changed; bad subscriptions and late subscribers are
 //! refused; a writer holds one reference per feed, whatever the number of times it is asked for.
+//! A replica of the whole stream (a relay) serves feeds too: its feed follows the deltas it
+//! applies and equals the writer's own feed of the subscription; a snapshot or a repair the relay
+//! applies rebuilds the feed, whose subscribers catch up with a snapshot of it.
 
 mod common;
 
@@ -14,8 +17,8 @@ use std::ops::RangeInclusive;
 use common::*;
 use podsync::frame::{self, FrameBuf};
 use podsync::{
-    Applied, Delta, Durability, ErrorKind, Feed, Replica, Role, Store, StoreOptions, StoreRole,
-    Subscription, Writer,
+    Applied, Delta, Durability, ErrorKind, Feed, FeedSource, Replica, Role, Store, StoreOptions,
+    StoreRole, Subscription, Writer,
 };
 
 type Records = Vec<(u64, Vec<u8>)>;
@@ -89,6 +92,13 @@ fn apply_snapshot(r: &mut Store<Replica>, frames: &[Vec<u8>], what: &str) {
 fn flush_both(w: &mut Store<Writer>, hash: u64) -> Vec<Vec<u8>> {
     w.flush().unwrap();
     let feed = w.find_feed_mut(hash).expect("the writer holds the feed");
+    feed.flush().unwrap();
+    take_frames(feed)
+}
+
+/// Flushes the feed of `hash` that `store` (a writer or a relay) holds; its frames, copied.
+fn flush_feed<R: FeedSource>(store: &mut Store<R>, hash: u64) -> Vec<Vec<u8>> {
+    let feed = store.find_feed_mut(hash).expect("the store holds the feed");
     feed.flush().unwrap();
     take_frames(feed)
 }
@@ -663,4 +673,235 @@ fn a_writer_holding_a_swapped_in_feed_refuses_to_write_into_feeds() {
     std::mem::swap(w1.find_feed_mut(h).unwrap(), w2.find_feed_mut(h).unwrap());
     drop(w1);
     drop(w2);
+}
+
+#[test]
+fn a_relay_serves_a_feed_equal_to_its_writers_and_rebuilds_it_after_a_snapshot() {
+    let t1 = [0..=1999, 3000..=3499];
+    let sub = Subscription::new().table_ranges(ENTITIES, t1.clone()).table(PAIRS);
+    let (bytes, hash) = encode(&sub);
+    let keep1 = |k: u64| in_ranges(&t1, k);
+    let mut w = writer();
+    let mut r = replica(); // the relay: a replica of the whole stream
+    let mut rng = Rng::new(seed(85));
+    // Records from before the relay and the feeds: the relay starts from a snapshot.
+    churn(&mut w, &mut rng, 2000, 5000);
+    w.flush().unwrap();
+    w.snapshot().unwrap();
+    apply_all(&mut r, &take_frames(&w), "the relay's first snapshot");
+
+    // The writer's own feed and the relay's, made at the same point: the same subset, version
+    // and digest.
+    w.feed(&bytes).unwrap();
+    let rf = r.feed(&bytes).unwrap();
+    let rf_ptr = rf.as_ptr();
+    assert_eq!(rf.subscription().unwrap(), Some((&bytes[..], hash)));
+    assert_eq!(rf.info().unwrap().role, StoreRole::Writer, "a writer for the library");
+    assert_eq!(rf.version().unwrap(), w.version().unwrap());
+    assert_eq!(rf.digest().unwrap(), w.find_feed(hash).unwrap().digest().unwrap());
+    assert!(!rf.flush_due().unwrap());
+    assert_eq!(r.feed(&bytes).unwrap().as_ptr(), rf_ptr, "asked again: the same feed");
+    assert_eq!(r.feeds().len(), 1);
+    assert_eq!(r.find_feed(hash).unwrap().as_ptr(), rf_ptr);
+
+    // The subscriber starts from a snapshot of the relay's feed, then follows its flushes.
+    let mut s = subscriber(&bytes);
+    let rf = r.find_feed_mut(hash).unwrap();
+    rf.snapshot().unwrap();
+    apply_all(&mut s, &take_frames(rf), "the subscriber's first snapshot");
+
+    // Checks the subscriber against the writer and its own feed (flushed at the same point).
+    let check = |s: &Store<Replica>, w: &Store<Writer>, r: &Store<Replica>, what: &str| {
+        let wf = w.find_feed(hash).unwrap();
+        let rf = r.find_feed(hash).unwrap();
+        assert_eq!(s.digest().unwrap(), wf.digest().unwrap(), "{what}: the writer's feed");
+        assert_eq!(rf.digest().unwrap(), wf.digest().unwrap(), "{what}: the relay's feed");
+        assert_eq!(s.version().unwrap(), wf.version().unwrap(), "{what}: version");
+        assert_records(&dump(s, ENTITIES), &subset(w, ENTITIES, keep1), what);
+        assert_records(&dump(s, PAIRS), &dump(w, PAIRS), what);
+        assert_records(&dump(rf, ENTITIES), &dump(s, ENTITIES), what);
+    };
+    check(&s, &w, &r, "start");
+
+    let mut frames_seen = 0;
+    for tick in 0..30 {
+        // One to three flushes of the writer, each applied by the relay, before the feeds flush:
+        // a feed frame covers them all.
+        for _ in 0..=rng.below(3) {
+            churn(&mut w, &mut rng, 150, 5000);
+            w.flush().unwrap();
+            apply_all(&mut r, &take_frames(&w), "relay");
+        }
+        assert_eq!(r.digest().unwrap(), w.digest().unwrap(), "tick {tick}: the relay");
+        let due = r.find_feed(hash).unwrap().flush_due().unwrap();
+        let wf_frames = flush_feed(&mut w, hash);
+        let rf_frames = flush_feed(&mut r, hash);
+        assert_eq!(rf_frames.len(), usize::from(due), "tick {tick}: flush_due said so");
+        assert_eq!(rf_frames.len(), wf_frames.len(), "tick {tick}: a frame from both feeds");
+        for (rf_frame, wf_frame) in rf_frames.iter().zip(&wf_frames) {
+            let (a, b) = (frame::peek(rf_frame).unwrap(), frame::peek(wf_frame).unwrap());
+            assert_eq!(a.format_version, 2);
+            assert_eq!(
+                (a.base_version, a.state_version, a.state_digest, a.stream_id),
+                (b.base_version, b.state_version, b.state_digest, b.stream_id),
+                "tick {tick}: the relay's feed frame is the writer's feed frame"
+            );
+        }
+        frames_seen += rf_frames.len();
+        apply_all(&mut s, &rf_frames, "subscriber");
+        check(&s, &w, &r, &format!("tick {tick}"));
+    }
+    assert!(frames_seen >= 25, "the subset changed in most ticks ({frames_seen} frames)");
+
+    // A chunked snapshot of the relay's feed is under way when the relay misses a frame.
+    let mut streaming = r.find_feed_mut(hash).unwrap().begin_snapshot(1024).unwrap();
+    assert!(streaming.next_chunk(r.find_feed_mut(hash).unwrap()).unwrap().is_some());
+    let behind = s.version().unwrap();
+    churn(&mut w, &mut rng, 150, 5000);
+    w.flush().unwrap(); // lost on the way to the relay
+    churn(&mut w, &mut rng, 150, 5000);
+    w.flush().unwrap();
+    let next = take_frames(&w);
+    assert!(matches!(r.apply(&next[0]).unwrap(), Applied::Gap { .. }));
+    assert!(!r.find_feed(hash).unwrap().flush_due().unwrap(), "a gap changes nothing");
+    // The relay takes a snapshot of the writer: its feed is rebuilt from the relay's state.
+    w.snapshot().unwrap();
+    apply_snapshot(&mut r, &take_frames(&w), "the relay's snapshot");
+    assert_eq!(r.digest().unwrap(), w.digest().unwrap());
+    flush_feed(&mut w, hash);
+    let rf = r.find_feed_mut(hash).unwrap();
+    assert_eq!(rf.as_ptr(), rf_ptr, "the same feed, rebuilt");
+    assert_eq!(rf.version().unwrap(), w.version().unwrap(), "at the relay's version");
+    assert!(!rf.flush_due().unwrap(), "a rebuilt feed has nothing to flush");
+    assert_eq!(rf.flush().unwrap(), 0);
+    let err = streaming.next_chunk(rf).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SnapshotExpired, "{err}");
+    drop(streaming);
+    // The feed's catch-up floor starts at the rebuild: the subscriber needs a snapshot.
+    assert!(s.version().unwrap() < rf.version().unwrap());
+    assert_eq!(rf.delta_since(behind).unwrap(), Delta::SnapshotRequired);
+    rf.snapshot().unwrap();
+    apply_all(&mut s, &take_frames(rf), "the subscriber's snapshot after the rebuild");
+    check(&s, &w, &r, "after the relay's snapshot");
+
+    // Then the feed follows the relay's deltas again, key by key.
+    for tick in 0..5 {
+        churn(&mut w, &mut rng, 150, 5000);
+        w.flush().unwrap();
+        apply_all(&mut r, &take_frames(&w), "relay");
+        let wf_frames = flush_feed(&mut w, hash);
+        let rf_frames = flush_feed(&mut r, hash);
+        assert_eq!(rf_frames.len(), wf_frames.len(), "after the rebuild, tick {tick}");
+        apply_all(&mut s, &rf_frames, "subscriber");
+        check(&s, &w, &r, &format!("after the rebuild, tick {tick}"));
+    }
+
+    // A repair the relay applies (the end of a reconciliation with its writer) rebuilds the
+    // feed too.
+    for k in 0..20 {
+        w.delete(ENTITIES, k * 97).unwrap();
+        w.put_as(PAIRS, k, &[k, k]).unwrap();
+    }
+    w.flush().unwrap(); // lost on the way to the relay
+    let report = podsync::reconcile(&mut r, &mut w).unwrap();
+    assert!(report.repaired, "{report:?}");
+    assert_eq!(r.digest().unwrap(), w.digest().unwrap());
+    flush_feed(&mut w, hash);
+    let rf = r.find_feed_mut(hash).unwrap();
+    assert_eq!(rf.version().unwrap(), w.version().unwrap());
+    assert_eq!(rf.flush().unwrap(), 0);
+    catch_up(&mut s, rf);
+    check(&s, &w, &r, "after the relay's repair");
+
+    // Closed: the relay stops updating it.
+    assert!(r.close_feed(hash));
+    assert!(!r.close_feed(hash));
+    assert_eq!(r.feeds().len(), 0);
+}
+
+#[test]
+fn subscribed_and_diverged_replicas_serve_no_feeds() {
+    let (bytes, _) = encode(&Subscription::new().table(ENTITIES));
+    // A subscribed replica holds part of the stream only.
+    let mut s = subscriber(&bytes);
+    let err = s.feed(&bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongRole, "{err}");
+    let (other, _) = encode(&Subscription::new().table(PAIRS));
+    assert_eq!(s.feed(&other).unwrap_err().kind(), ErrorKind::WrongRole);
+    assert_eq!(s.feeds().len(), 0);
+
+    // A diverged relay passes on no state: two writers of one stream id, and a relay that
+    // applied frames of both.
+    let opts = StoreOptions::new().stream_id(0x5EED);
+    let mut w = Store::writer_with(&schema(), &opts).unwrap();
+    let mut impostor = Store::writer_with(&schema(), &opts).unwrap();
+    for x in [&mut w, &mut impostor] {
+        x.put_as(ENTITIES, 1, &Entity::new(1, 1.0)).unwrap();
+        x.flush().unwrap();
+    }
+    let mut r = replica();
+    apply_all(&mut r, &take_frames(&w), "v1");
+    impostor.put_as(ENTITIES, 2, &Entity::new(2, 2.0)).unwrap();
+    impostor.flush().unwrap();
+    apply_all(&mut r, &take_frames(&impostor), "the impostor's v2");
+    w.put_as(ENTITIES, 3, &Entity::new(3, 3.0)).unwrap();
+    w.flush().unwrap(); // v2 of the writer: the relay misses it
+    w.put_as(ENTITIES, 4, &Entity::new(4, 4.0)).unwrap();
+    w.flush().unwrap();
+    let err = r.apply(w.frame(0).unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DigestMismatch, "{err}");
+    let err = r.feed(&bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Diverged, "{err}");
+    assert_eq!(r.feeds().len(), 0);
+    // Healed by a snapshot, it serves feeds.
+    w.snapshot().unwrap();
+    apply_all(&mut r, &take_frames(&w), "snapshot");
+    let feed = r.feed(&bytes).unwrap();
+    assert_eq!(feed.count(ENTITIES).unwrap(), 3);
+    assert_eq!(feed.version().unwrap(), w.version().unwrap());
+}
+
+#[test]
+fn a_relay_holding_a_swapped_in_feed_refuses_to_apply() {
+    let (bytes, h) = encode(&Subscription::new().table(ENTITIES));
+    let mut w = writer();
+    let mut r = replica();
+    w.put_as(ENTITIES, 1, &Entity::new(1, 1.0)).unwrap();
+    w.flush().unwrap();
+    apply_all(&mut r, &take_frames(&w), "v1");
+    w.feed(&bytes).unwrap();
+    r.feed(&bytes).unwrap();
+    let (pw, pr) = (w.find_feed(h).unwrap().as_ptr(), r.find_feed(h).unwrap().as_ptr());
+    assert_ne!(pw, pr);
+    std::mem::swap(w.find_feed_mut(h).unwrap(), r.find_feed_mut(h).unwrap());
+    // The relay's own feed is held by the writer and the writer's by the relay: neither writes
+    // into feeds.
+    w.put_as(ENTITIES, 2, &Entity::new(2, 2.0)).unwrap();
+    let err = w.flush().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert_eq!(w.version().unwrap(), 1, "nothing flushed");
+    let mut other = writer();
+    other.put_as(ENTITIES, 1, &Entity::new(1, 1.0)).unwrap();
+    other.snapshot().unwrap();
+    let frame = take_frames(&other).remove(0);
+    let err = r.apply(&frame).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("std::mem::swap"), "{err}");
+    assert!(err.message().contains("Store::apply"), "{err}");
+    assert_eq!(r.feed(&bytes).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(r.version().unwrap(), 1, "nothing applied");
+    assert_eq!(r.metrics().unwrap().frames_applied, 1, "the library was not called");
+    // Swapped back, all is well.
+    std::mem::swap(w.find_feed_mut(h).unwrap(), r.find_feed_mut(h).unwrap());
+    assert_eq!(r.find_feed(h).unwrap().as_ptr(), pr);
+    w.flush().unwrap();
+    apply_all(&mut r, &take_frames(&w), "v2");
+    for feed in [w.find_feed_mut(h).unwrap(), r.find_feed_mut(h).unwrap()] {
+        assert_eq!(feed.flush().unwrap(), 1);
+        assert_eq!(feed.count(ENTITIES).unwrap(), 2);
+    }
+    // Swapped and dropped: each leaks the other's feed rather than touch the other store.
+    std::mem::swap(w.find_feed_mut(h).unwrap(), r.find_feed_mut(h).unwrap());
+    drop(r);
+    drop(w);
 }
