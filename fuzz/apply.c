@@ -92,6 +92,13 @@ static void require_valid(const uint8_t *frame, size_t size, int32_t applied) {
 }
 
 /* The replica serves a snapshot and a catch-up delta; both must be valid frames of its state. */
+/* A fresh replica takes the subscription of the replica whose frames it will apply. */
+static void same_subscription(podsync_store *fresh, const podsync_store *replica) {
+    const uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (podsync_store_subscription(replica, &bytes, &n, NULL) == PODSYNC_OK) FZ_OK(podsync_store_subscribe(fresh, bytes, n));
+}
+
 static void serve_check(podsync_store *replica, const podsync_schema *handle, const fz_schema_desc *schema) {
     podsync_store_info info = PODSYNC_STORE_INFO_INIT;
     FZ_OK(podsync_store_info_get(replica, &info));
@@ -113,6 +120,7 @@ static void serve_check(podsync_store *replica, const podsync_schema *handle, co
                "the replica's snapshot: flags %x version %" PRIu64 " stream %016" PRIx64 ", replica at %" PRIu64 " %016" PRIx64,
                fi.flags, fi.state_version, fi.stream_id, info.state_version, info.stream_id);
     podsync_store *fresh = new_replica(handle, 0);
+    same_subscription(fresh, replica);
     st = fz_apply_checked(fresh, schema, frame, size);
     FZ_REQUIRE(st == PODSYNC_OK, "the replica's snapshot does not apply to a fresh replica: %s (%s)", podsync_status_name(st),
                podsync_store_errmsg(fresh));
@@ -127,6 +135,7 @@ static void serve_check(podsync_store *replica, const podsync_schema *handle, co
     podsync_snapshot *snap = NULL;
     FZ_OK(podsync_snapshot_begin(replica, PODSYNC_MIN_CHUNK_BYTES, &snap));
     fresh = new_replica(handle, 0);
+    same_subscription(fresh, replica);
     uint64_t id = 0, next_key = 0, records = 0;
     uint32_t next_table = 0;
     for (uint64_t i = 0;; i++) {
@@ -214,10 +223,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *buf = malloc(misalign + c.size[i] + 1);
         FZ_REQUIRE(buf != NULL, "out of memory");
         memcpy(buf + misalign, c.frame[i], c.size[i]);
+        if (c.size[i] >= 8 && memcmp(c.frame[i], "PSYNSUB1", 8) == 0) {
+            /* a subscription encoding: the replica subscribes (refused unless valid and empty) */
+            uint64_t d0 = 0, d1 = 0;
+            podsync_store_digest(replica, &d0);
+            int32_t sub = podsync_store_subscribe(replica, buf + misalign, c.size[i]);
+            podsync_store_digest(replica, &d1);
+            FZ_REQUIRE(sub == PODSYNC_OK || sub == PODSYNC_E_INVALID_ARGUMENT, "subscribe returned %s", podsync_status_name(sub));
+            FZ_REQUIRE(d0 == d1, "subscribe changed the digest");
+            free(buf);
+            continue;
+        }
         int32_t st = fz_apply_checked(replica, schema, buf + misalign, c.size[i]);
         /* statuses that come after validation: the frame passes every schema-free check */
         if (st >= 0 || st == PODSYNC_E_DIGEST_MISMATCH || st == PODSYNC_E_DIVERGED || st == PODSYNC_E_STREAM_MISMATCH ||
-            st == PODSYNC_E_CHUNK_MISMATCH || st == PODSYNC_E_REPAIR_STALE)
+            st == PODSYNC_E_CHUNK_MISMATCH || st == PODSYNC_E_REPAIR_STALE || st == PODSYNC_E_NOT_SUBSCRIBED)
             require_valid(buf + misalign, c.size[i], st);
         free(buf);
     }

@@ -1042,7 +1042,10 @@ int32_t fz_apply_checked_ex(podsync_store *replica, const fz_schema_desc *schema
             FZ_REQUIRE(reset ? (follows && h.state_version == before.version) : h.state_version <= before.version,
                        "DUPLICATE for a frame to version %" PRIu64 " at version %" PRIu64, h.state_version, before.version);
         else if (st == PODSYNC_GAP)
-            FZ_REQUIRE(!reset && !one_way && (h.base_version > before.version || refresh_only),
+            /* (an XOR delta, a subscription's, applies only at exactly its base: FORMAT.md V17) */
+            FZ_REQUIRE(!reset && !one_way &&
+                           (h.base_version > before.version || refresh_only ||
+                            ((h.transforms & PODSYNC_TRANSFORM_XOR) && h.base_version != before.version)),
                        "GAP for a frame from version %" PRIu64 " at version %" PRIu64 " (%s replica)", h.base_version,
                        before.version, one_way ? "one-way" : "two-way");
         else

@@ -446,6 +446,8 @@ static void subscription_seeds(unsigned schema) {
     FZ_OK(podsync_store_flush(w, &n));
     wf = keep_outbox(&k, w, n, "w1-");
     FZ_OK(podsync_store_feed(w, bytes, size, &feed));
+    FZ_OK(podsync_store_snapshot(feed, &n));  /* the subset at version 1, where the feed begins */
+    size_t first_snapshot = keep_outbox(&k, feed, n, "fsnap1-");
     for (int v = 0; v < 4; v++) {
         put_table(w, &d->tables[0], 1 + (uint64_t)v * 3, 2, 12, (unsigned)v + 2, &rng);
         FZ_OK(podsync_store_flush(w, &n));
@@ -468,6 +470,21 @@ static void subscription_seeds(unsigned schema) {
     for (size_t i = wf + 1; i < k.count && m < FZ_MAX_FRAMES; i++) idx[m++] = i;
     snprintf(name, sizeof name, "subscription-s%u-refused", schema);
     write_container("apply", name, (uint8_t)schema, &k, idx, m);
+    /* a replica that subscribes first, then takes the feed's frames (and the writer's: refused) */
+    if (k.count < MAX_KEPT) {
+        k.data[k.count] = malloc(size);
+        FZ_REQUIRE(k.data[k.count] != NULL, "out of memory");
+        memcpy(k.data[k.count], bytes, size);
+        k.size[k.count] = size;
+        snprintf(k.name[k.count], sizeof k.name[0], "sub");
+        k.count++;
+        m = 0;
+        idx[m++] = k.count - 1;
+        for (size_t i = first_snapshot; i < k.count - 1 && m < FZ_MAX_FRAMES; i++) idx[m++] = i;
+        idx[m++] = wf;
+        snprintf(name, sizeof name, "subscription-s%u-subscribed", schema);
+        write_container("apply", name, (uint8_t)schema | FZ_CFG_SERVE, &k, idx, m);
+    }
     kept_free(&k);
     podsync_store_free(feed);
     podsync_store_free(w);
