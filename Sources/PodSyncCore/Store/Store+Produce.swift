@@ -295,15 +295,34 @@ extension Store {
         guard options.compressionLevel != 0 else { return }
         let plain = UnsafeRawBufferPointer(start: outbox.buffer.base + last.offset, count: last.length)
         let trialsBefore = columnAdvice.trials
-        let packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms, level: options.compressionLevel,
+        // COLUMNS (raw and sparse columns) can cost bytes zstd would have saved: see ColumnsChoice.
+        let columns = options.transforms & FrameLayout.transformColumns != 0
+        // (While it collects samples for a dictionary, a writer packs as its options say.)
+        let collecting = dictionarySamples != nil
+        let tryBoth = columns && !collecting && columnsChoice.tryBoth(frameBytes: plain.count)
+        var packed: FrameCodec.Packed? = nil
+        if !columns || tryBoth || columnsChoice.useColumns || collecting {
+            packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms, level: options.compressionLevel,
                                      output: &codecOutput, scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
-        metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
-        if codecScratch.streamLength > 0 {
-            dictionarySamples?.add(UnsafeRawPointer(codecScratch.stream.base), count: codecScratch.streamLength)
+            metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
+            if codecScratch.streamLength > 0 {
+                dictionarySamples?.add(UnsafeRawPointer(codecScratch.stream.base), count: codecScratch.streamLength)
+            }
+        }
+        var source = codecOutput.base
+        if columns && !collecting && (tryBoth || !columnsChoice.useColumns) {
+            let without = FrameCodec.pack(plain, bases: bases, transforms: options.transforms & ~FrameLayout.transformColumns,
+                                          level: options.compressionLevel, output: &codecOutputWithoutColumns,
+                                          scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
+            if tryBoth { columnsChoice.learn(with: packed?.length ?? plain.count, without: without?.length ?? plain.count, frameBytes: plain.count) }
+            if let without, without.length < packed?.length ?? Int.max {
+                packed = without
+                source = codecOutputWithoutColumns.base
+            }
         }
         guard let packed else { return }
         sent = true
-        (outbox.buffer.base + last.offset).copyMemory(from: codecOutput.base, byteCount: packed.length)
+        (outbox.buffer.base + last.offset).copyMemory(from: source, byteCount: packed.length)
         outbox.shrinkLastFrame(to: packed.length)
         if packed.compressed { metrics.compressedFrames &+= 1 }
         if packed.dictionaryID != 0 { metrics.dictionaryFrames &+= 1 }

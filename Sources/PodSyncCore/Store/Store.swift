@@ -82,6 +82,9 @@ public struct Store: ~Copyable {
     // Scratch memory of the frame codec, reused from frame to frame.
     var codecScratch = FrameCodec.Scratch()
     var codecOutput = ByteBuffer()
+    /// The same frame packed without COLUMNS, when that is tried (Codec/ColumnsChoice.swift).
+    var codecOutputWithoutColumns = ByteBuffer()
+    var columnsChoice = ColumnsChoice()
     /// Which byte columns compress, learned per table (COLUMNS transform).
     var columnAdvice = ColumnAdvice()
     /// Packed streams kept for training a dictionary, while collecting.
