@@ -80,9 +80,10 @@ extern "C" {
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
 /* Bumped whenever a declaration in this file changes incompatibly (until 1.0). */
 #define PODSYNC_ABI_VERSION 1
-/* The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.6.0 reads
-   formats 1 and 2; it writes format 2 for the chunks of a chunked snapshot and, when
-   podsync_store_options.frame_format asks for it, for every frame; format 1 otherwise. */
+/* The newest frame format this library writes and reads (docs/FORMAT.md). The library reads
+   formats 1 and 2. Since library 0.8.0 it writes format 2 (the compact header) unless
+   podsync_store_options.frame_format asks for format 1, which it then writes for every frame that
+   needs no format-2 feature (chunks, refresh slices, terms, repairs, subscriptions do). */
 #define PODSYNC_FORMAT_VERSION 2
 
 /* The library's version as MAJOR*10000 + MINOR*100 + PATCH. */
@@ -344,8 +345,10 @@ typedef struct podsync_store_options {
                                     rises to their version. 0 = no limit (1048576) */
     /* since options version 4 (library 0.5.0) */
     uint32_t frame_format;       /* writer: the format of frames that need no format-2 feature:
-                                    1 or 2 (0 = 1). Chunks and refresh slices are always format
-                                    2. Replicas of library 0.5.0 and later read both (docs/ABI.md) */
+                                    1 or 2 (0 = 2; before library 0.8.0, 0 = 1 and 1 was the
+                                    default). Chunks and refresh slices are always format 2.
+                                    Replicas of library 0.5.0 and later read both; set 1 for
+                                    older ones (docs/ABI.md) */
     uint32_t refresh_flushes;    /* writer: rolling refresh. 0 = off (the default); R > 0: every
                                     flush also carries the next slice of the whole state, about
                                     records / R of them (at most half of max_frame_bytes), so the
@@ -361,11 +364,12 @@ typedef struct podsync_store_options {
 
 #define PODSYNC_STORE_OPTIONS_INIT \
     { PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, \
-      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0, 0 }
+      0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 2, 0, 0 }
 
 /* Fills *options with the defaults of the given struct version (1 to 4; a version-1 struct has
    no compression fields and gets frames that are never compressed; a version-2 struct gets the
-   defaults of the version-3 limits, an older struct format-1 frames). */
+   defaults of the version-3 limits, an older struct format-1 frames; version 4 defaults to
+   format 2 since library 0.8.0). */
 PODSYNC_API int32_t podsync_store_options_init(podsync_store_options *options, uint32_t version);
 
 /* Creates a store for `schema` (which is copied; it may be freed afterwards). role is

@@ -75,11 +75,13 @@ func storeOptions(_ pointer: UnsafePointer<podsync_store_options>?) throws(PodSy
         result.maxRecords = o.max_records
         result.maxTombstones = o.max_tombstones
     }
+    // Structs older than version 4 have no frame_format: their writers keep format 1.
+    result.frameFormat = 1
     if version >= 4 {
         guard o.frame_format <= 2 else {
             throw PodSyncError(PODSYNC_E_INVALID_ARGUMENT, "frame format \(o.frame_format) is not 0, 1 or 2")
         }
-        result.frameFormat = o.frame_format == 0 ? 1 : UInt8(o.frame_format)
+        result.frameFormat = o.frame_format == 0 ? 2 : UInt8(o.frame_format)
         result.refreshFlushes = o.refresh_flushes
         result.refreshMs = o.refresh_ms
     }

@@ -1209,7 +1209,7 @@ static void case_null_arguments(void) {
     /* options version 4: frame_format */
     podsync_store_options o;
     EXPECT_ST("options_init(4)", podsync_store_options_init(&o, 4), PODSYNC_OK);
-    CHECK(o.frame_format == 1, "options v4 default frame_format %u", o.frame_format);
+    CHECK(o.frame_format == 2, "options v4 default frame_format %u (2 since library 0.8.0)", o.frame_format);
     podsync_store *bad = (podsync_store *)&o;
     o.frame_format = 3;
     EXPECT_ST("store_create(frame_format 3)", podsync_store_create(g_schema, PODSYNC_ROLE_WRITER, &o, &bad),

@@ -169,6 +169,7 @@ static podsync_store *make_writer(podsync_schema *schema, uint64_t stream, int32
     o.stream_id = stream;
     o.flags |= PODSYNC_OPT_MANUAL_CLOCK;
     o.compression_level = level;
+    o.frame_format = 1; /* the texts .ci/test-cli pins are of format-1 frames (the default is 2) */
     podsync_store *w = NULL;
     CHECK(podsync_store_create(schema, PODSYNC_ROLE_WRITER, &o, &w));
     return w;
@@ -333,6 +334,7 @@ static podsync_store *open_store(const char *name, podsync_schema *schema, uint3
     o.stream_id = stream;
     o.flags |= PODSYNC_OPT_MANUAL_CLOCK;
     o.compression_level = level;
+    o.frame_format = 1; /* as make_writer */
     podsync_durability_options d = PODSYNC_DURABILITY_OPTIONS_INIT; /* every frame, keep 2 */
     podsync_open_info info = PODSYNC_OPEN_INFO_INIT;
     podsync_store *s = NULL;

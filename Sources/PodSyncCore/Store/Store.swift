@@ -27,7 +27,7 @@ public struct StoreOptions: Sendable, Equatable {
     /// Most deletions remembered for catch-up, all tables together (0: no limit).
     public var maxTombstones: UInt64 = 1 << 20
     /// Writer: the format (1 or 2) of frames that need no format-2 feature; chunks are format 2.
-    public var frameFormat: UInt8 = 1
+    public var frameFormat: UInt8 = 2
     /// Replica: an empty replica that follows no stream fills its tables with a snapshot's chunks
     /// as they arrive instead of staging them.
     public var fillInPlace = false

@@ -52,7 +52,7 @@ FRAME_INFO_VERSION = 3
 FRAME_SECTION_VERSION = 1
 CHUNK_POSITION_VERSION = 1  # since library 0.5.0
 
-FRAME_HEADER_SIZE = 88  # the fixed header of format 1
+FRAME_HEADER_SIZE = 88  # the fixed header of format 1; format 2 (the default since 0.8.0): 40..2040
 FRAME_PREFIX_SIZE = 16  # the prefix every frame starts with (since library 0.5.0)
 FRAME_RESET = 0x1
 FRAME_HAS_DIGEST = 0x2

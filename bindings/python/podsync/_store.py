@@ -415,11 +415,13 @@ class Store:
     together; a write or frame that would exceed it raises :class:`LimitError` and changes nothing;
     default 0: none) and ``max_tombstones`` (most deletions remembered for catch-up deltas; past it
     the oldest are forgotten and ``catchup_floor`` rises; default 1048576, 0: no limit), and, since
-    library 0.5.0, ``frame_format`` (the format of the frames this store produces: 1, the default,
-    or 2, compact headers that receivers of library 0.5.0 and later read; 0 means 1; chunks are
-    always format 2) and ``fill_in_place`` (replica: while it is empty and follows no stream, the
-    chunks of a chunked snapshot fill its tables as they arrive, version 0 until the last chunk,
-    instead of being staged beside the state: no double memory for a late joiner; default False),
+    library 0.5.0, ``frame_format`` (the format of the frames this store produces: 2, the default
+    since library 0.8.0, compact headers (40 to 64 bytes for a small delta) that receivers of
+    library 0.5.0 and later read; or 1, the 88-byte header of format 1, for older receivers; 0
+    means 2, the default; chunks, refresh slices, terms, repairs and subscriptions are always
+    format 2) and ``fill_in_place`` (replica: while it is empty and follows no stream, the chunks of a chunked
+    snapshot fill its tables as they arrive, version 0 until the last chunk, instead of being
+    staged beside the state: no double memory for a late joiner; default False),
     and the rolling refresh: ``refresh_flushes`` (writer: 0, the default, is off; R > 0: every
     flush also carries the next slice of the whole state, about records / R of them, so the state
     is re-sent every R flushes; turns the XOR transform off), ``refresh_ms`` (writer with
@@ -1455,12 +1457,13 @@ class Writer(Store):
     that makes it at least 5% smaller), ``transforms`` (``TRANSFORM_*`` bits used before
     compressing), ``max_records`` (most live records, pending writes included: a write past it
     raises :class:`LimitError` and writes nothing), ``max_tombstones`` (deletions remembered for
-    catch-up deltas), ``frame_format`` (1: format-1 frames, the default; 2: compact format-2
-    headers, read by replicas of library 0.5.0 and later; chunks and refresh slices are always
-    format 2), ``refresh_flushes`` (rolling refresh, library 0.5.0: 0 = off, the default; R > 0:
-    every flush's last frame also carries the next slice of the whole state, about records / R of
-    them, so the state is re-sent every R flushes and ``one_way`` replicas converge without asking
-    back; turns the XOR transform off) and ``refresh_ms`` (with ``refresh_flushes``: after this many
+    catch-up deltas), ``frame_format`` (2, the default since library 0.8.0, or 0: compact format-2
+    headers, read by replicas of library 0.5.0 and later; 1: format-1 frames with their 88-byte
+    header, for older replicas; chunks and refresh slices are always format 2),
+    ``refresh_flushes`` (rolling refresh, library 0.5.0: 0 = off, the default; R > 0: every
+    flush's last frame also carries the next slice of the whole state, about records / R of them,
+    so the state is re-sent every R flushes and ``one_way`` replicas converge without asking back;
+    turns the XOR transform off) and ``refresh_ms`` (with ``refresh_flushes``: after this many
     milliseconds without a frame :meth:`flush_due` is True and :meth:`flush` of an empty batch sends
     a refresh-only frame; 0 = only with flushes); None = library default.
     """
@@ -1520,12 +1523,13 @@ class Replica(Store):
     both. ``fill_in_place`` (library 0.5.0): while the replica is empty and follows no stream, the
     chunks of a chunked snapshot fill its tables as they arrive (readers see them fill; version 0
     until the last chunk) instead of being staged beside the state. ``frame_format`` is the format
-    of the frames it serves to further replicas (``delta_since``, ``snapshot``). ``one_way``
-    (library 0.5.0): a replica on a link that cannot ask back (broadcast, a lossy one-way link)
-    never returns ``GAP``: out of sync, it takes the absolute content of the frames it gets, key by
-    key, newest version first, returns ``REFRESHING`` and has ``info().refreshing`` set (serving no
-    deltas or snapshots meanwhile); a frame whose digest it then equals returns ``OK`` again. It
-    converges through the writer's rolling refresh (``Writer(refresh_flushes=R)``)."""
+    of the frames it serves to further replicas (``delta_since``, ``snapshot``; 2, the default
+    since library 0.8.0, or 1). ``one_way`` (library 0.5.0): a replica on a link that cannot ask
+    back (broadcast, a lossy one-way link) never returns ``GAP``: out of sync, it takes the
+    absolute content of the frames it gets, key by key, newest version first, returns
+    ``REFRESHING`` and has ``info().refreshing`` set (serving no deltas or snapshots meanwhile); a
+    frame whose digest it then equals returns ``OK`` again. It converges through the writer's
+    rolling refresh (``Writer(refresh_flushes=R)``)."""
 
     def __init__(
         self,

@@ -62,13 +62,20 @@ class XXH3:
         self.lib = ctypes.CDLL(name)
         self.lib.XXH3_64bits.restype = ctypes.c_uint64
         self.lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self.lib.XXH3_64bits_withSeed.restype = ctypes.c_uint64
+        self.lib.XXH3_64bits_withSeed.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
 
-    def __call__(self, data: bytes) -> int:
-        return int(self.lib.XXH3_64bits(data, len(data)))
+    def __call__(self, data: bytes, seed: int = 0) -> int:
+        if seed == 0:
+            return int(self.lib.XXH3_64bits(data, len(data)))
+        return int(self.lib.XXH3_64bits_withSeed(data, len(data), seed))
 
     def reseal(self, frame: bytearray) -> bytearray:
-        """Recomputes a frame's checksum (bytes 8..16) over bytes [16, end)."""
-        frame[8:16] = self(bytes(frame[16:])).to_bytes(8, "little")
+        """Recomputes a frame's checksum (bytes 8..16) over bytes [16, end): seed 0 in format 1
+        (the u16 at offset 4 is 1), seeded with bytes [0, 8) read as a little-endian u64 in format
+        2 (docs/FORMAT.md, "Header" of "Format version 2")."""
+        seed = 0 if int.from_bytes(frame[4:6], "little") == 1 else int.from_bytes(frame[:8], "little")
+        frame[8:16] = self(bytes(frame[16:]), seed).to_bytes(8, "little")
         return frame
 
 

@@ -136,8 +136,10 @@ def test_a_snapshot_streams_in_chunks_while_the_writer_keeps_writing_and_flushin
         assert replica.version == snapshot_version and replica.digest() == expected_digest != writer.digest()
         assert full_state(replica) == expected
         assert replica.staging() is None
-        # Then the deltas flushed while the snapshot streamed.
-        assert len(deltas) == n and all(podsync.peek(d).format_version == 1 for d in deltas)
+        # Then the deltas flushed while the snapshot streamed: ordinary frames, not chunks, in the
+        # default format (2 since library 0.8.0).
+        delta_infos = [podsync.peek(d) for d in deltas]
+        assert len(deltas) == n and all(i.format_version == 2 and not i.is_chunk for i in delta_infos)
         assert [replica.apply(d) for d in deltas] == [OK] * n
         assert replica.version == writer.version and replica.digest() == writer.digest()
         assert full_state(replica) == full_state(writer)
@@ -526,38 +528,46 @@ def test_store_snapshot_with_a_small_max_frame_bytes_returns_chunks(schema: pods
         assert writer.metrics()["chunks_out"] == len(frames)
         # catch_up(0) is a snapshot too; a store whose state fits sends one frame, not a chunk.
         assert all(podsync.peek(f).is_chunk for f in writer.catch_up(0))
-    with podsync.Writer(schema) as small:
-        fill(small, 10, 10)
-        (one,) = small.snapshot()
-        info = podsync.peek(one)
-        assert info.is_snapshot and not info.is_chunk and info.format_version == 1
+    # A snapshot that fits is one frame of the writer's format (2 by default since library 0.8.0),
+    # not a chunk: a writer pinned to format 1 sends it in format 1.
+    for fmt in (None, 1):
+        with podsync.Writer(schema, frame_format=fmt) as small:
+            fill(small, 10, 10)
+            (one,) = small.snapshot()
+            info = podsync.peek(one)
+            assert info.is_snapshot and not info.is_chunk and info.format_version == (fmt or 2)
 
 
 # --- frame format 2 ------------------------------------------------------------------------------
 
 
 def test_a_format_2_writer_writes_compact_frames_that_replicas_apply(schema: podsync.Schema) -> None:
+    """frame_format 2, and the default (None, or 0) since library 0.8.0: compact format-2 headers;
+    frame_format 1: the 88-byte header of format 1."""
     with podsync.Writer(schema, frame_format=2) as w2, podsync.Writer(schema, frame_format=1) as w1, podsync.Writer(
         schema, frame_format=0
-    ) as w0, podsync.Replica(schema) as replica:
-        sizes: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    ) as w0, podsync.Writer(schema) as wd, podsync.Replica(schema) as replica:
+        sizes: dict[int | None, list[int]] = {None: [], 0: [], 1: [], 2: []}
         for tick in range(4):
             keys = np.arange(1 + tick, 6 + tick, dtype=np.uint64)
-            for fmt, w in ((0, w0), (1, w1), (2, w2)):
+            for fmt, w in ((None, wd), (0, w0), (1, w1), (2, w2)):
                 w.put_many(1, keys, entities(keys, seed=tick))
                 if tick:
                     w.delete(1, tick)
                 frames = w.flush(copy=True)
                 for f in frames:
                     info = podsync.validate(f)
-                    assert info.format_version == (2 if fmt == 2 else 1)
-                    assert info.header_length == (88 if fmt != 2 else info.header_length)
+                    assert info.format_version == (1 if fmt == 1 else 2)
+                    if fmt == 1:
+                        assert info.header_length == podsync.FRAME_HEADER_SIZE == 88
+                    else:
+                        assert 40 <= info.header_length < 88
                     sizes[fmt].append(len(f))
                 if fmt == 2:
                     assert all(podsync.peek(f).header_length < 88 for f in frames)
                     assert [replica.apply(f) for f in frames] == [OK] * len(frames)
                     assert replica.digest() == w2.digest()
-        assert sizes[0] == sizes[1] and all(a < b for a, b in zip(sizes[2], sizes[1]))
+        assert sizes[None] == sizes[0] == sizes[2] and all(a < b for a, b in zip(sizes[2], sizes[1]))
         # Sections of a format-2 frame read in place like those of format 1.
         w2.put(2, 9, items(np.array([9], np.uint64), seed=3)[0])
         (frame,) = w2.flush(copy=True)
@@ -567,12 +577,16 @@ def test_a_format_2_writer_writes_compact_frames_that_replicas_apply(schema: pod
         # Deltas and snapshots it serves are format 2 as well; so are a replica's, if asked.
         assert podsync.peek(w2.delta_since(1)[0]).format_version == 2
         assert podsync.peek(w2.snapshot()[0]).format_version == 2
-        with podsync.Replica(schema, frame_format=2) as r2, podsync.Replica(schema) as r1:
+        with podsync.Replica(schema, frame_format=2) as r2, podsync.Replica(schema, frame_format=1) as r1, podsync.Replica(
+            schema
+        ) as r0:
             for f in w2.snapshot(copy=True):
                 r2.apply(f)
                 r1.apply(f)
+                r0.apply(f)
             assert podsync.peek(r2.snapshot()[0]).format_version == 2
             assert podsync.peek(r1.snapshot()[0]).format_version == 1
+            assert podsync.peek(r0.snapshot()[0]).format_version == 2  # the default since library 0.8.0
     with pytest.raises(podsync.InvalidArgument, match="frame format 3"):
         podsync.Writer(schema, frame_format=3)
     with pytest.raises(OverflowError):
@@ -580,7 +594,7 @@ def test_a_format_2_writer_writes_compact_frames_that_replicas_apply(schema: pod
 
 
 def test_peek_of_the_prefix_names_the_header_length(schema: podsync.Schema) -> None:
-    with podsync.Writer(schema, frame_format=2, frame_digest=False) as w2, podsync.Writer(schema) as w1:
+    with podsync.Writer(schema, frame_format=2, frame_digest=False) as w2, podsync.Writer(schema, frame_format=1) as w1:
         (short,) = w2.snapshot(copy=True)  # the empty state: a 40-byte frame
         (long,) = w1.snapshot(copy=True)
         assert len(short) == 40 < podsync.FRAME_HEADER_SIZE == len(long)
@@ -599,7 +613,7 @@ def mixed_stream(schema: podsync.Schema) -> tuple[list[bytes], podsync.Writer, p
     """Frames of a format-1 writer, then of a format-2 writer that takes over: its empty snapshot
     (48 bytes), a delta of one small record, a delete, the snapshot of the emptied state (48 bytes
     again), and a chunked snapshot of a bigger state."""
-    a = podsync.Writer(schema)
+    a = podsync.Writer(schema, frame_format=1)
     b = podsync.Writer(schema, frame_format=2)
     frames: list[bytes] = []
     keys = np.arange(1, 50, dtype=np.uint64)

@@ -14,13 +14,53 @@ import podsync
 from _support import ENTITY, ITEM, XXH3, entities, state
 
 
-@pytest.fixture
-def frame(writer: podsync.Writer) -> bytes:
+def first_delta(writer: podsync.Writer) -> bytes:
     keys = np.array([1, 2, 3], np.uint64)
     writer.put_many(1, keys, entities(keys))
     writer.delete(2, 1)
     (f,) = writer.flush(copy=True)
     return f  # type: ignore[return-value]
+
+
+@pytest.fixture
+def frame(writer: podsync.Writer) -> bytes:
+    """A delta of the default writer: format 2 since library 0.8.0 (a compact header)."""
+    f = first_delta(writer)
+    info = podsync.peek(f)
+    assert info.format_version == 2 and info.header_length < podsync.FRAME_HEADER_SIZE
+    return f
+
+
+@pytest.fixture
+def frame_v1(schema: podsync.Schema) -> bytes:
+    """The same delta from a writer pinned to format 1, for the checks of format 1's fixed layout
+    (the 88-byte header: frame_length at 16, flags at 24, codec at 30)."""
+    with podsync.Writer(schema, manual_clock=True, frame_format=1) as w1:
+        f = first_delta(w1)
+    info = podsync.peek(f)
+    assert info.format_version == 1 and info.header_length == podsync.FRAME_HEADER_SIZE == 88
+    return f
+
+
+def leb128(data: bytes, pos: int) -> tuple[int, int]:
+    """The unsigned LEB128 at data[pos:] and the position after it."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if byte < 0x80:
+            return value, pos
+
+
+def v2_codec_offset(frame: bytes) -> int:
+    """Where a format-2 frame's codec byte is: after the fixed fields (32 bytes, 40 with
+    HAS_DIGEST) and the LEB128 core fields frame_length, term, sequence, base_version,
+    version_delta and section_count (docs/FORMAT.md, "Header" of "Format version 2")."""
+    pos = 40 if podsync.peek(frame).has_digest else 32
+    for _ in range(6):
+        _, pos = leb128(frame, pos)
+    return pos
 
 
 def check(exc: pytest.ExceptionInfo[podsync.PodSyncError], status: podsync.Status) -> None:
@@ -138,16 +178,20 @@ def test_schema_invalid() -> None:
         podsync.Schema.from_bytes(b"PSYNSCH1\x01\x00\x00\x00")
 
 
-def test_frame_truncated(replica: podsync.Replica, frame: bytes) -> None:
+def test_frame_truncated(replica: podsync.Replica, frame: bytes, frame_v1: bytes) -> None:
     before = snapshot_of(replica)
-    for bad in (frame[:-8], frame[:87], b"PSYN"):
-        with pytest.raises(podsync.FrameTruncated) as exc:
-            replica.apply(bad)
-        check(exc, podsync.Status.E_FRAME_TRUNCATED)
+    for f in (frame_v1, frame):
+        header = podsync.peek(f).header_length  # 88 in format 1, less in format 2
+        for bad in (f[:-8], f[: header - 1], f[: podsync.FRAME_PREFIX_SIZE], b"PSYN"):
+            with pytest.raises(podsync.FrameTruncated) as exc:
+                replica.apply(bad)
+            check(exc, podsync.Status.E_FRAME_TRUNCATED)
+        with pytest.raises(podsync.FrameTruncated):
+            podsync.validate(f[:100])
+        with pytest.raises(podsync.FrameTruncated):
+            podsync.peek(f[: header - 8])
     with pytest.raises(podsync.FrameTruncated):
-        podsync.validate(frame[:100])
-    with pytest.raises(podsync.FrameTruncated):
-        podsync.peek(frame[:50])
+        replica.apply(frame_v1[:87])
     assert_unchanged(replica, before)
 
 
@@ -160,25 +204,39 @@ def test_frame_magic(replica: podsync.Replica, frame: bytes) -> None:
         podsync.peek(bad)
 
 
-def test_frame_version(replica: podsync.Replica, frame: bytes) -> None:
+def test_frame_version(replica: podsync.Replica, frame: bytes, frame_v1: bytes) -> None:
     # Library 0.5.0 reads formats 1 and 2 (a u16 2 at offset 4 now reads as format 2 with a
     # header of 0 bytes: malformed); 3 is a version no library reads.
-    bad = frame[:4] + (3).to_bytes(2, "little") + frame[6:]
-    with pytest.raises(podsync.FrameVersion) as exc:
-        replica.apply(bad)
-    check(exc, podsync.Status.E_FRAME_VERSION)
+    for f in (frame_v1, frame):
+        bad = f[:4] + (3).to_bytes(2, "little") + f[6:]
+        with pytest.raises(podsync.FrameVersion) as exc:
+            replica.apply(bad)
+        check(exc, podsync.Status.E_FRAME_VERSION)
 
 
-def test_frame_checksum_on_every_single_bit_flip_of_the_checked_bytes(replica: podsync.Replica, frame: bytes) -> None:
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_frame_checksum_on_every_single_bit_flip_of_the_checked_bytes(
+    replica: podsync.Replica, frame: bytes, frame_v1: bytes, fmt: int
+) -> None:
+    frame = frame_v1 if fmt == 1 else frame
+    info = podsync.peek(frame)
+    assert info.format_version == fmt and info.has_digest
+    # The only checked byte read before the checksum is frame_length's: format 1's u64 at 16,
+    # format 2's minimal LEB128 at 40 (after the digest) (steps 5 to 7, V6 to V9).
+    if fmt == 1:
+        length_field = range(16, 24)
+    else:
+        length_field = range(40, leb128(frame, 40)[1])
+        assert leb128(frame, 40)[0] == len(frame)
     before = snapshot_of(replica)
     rng = np.random.default_rng(1)
-    positions = sorted(set(rng.integers(16, len(frame), size=64).tolist()) | {16, len(frame) - 1})
+    positions = sorted(set(rng.integers(16, len(frame), size=64).tolist()) | {16, 40, len(frame) - 1})
     for pos in positions:
         bad = bytearray(frame)
         bad[pos] ^= 1 << int(rng.integers(0, 8))
         with pytest.raises(podsync.FrameError) as exc:  # checksum, or truncated/malformed if the length moved
             replica.apply(bad)
-        if pos >= 24:
+        if pos not in length_field:
             check(exc, podsync.Status.E_FRAME_CHECKSUM)
     bad = bytearray(frame)
     bad[8] ^= 0x10  # the checksum itself
@@ -187,25 +245,40 @@ def test_frame_checksum_on_every_single_bit_flip_of_the_checked_bytes(replica: p
     assert_unchanged(replica, before)
 
 
-def test_frame_malformed(replica: podsync.Replica, frame: bytes, xxh3: XXH3) -> None:
-    with pytest.raises(podsync.FrameMalformed) as exc:
-        replica.apply(frame + bytes(8))  # more bytes than the frame: size must be exact
-    check(exc, podsync.Status.E_FRAME_MALFORMED)
-    bad = bytearray(frame)
-    bad[24] |= 0x80  # an unknown flag, checksum recomputed
+def test_frame_malformed(replica: podsync.Replica, frame: bytes, frame_v1: bytes, xxh3: XXH3) -> None:
+    for f in (frame_v1, frame):
+        with pytest.raises(podsync.FrameMalformed) as exc:
+            replica.apply(f + bytes(8))  # more bytes than the frame: size must be exact
+        check(exc, podsync.Status.E_FRAME_MALFORMED)
+    assert xxh3.reseal(bytearray(frame)) == frame and xxh3.reseal(bytearray(frame_v1)) == frame_v1
+    bad = bytearray(frame_v1)
+    bad[24] |= 0x80  # an unknown flag of format 1 (flags u32 at 24), checksum recomputed
     with pytest.raises(podsync.FrameMalformed):
         replica.apply(xxh3.reseal(bad))
     with pytest.raises(podsync.FrameMalformed):
         podsync.validate(xxh3.reseal(bad))
 
 
-def test_unsupported_codec(replica: podsync.Replica, frame: bytes, xxh3: XXH3) -> None:
-    bad = bytearray(frame)
-    bad[30] = 2  # codec 2 (unknown), checksum recomputed
+def test_unsupported_codec(replica: podsync.Replica, frame: bytes, frame_v1: bytes, xxh3: XXH3) -> None:
+    before = snapshot_of(replica)
+    bad = bytearray(frame_v1)
+    assert bad[30] == podsync.CODEC_NONE
+    bad[30] = 2  # codec 2 (unknown) at format 1's byte 30, checksum recomputed
     with pytest.raises(podsync.UnsupportedCodec) as exc:
         replica.apply(xxh3.reseal(bad))
     check(exc, podsync.Status.E_UNSUPPORTED_CODEC)
     assert isinstance(exc.value, podsync.FrameError)
+    # Format 2: the codec byte follows the LEB128 core fields (step V14).
+    bad = bytearray(frame)
+    at = v2_codec_offset(frame)
+    assert bad[at] == podsync.CODEC_NONE
+    bad[at] = 2
+    with pytest.raises(podsync.UnsupportedCodec) as exc:
+        replica.apply(xxh3.reseal(bad))
+    check(exc, podsync.Status.E_UNSUPPORTED_CODEC)
+    with pytest.raises(podsync.UnsupportedCodec):
+        podsync.validate(bytes(bad))
+    assert_unchanged(replica, before)
 
 
 def test_schema_mismatch(frame: bytes) -> None:

@@ -165,7 +165,7 @@ def test_a_version_3_options_struct_gets_format_1_frames_and_garbage_past_it_is_
     """Hosts of library 0.4.0 pass the 88-byte version-3 struct: options_init must not write the
     version-4 fields, and a store created from it writes format-1 frames without refresh slices
     whatever the bytes past 88 hold (a frame_format of 2 and a refresh_flushes of 1 would otherwise
-    be read)."""
+    be read), although a version-4 struct's defaults give format 2 since library 0.8.0."""
     opts = _ffi.StoreOptions()
     opts.frame_format = opts.refresh_flushes = opts.refresh_ms = 7
     assert _ffi.LIB.podsync_store_options_init(ctypes.byref(opts), 3) == 0
@@ -175,19 +175,25 @@ def test_a_version_3_options_struct_gets_format_1_frames_and_garbage_past_it_is_
     full = _ffi.StoreOptions()
     full.refresh_ms = 7
     assert _ffi.LIB.podsync_store_options_init(ctypes.byref(full), 4) == 0
-    assert (full.version, full.frame_format, full.refresh_flushes, full.refresh_ms) == (4, 1, 0, 0)
+    # A version-4 struct defaults to format 2 since library 0.8.0 (format 1 before).
+    assert (full.version, full.frame_format, full.refresh_flushes, full.refresh_ms) == (4, 2, 0, 0)
     with podsync.Schema({1: np.dtype([("x", "<u8")])}) as s:
-        out = _ffi.StoreP()
-        assert _ffi.LIB.podsync_store_create(s._handle(), _ffi.ROLE_WRITER, ctypes.byref(opts), ctypes.byref(out)) == 0
-        try:
-            assert _ffi.LIB.podsync_store_put(out, 1, 1, bytes(8), 8) == 0
-            count, data, size = ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
-            assert _ffi.LIB.podsync_store_flush(out, ctypes.byref(count)) == 0 and count.value == 1
-            assert _ffi.LIB.podsync_store_frame(out, 0, ctypes.byref(data), ctypes.byref(size)) == 0
-            info = podsync.peek(ctypes.string_at(data.value, size.value))
-            assert info.format_version == 1 and not info.has_slice
-        finally:
-            _ffi.LIB.podsync_store_free(out)
+        for options, format_version in ((opts, 1), (full, 2)):
+            out = _ffi.StoreP()
+            assert _ffi.LIB.podsync_store_create(s._handle(), _ffi.ROLE_WRITER, ctypes.byref(options), ctypes.byref(out)) == 0
+            try:
+                assert _ffi.LIB.podsync_store_put(out, 1, 1, bytes(8), 8) == 0
+                count, data, size = ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+                assert _ffi.LIB.podsync_store_flush(out, ctypes.byref(count)) == 0 and count.value == 1
+                assert _ffi.LIB.podsync_store_frame(out, 0, ctypes.byref(data), ctypes.byref(size)) == 0
+                info = podsync.peek(ctypes.string_at(data.value, size.value))
+                assert info.format_version == format_version and not info.has_slice
+                if format_version == 1:
+                    assert info.header_length == podsync.FRAME_HEADER_SIZE == 88
+                else:  # the default struct's writer: the compact header
+                    assert info.header_length < podsync.FRAME_HEADER_SIZE
+            finally:
+                _ffi.LIB.podsync_store_free(out)
 
 
 def test_a_version_2_options_struct_is_read_and_written_only_up_to_max_decoded_bytes() -> None:

@@ -160,13 +160,15 @@ def test_apply_rejects_non_buffers(replica: podsync.Replica) -> None:
         replica.apply(b"")
 
 
-def test_peek_and_validate(writer: podsync.Writer) -> None:
+def test_peek_and_validate(writer: podsync.Writer, schema: podsync.Schema) -> None:
     frame = one_frame(writer, [1, 2], seed=1)
-    head = podsync.peek(bytes(frame[: podsync.FRAME_HEADER_SIZE]))
     full = podsync.validate(frame)
+    head = podsync.peek(bytes(frame[: full.header_length]))  # the header alone is enough
     assert head == full
-    # A writer writes format 1 unless frame_format=2 asks for compact headers (library 0.5.0).
-    assert full.format_version == 1 and full.header_length == 88 and podsync.FORMAT_VERSION == 2
+    # A writer writes format 2, the compact header, unless frame_format=1 asks for format 1
+    # (library 0.8.0; format 1 was the default of libraries 0.5.0 to 0.7.x).
+    assert full.format_version == 2 and 40 <= full.header_length < podsync.FRAME_HEADER_SIZE == 88
+    assert full.header_length % 8 == 0 and podsync.FORMAT_VERSION == 2
     assert (full.term, full.snapshot_id, full.chunk_flags) == (0, 0, 0) and not full.is_chunk
     assert full.frame_length == frame.nbytes and full.section_count == 1 and full.codec == 0
     assert (full.base_version, full.state_version, full.sequence) == (0, 1, 1)
@@ -175,21 +177,53 @@ def test_peek_and_validate(writer: podsync.Writer) -> None:
     (snap,) = writer.snapshot()
     s = podsync.validate(snap)
     assert s.is_snapshot and s.base_version == 0 and s.state_version == 1 and s.sequence == 2
+    assert s.format_version == 2 and s.header_length < podsync.FRAME_HEADER_SIZE
+    # The same frame in format 1: the 88-byte header, the same fields.
+    with podsync.Writer(schema, manual_clock=True, frame_format=1) as w1:
+        frame1 = one_frame(w1, [1, 2], seed=1)
+        head1 = podsync.peek(bytes(frame1[: podsync.FRAME_HEADER_SIZE]))
+        full1 = podsync.validate(frame1)
+        assert head1 == full1
+        assert full1.format_version == 1 and full1.header_length == 88 and full1.frame_length == frame1.nbytes
+        assert full1.frame_length > full.frame_length
+        fields = ("section_count", "codec", "transforms", "base_version", "state_version", "sequence", "term",
+                  "state_digest", "schema_hash", "flags")  # fmt: skip
+        assert [getattr(full1, f) for f in fields] == [getattr(full, f) for f in fields]
+        assert full1.stream_id == w1.info().stream_id
+        (snap1,) = w1.snapshot()
+        s1 = podsync.validate(snap1)
+        assert s1.is_snapshot and s1.format_version == 1 and s1.header_length == 88 and s1.sequence == 2
 
 
 def test_stream_reading_with_peek(writer: podsync.Writer, replica: podsync.Replica) -> None:
-    """A byte stream of frames, read as a transport would: header, peek, then the rest."""
+    """A byte stream of frames, read as a transport would: the 16-byte prefix (peek names the
+    header's length), the rest of the header, peek, then the rest. Never a byte past a frame: the
+    writer's frames are format 2, whose header (and the empty snapshot) is shorter than 88 bytes."""
     stream = io.BytesIO()
+    (empty,) = writer.snapshot()  # the empty state: shorter than a format-1 header
+    assert len(empty) < podsync.FRAME_HEADER_SIZE
+    stream.write(empty)
     for tick in range(5):
         keys = np.arange(tick * 10, tick * 10 + 10, dtype=np.uint64)
         writer.put_many(1, keys, entities(keys, tick))
         for f in writer.flush():
             stream.write(f)
+    end = stream.tell()
     stream.seek(0)
-    while head := stream.read(podsync.FRAME_HEADER_SIZE):
+    applied = 0
+    while prefix := stream.read(podsync.FRAME_PREFIX_SIZE):
+        with pytest.raises(podsync.FrameTruncated) as exc:
+            podsync.peek(prefix)
+        announced = exc.value.frame_info
+        assert announced is not None and announced.format_version == 2
+        assert podsync.FRAME_PREFIX_SIZE < announced.header_length < podsync.FRAME_HEADER_SIZE
+        head = prefix + stream.read(announced.header_length - len(prefix))
         length = podsync.peek(head).frame_length
         frame = bytearray(head) + stream.read(length - len(head))
+        assert len(frame) == length
         assert replica.apply(frame) == podsync.ApplyResult.OK
+        applied += 1
+    assert stream.tell() == end and applied == 6
     assert replica.digest() == writer.digest() and replica.version == 5
 
 

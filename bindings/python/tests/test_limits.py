@@ -21,7 +21,7 @@ PACKED = np.dtype([("id", "<u8"), ("pos", "<f4", (7,)), ("flags", "<u4")])  # 40
 def test_options_round_trip_and_defaults() -> None:
     defaults = _options()
     assert (defaults.version, defaults.max_records, defaults.max_tombstones) == (4, 0, 1048576)
-    assert defaults.frame_format == 1  # options version 4 (library 0.5.0)
+    assert defaults.frame_format == 2  # options version 4 (library 0.5.0); 2 since library 0.8.0
     assert (defaults.refresh_flushes, defaults.refresh_ms) == (0, 0)  # the rolling refresh: off
     opts = _options(max_records=3, max_tombstones=U64_MAX, max_decoded_bytes=4096)
     assert (opts.max_records, opts.max_tombstones, opts.max_decoded_bytes) == (3, U64_MAX, 4096)

@@ -408,16 +408,21 @@ def test_sections_and_slice_sections_read_a_frame_s_changes_and_its_slice_apart(
 def test_a_refresh_writer_turns_xor_off_and_writes_slices_in_format_2() -> None:
     schema = podsync.Schema({1: ENTITY, 2: ITEM})
     keys = np.arange(1, 1001, dtype=np.uint64)
-    for refresh in (0, 10):
-        with podsync.Writer(schema, compression_level=1, refresh_flushes=refresh) as writer:
-            writer.put_many(1, keys, entities(keys))
-            writer.flush()
-            writer.put_many(1, keys[:400], entities(keys[:400], 1))
-            (frame,) = writer.flush(copy=True)
-            info = podsync.peek(frame)
-            assert bool(info.transforms & podsync.TRANSFORM_XOR) == (refresh == 0)
-            assert info.has_slice == (refresh != 0)
-            assert info.format_version == (2 if refresh else 1)
+    # A writer pinned to format 1 still writes a frame with a slice in format 2; the default
+    # writer (format 2 since library 0.8.0) writes format 2 either way.
+    for frame_format in (1, None):
+        for refresh in (0, 10):
+            with podsync.Writer(
+                schema, compression_level=1, refresh_flushes=refresh, frame_format=frame_format
+            ) as writer:
+                writer.put_many(1, keys, entities(keys))
+                writer.flush()
+                writer.put_many(1, keys[:400], entities(keys[:400], 1))
+                (frame,) = writer.flush(copy=True)
+                info = podsync.peek(frame)
+                assert bool(info.transforms & podsync.TRANSFORM_XOR) == (refresh == 0)
+                assert info.has_slice == (refresh != 0)
+                assert info.format_version == (2 if refresh or frame_format is None else 1)
 
 
 def test_frames_without_a_slice_have_zero_slice_fields(writer: podsync.Writer) -> None:

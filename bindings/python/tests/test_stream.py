@@ -105,7 +105,8 @@ def test_a_socket(writer: podsync.Writer, replica: podsync.Replica) -> None:
 
 def test_a_stream_cut_inside_a_frame(frames: list[bytes]) -> None:
     data = b"".join(frames[:2])
-    cut_body = data[: len(frames[0]) + 100]  # frame 2's header and 12 bytes of its body
+    cut_body = data[: len(frames[0]) + 100]  # frame 2's header and part of its body
+    assert podsync.peek(frames[1]).header_length < 100 < len(frames[1])
     it = podsync.read_frames(io.BytesIO(cut_body))
     assert bytes(next(it)) == frames[0]
     with pytest.raises(podsync.IncompleteFrame) as info:
@@ -119,16 +120,26 @@ def test_a_stream_cut_inside_a_frame(frames: list[bytes]) -> None:
     assert info.value.received == 40 and info.value.expected is None and "header" in str(info.value)
 
 
-def test_garbage_and_limits(frames: list[bytes]) -> None:
+def test_garbage_and_limits(schema: podsync.Schema, frames: list[bytes]) -> None:
     with pytest.raises(podsync.FrameMagic):
         list(podsync.read_frames(io.BytesIO(b"x" * 200)))
-    big = frames[0]
-    stream = io.BytesIO(big * 2)
-    it = podsync.read_frames(stream, max_frame_bytes=len(big) - 1)
-    with pytest.raises(podsync.FrameTooLarge, match=f"{len(big)} bytes, more than max_frame_bytes={len(big) - 1}"):
-        next(it)
-    assert stream.tell() == podsync.FRAME_HEADER_SIZE  # nothing read past the header
-    assert [bytes(f) for f in podsync.read_frames(io.BytesIO(big), max_frame_bytes=len(big))] == [big]
+    with podsync.Writer(schema, frame_format=1) as w1:
+        (v1,) = produce(w1, 1)
+    # The default writer's frame (format 2 since library 0.8.0: a header shorter than 88 bytes)
+    # and a format-1 frame (the 88-byte header).
+    for big, header in ((frames[0], None), (v1, podsync.FRAME_HEADER_SIZE)):
+        info = podsync.peek(big)
+        if header is None:
+            assert info.format_version == 2 and info.header_length < podsync.FRAME_HEADER_SIZE
+            header = info.header_length
+        else:
+            assert info.format_version == 1 and info.header_length == header == 88
+        stream = io.BytesIO(big * 2)
+        it = podsync.read_frames(stream, max_frame_bytes=len(big) - 1)
+        with pytest.raises(podsync.FrameTooLarge, match=f"{len(big)} bytes, more than max_frame_bytes={len(big) - 1}"):
+            next(it)
+        assert stream.tell() == header  # nothing read past the header
+        assert [bytes(f) for f in podsync.read_frames(io.BytesIO(big), max_frame_bytes=len(big))] == [big]
     assert podsync.DEFAULT_MAX_FRAME_BYTES == 1 << 30
 
 

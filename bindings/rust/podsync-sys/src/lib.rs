@@ -68,9 +68,10 @@ pub const PODSYNC_VERSION_NUMBER: u32 =
     PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH;
 /// Bumped whenever a declaration in this file changes incompatibly (until 1.0).
 pub const PODSYNC_ABI_VERSION: u32 = 1;
-/// The newest frame format this library writes and reads (docs/FORMAT.md). Library 0.6.0 reads
-/// formats 1 and 2; it writes format 2 for the chunks of a chunked snapshot and, when
-/// `podsync_store_options.frame_format` asks for it, for every frame; format 1 otherwise.
+/// The newest frame format this library writes and reads (docs/FORMAT.md). The library reads
+/// formats 1 and 2. Since library 0.8.0 it writes format 2 (the compact header) unless
+/// `podsync_store_options.frame_format` asks for format 1, which it then writes for every frame
+/// that needs no format-2 feature (chunks, refresh slices, terms, repairs, subscriptions do).
 pub const PODSYNC_FORMAT_VERSION: u32 = 2;
 
 // ---------------------------------------------------------------------------------------------
@@ -335,9 +336,9 @@ pub struct podsync_store_options {
     ///
     /// Since options version 3 (library 0.4.0).
     pub max_tombstones: u64,
-    /// Writer: the format of frames that need no format-2 feature: 1 or 2 (0 = 1). Chunks and
-    /// refresh slices are always format 2. Replicas of library 0.5.0 and later read both
-    /// (docs/ABI.md).
+    /// Writer: the format of frames that need no format-2 feature: 1 or 2 (0 = 2; before
+    /// library 0.8.0, 0 = 1 and 1 was the default). Chunks and refresh slices are always format
+    /// 2. Replicas of library 0.5.0 and later read both; set 1 for older ones (docs/ABI.md).
     ///
     /// Since options version 4 (library 0.5.0).
     pub frame_format: u32,
@@ -371,7 +372,7 @@ pub const PODSYNC_STORE_OPTIONS_INIT: podsync_store_options = podsync_store_opti
     max_decoded_bytes: 1073741824,
     max_records: 0,
     max_tombstones: 1048576,
-    frame_format: 1,
+    frame_format: 2,
     refresh_flushes: 0,
     refresh_ms: 0,
 };
@@ -1211,7 +1212,8 @@ unsafe extern "C" {
     // Stores
     /// Fills `*options` with the defaults of the given struct version (1 to 4; a version-1 struct
     /// has no compression fields and gets frames that are never compressed; a version-2 struct
-    /// gets the defaults of the version-3 limits, an older struct format-1 frames).
+    /// gets the defaults of the version-3 limits, an older struct format-1 frames; version 4
+    /// defaults to format 2 since library 0.8.0).
     pub fn podsync_store_options_init(options: *mut podsync_store_options, version: u32) -> i32;
     /// Creates a store for `schema` (which is copied; it may be freed afterwards). role is
     /// `PODSYNC_ROLE_WRITER` or `PODSYNC_ROLE_REPLICA`; options may be NULL for the defaults. On

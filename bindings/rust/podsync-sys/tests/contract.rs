@@ -29,7 +29,39 @@ impl Drop for Fixture {
     }
 }
 
-/// Table 1: 16-byte records, alignment 8; a writer with one flushed record and its frame.
+/// The frame of a flush of one 16-byte record (key 1) by a new writer of `schema` created with
+/// `options` (NULL: the defaults).
+unsafe fn first_frame(
+    schema: *mut podsync_schema,
+    options: *const podsync_store_options,
+) -> Vec<u8> {
+    unsafe {
+        let mut w = null_mut();
+        assert_eq!(podsync_store_create(schema, PODSYNC_ROLE_WRITER, options, &mut w), PODSYNC_OK);
+        let rec = [7u8; 16];
+        assert_eq!(podsync_store_put(w, 1, 1, rec.as_ptr().cast(), 16), PODSYNC_OK);
+        let mut n = 0;
+        assert_eq!(podsync_store_flush(w, &mut n), PODSYNC_OK);
+        assert_eq!(n, 1);
+        let (mut data, mut size) = (null(), 0);
+        assert_eq!(podsync_store_frame(w, 0, &mut data, &mut size), PODSYNC_OK);
+        let frame = std::slice::from_raw_parts(data, size).to_vec();
+        podsync_store_free(w);
+        frame
+    }
+}
+
+/// The format version of a frame, as `podsync_frame_peek` reads it.
+fn format_of(frame: &[u8]) -> u32 {
+    let mut info = PODSYNC_FRAME_INFO_INIT;
+    // SAFETY: a valid buffer of frame.len() bytes and an initialized info struct.
+    let st = unsafe { podsync_frame_peek(frame.as_ptr().cast(), frame.len(), &mut info) };
+    assert_eq!(st, PODSYNC_OK);
+    info.format_version
+}
+
+/// Table 1: 16-byte records, alignment 8; a writer with one flushed record and its frame (in the
+/// default frame format: 2 since library 0.8.0).
 fn fixture() -> Fixture {
     unsafe {
         let mut schema = null_mut();
@@ -651,9 +683,10 @@ fn chunked_snapshots_follow_the_header() {
 
 #[test]
 fn options_version_4_frame_format_and_the_prefix() {
-    // Header: options version 4 appends frame_format (0/1/2), refresh_flushes and refresh_ms
-    // (the rolling refresh); a version-3 struct is read and written only up to byte 88; peek given
-    // the 16-byte prefix only returns FRAME_TRUNCATED with format_version and header_length filled.
+    // Header: options version 4 appends frame_format (0/1/2; 0 = 2, the default since library
+    // 0.8.0, and an older struct's writer writes format 1), refresh_flushes and refresh_ms (the
+    // rolling refresh); a version-3 struct is read and written only up to byte 88; peek given the
+    // 16-byte prefix only returns FRAME_TRUNCATED with format_version and header_length filled.
     let f = fixture();
     unsafe {
         let mut o = PODSYNC_STORE_OPTIONS_INIT;
@@ -666,13 +699,23 @@ fn options_version_4_frame_format_and_the_prefix() {
             (3, 9, 9, 9),
             "bytes 88..104 not written"
         );
-        let mut w = null_mut();
-        assert_eq!(podsync_store_create(f.schema, PODSYNC_ROLE_WRITER, &o, &mut w), PODSYNC_OK);
-        podsync_store_free(w);
-        // Version 4 fills them with their defaults: format 1, refresh off.
+        // An older struct has no frame_format: its writer writes format 1 (whatever bytes
+        // 88..104 hold).
+        assert_eq!(format_of(&first_frame(f.schema, &o)), 1, "a version-3 struct: format 1");
+        // Version 4 fills them with their defaults: format 2 (since library 0.8.0; format 1
+        // before), refresh off.
         o.version = 4;
         assert_eq!(podsync_store_options_init(&mut o, 4), PODSYNC_OK);
-        assert_eq!((o.frame_format, o.refresh_flushes, o.refresh_ms), (1, 0, 0));
+        assert_eq!((o.frame_format, o.refresh_flushes, o.refresh_ms), (2, 0, 0));
+        assert_eq!(o, PODSYNC_STORE_OPTIONS_INIT);
+        assert_eq!(format_of(&first_frame(f.schema, &o)), 2, "the default: format 2");
+        assert_eq!(format_of(&f.frame), 2, "NULL options: the default, format 2");
+        // 0 means 2; 1 asks for format 1.
+        for (format, want) in [(0, 2), (1, 1), (2, 2)] {
+            let mut o = PODSYNC_STORE_OPTIONS_INIT;
+            o.frame_format = format;
+            assert_eq!(format_of(&first_frame(f.schema, &o)), want, "frame_format {format}");
+        }
         for (format, refresh, want) in [
             (0, 0, PODSYNC_OK),
             (1, 0, PODSYNC_OK),
@@ -709,10 +752,21 @@ fn options_version_4_frame_format_and_the_prefix() {
         podsync_store_free(r);
 
         // Format 1: the prefix announces an 88-byte header.
+        let mut o = PODSYNC_STORE_OPTIONS_INIT;
+        o.frame_format = 1;
+        let format1 = first_frame(f.schema, &o);
+        let mut info = PODSYNC_FRAME_INFO_INIT;
+        let st = podsync_frame_peek(format1.as_ptr().cast(), PODSYNC_FRAME_PREFIX_SIZE, &mut info);
+        assert_eq!(st, PODSYNC_E_FRAME_TRUNCATED);
+        assert_eq!((info.format_version, info.header_length), (1, 88));
+        assert_eq!(info.frame_length, 0, "the rest is not read");
+        // Format 2 (the default): the prefix announces a compact header (40 to 64 bytes).
         let mut info = PODSYNC_FRAME_INFO_INIT;
         let st = podsync_frame_peek(f.frame.as_ptr().cast(), PODSYNC_FRAME_PREFIX_SIZE, &mut info);
         assert_eq!(st, PODSYNC_E_FRAME_TRUNCATED);
-        assert_eq!((info.format_version, info.header_length), (1, 88));
+        assert_eq!(info.format_version, 2);
+        assert!((40..=64).contains(&info.header_length), "{}", info.header_length);
+        assert_eq!(info.header_length % 8, 0);
         assert_eq!(info.frame_length, 0, "the rest is not read");
         // Version-3 fields of a format-1 frame are 0.
         let mut info = PODSYNC_FRAME_INFO_INIT;
@@ -721,7 +775,7 @@ fn options_version_4_frame_format_and_the_prefix() {
         info.slice_pass = 5;
         info.slice_flags = 5;
         assert_eq!(
-            podsync_frame_peek(f.frame.as_ptr().cast(), f.frame.len(), &mut info),
+            podsync_frame_peek(format1.as_ptr().cast(), format1.len(), &mut info),
             PODSYNC_OK
         );
         assert_eq!((info.term, info.snapshot_id, info.chunk_flags, info.reserved), (0, 0, 0, 0));

@@ -403,7 +403,7 @@ fn init_macros_match_the_header() {
     use podsync_sys::*;
     let header = squash(&header().replace("\\\n", " "));
     assert!(header.contains(
-        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 1, 0, 0 }"
+        "{ PODSYNC_STORE_OPTIONS_VERSION, PODSYNC_OPT_FRAME_DIGEST, 0, 65536, 4194304, 50, 67108864, 65536, 0, PODSYNC_TRANSFORM_ALL, 1073741824, 0, 1048576, 2, 0, 0 }"
     ));
     let o = PODSYNC_STORE_OPTIONS_INIT;
     assert_eq!(
@@ -416,7 +416,8 @@ fn init_macros_match_the_header() {
         (0, PODSYNC_TRANSFORM_ALL, 1 << 30)
     );
     assert_eq!((o.max_records, o.max_tombstones), (0, 1048576));
-    assert_eq!((o.frame_format, o.refresh_flushes, o.refresh_ms), (1, 0, 0));
+    // Format-2 frames by default since library 0.8.0 (format 1 before).
+    assert_eq!((o.frame_format, o.refresh_flushes, o.refresh_ms), (2, 0, 0));
     // The library's own defaults for this header's version equal the macro.
     let mut lib = podsync_store_options {
         version: 0,

@@ -59,9 +59,9 @@ pub const HEADER_SIZE: usize = sys::PODSYNC_FRAME_HEADER_SIZE;
 pub const PREFIX_SIZE: usize = sys::PODSYNC_FRAME_PREFIX_SIZE;
 
 /// The newest frame format the library this binding was written for reads and writes
-/// (`PODSYNC_FORMAT_VERSION`): 2 since library 0.5.0, which reads formats 1 and 2 and writes
-/// format 2 for chunks, and for every frame of a writer with
-/// [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(2)`.
+/// (`PODSYNC_FORMAT_VERSION`): 2 since library 0.5.0, which reads formats 1 and 2. Since library
+/// 0.8.0 writers write format 2 by default, and format 1 (for the frames that need no format-2
+/// feature) only with [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(1)`.
 pub const FORMAT_VERSION: u32 = sys::PODSYNC_FORMAT_VERSION;
 
 /// Format-2 header flag REPAIR (docs/FORMAT.md, "Flags (version 2)"); the header has no macro
@@ -73,8 +73,10 @@ const FLAG_SUMMARY: u32 = 0x10;
 /// A frame's header fields (`podsync_frame_info`, struct version 3 since library 0.5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
-    /// The frame format version: 1, or 2 (chunks, and the frames of a writer with
-    /// [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(2)`; since library 0.5.0).
+    /// The frame format version: 2 (since library 0.5.0; every frame of a writer by default since
+    /// library 0.8.0), or 1 (the frames without a format-2 feature of a writer with
+    /// [`StoreOptions::frame_format`](crate::StoreOptions::frame_format)`(1)`, and of writers older
+    /// than library 0.8.0).
     pub format_version: u32,
     /// Bytes of the header ([`HEADER_SIZE`] in format version 1; 40 and up in format 2).
     pub header_length: u32,

@@ -31,9 +31,10 @@
 //!   ([`Applied::ChunkStaged`]) and switches at the last one, and a lost chunk is resumed
 //!   ([`Applied::ChunkGap`], [`Store::staging`], [`Store::snapshot_resume`], [`ChunkPosition`]);
 //!   [`Store::snapshot`] cuts a state larger than `max_frame_bytes` into chunks by itself;
-//! - frames of format 2 (since library 0.5.0; compact headers, [`StoreOptions::frame_format`])
-//!   are read like those of format 1: a stream reader reads the 16-byte prefix first
-//!   ([`frame::PREFIX_SIZE`], [`frame::FrameBuf::read_frame`]);
+//! - frames of format 2 (since library 0.5.0; compact headers, what writers write by default
+//!   since library 0.8.0, [`StoreOptions::frame_format`]) are read like those of format 1: a
+//!   stream reader reads the 16-byte prefix first ([`frame::PREFIX_SIZE`],
+//!   [`frame::FrameBuf::read_frame`]);
 //! - replicas on a link that cannot ask back converge by the writer's **rolling refresh** (since
 //!   library 0.5.0): with [`StoreOptions::refresh_flushes`] every flush also carries the next
 //!   slice of the writer's state ([`frame::FrameInfo::has_slice`], [`frame::slice_sections`]),

@@ -145,10 +145,12 @@ impl StoreRole {
 ///     .max_batch_records(1000)     // writes return WriteOutcome::FlushDue at 1000 pending changes
 ///     .max_frame_bytes(64 * 1024)  // a flush splits its changes into frames of at most 64 KiB
 ///     .max_records(1_000_000)      // a write or frame past a million records: ErrorKind::Limit
-///     .frame_format(2);            // compact format-2 headers (replicas of library 0.5.0 and up)
+///     .frame_format(1);            // 88-byte format-1 headers (for replicas older than 0.5.0)
 /// assert_eq!(opts.raw().stream_id, 0x1122_3344);
 /// assert_eq!(opts.raw().max_records, 1_000_000);
-/// assert_eq!(opts.raw().frame_format, 2);
+/// assert_eq!(opts.raw().frame_format, 1);
+/// // The defaults: compact format-2 headers (since library 0.8.0; format 1 before).
+/// assert_eq!(StoreOptions::default().raw().frame_format, 2);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -280,22 +282,32 @@ impl StoreOptions {
         self
     }
 
-    /// Writer: the format of the frames that need no format-2 feature (since library 0.5.0): 1
-    /// (the default; 0 means 1) or 2, whose compact headers (40 bytes and up instead of 88) only
-    /// replicas of library 0.5.0 and later read. Chunks of a chunked snapshot are format 2
-    /// whatever this says. Other values are refused by the store's constructor
-    /// ([`ErrorKind::InvalidArgument`]).
+    /// Writer: the format of the frames that need no format-2 feature (since library 0.5.0): 2
+    /// (the default since library 0.8.0; 0 means 2), whose compact headers (40 to 64 bytes
+    /// instead of 88) only replicas of library 0.5.0 and later read, or 1, the 88-byte header
+    /// older replicas read too (the default before library 0.8.0). Chunks of a chunked snapshot,
+    /// refresh slices, terms, repairs and subscription feeds are format 2 whatever this says.
+    /// Other values are refused by the store's constructor ([`ErrorKind::InvalidArgument`]).
     ///
     /// ```
     /// use podsync::{Applied, Schema, Store, StoreOptions, frame};
     /// # fn main() -> podsync::Result<()> {
     /// let schema = Schema::new().table(1, 8, 8, &[])?;
-    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().frame_format(2))?;
+    /// // The default: compact format-2 headers.
+    /// let mut writer = Store::writer(&schema)?;
     /// writer.put_as(1, 1, &7u64)?;
     /// writer.flush()?;
     /// let info = frame::peek(writer.frame(0).unwrap())?;
     /// assert_eq!(info.format_version, 2);
     /// assert!((info.header_length as usize) < frame::HEADER_SIZE);
+    /// let mut replica = Store::replica(&schema)?;
+    /// assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
+    /// // Format 1, for replicas older than library 0.5.0.
+    /// let mut writer = Store::writer_with(&schema, &StoreOptions::new().frame_format(1))?;
+    /// writer.put_as(1, 1, &7u64)?;
+    /// writer.flush()?;
+    /// let info = frame::peek(writer.frame(0).unwrap())?;
+    /// assert_eq!((info.format_version, info.header_length as usize), (1, frame::HEADER_SIZE));
     /// let mut replica = Store::replica(&schema)?;
     /// assert_eq!(replica.apply(writer.frame(0).unwrap())?, Applied::Ok);
     /// # Ok(()) }

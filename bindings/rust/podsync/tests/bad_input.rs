@@ -1,12 +1,14 @@
 //! Bad input: truncated and extended frames, every single-bit flip, frames of another schema,
 //! random garbage. Each must give the status FORMAT.md's validation order names, and leave the
-//! replica exactly as it was.
+//! replica exactly as it was. The frames are format 1 (88-byte header), whose byte offsets
+//! `expected_for_flip` models: the writer asks for it, since writers write format 2 by default
+//! since library 0.8.0.
 
 mod common;
 
 use common::*;
 use podsync::frame::{self, HEADER_SIZE};
-use podsync::{Applied, ErrorKind, Replica, Schema, Store, StoreInfo};
+use podsync::{Applied, ErrorKind, Replica, Schema, Store, StoreInfo, StoreOptions};
 
 /// Everything observable about a replica.
 #[derive(Debug, PartialEq)]
@@ -25,9 +27,9 @@ fn state(r: &Store<Replica>) -> State {
 }
 
 /// A replica at version 1, and two frames that would apply to it: the delta 1 -> 2 and the
-/// snapshot at 2 (both touching both tables, deletes included).
+/// snapshot at 2 (both touching both tables, deletes included), both format 1.
 fn fixture() -> (Store<Replica>, Vec<u8>, Vec<u8>) {
-    let mut w = writer();
+    let mut w = Store::writer_with(&schema(), &StoreOptions::new().frame_format(1)).unwrap();
     let mut r = replica();
     for k in 0..5u64 {
         w.put_as(ENTITIES, k, &Entity::new(k, k as f32)).unwrap();
@@ -43,6 +45,10 @@ fn fixture() -> (Store<Replica>, Vec<u8>, Vec<u8>) {
     let delta = w.frame(0).unwrap().to_vec();
     w.snapshot().unwrap();
     let snap = w.frame(0).unwrap().to_vec();
+    for f in [&delta, &snap] {
+        let info = frame::peek(f).unwrap();
+        assert_eq!((info.format_version, info.header_length as usize), (1, HEADER_SIZE));
+    }
     (r, delta, snap)
 }
 

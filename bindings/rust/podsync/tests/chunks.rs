@@ -364,12 +364,15 @@ fn store_snapshot_cuts_a_large_state_into_chunks_applied_in_order() {
     let wanted = fresh.staging().unwrap().expect("chunk 0 of that snapshot");
     assert_eq!((wanted.snapshot_id, wanted.chunk_index), (id, 0));
 
-    // A state that fits stays one unchunked frame.
-    let mut small = filled_writer(&opts, 10, 0);
-    assert_eq!(small.snapshot().unwrap(), 1);
-    let info = peek(small.frame(0).unwrap());
-    assert!(info.is_snapshot() && !info.is_chunk());
-    assert_eq!(info.format_version, 1);
+    // A state that fits stays one unchunked frame, in the writer's format: 2 by default (since
+    // library 0.8.0), 1 when it asks for it (chunks are format 2 either way).
+    for (options, format) in [(opts, 2), (opts.frame_format(1), 1)] {
+        let mut small = filled_writer(&options, 10, 0);
+        assert_eq!(small.snapshot().unwrap(), 1);
+        let info = peek(small.frame(0).unwrap());
+        assert!(info.is_snapshot() && !info.is_chunk());
+        assert_eq!(info.format_version, format);
+    }
 }
 
 #[test]
@@ -608,13 +611,22 @@ fn a_format_2_writer_frames_apply_and_read_from_a_stream() {
     let e = buf.read_frame(&mut &wire[..], frame::PREFIX_SIZE).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
 
-    // Unknown formats are refused; 0 means 1.
+    // Unknown formats are refused; 0 means 2 (since library 0.8.0; 1 before), and so does the
+    // default; 1 is format 1.
     let e = Store::writer_with(&schema(), &StoreOptions::new().frame_format(3)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
-    let mut w0 = Store::writer_with(&schema(), &StoreOptions::new().frame_format(0)).unwrap();
-    w0.put_as(PAIRS, 1, &[1u64, 1]).unwrap();
-    w0.flush().unwrap();
-    assert_eq!(peek(w0.frame(0).unwrap()).format_version, 1);
+    for (options, format) in [
+        (StoreOptions::new().frame_format(0), 2),
+        (StoreOptions::new(), 2),
+        (StoreOptions::new().frame_format(1), 1),
+    ] {
+        let mut w0 = Store::writer_with(&schema(), &options).unwrap();
+        w0.put_as(PAIRS, 1, &[1u64, 1]).unwrap();
+        w0.flush().unwrap();
+        let info = peek(w0.frame(0).unwrap());
+        assert_eq!(info.format_version, format, "{options:?}");
+        assert_eq!(info.header_length as usize == frame::HEADER_SIZE, format == 1, "{info:?}");
+    }
 }
 
 #[test]

@@ -218,13 +218,17 @@ fn dictionary_missing_is_its_own_kind() {
 
 #[test]
 fn metrics_v2_fields() {
-    let world = World::new();
+    // Records whose frame is smaller with COLUMNS, so the writer sends it with COLUMNS.
+    let keys: Vec<u64> = (1..=N).collect();
+    let records = noisy_entities(&keys, 3);
     let mut w = compressing_writer(1);
     let mut plain = writer();
     for s in [&mut w, &mut plain] {
-        s.put_many(ENTITIES, &world.keys, &world.records).unwrap(); // >= 64 records of one table
+        s.put_many(ENTITIES, &keys, &records).unwrap(); // >= 64 records of one table
         s.flush().unwrap();
     }
+    let sent = frame::peek(w.frame(0).unwrap()).unwrap();
+    assert_ne!(sent.transforms & sys::PODSYNC_TRANSFORM_COLUMNS, 0, "{sent:?}");
     let (wm, pm) = (w.metrics().unwrap(), plain.metrics().unwrap());
     assert_eq!(wm.compressed_frames, 1);
     assert!(wm.column_trials >= 1);

@@ -132,9 +132,10 @@ fn sections_refuse_a_misaligned_frame_instead_of_copying() {
     assert_eq!(s.records_as::<u128>().unwrap_err().kind(), ErrorKind::InvalidArgument);
 }
 
-/// A writer of the example's stream brought to version 6 holding keys 7 and 9.
+/// A writer of the example's stream brought to version 6 holding keys 7 and 9. It writes format
+/// 1, the example's (writers write format 2 by default since library 0.8.0).
 fn writer_at_v6() -> (Store<podsync::Writer>, Vec<Vec<u8>>) {
-    let opts = StoreOptions::new().stream_id(STREAM);
+    let opts = StoreOptions::new().stream_id(STREAM).frame_format(1);
     let mut w = Store::writer_with(&example_schema(), &opts).unwrap();
     let mut frames = Vec::new();
     let mut step = |w: &mut Store<podsync::Writer>, f: &dyn Fn(&mut Store<podsync::Writer>)| {

@@ -17,7 +17,7 @@ fn options_round_trip_and_defaults() {
     assert_eq!(raw.version, sys::PODSYNC_STORE_OPTIONS_VERSION);
     assert_eq!(raw.version, 4, "options struct version 4 since library 0.5.0");
     assert_eq!((raw.max_records, raw.max_tombstones), (0, 1_048_576));
-    assert_eq!(raw.frame_format, 1, "format-1 frames by default");
+    assert_eq!(raw.frame_format, 2, "format-2 frames by default (since library 0.8.0)");
     assert_eq!((raw.refresh_flushes, raw.refresh_ms), (0, 0), "no rolling refresh by default");
     assert_eq!(raw.flags & sys::PODSYNC_OPT_ONE_WAY, 0);
     assert_eq!(raw.flags & sys::PODSYNC_OPT_FILL_IN_PLACE, 0);

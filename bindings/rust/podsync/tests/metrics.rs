@@ -107,7 +107,8 @@ fn frames_served_by_delta_since_and_snapshot_count_as_produced() {
 fn compressed_frames_are_counted() {
     use podsync::{Store, StoreOptions};
     let keys: Vec<u64> = (0..1000).collect();
-    let records: Vec<Entity> = keys.iter().map(|&k| Entity::new(k, k as f32)).collect();
+    // Records whose frame is smaller with COLUMNS (so zero columns are dropped and counted).
+    let records = noisy_entities(&keys, 1000);
     let mut w = Store::writer_with(&schema(), &StoreOptions::new().compression_level(1)).unwrap();
     let mut r = replica();
     w.put_many(ENTITIES, &keys, &records).unwrap();

@@ -21,6 +21,21 @@ impl Entity {
     }
 }
 
+/// Entities `Entity::new(k, 0.0)` for `keys`, with positions of random bits: noise zstd cannot
+/// shrink beside columns that are all zero (rot[0..2], flags, id's upper bytes). The COLUMNS
+/// transform (noisy columns raw, zero columns dropped) gives their frames the smaller encoding,
+/// so a compressing writer sends them with it (since library 0.8.0 a writer sends a frame
+/// without COLUMNS where that is smaller, as it is for smooth records like `Entity::new(k, x)`).
+pub fn noisy_entities(keys: &[u64], seed: u64) -> Vec<Entity> {
+    let mut rng = Rng::new(seed);
+    keys.iter()
+        .map(|&k| Entity {
+            pos: [(); 3].map(|_| f32::from_bits(rng.next_u64() as u32)),
+            ..Entity::new(k, 0.0)
+        })
+        .collect()
+}
+
 pub const ENTITIES: u32 = 1;
 pub const PAIRS: u32 = 2;
 
