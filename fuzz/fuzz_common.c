@@ -252,6 +252,12 @@ uint32_t fz_bucket(uint32_t table_id, uint64_t key, unsigned bits) {
     return bits == 0 ? 0 : (uint32_t)(fz_seed(table_id, key) >> (64 - bits));
 }
 
+int fz_tkey_cmp(const void *a, const void *b) {
+    const fz_tkey *x = a, *y = b;
+    if (x->table != y->table) return x->table < y->table ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
 int fz_bucket_listed(const uint32_t *buckets, size_t count, uint32_t bucket) {
     size_t lo = 0, hi = count;
     while (lo < hi) {
@@ -414,6 +420,22 @@ void fz_parsed_schema_free(fz_parsed_schema *s) {
     free(s->tables);
     free(s->names);
     memset(s, 0, sizeof *s);
+}
+
+void fz_put_records(podsync_store *w, const fz_table *t, uint64_t first_key, uint64_t stride, size_t count,
+                    unsigned kind, uint64_t *rng, int from_current) {
+    uint8_t *recs = malloc(count * t->record_size);
+    uint64_t *keys = malloc(count * sizeof *keys);
+    FZ_REQUIRE(recs && keys, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = first_key + i * stride;
+        const void *prev = NULL;
+        if (from_current && podsync_store_get(w, t->id, keys[i], &prev) != PODSYNC_OK) prev = NULL;
+        fz_make_record(recs + i * t->record_size, t->record_size, keys[i], prev, kind, rng);
+    }
+    FZ_OK(podsync_store_put_many(w, t->id, keys, recs, count, count * t->record_size));
+    free(recs);
+    free(keys);
 }
 
 void fz_make_record(uint8_t *out, uint32_t record_size, uint64_t key, const uint8_t *prev,

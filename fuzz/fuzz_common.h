@@ -136,6 +136,12 @@ int fz_recon_buckets(const uint8_t *frame, size_t size, const fz_recon *r, uint3
 uint32_t fz_bucket(uint32_t table_id, uint64_t key, unsigned bits);
 /* 1 if `bucket` is among the `count` ascending buckets. */
 int fz_bucket_listed(const uint32_t *buckets, size_t count, uint32_t bucket);
+/* A key of a table, ordered by table id, then key (for qsort and bsearch). */
+typedef struct fz_tkey {
+    uint32_t table;
+    uint64_t key;
+} fz_tkey;
+int fz_tkey_cmp(const void *a, const void *b);
 
 /* LEB128 (unsigned): reads at *pos below end (-1 if it does not end there or passes 64 bits). */
 int fz_leb_read(const uint8_t *p, size_t *pos, size_t end, uint64_t *value);
@@ -207,6 +213,10 @@ void fz_make_record(uint8_t *out, uint32_t record_size, uint64_t key, const uint
 /* Options with manual clock, no batch limits, a fixed stream id, compression level and transforms
    as given (options struct of the header's version). */
 podsync_store_options fz_options(int32_t level, uint32_t transforms, uint64_t max_frame_bytes);
+/* Puts `count` records of `kind` (fz_make_record) under first_key, first_key + stride, ... into
+   table t of writer w; with from_current, each record is made from the one the key holds now. */
+void fz_put_records(podsync_store *w, const fz_table *t, uint64_t first_key, uint64_t stride, size_t count,
+                    unsigned kind, uint64_t *rng, int from_current);
 
 /* h(t, k, r) of docs/FORMAT.md. */
 uint64_t fz_record_digest(uint32_t table_id, uint64_t key, const void *record, size_t size);

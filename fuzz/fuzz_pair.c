@@ -7,20 +7,6 @@
 
 #define OTHER_STREAM_ID 0x0DDB0DDB00000002ull
 
-static void put_records(podsync_store *w, const fz_table *t, uint64_t first_key, uint64_t stride, size_t count, unsigned kind,
-                        uint64_t *rng) {
-    uint8_t *recs = malloc(count * t->record_size);
-    uint64_t *keys = malloc(count * sizeof *keys);
-    FZ_REQUIRE(recs && keys, "out of memory");
-    for (size_t i = 0; i < count; i++) {
-        keys[i] = first_key + i * stride;
-        fz_make_record(recs + i * t->record_size, t->record_size, keys[i], NULL, kind, rng);
-    }
-    FZ_OK(podsync_store_put_many(w, t->id, keys, recs, count, count * t->record_size));
-    free(recs);
-    free(keys);
-}
-
 /* The first records of every table: the same for the same seed. */
 static void fill(fz_pair *p, podsync_store *w, uint64_t seed) {
     uint64_t rng = seed;
@@ -28,7 +14,7 @@ static void fill(fz_pair *p, podsync_store *w, uint64_t seed) {
     for (size_t t = 0; t < p->schema->table_count; t++) {
         size_t count = t == 0 ? (large ? 300 : 40) : (large ? 60 : 12);
         uint64_t stride = p->schema_index == 2 ? (1ull << 36) + 1 : 1 + t;
-        put_records(w, &p->schema->tables[t], 1 + 1000 * t, stride, count, (unsigned)(t == 0 ? 3 : t), &rng);
+        fz_put_records(w, &p->schema->tables[t], 1 + 1000 * t, stride, count, (unsigned)(t == 0 ? 3 : t), &rng, 0);
     }
 }
 

@@ -129,22 +129,6 @@ static void write_container(const char *target, const char *name, uint8_t cfg, k
     free(buf);
 }
 
-static void put_table(podsync_store *w, const fz_table *t, uint64_t first_key, uint64_t stride, size_t count, unsigned kind,
-                      uint64_t *rng) {
-    uint8_t *recs = malloc(count * t->record_size);
-    uint64_t *keys = malloc(count * sizeof *keys);
-    FZ_REQUIRE(recs && keys, "out of memory");
-    for (size_t i = 0; i < count; i++) {
-        keys[i] = first_key + i * stride;
-        const void *prev = NULL;
-        if (podsync_store_get(w, t->id, keys[i], &prev) != PODSYNC_OK) prev = NULL;
-        fz_make_record(recs + i * t->record_size, t->record_size, keys[i], prev, kind, rng);
-    }
-    FZ_OK(podsync_store_put_many(w, t->id, keys, recs, count, count * t->record_size));
-    free(recs);
-    free(keys);
-}
-
 /* One writer history; its frames go to `validate` and in containers to `container_target`.
    format: the writer's frame_format; refresh: refresh_flushes (with refresh_ms 10, and a
    refresh-only frame after the last flush). */
@@ -168,7 +152,7 @@ static void scenario_ex(unsigned schema, int32_t level, uint32_t transforms, uin
     for (size_t t = 0; t < d->table_count; t++) {
         size_t count = t == 0 ? 70 : (d->tables[t].record_size > 64 ? 12 : 24);
         uint64_t stride = schema == 2 ? (1ull << 36) + 1 : 1 + t;
-        put_table(w, &d->tables[t], 1 + 1000 * t, stride, count, (unsigned)(t == 0 ? 3 : t), &rng);
+        fz_put_records(w, &d->tables[t], 1 + 1000 * t, stride, count, (unsigned)(t == 0 ? 3 : t), &rng, 1);
     }
     FZ_OK(podsync_store_flush(w, &n));
     flushes[0][0] = keep_outbox(&k, w, n, "flush1-");
@@ -176,14 +160,14 @@ static void scenario_ex(unsigned schema, int32_t level, uint32_t transforms, uin
     FZ_OK(podsync_store_snapshot(w, &n));
     size_t snap1 = keep_outbox(&k, w, n, "snapshot1-");
     /* 2: small changes (XOR finds few changed bytes) and deletes */
-    for (size_t t = 0; t < d->table_count; t++) put_table(w, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, 9, 1, &rng);
+    for (size_t t = 0; t < d->table_count; t++) fz_put_records(w, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, 9, 1, &rng, 1);
     FZ_OK(podsync_store_delete(w, d->tables[0].id, 1 + 69 * (schema == 2 ? (1ull << 36) + 1 : 1)));
     FZ_OK(podsync_store_flush(w, &n));
     flushes[1][0] = keep_outbox(&k, w, n, "flush2-");
     flushes[1][1] = k.count;
     /* 3: new keys far away, more changes */
-    put_table(w, &d->tables[0], 1ull << 40, 7, 30, 0, &rng);
-    put_table(w, &d->tables[d->table_count - 1], 5000, 3, 6, 2, &rng);
+    fz_put_records(w, &d->tables[0], 1ull << 40, 7, 30, 0, &rng, 1);
+    fz_put_records(w, &d->tables[d->table_count - 1], 5000, 3, 6, 2, &rng, 1);
     FZ_OK(podsync_store_flush(w, &n));
     flushes[2][0] = keep_outbox(&k, w, n, "flush3-");
     flushes[2][1] = k.count;
@@ -286,7 +270,7 @@ static void chunk_scenario(unsigned schema, int32_t level, uint32_t transforms, 
     kept k = {0};
     size_t n = 0;
     for (size_t t = 0; t < d->table_count; t++)
-        put_table(w, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, t == 0 ? 60 : 20, (unsigned)(t + 2), &rng);
+        fz_put_records(w, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, t == 0 ? 60 : 20, (unsigned)(t + 2), &rng, 1);
     FZ_OK(podsync_store_flush(w, &n));
     size_t flush1 = keep_outbox(&k, w, n, "flush1-");
     /* snapshot A of version 1, in chunks of 512 bytes (at most 12 kept) */
@@ -294,7 +278,7 @@ static void chunk_scenario(unsigned schema, int32_t level, uint32_t transforms, 
     FZ_OK(podsync_snapshot_begin(w, 512, &a));
     size_t a0 = k.count, an = keep_chunks(&k, a, 3, "a", 0);
     /* changes and a flush while A streams: A's later chunks still describe version 1 */
-    put_table(w, &d->tables[0], 1, 1, 10, 1, &rng);
+    fz_put_records(w, &d->tables[0], 1, 1, 10, 1, &rng, 1);
     FZ_OK(podsync_store_delete(w, d->tables[d->table_count - 1].id, 1000 * (d->table_count - 1) + 1));
     FZ_OK(podsync_store_flush(w, &n));
     size_t flush2 = keep_outbox(&k, w, n, "flush2-");
@@ -375,14 +359,14 @@ static void term_scenario(unsigned schema) {
     size_t n = 0;
     size_t wf[3], af = 0, as = 0, ad = 0;
     for (int v = 0; v < 3; v++) {
-        put_table(w, &d->tables[0], 1 + (uint64_t)v * 5, 1, 8, (unsigned)v + 1, &rng);
+        fz_put_records(w, &d->tables[0], 1 + (uint64_t)v * 5, 1, 8, (unsigned)v + 1, &rng, 1);
         FZ_OK(podsync_store_flush(w, &n));
         wf[v] = keep_outbox(&k, w, n, v == 0 ? "w1-" : v == 1 ? "w2-" : "w3-");
         if (v < 2)
             for (size_t i = 0; i < n; i++) podsync_store_apply(a, k.data[wf[v] + i], k.size[wf[v] + i], NULL);
     }
     FZ_OK(podsync_store_promote(a, 3));
-    put_table(a, &d->tables[0], 500, 1, 6, 9, &rng);
+    fz_put_records(a, &d->tables[0], 500, 1, 6, 9, &rng, 1);
     FZ_OK(podsync_store_flush(a, &n));
     af = keep_outbox(&k, a, n, "a3-");
     FZ_OK(podsync_store_snapshot(a, &n));
@@ -442,14 +426,14 @@ static void subscription_seeds(unsigned schema) {
     uint64_t rng = 4242 + schema;
     kept k = {0};
     size_t n = 0, wf = 0;
-    put_table(w, &d->tables[0], 1, 1, 40, 1, &rng);
+    fz_put_records(w, &d->tables[0], 1, 1, 40, 1, &rng, 1);
     FZ_OK(podsync_store_flush(w, &n));
     wf = keep_outbox(&k, w, n, "w1-");
     FZ_OK(podsync_store_feed(w, bytes, size, &feed));
     FZ_OK(podsync_store_snapshot(feed, &n));  /* the subset at version 1, where the feed begins */
     size_t first_snapshot = keep_outbox(&k, feed, n, "fsnap1-");
     for (int v = 0; v < 4; v++) {
-        put_table(w, &d->tables[0], 1 + (uint64_t)v * 3, 2, 12, (unsigned)v + 2, &rng);
+        fz_put_records(w, &d->tables[0], 1 + (uint64_t)v * 3, 2, 12, (unsigned)v + 2, &rng, 1);
         FZ_OK(podsync_store_flush(w, &n));
         if (v % 2 == 1) {  /* every other writer flush: the feed's versions jump */
             FZ_OK(podsync_store_flush(feed, &n));
@@ -645,20 +629,20 @@ static void repair_apply_seeds(unsigned schema) {
         podsync_store *x = twice ? impostor : w;
         uint64_t rng = 4242 + schema;
         for (size_t t = 0; t < d->table_count; t++)
-            put_table(x, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, t == 0 ? 50 : 12, (unsigned)(t == 0 ? 3 : 2),
-                      &rng);
+            fz_put_records(x, &d->tables[t], 1 + 1000 * t, schema == 2 ? (1ull << 36) + 1 : 1 + t, t == 0 ? 50 : 12, (unsigned)(t == 0 ? 3 : 2),
+                           &rng, 1);
         FZ_OK(podsync_store_flush(x, &n));
     }
     FZ_OK(podsync_store_snapshot(w, &n));
     size_t s1 = keep_outbox(&k, w, n, "snapshot1-");
     uint64_t rng = 99 + schema;
-    put_table(impostor, &d->tables[0], 1, 1, 5, 2, &rng);
+    fz_put_records(impostor, &d->tables[0], 1, 1, 5, 2, &rng, 1);
     FZ_OK(podsync_store_flush(impostor, &n));
     size_t i2 = keep_outbox(&k, impostor, n, "impostor2-");
-    put_table(w, &d->tables[0], 3, 2, 4, 1, &rng);
+    fz_put_records(w, &d->tables[0], 3, 2, 4, 1, &rng, 1);
     FZ_OK(podsync_store_flush(w, &n));
     keep_outbox(&k, w, n, "w2-");
-    put_table(w, &d->tables[d->table_count - 1], 1000 * (d->table_count - 1) + 1, 1, 3, 1, &rng);
+    fz_put_records(w, &d->tables[d->table_count - 1], 1000 * (d->table_count - 1) + 1, 1, 3, 1, &rng, 1);
     FZ_OK(podsync_store_delete(w, d->tables[0].id, 1 + 49 * (schema == 2 ? (1ull << 36) + 1 : 1)));
     FZ_OK(podsync_store_flush(w, &n));
     size_t w3 = keep_outbox(&k, w, n, "w3-");
@@ -672,7 +656,7 @@ static void repair_apply_seeds(unsigned schema) {
     FZ_REQUIRE(x >= 0 && xe >= 0, "a real exchange ended without a repair");
     st = podsync_store_apply(r, k.data[x], k.size[x], NULL);
     FZ_REQUIRE(st == PODSYNC_OK, "the writer's repair on the diverged replica: %s (%s)", podsync_status_name(st), podsync_store_errmsg(r));
-    put_table(w, &d->tables[0], 2, 3, 4, 1, &rng);
+    fz_put_records(w, &d->tables[0], 2, 3, 4, 1, &rng, 1);
     FZ_OK(podsync_store_flush(w, &n));
     size_t w4 = keep_outbox(&k, w, n, "w4-");
     char prefix[64], name[160];
@@ -718,7 +702,7 @@ static void metrics_seeds(void) {
     podsync_schema_free(s);
     uint64_t rng = 5;
     for (int f = 0; f < 5; f++) {
-        put_table(w, &fz_schema_desc_get(0)->tables[0], 1, 1, 80, 3, &rng);
+        fz_put_records(w, &fz_schema_desc_get(0)->tables[0], 1, 1, 80, 3, &rng, 1);
         size_t n = 0;
         FZ_OK(podsync_store_flush(w, &n));
         for (size_t i = 0; i < n; i++) {
@@ -743,7 +727,7 @@ static void metrics_seeds(void) {
         if (podsync_snapshot_next(snap, &chunk, &size) != PODSYNC_OK) break;
         if (i != 2) podsync_store_apply(r2, chunk, size, NULL);
     }
-    put_table(w, &fz_schema_desc_get(0)->tables[0], 1, 1, 80, 2, &rng);
+    fz_put_records(w, &fz_schema_desc_get(0)->tables[0], 1, 1, 80, 2, &rng, 1);
     size_t n = 0;
     FZ_OK(podsync_store_flush(w, &n));
     podsync_metrics m[2];
@@ -854,7 +838,7 @@ static void dictionaries(const uint8_t *shared, size_t shared_size) {
         FZ_OK(podsync_store_collect_samples(w, 1 << 20));
         uint64_t rng = schema;
         for (int f = 0; f < 24; f++) {
-            for (size_t t = 0; t < d->table_count; t++) put_table(w, &d->tables[t], 1, 1, 20, (unsigned)(f % 3 + 1), &rng);
+            for (size_t t = 0; t < d->table_count; t++) fz_put_records(w, &d->tables[t], 1, 1, 20, (unsigned)(f % 3 + 1), &rng, 1);
             size_t n = 0;
             FZ_OK(podsync_store_flush(w, &n));
         }

@@ -202,17 +202,6 @@ static const fz_table *table_by_id(const fz_schema_desc *d, uint32_t id) {
     return NULL;
 }
 
-typedef struct tkey {
-    uint32_t table;
-    uint64_t key;
-} tkey;
-
-static int tkey_cmp(const void *a, const void *b) {
-    const tkey *x = a, *y = b;
-    if (x->table != y->table) return x->table < y->table ? -1 : 1;
-    return x->key < y->key ? -1 : x->key > y->key;
-}
-
 /* A plain repair from the store whose records are `state`: it puts every record of the repaired
    buckets with the responder's bytes, and outside them only keys the responder holds, with their
    bytes; it deletes only keys the responder does not hold, none in a repaired bucket. */
@@ -220,7 +209,7 @@ static void check_repair_content(const podsync_store *state, const fz_schema_des
     if (a->info.codec != 0 || a->info.transforms != 0) return;
     unsigned bits = (unsigned)a->r.fanout_bits * a->r.level;
     size_t n = 0, cap = 16;
-    tkey *puts = malloc(cap * sizeof *puts);
+    fz_tkey *puts = malloc(cap * sizeof *puts);
     FZ_REQUIRE(puts != NULL, "out of memory");
     for (size_t i = 0; i < a->info.section_count; i++) {
         podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
@@ -239,7 +228,7 @@ static void check_repair_content(const podsync_store *state, const fz_schema_des
                 puts = realloc(puts, cap * sizeof *puts);
                 FZ_REQUIRE(puts != NULL, "out of memory");
             }
-            puts[n++] = (tkey){tb->id, sec.put_keys[j]};
+            puts[n++] = (fz_tkey){tb->id, sec.put_keys[j]};
         }
         for (uint64_t j = 0; j < sec.delete_count; j++) {
             const void *held = NULL;
@@ -249,7 +238,7 @@ static void check_repair_content(const podsync_store *state, const fz_schema_des
                        "the repair deletes key %" PRIu64 " of table %u in a repaired bucket", sec.delete_keys[j], tb->id);
         }
     }
-    qsort(puts, n, sizeof *puts, tkey_cmp);
+    qsort(puts, n, sizeof *puts, fz_tkey_cmp);
     for (size_t t = 0; t < d->table_count; t++) {
         const fz_table *tb = &d->tables[t];
         const void *records = NULL;
@@ -259,8 +248,8 @@ static void check_repair_content(const podsync_store *state, const fz_schema_des
         for (size_t i = 0; i < count; i++) {
             uint32_t b = fz_bucket(tb->id, keys[i], bits);
             if (!fz_bucket_listed(a->buckets, a->count, b)) continue;
-            tkey k = {tb->id, keys[i]};
-            FZ_REQUIRE(bsearch(&k, puts, n, sizeof *puts, tkey_cmp) != NULL,
+            fz_tkey k = {tb->id, keys[i]};
+            FZ_REQUIRE(bsearch(&k, puts, n, sizeof *puts, fz_tkey_cmp) != NULL,
                        "the repair leaves out key %" PRIu64 " of table %u, which the responder holds in repaired bucket %u", keys[i],
                        tb->id, b);
         }

@@ -60,21 +60,10 @@ static int in_range(uint32_t t, uint64_t seed, uint32_t st, uint64_t sk, int las
     return !fz_pos_less(t, seed, st, sk) && (last || fz_pos_less(t, seed, et, ek));
 }
 
-typedef struct tkey {
-    uint32_t table;
-    uint64_t key;
-} tkey;
-
-static int tkey_cmp(const void *a, const void *b) {
-    const tkey *x = a, *y = b;
-    if (x->table != y->table) return x->table < y->table ? -1 : 1;
-    return x->key < y->key ? -1 : x->key > y->key;
-}
-
 /* V21: no key appears twice in a chunk (puts and deletes of all its sections). */
 static void check_chunk_repeats(const uint8_t *buf, size_t size, size_t count) {
     size_t n = 0, cap = 0;
-    tkey *all = NULL;
+    fz_tkey *all = NULL;
     for (size_t i = 0; i < count; i++) {
         podsync_frame_section sec = PODSYNC_FRAME_SECTION_INIT;
         FZ_OK(podsync_frame_section_get(buf, size, i, &sec));
@@ -84,12 +73,12 @@ static void check_chunk_repeats(const uint8_t *buf, size_t size, size_t count) {
             all = realloc(all, cap * sizeof *all);
             FZ_REQUIRE(all != NULL, "out of memory");
         }
-        for (uint64_t k = 0; k < sec.put_count; k++) all[n++] = (tkey){sec.table_id, sec.put_keys[k]};
-        for (uint64_t k = 0; k < sec.delete_count; k++) all[n++] = (tkey){sec.table_id, sec.delete_keys[k]};
+        for (uint64_t k = 0; k < sec.put_count; k++) all[n++] = (fz_tkey){sec.table_id, sec.put_keys[k]};
+        for (uint64_t k = 0; k < sec.delete_count; k++) all[n++] = (fz_tkey){sec.table_id, sec.delete_keys[k]};
     }
-    if (n > 1) qsort(all, n, sizeof *all, tkey_cmp);
+    if (n > 1) qsort(all, n, sizeof *all, fz_tkey_cmp);
     for (size_t i = 1; i < n; i++)
-        FZ_REQUIRE(tkey_cmp(&all[i - 1], &all[i]) != 0, "validate OK for a chunk that lists key %" PRIu64 " of table %u twice (FORMAT.md V21)",
+        FZ_REQUIRE(fz_tkey_cmp(&all[i - 1], &all[i]) != 0, "validate OK for a chunk that lists key %" PRIu64 " of table %u twice (FORMAT.md V21)",
                    all[i].key, all[i].table);
     free(all);
 }

@@ -2,9 +2,10 @@
 ///
 /// COLUMNS sends noisy byte columns raw and sparse ones as bitmaps, which saves zstd time on big
 /// frames; on frames of a few hundred records zstd would often have shrunk those columns anyway
-/// (12-byte records, 200 changed a tick: 33% more bytes with COLUMNS, measured with
-/// benchmarks/c/small_records_bench.c, run by benchmarks/run-codec). So a small frame is packed both ways and the smaller
-/// one is sent: no frame is larger than its transposed-and-compressed encoding. A large frame is
+/// (12-byte records, 200 changed a tick: 33% more bytes with COLUMNS: benchmarks/c/
+/// small_records_bench.c, its rows "every transform" and "all but COLUMNS", against library
+/// 0.7.0, which always used COLUMNS). So a small frame is packed both ways and the smaller one is
+/// sent: no frame is larger than its transposed-and-compressed encoding. A large frame is
 /// packed both ways every `trialPeriod`-th time, and the other large frames follow the last result.
 struct ColumnsChoice {
     /// Frames (plain bytes) up to this size are always packed both ways.

@@ -300,8 +300,11 @@ extension Store {
         // (While it collects samples for a dictionary, a writer packs as its options say.)
         let collecting = dictionarySamples != nil
         let tryBoth = columns && !collecting && columnsChoice.tryBoth(frameBytes: plain.count)
+        // The encodings to make: as the options say (COLUMNS included, if allowed), and without COLUMNS.
+        let withOptions = !columns || collecting || tryBoth || columnsChoice.useColumns
+        let withoutColumns = columns && !collecting && (tryBoth || !columnsChoice.useColumns)
         var packed: FrameCodec.Packed? = nil
-        if !columns || tryBoth || columnsChoice.useColumns || collecting {
+        if withOptions {
             packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms, level: options.compressionLevel,
                                      output: &codecOutput, scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
             metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
@@ -310,7 +313,7 @@ extension Store {
             }
         }
         var source = codecOutput.base
-        if columns && !collecting && (tryBoth || !columnsChoice.useColumns) {
+        if withoutColumns {
             let without = FrameCodec.pack(plain, bases: bases, transforms: options.transforms & ~FrameLayout.transformColumns,
                                           level: options.compressionLevel, output: &codecOutputWithoutColumns,
                                           scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)

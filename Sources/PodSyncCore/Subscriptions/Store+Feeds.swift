@@ -170,7 +170,6 @@ extension Store {
     /// with the prefetching pipeline of a bulk put.
     mutating func pushToFeeds(_ work: [TableWork], target: UInt64) {
         let source = tables
-        let streamID = streamID, term = term, history = history
         for w in work {
             let t = w.table
             feedRouting.clear()
@@ -206,15 +205,22 @@ extension Store {
                 }
             }
         }
-        for link in feeds {
-            link.access { feed in
-                feed.feedState?.target = target
-                feed.streamID = streamID
-                feed.term = term
-                feed.history = history
-                feed.generation &+= 1
-            }
-        }
+        let followed = followedState(at: target)
+        for link in feeds { link.access { feed in feed.follow(followed) } }
+    }
+
+    /// What every feed takes from its writer after a flush or apply that reached `target`.
+    func followedState(at target: UInt64) -> (target: UInt64, streamID: UInt64, term: UInt64, history: TermHistory) {
+        (target, streamID, term, history)
+    }
+
+    /// A feed takes its writer's version, stream and term; its tables changed.
+    mutating func follow(_ writer: (target: UInt64, streamID: UInt64, term: UInt64, history: TermHistory)) {
+        feedState?.target = writer.target
+        streamID = writer.streamID
+        term = writer.term
+        history = writer.history
+        generation &+= 1
     }
 
     // MARK: A relay's feeds
@@ -233,7 +239,7 @@ extension Store {
         }
         let source = tables
         let lists = changes.lists
-        let streamID = streamID, term = term, history = history, target = version
+        let followed = followedState(at: version)
         for link in feeds {
             var rebuild = false
             link.access { feed in
@@ -259,15 +265,11 @@ extension Store {
                         if slot == nilSlot {
                             _ = feed.tables[t].writerDelete(key: key)  // put, then deleted again by the same frame
                         } else {
-                            feed.tables[t].writerPut(key: key, record: source[t].record(Int(slot)), slot: feed.tables[t].index.find(key))
+                            feed.tables[t].writerPut(key: key, record: source[t].record(Int(slot)))
                         }
                     }
                 }
-                feed.feedState?.target = target
-                feed.streamID = streamID
-                feed.term = term
-                feed.history = history
-                feed.generation &+= 1
+                feed.follow(followed)
             }
             if rebuild { rebuildFeed(link) }
         }
@@ -281,12 +283,11 @@ extension Store {
     /// Replaces a feed's store with a new one made from this store's state (kept as it was if
     /// that cannot be had: it then serves its older state until the next rebuild).
     mutating func rebuildFeed(_ link: FeedLink) {
-        var fresh: Store? = nil
         var subscription: SubscriptionState? = nil
         link.access { feed in subscription = feed.subscription }
         guard let subscription else { return }
-        do throws(PodSyncError) { fresh = try makeFeedStore(subscription) } catch { return }
-        guard var made = fresh.take() else { return }
+        var made: Store
+        do throws(PodSyncError) { made = try makeFeedStore(subscription) } catch { return }
         link.access { feed in
             made.generation = feed.generation &+ 1  // borrowed pointers into the old one are gone
             feed.expireImages()  // its snapshots in flight described the old state

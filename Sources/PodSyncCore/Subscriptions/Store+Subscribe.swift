@@ -36,7 +36,7 @@ extension Store {
         guard let s = subscription else { return }
         for section in sections {
             let t = section.tableIndex
-            for (keys, count) in [(section.putKeys, section.putCount), (section.deleteKeys, section.deleteCount)] {
+            func check(_ keys: UnsafeRawPointer, _ count: Int) throws(PodSyncError) {
                 for i in 0..<count {
                     let key = keys.le(8 &* i, as: UInt64.self)
                     guard s.contains(table: t, key: key, seed: tables[t].index.hash(key)) else {
@@ -44,6 +44,8 @@ extension Store {
                     }
                 }
             }
+            try check(section.putKeys, section.putCount)
+            try check(section.deleteKeys, section.deleteCount)
         }
     }
 

@@ -105,8 +105,7 @@ struct KeyIndex: ~Copyable {
 
     /// The smallest hash whose bucket is `b` or later (0 when no hash is: past the last bucket).
     func firstHash(ofBucket b: Int) -> UInt64 {
-        guard b > 0 else { return 0 }
-        guard b <= mask else { return 0 }
+        guard b > 0 && b <= mask else { return 0 }
         guard spreadStarts != nil else { return UInt64(b) << shift }
         // The spread is monotone: search it.
         var lo: UInt64 = 0
