@@ -51,7 +51,9 @@
  * PODSYNC_E_REPAIR_STALE, repair frames); and those marked "since library 0.8.0": subscriptions
  * (podsync_subscription, podsync_subscription_encode, podsync_store_subscribe,
  * podsync_store_feed, podsync_store_subscription, PODSYNC_E_NOT_SUBSCRIBED, the SUBSCRIPTION
- * record). Those were added, so ABI version 1 hosts keep working.
+ * record); and those marked "since 0.9.0": PODSYNC_TRANSFORM_FIELDS (PODSYNC_TRANSFORM_ALL, every
+ * transform this header knows, grew from 0xF to 0x1F). Those were added, so ABI version 1 hosts
+ * keep working.
  */
 #ifndef PODSYNC_H
 #define PODSYNC_H
@@ -74,7 +76,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define PODSYNC_VERSION_MAJOR 0
-#define PODSYNC_VERSION_MINOR 8
+#define PODSYNC_VERSION_MINOR 9
 #define PODSYNC_VERSION_PATCH 0
 #define PODSYNC_VERSION_NUMBER \
     (PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH)
@@ -305,7 +307,10 @@ typedef struct podsync_store podsync_store;
 #define PODSYNC_TRANSFORM_KEY_GAPS  0x4u  /* keys sorted, stored as LEB128 gaps                   */
 #define PODSYNC_TRANSFORM_COLUMNS   0x8u  /* with TRANSPOSE: all-zero byte columns omitted, columns
                                              zstd cannot shrink sent uncompressed (since 0.3.0)   */
-#define PODSYNC_TRANSFORM_ALL       0xFu
+#define PODSYNC_TRANSFORM_FIELDS    0x10u /* integer fields sent as zigzag differences to the
+                                             receiver's value where that is smaller (frame format
+                                             2, batch frames only; since 0.9.0)                   */
+#define PODSYNC_TRANSFORM_ALL       0x1Fu /* 0xF before 0.9.0 */
 
 typedef struct podsync_store_options {
     uint32_t version;            /* PODSYNC_STORE_OPTIONS_VERSION */

@@ -764,7 +764,7 @@ func applyModel(_ state: Dump, _ p: ParsedFrame, tables: [UInt32]) -> Dump {
     }
 
     @Test func versionNumbers() {
-        #expect(podsync_version_number() == 800)
+        #expect(podsync_version_number() == 900)
         #expect(podsync_version_number() == UInt32(PODSYNC_VERSION_MAJOR * 10000 + PODSYNC_VERSION_MINOR * 100 + PODSYNC_VERSION_PATCH))
         #expect(podsync_abi_version() == UInt32(PODSYNC_ABI_VERSION))
         #expect(PODSYNC_FORMAT_VERSION == 2)

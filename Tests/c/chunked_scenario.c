@@ -1018,7 +1018,7 @@ static int check_chunk(session *s, const uint8_t *data, size_t size, const char 
     const podsync_store_options *o = producer_opts(s->producer);
     CHECK(o->compression_level != 0 || (fi.codec == PODSYNC_CODEC_NONE && fi.transforms == 0),
           "%s: codec %u transforms 0x%x from a producer that does not compress", what, fi.codec, fi.transforms);
-    CHECK((fi.transforms & (PODSYNC_TRANSFORM_XOR)) == 0, "%s: a chunk with XOR", what);
+    CHECK((fi.transforms & (PODSYNC_TRANSFORM_XOR | PODSYNC_TRANSFORM_FIELDS)) == 0, "%s: a chunk with XOR or FIELDS", what);
     /* a plain chunk: its records, read in place, are exactly the snapshot's records of its range */
     if (fi.codec == PODSYNC_CODEC_NONE && fi.transforms == 0) {
         unsigned char *seen = xcalloc(n ? n : 1, 1);
@@ -1739,7 +1739,7 @@ static int check_delta_chunk(const uint8_t *data, size_t size, size_t i, size_t 
     const podsync_store_options *o = producer_opts(producer);
     CHECK(o->compression_level != 0 || (fi.codec == PODSYNC_CODEC_NONE && fi.transforms == 0),
           "%s: codec %u transforms 0x%x from a producer that does not compress", what, fi.codec, fi.transforms);
-    CHECK((fi.transforms & PODSYNC_TRANSFORM_XOR) == 0, "%s: a catch-up chunk with XOR", what);
+    CHECK((fi.transforms & (PODSYNC_TRANSFORM_XOR | PODSYNC_TRANSFORM_FIELDS)) == 0, "%s: a catch-up chunk with XOR or FIELDS", what);
     if (fi.codec == PODSYNC_CODEC_NONE && fi.transforms == 0) {
         uint64_t got = 0;
         size_t bad = 0;

@@ -149,12 +149,14 @@ extension FrameCodec {
         packed packedBuffer: inout ByteBuffer, decoded: inout ByteBuffer, zstd: inout ZstdContexts
     ) throws(PodSyncError) -> [SectionView] {
         let transforms = header.transforms
-        guard transforms & ~FrameLayout.knownTransforms == 0 else {
-            throw .malformed("unknown transform bits \(transforms & ~FrameLayout.knownTransforms)")
+        let known = header.formatVersion == 2 ? FrameLayout.knownTransforms : FrameLayout.knownTransformsV1
+        guard transforms & ~known == 0 else {
+            throw .malformed("unknown transform bits \(transforms & ~known)")
         }
-        if transforms & FrameLayout.transformXOR != 0 && (header.isReset || !header.xorAllowed) {
-            throw .malformed("the XOR transform is only valid in a delta from version v to v+1 (or a subscription's delta)")
+        if header.isRelative && (header.isReset || !header.xorAllowed) {
+            throw .malformed("the XOR and FIELDS transforms are only valid in a delta from version v to v+1 (or a subscription's delta)")
         }
+        let fields = transforms & FrameLayout.transformFields != 0
         let transpose = transforms & FrameLayout.transformTranspose != 0
         let split = transforms & FrameLayout.transformColumns != 0
         let gaps = transforms & FrameLayout.transformKeyGaps != 0
@@ -201,7 +203,7 @@ extension FrameCodec {
         // First pass: validate the section headers and size the output.
         struct Packed {
             var tableID: UInt32; var recordSize: Int; var puts: Int; var deletes: Int
-            var map: Int; var keys: Int; var keysAt: Int; var recordsAt: Int; var tableIndex: Int
+            var map: Int; var keys: Int; var keysAt: Int; var recordsAt: Int; var tableIndex: Int; var runs: [FieldRun]
         }
         var list: [Packed] = []
         var position = 0
@@ -231,14 +233,30 @@ extension FrameCodec {
                 throw .malformed("packed section for table \(tableID): record size \(recordSize) is out of range")
             }
             var remaining = payloadLength - position - FrameLayout.packedSectionHeaderSize
+            // FIELDS: the field map (a count, then two bits a field).
+            var fieldMapBytes = 0
+            var runs: [FieldRun] = []
+            if fields {
+                let at = position + FrameLayout.packedSectionHeaderSize
+                guard remaining >= 4 else { throw .malformed("packed section for table \(tableID): the field map is truncated") }
+                try stream.ensure(at + 4, buffer: &packedBuffer, zstd: &zstd)
+                let fieldCount = Int(stream.base.le(at, as: UInt32.self))
+                fieldMapBytes = FieldDiff.mapBytes(fieldCount: fieldCount)
+                guard fieldMapBytes <= remaining else { throw .malformed("packed section for table \(tableID): the field map is truncated") }
+                try stream.ensure(at + fieldMapBytes, buffer: &packedBuffer, zstd: &zstd)
+                runs = try FieldDiff.readMap(stream.base + at, fieldCount: fieldCount, tableID: tableID,
+                                             table: tableIndex >= 0 ? schema?.tables[tableIndex] : nil,
+                                             absolute: k >= header.sectionCount)
+                remaining -= fieldMapBytes
+            }
             // The column map: two bits a column; count the columns the records block holds.
             let mapBytes = split ? (recordSize + 3) / 4 : 0
             var raw = 0
             if split {
                 guard mapBytes <= remaining else { throw .malformed("packed section for table \(tableID): the column map is truncated") }
-                try stream.ensure(position + FrameLayout.packedSectionHeaderSize + mapBytes, buffer: &packedBuffer, zstd: &zstd)
+                try stream.ensure(position + FrameLayout.packedSectionHeaderSize + fieldMapBytes + mapBytes, buffer: &packedBuffer, zstd: &zstd)
                 p = stream.base + position
-                let map = p + FrameLayout.packedSectionHeaderSize
+                let map = p + FrameLayout.packedSectionHeaderSize + fieldMapBytes
                 if recordSize % 4 != 0, map.load(fromByteOffset: mapBytes - 1, as: UInt8.self) >> UInt8(2 * (recordSize % 4)) != 0 {
                     throw .malformed("packed section for table \(tableID): the column map's unused bits are not 0")
                 }
@@ -251,8 +269,8 @@ extension FrameCodec {
             }
             // The records block: whole records, or with COLUMNS the coded and sparse columns.
             let available = remaining - Int(keysLength)
-            let recordsAt = position + FrameLayout.packedSectionHeaderSize + mapBytes + Int(keysLength)
-            let mapAt = position + FrameLayout.packedSectionHeaderSize
+            let mapAt = position + FrameLayout.packedSectionHeaderSize + fieldMapBytes
+            let recordsAt = mapAt + mapBytes + Int(keysLength)
             var recordBytes = 0
             if split {
                 var zeroSeen = false
@@ -311,10 +329,10 @@ extension FrameCodec {
                 throw .malformed("packed section for table \(tableID): raw columns do not fit the frame")
             }
             tailSize += rawBytes
-            let keysAt = position + FrameLayout.packedSectionHeaderSize + mapBytes
+            let keysAt = mapAt + mapBytes
             list.append(Packed(tableID: tableID, recordSize: recordSize, puts: Int(puts), deletes: Int(deletes),
                                map: mapAt, keys: Int(keysLength), keysAt: keysAt,
-                               recordsAt: recordsAt, tableIndex: tableIndex))
+                               recordsAt: recordsAt, tableIndex: tableIndex, runs: runs))
             position = recordsAt + recordBytes
         }
         guard position == payloadLength else { throw .malformed("\(payloadLength - position) bytes after the last packed section") }
@@ -416,7 +434,8 @@ extension FrameCodec {
                 putKeys: UnsafeRawPointer(putKeys), deleteKeys: UnsafeRawPointer(putKeys + 8 * s.puts),
                 records: UnsafeRawPointer(out), tableIndex: s.tableIndex,
                 // XOR covers the changes, never a refresh slice (absolute values).
-                xor: transforms & FrameLayout.transformXOR != 0 && sections.count < header.sectionCount))
+                xor: transforms & FrameLayout.transformXOR != 0 && sections.count < header.sectionCount,
+                fieldRuns: s.runs))
             out += s.puts * size
         }
         return sections

@@ -25,6 +25,8 @@ enum FrameCodec {
         var columns = ByteBuffer()
         /// Output of column trials.
         var trial = ByteBuffer()
+        /// One section's records as sent with FIELDS (before TRANSPOSE).
+        var fields = ByteBuffer()
         /// Bytes of the last frame's packed stream (0 when packing stopped before it was complete).
         var streamLength = 0
         init() {}
@@ -50,12 +52,13 @@ enum FrameCodec {
     /// receiver's record (or nil: zeros) for each put of section k in frame order; nil disables
     /// the XOR transform. Returns the packed frame, or nil when packing does not pay.
     static func pack(
-        _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, transforms allowed: UInt8, level: Int32,
+        _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, schema: Schema?, transforms allowed: UInt8, level: Int32,
         output: inout ByteBuffer, scratch: inout Scratch, zstd: inout ZstdContexts, advice: inout ColumnAdvice
     ) -> Packed? {
         scratch.streamLength = 0
         guard let header = try? FrameReader.peek(plain) else { return nil }
-        var transforms = allowed & FrameLayout.knownTransforms
+        var transforms = allowed & (header.formatVersion == 2 ? FrameLayout.knownTransforms : FrameLayout.knownTransformsV1)
+        if bases == nil || header.isReset || schema == nil { transforms &= ~FrameLayout.transformFields }
         if bases == nil || header.isReset { transforms &= ~FrameLayout.transformXOR }
         if transforms & FrameLayout.transformTranspose == 0 { transforms &= ~FrameLayout.transformColumns }
         let xor = transforms & FrameLayout.transformXOR != 0
@@ -69,16 +72,38 @@ enum FrameCodec {
             sections.append(section)
             position = next
         }
+        // FIELDS: each changes section's field modes, chosen from its records; the frame goes
+        // without FIELDS when no field of any section is sent as DIFF.
+        var fieldModes: [[UInt8]] = []
+        if transforms & FrameLayout.transformFields != 0, let schema, let bases {
+            var anyDiff = false
+            for (k, s) in sections.enumerated() {
+                guard let t = schema.tableIndex(of: s.tableID), schema.tables[t].recordSize == s.recordSize else { return nil }
+                let table = schema.tables[t]
+                var modes = [UInt8](repeating: FieldDiff.modePlain, count: table.fields.count)
+                if k < header.sectionCount && k < bases.count && bases[k].count == s.putCount {
+                    modes = FieldDiff.choose(table: table, records: s.records, bases: bases[k], size: s.recordSize)
+                    anyDiff = anyDiff || modes.contains(FieldDiff.modeDiff)
+                }
+                fieldModes.append(modes)
+            }
+            if !anyDiff {
+                transforms &= ~FrameLayout.transformFields
+                fieldModes = []
+            }
+        }
         // Bounds: LEB128 of a 64-bit gap takes at most 10 bytes.
-        var streamBound = 0, tailBound = 0, columnsBound = 0
-        for s in sections {
+        var streamBound = 0, tailBound = 0, columnsBound = 0, fieldsBound = 0
+        for (k, s) in sections.enumerated() {
             let records = s.putCount &* s.recordSize
             streamBound &+= FrameLayout.packedSectionHeaderSize &+ (split ? (s.recordSize &+ 3) / 4 : 0)
                 &+ 10 &* (s.putCount &+ s.deleteCount) &+ records
+                &+ (k < fieldModes.count ? FieldDiff.mapBytes(fieldCount: fieldModes[k].count) : 0)
             if split { tailBound &+= records; columnsBound = max(columnsBound, records) }
+            if k < fieldModes.count { fieldsBound = max(fieldsBound, records) }
         }
         guard scratch.stream.reserve(streamBound, preserving: 0), scratch.tail.reserve(tailBound, preserving: 0),
-              scratch.columns.reserve(columnsBound, preserving: 0) else { return nil }
+              scratch.columns.reserve(columnsBound, preserving: 0), scratch.fields.reserve(fieldsBound, preserving: 0) else { return nil }
         var out = scratch.stream.base
         var tailOut = scratch.tail.base
         var savedByKeyGaps = 0, savedByZeroColumns = 0
@@ -87,6 +112,11 @@ enum FrameCodec {
             let n = s.putCount
             let headerAt = out
             out += FrameLayout.packedSectionHeaderSize
+            var runs: [FieldRun] = []
+            if k < fieldModes.count, let schema, let t = schema.tableIndex(of: s.tableID) {
+                out += FieldDiff.writeMap(fieldModes[k], to: out)
+                runs = FieldDiff.runs(table: schema.tables[t], modes: fieldModes[k])
+            }
             let map = out
             let mapBytes = split ? (size &+ 3) / 4 : 0
             map.initializeMemory(as: UInt8.self, repeating: 0, count: mapBytes)
@@ -110,6 +140,7 @@ enum FrameCodec {
             savedByKeyGaps &+= 8 &* (n &+ s.deleteCount) &- (out - keysStart)
             var sectionBases: [UnsafeRawPointer?]? = nil
             var mostlyXOR = false
+            var records = s.records
             if xor, let bases, k < bases.count, k < header.sectionCount {  // a refresh slice is absolute
                 let b = bases[k]
                 guard b.count == n else { return nil }
@@ -118,21 +149,27 @@ enum FrameCodec {
                 for base in b where base != nil { present &+= 1 }
                 mostlyXOR = 2 &* present > n
             }
+            if !runs.isEmpty, let bases {
+                // The records as sent (XOR and DIFF applied), then transposed without bases.
+                FieldDiff.encode(s.records, bases: bases[k], xor: sectionBases != nil, runs: runs, size: size, into: scratch.fields.base)
+                records = UnsafeRawPointer(scratch.fields.base)
+                sectionBases = nil
+            }
             if !transpose {
                 order.withUnsafeBufferPointer { order in
                     for j in 0..<n {
                         let target = out + j &* size
-                        target.copyMemory(from: s.records + order[j] &* size, byteCount: size)
+                        target.copyMemory(from: records + order[j] &* size, byteCount: size)
                         if let base = sectionBases?[order[j]] { xorRecord(target, with: base, size: size) }
                     }
                 }
                 out += n &* size
             } else if !split {
-                Transpose.forward(s.records, order: order, bases: sectionBases, size: size, into: out)
+                Transpose.forward(records, order: order, bases: sectionBases, size: size, into: out)
                 out += n &* size
             } else {
                 let columns = scratch.columns.base
-                Transpose.forward(s.records, order: order, bases: sectionBases, size: size, into: columns)
+                Transpose.forward(records, order: order, bases: sectionBases, size: size, into: columns)
                 let raw = advice.rawColumns(table: s.tableID, xor: mostlyXOR, columns: columns, rows: n, size: size,
                                             level: level, zstd: &zstd, scratch: &scratch.trial)
                 for c in 0..<size {

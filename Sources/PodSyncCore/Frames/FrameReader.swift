@@ -37,6 +37,8 @@ public struct FrameHeader: Sendable, Equatable {
     var xorAllowed: Bool {
         stateVersion > baseVersion && (stateVersion == baseVersion &+ 1 || subscription != nil)
     }
+    /// The records are relative to the receiver's at the base version (XOR or FIELDS).
+    var isRelative: Bool { transforms & FrameLayout.relativeTransforms != 0 }
 
     /// Bytes of the bucket block at the start of the payload (REPAIR, SUMMARY).
     public var bucketBlockLength: Int { Int(truncatingIfNeeded: repair?.blockLength ?? summary?.blockLength ?? 0) }
@@ -61,6 +63,11 @@ public struct SectionView {
     public var tableIndex: Int
     /// The records are XOR-ed with the receiver's record at the base version (zeros if absent).
     public var xor: Bool = false
+    /// FIELDS: integer elements sent as zigzag(new − old), undone against the receiver's record
+    /// (Codec/FieldDiff.swift); empty when no field of the section is.
+    var fieldRuns: [FieldRun] = []
+    /// The records are relative to the receiver's (XOR, or DIFF fields).
+    public var isRelative: Bool { xor || !fieldRuns.isEmpty }
 }
 
 /// Validates frames. Nothing is trusted: every length and count is checked against the buffer with

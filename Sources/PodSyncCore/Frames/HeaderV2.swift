@@ -16,7 +16,7 @@ enum HeaderV2 {
     static let flagSummary: UInt32 = 0x10
     /// Flags a receiver must understand are the low byte; this library knows these.
     static let knownCriticalFlags: UInt32 = FrameLayout.flagReset | FrameLayout.flagHasDigest | flagChunk | flagRepair | flagSummary
-    static let knownTransforms: UInt64 = 0xF
+    static let knownTransforms: UInt64 = UInt64(FrameLayout.knownTransforms)
 
     static let tagChunk: UInt64 = 1
     static let tagRefreshSlice: UInt64 = 3
@@ -182,8 +182,8 @@ enum HeaderV2 {
                 guard header.baseVersion == 0, header.sectionCount == 0, header.codec == FrameLayout.codecNone, header.transforms == 0 else {
                     throw .malformed("a SUMMARY has base version 0, no sections, no codec and no transforms")
                 }
-            } else if header.transforms & FrameLayout.transformXOR != 0 {
-                throw .malformed("a REPAIR frame holds absolute records (no XOR)")
+            } else if header.isRelative {
+                throw .malformed("a REPAIR frame holds absolute records (no XOR, no FIELDS)")
             }
         } else if header.isReset {
             guard header.baseVersion == 0 else { throw .malformed("a RESET frame must have base version 0") }
@@ -214,8 +214,8 @@ enum HeaderV2 {
         } else if !header.history.isEmpty {
             throw .malformed("a TERM_HISTORY record in a frame of term 0")
         }
-        if header.transforms & FrameLayout.transformXOR != 0 && (header.isReset || !header.xorAllowed) {
-            throw .malformed("the XOR transform is only allowed in a delta from v to v + 1 (or a subscription's delta)")
+        if header.isRelative && (header.isReset || !header.xorAllowed) {
+            throw .malformed("the XOR and FIELDS transforms are only allowed in a delta from v to v + 1 (or a subscription's delta)")
         }
         if header.transforms & FrameLayout.transformColumns != 0 && header.transforms & FrameLayout.transformTranspose == 0 {
             throw .malformed("COLUMNS needs TRANSPOSE")

@@ -42,7 +42,7 @@ extension Store {
     }
 
     /// Applies what an out-of-sync replica can vouch for from `header`'s frame: its changes (unless
-    /// XOR-ed: they need the value at the base) and its slice, each key only if the frame's
+    /// XOR-ed or FIELDS: they need the value at the base) and its slice, each key only if the frame's
     /// version is newer than the replica's of that key; a slice also removes the keys of its range
     /// it does not put. Returns PODSYNC_REFRESHING, or PODSYNC_OK when the replica is in sync.
     mutating func applyOutOfSync(_ header: FrameHeader, _ sections: [SectionView], frameBytes: Int) throws(PodSyncError) -> Int32 {
@@ -50,7 +50,7 @@ extension Store {
             throw PodSyncError(Status.streamMismatch, "frame of stream \(hex(header.streamID)) but this replica follows \(hex(streamID)); apply a snapshot of the new stream")
         }
         let v = header.stateVersion
-        let absolute = header.transforms & FrameLayout.transformXOR == 0
+        let absolute = !header.isRelative
         let changes = absolute ? Array(sections.prefix(header.sectionCount)) : []
         let slices = Array(sections.dropFirst(header.sectionCount))
         let ranges = header.slice.map { sliceRanges($0) } ?? []

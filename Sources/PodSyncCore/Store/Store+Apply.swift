@@ -95,9 +95,9 @@ extension Store {
                 return status
             }
             if header.stateVersion <= version && bound { return Status.duplicate }
-            // XOR-ed records undo only against the base version's (a subscription's delta can
+            // XOR-ed (or FIELDS) records undo only against the base version's (a subscription's delta can
             // jump over a replica's version): a replica past the base asks for a catch-up delta.
-            if header.transforms & FrameLayout.transformXOR != 0 && version != header.baseVersion && header.baseVersion <= version {
+            if header.isRelative && version != header.baseVersion && header.baseVersion <= version {
                 return Status.gap
             }
             // Half a snapshot filled in place is no state a delta can apply to.
@@ -175,10 +175,18 @@ extension Store {
             }
             let records = s.records
             let putKeys = s.putKeys
-            let xor = s.xor
+            // DIFF fields are undone in place (the records of an encoded frame are decoded
+            // scratch memory), so the record applies as an absolute one.
+            let runs = s.fieldRuns
+            let fields = !runs.isEmpty
+            let xor = s.xor && !fields
             tables[t].forEachSlot(count: s.putCount, key: { putKeys.le(8 * $0, as: UInt64.self) }) { table, i, key, found in
                 let source = records + i &* size
                 var slot = found
+                if fields {
+                    FieldDiff.decodeInPlace(UnsafeMutableRawPointer(mutating: source), old: slot != nilSlot ? UnsafeRawPointer(table.record(Int(slot))) : nil,
+                                            xor: s.xor, runs: runs, size: size)
+                }
                 if slot != nilSlot {
                     let target = table.record(Int(slot))
                     if preserving { self.preserve(table: t, slot: slot) }

@@ -219,9 +219,9 @@ extension Store {
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else { preconditionFailure("outbox space was reserved") }
         var newDigest = digest
-        // For the XOR transform: each put's value at the base version (its pre-image, or none).
+        // For the XOR and FIELDS transforms: each put's value at the base version (its pre-image, or none).
         // Not with a rolling refresh: a receiver out of sync needs absolute values.
-        let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.transformXOR != 0 && !refreshOn
+        let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.relativeTransforms != 0 && !refreshOn
         var bases: [[UnsafeRawPointer?]] = []
         for (k, part) in parts.enumerated() {
             let plan = plans[k]
@@ -305,7 +305,7 @@ extension Store {
         let withoutColumns = columns && !collecting && (tryBoth || !columnsChoice.useColumns)
         var packed: FrameCodec.Packed? = nil
         if withOptions {
-            packed = FrameCodec.pack(plain, bases: bases, transforms: options.transforms, level: options.compressionLevel,
+            packed = FrameCodec.pack(plain, bases: bases, schema: schema, transforms: options.transforms, level: options.compressionLevel,
                                      output: &codecOutput, scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
             metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
             if codecScratch.streamLength > 0 {
@@ -314,7 +314,7 @@ extension Store {
         }
         var source = codecOutput.base
         if withoutColumns {
-            let without = FrameCodec.pack(plain, bases: bases, transforms: options.transforms & ~FrameLayout.transformColumns,
+            let without = FrameCodec.pack(plain, bases: bases, schema: schema, transforms: options.transforms & ~FrameLayout.transformColumns,
                                           level: options.compressionLevel, output: &codecOutputWithoutColumns,
                                           scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
             if tryBoth { columnsChoice.learn(with: packed?.length ?? plain.count, without: without?.length ?? plain.count, frameBytes: plain.count) }

@@ -19,7 +19,7 @@ public struct StoreOptions: Sendable, Equatable {
     /// Writer: zstd level for frames; 0 = never compress.
     public var compressionLevel: Int32 = 0
     /// Writer: transforms (FrameLayout.transform*) the encoder may use before compressing.
-    public var transforms: UInt8 = 0xF
+    public var transforms: UInt8 = FrameLayout.knownTransforms
     /// Replica: largest decoded payload of a compressed frame it accepts.
     public var maxDecodedBytes: UInt64 = 1 << 30
     /// Most live records, all tables together (0: only the per-table limit).

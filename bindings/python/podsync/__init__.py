@@ -115,6 +115,7 @@ from ._ffi import (
     MIN_CHUNK_BYTES,
     TRANSFORM_ALL,
     TRANSFORM_COLUMNS,
+    TRANSFORM_FIELDS,
     TRANSFORM_KEY_GAPS,
     TRANSFORM_TRANSPOSE,
     TRANSFORM_XOR,
@@ -133,7 +134,7 @@ from ._subscriptions import Subscription
 from ._stream import DEFAULT_MAX_FRAME_BYTES, aread_frames, read_frames
 
 #: This package's version (it mirrors the library version it was written for).
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 
 
 def library_version() -> str:
@@ -154,6 +155,7 @@ __all__ = [
     "CODEC_ZSTD",
     "TRANSFORM_ALL",
     "TRANSFORM_COLUMNS",
+    "TRANSFORM_FIELDS",
     "TRANSFORM_KEY_GAPS",
     "TRANSFORM_TRANSPOSE",
     "TRANSFORM_XOR",

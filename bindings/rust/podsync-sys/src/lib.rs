@@ -286,8 +286,11 @@ pub const PODSYNC_TRANSFORM_KEY_GAPS: u32 = 0x4;
 /// With TRANSPOSE: all-zero byte columns omitted, columns zstd cannot shrink sent uncompressed
 /// (since 0.3.0)
 pub const PODSYNC_TRANSFORM_COLUMNS: u32 = 0x8;
+/// Integer fields sent as zigzag differences to the receiver's value where that is smaller
+/// (frame format 2, batch frames only; since 0.9.0)
+pub const PODSYNC_TRANSFORM_FIELDS: u32 = 0x10;
 /// Every transform.
-pub const PODSYNC_TRANSFORM_ALL: u32 = 0xF;
+pub const PODSYNC_TRANSFORM_ALL: u32 = 0x1F;
 
 /// `podsync_store_options` (104 bytes, versioned; a version-1 struct ends at byte 56, a version-2
 /// struct at byte 72, a version-3 struct at byte 88).

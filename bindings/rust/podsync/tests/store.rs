@@ -530,7 +530,7 @@ fn abi_and_versions() {
     assert_eq!(podsync::check_abi(), Ok(()));
     assert_eq!(podsync::library_abi_version(), podsync::ABI_VERSION);
     assert_eq!(podsync::library_version(), podsync::sys::PODSYNC_VERSION_NUMBER);
-    assert_eq!(podsync::library_version(), 800, "library 0.8.0");
+    assert_eq!(podsync::library_version(), 900, "library 0.9.0");
     assert_eq!(podsync::frame::FORMAT_VERSION, 2, "library 0.6.0 reads and writes format 2");
     let v = podsync::library_version();
     let crate_version = format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100);
