@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from pathlib import Path
@@ -46,6 +47,14 @@ def fratio(r: float | None) -> str:
 
 def med(xs: list[float] | None) -> float | None:
     return statistics.median(xs) if xs else None
+
+
+def pct(xs: list[float] | None, q: float) -> float | None:
+    """The q-quantile by nearest rank (an observed sample: p99 of 1,000 ticks is the 10th worst)."""
+    if not xs:
+        return None
+    ordered = sorted(xs)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def ratio(x: float | None, ref: float | None) -> float | None:
@@ -322,6 +331,172 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**MISSED**")
 
 
+def find_case(results: dict[str, Any], layout: str, n: int) -> dict[str, Any] | None:
+    return next((c for c in results["cases"] if c["layout"] == layout and c["n"] == n), None)
+
+
+def planned_cases(results: dict[str, Any]) -> list[tuple[str, int]]:
+    """The cases of the configuration (those left out by --only included), then any other run."""
+    out = [(layout, int(n)) for layout, n in results["config"].get("cases", [])]
+    out += [(c["layout"], c["n"]) for c in results["cases"] if (c["layout"], c["n"]) not in out]
+    return out
+
+
+def issue_goals(results: dict[str, Any]) -> str:
+    """One row per goal of issue 15: measured in this run, target, met / MISSED / not measured."""
+    level = results.get("podsync_zstd_level", 0)
+    zname = f"PodSync + zstd {level}" if level else "PodSync + zstd"
+    rows: list[list[str]] = []
+
+    def add(goal: str, n: int | str, r: float | None, limit: float, detail: str, why: str = "") -> None:
+        nn = f"{n:,}" if isinstance(n, int) else n
+        if r is None:
+            measured = f"not measured ({why})" if why else "not measured"
+            rows.append([goal, nn, measured, f"≤ {limit:.2f}×", "not measured"])
+        else:
+            rows.append([goal, nn, f"{fratio(r)} ({detail})", f"≤ {limit:.2f}×", verdict(r <= limit)])
+
+    def tick_of(case: dict[str, Any] | None, key: str) -> tuple[Row | None, str]:
+        if case is None:
+            return None, "no such case in this run"
+        e = case["systems"].get(key)
+        if e is None:
+            nocomp = key == "podsync_zstd" and not level
+            return None, f"{key} not run" + (": this library has no compression" if nocomp else "")
+        r = py_row(e, "tick")
+        return (r, "") if r.status == "ok" and r.bytes else (None, f"{e['name']}: {r.status}")
+
+    # bytes a tick against the hand-written numpy encoder, every workload case
+    for layout, n in planned_cases(results):
+        case = find_case(results, layout, n)
+        ps, why = tick_of(case, "podsync_zstd")
+        nx, why2 = tick_of(case, "numpy_xor_zstd")
+        r = ratio(ps.bytes, nx.bytes) if ps and nx else None
+        add(
+            f"bytes a tick, {layout}: {zname} (Python) / numpy XOR+shuffle+zstd-1",
+            n,
+            r,
+            0.85,
+            f"{fbytes(ps.bytes if ps else None)} / {fbytes(nx.bytes if nx else None)}",
+            why or why2,
+        )
+    # bytes a tick against pyarrow IPC + zstd, the 40 B entity
+    for layout, n in planned_cases(results):
+        if layout != "entity40":
+            continue
+        case = find_case(results, layout, n)
+        ps, why = tick_of(case, "podsync_zstd")
+        ar, why2 = tick_of(case, "arrow_zstd")
+        r = ratio(ps.bytes, ar.bytes) if ps and ar else None
+        add(
+            f"bytes a tick, entity40: {zname} (Python) / pyarrow IPC + zstd",
+            n,
+            r,
+            0.5,
+            f"{fbytes(ps.bytes if ps else None)} / {fbytes(ar.bytes if ar else None)}",
+            why or why2,
+        )
+
+    def c_of(layout: str, n: int) -> tuple[dict[str, Any] | None, str]:
+        case = find_case(results, layout, n)
+        if case is None:
+            return None, f"no {layout} N = {n:,} case in this run"
+        if not case.get("c") or case["c"].get("exit") not in (0, 3):
+            return None, "the C program did not run"
+        return case["c"], ""
+
+    # apply of a 1% tick from C against the reference store
+    c, why = c_of("entity40", 1_000_000)
+    s = c["series"] if c else {}
+    ma, mr = med(s.get("tick.podsync.apply")), med(s.get("tick.reference.apply"))
+    z = ratio(med(s.get("tick.podsync_zstd.apply")), mr)
+    add(
+        "apply of a 1% tick, entity40 (C): PodSync / reference store",
+        1_000_000,
+        ratio(ma, mr),
+        1.25,
+        f"{ftime(ma)} / {ftime(mr)}" + (f"; {zname}: {fratio(z)}" if z else ""),
+        why,
+    )
+    # compressed flush + apply against plain, C and Python
+    for layout, n in planned_cases(results):
+        if n not in (100_000, 1_000_000):
+            continue
+        c, why = c_of(layout, n)
+        s = c["series"] if c else {}
+        plain = med(sums(s.get("tick.podsync.flush"), s.get("tick.podsync.apply")))
+        comp = med(sums(s.get("tick.podsync_zstd.flush"), s.get("tick.podsync_zstd.apply")))
+        if c and comp is None:
+            why = "no compressed pair in the C run"
+        add(
+            f"flush + apply, {layout} (C): {zname} / plain",
+            n,
+            ratio(comp, plain),
+            1.3,
+            f"{ftime(comp)} / {ftime(plain)}",
+            why,
+        )
+        case = find_case(results, layout, n)
+        pz, why = tick_of(case, "podsync_zstd")
+        pp, why2 = tick_of(case, "podsync")
+        add(
+            f"gather + put_many + flush + apply, {layout} (Python): {zname} / plain",
+            n,
+            ratio(pz.total, pp.total) if pz and pp else None,
+            1.3,
+            f"{ftime(pz.total if pz else None)} / {ftime(pp.total if pp else None)}",
+            why or why2,
+        )
+    # steady ticks: the slowest of 1,000 against the median
+    st = results.get("steady")
+    sv, ss = (st["values"], st["series"]) if st else ({}, {})
+    full = bool(st) and sv.get("n") == 1_000_000 and sv.get("ticks", 0) >= 1000
+    why = (
+        "no steady run"
+        if not st
+        else f"this run: N = {sv.get('n', 0):,.0f}, {sv.get('ticks', 0):,.0f} ticks"
+        if not full
+        else ""
+    )
+    refs = ss.get("steady.reference.apply") if full else None
+    noise = f"; reference store, same ticks: {fratio(ratio(max(refs), med(refs)))}" if refs else ""
+    for key, label in (("steady.podsync", "PodSync"), ("steady.podsync_zstd", zname)):
+        if st and full and f"{key}.flush" not in ss:
+            continue
+        for op in ("flush", "apply"):
+            xs = ss.get(f"{key}.{op}") if full else None
+            mx, p50 = (max(xs), med(xs)) if xs else (None, None)
+            add(
+                f"steady 1% ticks, entity40 (C): max {op} / median {op}, {label}",
+                "1,000,000 × 1,000 ticks",
+                ratio(mx, p50),
+                2.0,
+                f"{ftime(mx)} / {ftime(p50)}{noise}",
+                why,
+            )
+    # bulk load against the reference store including its allocation
+    c, why = c_of("entity40", 1_000_000)
+    s = c["series"] if c else {}
+    mb, mr = med(s.get("bulk.podsync.put")), med(s.get("bulk.reference.load_with_alloc"))
+    mbf = med(sums(s.get("bulk.podsync.put"), s.get("bulk.podsync.flush")))
+    add(
+        "bulk load of N new records, entity40 (C): PodSync put_many / reference load incl. allocation",
+        1_000_000,
+        ratio(mb, mr),
+        1.25,
+        f"{ftime(mb)} / {ftime(mr)}"
+        + (f"; with the flush of its frame: {fratio(ratio(mbf, mr))}" if mbf else ""),
+        why,
+    )
+    return (
+        "### The goals of issue 15, from this run\n\n"
+        "Measured = the ratio of medians in this run (steady: the slowest tick over the median tick, next to "
+        "the same ratio for the reference store's apply of the same ticks: what the machine's own noise "
+        "allows); a goal whose figures were not measured in this run says so.\n\n"
+        + table(["goal", "N", "measured", "target", "result"], rows, "lrlrl")
+    )
+
+
 def goals(results: dict[str, Any]) -> str:
     level = results.get("podsync_zstd_level", 0)
     variants = [("podsync", "PodSync (Python)")] + (
@@ -450,7 +625,58 @@ def goals(results: dict[str, Any]) -> str:
         crow,
         "lrrll",
     )
-    return "## Goals\n\n" + py + "\n\n" + cg
+    return "## Goals\n\n" + issue_goals(results) + "\n\n### Earlier goals\n\n" + py + "\n\n" + cg
+
+
+# ---------------------------------------------------------------------------------------------------
+# Steady ticks
+# ---------------------------------------------------------------------------------------------------
+
+
+def steady_table(results: dict[str, Any]) -> tuple[str, list[str]]:
+    st = results.get("steady")
+    if not st:
+        return "", []
+    v, s = st["values"], st["series"]
+    zlevel = v.get("compression_level", 0)
+    names = ["steady.podsync", "steady.podsync.digest", "steady.reference"]
+    names += ["steady.podsync_zstd"] if zlevel else []
+    chk, ok = c_check(st, *names)
+    failures = [] if ok else [f"steady ticks: {chk}"]
+    if ok:
+        chk = "yes: digests equal after every tick; every replica (and the reference store) equals the truth"
+    rows = []
+    series = [
+        ("PodSync (C): put_many", "steady.podsync.put"),
+        ("PodSync (C): flush", "steady.podsync.flush"),
+        ("PodSync (C): apply", "steady.podsync.apply"),
+    ]
+    if zlevel:
+        series += [
+            (f"PodSync + zstd {zlevel:.0f} (C): put_many", "steady.podsync_zstd.put"),
+            (f"PodSync + zstd {zlevel:.0f} (C): flush", "steady.podsync_zstd.flush"),
+            (f"PodSync + zstd {zlevel:.0f} (C): apply", "steady.podsync_zstd.apply"),
+        ]
+    series.append(("reference store (C): apply", "steady.reference.apply"))
+    for label, key in series:
+        xs = s.get(key) if ok else None
+        p50, p99, mx = med(xs), pct(xs, 0.99), max(xs) if xs else None
+        rows.append(
+            [label, ftime(p50), ftime(p99), ftime(mx), fratio(ratio(p99, p50)), fratio(ratio(mx, p50))]
+        )
+    n, ticks, k = v.get("n", 0), v.get("ticks", 0), v.get("tick_records", 0)
+    bytes_note = f"frame bytes a tick: PodSync {fbytes(v.get('steady.podsync.bytes'))}"
+    if zlevel:
+        bytes_note += f", PodSync + zstd {zlevel:.0f} {fbytes(v.get('steady.podsync_zstd.bytes'))}"
+    text = (
+        f"### Steady ticks — {ticks:,.0f} consecutive ticks of {k:,.0f} random keys, N = {n:,.0f} "
+        "(C, 40 B records)\n\n"
+        "`suite_bench steady`: after the bulk load and one warm-up tick, every put_many, flush and apply "
+        "is timed on its own, next to the reference store's apply of the same ticks (the order rotates "
+        f"every tick); p99 by nearest rank; {bytes_note}. Replica = writer: {chk}.\n\n"
+    )
+    text += table(["", "p50", "p99", "max", "p99 / p50", "max / p50"], rows, "lrrrrr")
+    return text, failures
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -595,6 +821,10 @@ def render(results: dict[str, Any]) -> tuple[str, list[str]]:
             for e in case["systems"].values():
                 if e["tick"]["status"] == "unavailable":
                     failures.append(f"{e['key']} unavailable: {e['tick'].get('reason')}")
+    text, f = steady_table(results)
+    if text:
+        parts.append(text)
+        failures += f
     if results["scaling"] or results["putsize"]:
         text, f = scaling_tables(results)
         parts.append(text)
@@ -633,8 +863,9 @@ Do not edit by hand: run the command again.
 ## How it was measured
 
 - Workloads: {', '.join(f"{c['layout']} N = {c['n']:,}" for c in results['cases'])}; fixed seeds; keys
-  splitmix64(0..N-1). Each tick changes distinct random existing keys by small drifts (see
-  `benchmarks/suite.py`). Snapshots encode the writer's whole state and apply it to a fresh replica.
+  splitmix64(0..N-1) (quant20: object ids 0..N-1). Each tick changes distinct random existing keys by
+  small drifts (see `benchmarks/suite.py`). Snapshots encode the writer's whole state and apply it to
+  a fresh replica.
 - Every system gets the writer's truth (a numpy structured array) and the positions of the changed
   rows; **encode** starts there (the gather of the changed rows is in every encode) and ends with the
   bytes to send; **apply** starts from those bytes and ends with a replica that serves reads by key.
@@ -642,7 +873,9 @@ Do not edit by hand: run the command again.
   that rotates every repetition; medians of {cfg['tick_reps']} ticks after a warm-up tick and of
   {cfg['snapshot_reps']} snapshots. The C program runs the same workload right after, in the same run,
   interleaving PodSync, the minimal C reference store (`benchmarks/c/reference_store.c`) and memcpy
-  ({cfg['c_reps']} repetitions).
+  ({cfg['c_reps']} repetitions). Steady ticks (C, 40 B): {cfg.get('steady_ticks', 0):,} consecutive
+  ticks of {cfg.get('steady_fraction', 0):.0%} at N = {cfg.get('steady_n', 0):,}, each flush and apply
+  timed on its own.
 - **replica = writer** is checked for every system after its ticks and after its last snapshot: byte
   equality of every record with the writer's truth (PodSync: equal digests and the replica's table
   view; CRDTs: the replica's map equals the writer's map, which equals the truth). A system that does
@@ -679,7 +912,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         return False
     panels = []  # (title, {system: {n: (bytes, total)}})
     level = results.get("podsync_zstd_level", 0)
-    for layout in ("entity40", "record256"):
+    for layout in ("entity40", "record256", "quant20"):
         for phase in ("tick", "snapshot"):
             cases = [c for c in results["cases"] if c["layout"] == layout]
             if not cases:
@@ -697,8 +930,9 @@ def plot(results: dict[str, Any], path: Path) -> bool:
                         )
                     else:
                         data.setdefault(name, {})
+            share = cases[0]["tick_records"] / cases[0]["n"]
             title = (
-                f"{'1% tick' if layout == 'entity40' else '10% tick'} of {cases[0]['record_size']} B records"
+                f"{share:.1%} tick of {cases[0]['record_size']} B records".replace(".0%", "%")
                 if phase == "tick"
                 else f"snapshot of {cases[0]['record_size']} B records"
             )

@@ -9,15 +9,28 @@ Workloads (fixed seeds; keys are splitmix64(0..N-1), the same in Python and C):
              tick: pos drifts by up to +-0.05, 1 in 16 changed records gets new flags
   record256  256 B records (u64 id, u32 seq, u32 flags, f32 v[60]; v[0:16] continuous, v[16:60]
              small integers), 10% change per tick: seq + 1 and v[0:6] drift by up to +-0.05
+  quant20    small game objects at 60 Hz as in benchmarks/c/small_records_bench.c: the 12 B of
+             i16 x, y, z, u16 heading, hp, flags after the u64 id every layout carries (20 B; keys
+             are the object ids 0..N-1), 0.8% change per tick (40 of 5,000): x, y by -2..2,
+             heading by 0..6 (mod 360), hp - 1 for 1 in 10 changed objects
   snapshot   the whole state of each, encoded by the writer and applied to a fresh replica
 
 Per case, every Python system runs in this one process, one tick at a time, in an order that
 rotates every repetition (a warm-up tick first, not counted); each figure is the median over the
 repetitions. The C program (benchmarks/c/suite_bench.c: PodSync from C, the minimal C reference
-store, memcpy; interleaved the same way) runs right after, in the same run. Then the scaling runs
-(C): delta_since with fixed changes as the state grows, memory per record, put throughput against
-the record size. A system whose replica does not equal the writer is reported, not timed, and
-makes the exit status 1.
+store, memcpy; interleaved the same way) runs right after, in the same run. Then the C runs:
+steady ticks (`suite_bench steady`: 1,000 consecutive 1% ticks at N = 1,000,000, every flush and
+apply timed on its own next to the reference store's apply, reported as p50 / p99 / max), the
+scaling runs (delta_since with fixed changes as the state grows, memory per record) and put
+throughput against the record size. A system whose replica does not equal the writer is reported,
+not timed, and makes the exit status 1. RESULTS.md opens with the goals of issue 15 (bytes against
+the numpy XOR+shuffle+zstd-1 encoder and pyarrow IPC + zstd, apply against the reference store,
+compressed against plain, steady ticks, bulk load), each computed from this run or shown as "not
+measured".
+
+--only takes layouts and C runs (quant20,steady: the quant20 cases and the steady ticks, no
+scaling or put-size runs; a list naming no C run keeps every C run); --systems keeps only the named
+Python systems (podsync,podsync_zstd,numpy_xor_zstd,arrow_zstd,...).
 """
 
 from __future__ import annotations
@@ -67,7 +80,14 @@ class Layout:
     def make_world(self, n: int, rng: np.random.Generator) -> np.ndarray:
         world = np.zeros(n, self.dtype)
         world["id"] = splitmix_keys(n)
-        if self.key == "entity40":
+        if self.key == "quant20":  # object ids as a game hands them out, as small_records_bench.c
+            world["id"] = np.arange(n, dtype=np.uint64)
+            world["x"] = rng.integers(0, 2000, n, dtype=np.int16)
+            world["y"] = rng.integers(0, 2000, n, dtype=np.int16)
+            world["z"] = rng.integers(0, 100, n, dtype=np.int16)
+            world["heading"] = rng.integers(0, 360, n, dtype=np.uint16)
+            world["hp"] = 100
+        elif self.key == "entity40":
             world["pos"] = rng.random((n, 3), dtype=np.float32) * 1000
             q = rng.random((n, 4), dtype=np.float32) * 2 - 1
             world["rot"] = q / (np.sqrt((q * q).sum(axis=1, keepdims=True)) + np.float32(1e-6))
@@ -83,7 +103,13 @@ class Layout:
         n = len(world)
         idx = np.sort(rng.choice(n, size=k, replace=False)) if k < n else np.arange(n)
         idx = rng.permutation(idx)  # random order, as changes arrive
-        if self.key == "entity40":
+        if self.key == "quant20":  # the moves of small_records_bench.c
+            world["x"][idx] += rng.integers(-2, 3, k, dtype=np.int16)
+            world["y"][idx] += rng.integers(-2, 3, k, dtype=np.int16)
+            world["heading"][idx] = (world["heading"][idx] + rng.integers(0, 7, k, dtype=np.uint16)) % 360
+            hit = idx[rng.integers(0, 10, k) == 0]
+            world["hp"][hit] -= 1
+        elif self.key == "entity40":
             world["pos"][idx] += (rng.random((k, 3), dtype=np.float32) - np.float32(0.5)) * np.float32(0.1)
             flip = rng.integers(0, 16, k) == 0
             world["flags"][idx[flip]] = rng.integers(0, 16, int(flip.sum()), dtype=np.uint32)
@@ -106,6 +132,18 @@ LAYOUTS = {
         0.10,
         "256 B records (u64 id, u32 seq, u32 flags, 60 f32), 10% change per tick",
     ),
+    # 12 bytes of payload as in benchmarks/c/small_records_bench.c, plus the u64 id every layout of
+    # the suite carries (the serializers' replicas find a row by its "id" field): 20 B records
+    "quant20": Layout(
+        "quant20",
+        np.dtype(
+            [("id", "<u8"), ("x", "<i2"), ("y", "<i2"), ("z", "<i2")]
+            + [("heading", "<u2"), ("hp", "<u2"), ("flags", "<u2")]
+        ),
+        0.008,
+        "quant20: 20 B quantized game objects (u64 id 0..N-1 + the 12 B of i16 x, y, z, u16 heading, "
+        "hp, flags), 0.8% change per tick (40 of 5,000 at 60 Hz)",
+    ),
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -113,7 +151,14 @@ LAYOUTS = {
 # ---------------------------------------------------------------------------------------------------
 
 FULL = dict(
-    cases=[("entity40", 100_000), ("entity40", 1_000_000), ("record256", 100_000), ("record256", 1_000_000)],
+    cases=[
+        ("entity40", 100_000),
+        ("entity40", 1_000_000),
+        ("record256", 100_000),
+        ("record256", 1_000_000),
+        ("quant20", 5_000),
+        ("quant20", 100_000),
+    ],
     tick_reps=11,
     snapshot_reps=5,
     budget=20.0,  # seconds per system per case for its setup, ticks and check
@@ -126,9 +171,12 @@ FULL = dict(
     putsize_bytes=128_000_000,
     putsize_max_n=1_000_000,
     putsize_reps=3,
+    steady_n=1_000_000,  # steady ticks (C, 40 B): TICKS consecutive ticks of FRACTION of N
+    steady_ticks=1000,
+    steady_fraction=0.01,
 )
 SMOKE = dict(
-    cases=[("entity40", 2000), ("record256", 2000)],
+    cases=[("entity40", 2000), ("record256", 2000), ("quant20", 2000)],
     tick_reps=1,
     snapshot_reps=1,
     budget=20.0,
@@ -141,6 +189,9 @@ SMOKE = dict(
     putsize_bytes=1_000_000,
     putsize_max_n=20_000,
     putsize_reps=1,
+    steady_n=2000,
+    steady_ticks=50,
+    steady_fraction=0.01,
 )
 
 PODSYNC_ZSTD_LEVEL = 1
@@ -184,7 +235,12 @@ def estimate(prev: dict[str, Any] | None, n: int) -> dict[str, float] | None:
 
 
 def run_case(
-    layout: Layout, n: int, cfg: dict[str, Any], prev_case: dict[str, Any] | None, podsync_level: int
+    layout: Layout,
+    n: int,
+    cfg: dict[str, Any],
+    prev_case: dict[str, Any] | None,
+    podsync_level: int,
+    only_systems: set[str] | None = None,
 ) -> dict[str, Any]:
     rng = np.random.default_rng([SEED, n, layout.dtype.itemsize])
     world = layout.make_world(n, rng)
@@ -203,6 +259,8 @@ def run_case(
     # instantiate + set up (untimed, but measured for the budget)
     active: list[tuple[str, Any]] = []
     for key, factory in systems.all_systems(layout, podsync_level):
+        if only_systems and key not in only_systems:
+            continue
         try:
             s = factory()
         except Exception as e:  # a package that is not installed or not importable
@@ -562,7 +620,15 @@ def main() -> int:
     )
     ap.add_argument("--bin", type=Path, required=True, help="directory of the compiled C programs")
     ap.add_argument("--command", default="bash benchmarks/run", help="the command to record in RESULTS.md")
-    ap.add_argument("--only", default="", help="comma-separated layouts to run (entity40,record256)")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated layouts (entity40,record256,quant20) and C runs (steady,scaling,putsize) "
+        "to run; without a C run's name every C run runs",
+    )
+    ap.add_argument(
+        "--systems", default="", help="comma-separated system keys to run (podsync,numpy_xor_zstd,...)"
+    )
     ap.add_argument("--budget", type=float, default=None, help="seconds per system per case and phase")
     ap.add_argument("--no-c", action="store_true", help="skip the C programs (debugging)")
     ap.add_argument(
@@ -581,6 +647,8 @@ def main() -> int:
     if args.budget:
         cfg["budget"] = args.budget
     only = {x for x in args.only.split(",") if x}
+    c_runs = {"steady", "scaling", "putsize"}
+    c_only = (only & c_runs) or c_runs
     started = time.time()
     t_start = time.perf_counter()
 
@@ -595,6 +663,7 @@ def main() -> int:
         "cases": [],
         "scaling": [],
         "putsize": [],
+        "steady": None,
     }
     if not podsync_level:
         log("podsync: this build has no compression option; the PodSync + zstd rows are left out")
@@ -604,7 +673,9 @@ def main() -> int:
         if only and layout_key not in only:
             continue
         layout = LAYOUTS[layout_key]
-        case = run_case(layout, n, cfg, prev.get(layout_key), podsync_level)
+        case = run_case(
+            layout, n, cfg, prev.get(layout_key), podsync_level, {x for x in args.systems.split(",") if x}
+        )
         if not args.no_c:
             binary = args.bin / f"suite_bench{layout.dtype.itemsize}"
             case["c"] = run_c(
@@ -614,7 +685,13 @@ def main() -> int:
         results["cases"].append(case)
         prev[layout_key] = case
 
-    if not args.no_c:
+    if not args.no_c and "steady" in c_only:
+        n, ticks, fraction = cfg["steady_n"], cfg["steady_ticks"], cfg["steady_fraction"]
+        log(f"\n== steady ticks: {ticks:,} consecutive ticks of {fraction:.0%} at N = {n:,} (C, 40 B)")
+        results["steady"] = run_c(
+            args.bin / "suite_bench40", ["steady", str(n), str(ticks), str(fraction), str(PODSYNC_ZSTD_LEVEL)]
+        )
+    if not args.no_c and "scaling" in c_only:
         log("\n== scaling: delta_since with fixed changes, memory per record (C, 40 B)")
         for n in cfg["scaling_n"]:
             results["scaling"].append(
@@ -623,6 +700,7 @@ def main() -> int:
                     ["scaling", str(n), str(cfg["scaling_changes"]), str(cfg["scaling_reps"])],
                 )
             )
+    if not args.no_c and "putsize" in c_only:
         log("\n== put throughput against the record size (C)")
         for size in cfg["putsize_sizes"]:
             n = max(1000, min(cfg["putsize_max_n"], cfg["putsize_bytes"] // size))

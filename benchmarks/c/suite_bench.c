@@ -4,9 +4,11 @@
  * interleaved repetition by repetition (the order rotates every repetition).
  *
  * The record layout is a compile-time constant, as in the reference store: build with -DREC=40 (the
- * entity: u64 id, f32 pos[3], f32 rot[4], u32 flags) or -DREC=256 (u64 id, u32 seq, u32 flags,
- * f32 v[60]). Keys are splitmix64(0..N-1), values come from a fixed seed, a tick changes distinct
- * random existing keys by small drifts: the same distributions as benchmarks/suite.py.
+ * entity: u64 id, f32 pos[3], f32 rot[4], u32 flags), -DREC=256 (u64 id, u32 seq, u32 flags,
+ * f32 v[60]) or -DREC=20 (quant20: u64 id, i16 x, y, z, u16 heading, hp, flags; the id is stored as
+ * 8 bytes so that the record stays 20 bytes with alignment 4). Keys are splitmix64(0..N-1) (quant20:
+ * 0..N-1, object ids as a game hands them out), values come from a fixed seed, a tick changes
+ * distinct random existing keys by small drifts: the same distributions as benchmarks/suite.py.
  *
  *   suite_bench workload N FRACTION REPS [LEVEL]
  *       bulk load (PodSync put_many into an empty writer + its flush; reference store load,
@@ -23,6 +25,12 @@
  *   suite_bench putsize SIZE N REPS
  *       put_many of N new keys of SIZE-byte opaque records into an empty writer, then of the same
  *       keys again (update), next to a memcpy of the same bytes.
+ *   suite_bench steady N TICKS FRACTION [LEVEL]
+ *       after a bulk load and one warm-up tick, TICKS consecutive ticks of FRACTION*N keys; every
+ *       PodSync put_many, flush and apply timed on its own (one sample per tick, so the tail shows:
+ *       p50, p99, max), next to the reference store's apply of the same ticks; with LEVEL (non-zero,
+ *       library with compression) a second writer/replica pair at that zstd level runs them too.
+ *       The order of the systems rotates every tick.
  *
  * Output: one JSON object per line on stdout ({"series": name, "samples": [ns...]},
  * {"value": name, "v": number}, {"check": name, "ok": bool, "detail": text}); benchmarks/suite.py
@@ -70,8 +78,14 @@ typedef struct rec_t {
     uint32_t flags;
     float v[60];
 } rec_t;
+#elif REC == 20
+typedef struct rec_t {
+    unsigned char id[8]; /* the u64 key, little-endian (a uint64_t member would pad the struct to 24) */
+    int16_t x, y, z;
+    uint16_t heading, hp, flags;
+} rec_t;
 #else
-#error "REC must be 40 or 256"
+#error "REC must be 40, 256 or 20"
 #endif
 typedef char rec_t_has_rec_bytes[(sizeof(rec_t) == REC) ? 1 : -1];
 
@@ -92,7 +106,9 @@ static uint64_t sb_mix(uint64_t *state) { /* splitmix64 */
     return z ^ (z >> 31);
 }
 
+#if REC != 20 /* quant20's values are integers */
 static float sb_unit(uint64_t *rng) { return (float)(sb_mix(rng) >> 40) * (1.0f / 16777216.0f); }
+#endif
 
 static volatile unsigned char sb_sink;
 
@@ -172,15 +188,25 @@ static podsync_schema *make_schema(uint32_t record_size, int typed) {
         {"rot", PODSYNC_TYPE_F32, 20, 4, 0},
         {"flags", PODSYNC_TYPE_U32, 36, 1, 0},
     };
-#else
+#elif REC == 256
     static const podsync_field fields[] = {
         {"id", PODSYNC_TYPE_U64, 0, 1, 0},
         {"seq", PODSYNC_TYPE_U32, 8, 1, 0},
         {"flags", PODSYNC_TYPE_U32, 12, 1, 0},
         {"v", PODSYNC_TYPE_F32, 16, 60, 0},
     };
+#else
+    static const podsync_field fields[] = {
+        {"id", PODSYNC_TYPE_U64, 0, 1, 0},         {"x", PODSYNC_TYPE_I16, 8, 1, 0},
+        {"y", PODSYNC_TYPE_I16, 10, 1, 0},         {"z", PODSYNC_TYPE_I16, 12, 1, 0},
+        {"heading", PODSYNC_TYPE_U16, 14, 1, 0},   {"hp", PODSYNC_TYPE_U16, 16, 1, 0},
+        {"flags", PODSYNC_TYPE_U16, 18, 1, 0},
+    };
 #endif
-    st = podsync_schema_add_table(schema, TABLE, record_size, 8, typed ? fields : NULL,
+    /* the largest power of two up to 8 that divides the size (20 B: 4, as the Python binding picks) */
+    uint32_t alignment = 8;
+    while (record_size % alignment) alignment /= 2;
+    st = podsync_schema_add_table(schema, TABLE, record_size, alignment, typed ? fields : NULL,
                                   typed ? sizeof fields / sizeof fields[0] : 0);
     if (st != PODSYNC_OK) {
         fprintf(stderr, "suite_bench: podsync_schema_add_table: %s: \"%s\"\n", podsync_status_name(st),
@@ -312,16 +338,27 @@ static int same_digest(const podsync_store *w, const podsync_store *r) {
 /* ---------------------------------------------------------------------------------------------- */
 
 static void make_keys(uint64_t *keys, size_t n) {
+#if REC == 20
+    for (size_t i = 0; i < n; i++) keys[i] = i; /* object ids 0..N-1 */
+#else
     for (size_t i = 0; i < n; i++) {
         uint64_t s = i;
         keys[i] = sb_mix(&s); /* splitmix64 of i: distinct */
     }
+#endif
 }
 
 static void fill(rec_t *r, uint64_t key, uint64_t *rng) {
     memset(r, 0, sizeof *r);
+#if REC == 20
+    memcpy(r->id, &key, 8); /* little-endian hosts, as every PodSync target */
+    r->x = (int16_t)(sb_mix(rng) % 2000);
+    r->y = (int16_t)(sb_mix(rng) % 2000);
+    r->z = (int16_t)(sb_mix(rng) % 100);
+    r->heading = (uint16_t)(sb_mix(rng) % 360);
+    r->hp = 100;
+#elif REC == 40
     r->id = key;
-#if REC == 40
     for (int j = 0; j < 3; j++) r->pos[j] = sb_unit(rng) * 1000.0f;
     float q[4], norm = 0;
     for (int j = 0; j < 4; j++) { q[j] = sb_unit(rng) * 2.0f - 1.0f; norm += q[j] * q[j]; }
@@ -329,6 +366,7 @@ static void fill(rec_t *r, uint64_t key, uint64_t *rng) {
     for (int j = 0; j < 4; j++) r->rot[j] = q[j] / norm;
     r->flags = (uint32_t)(sb_mix(rng) % 16);
 #else
+    r->id = key;
     r->seq = 0;
     r->flags = (uint32_t)(sb_mix(rng) % 16);
     for (int j = 0; j < 16; j++) r->v[j] = sb_unit(rng) * 1000.0f;
@@ -338,7 +376,12 @@ static void fill(rec_t *r, uint64_t key, uint64_t *rng) {
 
 /* A small drift: the tick's change to one record. */
 static void drift(rec_t *r, uint64_t *rng) {
-#if REC == 40
+#if REC == 20 /* the moves of small_records_bench.c */
+    r->x = (int16_t)(r->x + (int)(sb_mix(rng) % 5) - 2);
+    r->y = (int16_t)(r->y + (int)(sb_mix(rng) % 5) - 2);
+    r->heading = (uint16_t)((r->heading + sb_mix(rng) % 7) % 360);
+    if (sb_mix(rng) % 10 == 0) r->hp--;
+#elif REC == 40
     for (int j = 0; j < 3; j++) r->pos[j] += (sb_unit(rng) - 0.5f) * 0.1f;
     if (sb_mix(rng) % 16 == 0) r->flags = (uint32_t)(sb_mix(rng) % 16);
 #else
@@ -778,6 +821,131 @@ static int run_scaling(size_t n, size_t changes, int reps) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* steady: consecutive ticks, each one timed on its own (the tail, not only the median)           */
+/* ---------------------------------------------------------------------------------------------- */
+
+enum { ST_PUT, ST_FLUSH, ST_APPLY, ST_ZPUT, ST_ZFLUSH, ST_ZAPPLY, ST_REF, ST_SERIES };
+
+/* One tick on a writer/replica pair; its put_many, flush and apply go to sample `i` of the series
+   at `first` (ST_PUT or ST_ZPUT) unless i < 0 (the warm-up tick). Returns the tick's frame bytes. */
+static size_t steady_tick(podsync_store *w, podsync_store *r, const uint64_t *tick_keys, const rec_t *tick_recs,
+                          size_t tick, double *samples, int ticks, int first, int i, int *ok) {
+    double tf = 0, ta = 0, t = sb_now();
+    WRITE(podsync_store_put_many(w, TABLE, tick_keys, tick_recs, tick, tick * REC), w);
+    double tp = sb_now() - t;
+    size_t b = flush_apply(w, r, &tf, &ta);
+    if (!same_digest(w, r)) *ok = 0;
+    if (i >= 0) {
+        samples[(size_t)(first + 0) * (size_t)ticks + (size_t)i] = tp;
+        samples[(size_t)(first + 1) * (size_t)ticks + (size_t)i] = tf;
+        samples[(size_t)(first + 2) * (size_t)ticks + (size_t)i] = ta;
+    }
+    return b;
+}
+
+static int run_steady(size_t n, int ticks, double fraction, int level) {
+    const size_t tick = (size_t)((double)n * fraction + 0.5) > 0 ? (size_t)((double)n * fraction + 0.5) : 1;
+    const size_t bytes = n * REC;
+    const int zstd = level != 0 && compression_supported();
+    emit_value("record_size", REC);
+    emit_value("n", (double)n);
+    emit_value("ticks", ticks);
+    emit_value("tick_records", (double)tick);
+    emit_value("compression_level", zstd ? level : 0);
+
+    uint64_t rng = 0x5EED;
+    uint64_t *keys = sb_alloc(n * sizeof *keys);
+    rec_t *truth = sb_alloc(bytes);
+    size_t *perm = sb_alloc(n * sizeof *perm);
+    uint64_t *tick_keys = sb_alloc(tick * sizeof *tick_keys);
+    rec_t *tick_recs = sb_alloc(tick * REC);
+    double *samples = sb_alloc((size_t)ST_SERIES * (size_t)ticks * sizeof *samples);
+    make_keys(keys, n);
+    for (size_t i = 0; i < n; i++) fill(&truth[i], keys[i], &rng);
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+
+    podsync_schema *schema = make_schema(REC, 1);
+    podsync_store *w = make_store(schema, PODSYNC_ROLE_WRITER, 0);
+    podsync_store *r = make_store(schema, PODSYNC_ROLE_REPLICA, 0);
+    podsync_store *wz = zstd ? make_store(schema, PODSYNC_ROLE_WRITER, level) : NULL;
+    podsync_store *rz = zstd ? make_store(schema, PODSYNC_ROLE_REPLICA, 0) : NULL;
+    WRITE(podsync_store_put_many(w, TABLE, keys, truth, n, bytes), w);
+    flush_apply(w, r, NULL, NULL);
+    if (zstd) {
+        WRITE(podsync_store_put_many(wz, TABLE, keys, truth, n, bytes), wz);
+        flush_apply(wz, rz, NULL, NULL);
+    }
+    store s = ref_create(n, 1);
+    apply(&s, keys, (const uint8_t *)truth, n);
+
+    double tick_bytes = 0, ztick_bytes = 0;
+    int ticks_ok = 1;
+    /* tick -1 is the warm-up (the first tick after the load: one-time costs), not recorded */
+    for (int i = -1; i < ticks; i++) {
+        for (size_t c = 0; c < tick; c++) { /* partial Fisher-Yates: distinct random existing keys */
+            size_t j = c + (size_t)(sb_mix(&rng) % (uint64_t)(n - c));
+            size_t tmp = perm[c];
+            perm[c] = perm[j];
+            perm[j] = tmp;
+            drift(&truth[perm[c]], &rng);
+            tick_keys[c] = keys[perm[c]];
+            tick_recs[c] = truth[perm[c]];
+        }
+        for (int k = 0; k < 3; k++) {
+            switch ((k + i + 3) % 3) {
+            case 0: {
+                size_t b = steady_tick(w, r, tick_keys, tick_recs, tick, samples, ticks, ST_PUT, i, &ticks_ok);
+                if (i >= 0) tick_bytes += (double)b;
+                break;
+            }
+            case 1:
+                if (zstd) {
+                    size_t b = steady_tick(wz, rz, tick_keys, tick_recs, tick, samples, ticks, ST_ZPUT, i, &ticks_ok);
+                    if (i >= 0) ztick_bytes += (double)b;
+                }
+                break;
+            case 2: {
+                double t = sb_now();
+                apply(&s, tick_keys, (const uint8_t *)tick_recs, tick);
+                if (i >= 0) samples[(size_t)ST_REF * (size_t)ticks + (size_t)i] = sb_now() - t;
+                break;
+            }
+            }
+        }
+    }
+    char detail[256] = "";
+    emit_check("steady.podsync.digest", ticks_ok,
+               ticks_ok ? "digests equal after every tick" : "a replica's digest differed after a tick");
+    emit_check("steady.podsync", store_equals(r, keys, truth, n, detail, sizeof detail), detail);
+    if (zstd) emit_check("steady.podsync_zstd", store_equals(rz, keys, truth, n, detail, sizeof detail), detail);
+    emit_check("steady.reference", ref_equals(&s, keys, truth, n, detail, sizeof detail), detail);
+
+    static const char *const names[ST_SERIES] = {
+        "steady.podsync.put",       "steady.podsync.flush",       "steady.podsync.apply",
+        "steady.podsync_zstd.put",  "steady.podsync_zstd.flush",  "steady.podsync_zstd.apply",
+        "steady.reference.apply",
+    };
+    for (int k = 0; k < ST_SERIES; k++)
+        if (zstd || k < ST_ZPUT || k > ST_ZAPPLY) emit_series(names[k], samples + (size_t)k * (size_t)ticks, ticks);
+    emit_value("steady.podsync.bytes", tick_bytes / ticks);
+    if (zstd) emit_value("steady.podsync_zstd.bytes", ztick_bytes / ticks);
+
+    ref_free(&s);
+    podsync_store_free(w);
+    podsync_store_free(r);
+    podsync_store_free(wz);
+    podsync_store_free(rz);
+    podsync_schema_free(schema);
+    free(samples);
+    free(tick_recs);
+    free(tick_keys);
+    free(perm);
+    free(truth);
+    free(keys);
+    return checks_failed ? 3 : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* putsize: put throughput against the record size                                                 */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -831,7 +999,8 @@ int main(int argc, char **argv) {
     const char *usage =
         "usage: suite_bench workload N FRACTION REPS [LEVEL]\n"
         "       suite_bench scaling N CHANGES REPS\n"
-        "       suite_bench putsize SIZE N REPS\n";
+        "       suite_bench putsize SIZE N REPS\n"
+        "       suite_bench steady N TICKS FRACTION [LEVEL]\n";
     if (argc < 5) {
         fputs(usage, stderr);
         return 2;
@@ -839,6 +1008,17 @@ int main(int argc, char **argv) {
     if (podsync_abi_version() < 1) {
         fprintf(stderr, "suite_bench: unexpected library ABI %u\n", podsync_abi_version());
         return 1;
+    }
+    if (strcmp(argv[1], "steady") == 0) {
+        size_t n = (size_t)strtoull(argv[2], NULL, 10);
+        int ticks = atoi(argv[3]);
+        double fraction = atof(argv[4]);
+        int level = argc > 5 ? atoi(argv[5]) : 0;
+        if (n < 100 || ticks < 1 || fraction <= 0 || fraction > 1) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        return run_steady(n, ticks, fraction, level);
     }
     int reps = atoi(argv[4]);
     if (reps < 1 || reps > MAX_REPS) {
