@@ -11,7 +11,8 @@
  *     deletes, a catch-up delta since version 1, a final snapshot. Every frame is a `validate` seed;
  *     `apply` gets containers of them in orders that apply (all flushes; snapshot then the later
  *     flushes; the first frame then the catch-up delta; the final snapshot);
- *   - the same in frame format 2, and with a rolling refresh (slices in every flush, a refresh-only
+ *   - the same in frame format 2 (also with FIELDS: masks 0x1F, 0x15, 0x1E), and with a rolling
+ *     refresh (slices in every flush, a refresh-only
  *     frame when idle), plain and compressed, some with small max_frame_bytes (chunked snapshots);
  *   - chunked snapshots (podsync_snapshot_begin with 512- to 700-byte chunks) written while the
  *     writer goes on, and resumed (podsync_snapshot_resume from a replica's podsync_store_staging):
@@ -1133,6 +1134,10 @@ int main(int argc, char **argv) {
     for (unsigned schema = 0; schema < FZ_SCHEMAS; schema++) {
         scenario_ex(schema, 0, 0, 0, NULL, 0, "apply", 2, 0);
         scenario_ex(schema, 1, 0xF, 0, NULL, 0, "apply", 2, 0);
+        /* FIELDS (format 2 only): with every other transform, without TRANSPOSE, without XOR */
+        scenario_ex(schema, 1, 0x1F, 0, NULL, 0, "apply", 2, 0);
+        scenario_ex(schema, 1, 0x15, 0, NULL, 0, "apply", 2, 0);
+        scenario_ex(schema, 3, 0x1E, 0, NULL, 0, "apply", 2, 0);
         scenario_ex(schema, 0, 0, 0, NULL, 0, "apply", 1, 3);
         scenario_ex(schema, 1, 0xE, 1024, NULL, 0, "apply", 1, 2);
         scenario_ex(schema, 0, 0, 512, NULL, 0, "apply", 2, 4);

@@ -43,6 +43,15 @@ static inline void *podsync_alloc(size_t size, size_t alignment) {
 
 static inline void podsync_free(void *p) { free(p); }
 
+/* XXH3-64 with a seed, compiled inline (XXH_INLINE_ALL: private copies of libxxhash's functions,
+   the same algorithm and results): the digest of one record is a few multiplications, and a
+   call through the PLT into the shared library cost as much again (twice per record applied). */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+static inline uint64_t podsync_xxh3_seeded(const void *p, size_t size, uint64_t seed) {
+    return XXH3_64bits_withSeed(p, size, seed);
+}
+
 /* The calling thread's last error message (shims.c): set by the C boundary on every error so that
    functions without a handle can report one (podsync_last_errmsg). Not exported: the version
    script exports podsync_* only. */

@@ -403,7 +403,7 @@ extension Store {
             guard tables[t].log.reserve(max(n &* 2 &+ 4096, 16)) else {
                 throw PodSyncError(Status.noMemory, "cannot allocate the change log of table \(tables[t].schema.id)")
             }
-            tables[t].log.count = 0
+            tables[t].log.removeAll()
             for s in 0..<n { tables[t].log.append(LogEntry(version: tables[t].meta[s].version, key: tables[t].keys[s])) }
             sortByVersion(tables[t].log.base, n)
             tables[t].logFloor = 0

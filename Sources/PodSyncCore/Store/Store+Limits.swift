@@ -56,7 +56,15 @@ extension Store {
             live &+= added
             try tables[t].checkRoom(added)
             try tables[t].reserve(added, slack: empty ? Table.slack(for: added) : 0)
-            guard tables[t].reserveLog(s.putCount, records: tables[t].count &+ added) else {
+            // `added` may be the cheap bound (every put new): a log that would grow for that bound
+            // alone is sized by the exact count, so a log at its bound does not double (a 32 MB
+            // copy at a million records) for keys that exist.
+            var logRecords = tables[t].count &+ added
+            if !empty && added == s.putCount && tables[t].logMustGrow(s.putCount, records: logRecords) {
+                let putKeys = s.putKeys
+                logRecords = tables[t].count &+ tables[t].absentKeys(count: s.putCount) { putKeys.le(8 &* $0, as: UInt64.self) }
+            }
+            guard tables[t].reserveLog(s.putCount, records: logRecords) else {
                 throw PodSyncError(Status.noMemory, "cannot allocate the change log of table \(s.tableID)")
             }
             if keepsTombstones {

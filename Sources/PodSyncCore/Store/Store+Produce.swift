@@ -438,9 +438,9 @@ extension Store {
                   tables[t].catchupDeletes.reserve(tables[t].tombstones.alive) else {
                 throw PodSyncError(Status.noMemory, "cannot allocate a catch-up delta of table \(tables[t].schema.id)")
             }
-            let log = UnsafePointer(tables[t].log.base + start)
-            tables[t].forEachSlot(count: logged, key: { log[$0].key }) { table, i, key, slot in
-                guard slot != nilSlot, table.meta[Int(slot)].version == log[i].version else { return }
+            let log = tables[t].log.view
+            tables[t].forEachSlot(count: logged, key: { log[start &+ $0].key }) { table, i, key, slot in
+                guard slot != nilSlot, table.meta[Int(slot)].version == log[start &+ i].version else { return }
                 table.catchupKeys.append(key)
                 table.catchupRecords.append(table.flushedRecord(Int(slot)))
             }

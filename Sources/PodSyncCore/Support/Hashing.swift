@@ -1,3 +1,4 @@
+import CPodSyncShims
 import CXXHash
 
 /// MurmurHash3's 64-bit finalizer: a cheap, well-mixing bijection used for the key index and the
@@ -30,7 +31,7 @@ func xxh3(_ bytes: UnsafeRawPointer, _ count: Int, seed: UInt64) -> UInt64 {
 /// updated incrementally: subtract the old record's term, add the new one's.
 @inline(__always)
 func recordDigest(table: UInt32, key: UInt64, record: UnsafeRawPointer, size: Int) -> UInt64 {
-    XXH3_64bits_withSeed(record, size, keySeed(table: table, key: key))
+    podsync_xxh3_seeded(record, size, keySeed(table: table, key: key))
 }
 
 /// What a table mixes into its keys: `seed(t, k) = fmix64(k ^ keySalt(t))`.
@@ -46,5 +47,5 @@ func keySeed(table: UInt32, key: UInt64) -> UInt64 { fmix64(key ^ keySalt(table:
 /// tree, which is indexed by the same seed, compute it once.
 @inline(__always)
 func recordDigest(seed: UInt64, record: UnsafeRawPointer, size: Int) -> UInt64 {
-    XXH3_64bits_withSeed(record, size, seed)
+    podsync_xxh3_seeded(record, size, seed)
 }

@@ -102,7 +102,10 @@ extension Table {
         let slot = index.find(key)
         if slot != nilSlot {
             podsync_prefetch_write(meta.base + Int(slot))
-            podsync_prefetch_write(record(Int(slot)))
+            let target = record(Int(slot))
+            podsync_prefetch_write(target)
+            // A record that crosses a cache line (most sizes, at some slots) needs both lines.
+            podsync_prefetch_write(target + (recordSize &- 1))
         }
         return slot
     }

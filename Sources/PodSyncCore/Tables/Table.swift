@@ -90,7 +90,7 @@ struct Table: ~Copyable {
     var count: Int { keys.count }
 
     // Change log (flushed / applied changes), oldest first.
-    var log = RawVector<LogEntry>()
+    var log = ChangeLog()
     /// Versions <= logFloor were dropped from the log.
     var logFloor: UInt64 = 0
 
@@ -167,13 +167,16 @@ struct Table: ~Copyable {
 
     // MARK: Change log
 
-    /// Makes room for `additional` more log entries; false without memory. When the log must
-    /// grow it grows to its steady-state bound (twice the records, see `stamp`) at once, so it
-    /// does not grow again tick after tick.
+    /// Makes room for `additional` more log entries when the table will hold at most `records`;
+    /// false without memory. `stamp` trims the log before an append once it holds its bound
+    /// (twice the records), so it never holds more than that: a log near its bound does not grow
+    /// (it once doubled to 4M entries, copying 32 MB, on the tick before its first trim). When the
+    /// log must grow it grows to its bound at once, so it does not grow again tick after tick.
     mutating func reserveLog(_ additional: Int, records: Int) -> Bool {
-        let needed = log.count &+ additional
+        let bound = records &* 2 &+ 4096
+        let needed = min(log.count &+ additional, max(log.count, bound))
         guard needed > log.capacity else { return true }
-        return log.reserve(max(needed, records &* 2 &+ 4096))
+        return log.reserve(max(needed, bound))
     }
 
     /// Gives the record in `slot` (under `key`) version `version` and logs the change.
@@ -187,16 +190,20 @@ struct Table: ~Copyable {
         log.append(LogEntry(version: version, key: key))
     }
 
-    /// Drops the older half of the log (whole versions) with one sequential move and raises
+    /// Drops the older half of the log (whole versions; O(1), the log is a ring) and raises
     /// logFloor to the newest version dropped.
     mutating func trimLog() {
         var cut = log.count / 2
         guard cut > 0 else { return }
         let floor = log[cut - 1].version
         while cut < log.count && log[cut].version == floor { cut += 1 }
-        log.base.update(from: log.base + cut, count: log.count - cut)
-        log.count -= cut
+        log.dropFirst(cut)
         if floor > logFloor { logFloor = floor }
+    }
+
+    /// Whether `reserveLog(additional, records:)` would allocate.
+    func logMustGrow(_ additional: Int, records: Int) -> Bool {
+        min(log.count &+ additional, max(log.count, records &* 2 &+ 4096)) > log.capacity
     }
 
     // MARK: Arena
@@ -298,7 +305,7 @@ struct Table: ~Copyable {
     mutating func removeAll(keepingCapacityFor expected: Int) {
         keys.count = 0
         meta.count = 0
-        log.count = 0
+        log.removeAll()
         logFloor = 0
         tree.clear()
         index.removeAll(keepingCapacityFor: expected)
