@@ -11,6 +11,8 @@
  *     deletes, a catch-up delta since version 1, a final snapshot. Every frame is a `validate` seed;
  *     `apply` gets containers of them in orders that apply (all flushes; snapshot then the later
  *     flushes; the first frame then the catch-up delta; the final snapshot);
+ *   - KEY_RANKS: 1,100 sparse keys whose ticks go as ranks, in containers from the start and without
+ *     the frames before the ranked ones;
  *   - the same in frame format 2 (also with FIELDS: masks 0x1F, 0x15, 0x1E), and with a rolling
  *     refresh (slices in every flush, a refresh-only
  *     frame when idle), plain and compressed, some with small max_frame_bytes (chunked snapshots);
@@ -221,6 +223,59 @@ static void scenario_ex(unsigned schema, int32_t level, uint32_t transforms, uin
     idx[m++] = flushes[0][0];
     snprintf(name, sizeof name, "%s-final-snapshot", prefix);
     write_container(container_target, name, cfg | FZ_CFG_TIGHT, &k, idx, m);
+    kept_free(&k);
+    podsync_store_free(w);
+}
+
+/* KEY_RANKS: 1,100 sparse keys (a writer ranks tables of at least 1,024 once their keys settle),
+   then ticks that change 40 of them; containers of every frame from the start, and of a replica
+   that holds other keys at the base (its ranks are past its keys, or name others). */
+static void ranked_seeds(unsigned schema) {
+    const fz_schema_desc *d = fz_schema_desc_get(schema);
+    podsync_schema *s = fz_schema_new(schema);
+    podsync_store_options o = fz_options(1, PODSYNC_TRANSFORM_ALL, 0);
+    o.frame_format = 2;
+    podsync_store *w = NULL;
+    FZ_OK(podsync_store_create(s, PODSYNC_ROLE_WRITER, &o, &w));
+    podsync_schema_free(s);
+    uint64_t rng = 0x4A4E5 + schema;
+    kept k = {0};
+    size_t n = 0;
+    const uint64_t stride = (1ull << 36) + 1;
+    fz_put_records(w, &d->tables[0], 3, stride, 1100, 3, &rng, 1);
+    FZ_OK(podsync_store_flush(w, &n));
+    size_t first = keep_outbox(&k, w, n, "bulk-");
+    size_t ranked = 0;
+    for (unsigned tick = 0; tick < 5; tick++) {
+        fz_put_records(w, &d->tables[0], 3 + stride * 7 * tick, stride, 40, 1, &rng, 1);
+        FZ_OK(podsync_store_flush(w, &n));
+        for (size_t i = 0; i < n; i++) {
+            podsync_frame_info info = PODSYNC_FRAME_INFO_INIT;
+            const uint8_t *f = NULL;
+            size_t size = 0;
+            FZ_OK(podsync_store_frame(w, i, &f, &size));
+            FZ_OK(podsync_frame_peek(f, size, &info));
+            if (info.transforms & PODSYNC_TRANSFORM_KEY_RANKS) ranked++;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "tick%u-", tick);
+        keep_outbox(&k, w, n, name);
+    }
+    FZ_REQUIRE(ranked >= 3, "schema %u: only %zu ranked frames", schema, ranked);
+    char name[160];
+    for (size_t i = 0; i < k.count; i++) {
+        snprintf(name, sizeof name, "ranks-s%u-%s", schema, k.name[i]);
+        write_file("validate", name, k.data[i], k.size[i]);
+    }
+    size_t idx[MAX_KEPT], m = 0;
+    for (size_t i = first; i < k.count; i++) idx[m++] = i;
+    snprintf(name, sizeof name, "ranks-s%u-all", schema);
+    write_container("apply", name, (uint8_t)schema, &k, idx, m);
+    /* the ranked ticks alone: a fresh replica is not at their base (GAP) */
+    m = 0;
+    for (size_t i = first + 2; i < k.count; i++) idx[m++] = i;
+    snprintf(name, sizeof name, "ranks-s%u-ticks", schema);
+    write_container("apply", name, (uint8_t)schema, &k, idx, m);
     kept_free(&k);
     podsync_store_free(w);
 }
@@ -1161,6 +1216,7 @@ int main(int argc, char **argv) {
         }
         repair_apply_seeds(schema);
         subscription_seeds(schema);
+        if (schema == 0 || schema == 3) ranked_seeds(schema);
     }
 
     schemas();

@@ -51,8 +51,8 @@
  * PODSYNC_E_REPAIR_STALE, repair frames); and those marked "since library 0.8.0": subscriptions
  * (podsync_subscription, podsync_subscription_encode, podsync_store_subscribe,
  * podsync_store_feed, podsync_store_subscription, PODSYNC_E_NOT_SUBSCRIBED, the SUBSCRIPTION
- * record); and those marked "since 0.9.0": PODSYNC_TRANSFORM_FIELDS (PODSYNC_TRANSFORM_ALL, every
- * transform this header knows, grew from 0xF to 0x1F). Those were added, so ABI version 1 hosts
+ * record); and those marked "since 0.9.0": PODSYNC_TRANSFORM_FIELDS and PODSYNC_TRANSFORM_KEY_RANKS
+ * (PODSYNC_TRANSFORM_ALL, every transform this header knows, grew from 0xF to 0x3F). Those were added, so ABI version 1 hosts
  * keep working.
  */
 #ifndef PODSYNC_H
@@ -310,7 +310,10 @@ typedef struct podsync_store podsync_store;
 #define PODSYNC_TRANSFORM_FIELDS    0x10u /* integer fields sent as zigzag differences to the
                                              receiver's value where that is smaller (frame format
                                              2, batch frames only; since 0.9.0)                   */
-#define PODSYNC_TRANSFORM_ALL       0x1Fu /* 0xF before 0.9.0 */
+#define PODSYNC_TRANSFORM_KEY_RANKS 0x20u /* keys the receiver holds named by their rank among its
+                                             keys' seeds (with KEY_GAPS; frame format 2, deltas
+                                             from v to v + 1 of the whole stream; since 0.9.0)    */
+#define PODSYNC_TRANSFORM_ALL       0x3Fu /* 0xF before 0.9.0 */
 
 typedef struct podsync_store_options {
     uint32_t version;            /* PODSYNC_STORE_OPTIONS_VERSION */

@@ -51,18 +51,23 @@ struct Dump: ParsableCommand {
             /// Set when the replica could not apply a frame: XOR-ed records after it cannot be read.
             var replicaFailure: FrameFailure? = nil
             let source = try FrameSource(path: file)
-            var scratch: [UInt8] = []
             while let frame = try source.next() {
-                let problem: FrameFailure? = try decoder.decode(frame, schema: schema) { header, sections in
-                    if sections.contains(where: \.xor) {
+                let problem: FrameFailure? = try decoder.decode(frame, schema: schema) { header, decoded in
+                    var sections = decoded
+                    if sections.contains(where: \.isRelative) {
                         let ready = replicaFailure == nil && replica.store.bound
                             && replica.store.streamID == header.streamID && replica.store.version == header.baseVersion
                         guard ready else {
                             let why = replicaFailure.map { "applying \($0.text) failed" }
                                 ?? "the frames before it reach version \(replica.store.version)\(replica.store.bound ? "" : " of no stream")"
                             return FrameFailure(frame.source, frame.index, frame.offset, nil,
-                                                "its records are XOR-ed with the state at version \(header.baseVersion) of stream \(hex16(header.streamID)), but \(why): dump a file that starts with the frames this delta follows",
+                                                "its records are relative to the state at version \(header.baseVersion) of stream \(hex16(header.streamID)), but \(why): dump a file that starts with the frames this delta follows",
                                                 label: "missing base state")
+                        }
+                        // Keys named by rank and records XOR-ed or sent as field differences,
+                        // made absolute against the replica at the base.
+                        do throws(PodSyncError) { sections = try replica.store.makeAbsolute(sections) } catch {
+                            return FrameFailure(frame.source, frame.index, frame.offset, error.code, error.message)
                         }
                     }
                     for section in sections where selected == nil || section.tableID == selected {
@@ -70,20 +75,7 @@ struct Dump: ParsableCommand {
                         let size = section.recordSize
                         for i in 0..<section.putCount {
                             let k = key(section.putKeys, i)
-                            let record = section.records + i * size
-                            if section.xor {
-                                // The delta's record XOR the replica's record at the base version
-                                // (zeros where it had none).
-                                scratch = Array(UnsafeRawBufferPointer(start: record, count: size))
-                                if let base = try? replica.store.get(table: section.tableID, key: k) {
-                                    for b in 0..<size { scratch[b] ^= base.load(fromByteOffset: b, as: UInt8.self) }
-                                }
-                                scratch.withUnsafeBytes {
-                                    emit(out, frame, header, section.tableID, "put", k, layout, $0.baseAddress!)
-                                }
-                            } else {
-                                emit(out, frame, header, section.tableID, "put", k, layout, record)
-                            }
+                            emit(out, frame, header, section.tableID, "put", k, layout, section.records + i * size)
                         }
                         for i in 0..<section.deleteCount {
                             emit(out, frame, header, section.tableID, "delete", key(section.deleteKeys, i), layout, nil)

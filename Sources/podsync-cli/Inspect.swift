@@ -9,6 +9,9 @@ struct FrameSummary {
         var puts: Int
         var deletes: Int
         var xor: Bool
+        /// FIELDS: fields sent as differences; KEY_RANKS: puts named by rank.
+        var diffFields = 0
+        var rankedPuts = 0
         /// Keys (8 bytes each) and records, decoded.
         var decodedBytes: UInt64 { UInt64(8 * (puts + deletes) + puts * recordSize) }
     }
@@ -25,7 +28,8 @@ struct FrameSummary {
         length = frame.bytes.count
         self.header = header
         self.sections = sections.map {
-            Section(table: $0.tableID, recordSize: $0.recordSize, puts: $0.putCount, deletes: $0.deleteCount, xor: $0.xor)
+            Section(table: $0.tableID, recordSize: $0.recordSize, puts: $0.putCount, deletes: $0.deleteCount, xor: $0.xor,
+                    diffFields: $0.diffFields, rankedPuts: $0.rankedPuts)
         }
     }
 
@@ -79,7 +83,12 @@ struct FrameSummary {
         }
         for (i, s) in sections.enumerated() {
             let slice = i >= h.sectionCount ? " (refresh slice)" : ""
-            out.line(indent + "  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(s.xor ? " (XOR-ed with the receiver's records)" : "")\(slice)")
+            var relative: [String] = []
+            if s.xor { relative.append("XOR-ed with the receiver's records") }
+            if s.diffFields > 0 { relative.append("\(counted(s.diffFields, "field")) as differences to them") }
+            if s.rankedPuts > 0 { relative.append("\(counted(s.rankedPuts, "put")) named by the rank of its key") }
+            let note = relative.isEmpty ? "" : " (" + relative.joined(separator: "; ") + ")"
+            out.line(indent + "  table \(s.table): \(s.recordSize)-byte records, \(counted(s.puts, "put")), \(counted(s.deletes, "delete"))\(note)\(slice)")
         }
     }
 
@@ -100,6 +109,7 @@ struct FrameSummary {
             ("sections", .array(sections.enumerated().map { i, s in
                 .object([("table", .int(s.table)), ("record_size", .int(s.recordSize)),
                          ("puts", .int(s.puts)), ("deletes", .int(s.deletes)), ("xor", .bool(s.xor)),
+                         ("diff_fields", .int(s.diffFields)), ("ranked_puts", .int(s.rankedPuts)),
                          ("refresh_slice", .bool(i >= h.sectionCount))])
             })),
             ("chunk", h.chunk.map { c in

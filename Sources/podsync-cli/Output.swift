@@ -188,7 +188,9 @@ func transformNames(_ transforms: UInt8) -> [String] {
     if transforms & FrameLayout.transformTranspose != 0 { names.append("TRANSPOSE") }
     if transforms & FrameLayout.transformKeyGaps != 0 { names.append("KEY_GAPS") }
     if transforms & FrameLayout.transformColumns != 0 { names.append("COLUMNS") }
-    let unknown = transforms & ~UInt8(0xF)
+    if transforms & FrameLayout.transformFields != 0 { names.append("FIELDS") }
+    if transforms & FrameLayout.transformKeyRanks != 0 { names.append("KEY_RANKS") }
+    let unknown = transforms & ~UInt8(0x3F)
     if unknown != 0 { names.append("0x" + String(unknown, radix: 16)) }
     return names
 }

@@ -103,8 +103,8 @@ import Testing
         expectStatus(st, PODSYNC_OK, "validate a compressed frame")
         #expect(info.codec == UInt32(PODSYNC_CODEC_ZSTD))
         // Every transform, COLUMNS where it saves bytes (a small frame is packed both ways); format
-        // 1 (these tests write it) has no FIELDS.
-        #expect(info.transforms | PODSYNC_TRANSFORM_COLUMNS == PODSYNC_TRANSFORM_ALL & ~PODSYNC_TRANSFORM_FIELDS)
+        // 1 (these tests write it) has no FIELDS nor KEY_RANKS.
+        #expect(info.transforms | PODSYNC_TRANSFORM_COLUMNS == PODSYNC_TRANSFORM_ALL & ~(PODSYNC_TRANSFORM_FIELDS | PODSYNC_TRANSFORM_KEY_RANKS))
         // payload_length counts the packed stream zstd compressed (raw columns travel after it).
         #expect(info.payload_length > 0 && info.payload_length < 100 * 48)
         var section = podsync_frame_section()
@@ -261,7 +261,7 @@ import Testing
     @Test func compressionOptionsAreValidated() throws {
         let schema = try standardSchema()
         for (name, configure) in [("level 1000", { (o: inout Options) in o.compressionLevel = 1000 }),
-                                  ("transform bit 0x20", { (o: inout Options) in o.transforms = 0x20 })] {
+                                  ("transform bit 0x40", { (o: inout Options) in o.transforms = 0x40 })] {
             var o = Options()
             configure(&o)
             var c = o.c

@@ -191,7 +191,7 @@ import Testing
             let bytes = [UInt8(fields), 0, 0, 0] + map
             return bytes.withUnsafeBytes { p in
                 do {
-                    _ = try FieldDiff.readMap(p.baseAddress!, fieldCount: fields, tableID: 1, table: table, absolute: absolute)
+                    _ = try FieldDiff.readMap(p.baseAddress!, fieldCount: fields, tableID: 1, table: table, absolute: absolute).runs
                     return 0
                 } catch let e as PodSyncError { return e.code } catch { return Int32.min }
             }
@@ -205,7 +205,7 @@ import Testing
         #expect(check([0b01], fields: 3, table: nil) == 0, "no schema: the count is not checked")
         #expect(check([0b0100], fields: 2, table: table) == PODSYNC_E_FRAME_MALFORMED, "DIFF on BYTES")
         let runs = ([2, 0, 0, 0, 0b01] as [UInt8]).withUnsafeBytes {
-            try? FieldDiff.readMap($0.baseAddress!, fieldCount: 2, tableID: 1, table: table, absolute: false)
+            try? FieldDiff.readMap($0.baseAddress!, fieldCount: 2, tableID: 1, table: table, absolute: false).runs
         }
         #expect(runs == [FieldRun(offset: 0, width: 2, count: 1)])
     }

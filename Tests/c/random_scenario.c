@@ -284,7 +284,7 @@ typedef struct counters {
     unsigned long long puts, put_manys, put_many_records, deletes, deletes_found, delete_manys,
         delete_many_deleted, gets, flushes, flush_due, empty_flushes, frames, frame_bytes,
         snapshots_sent, recreations, peer_catchups;
-    unsigned long long handovers, encoded_frames, compressed_frames, plain_frames, fields_frames;
+    unsigned long long handovers, encoded_frames, compressed_frames, plain_frames, fields_frames, ranked_frames;
     unsigned long long sent, dropped, duplicated, delayed, swapped, delivered, outages, outage_dropped;
     unsigned long long ap_ok, ap_dup, ap_gap, ap_stale;
     unsigned long long heal_writer, heal_peer, snapshot_required, heal_bytes;
@@ -314,8 +314,9 @@ static int g_handover_flush;              /* the flush that loads a new writer: 
 
 static void use_combo(podsync_store_options *o, unsigned combo) {
     o->compression_level = CODEC_LEVELS[combo % 5];
-    /* FIELDS rides with KEY_GAPS, so it meets XOR and the lack of it (format-2 epochs use it). */
-    o->transforms = combo / 5 | (combo / 5 & PODSYNC_TRANSFORM_KEY_GAPS ? PODSYNC_TRANSFORM_FIELDS : 0);
+    /* FIELDS and KEY_RANKS ride with KEY_GAPS, so they meet XOR and the lack of it (format-2 epochs
+       use them). */
+    o->transforms = combo / 5 | (combo / 5 & PODSYNC_TRANSFORM_KEY_GAPS ? PODSYNC_TRANSFORM_FIELDS | PODSYNC_TRANSFORM_KEY_RANKS : 0);
 }
 /* Epoch e's writer; 33 is coprime to 80, and epochs e and e + 40 never share a combination. */
 static unsigned writer_combo(unsigned epoch) { return (g_combo_start + 33u * epoch) % CODEC_COMBOS; }
@@ -385,6 +386,7 @@ static int codec_allowed(const podsync_frame_info *fi, const podsync_store_optio
     int codec_ok = o->compression_level == 0 ? fi->codec == PODSYNC_CODEC_NONE : fi->codec <= PODSYNC_CODEC_ZSTD;
     if (fi->codec != PODSYNC_CODEC_NONE || fi->transforms != 0) C.encoded_frames++;
     if (fi->transforms & PODSYNC_TRANSFORM_FIELDS) C.fields_frames++;
+    if (fi->transforms & PODSYNC_TRANSFORM_KEY_RANKS) C.ranked_frames++;
     else C.plain_frames++;
     if (fi->codec == PODSYNC_CODEC_ZSTD) C.compressed_frames++;
     return codec_ok && (fi->transforms & ~allowed) == 0 && fi->dictionary_id == 0;
@@ -1454,8 +1456,9 @@ int main(int argc, char **argv) {
            C.ap_gap, C.ap_stale, C.heal_writer, C.heal_peer, C.snapshot_required, C.heal_bytes, C.peer_catchups,
            C.recreations);
     printf("codecs: epochs=%u (writer settings rotated over %llu handovers, from combination %u) frames: plain=%llu "
-           "encoded=%llu zstd=%llu fields=%llu\n",
-           g_epochs, C.handovers, g_combo_start, C.plain_frames, C.encoded_frames, C.compressed_frames, C.fields_frames);
+           "encoded=%llu zstd=%llu fields=%llu ranked=%llu\n",
+           g_epochs, C.handovers, g_combo_start, C.plain_frames, C.encoded_frames, C.compressed_frames, C.fields_frames,
+           C.ranked_frames);
 
     podsync_store_free(g_shadow);
     podsync_store_free(g_rep[0]);

@@ -8,6 +8,10 @@
  *   zstd.bin      a compressed stream: a snapshot at version 1 (2000 entities, 50 samples), then 30
  *                 deltas compressed with every transform, XOR included
  *   final.bin     the snapshot of that writer at its last version (the state zstd.bin builds)
+ *   ranked.bin    format 2 at zstd level 1 (the defaults): a snapshot of 3000 entities with sparse
+ *                 keys (ids spread over 2^62), then 12 ticks of 120 moving entities whose flags count
+ *                 up, no key added or removed: from the second delta on, keys go as ranks
+ *                 (KEY_RANKS) and flags as differences (FIELDS); ranked-final.bin its last snapshot
  *   changed.bin   a snapshot after a few known changes to that state: entity 5 deleted, entity
  *                 100001 added, entity 7's flags 99, sample 3's tag "CHANGED!"
  *   dict.bin      deltas compressed with a trained zstd dictionary, dict.zdict its bytes
@@ -264,6 +268,39 @@ static void compressed(podsync_schema *schema) {
     out_file c = open_file("changed.bin");
     write_outbox(w, snapshot(w), &c, 2050, 0);
     close_file(&c);
+    podsync_store_free(w);
+}
+
+/* ranked.bin, ranked-final.bin: the library's default format and transforms, sparse keys. */
+static void ranked(podsync_schema *schema) {
+    podsync_store_options o = PODSYNC_STORE_OPTIONS_INIT;
+    o.stream_id = 0x7777777777777777ULL;
+    o.flags |= PODSYNC_OPT_MANUAL_CLOCK;
+    o.compression_level = 1;
+    podsync_store *w = NULL;
+    CHECK(podsync_store_create(schema, PODSYNC_ROLE_WRITER, &o, &w));
+    out_file f = open_file("ranked.bin");
+    uint64_t ids[3000];
+    for (uint64_t i = 0; i < 3000; i++) {
+        ids[i] = (i * 0x9E3779B97F4A7C15ULL) >> 2; /* distinct, spread over 2^62 */
+        entity e = make_entity(ids[i], 0);
+        CHECK(podsync_store_put(w, 1, ids[i], &e, sizeof e));
+    }
+    (void)flush(w); /* version 1 */
+    write_outbox(w, snapshot(w), &f, 3000, 0);
+    for (uint32_t tick = 1; tick <= 12; tick++) {
+        for (uint64_t i = 0; i < 120; i++) {
+            uint64_t id = ids[(tick * 131 + i * 17) % 3000]; /* distinct for i < 120 */
+            entity e = make_entity(id, tick);
+            e.flags = (uint32_t)((int32_t)(tick % 3) - 1); /* -1, 0, 1: a noisy XOR, a small difference */
+            CHECK(podsync_store_put(w, 1, id, &e, sizeof e));
+        }
+        write_outbox(w, flush(w), &f, 120, 0);
+    }
+    close_file(&f);
+    out_file final = open_file("ranked-final.bin");
+    write_outbox(w, snapshot(w), &final, 3000, 0);
+    close_file(&final);
     podsync_store_free(w);
 }
 
@@ -583,6 +620,7 @@ int main(int argc, char **argv) {
 
     small(schema);
     compressed(schema);
+    ranked(schema);
     uint8_t *dict = NULL;
     size_t dict_size = 0;
     dictionary(schema, &dict, &dict_size);

@@ -216,9 +216,9 @@ static podsync_schema *make_schema(uint32_t record_size, int typed) {
     return schema;
 }
 
-/* Options struct version 1 (understood by every 0.x library) unless a compression level is asked
-   for: that needs the version-2 struct (library 0.2.0), known at compile time by the header's
-   PODSYNC_TRANSFORM_ALL and at run time by podsync_store_options_init(&o, 2) succeeding. */
+/* Compression needs the version-2 options struct (library 0.2.0), known at compile time by the
+   header's PODSYNC_TRANSFORM_ALL and at run time by podsync_store_options_init(&o, 2) succeeding.
+   Stores take the current struct version (the library's defaults) when the header has one. */
 static int compression_supported(void) {
 #ifdef PODSYNC_TRANSFORM_ALL
     podsync_store_options options;
@@ -232,12 +232,14 @@ static int compression_supported(void) {
 static podsync_store *make_store(const podsync_schema *schema, uint32_t role, int level) {
     podsync_store_options options;
     memset(&options, 0, sizeof options);
+#ifdef PODSYNC_STORE_OPTIONS_VERSION
+    /* The library's defaults of today (frame format 2 and every transform since 0.9.0). */
+    OK(podsync_store_options_init(&options, PODSYNC_STORE_OPTIONS_VERSION), NULL);
+#else
     OK(podsync_store_options_init(&options, 1), NULL);
+#endif
 #ifdef PODSYNC_TRANSFORM_ALL
-    if (level != 0) {
-        OK(podsync_store_options_init(&options, 2), NULL);
-        options.compression_level = level;
-    }
+    options.compression_level = level;
 #else
     (void)level;
 #endif

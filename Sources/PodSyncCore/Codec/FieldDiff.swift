@@ -121,10 +121,11 @@ enum FieldDiff {
     }
 
     /// Checks the field map of `fieldCount` fields at `p` (whose bytes exist) and returns its DIFF
-    /// runs (none without the table). `absolute`: a refresh slice's section, which has no DIFF.
+    /// runs (none without the table) and how many fields are DIFF. `absolute`: a refresh slice's
+    /// section, which has no DIFF.
     static func readMap(
         _ p: UnsafeRawPointer, fieldCount: Int, tableID: UInt32, table: TableSchema?, absolute: Bool
-    ) throws(PodSyncError) -> [FieldRun] {
+    ) throws(PodSyncError) -> (runs: [FieldRun], diffs: Int) {
         let bytes = (fieldCount &+ 3) / 4
         if fieldCount % 4 != 0, (p + 4).load(fromByteOffset: bytes &- 1, as: UInt8.self) >> UInt8(2 &* (fieldCount % 4)) != 0 {
             throw .malformed("packed section for table \(tableID): the field map's unused bits are not 0")
@@ -138,7 +139,7 @@ enum FieldDiff {
             diffs &+= 1
         }
         if absolute && diffs != 0 { throw .malformed("packed section for table \(tableID): a refresh slice's fields are sent as DIFF") }
-        guard let table else { return [] }
+        guard let table else { return ([], diffs) }
         guard fieldCount == table.fields.count else {
             throw .malformed("packed section for table \(tableID): the field map has \(fieldCount) fields, the schema \(table.fields.count)")
         }
@@ -151,7 +152,7 @@ enum FieldDiff {
             }
             runs.append(FieldRun(offset: Int(field.offset), width: field.type.elementSize, count: Int(field.count)))
         }
-        return runs
+        return (runs, diffs)
     }
 
     // MARK: Elements

@@ -157,10 +157,12 @@ extension FrameCodec {
             throw .malformed("the XOR and FIELDS transforms are only valid in a delta from version v to v+1 (or a subscription's delta)")
         }
         let fields = transforms & FrameLayout.transformFields != 0
+        let ranks = transforms & FrameLayout.transformKeyRanks != 0
         let transpose = transforms & FrameLayout.transformTranspose != 0
         let split = transforms & FrameLayout.transformColumns != 0
         let gaps = transforms & FrameLayout.transformKeyGaps != 0
         if split && !transpose { throw .malformed("the COLUMNS transform needs TRANSPOSE") }
+        if ranks && !gaps { throw .malformed("the KEY_RANKS transform needs KEY_GAPS") }
         // Beyond 2^56 bytes nothing fits in memory anyway; the cap keeps every size below in Int.
         let maxDecoded = min(maxDecoded, 1 << 56)
         guard header.payloadLength <= maxDecoded else {
@@ -204,6 +206,7 @@ extension FrameCodec {
         struct Packed {
             var tableID: UInt32; var recordSize: Int; var puts: Int; var deletes: Int
             var map: Int; var keys: Int; var keysAt: Int; var recordsAt: Int; var tableIndex: Int; var runs: [FieldRun]
+            var diffs: Int; var slice: Bool
         }
         var list: [Packed] = []
         var position = 0
@@ -236,6 +239,7 @@ extension FrameCodec {
             // FIELDS: the field map (a count, then two bits a field).
             var fieldMapBytes = 0
             var runs: [FieldRun] = []
+            var diffs = 0
             if fields {
                 let at = position + FrameLayout.packedSectionHeaderSize
                 guard remaining >= 4 else { throw .malformed("packed section for table \(tableID): the field map is truncated") }
@@ -244,9 +248,9 @@ extension FrameCodec {
                 fieldMapBytes = FieldDiff.mapBytes(fieldCount: fieldCount)
                 guard fieldMapBytes <= remaining else { throw .malformed("packed section for table \(tableID): the field map is truncated") }
                 try stream.ensure(at + fieldMapBytes, buffer: &packedBuffer, zstd: &zstd)
-                runs = try FieldDiff.readMap(stream.base + at, fieldCount: fieldCount, tableID: tableID,
-                                             table: tableIndex >= 0 ? schema?.tables[tableIndex] : nil,
-                                             absolute: k >= header.sectionCount)
+                (runs, diffs) = try FieldDiff.readMap(stream.base + at, fieldCount: fieldCount, tableID: tableID,
+                                                      table: tableIndex >= 0 ? schema?.tables[tableIndex] : nil,
+                                                      absolute: k >= header.sectionCount)
                 remaining -= fieldMapBytes
             }
             // The column map: two bits a column; count the columns the records block holds.
@@ -332,7 +336,8 @@ extension FrameCodec {
             let keysAt = mapAt + mapBytes
             list.append(Packed(tableID: tableID, recordSize: recordSize, puts: Int(puts), deletes: Int(deletes),
                                map: mapAt, keys: Int(keysLength), keysAt: keysAt,
-                               recordsAt: recordsAt, tableIndex: tableIndex, runs: runs))
+                               recordsAt: recordsAt, tableIndex: tableIndex, runs: runs, diffs: diffs,
+                               slice: k >= header.sectionCount))
             position = recordsAt + recordBytes
         }
         guard position == payloadLength else { throw .malformed("\(payloadLength - position) bytes after the last packed section") }
@@ -349,7 +354,12 @@ extension FrameCodec {
             if gaps {
                 for s in list {
                     var read = 0
-                    try KeyCoding.readGaps(packed + s.keysAt, length: s.keys, count: s.puts, into: nil, read: &read)
+                    var ranked = 0
+                    if ranks {
+                        ranked = try KeyCoding.readRankedCount(packed + s.keysAt, length: s.keys, puts: s.puts, slice: s.slice, read: &read)
+                        try KeyCoding.readGaps(packed + s.keysAt + read, length: s.keys - read, count: ranked, into: nil, read: &read)
+                    }
+                    try KeyCoding.readGaps(packed + s.keysAt + read, length: s.keys - read, count: s.puts - ranked, into: nil, read: &read)
                     try KeyCoding.readGaps(packed + s.keysAt + read, length: s.keys - read, count: s.deletes, into: nil, read: &read)
                     guard read == s.keys else { throw .malformed("table \(s.tableID): \(s.keys - read) key bytes left over") }
                 }
@@ -378,9 +388,14 @@ extension FrameCodec {
         for s in list {
             let keysIn = packed + s.keysAt
             let putKeys = out
+            var ranked = 0
             if gaps {
                 var read = 0
-                try KeyCoding.readGaps(keysIn, length: s.keys, count: s.puts, into: putKeys, read: &read)
+                if ranks {
+                    ranked = try KeyCoding.readRankedCount(keysIn, length: s.keys, puts: s.puts, slice: s.slice, read: &read)
+                    try KeyCoding.readGaps(keysIn + read, length: s.keys - read, count: ranked, into: putKeys, read: &read)
+                }
+                try KeyCoding.readGaps(keysIn + read, length: s.keys - read, count: s.puts - ranked, into: putKeys + 8 * ranked, read: &read)
                 try KeyCoding.readGaps(keysIn + read, length: s.keys - read, count: s.deletes, into: putKeys + 8 * s.puts, read: &read)
                 guard read == s.keys else { throw .malformed("table \(s.tableID): \(s.keys - read) key bytes left over") }
             } else {
@@ -435,7 +450,7 @@ extension FrameCodec {
                 records: UnsafeRawPointer(out), tableIndex: s.tableIndex,
                 // XOR covers the changes, never a refresh slice (absolute values).
                 xor: transforms & FrameLayout.transformXOR != 0 && sections.count < header.sectionCount,
-                fieldRuns: s.runs))
+                fieldRuns: s.runs, rankedPuts: ranked, diffFields: s.diffs))
             out += s.puts * size
         }
         return sections

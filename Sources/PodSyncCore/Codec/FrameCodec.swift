@@ -52,7 +52,8 @@ enum FrameCodec {
     /// receiver's record (or nil: zeros) for each put of section k in frame order; nil disables
     /// the XOR transform. Returns the packed frame, or nil when packing does not pay.
     static func pack(
-        _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, schema: Schema?, transforms allowed: UInt8, level: Int32,
+        _ plain: UnsafeRawBufferPointer, bases: [[UnsafeRawPointer?]]?, ranks: [[UInt32]?]? = nil, schema: Schema?,
+        transforms allowed: UInt8, level: Int32,
         output: inout ByteBuffer, scratch: inout Scratch, zstd: inout ZstdContexts, advice: inout ColumnAdvice
     ) -> Packed? {
         scratch.streamLength = 0
@@ -60,6 +61,14 @@ enum FrameCodec {
         var transforms = allowed & (header.formatVersion == 2 ? FrameLayout.knownTransforms : FrameLayout.knownTransformsV1)
         if bases == nil || header.isReset || schema == nil { transforms &= ~FrameLayout.transformFields }
         if bases == nil || header.isReset { transforms &= ~FrameLayout.transformXOR }
+        // KEY_RANKS: the sections whose puts the writer ranked (a delta from v to v + 1).
+        var rankedSections = 0
+        if let ranks, header.formatVersion == 2, !header.isReset, header.subscription == nil, header.chunk == nil,
+           header.stateVersion == header.baseVersion &+ 1 {
+            for r in ranks where r != nil { rankedSections &+= 1 }
+        }
+        if rankedSections == 0 || transforms & FrameLayout.transformKeyGaps == 0 { transforms &= ~FrameLayout.transformKeyRanks }
+        let ranked = transforms & FrameLayout.transformKeyRanks != 0
         if transforms & FrameLayout.transformTranspose == 0 { transforms &= ~FrameLayout.transformColumns }
         let xor = transforms & FrameLayout.transformXOR != 0
         let transpose = transforms & FrameLayout.transformTranspose != 0
@@ -97,7 +106,7 @@ enum FrameCodec {
         for (k, s) in sections.enumerated() {
             let records = s.putCount &* s.recordSize
             streamBound &+= FrameLayout.packedSectionHeaderSize &+ (split ? (s.recordSize &+ 3) / 4 : 0)
-                &+ 10 &* (s.putCount &+ s.deleteCount) &+ records
+                &+ 10 &* (s.putCount &+ s.deleteCount &+ 1) &+ records
                 &+ (k < fieldModes.count ? FieldDiff.mapBytes(fieldCount: fieldModes[k].count) : 0)
             if split { tailBound &+= records; columnsBound = max(columnsBound, records) }
             if k < fieldModes.count { fieldsBound = max(fieldsBound, records) }
@@ -123,7 +132,18 @@ enum FrameCodec {
             out += mapBytes
             let keysStart = out
             let order: [Int]
-            if gaps {
+            if ranked, n > 0, k < header.sectionCount, let ranks, k < ranks.count, let sectionRanks = ranks[k], sectionRanks.count == n {
+                // Every put ranked, in ascending rank; the deletes as keys.
+                var values = [UInt64](repeating: 0, count: n)
+                for j in 0..<n { values[j] = UInt64(sectionRanks[j]).littleEndian }
+                order = values.withUnsafeBytes { KeyCoding.sortedOrder($0.baseAddress!, count: n) }
+                var sorted = [UInt64](repeating: 0, count: n)
+                for j in 0..<n { sorted[j] = UInt64(sectionRanks[order[j]]) }
+                out = KeyCoding.writeVarint(UInt64(n), to: out)
+                out = sorted.withUnsafeBufferPointer { KeyCoding.writeRankGaps($0.baseAddress!, count: n, to: out) }
+                out = KeyCoding.writeGaps(s.deleteKeys, order: KeyCoding.sortedOrder(s.deleteKeys, count: s.deleteCount), to: out)
+            } else if gaps {
+                if ranked { out = KeyCoding.writeVarint(0, to: out) }
                 order = KeyCoding.sortedOrder(s.putKeys, count: n)
                 out = KeyCoding.writeGaps(s.putKeys, order: order, to: out)
                 out = KeyCoding.writeGaps(s.deleteKeys, order: KeyCoding.sortedOrder(s.deleteKeys, count: s.deleteCount), to: out)

@@ -101,4 +101,57 @@ enum KeyCoding {
         }
         read += at
     }
+
+    // MARK: KEY_RANKS
+
+    /// Writes `value` as LEB128; returns the position after it.
+    static func writeVarint(_ value: UInt64, to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var out = start
+        var v = value
+        while v >= 0x80 {
+            out.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, as: UInt8.self)
+            out += 1
+            v >>= 7
+        }
+        out.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
+        return out + 1
+    }
+
+    /// Writes the ranks in ascending order as LEB128: the first rank, then each gap (KEY_GAPS values).
+    static func writeRankGaps(_ sortedRanks: UnsafePointer<UInt64>, count: Int, to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var out = start
+        var previous: UInt64 = 0
+        for j in 0..<count {
+            let rank = sortedRanks[j]
+            out = writeVarint(j == 0 ? rank : rank &- previous, to: out)
+            previous = rank
+        }
+        return out
+    }
+
+    /// Reads a section's `ranked_puts` (minimal LEB128, at most `puts`, 0 in a slice section),
+    /// advancing `read`.
+    static func readRankedCount(
+        _ input: UnsafeRawPointer, length: Int, puts: Int, slice: Bool, read: inout Int
+    ) throws(PodSyncError) -> Int {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        var at = 0
+        while true {
+            guard at < length else { throw .malformed("ranked_puts is truncated") }
+            let byte = input.load(fromByteOffset: at, as: UInt8.self)
+            at += 1
+            guard shift < 63 || byte <= 1 else { throw .malformed("ranked_puts overflows 64 bits") }
+            value |= UInt64(byte & 0x7F) << shift
+            shift += 7
+            if byte & 0x80 == 0 {
+                guard byte != 0 || at == 1 else { throw .malformed("ranked_puts is not a minimal LEB128") }
+                break
+            }
+        }
+        guard value <= UInt64(puts) else { throw .malformed("ranked_puts \(value) is above the section's \(puts) puts") }
+        guard !slice || value == 0 else { throw .malformed("a refresh slice's section has ranked puts") }
+        read += at
+        return Int(value)
+    }
 }

@@ -55,9 +55,11 @@ public enum FrameLayout {
     public static let transformColumns: UInt8 = 0x8
     /// Format 2 only: integer fields as zigzag differences (Codec/FieldDiff.swift).
     public static let transformFields: UInt8 = 0x10
-    /// Records relative to the receiver's at the base version: they need exactly that base.
-    static let relativeTransforms: UInt8 = transformXOR | transformFields
-    static let knownTransforms: UInt8 = 0x1F
+    /// Format 2 only: keys the receiver holds named by their rank (Store/Store+Ranks.swift).
+    public static let transformKeyRanks: UInt8 = 0x20
+    /// Records (or keys) relative to the receiver's at the base version: they need exactly that base.
+    static let relativeTransforms: UInt8 = transformXOR | transformFields | transformKeyRanks
+    static let knownTransforms: UInt8 = 0x3F
     /// Format 1 has no FIELDS.
     static let knownTransformsV1: UInt8 = 0xF
     /// Packed section header: table_id u32, record_size u32, put_count u64, delete_count u64,

@@ -66,8 +66,13 @@ public struct SectionView {
     /// FIELDS: integer elements sent as zigzag(new − old), undone against the receiver's record
     /// (Codec/FieldDiff.swift); empty when no field of the section is.
     var fieldRuns: [FieldRun] = []
-    /// The records are relative to the receiver's (XOR, or DIFF fields).
-    public var isRelative: Bool { xor || !fieldRuns.isEmpty }
+    /// KEY_RANKS: the first `rankedPuts` put keys are ranks (ascending), which a store turns into
+    /// its keys before anything else reads them (`Store.resolveRanks`).
+    public var rankedPuts: Int = 0
+    /// FIELDS: how many of the section's fields are sent as differences.
+    public var diffFields: Int = 0
+    /// The records or keys are relative to the receiver's (XOR, DIFF fields, ranks).
+    public var isRelative: Bool { xor || !fieldRuns.isEmpty || rankedPuts != 0 }
 }
 
 /// Validates frames. Nothing is trusted: every length and count is checked against the buffer with

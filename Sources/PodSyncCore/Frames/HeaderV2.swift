@@ -220,6 +220,12 @@ enum HeaderV2 {
         if header.transforms & FrameLayout.transformColumns != 0 && header.transforms & FrameLayout.transformTranspose == 0 {
             throw .malformed("COLUMNS needs TRANSPOSE")
         }
+        if header.transforms & FrameLayout.transformKeyRanks != 0 {
+            guard header.transforms & FrameLayout.transformKeyGaps != 0 else { throw .malformed("KEY_RANKS needs KEY_GAPS") }
+            guard header.subscription == nil, header.chunk == nil, header.stateVersion == header.baseVersion &+ 1 else {
+                throw .malformed("KEY_RANKS is only allowed in a delta from v to v + 1 of the whole stream")
+            }
+        }
     }
 
     static func parseSlice(_ p: UnsafeRawPointer, _ start: Int, _ end: Int) throws(PodSyncError) -> SliceRecord {

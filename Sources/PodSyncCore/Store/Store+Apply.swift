@@ -112,6 +112,8 @@ extension Store {
             }
             // A synced replica takes the changes; a refresh slice describes what it then holds.
             let sections = header.slice == nil ? sections : Array(sections.prefix(header.sectionCount))
+            // KEY_RANKS: the ranks become keys before anything reads them.
+            try resolveRanks(sections)
             // A delta from v to v+1 needs no tombstone for a key the replica did not have: no
             // replica at a version this one can serve had it either. A wider (catch-up) delta does,
             // for replicas between its base and its version.

@@ -90,6 +90,7 @@ extension Store {
             for w in active { try reserveSaves(table: w.table, count: w.puts &+ w.deletes) }
         }
         if !feeds.isEmpty && !frames.isEmpty { try reserveFeeds(active) }
+        let ranked = ranksForFlush(active)
 
         // Nothing below can fail.
         if !images.isEmpty {
@@ -103,8 +104,9 @@ extension Store {
         for (i, parts) in frames.enumerated() {
             let v = first &+ UInt64(i)
             encodeBatchFrame(parts, work: active, base: i == 0 ? version : v &- 1, version: v, tombstones: keeps,
-                             slice: i == frames.count - 1 ? slice : nil)
+                             slice: i == frames.count - 1 ? slice : nil, ranked: ranked)
         }
+        for t in 0..<tableCount { tables[t].flushed() }
         if !feeds.isEmpty && !frames.isEmpty { pushToFeeds(active, target: last) }
         for w in work { tables[w.table].clearBatch() }
         guard !frames.isEmpty else { return 0 }
@@ -214,7 +216,7 @@ extension Store {
     /// Writes one frame of a flush and moves its keys to `version`.
     /// The outbox, logs and tombstones were reserved (`reserveForFlush`): this cannot fail.
     mutating func encodeBatchFrame(_ parts: [Part], work: [TableWork], base: UInt64, version frameVersion: UInt64, tombstones: Bool,
-                                   slice: PendingSlice? = nil) {
+                                   slice: PendingSlice? = nil, ranked: [Bool] = []) {
         var (plans, fields) = batchFramePlan(parts, work: work, sequence: sequence &+ 1, base: base, version: frameVersion, digest: 0, slice: slice)
         let (headerLength, length) = FrameBuilder.plan(&plans, header: fields)
         guard let p = outbox.beginFrame(length: length) else { preconditionFailure("outbox space was reserved") }
@@ -223,6 +225,7 @@ extension Store {
         // Not with a rolling refresh: a receiver out of sync needs absolute values.
         let wantBases = options.compressionLevel != 0 && options.transforms & FrameLayout.relativeTransforms != 0 && !refreshOn
         var bases: [[UnsafeRawPointer?]] = []
+        var ranks: [[UInt32]?] = []
         for (k, part) in parts.enumerated() {
             let plan = plans[k]
             let t = plan.tableIndex
@@ -245,6 +248,9 @@ extension Store {
             let n = part.puts.count
             var sectionBases: [UnsafeRawPointer?] = []
             if wantBases { sectionBases.reserveCapacity(n) }
+            let rankPuts = wantBases && t < ranked.count && ranked[t]
+            var sectionRanks: [UInt32] = []
+            if rankPuts { sectionRanks.reserveCapacity(n) }
             for (j, d) in part.puts.enumerated() {
                 if j &+ ahead < n {
                     let future = Int(tables[t].dirty[Int(puts[d &+ ahead])].slot)
@@ -264,25 +270,50 @@ extension Store {
                     change &-= recordDigest(seed: seed, record: tables[t].preimages.record(entry.pre), size: size)
                 }
                 if wantBases { sectionBases.append(entry.pre != nilSlot ? tables[t].preimages.record(entry.pre) : nil) }
+                if rankPuts { sectionRanks.append(tables[t].meta[slot].rank) }
                 newDigest &+= change
                 tables[t].tree.add(seed: seed, change)
                 if tables[t].meta[slot].version == 0 { tables[t].tombstones.remove(key: key) }
                 tables[t].stamp(entry.slot, key: key, version: frameVersion)
             }
             bases.append(sectionBases)
+            ranks.append(rankPuts ? sectionRanks : nil)
         }
         digest = newDigest
         sequence &+= 1
         if let slice { writeSlice(slice, plans: plans[parts.count...], into: p) }
         fields.stateDigest = newDigest
         FrameBuilder.writeFrame(p, length: length, headerLength: headerLength, header: fields, sections: plans)
-        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: wantBases ? bases : nil)
+        finishFrame(records: plans.reduce(0) { $0 + $1.putCount + $1.deleteCount }, bases: wantBases ? bases : nil,
+                    ranks: wantBases ? ranks : nil)
+    }
+
+    /// KEY_RANKS: for each table, whether this flush sends its puts as ranks (Table+Ranks.swift).
+    /// Not for feeds (subscription frames) nor with a rolling refresh (absolute deltas).
+    mutating func ranksForFlush(_ work: [TableWork]) -> [Bool] {
+        guard options.compressionLevel != 0, options.frameFormat == 2, feedState == nil, !refreshOn,
+              options.transforms & FrameLayout.transformKeyRanks != 0, options.transforms & FrameLayout.transformKeyGaps != 0
+        else { return [] }
+        var ranked = [Bool](repeating: false, count: tableCount)
+        for w in work {
+            let t = w.table
+            guard w.deletes == 0, w.puts > 0, tables[t].count >= Table.minRankedKeys else { continue }
+            var low = UInt64.max, high: UInt64 = 0
+            let puts = tables[t].flushPuts.base
+            for i in 0..<w.puts {
+                let key = tables[t].dirty[Int(puts[i])].key
+                low = min(low, key)
+                high = max(high, key)
+            }
+            ranked[t] = tables[t].ranksForFlush(puts: w.puts, deletes: w.deletes, minKey: low, maxKey: high)
+        }
+        return ranked
     }
 
     /// Finishes the outbox's last frame: re-encodes it compressed (with transforms) when the
     /// options ask for it and it pays (`bases` enables the XOR transform, batch frames only), and
     /// counts it.
-    mutating func finishFrame(records: Int, bases: [[UnsafeRawPointer?]]?) {
+    mutating func finishFrame(records: Int, bases: [[UnsafeRawPointer?]]?, ranks: [[UInt32]?]? = nil) {
         guard let last = outbox.frames.last else { return }
         // The plain frame is checksummed only if it is the one sent (packing reads it unsealed).
         let plainFrame = outbox.buffer.base + last.offset
@@ -305,7 +336,7 @@ extension Store {
         let withoutColumns = columns && !collecting && (tryBoth || !columnsChoice.useColumns)
         var packed: FrameCodec.Packed? = nil
         if withOptions {
-            packed = FrameCodec.pack(plain, bases: bases, schema: schema, transforms: options.transforms, level: options.compressionLevel,
+            packed = FrameCodec.pack(plain, bases: bases, ranks: ranks, schema: schema, transforms: options.transforms, level: options.compressionLevel,
                                      output: &codecOutput, scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
             metrics.columnTrials &+= UInt64(columnAdvice.trials &- trialsBefore)
             if codecScratch.streamLength > 0 {
@@ -314,7 +345,7 @@ extension Store {
         }
         var source = codecOutput.base
         if withoutColumns {
-            let without = FrameCodec.pack(plain, bases: bases, schema: schema, transforms: options.transforms & ~FrameLayout.transformColumns,
+            let without = FrameCodec.pack(plain, bases: bases, ranks: ranks, schema: schema, transforms: options.transforms & ~FrameLayout.transformColumns,
                                           level: options.compressionLevel, output: &codecOutputWithoutColumns,
                                           scratch: &codecScratch, zstd: &zstd, advice: &columnAdvice)
             if tryBoth { columnsChoice.learn(with: packed?.length ?? plain.count, without: without?.length ?? plain.count, frameBytes: plain.count) }

@@ -14,6 +14,19 @@ func fmix64(_ value: UInt64) -> UInt64 {
     return x
 }
 
+/// The inverse of `fmix64` (multiplications by the constants' inverses mod 2^64; `x ^= x >> 33`
+/// is its own inverse): the key of a seed (KEY_RANKS).
+@inline(__always)
+func unfmix64(_ value: UInt64) -> UInt64 {
+    var x = value
+    x ^= x >> 33
+    x = x &* 0x9cb4_b2f8_1293_37db
+    x ^= x >> 33
+    x = x &* 0x4f74_430c_22a5_4005
+    x ^= x >> 33
+    return x
+}
+
 /// XXH3-64 with seed 0 of `count` bytes.
 @inline(__always)
 func xxh3(_ bytes: UnsafeRawPointer, _ count: Int) -> UInt64 {

@@ -7,7 +7,8 @@ struct SlotMeta {
     var version: UInt64
     /// Index of the record's entry in the pending batch, or nilSlot when clean.
     var dirty: UInt32
-    var reserved: UInt32 = 0
+    /// Writer: the key's rank among the table's seeds, while `Table.rankSlots` (KEY_RANKS).
+    var rank: UInt32 = 0
 }
 
 /// One entry of a table's change log: `key` was changed at `version`. An entry is current while
@@ -93,6 +94,18 @@ struct Table: ~Copyable {
     var log = ChangeLog()
     /// Versions <= logFloor were dropped from the log.
     var logFloor: UInt64 = 0
+
+    // KEY_RANKS (Table+Ranks.swift)
+    /// Changes whenever a key is added or removed.
+    var keySetGeneration: UInt64 = 0
+    /// The seeds of the table's keys, ascending, while `rankGeneration == keySetGeneration`.
+    var rankSeeds = RawVector<UInt64>()
+    var rankGeneration: UInt64 = .max
+    /// Writer: `meta[slot].rank` holds each slot's rank (with `rankSeeds`).
+    var rankSlots = false
+    /// Writer: `keySetGeneration` after the last flush, and the flushes in a row that kept it.
+    var flushedGeneration: UInt64 = .max
+    var stableFlushes = 0
 
     var tombstones = Tombstones()
 
@@ -255,6 +268,7 @@ struct Table: ~Copyable {
         keys.append(key)
         meta.append(SlotMeta(version: 0, dirty: nilSlot))
         index.insertNew(key, slot: UInt32(truncatingIfNeeded: slot))
+        keySetGeneration &+= 1
         return UInt32(truncatingIfNeeded: slot)
     }
 
@@ -268,11 +282,13 @@ struct Table: ~Copyable {
         copyRecord(to: self.record(slot), from: record, size: recordSize)
         keys.append(key)
         meta.append(SlotMeta(version: version, dirty: nilSlot))
+        keySetGeneration &+= 1
         return true
     }
 
     /// Removes the records appended after the first `count` (by `appendNew`).
     mutating func truncate(to newCount: Int) {
+        if count > newCount { keySetGeneration &+= 1 }
         while count > newCount {
             index.remove(keys[count &- 1])
             keys.count &-= 1
@@ -283,6 +299,7 @@ struct Table: ~Copyable {
     /// Removes the record in `slot` (already out of the batch), moving the last record
     /// into the hole so the arena stays dense.
     mutating func removeSlot(_ slot: UInt32) {
+        keySetGeneration &+= 1
         let s = Int(slot)
         let last = count &- 1
         index.remove(keys[s])
@@ -303,6 +320,7 @@ struct Table: ~Copyable {
 
     /// Empties the table; its arena keeps its capacity (reserve first for what comes next).
     mutating func removeAll(keepingCapacityFor expected: Int) {
+        keySetGeneration &+= 1
         keys.count = 0
         meta.count = 0
         log.removeAll()

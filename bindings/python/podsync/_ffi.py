@@ -70,7 +70,8 @@ TRANSFORM_TRANSPOSE = 0x2
 TRANSFORM_KEY_GAPS = 0x4
 TRANSFORM_COLUMNS = 0x8  # since library 0.3.0
 TRANSFORM_FIELDS = 0x10  # since library 0.9.0
-TRANSFORM_ALL = 0x1F
+TRANSFORM_KEY_RANKS = 0x20  # since library 0.9.0
+TRANSFORM_ALL = 0x3F
 
 # Durability and failover (since library 0.6.0)
 LOG_NONE = 0

@@ -59,7 +59,7 @@ pub use nats::*;
 /// Major version of the library this header declares.
 pub const PODSYNC_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library this header declares.
-pub const PODSYNC_VERSION_MINOR: u32 = 8;
+pub const PODSYNC_VERSION_MINOR: u32 = 9;
 /// Patch version of the library this header declares.
 pub const PODSYNC_VERSION_PATCH: u32 = 0;
 /// The library version as `MAJOR*10000 + MINOR*100 + PATCH` (compare with
@@ -289,8 +289,11 @@ pub const PODSYNC_TRANSFORM_COLUMNS: u32 = 0x8;
 /// Integer fields sent as zigzag differences to the receiver's value where that is smaller
 /// (frame format 2, batch frames only; since 0.9.0)
 pub const PODSYNC_TRANSFORM_FIELDS: u32 = 0x10;
+/// Keys the receiver holds named by their rank among its keys' seeds (with KEY_GAPS; frame format
+/// 2, deltas from v to v + 1 of the whole stream; since 0.9.0)
+pub const PODSYNC_TRANSFORM_KEY_RANKS: u32 = 0x20;
 /// Every transform.
-pub const PODSYNC_TRANSFORM_ALL: u32 = 0x1F;
+pub const PODSYNC_TRANSFORM_ALL: u32 = 0x3F;
 
 /// `podsync_store_options` (104 bytes, versioned; a version-1 struct ends at byte 56, a version-2
 /// struct at byte 72, a version-3 struct at byte 88).

@@ -394,7 +394,7 @@ fn check_integer_macros(header: &str, rust_consts: &BTreeMap<String, i64>) -> us
 fn every_integer_macro_has_the_same_value() {
     let checked = check_integer_macros(&header(), &rust_integer_consts(&rust_source()));
     assert!(checked >= 103, "checked only {checked} constants");
-    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 800);
+    assert_eq!(podsync_sys::PODSYNC_VERSION_NUMBER, 900);
     assert_eq!(podsync_sys::PODSYNC_FORMAT_VERSION, 2);
 }
 

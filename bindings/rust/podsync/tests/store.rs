@@ -511,7 +511,7 @@ fn options_defaults_are_the_librarys() {
     for (opts, word) in [
         (StoreOptions::from_raw(raw), "flags"),
         (StoreOptions::new().compression_level(1000), "level"),
-        (StoreOptions::new().transforms(0x10), "transform"),
+        (StoreOptions::new().transforms(0x40), "transform"),
     ] {
         let e = Store::replica_with(&schema(), &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");

@@ -1,0 +1,96 @@
+import CPodSyncShims
+
+/// KEY_RANKS (docs/FORMAT.md, "The KEY_RANKS transform (bit 5)"): a delta names the keys a
+/// receiver holds by their rank among the table's seeds, one LEB128 byte where a gap between
+/// random 64-bit keys takes seven or eight. Writer and replica keep the seeds sorted while the
+/// table's keys do not change (8 bytes a key; a writer also keeps each slot's rank in its
+/// metadata), built once when the keys have settled and stale as soon as one is added or removed.
+extension Table {
+    /// A writer ranks the keys of tables of at least this many keys.
+    static let minRankedKeys = 1024
+
+    /// The sorted seeds describe the current keys.
+    var ranksValid: Bool { rankGeneration == keySetGeneration }
+
+    /// Sorts the seeds of the current keys (with `slots`, also writes each slot's rank). False
+    /// without memory; the ranks are then not valid.
+    mutating func buildRanks(slots: Bool) -> Bool {
+        rankGeneration = .max
+        rankSlots = false
+        let n = count
+        guard rankSeeds.reserve(max(n, 1)) else { return false }
+        rankSeeds.count = n
+        let seeds = rankSeeds.base
+        let keyBase = keys.base
+        for s in 0..<n { seeds[s] = index.hash(keyBase[s]) }
+        guard sortKeys(seeds, count: n) else { return false }
+        if slots {
+            let ahead = 16
+            for r in 0..<min(ahead, n) { index.prefetch(unhash(seeds[r])) }
+            for r in 0..<n {
+                if r &+ ahead < n { index.prefetch(unhash(seeds[r &+ ahead])) }
+                let slot = index.find(unhash(seeds[r]))
+                guard slot != nilSlot, Int(slot) < n else { return false }  // cannot happen: every seed is a key's
+                meta.base[Int(slot)].rank = UInt32(truncatingIfNeeded: r)
+            }
+            rankSlots = true
+        }
+        rankGeneration = keySetGeneration
+        return true
+    }
+
+    /// The key whose seed (`index.hash`) is `seed`: fmix64 is a bijection.
+    @inline(__always) func unhash(_ seed: UInt64) -> UInt64 { unfmix64(seed) ^ index.salt }
+
+    /// Writer, before a flush whose batch of this table has `puts` puts (keys from `minKey` to
+    /// `maxKey`) and `deletes` deletes: whether its puts go as ranks. Only when no key was added
+    /// or removed since the flush before the last one (so the receiver's keys at the base are
+    /// these), and when rank gaps would be at least a byte shorter than key gaps; builds the
+    /// sorted seeds then if they are stale.
+    mutating func ranksForFlush(puts: Int, deletes: Int, minKey: UInt64, maxKey: UInt64) -> Bool {
+        guard puts > 0, deletes == 0, count >= Self.minRankedKeys, keySetGeneration == flushedGeneration,
+              stableFlushes >= 1 else { return false }
+        if ranksValid && rankSlots { return true }
+        let rankGap = UInt64(count / puts)
+        let keyGap = (maxKey &- minKey) / UInt64(puts)
+        guard varintBytes(keyGap) >= varintBytes(rankGap) &+ 1 else { return false }
+        return buildRanks(slots: true)
+    }
+
+    /// Writer, after a flush: remembers whether its keys changed since the one before.
+    mutating func flushed() {
+        stableFlushes = keySetGeneration == flushedGeneration ? stableFlushes &+ 1 : 0
+        flushedGeneration = keySetGeneration
+    }
+}
+
+@inline(__always) func varintBytes(_ value: UInt64) -> Int { max(1, (64 &- value.leadingZeroBitCount &+ 6) / 7) }
+
+extension Store {
+    /// Turns the ranks of a KEY_RANKS delta into this replica's keys, in place (the sections of an
+    /// encoded frame are decoded scratch memory). The replica is exactly at the frame's base.
+    /// Throws, with nothing changed, on a rank past a table's keys or without memory for the
+    /// sorted seeds.
+    mutating func resolveRanks(_ sections: [SectionView]) throws(PodSyncError) {
+        for s in sections where s.rankedPuts > 0 {
+            let t = s.tableIndex
+            if !tables[t].ranksValid {
+                guard tables[t].buildRanks(slots: false) else {
+                    throw PodSyncError(Status.noMemory, "cannot allocate the sorted keys of table \(s.tableID) to read ranks")
+                }
+            }
+            let n = UInt64(tables[t].count)
+            let keys = UnsafeMutableRawPointer(mutating: s.putKeys)
+            // Ranks ascend (checked when decoded): the last is the largest.
+            let last = s.putKeys.le(8 &* (s.rankedPuts &- 1), as: UInt64.self)
+            guard last < n else {
+                throw .malformed("table \(s.tableID): rank \(last) is past the \(n) keys the replica holds at the frame's base")
+            }
+            let seeds = tables[t].rankSeeds.base
+            for i in 0..<s.rankedPuts {
+                let rank = Int(s.putKeys.le(8 &* i, as: UInt64.self))
+                keys.storeLE(tables[t].unhash(seeds[rank]), at: 8 &* i)
+            }
+        }
+    }
+}
