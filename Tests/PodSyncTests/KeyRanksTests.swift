@@ -207,6 +207,46 @@ import Testing
         durable.close()
     }
 
+    /// The sorted seeds and each slot's rank, built by the walk over the index (random keys, and
+    /// keys after deletions moved slots) and by the fallback sort (keys whose seeds share their
+    /// top bits, inserted in descending seed order: one long probe cluster far out of order).
+    @Test func ranksAreTheSeedOrder() throws {
+        var schema = PodSyncCore.Schema()
+        try schema.addTable(id: 9, recordSize: 8, alignment: 8, fields: [])
+        let salt = keySalt(table: 9)
+        var rng = SplitMix64(seed: 5)
+        let random = (0..<5000).map { _ in rng.next() }
+        let clustered = (0..<3000).map { i in unfmix64(0x1234_0000_0000_0000 &+ UInt64(3000 - i)) ^ salt }
+        for keys in [random, clustered] {
+            var table = Table(schema: schema.tables[0])
+            try table.reserve(keys.count)
+            var record: UInt64 = 0
+            for k in keys { _ = withUnsafeBytes(of: &record) { p in table.appendRecord(key: k, record: p.baseAddress!) } }
+            // Remove some (the last record moves into each hole).
+            for k in keys.prefix(100) { table.removeSlot(table.index.find(k)) }
+            let built = table.buildRanks(slots: true)
+            let valid = table.ranksValid && table.rankSlots
+            #expect(built && valid)
+            let n = table.count
+            var previous: UInt64? = nil
+            for r in 0..<n {
+                let seed = table.rankSeeds[r]
+                if let previous { #expect(previous < seed, "rank \(r)") }
+                previous = seed
+            }
+            for slot in 0..<n {
+                let key = table.keys[slot]
+                let rank = Int(table.meta[slot].rank)
+                let seed = table.rankSeeds[rank], hash = table.index.hash(key), back = table.unhash(seed)
+                #expect(seed == hash && back == key, "slot \(slot)")
+            }
+            // A key added makes them stale.
+            _ = withUnsafeBytes(of: &record) { table.appendRecord(key: 0xFEED, record: $0.baseAddress!) }
+            let stale = !table.ranksValid
+            #expect(stale)
+        }
+    }
+
     @Test func unfmixInvertsFmix() {
         var rng = SplitMix64(seed: 3)
         for _ in 0..<10_000 {

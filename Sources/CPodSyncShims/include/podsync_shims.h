@@ -41,6 +41,16 @@ static inline void *podsync_alloc(size_t size, size_t alignment) {
     return p;
 }
 
+/* Like podsync_alloc, without the huge-page advice: for blocks written once in a tick, where a
+   huge page's first touch can stall tens of milliseconds in the kernel's compaction (with
+   transparent_hugepage/defrag set to madvise, the default of many distributions). */
+static inline void *podsync_alloc_small_pages(size_t size, size_t alignment) {
+    void *p = NULL;
+    if (alignment < sizeof(void *)) alignment = sizeof(void *);
+    if (posix_memalign(&p, alignment, size ? size : 1) != 0) return NULL;
+    return p;
+}
+
 static inline void podsync_free(void *p) { free(p); }
 
 /* XXH3-64 with a seed, compiled inline (XXH_INLINE_ALL: private copies of libxxhash's functions,

@@ -43,6 +43,8 @@ struct RawVector<Element: BitwiseCopyable>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var capacity: Int
     var count: Int = 0
+    /// Grow without huge-page advice (`podsync_alloc_small_pages`).
+    var smallPages = false
 
     init() {
         capacity = 4
@@ -62,7 +64,8 @@ struct RawVector<Element: BitwiseCopyable>: ~Copyable {
         guard needed > capacity else { return true }
         let newCapacity = max(needed, capacity &* 2, 16)
         let (bytes, overflow) = newCapacity.multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
-        guard !overflow, let raw = allocateRaw(bytes, alignment: 64) else { return false }
+        guard !overflow, bytes >= 0,
+              let raw = smallPages ? podsync_alloc_small_pages(bytes, 64) : allocateRaw(bytes, alignment: 64) else { return false }
         let fresh = raw.bindMemory(to: Element.self, capacity: newCapacity)
         fresh.update(from: base, count: count)
         podsync_free(base)
