@@ -296,16 +296,7 @@ extension Store {
         else { return [] }
         var ranked = [Bool](repeating: false, count: tableCount)
         for w in work {
-            let t = w.table
-            guard w.deletes == 0, w.puts > 0, tables[t].count >= Table.minRankedKeys else { continue }
-            var low = UInt64.max, high: UInt64 = 0
-            let puts = tables[t].flushPuts.base
-            for i in 0..<w.puts {
-                let key = tables[t].dirty[Int(puts[i])].key
-                low = min(low, key)
-                high = max(high, key)
-            }
-            ranked[t] = tables[t].ranksForFlush(puts: w.puts, deletes: w.deletes, minKey: low, maxKey: high)
+            ranked[w.table] = tables[w.table].ranksForFlush(puts: w.puts, deletes: w.deletes)
         }
         return ranked
     }

@@ -106,15 +106,21 @@ extension Table {
     /// The key whose seed (`index.hash`) is `seed`: fmix64 is a bijection.
     @inline(__always) func unhash(_ seed: UInt64) -> UInt64 { unfmix64(seed) ^ index.salt }
 
-    /// Writer, before a flush whose batch of this table has `puts` puts (keys from `minKey` to
-    /// `maxKey`) and `deletes` deletes: whether its puts go as ranks. Only when no key was added
-    /// or removed since the flush before the last one (so the receiver's keys at the base are
-    /// these), and when rank gaps would be at least a byte shorter than key gaps; builds the
-    /// sorted seeds then if they are stale.
-    mutating func ranksForFlush(puts: Int, deletes: Int, minKey: UInt64, maxKey: UInt64) -> Bool {
+    /// Writer, before a flush whose batch of this table (`flushPuts`) has `puts` puts and
+    /// `deletes` deletes: whether its puts go as ranks. Only when no key was added or removed
+    /// since the flush before the last one (so the receiver's keys at the base are these), and
+    /// when rank gaps would be at least a byte shorter than key gaps; builds the sorted seeds then
+    /// if they are stale (the batch's key range is read only for that decision).
+    mutating func ranksForFlush(puts: Int, deletes: Int) -> Bool {
         guard puts > 0, deletes == 0, count >= Self.minRankedKeys, keySetGeneration == flushedGeneration,
               stableFlushes >= 1 else { return false }
         if ranksValid && rankSlots { return true }
+        var minKey = UInt64.max, maxKey: UInt64 = 0
+        for i in 0..<min(puts, flushPuts.count) {
+            let key = dirty[Int(flushPuts[i])].key
+            minKey = min(minKey, key)
+            maxKey = max(maxKey, key)
+        }
         let rankGap = UInt64(count / puts)
         let keyGap = (maxKey &- minKey) / UInt64(puts)
         guard varintBytes(keyGap) >= varintBytes(rankGap) &+ 1 else { return false }
