@@ -92,13 +92,18 @@ static uint64_t digest_of(podsync_store *s) {
 }
 
 /* Polls until the follower's replica reaches `version` (or `ms` pass); returns 1 if it did. */
+/* Polls for up to `ms` milliseconds of wall-clock time: a poll that fails at once (JetStream still
+   electing its leaders after a restart) must not use up the wait in a burst of quick failures. */
 static int follow_to(podsync_nats_follower *f, podsync_store *r, uint64_t version, long ms) {
-    for (long waited = 0; waited < ms; waited += 20) {
+    int64_t deadline = nats_Now() + ms;
+    while (nats_Now() < deadline) {
         size_t applied = 0;
+        int64_t started = nats_Now();
         int32_t st = podsync_nats_follower_poll(f, 20, &applied);
         if (st < 0 && st != PODSYNC_NATS_E_CONNECTION && st != PODSYNC_NATS_E_TIMEOUT && st != PODSYNC_NATS_E_STREAM_MISSING)
             fprintf(stderr, "  poll: %s: %s\n", podsync_nats_status_name(st), podsync_nats_follower_errmsg(f));
         if (version_of(r) == version) return 1;
+        if (st < 0 && nats_Now() - started < 20) nats_sleep_ms(20);
     }
     return 0;
 }
